@@ -1,0 +1,6 @@
+//! Reverse proxy that reads an nginx.conf subset and behaves as nginx 1.22.
+//!
+//! The library holds all the logic; `src/main.rs` and the `proxylab proxy` subcommand are thin
+//! wrappers around [`cli::main`].
+
+pub mod cli;

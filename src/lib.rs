@@ -1,0 +1,7 @@
+//! The scenario runner: scenario model, orchestration, sampling, faults, assertions and reports.
+//!
+//! `proxylab run` reads a scenario file, starts every component as its own process, applies the
+//! fault timeline, samples the processes, checks the assertions and writes one run directory.
+
+pub mod bench;
+pub mod cli;

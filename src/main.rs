@@ -1,0 +1,46 @@
+//! The one `proxylab` binary: parses the command line and hands each subcommand to its library.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "proxylab",
+    version,
+    about = "Testbed for clients -> reverse proxy -> Uvicorn workers: run scenarios, proxy, load, fake upstreams",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario file (or every scenario in a directory) and write a report.
+    Run(proxylab::cli::RunArgs),
+    /// Overlay several run directories in one comparison report.
+    Compare(proxylab::cli::CompareArgs),
+    /// Build docs/claims.md from run summaries: the article's claims and their verdicts.
+    Claims(proxylab::cli::ClaimsArgs),
+    /// Side-by-side benchmarks against the reference programs (nginx, wrk, uvicorn).
+    Bench(proxylab::bench::BenchArgs),
+    /// Run the reverse proxy on an nginx.conf (`-t` tests the config like `nginx -t`).
+    Proxy(proxylab_proxy::cli::Args),
+    /// Generate load: open loop (--rate) or closed loop (--connections).
+    Loadgen(proxylab_loadgen::cli::Args),
+    /// Run fake Uvicorn workers (flags as uvicorn names them).
+    Upstream(proxylab_upstream::cli::Args),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(a) => proxylab::cli::run(a),
+        Command::Compare(a) => proxylab::cli::compare(a),
+        Command::Claims(a) => proxylab::cli::claims(a),
+        Command::Bench(a) => proxylab::bench::main(a),
+        Command::Proxy(a) => proxylab_proxy::cli::main(a),
+        Command::Loadgen(a) => proxylab_loadgen::cli::main(a),
+        Command::Upstream(a) => proxylab_upstream::cli::main(a),
+    }
+}
