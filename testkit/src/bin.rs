@@ -1,0 +1,52 @@
+//! Locating (and building, once per test process) the `proxylab` binary, so that any crate's
+//! tests can start any component as a real process.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Path to an up-to-date `proxylab` binary of the same profile as the running test.
+///
+/// `PROXYLAB_BIN` overrides it. Otherwise it runs `cargo build --bin proxylab` (with
+/// `--release` when the test itself is a release build) once per test process; cargo releases
+/// its lock while tests run, so the nested build works and is a no-op when nothing changed.
+pub fn proxylab_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build).clone()
+}
+
+fn build() -> PathBuf {
+    if let Some(p) = std::env::var_os("PROXYLAB_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test-binary>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives in the workspace")
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args(["build", "-q", "-p", "proxylab", "--bin", "proxylab"]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .status()
+        .expect("run cargo build for the proxylab binary");
+    assert!(status.success(), "cargo build --bin proxylab failed");
+    let bin = profile_dir.join("proxylab");
+    assert!(
+        bin.exists(),
+        "built proxylab binary not found at {}",
+        bin.display()
+    );
+    bin
+}
