@@ -1,0 +1,172 @@
+//! Client behaviours: what one session of a population does on the wire.
+
+use super::Dur;
+use serde::{Deserialize, Serialize};
+
+/// What a client of a population does. The load model decides when sessions start (open loop:
+/// one per arrival; closed loop: each client starts the next when the previous ends); the
+/// behaviour decides what a session is. Requests use the population's request mix.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Behaviour {
+    /// One ordinary request and its response per session.
+    Normal {},
+    /// Slowloris: send the request line, then one more header line every `interval`, never
+    /// finishing the header, for up to `max_hold`. Records how long the server kept the
+    /// connection and how it ended (status, close, reset).
+    SlowHeaders {
+        /// Time between header lines. Default `"10s"`.
+        #[serde(default = "d10s")]
+        interval: Dur,
+        /// Give up (and close) after this long. Default `"60s"`.
+        #[serde(default = "d60s")]
+        max_hold: Dur,
+    },
+    /// Slow POST: declare `Content-Length: declared_bytes`, then send `chunk_bytes` every
+    /// `interval` until done or `max_hold`.
+    SlowBody {
+        /// Content-Length announced. Default 1048576.
+        #[serde(default = "mib")]
+        declared_bytes: u64,
+        /// Bytes per write. Default 16.
+        #[serde(default = "sixteen")]
+        chunk_bytes: u64,
+        /// Time between writes. Default `"1s"`.
+        #[serde(default = "d1s")]
+        interval: Dur,
+        /// Give up after this long. Default `"60s"`.
+        #[serde(default = "d60s")]
+        max_hold: Dur,
+    },
+    /// Slow reader: small receive buffer, reads the response at `bytes_per_sec`.
+    SlowReader {
+        /// Read rate in bytes per second. Default 1024.
+        #[serde(default = "kib")]
+        bytes_per_sec: u64,
+        /// SO_RCVBUF in bytes (the kernel may round it). Default 4096.
+        #[serde(default = "four_kib")]
+        recv_buffer: u32,
+        /// Give up after this long. Default `"60s"`.
+        #[serde(default = "d60s")]
+        max_hold: Dur,
+    },
+    /// Upload a `bytes`-byte body (streamed in 64 KiB writes, `x-body-sha256` sent) with the
+    /// request mix's method (use POST/PUT).
+    LargeUpload {
+        /// Body size in bytes. Default 10485760.
+        #[serde(default = "ten_mib")]
+        bytes: u64,
+    },
+    /// Open a connection and send nothing; hold it for `hold` or until the server closes it.
+    IdleHoarder {
+        /// How long to hold. Default `"60s"`.
+        #[serde(default = "d60s")]
+        hold: Dur,
+    },
+    /// WebSocket handshake on the request mix's path, then hold silently for `hold`; records
+    /// when and how it was closed (close code, reset, timeout).
+    WsIdle {
+        /// How long to hold. Default `"60s"`.
+        #[serde(default = "d60s")]
+        hold: Dur,
+    },
+    /// WebSocket that sends `messages_per_sec` text messages of `message_bytes` and measures
+    /// the echo round trip (the server must echo), for `hold`.
+    WsChatty {
+        /// Messages per second per connection. Default 1.
+        #[serde(default = "one_f")]
+        messages_per_sec: f64,
+        /// Message size in bytes. Default 64.
+        #[serde(default = "sixty_four")]
+        message_bytes: usize,
+        /// Session length. Default `"60s"`.
+        #[serde(default = "d60s")]
+        hold: Dur,
+    },
+    /// Each session connects (TCP+TLS, plus a WebSocket handshake if `websocket`), makes one
+    /// request (or handshake), holds the connection for `hold`, drops it, waits `backoff`.
+    /// Drive it with a spike stage or many closed-loop clients to make a storm.
+    ReconnectStorm {
+        /// How long each connection is held. Default `"0s"`.
+        #[serde(default)]
+        hold: Dur,
+        /// Wait after dropping before the session ends. Default `"0s"`.
+        #[serde(default)]
+        backoff: Dur,
+        /// Reconnect as WebSockets (handshake) rather than plain HTTP requests. Default false.
+        #[serde(default)]
+        websocket: bool,
+    },
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour::Normal {}
+    }
+}
+
+impl Behaviour {
+    /// The behaviour's name as written in plans (`slow_headers`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Behaviour::Normal {} => "normal",
+            Behaviour::SlowHeaders { .. } => "slow_headers",
+            Behaviour::SlowBody { .. } => "slow_body",
+            Behaviour::SlowReader { .. } => "slow_reader",
+            Behaviour::LargeUpload { .. } => "large_upload",
+            Behaviour::IdleHoarder { .. } => "idle_hoarder",
+            Behaviour::WsIdle { .. } => "ws_idle",
+            Behaviour::WsChatty { .. } => "ws_chatty",
+            Behaviour::ReconnectStorm { .. } => "reconnect_storm",
+        }
+    }
+
+    /// True for behaviours that speak WebSocket.
+    pub fn is_websocket(&self) -> bool {
+        matches!(
+            self,
+            Behaviour::WsIdle { .. }
+                | Behaviour::WsChatty { .. }
+                | Behaviour::ReconnectStorm {
+                    websocket: true,
+                    ..
+                }
+        )
+    }
+
+    /// True for behaviours that write raw HTTP/1.1 bytes (no HTTP/2).
+    pub fn needs_h1(&self) -> bool {
+        !matches!(self, Behaviour::Normal {} | Behaviour::ReconnectStorm { websocket: false, .. })
+    }
+}
+
+fn d1s() -> Dur {
+    Dur::secs(1)
+}
+fn d10s() -> Dur {
+    Dur::secs(10)
+}
+fn d60s() -> Dur {
+    Dur::secs(60)
+}
+fn mib() -> u64 {
+    1 << 20
+}
+fn ten_mib() -> u64 {
+    10 << 20
+}
+fn kib() -> u64 {
+    1024
+}
+fn four_kib() -> u32 {
+    4096
+}
+fn sixteen() -> u64 {
+    16
+}
+fn sixty_four() -> usize {
+    64
+}
+fn one_f() -> f64 {
+    1.0
+}
