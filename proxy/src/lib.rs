@@ -3,4 +3,5 @@
 //! The library holds all the logic; `src/main.rs` and the `proxylab proxy` subcommand are thin
 //! wrappers around [`cli::main`].
 
+pub mod balance;
 pub mod cli;
