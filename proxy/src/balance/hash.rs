@@ -188,3 +188,12 @@ impl Balancer for ConsistentHash {
         }
     }
 }
+
+#[cfg(test)]
+impl ConsistentHash {
+    /// The server owning the first point ≥ `hash` (test helper).
+    pub(crate) fn successor_server(&self, hash: u32) -> std::sync::Arc<str> {
+        let i = self.find(hash) % self.points.len();
+        self.servers[self.points[i].1 as usize].clone()
+    }
+}

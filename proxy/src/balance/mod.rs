@@ -34,3 +34,5 @@ pub use upstream::{
     Balancer, GroupState, Method, RequestInput, RequestState, ResolvedServer, Upstream,
     UpstreamError,
 };
+#[cfg(test)]
+mod tests;

@@ -72,10 +72,12 @@ pub struct Peer {
 impl Peer {
     /// nginx's per-balancer eligibility test, minus the tried bitmap [S round_robin.c:546-563].
     pub(crate) fn usable(&self, now: i64) -> bool {
-        !self.down
-            && !self.unhealthy
-            && !self.is_failed(now)
-            && !(self.max_conns > 0 && self.conns >= self.max_conns)
+        !(self.down || self.unhealthy || self.is_failed(now) || self.is_full())
+    }
+
+    /// `max_conns && conns >= max_conns`.
+    pub(crate) fn is_full(&self) -> bool {
+        self.max_conns > 0 && self.conns >= self.max_conns
     }
 
     /// `max_fails && fails >= max_fails && now - checked <= fail_timeout`.
