@@ -1,0 +1,165 @@
+//! Process-level entry points: binding the shared socket, the single-process server (uvicorn
+//! without `--workers`), and a worker process started by the supervisor.
+
+use crate::admin::{self, ProcessBackend};
+use crate::cli::Settings;
+use crate::config::WorkerConfig;
+use crate::shared::{FaultState, Shared};
+use crate::worker::{self, ExitReason};
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Environment variable marking a worker process: its index.
+pub const ENV_WORKER: &str = "PROXYLAB_UPSTREAM_WORKER";
+/// Environment variable: the inherited listening socket's fd.
+pub const ENV_FD: &str = "PROXYLAB_UPSTREAM_FD";
+/// Environment variable: the supervisor's pid.
+pub const ENV_PARENT: &str = "PROXYLAB_UPSTREAM_PARENT";
+/// Environment variable: how many workers were started before this one (restart generation).
+pub const ENV_GENERATION: &str = "PROXYLAB_UPSTREAM_GENERATION";
+/// Environment variable: the runtime faults in force (JSON [`FaultState`]).
+pub const ENV_FAULTS: &str = "PROXYLAB_UPSTREAM_FAULTS";
+/// Prefix of the line a worker prints on stdout once it serves.
+pub const WORKER_READY: &str = "worker-ready admin=";
+
+/// What the supervisor told a worker process through its environment.
+#[derive(Debug, Clone)]
+pub struct WorkerEnv {
+    /// Worker index.
+    pub index: u32,
+    /// Inherited listening socket.
+    pub fd: i32,
+    /// Supervisor pid.
+    pub parent: u32,
+    /// Restart generation.
+    pub generation: u64,
+    /// Faults in force.
+    pub faults: Option<FaultState>,
+}
+
+impl WorkerEnv {
+    /// Reads the worker environment; `None` in a normal (non-worker) invocation.
+    pub fn from_env() -> Option<WorkerEnv> {
+        let index = std::env::var(ENV_WORKER).ok()?.parse().ok()?;
+        let fd = std::env::var(ENV_FD).ok()?.parse().ok()?;
+        let parent = std::env::var(ENV_PARENT).ok()?.parse().ok()?;
+        let generation = std::env::var(ENV_GENERATION)
+            .ok()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0);
+        let faults = std::env::var(ENV_FAULTS)
+            .ok()
+            .and_then(|j| serde_json::from_str(&j).ok());
+        Some(WorkerEnv {
+            index,
+            fd,
+            parent,
+            generation,
+            faults,
+        })
+    }
+}
+
+/// Resolves `--host`/`--port`.
+pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve --host {host}"))?
+        .next()
+        .with_context(|| format!("--host {host} has no address"))
+}
+
+/// Binds and listens like uvicorn: `SO_REUSEADDR`, no `SO_REUSEPORT`, `listen(backlog)`.
+pub fn bind(addr: SocketAddr, backlog: i32) -> anyhow::Result<socket2::Socket> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())
+        .with_context(|| format!("cannot bind {addr}"))?;
+    sock.listen(backlog)?;
+    Ok(sock)
+}
+
+/// The worker config of worker `index`, generation `generation`: own seed and jittered limit.
+pub fn worker_config(s: &Settings, index: u32, generation: u64) -> WorkerConfig {
+    let mut cfg = s.worker.clone();
+    cfg.index = index;
+    cfg.seed = s.worker.seed
+        ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ generation.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    cfg.limit_max_requests = s
+        .max_requests
+        .map(|n| n + rng.random_range(0..=s.max_requests_jitter));
+    cfg
+}
+
+/// Prints the ready line (the contract other crates' tests read) and flushes it.
+pub fn print_ready(addr: SocketAddr, admin: Option<SocketAddr>) {
+    let mut line = format!("proxylab-upstream listening on http://{addr}");
+    if let Some(a) = admin {
+        line.push_str(&format!(" admin http://{a}"));
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// uvicorn without `--workers`: one process serves on the main thread; at
+/// `--limit-max-requests` or SIGTERM the port closes and the process exits 0.
+pub fn run_single(s: &Settings) -> anyhow::Result<ExitCode> {
+    let addr = resolve(&s.host, s.port)?;
+    let sock = bind(addr, s.backlog)?;
+    let local = sock
+        .local_addr()?
+        .as_socket()
+        .context("bound address is not IP")?;
+    let shared = Arc::new(Shared::default());
+    let admin = match s.admin_port {
+        Some(p) => Some(admin::spawn(
+            &s.host,
+            p,
+            Arc::new(ProcessBackend(shared.clone())),
+        )?),
+        None => None,
+    };
+    let cfg = worker_config(s, 0, 0);
+    if cfg.log {
+        eprintln!("INFO:     Uvicorn running on http://{local} (Press CTRL+C to quit)");
+    }
+    print_ready(local, admin);
+    worker::run(sock.into(), cfg, s.app.clone(), shared)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A worker process under the supervisor: adopts the inherited socket, reports its private
+/// admin address on stdout, serves, exits 0 when done.
+pub fn run_worker_process(s: &Settings, env: WorkerEnv) -> anyhow::Result<ExitCode> {
+    crate::sys::die_with_parent(env.parent);
+    let listener = crate::sys::inherited_listener(env.fd)?;
+    let shared = Arc::new(Shared::default());
+    if let Some(f) = &env.faults {
+        shared.faults.apply(f);
+    }
+    let admin = admin::spawn("127.0.0.1", 0, Arc::new(ProcessBackend(shared.clone())))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{WORKER_READY}{admin}")?;
+        out.flush()?;
+    }
+    let cfg = worker_config(s, env.index, env.generation);
+    let reason = worker::run(listener, cfg, s.app.clone(), shared.clone())?;
+    if let Ok(json) = serde_json::to_string(&shared.counters()) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}{json}", crate::supervisor::WORKER_FINAL);
+        let _ = out.flush();
+    }
+    Ok(match reason {
+        ExitReason::MaxRequests | ExitReason::Signal => ExitCode::SUCCESS,
+    })
+}

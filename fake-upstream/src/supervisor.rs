@@ -1,0 +1,249 @@
+//! `--workers N` / `--supervisor gunicorn`: the parent binds one socket, re-executes the current
+//! binary once per worker (same argv, worker mode marked in the environment, the socket
+//! inherited), and replaces workers that exit: uvicorn polls every 0.5 s and stalls for the
+//! health-check timeout (≈5 s) per dead worker, one at a time; gunicorn reaps at once and
+//! forks a new worker ≈0.2 s later. SIGTERM/SIGINT are forwarded to workers, then it waits.
+
+use crate::admin::{self, Backend};
+use crate::cli::Settings;
+use crate::config::Supervisor;
+use crate::server::{
+    self, ENV_FAULTS, ENV_FD, ENV_GENERATION, ENV_PARENT, ENV_WORKER, WORKER_READY,
+};
+use crate::shared::{Counters, Shared};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Prefix of the line a worker prints with its final counters just before it exits.
+pub const WORKER_FINAL: &str = "worker-final ";
+
+/// A live worker as the admin thread sees it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    pid: u32,
+    admin: SocketAddr,
+}
+
+/// Admin backend of the supervisor: sums the workers' counters, forwards faults.
+struct SupBackend {
+    shared: Shared,
+    slots: Mutex<Vec<Option<Slot>>>,
+    /// Counters of workers that exited cleanly.
+    retired: Mutex<Counters>,
+}
+
+impl SupBackend {
+    fn live(&self) -> Vec<Slot> {
+        self.slots
+            .lock()
+            .map(|s| s.iter().flatten().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Backend for SupBackend {
+    fn shared(&self) -> &Shared {
+        &self.shared
+    }
+    fn counters(&self) -> Counters {
+        let mut total = Counters::default();
+        for slot in self.live() {
+            if let Ok((200, body)) = admin::request(slot.admin, "GET", "/counters")
+                && let Ok(c) = serde_json::from_str::<Counters>(&body)
+            {
+                total.add(&c);
+            }
+        }
+        if let Ok(r) = self.retired.lock() {
+            let mut r = r.clone();
+            r.in_flight = 0;
+            r.queued = 0;
+            r.connections = 0;
+            r.workers = 0;
+            total.add(&r);
+        }
+        total.restarts = self.shared.restarts.load(Relaxed);
+        total
+    }
+    fn forward(&self, path_and_query: &str) {
+        for slot in self.live() {
+            let _ = admin::request(slot.admin, "POST", path_and_query);
+        }
+    }
+    fn crash(&self, index: Option<u32>) -> Result<String, String> {
+        let slots = self.slots.lock().map_err(|_| "lock poisoned".to_string())?;
+        let i = index.unwrap_or(0) as usize;
+        match slots.get(i) {
+            Some(Some(slot)) => {
+                crate::sys::kill(slot.pid, libc::SIGKILL);
+                Ok(format!("worker {i} (pid {}) killed", slot.pid))
+            }
+            Some(None) => Err(format!("worker {i} is not running")),
+            None => Err(format!("no worker {i} (have {})", slots.len())),
+        }
+    }
+}
+
+/// Runs the supervisor until SIGTERM/SIGINT.
+pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
+    let addr = server::resolve(&s.host, s.port)?;
+    let sock = server::bind(addr, s.backlog)?;
+    sock.set_cloexec(false)?;
+    let local = sock
+        .local_addr()?
+        .as_socket()
+        .context("bound address is not IP")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(supervise(s, sock.as_raw_fd(), local))?;
+    drop(sock);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<()> {
+    let backend = Arc::new(SupBackend {
+        shared: Shared::default(),
+        slots: Mutex::new(vec![None; s.workers as usize]),
+        retired: Mutex::new(Counters::default()),
+    });
+    let mut children: Vec<Option<Child>> = Vec::new();
+    let mut generation = 0u64;
+    for i in 0..s.workers {
+        let (child, slot) = spawn(&backend, fd, i, generation).await?;
+        generation += 1;
+        set_slot(&backend, i, Some(slot));
+        children.push(Some(child));
+    }
+    let admin = match s.admin_port {
+        Some(p) => Some(admin::spawn(&s.host, p, backend.clone())?),
+        None => None,
+    };
+    if s.worker.log {
+        eprintln!("INFO:     Uvicorn running on http://{local} (Press CTRL+C to quit)");
+    }
+    server::print_ready(local, admin);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (poll, delay) = match s.supervisor {
+        Supervisor::Uvicorn => (Duration::from_millis(500), s.healthcheck),
+        Supervisor::Gunicorn => (Duration::from_millis(50), Duration::from_millis(150)),
+    };
+    'outer: loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = tokio::time::sleep(poll) => {}
+        }
+        #[allow(clippy::needless_range_loop)] // the loop body replaces children[i]
+        for i in 0..children.len() {
+            let exited = match children[i].as_mut() {
+                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                None => true,
+            };
+            if !exited {
+                continue;
+            }
+            let pid = children[i].as_ref().and_then(Child::id).unwrap_or(0);
+            set_slot(&backend, i as u32, None);
+            children[i] = None;
+            tokio::select! {
+                _ = term.recv() => break 'outer,
+                _ = int.recv() => break 'outer,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            if s.worker.log {
+                eprintln!("INFO:     Child process [{pid}] died");
+            }
+            match spawn(&backend, fd, i as u32, generation).await {
+                Ok((child, slot)) => {
+                    set_slot(&backend, i as u32, Some(slot));
+                    children[i] = Some(child);
+                    backend.shared.restarts.fetch_add(1, Relaxed);
+                }
+                Err(e) => eprintln!("ERROR:    cannot restart worker {i}: {e:#}"),
+            }
+            generation += 1;
+        }
+    }
+    if s.worker.log {
+        eprintln!("INFO:     Stopping parent process [{}]", std::process::id());
+    }
+    for c in children.iter().flatten() {
+        if let Some(pid) = c.id() {
+            crate::sys::kill(pid, libc::SIGTERM);
+        }
+    }
+    let grace = match s.supervisor {
+        Supervisor::Uvicorn => Duration::from_secs(86_400),
+        Supervisor::Gunicorn => Duration::from_secs(30),
+    };
+    for c in children.iter_mut().flatten() {
+        if tokio::time::timeout(grace, c.wait()).await.is_err() {
+            let _ = c.kill().await;
+        }
+    }
+    Ok(())
+}
+
+fn set_slot(b: &SupBackend, i: u32, slot: Option<Slot>) {
+    if let Ok(mut v) = b.slots.lock()
+        && let Some(x) = v.get_mut(i as usize)
+    {
+        *x = slot;
+    }
+}
+
+/// Starts worker `index` and waits (≤ 10 s) for its ready line.
+async fn spawn(
+    b: &Arc<SupBackend>,
+    fd: i32,
+    index: u32,
+    generation: u64,
+) -> anyhow::Result<(Child, Slot)> {
+    let exe = std::env::current_exe().context("cannot find the current executable")?;
+    let faults = serde_json::to_string(&b.shared.faults.state())?;
+    let mut child = Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(ENV_WORKER, index.to_string())
+        .env(ENV_FD, fd.to_string())
+        .env(ENV_PARENT, std::process::id().to_string())
+        .env(ENV_GENERATION, generation.to_string())
+        .env(ENV_FAULTS, faults)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start a worker process")?;
+    let pid = child.id().unwrap_or(0);
+    let stdout = child.stdout.take().context("worker stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .context("worker did not become ready within 10 s")??
+        .context("worker exited before becoming ready")?;
+    let admin: SocketAddr = first
+        .strip_prefix(WORKER_READY)
+        .and_then(|a| a.parse().ok())
+        .with_context(|| format!("unexpected worker line {first:?}"))?;
+    let b = b.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(json) = line.strip_prefix(WORKER_FINAL)
+                && let Ok(c) = serde_json::from_str::<Counters>(json)
+                && let Ok(mut r) = b.retired.lock()
+            {
+                r.add(&c);
+            }
+        }
+    });
+    Ok((child, Slot { pid, admin }))
+}

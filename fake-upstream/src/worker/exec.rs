@@ -1,0 +1,140 @@
+//! Running a request's "work" the way a FastAPI worker does: CPU overhead on the event-loop
+//! thread, then the latency as an async wait, a blocking spin, a threadpool job (40 slots) or a
+//! QueuePool checkout that times out into FastAPI's 500.
+
+use super::Worker;
+use crate::app::{Fault, Kind};
+use crate::wire::response::Response;
+use std::borrow::Cow;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+/// What the app answers once the work is done.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A ready response.
+    Ready(Response),
+    /// `POST /echo`: SHA-256 and length of the request body.
+    Echo,
+}
+
+/// One request's work and answer, decided at dispatch time.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// Per-route counter key.
+    pub counter: Cow<'static, str>,
+    /// Where the latency is spent.
+    pub kind: Kind,
+    /// Sampled latency (multiplier applied).
+    pub latency: Duration,
+    /// Route CPU cost.
+    pub cpu: Duration,
+    /// The answer.
+    pub reply: Reply,
+    /// Drawn fault, if any.
+    pub fault: Option<Fault>,
+    /// Trickle step (bytes) and pause.
+    pub trickle: (usize, Duration),
+}
+
+impl Plan {
+    /// A plan that answers at once with `resp`.
+    pub fn ready(counter: impl Into<Cow<'static, str>>, resp: Response) -> Self {
+        Plan {
+            counter: counter.into(),
+            kind: Kind::Async,
+            latency: Duration::ZERO,
+            cpu: Duration::ZERO,
+            reply: Reply::Ready(resp),
+            fault: None,
+            trickle: (1, Duration::from_millis(100)),
+        }
+    }
+}
+
+/// How the work ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// Work done: send the reply.
+    Done,
+    /// QueuePool checkout timed out: FastAPI 500, then close.
+    PoolTimeout,
+    /// `--timeout-graceful-shutdown` cancelled the task: uvicorn's 500, then close.
+    Cancelled,
+}
+
+/// Burns CPU on the current thread for `d` (blocks the whole worker, like Python code does).
+pub(crate) fn spin(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// Does the plan's work. Holds a threadpool slot (and a pool connection for `db`) meanwhile.
+pub(crate) async fn work(w: &Worker, plan: &Plan) -> Waited {
+    spin(w.cfg.cpu_overhead + plan.cpu);
+    match plan.kind {
+        Kind::Async if plan.latency.is_zero() => Waited::Done,
+        Kind::Async => cancellable(w, tokio::time::sleep(plan.latency))
+            .await
+            .map_or(Waited::Cancelled, |()| Waited::Done),
+        Kind::Blocking => {
+            spin(plan.latency);
+            Waited::Done
+        }
+        Kind::Threadpool | Kind::Db => {
+            let r = cancellable(w, async {
+                w.shared.queued.fetch_add(1, Relaxed);
+                let slot = w.threadpool.acquire().await;
+                w.shared.queued.fetch_sub(1, Relaxed);
+                let _slot = slot.ok();
+                if plan.kind == Kind::Db {
+                    db_work(w, plan.latency).await
+                } else {
+                    tokio::time::sleep(plan.latency).await;
+                    Waited::Done
+                }
+            })
+            .await;
+            r.unwrap_or(Waited::Cancelled)
+        }
+    }
+}
+
+async fn db_work(w: &Worker, latency: Duration) -> Waited {
+    let Some(pool) = &w.db else {
+        tokio::time::sleep(latency).await;
+        return Waited::Done;
+    };
+    w.shared.queued.fetch_add(1, Relaxed);
+    let got = tokio::time::timeout(w.cfg.pool.timeout, pool.acquire()).await;
+    w.shared.queued.fetch_sub(1, Relaxed);
+    match got {
+        Ok(Ok(_conn)) => {
+            tokio::time::sleep(latency).await;
+            Waited::Done
+        }
+        _ => {
+            w.log(&format!(
+                "ERROR:    Exception in ASGI application: sqlalchemy.exc.TimeoutError: QueuePool limit of size {} overflow {} reached, connection timed out, timeout {:.2}",
+                w.cfg.pool.size,
+                w.cfg.pool.max_overflow,
+                w.cfg.pool.timeout.as_secs_f64()
+            ));
+            Waited::PoolTimeout
+        }
+    }
+}
+
+/// Runs `f` unless graceful-shutdown cancellation fires first (then `None`).
+pub(crate) async fn cancellable<T>(w: &Worker, f: impl Future<Output = T>) -> Option<T> {
+    let mut cancel = w.cancel_tx.subscribe();
+    tokio::select! {
+        v = f => Some(v),
+        _ = cancel.wait_for(|c| *c) => None,
+    }
+}
