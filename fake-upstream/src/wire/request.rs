@@ -259,7 +259,7 @@ mod tests {
             parse_head(b"GET /sleep?ms=5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nrest")
                 .expect("valid")
                 .expect("complete");
-        assert_eq!(n, 55);
+        assert_eq!(n, 56);
         assert_eq!(
             (h.method.as_str(), h.path.as_str(), h.query.as_str()),
             ("GET", "/sleep", "ms=5")
