@@ -5,3 +5,7 @@
 
 pub mod balance;
 pub mod cli;
+pub mod conf;
+pub mod server;
+pub mod vars;
+pub mod limit_req;
