@@ -152,7 +152,12 @@ async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<(
             if !exited {
                 continue;
             }
-            let pid = children[i].as_ref().and_then(Child::id).unwrap_or(0);
+            let pid = backend
+                .slots
+                .lock()
+                .ok()
+                .and_then(|v| v.get(i).copied().flatten())
+                .map_or(0, |s| s.pid);
             set_slot(&backend, i as u32, None);
             children[i] = None;
             tokio::select! {

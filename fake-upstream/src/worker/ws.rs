@@ -33,11 +33,12 @@ pub(super) async fn serve(c: &mut Conn, head: RequestHead) {
     let _task = TaskGuard::new(&w);
     w.shared.count_route("GET /ws");
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\ndate: ");
-    out.extend_from_slice(&w.date());
-    out.extend_from_slice(b"\r\nserver: uvicorn\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ");
+    // websockets-sansio writes its own capitalised headers first, then uvicorn's date/server.
+    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
     out.extend_from_slice(derive_accept_key(key.as_bytes()).as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(&w.date());
+    out.extend_from_slice(b"\r\nserver: uvicorn\r\n\r\n");
     if c.sock.write_all(&out).await.is_err() {
         return;
     }

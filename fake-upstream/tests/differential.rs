@@ -1,0 +1,408 @@
+//! Differential tests: the same checks run against the fake and against real uvicorn serving
+//! `tests/fastapi_app/app.py` with the same flags. Timing tolerances are generous (2 shared
+//! cores); the point is the shape: 503 bytes, FIN timing, restarts, stalls, pool 500.
+
+mod common;
+
+use common::*;
+use std::io::ErrorKind;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(10);
+
+#[test]
+fn limit_concurrency_sends_uvicorns_exact_503_and_closes() {
+    both(&Opts::args(&["--limit-concurrency", "3"]), |s| {
+        // 1 idle connection + the request's own = 2 < 3 → served, kept alive.
+        let _idle1 = s.connect();
+        let mut c = s.connect();
+        send(&mut c, &get("/"));
+        let r = read_response(&mut c, T).expect("200 with one idle connection");
+        assert_eq!(r.status, 200, "{:?}", s.flavor);
+        // 2 idle connections + the request's own = 3 ≥ 3 → 503, byte-exact, then FIN.
+        let _idle2 = s.connect();
+        let mut c3 = s.connect();
+        send(&mut c3, &get("/"));
+        let r = read_response(&mut c3, T).expect("503");
+        assert_eq!(
+            r.raw_without_date(),
+            "HTTP/1.1 503 Service Unavailable\r\ndate: X\r\nserver: uvicorn\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\n\r\nService Unavailable",
+            "{:?}",
+            s.flavor
+        );
+        assert_eq!(
+            wait_end(&mut c3, Duration::from_secs(3)).0,
+            End::Eof(0),
+            "{:?}: 503 then FIN",
+            s.flavor
+        );
+    });
+}
+
+#[test]
+fn limit_concurrency_counts_in_flight_requests() {
+    both(&Opts::args(&["--limit-concurrency", "3"]), |s| {
+        let mut slow: Vec<TcpStream> = (0..2).map(|_| s.connect()).collect();
+        for c in &mut slow {
+            send(c, &get("/sleep?ms=1500"));
+        }
+        thread::sleep(Duration::from_millis(300)); // let both requests start
+        let mut c = s.connect();
+        send(&mut c, &get("/"));
+        assert_eq!(
+            read_response(&mut c, T).expect("503").status,
+            503,
+            "{:?}",
+            s.flavor
+        );
+        for c in &mut slow {
+            assert_eq!(
+                read_response(c, T).expect("slow").status,
+                200,
+                "{:?}",
+                s.flavor
+            );
+        }
+    });
+}
+
+#[test]
+fn keep_alive_closes_idle_connection_with_fin_after_timeout_only_after_a_request() {
+    both(&Opts::args(&["--timeout-keep-alive", "1"]), |s| {
+        let mut fresh = s.connect(); // never sends a byte: never timed out
+        let mut c = s.connect();
+        send(&mut c, &get("/"));
+        read_response(&mut c, T).expect("response");
+        let (end, after) = wait_end(&mut c, Duration::from_secs(5));
+        assert_eq!(end, End::Eof(0), "{:?}: FIN with no bytes", s.flavor);
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_millis(1800),
+            "{:?}: closed after {after:?}",
+            s.flavor
+        );
+        let (end, _) = wait_end(&mut fresh, Duration::from_millis(1200));
+        assert_eq!(
+            end,
+            End::Open,
+            "{:?}: a connection without a request stays open",
+            s.flavor
+        );
+    });
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    both(&Opts::default(), |s| {
+        let mut c = s.connect();
+        send(
+            &mut c,
+            &format!(
+                "{}{}{}",
+                get("/sleep?ms=200"),
+                get("/bytes/5"),
+                get("/health")
+            ),
+        );
+        let a = read_response(&mut c, T).expect("1st");
+        let b = read_response(&mut c, T).expect("2nd");
+        let h = read_response(&mut c, T).expect("3rd");
+        assert_eq!(a.body, b"{\"slept_ms\":200}", "{:?}", s.flavor);
+        assert_eq!(b.body, [0, 1, 2, 3, 4], "{:?}", s.flavor);
+        assert_eq!(h.body, b"{\"status\":\"ok\"}", "{:?}", s.flavor);
+    });
+}
+
+#[test]
+fn wire_format_matches_for_default_routes() {
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    both(&Opts::default(), |s| {
+        let mut out = Vec::new();
+        for req in [
+            get("/"),
+            get("/bytes/300"),
+            get("/nope"),
+            get("/sleep?ms=abc"),
+            get("/status/204"),
+            get_close("/status/418"),
+            "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 0\r\n\r\n".to_string(),
+            "POST /echo HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_string(),
+        ] {
+            let mut c = s.connect();
+            send(&mut c, &req);
+            out.push(read_response(&mut c, T).expect("response").raw_without_date());
+        }
+        let mut c = s.connect();
+        send(&mut c, "GET / HTTP/1.1\r\nhost: t\r\nbad header\r\n\r\n");
+        out.push(read_response(&mut c, T).expect("400").raw_without_date());
+        assert_eq!(
+            wait_end(&mut c, Duration::from_secs(3)).0,
+            End::Eof(0),
+            "{:?}: 400 then FIN",
+            s.flavor
+        );
+        seen.push(out);
+    });
+    if let [fake, real] = seen.as_slice() {
+        for (f, r) in fake.iter().zip(real) {
+            assert_eq!(f, r);
+        }
+    }
+}
+
+/// Sends sequential fresh-connection requests and returns (statuses, refused connects).
+fn hammer(s: &Server, n: usize) -> (Vec<u16>, usize) {
+    let mut statuses = Vec::new();
+    let mut refused = 0;
+    for _ in 0..n {
+        match fetch(s.addr, "/", Duration::from_secs(15)) {
+            Ok(r) => statuses.push(r.status),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => refused += 1,
+            Err(_) => statuses.push(0), // reset/EOF on a connection the exiting worker dropped
+        }
+    }
+    (statuses, refused)
+}
+
+#[test]
+fn limit_max_requests_single_process_closes_the_port_for_good() {
+    both(&Opts::args(&["--limit-max-requests", "5"]), |s| {
+        for _ in 0..5 {
+            assert_eq!(
+                fetch(s.addr, "/", T).expect("served").status,
+                200,
+                "{:?}",
+                s.flavor
+            );
+        }
+        // Checked on the 0.1 s tick, then the listener closes: ECONNREFUSED, nothing restarts.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let refused = loop {
+            match TcpStream::connect_timeout(&s.addr, Duration::from_secs(1)) {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => break true,
+                _ if Instant::now() > deadline => break false,
+                _ => thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        assert!(refused, "{:?}: port still open after the limit", s.flavor);
+        thread::sleep(Duration::from_millis(700));
+        assert!(
+            TcpStream::connect_timeout(&s.addr, Duration::from_secs(1)).is_err(),
+            "{:?}: restarted?",
+            s.flavor
+        );
+    });
+}
+
+#[test]
+fn limit_max_requests_two_workers_are_replaced_and_the_port_stays_open() {
+    let mut opts = Opts::args(&[
+        "--limit-max-requests",
+        "4",
+        "--timeout-worker-healthcheck",
+        "1",
+    ]);
+    opts.workers = 2;
+    both(&opts, |s| {
+        let started = Instant::now();
+        let (statuses, refused) = hammer(s, 24);
+        assert_eq!(
+            refused, 0,
+            "{:?}: the shared socket must stay open",
+            s.flavor
+        );
+        let ok = statuses.iter().filter(|&&c| c == 200).count();
+        assert!(
+            ok >= 20,
+            "{:?}: only {ok}/24 served: {statuses:?}",
+            s.flavor
+        );
+        // Both workers exited at least once and were replaced (24 > 2 × 4 + overshoot).
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while s.proc.stderr_log().matches("died").count() < 2 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+        }
+        let log = s.proc.stderr_log();
+        assert!(
+            log.matches("died").count() >= 2,
+            "{:?}: workers not replaced:\n{log}",
+            s.flavor
+        );
+        eprintln!("{:?}: 24 requests in {:?}", s.flavor, started.elapsed());
+    });
+}
+
+/// Latency of `GET /` sent 150 ms after `path` started on another connection.
+fn probe_during(s: &Server, path: &str) -> Duration {
+    let mut busy = s.connect();
+    send(&mut busy, &get(path));
+    thread::sleep(Duration::from_millis(150));
+    let t = Instant::now();
+    let r = fetch(s.addr, "/", T).expect("probe");
+    let took = t.elapsed();
+    assert_eq!(r.status, 200);
+    assert_eq!(read_response(&mut busy, T).expect("busy").status, 200);
+    took
+}
+
+#[test]
+fn blocking_stalls_the_worker_but_async_and_threadpool_do_not() {
+    both(&Opts::default(), |s| {
+        let blocked = probe_during(s, "/block?ms=1200");
+        let slept = probe_during(s, "/sleep?ms=1200");
+        let threaded = probe_during(s, "/thread?ms=1200");
+        assert!(
+            blocked >= Duration::from_millis(800),
+            "{:?}: probe behind /block took {blocked:?}",
+            s.flavor
+        );
+        assert!(
+            slept < Duration::from_millis(500),
+            "{:?}: probe behind /sleep took {slept:?}",
+            s.flavor
+        );
+        assert!(
+            threaded < Duration::from_millis(500),
+            "{:?}: probe behind /thread took {threaded:?}",
+            s.flavor
+        );
+    });
+}
+
+#[test]
+fn threadpool_has_40_slots() {
+    both(&Opts::default(), |s| {
+        let t = Instant::now();
+        let mut conns: Vec<TcpStream> = (0..44).map(|_| s.connect()).collect();
+        for c in &mut conns {
+            send(c, &get("/thread?ms=1000"));
+        }
+        let mut done: Vec<Duration> = conns
+            .iter_mut()
+            .map(|c| {
+                read_response(c, T).expect("thread response");
+                t.elapsed()
+            })
+            .collect();
+        done.sort();
+        assert!(
+            done[39] < Duration::from_millis(1800),
+            "{:?}: 40th finished at {:?}",
+            s.flavor,
+            done[39]
+        );
+        assert!(
+            done[43] >= Duration::from_millis(1900),
+            "{:?}: 44th finished at {:?}",
+            s.flavor,
+            done[43]
+        );
+    });
+}
+
+#[test]
+fn exhausted_db_pool_answers_fastapis_500_after_pool_timeout_then_closes() {
+    let mut opts = Opts::default();
+    opts.pool = Some((2, 0, 1.0));
+    both(&opts, |s| {
+        let mut holders: Vec<TcpStream> = (0..2).map(|_| s.connect()).collect();
+        for c in &mut holders {
+            send(c, &get("/db?ms=3000"));
+        }
+        thread::sleep(Duration::from_millis(300));
+        let mut c = s.connect();
+        let t = Instant::now();
+        send(&mut c, &get("/db?ms=0"));
+        let r = read_response(&mut c, T).expect("500");
+        let took = t.elapsed();
+        assert_eq!(
+            r.raw_without_date(),
+            "HTTP/1.1 500 Internal Server Error\r\ndate: X\r\nserver: uvicorn\r\ncontent-length: 21\r\ncontent-type: text/plain; charset=utf-8\r\n\r\nInternal Server Error",
+            "{:?}",
+            s.flavor
+        );
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+            "{:?}: 500 after {took:?}",
+            s.flavor
+        );
+        assert_eq!(
+            wait_end(&mut c, Duration::from_secs(3)).0,
+            End::Eof(0),
+            "{:?}: FIN after the 500",
+            s.flavor
+        );
+        for h in &mut holders {
+            assert_eq!(
+                read_response(h, T).expect("holder").status,
+                200,
+                "{:?}",
+                s.flavor
+            );
+        }
+    });
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_with_connection_close() {
+    both(&Opts::default(), |s| {
+        let mut idle = s.connect();
+        send(&mut idle, &get("/"));
+        read_response(&mut idle, T).expect("first");
+        let mut busy = s.connect();
+        send(&mut busy, &get("/sleep?ms=1500"));
+        thread::sleep(Duration::from_millis(300));
+        s.proc.signal(libc::SIGTERM);
+        let (end, after) = wait_end(&mut idle, Duration::from_secs(2));
+        assert_eq!(
+            end,
+            End::Eof(0),
+            "{:?}: idle keep-alive connection closed",
+            s.flavor
+        );
+        assert!(
+            after < Duration::from_millis(800),
+            "{:?}: idle closed after {after:?}",
+            s.flavor
+        );
+        thread::sleep(Duration::from_millis(100));
+        let refused = TcpStream::connect_timeout(&s.addr, Duration::from_secs(1));
+        assert!(
+            refused.is_err(),
+            "{:?}: new connections refused during drain",
+            s.flavor
+        );
+        let r = read_response(&mut busy, T).expect("in-flight finishes");
+        assert_eq!(
+            (r.status, r.header("connection")),
+            (200, Some("close")),
+            "{:?}",
+            s.flavor
+        );
+    });
+}
+
+#[test]
+fn graceful_shutdown_timeout_cancels_with_uvicorns_500() {
+    both(&Opts::args(&["--timeout-graceful-shutdown", "1"]), |s| {
+        let mut busy = s.connect();
+        send(&mut busy, &get("/sleep?ms=6000"));
+        thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        s.proc.signal(libc::SIGTERM);
+        let r = read_response(&mut busy, T).expect("cancelled");
+        assert_eq!(
+            r.raw_without_date(),
+            "HTTP/1.1 500 Internal Server Error\r\ndate: X\r\nserver: uvicorn\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\nconnection: close\r\n\r\nInternal Server Error",
+            "{:?}",
+            s.flavor
+        );
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_millis(3000),
+            "{:?}: {took:?}",
+            s.flavor
+        );
+    });
+}
