@@ -9,4 +9,3 @@ pub mod conf;
 pub mod server;
 pub mod vars;
 pub mod limit_req;
-pub mod limit_req;
