@@ -5,3 +5,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod progress;
+pub mod results;
+pub mod run;
+pub mod scenario;

@@ -1,0 +1,245 @@
+//! Assertion verdicts: each `[[assert]]` evaluated over its phase window and population, from
+//! the loadgen's series (counts), its interval log (latency percentiles, merged per window),
+//! its summary (whole-run fallbacks, schedule lag) and the runner's samples (CPU, RSS).
+
+use super::counts::{self, Counts};
+use super::loadgen_out::{HistLog, SeriesRow};
+use crate::run::Samples;
+use crate::scenario::metric::{Metric, Stat};
+use crate::scenario::{Assertion, Scenario};
+use proxylab_loadgen::record::summary::{PopulationSummary, Summary};
+use serde::Serialize;
+
+/// The verdict of one assertion.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Verdict {
+    /// Display name.
+    pub name: String,
+    /// Metric as written.
+    pub metric: String,
+    /// Phase (`all` = whole run).
+    pub phase: String,
+    /// Population (`all`).
+    pub population: String,
+    /// Comparison.
+    pub op: String,
+    /// Limit, in `unit`.
+    pub limit: f64,
+    /// Measured value, in `unit` (None: no data).
+    pub actual: Option<f64>,
+    /// `ms`, `fraction`, `count`, `req/s`, `%`, `MiB`.
+    pub unit: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// Explanation when there was no data.
+    pub note: String,
+    /// Line in the scenario file.
+    pub line: usize,
+}
+
+/// Inputs of the evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Data<'a> {
+    /// Loadgen series.
+    pub series: &'a [SeriesRow],
+    /// Loadgen interval log.
+    pub hlog: &'a HistLog,
+    /// Loadgen summary.
+    pub summary: Option<&'a Summary>,
+    /// Runner samples.
+    pub samples: &'a Samples,
+}
+
+fn summary_counts(p: &PopulationSummary) -> Counts {
+    Counts {
+        sent: p.sent as f64,
+        completed: p.completed as f64,
+        status: p
+            .status
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, *v as f64)))
+            .collect(),
+        errors: p
+            .errors
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as f64))
+            .collect(),
+        seconds: p.duration_s.ceil() as u32,
+    }
+}
+
+fn pop_summary<'a>(s: &'a Summary, pop: Option<&str>) -> Option<&'a PopulationSummary> {
+    match pop {
+        None => Some(&s.overall),
+        Some(p) => s.populations.get(p),
+    }
+}
+
+/// Evaluates every assertion of `s`.
+pub fn evaluate(s: &Scenario, d: Data<'_>) -> Vec<Verdict> {
+    s.asserts.iter().map(|a| evaluate_one(s, a, d)).collect()
+}
+
+fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
+    let (from, to) = match &a.phase {
+        Some(p) => s
+            .phases
+            .iter()
+            .find(|x| &x.name == p)
+            .map_or((0.0, s.duration.as_secs_f64()), |x| {
+                (x.start.as_secs_f64(), x.end.as_secs_f64())
+            }),
+        None => (0.0, s.duration.as_secs_f64()),
+    };
+    let whole = a.phase.is_none();
+    let pop = a.population.as_deref();
+    let mut note = String::new();
+    let counts = || -> Option<Counts> {
+        let c = counts::window(d.series, pop, from, to);
+        if c.seconds > 0 {
+            return Some(c);
+        }
+        if whole {
+            d.summary
+                .and_then(|sm| pop_summary(sm, pop))
+                .map(summary_counts)
+        } else {
+            None
+        }
+    };
+    let frac = |num: f64, c: &Counts| {
+        if c.finished() > 0.0 {
+            Some(num / c.finished())
+        } else {
+            None
+        }
+    };
+    let (actual, unit) = match &a.metric {
+        Metric::Latency(p) => {
+            let h = d.hlog.merged(pop, from, to);
+            let v = match h {
+                Some(h) if !h.is_empty() => Some(if *p >= 100.0 {
+                    h.max()
+                } else {
+                    h.value_at_quantile(p / 100.0)
+                } as f64),
+                _ if whole => d
+                    .summary
+                    .and_then(|sm| pop_summary(sm, pop))
+                    .and_then(|ps| {
+                        let l = ps.latency_us;
+                        match *p {
+                            x if x >= 100.0 => Some(l.max),
+                            x if x == 50.0 => Some(l.p50),
+                            x if x == 90.0 => Some(l.p90),
+                            x if x == 99.0 => Some(l.p99),
+                            x if x == 99.9 => Some(l.p999),
+                            _ => None,
+                        }
+                        .map(|v| v as f64)
+                    }),
+                _ => None,
+            };
+            (v.map(|us| us / 1000.0), "ms")
+        }
+        Metric::StatusRate(sel) => (
+            counts().and_then(|c| frac(c.status_matching(|x| sel.matches(x)), &c)),
+            "fraction",
+        ),
+        Metric::StatusCount(sel) => (
+            counts().map(|c| c.status_matching(|x| sel.matches(x))),
+            "count",
+        ),
+        Metric::ErrorRate(k) => (
+            counts().and_then(|c| frac(err(&c, k.as_deref()), &c)),
+            "fraction",
+        ),
+        Metric::ErrorCount(k) => (counts().map(|c| err(&c, k.as_deref())), "count"),
+        Metric::Lost => (
+            counts().map(|c| err(&c, Some("truncated")) + err(&c, Some("lost"))),
+            "count",
+        ),
+        Metric::Corrupt => (counts().map(|c| err(&c, Some("corrupt"))), "count"),
+        Metric::AchievedRate => (
+            counts().map(|c| c.completed / (to - from).max(1e-9)),
+            "req/s",
+        ),
+        Metric::Requests => (counts().map(|c| c.completed), "count"),
+        Metric::ScheduleLag(max) => {
+            if !whole {
+                note = "schedule lag is only known for the whole run; phase ignored".into();
+            }
+            let v = d.summary.and_then(|sm| pop_summary(sm, pop)).map(|p| {
+                if *max {
+                    p.schedule_lag_us.max
+                } else {
+                    p.schedule_lag_us.p99
+                }
+            });
+            (v.map(|us| us as f64 / 1000.0), "ms")
+        }
+        Metric::Cpu(c, stat) => {
+            // The first sample of a process has no CPU base; skip samples before 0.5 s.
+            let v = d
+                .samples
+                .values(&format!("cpu.{c}"), from.max(0.5), to + 0.5);
+            let x = match stat {
+                Stat::Avg if !v.is_empty() => Some(v.iter().sum::<f64>() / v.len() as f64),
+                Stat::Max => v.iter().copied().reduce(f64::max),
+                _ => None,
+            };
+            (x, "%")
+        }
+        Metric::RssMax(c) => (
+            d.samples
+                .values(&format!("rss.{c}"), from, to + 0.5)
+                .into_iter()
+                .reduce(f64::max),
+            "MiB",
+        ),
+    };
+    // Limits are stored in base units (µs); report latency in ms.
+    let limit = if unit == "ms" {
+        a.limit / 1000.0
+    } else {
+        a.limit
+    };
+    let passed = actual.is_some_and(|v| a.op.holds(v, limit));
+    if actual.is_none() && note.is_empty() {
+        note = "no data for this metric in this window (nothing was measured): counted as failed"
+            .into();
+    }
+    Verdict {
+        name: a.name.clone(),
+        metric: a.metric.to_string(),
+        phase: a.phase.clone().unwrap_or_else(|| "all".into()),
+        population: a.population.clone().unwrap_or_else(|| "all".into()),
+        op: a.op.to_string(),
+        limit,
+        actual,
+        unit: unit.to_string(),
+        passed,
+        note,
+        line: a.line,
+    }
+}
+
+fn err(c: &Counts, kind: Option<&str>) -> f64 {
+    match kind {
+        None => c.error_total(),
+        Some(k) => c.errors.get(k).copied().unwrap_or(0.0),
+    }
+}
+
+/// A value in its unit, for tables.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    match unit {
+        "ms" => format!("{v:.2} ms"),
+        "fraction" => format!("{:.3}%", v * 100.0),
+        "count" => format!("{v:.0}"),
+        "req/s" => format!("{v:.1} req/s"),
+        "%" => format!("{v:.1}%"),
+        "MiB" => format!("{v:.1} MiB"),
+        _ => format!("{v}"),
+    }
+}

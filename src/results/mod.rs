@@ -1,0 +1,5 @@
+//! Results of a run: the loadgen's outputs read back, counts over windows, assertion verdicts.
+
+pub mod assertions;
+pub mod counts;
+pub mod loadgen_out;

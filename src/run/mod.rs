@@ -1,0 +1,131 @@
+//! Orchestration of one scenario run: start the upstreams, the proxy and the loadgen as
+//! process groups, wait for readiness, apply the fault timeline, sample every interval, watch
+//! for deaths, tear everything down (also on error and Ctrl-C), and collect the outputs.
+
+pub mod child;
+pub mod fault;
+pub mod launch;
+pub mod os;
+pub mod probe;
+pub mod procstat;
+pub mod samples;
+mod state;
+
+pub use samples::{Sample, Samples};
+
+use crate::results::loadgen_out::{HistLog, SeriesRow, parse_series, read_summary};
+use crate::scenario::Scenario;
+use launch::StartError;
+use proxylab_loadgen::record::summary::Summary;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run directory to create and fill.
+    pub dir: PathBuf,
+    /// Show a live progress bar (a terminal, not `--ci`).
+    pub progress: bool,
+    /// Set by the Ctrl-C handler: stop everything now.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// A fault as it happened, for plots and the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Marker {
+    /// Seconds since the start of the load.
+    pub t: f64,
+    /// What happened (`kill api.0`, `restart api.0`, `reload proxy`).
+    pub label: String,
+    /// Error, when the action failed.
+    pub error: Option<String>,
+}
+
+/// Everything a finished run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The runner's samples.
+    pub samples: Samples,
+    /// Faults as applied.
+    pub markers: Vec<Marker>,
+    /// The loadgen's per-second series.
+    pub series: Vec<SeriesRow>,
+    /// The loadgen's interval log.
+    pub hlog: HistLog,
+    /// The loadgen's summary (None if it wrote none).
+    pub summary: Option<Summary>,
+    /// The proxy config as run (expanded), empty without a proxy.
+    pub proxy_config: String,
+    /// Component names in start order.
+    pub components: Vec<String>,
+    /// Wall time from the first start to the end of teardown.
+    pub wall: Duration,
+}
+
+/// Why a run could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A component did not come up (exit 3).
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// A component died unexpectedly (exit 3).
+    #[error("{0}")]
+    Died(String),
+    /// Ctrl-C (exit 130).
+    #[error("interrupted")]
+    Interrupted,
+    /// Files of the run directory (exit 3).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl RunError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Interrupted => 130,
+            _ => 3,
+        }
+    }
+}
+
+/// Paths of the loadgen's outputs in a run directory.
+pub fn loadgen_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("loadgen-summary.json"),
+        dir.join("loadgen-series.csv"),
+        dir.join("loadgen.hlog"),
+    )
+}
+
+/// Runs `s` with `opts`. Every process started is gone when this returns.
+pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(opts.dir.join("logs"))
+        .map_err(|e| RunError::Io(format!("cannot create {}: {e}", opts.dir.display())))?;
+    let mut st = state::State::new(s, opts);
+    let result = st.run_all();
+    st.teardown();
+    result?;
+    let (summary_p, series_p, hlog_p) = loadgen_paths(&opts.dir);
+    let series = std::fs::read_to_string(&series_p)
+        .map(|t| parse_series(&t))
+        .unwrap_or_default();
+    let summary = read_summary(&summary_p).ok();
+    Ok(RunOutput {
+        dir: opts.dir.clone(),
+        samples: std::mem::take(&mut st.samples),
+        markers: std::mem::take(&mut st.markers),
+        series,
+        hlog: HistLog::read(&hlog_p),
+        summary,
+        proxy_config: st.proxy_config.clone(),
+        components: st.component_names(),
+        wall: started.elapsed(),
+    })
+}

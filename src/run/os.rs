@@ -1,0 +1,50 @@
+//! The few OS calls std does not wrap: signals to process groups, CPU affinity of a child,
+//! the effective uid. The only `unsafe` of the runner lives here, each call a plain syscall.
+#![allow(unsafe_code)]
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Sends `sig` to every process of group `pgid`. Errors (already gone) are ignored.
+pub fn signal_group(pgid: u32, sig: i32) -> bool {
+    if pgid == 0 {
+        return false;
+    }
+    // SAFETY: killpg has no memory-safety preconditions; a stale pgid only yields ESRCH.
+    unsafe { libc::killpg(pgid as libc::pid_t, sig) == 0 }
+}
+
+/// True when process group `pgid` still has a member.
+pub fn group_alive(pgid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    pgid != 0 && unsafe { libc::killpg(pgid as libc::pid_t, 0) == 0 }
+}
+
+/// Runs the child in its own process group, pinned to `cpus` when not empty.
+pub fn prepare(cmd: &mut Command, cpus: &[usize]) {
+    cmd.process_group(0);
+    if cpus.is_empty() {
+        return;
+    }
+    let cpus = cpus.to_vec();
+    // SAFETY: the closure runs between fork and exec and only calls the async-signal-safe
+    // sched_setaffinity on a stack-allocated cpu_set_t.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &c in &cpus {
+                libc::CPU_SET(c, &mut set);
+            }
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// True when running as root (nginx then needs `user root;` to write its temp files).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -1,0 +1,189 @@
+//! Scenario files: TOML → raw serde structs ([`raw`]) → checked domain types ([`model`]).
+//!
+//! [`load`] reads one file and applies a selection of variants and a `--proxy` override; every
+//! error is a [`ScenarioError`] naming the file, the line and the key (exit code 2). The format
+//! is documented key by key in `docs/scenario-format.md`.
+
+pub mod error;
+pub mod metric;
+pub mod model;
+pub mod raw;
+pub mod template;
+mod validate;
+pub mod variant;
+
+pub use error::ScenarioError;
+pub use model::*;
+pub use validate::population;
+
+use std::path::Path;
+
+/// What to apply on top of the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Variants applied in order (`["nginx", "ci"]`); empty = the base scenario.
+    pub variants: Vec<String>,
+    /// `--proxy`: replaces `[proxy] kind`.
+    pub proxy: Option<ProxyKind>,
+}
+
+impl Overrides {
+    /// The display name of the combination (`base`, `nginx+ci`).
+    pub fn label(&self) -> String {
+        if self.variants.is_empty() {
+            "base".to_string()
+        } else {
+            self.variants.join("+")
+        }
+    }
+}
+
+fn parse_raw(path: &Path, text: &str) -> Result<raw::RawScenario, ScenarioError> {
+    toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))
+}
+
+/// Reads and checks `path` with `overrides` applied.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        line: 0,
+        key: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let ctx = validate::Ctx {
+        file: path,
+        text: &text,
+        dir: dir.clone(),
+    };
+    let base_raw = parse_raw(path, &text)?;
+    let variants_raw = base_raw.variant.clone();
+    let base = validate::validate(&ctx, base_raw, None)?;
+    // Validate every variant on its own so that a bad one fails now, with its line.
+    for v in &variants_raw {
+        derived(
+            path,
+            &text,
+            &dir,
+            &variants_raw,
+            &[v.get_ref().name.get_ref().clone()],
+            None,
+        )?;
+    }
+    if overrides.variants.is_empty() && overrides.proxy.is_none() {
+        return Ok(base);
+    }
+    derived(
+        path,
+        &text,
+        &dir,
+        &variants_raw,
+        &overrides.variants,
+        overrides.proxy,
+    )
+}
+
+fn derived(
+    path: &Path,
+    text: &str,
+    dir: &Path,
+    variants: &[toml::Spanned<raw::RawVariant>],
+    names: &[String],
+    proxy: Option<ProxyKind>,
+) -> Result<Scenario, ScenarioError> {
+    let mut doc: toml::Table =
+        toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))?;
+    let mut line = 0;
+    let mut what = Vec::new();
+    for n in names {
+        let Some(v) = variants.iter().find(|v| v.get_ref().name.get_ref() == n) else {
+            let known: Vec<&str> = variants
+                .iter()
+                .map(|v| v.get_ref().name.get_ref().as_str())
+                .collect();
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: 0,
+                key: "variant".into(),
+                message: format!("no variant {n:?} (defined: {known:?})"),
+            });
+        };
+        line = error::line_of(text, v.span().start);
+        variant::apply(&mut doc, &v.get_ref().set).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            key: format!("variant.{n}.set"),
+            message: m,
+        })?;
+        what.push(format!("variant {n:?}"));
+    }
+    if let Some(k) = proxy {
+        let mut set = toml::Table::new();
+        set.insert(
+            "proxy.kind".into(),
+            toml::Value::try_from(k).unwrap_or(toml::Value::String("none".into())),
+        );
+        variant::apply(&mut doc, &set).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            key: "proxy.kind".into(),
+            message: m,
+        })?;
+        what.push(format!("--proxy {}", kind_name(k)));
+    }
+    let doc_text = toml::to_string(&doc).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        line,
+        key: String::new(),
+        message: format!("cannot apply {}: {e}", what.join(", ")),
+    })?;
+    let wrap = |e: ScenarioError| {
+        let key = if e.key.is_empty() {
+            String::new()
+        } else {
+            format!("key `{}`: ", e.key)
+        };
+        let file_note = if e.file != path {
+            format!("{}:{}: ", e.file.display(), e.line)
+        } else {
+            String::new()
+        };
+        ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            key: String::new(),
+            message: format!("with {}: {file_note}{key}{}", what.join(", "), e.message),
+        }
+    };
+    let ctx = validate::Ctx {
+        file: path,
+        text: &doc_text,
+        dir: dir.to_path_buf(),
+    };
+    let raw = parse_raw(path, &doc_text).map_err(wrap)?;
+    let mut s = validate::validate(&ctx, raw, Some(names.join("+"))).map_err(wrap)?;
+    s.text = text.to_string();
+    if names.is_empty() {
+        s.variant = None;
+    }
+    Ok(s)
+}
+
+/// `proxylab`, `nginx`, `none`.
+pub fn kind_name(k: ProxyKind) -> &'static str {
+    match k {
+        ProxyKind::Proxylab => "proxylab",
+        ProxyKind::Nginx => "nginx",
+        ProxyKind::None => "none",
+    }
+}

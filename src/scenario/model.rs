@@ -1,0 +1,276 @@
+//! Validated scenario: the domain types the runner works with. Every reference is resolved,
+//! every duration is a `Duration`, every path is absolute (relative to the scenario file).
+
+pub use super::raw::{ProxyKind, Supervisor, UpstreamKind};
+use proxylab_loadgen::plan::{
+    Behaviour, ConnectionPolicy, Load, Protocol, RequestSpec, TlsOptions,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A checked scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name (default: the file stem); names the report directory.
+    pub name: String,
+    /// Free text shown in the report.
+    pub description: String,
+    /// Length of the load phase (the loadgen's `duration`).
+    pub duration: Duration,
+    /// Seed handed to the loadgen and (plus the pool index) to the fake upstreams.
+    pub seed: u64,
+    /// Sampling period of CPU / RSS / status counters. Default 1 s.
+    pub sample_interval: Duration,
+    /// Deadline for each component to become ready. Default 15 s.
+    pub ready_timeout: Duration,
+    /// The scenario file.
+    pub path: PathBuf,
+    /// Its text, copied into the report.
+    pub text: String,
+    /// Directory relative paths are resolved against.
+    pub dir: PathBuf,
+    /// The proxy.
+    pub proxy: ProxySpec,
+    /// Upstream pools.
+    pub upstreams: Vec<UpstreamPool>,
+    /// Plan-wide loadgen settings.
+    pub loadgen: LoadgenSettings,
+    /// Client populations.
+    pub loads: Vec<LoadSpec>,
+    /// Fault timeline, sorted by time.
+    pub faults: Vec<Fault>,
+    /// Named windows (`all` = the whole run is implicit).
+    pub phases: Vec<Phase>,
+    /// Thresholds.
+    pub asserts: Vec<Assertion>,
+    /// Variants declared in the file (names and descriptions).
+    pub variants: Vec<VariantInfo>,
+    /// The variant applied to build this scenario, if any.
+    pub variant: Option<String>,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Clone)]
+pub struct ProxySpec {
+    /// proxylab (default), nginx or none.
+    pub kind: ProxyKind,
+    /// nginx-syntax config template (required unless `none`).
+    pub config: Option<PathBuf>,
+    /// Template text.
+    pub config_text: String,
+    /// Named listeners in the template (`""` is `{{listen}}`).
+    pub listeners: Vec<String>,
+    /// CPUs the proxy is pinned to (empty: no pinning).
+    pub cpus: Vec<usize>,
+    /// stub_status path sampled every interval, if any.
+    pub status_path: Option<String>,
+    /// Listener serving `status_path` (`""` = the main one).
+    pub status_listener: String,
+    /// nginx binary (default `nginx` from PATH).
+    pub binary: PathBuf,
+}
+
+/// `[loadgen]`.
+#[derive(Debug, Clone, Default)]
+pub struct LoadgenSettings {
+    /// h1, h2, h2c.
+    pub protocol: Protocol,
+    /// TLS client options.
+    pub tls: TlsOptions,
+    /// Connect timeout (default 5 s).
+    pub connect_timeout: Option<Duration>,
+    /// Request timeout (default 30 s).
+    pub request_timeout: Option<Duration>,
+    /// Threads (0 = one per CPU).
+    pub threads: usize,
+    /// CPU pinning.
+    pub cpus: Vec<usize>,
+}
+
+/// `[[upstream]]`: a pool of identical instances.
+#[derive(Debug, Clone)]
+pub struct UpstreamPool {
+    /// Pool name (referenced by `{{upstream.NAME}}`, load targets, fault targets).
+    pub name: String,
+    /// fake or uvicorn.
+    pub kind: UpstreamKind,
+    /// Number of instances (separate processes, separate ports). Default 1.
+    pub instances: u32,
+    /// Workers per instance (`--workers`). Default 1.
+    pub workers: u32,
+    /// `--limit-concurrency`.
+    pub limit_concurrency: Option<u32>,
+    /// `--limit-max-requests`.
+    pub limit_max_requests: Option<u64>,
+    /// `--timeout-keep-alive`.
+    pub timeout_keep_alive: Option<Duration>,
+    /// `--backlog`.
+    pub backlog: Option<u32>,
+    /// `--timeout-graceful-shutdown`.
+    pub timeout_graceful_shutdown: Option<Duration>,
+    /// `--supervisor`.
+    pub supervisor: Option<Supervisor>,
+    /// Seed (default: scenario seed + pool index).
+    pub seed: u64,
+    /// Route table: inline (written to a file at run time) or a file.
+    pub app: AppSource,
+    /// ASGI app `module:attr` (uvicorn kind).
+    pub asgi: Option<String>,
+    /// `--app-dir` for uvicorn (default: the scenario's directory).
+    pub app_dir: PathBuf,
+    /// Python interpreter (default `python3`).
+    pub python: PathBuf,
+    /// Extra command-line arguments, appended.
+    pub args: Vec<String>,
+    /// CPU pinning.
+    pub cpus: Vec<usize>,
+    /// Restart any exited instance after this delay (systemd `Restart=always` + `RestartSec`).
+    pub restart_sec: Option<Duration>,
+    /// An instance exiting by itself is not an error (e.g. `limit_max_requests` without a
+    /// supervisor).
+    pub may_exit: bool,
+}
+
+/// Where a fake upstream's route table comes from.
+#[derive(Debug, Clone)]
+pub enum AppSource {
+    /// The fake's default app.
+    Default,
+    /// Inline `[upstream.app]` table.
+    Inline(toml::Table),
+    /// `app_file`.
+    File(PathBuf),
+}
+
+/// What a population targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadTarget {
+    /// The proxy's listener (`""` = `{{listen}}`); with proxy `none`, the first pool.
+    Proxy(String),
+    /// Every instance of an upstream pool, directly.
+    Pool(String),
+}
+
+/// `[[load]]`: one population, in the loadgen's own types.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// Population name.
+    pub name: String,
+    /// What it hits.
+    pub target: LoadTarget,
+    /// `https://` / `wss://`.
+    pub tls: bool,
+    /// Offset from the start.
+    pub start: Duration,
+    /// Length (None: to the end / the stages' total).
+    pub duration: Option<Duration>,
+    /// Bound on requests.
+    pub max_requests: Option<u64>,
+    /// Load model.
+    pub load: Load,
+    /// Connection policy.
+    pub connection: ConnectionPolicy,
+    /// Request mix.
+    pub requests: Vec<RequestSpec>,
+    /// Behaviour.
+    pub behaviour: Behaviour,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Send `signal` (default KILL) to the instance's process group; restart after a delay.
+    Kill {
+        /// Signal number.
+        signal: i32,
+        /// Restart the instance after this delay.
+        restart_after: Option<Duration>,
+    },
+    /// Start a stopped instance again (same ports).
+    Restart,
+    /// SIGSTOP the process group (SIGCONT after `for`).
+    Pause,
+    /// SIGCONT.
+    Resume,
+    /// Admin API: health route fails (healthy again after `for`).
+    Unhealthy,
+    /// Admin API: health route passes.
+    Healthy,
+    /// Admin API: multiply latencies by `factor` (back to 1 after `for`).
+    Latency(f64),
+    /// Admin API: stop accepting connections (resume after `for`).
+    StopAccepting,
+    /// Admin API: accept again.
+    ResumeAccepting,
+    /// Admin API: crash one worker.
+    CrashWorker,
+    /// Reload the proxy with another config template (SIGHUP).
+    Reload(PathBuf),
+}
+
+/// What a fault acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultTarget {
+    /// The proxy.
+    Proxy,
+    /// Every instance of a pool.
+    Pool(String),
+    /// One instance.
+    Instance(String, u32),
+}
+
+/// `[[fault]]`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// When, from the start of the load.
+    pub at: Duration,
+    /// What.
+    pub action: FaultAction,
+    /// On what.
+    pub target: FaultTarget,
+    /// Undo after this long (pause, unhealthy, latency, stop_accepting).
+    pub undo_after: Option<Duration>,
+    /// Marker label on plots.
+    pub label: String,
+}
+
+/// `[[phase]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// Name.
+    pub name: String,
+    /// Start offset.
+    pub start: Duration,
+    /// End offset (exclusive).
+    pub end: Duration,
+}
+
+/// `[[assert]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assertion {
+    /// Display name (default: the expression).
+    pub name: String,
+    /// The metric.
+    pub metric: super::metric::Metric,
+    /// Phase name (None = whole run).
+    pub phase: Option<String>,
+    /// Population (None = all).
+    pub population: Option<String>,
+    /// Comparison.
+    pub op: super::metric::Op,
+    /// Limit in the metric's unit (µs for latency, fraction for rates, % for CPU, MiB for RSS).
+    pub limit: f64,
+    /// The line in the file (1-based) for messages.
+    pub line: usize,
+}
+
+/// A `[[variant]]` as listed in the file.
+#[derive(Debug, Clone)]
+pub struct VariantInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Part of the default comparison set (false: a modifier such as `ci`, applied on request).
+    pub compare: bool,
+}
