@@ -6,6 +6,8 @@
 pub mod bench;
 pub mod cli;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod run;
+pub mod run_cmd;
 pub mod scenario;

@@ -11,7 +11,7 @@ use proxylab_loadgen::record::summary::{PopulationSummary, Summary};
 use serde::Serialize;
 
 /// The verdict of one assertion.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Verdict {
     /// Display name.
     pub name: String,

@@ -131,6 +131,27 @@ pub fn start_instance(
 }
 
 fn fake_flags(cmd: &mut Command, pool: &UpstreamPool, run_dir: &Path) -> std::io::Result<()> {
+    fake_flags_inner(cmd, pool);
+    match &pool.app {
+        AppSource::Default => {}
+        AppSource::File(p) => {
+            cmd.arg("--app").arg(p);
+        }
+        AppSource::Inline(t) => {
+            let dir = run_dir.join("apps");
+            std::fs::create_dir_all(&dir)?;
+            let p = dir.join(format!("{}.toml", pool.name));
+            let text = toml::to_string(t).map_err(std::io::Error::other)?;
+            std::fs::write(&p, text)?;
+            cmd.arg("--app").arg(p);
+        }
+    }
+    cmd.args(&pool.flags);
+    cmd.args(&pool.args);
+    Ok(())
+}
+
+fn fake_flags_inner(cmd: &mut Command, pool: &UpstreamPool) {
     if let Some(v) = pool.limit_concurrency {
         cmd.args(["--limit-concurrency", &v.to_string()]);
     }
@@ -156,22 +177,17 @@ fn fake_flags(cmd: &mut Command, pool: &UpstreamPool, run_dir: &Path) -> std::io
             },
         ]);
     }
-    match &pool.app {
-        AppSource::Default => {}
-        AppSource::File(p) => {
-            cmd.arg("--app").arg(p);
-        }
-        AppSource::Inline(t) => {
-            let dir = run_dir.join("apps");
-            std::fs::create_dir_all(&dir)?;
-            let p = dir.join(format!("{}.toml", pool.name));
-            let text = toml::to_string(t).map_err(std::io::Error::other)?;
-            std::fs::write(&p, text)?;
-            cmd.arg("--app").arg(p);
-        }
-    }
+}
+
+/// The fake's flags derived from a pool (no host, port, admin port, seed, workers or app).
+pub fn fake_common_flags(pool: &UpstreamPool) -> Vec<String> {
+    let mut cmd = Command::new("x");
+    fake_flags_inner(&mut cmd, pool);
+    cmd.args(&pool.flags);
     cmd.args(&pool.args);
-    Ok(())
+    cmd.get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 fn uvicorn_cmd(pool: &UpstreamPool, port: u16) -> Command {

@@ -34,7 +34,7 @@ pub struct RunOptions {
 }
 
 /// A fault as it happened, for plots and the report.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Marker {
     /// Seconds since the start of the load.
     pub t: f64,

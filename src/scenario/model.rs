@@ -122,6 +122,8 @@ pub struct UpstreamPool {
     pub python: PathBuf,
     /// Extra command-line arguments, appended.
     pub args: Vec<String>,
+    /// `[upstream.flags]`: any other `proxylab upstream` flag (`pool_size = 10` → `--pool-size 10`).
+    pub flags: Vec<String>,
     /// CPU pinning.
     pub cpus: Vec<usize>,
     /// Restart any exited instance after this delay (systemd `Restart=always` + `RestartSec`).
@@ -137,7 +139,7 @@ pub enum AppSource {
     /// The fake's default app.
     Default,
     /// Inline `[upstream.app]` table.
-    Inline(toml::Table),
+    Inline(proxylab_upstream::app::AppSpec),
     /// `app_file`.
     File(PathBuf),
 }

@@ -108,13 +108,14 @@ pub struct RawUpstream {
     pub timeout_graceful_shutdown: Option<Dur>,
     pub supervisor: Option<Supervisor>,
     pub seed: Option<u64>,
-    pub app: Option<Spanned<toml::Table>>,
+    pub app: Option<Spanned<proxylab_upstream::app::AppSpec>>,
     pub app_file: Option<Spanned<PathBuf>>,
     pub asgi: Option<Spanned<String>>,
     pub app_dir: Option<PathBuf>,
     pub python: Option<PathBuf>,
     #[serde(default)]
     pub args: Vec<String>,
+    pub flags: Option<Spanned<std::collections::BTreeMap<String, toml::Value>>>,
     pub cpus: Option<Spanned<Vec<usize>>>,
     pub restart_sec: Option<Dur>,
     #[serde(default)]

@@ -171,7 +171,12 @@ fn upstreams(ctx: &Ctx, raw: &[Spanned<RawUpstream>], seed: u64) -> R<Vec<Upstre
             (Some(a), Some(_)) => {
                 return Err(ctx.err(a.span(), key("app"), "`app` and `app_file` are exclusive"));
             }
-            (Some(a), None) => AppSource::Inline(a.get_ref().clone()),
+            (Some(a), None) => {
+                a.get_ref()
+                    .validate()
+                    .map_err(|e| ctx.err(a.span(), key("app"), format!("bad route table: {e}")))?;
+                AppSource::Inline(a.get_ref().clone())
+            }
             (None, Some(f)) => {
                 let p = ctx.resolve(f.get_ref());
                 if !p.is_file() {
@@ -230,9 +235,81 @@ fn upstreams(ctx: &Ctx, raw: &[Spanned<RawUpstream>], seed: u64) -> R<Vec<Upstre
             cpus: cpus(ctx, &key("cpus"), r.cpus.clone())?,
             restart_sec: r.restart_sec.map(Dur::get),
             may_exit: r.may_exit,
+            flags: flags(ctx, &key("flags"), r.flags.as_ref())?,
         });
+        if let Some(pool) = out.last()
+            && pool.kind == UpstreamKind::Fake
+        {
+            check_fake_flags(pool).map_err(|m| ctx.err(u.span(), key("flags"), m))?;
+        }
     }
     Ok(out)
+}
+
+fn flags(
+    ctx: &Ctx,
+    key: &str,
+    t: Option<&Spanned<std::collections::BTreeMap<String, toml::Value>>>,
+) -> R<Vec<String>> {
+    let mut out = Vec::new();
+    let Some(t) = t else { return Ok(out) };
+    for (k, v) in t.get_ref() {
+        let flag = format!("--{}", k.replace('_', "-"));
+        match v {
+            toml::Value::Boolean(true) => out.push(flag),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(x) => out.extend([flag, x.clone()]),
+            toml::Value::Integer(x) => out.extend([flag, x.to_string()]),
+            toml::Value::Float(x) => out.extend([flag, x.to_string()]),
+            _ => {
+                return Err(ctx.err(
+                    t.span(),
+                    format!("{key}.{k}"),
+                    "a flag value is a string, number or boolean",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "proxylab upstream", no_binary_name = true)]
+struct UpstreamCli {
+    #[command(flatten)]
+    args: proxylab_upstream::cli::Args,
+}
+
+/// Checks a fake pool's settings with the fake upstream's own flag parser and validation.
+fn check_fake_flags(pool: &UpstreamPool) -> Result<(), String> {
+    use clap::Parser;
+    let mut argv: Vec<String> = vec![
+        "--port".into(),
+        "0".into(),
+        "--workers".into(),
+        pool.workers.to_string(),
+    ];
+    argv.extend(crate::run::launch::fake_common_flags(pool));
+    if let AppSource::File(p) = &pool.app {
+        argv.push("--app".into());
+        argv.push(p.display().to_string());
+    }
+    let cli = UpstreamCli::try_parse_from(&argv).map_err(|e| {
+        let first = e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_string();
+        format!(
+            "`proxylab upstream {}` rejects this: {first}",
+            argv.join(" ")
+        )
+    })?;
+    proxylab_upstream::cli::settings(&cli.args)
+        .map(|_| ())
+        .map_err(|e| format!("proxylab upstream rejects the settings: {e}"))
 }
 
 /// Reads a config template and checks its placeholders against the pools.

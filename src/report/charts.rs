@@ -1,0 +1,233 @@
+//! The run's charts, built from its data: responses per second stacked by status, latency
+//! percentiles over time, CPU per component, connections and in-flight, and the percentile
+//! distribution of each population.
+
+use super::plots::{Chart, Line, XAxis, palette};
+use crate::results::counts;
+use crate::results::loadgen_out::HistLog;
+use crate::run::RunOutput;
+use hdrhistogram::Histogram;
+use plotters::style::RGBColor;
+
+/// Status layers of the status chart, bottom first: (label, colour, matcher).
+type Layer = (&'static str, RGBColor, fn(u16) -> bool);
+
+const LAYERS: &[Layer] = &[
+    ("2xx", RGBColor(44, 160, 44), |c| c / 100 == 2),
+    ("3xx", RGBColor(31, 119, 180), |c| {
+        c / 100 == 3 || c / 100 == 1
+    }),
+    ("4xx (not 429)", RGBColor(255, 187, 120), |c| {
+        c / 100 == 4 && c != 429
+    }),
+    ("429", RGBColor(148, 103, 189), |c| c == 429),
+    ("500 and other 5xx", RGBColor(227, 119, 194), |c| {
+        c / 100 == 5 && !matches!(c, 502..=504)
+    }),
+    ("502", RGBColor(214, 39, 40), |c| c == 502),
+    ("503", RGBColor(140, 86, 75), |c| c == 503),
+    ("504", RGBColor(255, 127, 14), |c| c == 504),
+];
+
+fn seconds(out: &RunOutput, duration: f64) -> u32 {
+    let last = out.series.iter().map(|r| r.second + 1).max().unwrap_or(0);
+    last.max(duration.ceil() as u32)
+}
+
+/// Responses per second, stacked by status, plus client-side failures on top.
+pub fn status(out: &RunOutput, duration: f64) -> Chart {
+    let n = seconds(out, duration);
+    let per_sec: Vec<counts::Counts> = (0..n)
+        .map(|s| counts::window(&out.series, None, f64::from(s), f64::from(s) + 1.0))
+        .collect();
+    let mut lines: Vec<Line> = LAYERS
+        .iter()
+        .map(|(label, color, f)| Line {
+            label: (*label).to_string(),
+            color: *color,
+            points: per_sec
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i as f64, c.status_matching(f)))
+                .collect(),
+        })
+        .collect();
+    lines.push(Line {
+        label: "failed (no response)".into(),
+        color: RGBColor(60, 60, 60),
+        points: per_sec
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i as f64, c.error_total()))
+            .collect(),
+    });
+    lines.retain(|l| l.points.iter().any(|p| p.1 > 0.0));
+    Chart {
+        title: "Responses per second by status".into(),
+        y_label: "responses / s".into(),
+        x: XAxis::Seconds,
+        lines,
+        stacked: true,
+        markers: out.markers.clone(),
+        x_max: f64::from(n),
+    }
+}
+
+fn per_second_hist(h: &HistLog, n: u32) -> Vec<Option<Histogram<u64>>> {
+    (0..n)
+        .map(|s| h.merged(None, f64::from(s), f64::from(s) + 1.0))
+        .collect()
+}
+
+/// Latency p50/p90/p99/max per second (ms), all populations together.
+pub fn latency(out: &RunOutput, duration: f64) -> Chart {
+    let n = seconds(out, duration);
+    let hs = per_second_hist(&out.hlog, n);
+    let qs: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)];
+    let lines = qs
+        .iter()
+        .enumerate()
+        .map(|(i, (label, q))| Line {
+            label: (*label).to_string(),
+            color: palette(i),
+            points: hs
+                .iter()
+                .enumerate()
+                .filter_map(|(s, h)| {
+                    let h = h.as_ref().filter(|h| !h.is_empty())?;
+                    let v = if *q >= 1.0 {
+                        h.max()
+                    } else {
+                        h.value_at_quantile(*q)
+                    };
+                    Some((s as f64 + 0.5, v as f64 / 1000.0))
+                })
+                .collect(),
+        })
+        .collect();
+    Chart {
+        title: "Latency over time (from the intended send time)".into(),
+        y_label: "ms".into(),
+        x: XAxis::Seconds,
+        lines,
+        stacked: false,
+        markers: out.markers.clone(),
+        x_max: f64::from(n),
+    }
+}
+
+fn sample_lines(out: &RunOutput, cols: &[(String, String)]) -> Vec<Line> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, (col, label))| Line {
+            label: label.clone(),
+            color: palette(i),
+            points: out
+                .samples
+                .rows
+                .iter()
+                .filter_map(|r| r.values.get(col).map(|v| (r.t, *v)))
+                .collect(),
+        })
+        .filter(|l| !l.points.is_empty())
+        .collect()
+}
+
+/// CPU% per component (pools summed over instances).
+pub fn cpu(out: &RunOutput, pools: &[String], duration: f64) -> Chart {
+    let mut cols = vec![("cpu.proxy".to_string(), "proxy".to_string())];
+    for p in pools {
+        cols.push((format!("cpu.{p}"), format!("upstream {p}")));
+    }
+    cols.push(("cpu.loadgen".into(), "loadgen".into()));
+    let mut lines = sample_lines(out, &cols);
+    // The first sample has no CPU base.
+    for l in &mut lines {
+        if l.points.first().is_some_and(|p| p.0 < 0.5) {
+            l.points.remove(0);
+        }
+    }
+    Chart {
+        title: "CPU per component (100% = one core)".into(),
+        y_label: "CPU %".into(),
+        x: XAxis::Seconds,
+        lines,
+        stacked: false,
+        markers: out.markers.clone(),
+        x_max: f64::from(seconds(out, duration)),
+    }
+}
+
+/// Open connections at the proxy and in-flight / queued / connections at the upstreams.
+pub fn connections(out: &RunOutput, pools: &[String], duration: f64) -> Chart {
+    let mut cols = vec![
+        (
+            "proxy.active".to_string(),
+            "proxy active connections".to_string(),
+        ),
+        ("proxy.writing".to_string(), "proxy writing".to_string()),
+    ];
+    for p in pools {
+        cols.push((format!("up.{p}.in_flight"), format!("{p} in flight")));
+        cols.push((format!("up.{p}.queued"), format!("{p} queued")));
+        cols.push((format!("up.{p}.connections"), format!("{p} connections")));
+    }
+    Chart {
+        title: "Connections and requests in flight".into(),
+        y_label: "count".into(),
+        x: XAxis::Seconds,
+        lines: sample_lines(out, &cols),
+        stacked: false,
+        markers: out.markers.clone(),
+        x_max: f64::from(seconds(out, duration)),
+    }
+}
+
+/// Points of a percentile distribution curve: x = -log10(1 - q), y = ms.
+pub fn distribution_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    if h.is_empty() {
+        return pts;
+    }
+    let mut x = 0.0;
+    while x <= 5.0 {
+        let q = 1.0 - 10f64.powf(-x);
+        pts.push((x, h.value_at_quantile(q) as f64 / 1000.0));
+        x += 0.05;
+    }
+    pts
+}
+
+/// The HDR percentile distribution of every population (and all).
+pub fn distribution(out: &RunOutput, duration: f64) -> Chart {
+    let mut lines = Vec::new();
+    let mut tags = out.hlog.tags();
+    tags.retain(|t| t != "all");
+    if let Some(h) = out.hlog.merged(None, 0.0, duration + 60.0) {
+        lines.push(Line {
+            label: "all".into(),
+            points: distribution_points(&h),
+            color: palette(0),
+        });
+    }
+    if tags.len() > 1 {
+        for (i, t) in tags.iter().enumerate() {
+            if let Some(h) = out.hlog.merged(Some(t), 0.0, duration + 60.0) {
+                lines.push(Line {
+                    label: t.clone(),
+                    points: distribution_points(&h),
+                    color: palette(i + 1),
+                });
+            }
+        }
+    }
+    Chart {
+        title: "Latency percentile distribution (whole run)".into(),
+        y_label: "ms".into(),
+        x: XAxis::Percentile,
+        lines,
+        stacked: false,
+        markers: Vec::new(),
+        x_max: 0.0,
+    }
+}

@@ -1,0 +1,197 @@
+//! `RunSummary`: the figures of one run (per population, per phase, per component, verdicts),
+//! written as `summary.json` and read back by `proxylab compare`.
+
+use crate::results::assertions::Verdict;
+use crate::results::counts::{self, Counts};
+use crate::run::{Marker, RunOutput};
+use crate::scenario::Scenario;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Traffic figures of a population (or all) over a window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Traffic {
+    /// Requests started.
+    pub sent: f64,
+    /// Responses received.
+    pub completed: f64,
+    /// Responses by status.
+    pub status: BTreeMap<String, f64>,
+    /// Failures by kind.
+    pub errors: BTreeMap<String, f64>,
+    /// Completed per second of the window.
+    pub achieved_rate: f64,
+    /// Latency percentiles in ms (`p50`, `p90`, `p99`, `p99.9`, `max`).
+    pub latency_ms: BTreeMap<String, f64>,
+}
+
+impl Traffic {
+    /// Responses with status in `lo..=hi`.
+    pub fn status_range(&self, lo: u16, hi: u16) -> f64 {
+        self.status
+            .iter()
+            .filter(|(k, _)| k.parse::<u16>().is_ok_and(|c| (lo..=hi).contains(&c)))
+            .map(|(_, v)| v)
+            .sum()
+    }
+    /// All failures.
+    pub fn failed(&self) -> f64 {
+        self.errors.values().sum()
+    }
+}
+
+/// CPU and memory of a component over the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Usage {
+    /// Mean CPU % (100 = one core).
+    pub cpu_avg: f64,
+    /// Highest CPU % sample.
+    pub cpu_max: f64,
+    /// Highest RSS, MiB.
+    pub rss_max_mib: f64,
+}
+
+/// The whole `summary.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunSummary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Variant label (`base`, `nginx`, `nginx+ci`).
+    pub variant: String,
+    /// Proxy kind run.
+    pub proxy: String,
+    /// Scenario duration, s.
+    pub duration_s: f64,
+    /// Wall time of the run, s.
+    pub wall_s: f64,
+    /// All assertions held.
+    pub passed: bool,
+    /// All populations.
+    pub total: Traffic,
+    /// Per population.
+    pub populations: BTreeMap<String, Traffic>,
+    /// Per phase (all populations).
+    pub phases: BTreeMap<String, Traffic>,
+    /// Per component (`proxy`, `loadgen`, pools, instances).
+    pub components: BTreeMap<String, Usage>,
+    /// Verdicts.
+    pub assertions: Vec<Verdict>,
+    /// Faults as applied.
+    pub faults: Vec<Marker>,
+}
+
+fn traffic(out: &RunOutput, pop: Option<&str>, from: f64, to: f64) -> Traffic {
+    let c: Counts = counts::window(&out.series, pop, from, to);
+    let c = if c.seconds == 0 && from == 0.0 {
+        out.summary
+            .as_ref()
+            .and_then(|s| match pop {
+                None => Some(&s.overall),
+                Some(p) => s.populations.get(p),
+            })
+            .map(|p| Counts {
+                sent: p.sent as f64,
+                completed: p.completed as f64,
+                status: p
+                    .status
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.parse().ok()?, *v as f64)))
+                    .collect(),
+                errors: p
+                    .errors
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v as f64))
+                    .collect(),
+                seconds: 1,
+            })
+            .unwrap_or(c)
+    } else {
+        c
+    };
+    let mut latency_ms = BTreeMap::new();
+    if let Some(h) = out.hlog.merged(pop, from, to).filter(|h| !h.is_empty()) {
+        for (k, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)] {
+            latency_ms.insert(k.to_string(), h.value_at_quantile(q) as f64 / 1000.0);
+        }
+        latency_ms.insert("max".into(), h.max() as f64 / 1000.0);
+    } else if let Some(s) = out.summary.as_ref().filter(|_| from == 0.0) {
+        let p = match pop {
+            None => Some(&s.overall),
+            Some(p) => s.populations.get(p),
+        };
+        if let Some(p) = p {
+            let l = p.latency_us;
+            for (k, v) in [
+                ("p50", l.p50),
+                ("p90", l.p90),
+                ("p99", l.p99),
+                ("p99.9", l.p999),
+                ("max", l.max),
+            ] {
+                latency_ms.insert(k.to_string(), v as f64 / 1000.0);
+            }
+        }
+    }
+    Traffic {
+        sent: c.sent,
+        completed: c.completed,
+        status: c.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        errors: c.errors.clone(),
+        achieved_rate: c.completed / (to - from).max(1e-9),
+        latency_ms,
+    }
+}
+
+/// Builds the summary of a finished run.
+pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummary {
+    let d = s.duration.as_secs_f64();
+    let mut components = BTreeMap::new();
+    let mut names: Vec<String> = out.components.clone();
+    names.extend(s.upstreams.iter().map(|p| p.name.clone()));
+    for n in names {
+        let cpu = out.samples.values(&format!("cpu.{n}"), 0.5, f64::MAX);
+        let rss = out.samples.values(&format!("rss.{n}"), 0.0, f64::MAX);
+        if cpu.is_empty() && rss.is_empty() {
+            continue;
+        }
+        components.insert(
+            n,
+            Usage {
+                cpu_avg: if cpu.is_empty() {
+                    0.0
+                } else {
+                    cpu.iter().sum::<f64>() / cpu.len() as f64
+                },
+                cpu_max: cpu.iter().copied().fold(0.0, f64::max),
+                rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
+            },
+        );
+    }
+    RunSummary {
+        scenario: s.name.clone(),
+        variant: s.variant.clone().unwrap_or_else(|| "base".into()),
+        proxy: crate::scenario::kind_name(s.proxy.kind).into(),
+        duration_s: d,
+        wall_s: out.wall.as_secs_f64(),
+        passed: verdicts.iter().all(|v| v.passed),
+        total: traffic(out, None, 0.0, d),
+        populations: s
+            .loads
+            .iter()
+            .map(|l| (l.name.clone(), traffic(out, Some(&l.name), 0.0, d)))
+            .collect(),
+        phases: s
+            .phases
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    traffic(out, None, p.start.as_secs_f64(), p.end.as_secs_f64()),
+                )
+            })
+            .collect(),
+        components,
+        assertions: verdicts,
+        faults: out.markers.clone(),
+    }
+}

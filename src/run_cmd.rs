@@ -1,0 +1,257 @@
+//! `proxylab run` end to end: collect scenario files, pick variants, run each combination,
+//! evaluate, write reports, print the summary, compare variants, and map outcomes to exit codes.
+
+use crate::cli::RunArgs;
+use crate::report;
+use crate::results::assertions::{self, Data};
+use crate::run::{self, RunOptions};
+use crate::scenario::{self, Overrides, ProxyKind, Scenario};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Exit code: all assertions held.
+pub const PASS: u8 = 0;
+/// Exit code: an assertion failed.
+pub const FAILED: u8 = 1;
+/// Exit code: bad scenario file or usage.
+pub const BAD_SCENARIO: u8 = 2;
+/// Exit code: a component failed to start or died.
+pub const COMPONENT: u8 = 3;
+/// Exit code: interrupted (Ctrl-C / SIGTERM).
+pub const INTERRUPTED: u8 = 130;
+
+/// `20261126T060053Z`, for directory names.
+pub fn timestamp() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(['-', ':'], "")
+}
+
+fn scenario_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        v.sort();
+        if v.is_empty() {
+            return Err(format!(
+                "{}: no *.toml scenario in this directory",
+                path.display()
+            ));
+        }
+        Ok(v)
+    } else if path.is_file() {
+        Ok(vec![path.to_path_buf()])
+    } else {
+        Err(format!("{}: no such file or directory", path.display()))
+    }
+}
+
+/// Sets the flag on SIGINT / SIGTERM (a background thread with a small tokio runtime).
+pub fn install_stop_handler() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = Arc::clone(&flag);
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return;
+                };
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {},
+                        _ = term.recv() => {},
+                    }
+                    eprintln!("\nproxylab: stopping every component…");
+                    f.store(true, Ordering::SeqCst);
+                }
+            });
+        });
+    flag
+}
+
+fn combos(base: &Scenario, args: &RunArgs) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = if args.variant.is_empty() {
+        let mut v = vec![Vec::new()];
+        v.extend(
+            base.variants
+                .iter()
+                .filter(|v| v.compare)
+                .map(|v| vec![v.name.clone()]),
+        );
+        v
+    } else {
+        args.variant
+            .iter()
+            .map(|s| {
+                s.split('+')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty() && *x != "base")
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    };
+    if args.ci && base.variants.iter().any(|v| v.name == "ci") {
+        for c in &mut out {
+            if !c.iter().any(|x| x == "ci") {
+                c.push("ci".into());
+            }
+        }
+    }
+    out
+}
+
+fn unique_dir(parent: &Path, name: &str) -> PathBuf {
+    let mut d = parent.join(name);
+    let mut i = 2;
+    while d.exists() {
+        d = parent.join(format!("{name}-{i}"));
+        i += 1;
+    }
+    d
+}
+
+/// Runs the command; returns the exit code.
+pub fn main(args: &RunArgs) -> u8 {
+    let files = match scenario_files(&args.path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("proxylab run: {e}");
+            return BAD_SCENARIO;
+        }
+    };
+    let proxy = args.proxy.as_deref().map(|p| match p {
+        "nginx" => ProxyKind::Nginx,
+        "none" => ProxyKind::None,
+        _ => ProxyKind::Proxylab,
+    });
+    let stop = install_stop_handler();
+    let mut worst = PASS;
+    for file in files {
+        let code = run_file(&file, args, proxy, &stop);
+        worst = worst.max(code);
+        if code == INTERRUPTED {
+            return INTERRUPTED;
+        }
+    }
+    worst
+}
+
+fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<AtomicBool>) -> u8 {
+    let base = match scenario::load(file, &Overrides::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD_SCENARIO;
+        }
+    };
+    let mut scenarios = Vec::new();
+    for c in combos(&base, args) {
+        let ov = Overrides { variants: c, proxy };
+        match scenario::load(file, &ov) {
+            Ok(s) => scenarios.push((ov.label(), s)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return BAD_SCENARIO;
+            }
+        }
+    }
+    if args.check {
+        for (label, s) in &scenarios {
+            println!("ok: {} [{label}] ({})", s.name, file.display());
+        }
+        return PASS;
+    }
+    let stamp = timestamp();
+    let parent = args.out.join(&base.name);
+    let mut worst = PASS;
+    let mut done = Vec::new();
+    let several = scenarios.len() > 1;
+    for (label, s) in &scenarios {
+        let name = if several || s.variant.is_some() {
+            format!("{stamp}-{label}")
+        } else {
+            stamp.clone()
+        };
+        let dir = unique_dir(&parent, &name);
+        eprintln!(
+            "proxylab: running {} [{label}] ({} s, proxy {}) → {}",
+            s.name,
+            s.duration.as_secs_f64(),
+            scenario::kind_name(s.proxy.kind),
+            dir.display()
+        );
+        let opts = RunOptions {
+            dir: dir.clone(),
+            progress: !args.ci,
+            stop: Arc::clone(stop),
+        };
+        let out = match run::run(s, &opts) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {} [{label}]: {e}", s.name);
+                let code = e.exit_code();
+                if code == INTERRUPTED {
+                    return INTERRUPTED;
+                }
+                worst = worst.max(code);
+                continue;
+            }
+        };
+        let verdicts = assertions::evaluate(
+            s,
+            Data {
+                series: &out.series,
+                hlog: &out.hlog,
+                summary: out.summary.as_ref(),
+                samples: &out.samples,
+            },
+        );
+        match report::write_run(s, &out, verdicts) {
+            Ok((summary, index)) => {
+                print!("{}", report::table::terminal(&summary));
+                println!("report: {}", index.display());
+                if !summary.passed {
+                    worst = worst.max(FAILED);
+                }
+                done.push(dir);
+            }
+            Err(e) => {
+                eprintln!("error: writing the report of {} [{label}]: {e}", s.name);
+                worst = worst.max(COMPONENT);
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            return INTERRUPTED;
+        }
+    }
+    if done.len() > 1 && !args.no_compare {
+        let runs: Result<Vec<_>, _> = done
+            .iter()
+            .map(|d| report::compare::LoadedRun::read(d))
+            .collect();
+        match runs.and_then(|r| {
+            report::compare::write(&r, &unique_dir(&parent, &format!("{stamp}-compare")))
+        }) {
+            Ok(index) => println!("comparison report: {}", index.display()),
+            Err(e) => eprintln!("warning: comparison report: {e}"),
+        }
+    }
+    worst
+}
