@@ -6,6 +6,10 @@
 pub mod balance;
 pub mod cli;
 pub mod conf;
-pub mod server;
-pub mod vars;
+pub mod http;
 pub mod limit_req;
+pub mod logs;
+pub mod server;
+pub mod static_files;
+pub mod upstream;
+pub mod vars;

@@ -1,0 +1,332 @@
+//! Request head parsing (httparse) with nginx's header-size rules (`client_header_buffer_size`
+//! + `large_client_header_buffers`: 414 for the request line, 494 for header lines) and
+//! nginx's validation (Host, Content-Length, Transfer-Encoding).
+
+use std::ops::Range;
+
+/// A parsed request head; header names and values are ranges into `raw`.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    /// The head bytes, request line to the empty line.
+    pub raw: Vec<u8>,
+    /// Method.
+    pub method: Range<usize>,
+    /// Request target as received.
+    pub target: Range<usize>,
+    /// Minor version (0 = HTTP/1.0, 1 = HTTP/1.1).
+    pub minor: u8,
+    /// Headers in order (invalid ones, e.g. with `_`, already dropped as nginx does).
+    pub headers: Vec<(Range<usize>, Range<usize>)>,
+    /// Validated Host: lowercased, without port and trailing dot.
+    pub host: Option<Vec<u8>>,
+    /// Content-Length.
+    pub content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    /// `Connection: close` was sent.
+    pub conn_close: bool,
+    /// `Connection: keep-alive` was sent.
+    pub conn_keepalive: bool,
+    /// Length of the request line without CRLF.
+    pub request_line_len: usize,
+}
+
+impl RequestHead {
+    /// The method bytes.
+    pub fn method(&self) -> &[u8] {
+        &self.raw[self.method.clone()]
+    }
+
+    /// The request target bytes.
+    pub fn target(&self) -> &[u8] {
+        &self.raw[self.target.clone()]
+    }
+
+    /// Iterates (name, value).
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The request line (`GET / HTTP/1.1`).
+    pub fn request_line(&self) -> &[u8] {
+        &self.raw[..self.request_line_len]
+    }
+}
+
+/// Header buffer limits of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `client_header_buffer_size`.
+    pub small: usize,
+    /// `large_client_header_buffers` number.
+    pub large_num: usize,
+    /// `large_client_header_buffers` size.
+    pub large_size: usize,
+    /// `underscores_in_headers`.
+    pub underscores: bool,
+}
+
+impl Limits {
+    /// The most bytes a head may take before nginx would have failed.
+    pub fn max_head(&self) -> usize {
+        self.small + self.large_num * self.large_size
+    }
+}
+
+/// Simulates nginx's buffer packing over the lines available in `buf`; returns the error
+/// status (414 for the request line, 494 for a header line) when they cannot fit.
+pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), u16> {
+    if buf.len() <= lim.small {
+        return Ok(());
+    }
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' {
+            lines.push(i + 1 - start);
+            start = i + 1;
+        }
+    }
+    let partial = buf.len() - start;
+    if partial > 0 {
+        lines.push(partial);
+    }
+    let mut used = 0;
+    let mut idx = 0;
+    while idx < lines.len() && used + lines[idx] <= lim.small {
+        used += lines[idx];
+        idx += 1;
+    }
+    let mut nbufs = 0;
+    let mut in_buf = lim.large_size;
+    for (k, &len) in lines.iter().enumerate().skip(idx) {
+        let code = if k == 0 { 414 } else { 494 };
+        if len > lim.large_size {
+            return Err(code);
+        }
+        if in_buf + len > lim.large_size {
+            nbufs += 1;
+            in_buf = 0;
+            if nbufs > lim.large_num {
+                return Err(code);
+            }
+        }
+        in_buf += len;
+    }
+    Ok(())
+}
+
+fn validate_host(v: &[u8]) -> Option<Vec<u8>> {
+    let mut host = Vec::with_capacity(v.len());
+    let mut dot_pos: Option<usize> = None;
+    let mut in_brackets = false;
+    for (i, &c) in v.iter().enumerate() {
+        match c {
+            b'.' => {
+                if dot_pos == Some(i.wrapping_sub(1)) {
+                    return None;
+                }
+                dot_pos = Some(i);
+            }
+            b':' if !in_brackets => {
+                return finish_host(host, v, i);
+            }
+            b'[' if i == 0 => in_brackets = true,
+            b']' => in_brackets = false,
+            b'/' | 0 => return None,
+            _ => {}
+        }
+        host.push(c.to_ascii_lowercase());
+    }
+    finish_host(host, v, v.len())
+}
+
+fn finish_host(mut host: Vec<u8>, _v: &[u8], _end: usize) -> Option<Vec<u8>> {
+    if host.last() == Some(&b'.') {
+        host.pop();
+    }
+    if host.first() == Some(&b'.') {
+        return None;
+    }
+    Some(host)
+}
+
+/// Parses a head from `buf`. `Ok(None)` = incomplete; `Err(status)` = nginx's error status.
+pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
+    let mut storage = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut storage);
+    let n = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            check_sizes(buf, lim)?;
+            if buf.len() > lim.max_head() {
+                return Err(494);
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(494),
+        Err(httparse::Error::Version) => {
+            let is_v2 = buf.windows(7).any(|w| w == b"HTTP/2." || w == b"HTTP/3.");
+            return Err(if is_v2 { 505 } else { 400 });
+        }
+        Err(_) => return Err(400),
+    };
+    check_sizes(&buf[..n], lim)?;
+    let base = buf.as_ptr() as usize;
+    let range = |s: &[u8]| {
+        let start = s.as_ptr() as usize - base;
+        start..start + s.len()
+    };
+    let method = range(req.method.unwrap_or("").as_bytes());
+    let target = range(req.path.unwrap_or("").as_bytes());
+    let minor = req.version.unwrap_or(1);
+    let request_line_len = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(0);
+    let mut head = RequestHead {
+        raw: buf[..n].to_vec(),
+        method,
+        target,
+        minor,
+        headers: Vec::with_capacity(req.headers.len()),
+        host: None,
+        content_length: None,
+        chunked: false,
+        conn_close: false,
+        conn_keepalive: false,
+        request_line_len,
+    };
+    let (mut hosts, mut cls, mut tes) = (0, 0, 0);
+    let mut te_value: &[u8] = b"";
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        if !lim.underscores && name.contains(&b'_') {
+            continue;
+        }
+        let value = h.value;
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            if hosts > 1 {
+                return Err(400);
+            }
+            head.host = Some(validate_host(value).ok_or(400u16)?);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            cls += 1;
+            if cls > 1 {
+                return Err(400);
+            }
+            let s = std::str::from_utf8(value).map_err(|_| 400u16)?;
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(400);
+            }
+            head.content_length = Some(s.parse().map_err(|_| 400u16)?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            tes += 1;
+            if tes > 1 {
+                return Err(400);
+            }
+            te_value = value;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            let v = value.to_ascii_lowercase();
+            if v.windows(5).any(|w| w == b"close") {
+                head.conn_close = true;
+            } else if v.windows(10).any(|w| w == b"keep-alive") {
+                head.conn_keepalive = true;
+            }
+        }
+        head.headers.push((range(name), range(value)));
+    }
+    if minor == 1 && head.host.is_none() {
+        return Err(400);
+    }
+    if tes > 0 {
+        if minor == 0 {
+            return Err(400);
+        }
+        if te_value.eq_ignore_ascii_case(b"chunked") {
+            if head.content_length.is_some() {
+                return Err(400);
+            }
+            head.chunked = true;
+        } else {
+            return Err(501);
+        }
+    }
+    Ok(Some((head, n)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIM: Limits = Limits {
+        small: 1024,
+        large_num: 4,
+        large_size: 8192,
+        underscores: false,
+    };
+
+    fn p(s: &str) -> Result<Option<(RequestHead, usize)>, u16> {
+        parse(s.as_bytes(), &LIM)
+    }
+
+    #[test]
+    fn validation_as_nginx() {
+        assert_eq!(p("GET / HTTP/1.1\r\n\r\n").unwrap_err(), 400);
+        assert!(p("GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+        assert_eq!(
+            p("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").unwrap_err(),
+            400
+        );
+        assert_eq!(
+            p("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap_err(),
+            400
+        );
+        assert_eq!(
+            p("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap_err(),
+            501
+        );
+        assert_eq!(
+            p("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n").unwrap_err(),
+            400
+        );
+        let (h, _) = p("GET /x HTTP/1.1\r\nHost: Ex.COM.:80\r\nX_U: 1\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.host.as_deref(), Some(&b"ex.com"[..]));
+        assert_eq!(h.headers.len(), 1);
+        assert!(p("GET / HTTP/1.1\r\nHost: a").unwrap().is_none());
+    }
+
+    #[test]
+    fn header_size_limits() {
+        let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+        assert_eq!(p(&long_uri).unwrap_err(), 414);
+        let ok_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(8100));
+        assert!(p(&ok_uri).unwrap().is_some());
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(9000)
+        );
+        assert_eq!(p(&big).unwrap_err(), 494);
+        let h7 = |n: usize| {
+            let mut s = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+            for i in 0..n {
+                s.push_str(&format!("X-{i}: {}\r\n", "c".repeat(7000)));
+            }
+            s + "\r\n"
+        };
+        assert!(p(&h7(4)).unwrap().is_some());
+        assert_eq!(p(&h7(5)).unwrap_err(), 494);
+    }
+}

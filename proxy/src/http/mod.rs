@@ -1,0 +1,8 @@
+//! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`]),
+//! chunked coding ([`chunked`]), URI normalization ([`uri`]), status lines and error pages
+//! ([`status`]).
+
+pub mod chunked;
+pub mod head;
+pub mod status;
+pub mod uri;

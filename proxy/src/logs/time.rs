@@ -1,0 +1,72 @@
+//! Time formatting without a calendar crate: `$time_local` (`26/Nov/2026:04:50:33 +0000`),
+//! `$time_iso8601`, the error-log stamp (`2026/11/26 04:50:33`) and `$msec`. Times are UTC
+//! (the offset is printed as `+0000`), which is what nginx prints on a UTC machine.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month 1-12, day, hour, minute, second) of `t` in UTC.
+pub fn parts(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (y, m, d) = civil(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400) as u32;
+    (y, m, d, s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `26/Nov/2026:04:50:33 +0000`.
+pub fn time_local(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = parts(t);
+    format!(
+        "{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000",
+        MONTHS[(m - 1) as usize]
+    )
+}
+
+/// `2026-11-26T04:50:33+00:00`.
+pub fn time_iso8601(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = parts(t);
+    format!("{y}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}+00:00")
+}
+
+/// `2026/11/26 04:50:33` (error log).
+pub fn error_stamp(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = parts(t);
+    format!("{y}/{m:02}/{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
+/// `$msec`: seconds with millisecond resolution.
+pub fn msec(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_668_633);
+        assert_eq!(time_local(t), "26/Nov/2026:04:50:33 +0000");
+        assert_eq!(error_stamp(t), "2026/11/26 04:50:33");
+        assert_eq!(time_iso8601(UNIX_EPOCH), "1970-01-01T00:00:00+00:00");
+    }
+}

@@ -1,0 +1,214 @@
+//! One client connection: waits for request heads (`client_header_timeout` for the first,
+//! `keepalive_timeout` between requests), answers head errors as nginx (400/414/494/501/505,
+//! then close), runs each request through the phases, and counts stub_status states.
+
+use super::client::Client;
+use super::ctx::{ConnInfo, Req, UpstreamLog};
+use super::phases::{Next, access_log, handle, send_error};
+use super::shared::Shared;
+use crate::http::head::{self, Limits};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+struct Gauge<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl<'a> Gauge<'a> {
+    fn new(a: &'a std::sync::atomic::AtomicU64) -> Gauge<'a> {
+        a.fetch_add(1, Ordering::Relaxed);
+        Gauge(a)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let _ = stream.set_nodelay(true);
+    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let mut client = Client {
+        stream,
+        buf: Vec::with_capacity(4096),
+    };
+    let mut drain = shared.drain_tx.subscribe();
+    let mut ci = ConnInfo {
+        peer,
+        local,
+        id,
+        requests: 0,
+        https: false,
+    };
+    let mut wait = None::<Duration>;
+    loop {
+        let live = shared.live.load_full();
+        let Some(route) = live.route(local) else {
+            return;
+        };
+        let default = &live.config.http.servers[route.default];
+        let limits = Limits {
+            small: default.client_header_buffer_size,
+            large_num: default.large_header_buffers.0,
+            large_size: default.large_header_buffers.1,
+            underscores: default.underscores_in_headers,
+        };
+        // Wait for the first byte of the next request (keep-alive) without counting it as
+        // reading, like nginx's idle keep-alive connections ("Waiting").
+        if client.buf.is_empty() {
+            let idle = wait.unwrap_or(default.client_header_timeout);
+            let deadline = Instant::now() + idle;
+            tokio::select! {
+                r = client.read_more(deadline) => match r {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+                _ = drain.wait_for(|d| *d), if wait.is_some() => return,
+            }
+        }
+        let reading = Gauge::new(&shared.stats.reading);
+        let deadline = Instant::now() + default.client_header_timeout;
+        let parsed = loop {
+            match head::parse(&client.buf, &limits) {
+                Ok(Some(h)) => break Ok(h),
+                Ok(None) => {}
+                Err(code) => break Err(code),
+            }
+            match client.read_more(deadline).await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    log_plain(
+                        &live,
+                        id,
+                        peer,
+                        "client timed out (110: Connection timed out) while reading client request headers",
+                    );
+                    if !client.buf.is_empty() {
+                        log_early(&live, &shared, &ci, route.default, 408);
+                    }
+                    return;
+                }
+                Err(_) => return,
+            }
+        };
+        drop(reading);
+        ci.requests += 1;
+        shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let _writing = Gauge::new(&shared.stats.writing);
+        let (head, used) = match parsed {
+            Ok(x) => x,
+            Err(code) => {
+                let msg = match code {
+                    414 => "client sent too long URI",
+                    494 => "client sent too long header line",
+                    501 => "client sent unknown \"Transfer-Encoding\"",
+                    _ => "client sent invalid request",
+                };
+                log_plain(&live, id, peer, msg);
+                answer_head_error(&mut client, &live, &shared, &ci, route.default, code).await;
+                return;
+            }
+        };
+        client.buf.drain(..used);
+        let server_idx = route.select(head.host.as_deref());
+        let next = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
+        match next {
+            Next::Close => return,
+            Next::KeepAlive(t) => {
+                if shared.draining() {
+                    return;
+                }
+                wait = Some(t);
+            }
+        }
+    }
+}
+
+fn log_plain(live: &super::live::Live, id: u64, peer: SocketAddr, msg: &str) {
+    live.error_log.log(
+        crate::conf::model::LogLevel::Info,
+        &format!("*{id} {msg}, client: {}", peer.ip()),
+    );
+}
+
+fn dummy_head() -> head::RequestHead {
+    head::RequestHead {
+        raw: Vec::new(),
+        method: 0..0,
+        target: 0..0,
+        minor: 1,
+        headers: Vec::new(),
+        host: None,
+        content_length: None,
+        chunked: false,
+        conn_close: true,
+        conn_keepalive: false,
+        request_line_len: 0,
+    }
+}
+
+fn early_req<'a>(
+    live: &'a super::live::Live,
+    ci: &'a ConnInfo,
+    head: &'a head::RequestHead,
+    server_idx: usize,
+) -> Req<'a> {
+    let server = &*live.config.http.servers[server_idx];
+    Req {
+        conn: ci,
+        head,
+        server,
+        loc: &server.base,
+        live,
+        uri: Vec::new(),
+        args: 0..0,
+        start: std::time::Instant::now(),
+        start_time: SystemTime::now(),
+        status: 0,
+        body_bytes_sent: 0,
+        bytes_sent: 0,
+        request_length: 0,
+        up: UpstreamLog::default(),
+        proxy_host: "",
+        proxy_port: 0,
+        limit_req_status: None,
+        captures: Vec::new(),
+    }
+}
+
+fn log_early(
+    live: &super::live::Live,
+    _shared: &Shared,
+    ci: &ConnInfo,
+    server_idx: usize,
+    status: u16,
+) {
+    let head = dummy_head();
+    let mut req = early_req(live, ci, &head, server_idx);
+    req.status = status;
+    access_log(live, &req);
+}
+
+async fn answer_head_error(
+    client: &mut Client,
+    live: &super::live::Live,
+    shared: &Shared,
+    ci: &ConnInfo,
+    server_idx: usize,
+    code: u16,
+) {
+    let head = dummy_head();
+    let mut req = early_req(live, ci, &head, server_idx);
+    let _ = send_error(client, &mut req, shared, code).await;
+    access_log(live, &req);
+}

@@ -1,0 +1,351 @@
+//! Per-request context: what the phases decided so far and everything variables read
+//! ([`VarSource`] for `$host`, `$request_uri`, `$upstream_addr`, …).
+
+use super::live::Live;
+use crate::conf::model::{Loc, Server};
+use crate::http::head::RequestHead;
+use crate::vars::{Var, VarSource};
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::{Instant, SystemTime};
+
+/// Facts about the client connection.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Client address.
+    pub peer: SocketAddr,
+    /// Local (server) address.
+    pub local: SocketAddr,
+    /// Connection serial number (`$connection`).
+    pub id: u64,
+    /// Requests on this connection including the current one.
+    pub requests: u64,
+    /// TLS connection.
+    pub https: bool,
+}
+
+/// Upstream facts for the log (`$upstream_*`), one entry per try.
+#[derive(Debug, Default, Clone)]
+pub struct UpstreamLog {
+    /// `$upstream_addr` entries.
+    pub addrs: Vec<String>,
+    /// `$upstream_status` entries (`502` / `-`).
+    pub statuses: Vec<String>,
+    /// `$upstream_response_time` entries (seconds.ms).
+    pub times: Vec<String>,
+    /// `$upstream_connect_time` entries.
+    pub connect_times: Vec<String>,
+    /// `$upstream_header_time` entries.
+    pub header_times: Vec<String>,
+    /// Headers of the last upstream response (`$upstream_http_*`).
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// One request in progress.
+pub struct Req<'a> {
+    /// Connection facts.
+    pub conn: &'a ConnInfo,
+    /// The parsed head.
+    pub head: &'a RequestHead,
+    /// The chosen server.
+    pub server: &'a Server,
+    /// The chosen location settings.
+    pub loc: &'a Loc,
+    /// Live state (maps, zones).
+    pub live: &'a Live,
+    /// Normalized path (`$uri`).
+    pub uri: Vec<u8>,
+    /// Args range inside the target.
+    pub args: Range<usize>,
+    /// Monotonic start.
+    pub start: Instant,
+    /// Wall-clock start.
+    pub start_time: SystemTime,
+    /// Response status (0 before a response).
+    pub status: u16,
+    /// `$body_bytes_sent`.
+    pub body_bytes_sent: u64,
+    /// `$bytes_sent`.
+    pub bytes_sent: u64,
+    /// `$request_length`.
+    pub request_length: u64,
+    /// `$upstream_*`.
+    pub up: UpstreamLog,
+    /// `$proxy_host`.
+    pub proxy_host: &'a str,
+    /// `$proxy_port`.
+    pub proxy_port: u16,
+    /// `$limit_req_status`.
+    pub limit_req_status: Option<&'static str>,
+    /// Regex captures of the location match (byte ranges into `uri`).
+    pub captures: Vec<Option<Range<usize>>>,
+}
+
+fn push_num(out: &mut Vec<u8>, n: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = write!(out, "{n}");
+}
+
+fn join(out: &mut Vec<u8>, v: &[String]) -> bool {
+    if v.is_empty() {
+        return false;
+    }
+    for (i, s) in v.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(s.as_bytes());
+    }
+    true
+}
+
+fn b64_user(v: &[u8]) -> Option<Vec<u8>> {
+    let v = v.strip_prefix(b"Basic ")?;
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for &c in v.iter().take_while(|&&c| c != b'=') {
+        let d = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = bits << 6 | u32::from(d);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    let colon = out.iter().position(|&b| b == b':')?;
+    out.truncate(colon);
+    Some(out)
+}
+
+impl Req<'_> {
+    /// The raw args (`$args`).
+    pub fn args(&self) -> &[u8] {
+        &self.head.target()[self.args.clone()]
+    }
+
+    /// `$host`.
+    pub fn host(&self) -> &[u8] {
+        match &self.head.host {
+            Some(h) if !h.is_empty() => h,
+            _ => self.server.first_name.as_bytes(),
+        }
+    }
+
+    fn header_joined(&self, name: &[u8], sep: &[u8], out: &mut Vec<u8>) -> bool {
+        let mut found = false;
+        for (n, v) in self.head.headers() {
+            if n.len() == name.len()
+                && n.iter()
+                    .zip(name)
+                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
+            {
+                if found {
+                    out.extend_from_slice(sep);
+                }
+                out.extend_from_slice(v);
+                found = true;
+                if sep.is_empty() {
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    fn map_var(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let Some(m) = self.live.config.http.maps.iter().find(|m| &*m.var == name) else {
+            return false;
+        };
+        let key = m.source.render(self);
+        let lower = key.to_ascii_lowercase();
+        for (k, v) in &m.exact {
+            if *k == lower {
+                v.render_into(self, out);
+                return true;
+            }
+        }
+        for (re, v) in &m.regex {
+            if re.is_match(&key) {
+                v.render_into(self, out);
+                return true;
+            }
+        }
+        m.default.render_into(self, out);
+        true
+    }
+}
+
+impl VarSource for Req<'_> {
+    fn append_var(&self, v: &Var, out: &mut Vec<u8>) -> bool {
+        match v {
+            Var::Host => out.extend_from_slice(self.host()),
+            Var::Hostname => out.extend_from_slice(hostname().as_bytes()),
+            Var::ServerName => out.extend_from_slice(self.server.first_name.as_bytes()),
+            Var::RequestUri => out.extend_from_slice(self.head.target()),
+            Var::Uri => out.extend_from_slice(&self.uri),
+            Var::Args => out.extend_from_slice(self.args()),
+            Var::IsArgs => {
+                if !self.args().is_empty() {
+                    out.push(b'?');
+                }
+            }
+            Var::Arg(name) => {
+                for pair in self.args().split(|&b| b == b'&') {
+                    if pair.len() > name.len()
+                        && pair[name.len()] == b'='
+                        && pair[..name.len()].eq_ignore_ascii_case(name)
+                    {
+                        out.extend_from_slice(&pair[name.len() + 1..]);
+                        return true;
+                    }
+                }
+                return false;
+            }
+            Var::Scheme => out.extend_from_slice(if self.conn.https { b"https" } else { b"http" }),
+            Var::Https => {
+                if self.conn.https {
+                    out.extend_from_slice(b"on");
+                }
+            }
+            Var::RemoteAddr => push_num(out, self.conn.peer.ip()),
+            Var::RemotePort => push_num(out, self.conn.peer.port()),
+            Var::BinaryRemoteAddr => match self.conn.peer.ip() {
+                std::net::IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+            },
+            Var::RemoteUser => match self.head.header(b"authorization").and_then(b64_user) {
+                Some(u) => out.extend_from_slice(&u),
+                None => return false,
+            },
+            Var::ProxyAddXForwardedFor => {
+                if self.header_joined(b"x-forwarded-for", b", ", out) {
+                    out.extend_from_slice(b", ");
+                }
+                push_num(out, self.conn.peer.ip());
+            }
+            Var::ProxyHost => out.extend_from_slice(self.proxy_host.as_bytes()),
+            Var::ProxyPort => push_num(out, self.proxy_port),
+            Var::Http(name) => {
+                let sep: &[u8] = match &**name {
+                    b"cookie" => b"; ",
+                    b"x-forwarded-for" => b", ",
+                    _ => b"",
+                };
+                return self.header_joined(name, sep, out);
+            }
+            Var::Cookie(name) => {
+                let mut all = Vec::new();
+                if !self.header_joined(b"cookie", b"; ", &mut all) {
+                    return false;
+                }
+                for part in all.split(|&b| b == b';') {
+                    let part = part.trim_ascii_start();
+                    if part.len() > name.len()
+                        && part[name.len()] == b'='
+                        && part[..name.len()].eq_ignore_ascii_case(name)
+                    {
+                        out.extend_from_slice(&part[name.len() + 1..]);
+                        return true;
+                    }
+                }
+                return false;
+            }
+            Var::SentHttp(_) => return false,
+            Var::UpstreamHttp(name) => {
+                match self
+                    .up
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                {
+                    Some((_, v)) => out.extend_from_slice(v),
+                    None => return false,
+                }
+            }
+            Var::RequestMethod => out.extend_from_slice(self.head.method()),
+            Var::Request => out.extend_from_slice(self.head.request_line()),
+            Var::ServerProtocol => out.extend_from_slice(if self.head.minor == 0 {
+                b"HTTP/1.0"
+            } else {
+                b"HTTP/1.1"
+            }),
+            Var::Status => {
+                use std::io::Write;
+                let _ = write!(out, "{:03}", self.status);
+            }
+            Var::TimeLocal => {
+                out.extend_from_slice(crate::logs::time::time_local(self.start_time).as_bytes())
+            }
+            Var::TimeIso8601 => {
+                out.extend_from_slice(crate::logs::time::time_iso8601(self.start_time).as_bytes())
+            }
+            Var::Msec => {
+                out.extend_from_slice(crate::logs::time::msec(SystemTime::now()).as_bytes())
+            }
+            Var::BodyBytesSent => push_num(out, self.body_bytes_sent),
+            Var::BytesSent => push_num(out, self.bytes_sent),
+            Var::RequestLength => push_num(out, self.request_length),
+            Var::RequestTime => {
+                let d = self.start.elapsed();
+                use std::io::Write;
+                let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+            }
+            Var::UpstreamAddr => return join(out, &self.up.addrs),
+            Var::UpstreamStatus => return join(out, &self.up.statuses),
+            Var::UpstreamResponseTime => return join(out, &self.up.times),
+            Var::UpstreamConnectTime => return join(out, &self.up.connect_times),
+            Var::UpstreamHeaderTime => return join(out, &self.up.header_times),
+            Var::ServerPort => push_num(out, self.conn.local.port()),
+            Var::ServerAddr => push_num(out, self.conn.local.ip()),
+            Var::Connection => push_num(out, self.conn.id),
+            Var::ConnectionRequests => push_num(out, self.conn.requests),
+            Var::ContentLength => match self.head.header(b"content-length") {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            Var::ContentType => match self.head.header(b"content-type") {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            Var::LimitReqStatus => match self.limit_req_status {
+                Some(s) => out.extend_from_slice(s.as_bytes()),
+                None => return false,
+            },
+            Var::Pid => push_num(out, std::process::id()),
+            Var::NginxVersion => {
+                out.extend_from_slice(crate::http::status::NGINX_VERSION.as_bytes())
+            }
+            Var::RequestId => {
+                use std::io::Write;
+                let _ = write!(
+                    out,
+                    "{:016x}{:016x}",
+                    self.conn.id.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    self.start_time
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64)
+                );
+            }
+            Var::Capture(n) => match self.captures.get(usize::from(*n)).cloned().flatten() {
+                Some(r) => out.extend_from_slice(&self.uri[r]),
+                None => return false,
+            },
+            Var::Custom(name) => return self.map_var(name, out),
+        }
+        true
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

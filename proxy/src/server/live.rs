@@ -1,0 +1,263 @@
+//! The live state built from one validated config: routing tables per listen socket, upstream
+//! groups (the `balance` module) with per-worker keepalive pools, access-log writers, and
+//! limit_req zones. A reload builds a new [`Live`] and swaps it in.
+
+use crate::balance::{self, PeerAddr, ResolvedServer, ServerSpec};
+use crate::conf::Config;
+use crate::conf::model::{ListenSocket, Method, ServerName, Upstream};
+use crate::logs::{AccessWriter, ErrorLog};
+use crate::upstream::pool::Pool;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Name lookup for one listen socket.
+#[derive(Debug)]
+pub struct Route {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Exact names → server index.
+    pub exact: HashMap<Vec<u8>, usize>,
+    /// `*.example.com` as (".example.com", server), longest first.
+    pub wild_head: Vec<(Vec<u8>, usize)>,
+    /// `www.example.*` as ("www.example.", server), longest first.
+    pub wild_tail: Vec<(Vec<u8>, usize)>,
+    /// Regex names in order.
+    pub regex: Vec<(regex::bytes::Regex, usize)>,
+    /// Default server index.
+    pub default: usize,
+}
+
+impl Route {
+    fn build(ls: &ListenSocket, cfg: &Config) -> Route {
+        let mut r = Route {
+            addr: ls.addr,
+            exact: HashMap::new(),
+            wild_head: Vec::new(),
+            wild_tail: Vec::new(),
+            regex: Vec::new(),
+            default: ls.default_server,
+        };
+        for &si in &ls.servers {
+            for n in &cfg.http.servers[si].names {
+                match n {
+                    ServerName::Exact(s) => {
+                        r.exact.entry(s.as_bytes().to_vec()).or_insert(si);
+                    }
+                    ServerName::WildHead(s) => r.wild_head.push((s.as_bytes().to_vec(), si)),
+                    ServerName::WildTail(s) => r.wild_tail.push((s.as_bytes().to_vec(), si)),
+                    ServerName::Regex(re) => {
+                        if let Ok(b) = regex::bytes::RegexBuilder::new(re.as_str())
+                            .case_insensitive(true)
+                            .build()
+                        {
+                            r.regex.push((b, si));
+                        }
+                    }
+                }
+            }
+        }
+        r.wild_head.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        r.wild_tail.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        r
+    }
+
+    /// nginx's virtual server choice: exact, leading wildcard, trailing wildcard, regex,
+    /// default.
+    pub fn select(&self, host: Option<&[u8]>) -> usize {
+        let Some(h) = host else { return self.default };
+        if let Some(&i) = self.exact.get(h) {
+            return i;
+        }
+        for (suffix, i) in &self.wild_head {
+            if h.len() > suffix.len() && h.ends_with(suffix) {
+                return *i;
+            }
+        }
+        for (prefix, i) in &self.wild_tail {
+            if h.len() > prefix.len() && h.starts_with(prefix) {
+                return *i;
+            }
+        }
+        for (re, i) in &self.regex {
+            if re.is_match(h) {
+                return *i;
+            }
+        }
+        self.default
+    }
+}
+
+/// Runtime side of an upstream group.
+#[derive(Debug)]
+pub struct UpstreamRt {
+    /// The config block.
+    pub conf: Arc<Upstream>,
+    /// Balancer and peer state.
+    pub group: Arc<balance::Upstream>,
+    /// Keepalive pools, one per worker (nginx caches per worker process).
+    pub pools: Vec<Pool>,
+}
+
+/// Everything a request needs from one config generation.
+#[derive(Debug)]
+pub struct Live {
+    /// The validated config.
+    pub config: Arc<Config>,
+    /// Routes by listen address.
+    pub routes: Vec<Route>,
+    /// Upstream groups, same order as `config.http.upstreams`.
+    pub upstreams: Vec<UpstreamRt>,
+    /// Access-log writers keyed by the address of the `AccessLog` config entry.
+    pub access: HashMap<usize, Arc<AccessWriter>>,
+    /// Every writer once (for flush timers).
+    pub writers: Vec<Arc<AccessWriter>>,
+    /// The error log.
+    pub error_log: Arc<ErrorLog>,
+    /// limit_req zones, same order as `config.http.limit_req_zones`.
+    pub zones: Vec<Arc<crate::limit_req::Zone>>,
+    /// Generation number (1 = first load).
+    pub generation: u64,
+}
+
+fn method(m: &Method) -> balance::Method {
+    match m {
+        Method::RoundRobin => balance::Method::RoundRobin,
+        Method::LeastConn => balance::Method::LeastConn,
+        Method::IpHash => balance::Method::IpHash,
+        Method::Hash { consistent, .. } => balance::Method::Hash {
+            key: String::new(),
+            consistent: *consistent,
+        },
+        Method::Random { two } => balance::Method::Random { two: *two },
+    }
+}
+
+impl Live {
+    /// Builds the live state; opens log files (errors are nginx's `open() ... failed`).
+    pub fn build(
+        config: Arc<Config>,
+        workers: usize,
+        generation: u64,
+        epoch: Instant,
+    ) -> Result<Live, String> {
+        let routes = config
+            .http
+            .listens
+            .iter()
+            .map(|l| Route::build(l, &config))
+            .collect();
+        let mut upstreams = Vec::new();
+        for u in &config.http.upstreams {
+            let servers = u
+                .servers
+                .iter()
+                .map(|s| ResolvedServer {
+                    spec: ServerSpec {
+                        address: s.name.clone(),
+                        weight: s.weight,
+                        max_fails: s.max_fails,
+                        fail_timeout: s.fail_timeout,
+                        backup: s.backup,
+                        down: s.down,
+                        max_conns: s.max_conns,
+                    },
+                    addrs: vec![PeerAddr::Inet(s.addr)],
+                })
+                .collect();
+            let group = balance::Upstream::new(u.name.clone(), method(&u.method), servers, epoch)
+                .map_err(|e| e.to_string())?;
+            upstreams.push(UpstreamRt {
+                conf: u.clone(),
+                group: Arc::new(group),
+                pools: (0..workers).map(|_| Pool::new(u)).collect(),
+            });
+        }
+        let error_log = Arc::new(match &config.error_log {
+            Some((p, lvl)) => {
+                let path = std::path::PathBuf::from(p);
+                let path = if path.is_absolute() || p == "stderr" {
+                    path
+                } else {
+                    config.prefix.join(path)
+                };
+                ErrorLog::open(Some(path), *lvl)
+            }
+            None => ErrorLog::open(None, crate::conf::model::LogLevel::Error),
+        });
+        let mut access = HashMap::new();
+        let mut by_path: HashMap<std::path::PathBuf, Arc<AccessWriter>> = HashMap::new();
+        let mut writers = Vec::new();
+        let mut visit = |loc: &crate::conf::model::Loc| -> Result<(), String> {
+            for l in loc.access_logs.iter() {
+                let key = Arc::as_ptr(l) as usize;
+                let w = match by_path.get(&l.path) {
+                    Some(w) => w.clone(),
+                    None => {
+                        let w = Arc::new(
+                            AccessWriter::open(&l.path, l.buffer.unwrap_or(0), l.flush).map_err(
+                                |e| format!("open() \"{}\" failed ({e})", l.path.display()),
+                            )?,
+                        );
+                        by_path.insert(l.path.clone(), w.clone());
+                        writers.push(w.clone());
+                        w
+                    }
+                };
+                access.insert(key, w);
+            }
+            Ok(())
+        };
+        for s in &config.http.servers {
+            visit(&s.base)?;
+            let mut stack: Vec<&crate::conf::model::LocationTree> = vec![&s.locations];
+            while let Some(t) = stack.pop() {
+                for l in t
+                    .exact
+                    .iter()
+                    .map(|(_, l)| l)
+                    .chain(&t.prefix)
+                    .chain(&t.regex)
+                {
+                    visit(&l.conf)?;
+                    stack.push(&l.children);
+                }
+            }
+            for (_, l) in &s.named {
+                visit(l)?;
+            }
+        }
+        let zones = config
+            .http
+            .limit_req_zones
+            .iter()
+            .map(|z| {
+                Arc::new(crate::limit_req::Zone::new(
+                    z.name.clone(),
+                    z.size,
+                    crate::limit_req::Rate(z.rate_m),
+                ))
+            })
+            .collect();
+        Ok(Live {
+            config,
+            routes,
+            upstreams,
+            access,
+            writers,
+            error_log,
+            zones,
+            generation,
+        })
+    }
+
+    /// The route for a connection accepted on `local` (exact address, else wildcard port).
+    pub fn route(&self, local: SocketAddr) -> Option<&Route> {
+        self.routes.iter().find(|r| r.addr == local).or_else(|| {
+            self.routes
+                .iter()
+                .find(|r| r.addr.ip().is_unspecified() && r.addr.port() == local.port())
+        })
+    }
+}

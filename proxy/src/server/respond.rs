@@ -1,0 +1,119 @@
+//! Response heads in nginx's header order (status line, Server, Date, Content-Type,
+//! Content-Length, Last-Modified, relative Location, Transfer-Encoding, Connection,
+//! Keep-Alive, then the header list), and the `Date` cache.
+
+use crate::http::status::{reason, wire_code};
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The `Server` header value we send (the one allowed difference from nginx).
+pub const SERVER: &[u8] = b"proxylab";
+
+/// Connection disposition of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ka {
+    /// `Connection: close`.
+    Close,
+    /// `Connection: keep-alive` and optional `Keep-Alive: timeout=N`.
+    KeepAlive(Option<u64>),
+    /// `Connection: upgrade` (101).
+    Upgrade,
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// Appends the current `Date` value (cached per second per thread).
+pub fn push_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            d.0 = secs;
+            d.1 = httpdate::fmt_http_date(now).into_bytes();
+        }
+        out.extend_from_slice(&d.1);
+    });
+}
+
+/// Everything that goes into a response head.
+#[derive(Debug, Default)]
+pub struct Head<'a> {
+    /// Status code (494..497 are sent as 400).
+    pub code: u16,
+    /// Reason phrase override (proxied responses keep the upstream's).
+    pub reason: Option<&'a [u8]>,
+    /// Content-Type.
+    pub content_type: Option<&'a [u8]>,
+    /// Content-Length.
+    pub content_length: Option<u64>,
+    /// Last-Modified.
+    pub last_modified: Option<&'a [u8]>,
+    /// A Location made absolute by us (printed in nginx's special slot).
+    pub location: Option<&'a [u8]>,
+    /// `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    /// Connection disposition.
+    pub ka: Option<Ka>,
+}
+
+/// Writes the head into `out`; `list` is the ordinary header list (name, value).
+pub fn write_head<'b>(
+    out: &mut Vec<u8>,
+    h: &Head<'_>,
+    list: impl Iterator<Item = (&'b [u8], &'b [u8])>,
+) {
+    let code = wire_code(h.code);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(format!("{code:03} ").as_bytes());
+    match h.reason {
+        Some(r) => out.extend_from_slice(r),
+        None => out.extend_from_slice(reason(h.code).as_bytes()),
+    }
+    out.extend_from_slice(b"\r\nServer: ");
+    out.extend_from_slice(SERVER);
+    out.extend_from_slice(b"\r\nDate: ");
+    push_date(out);
+    out.extend_from_slice(b"\r\n");
+    if let Some(ct) = h.content_type {
+        out.extend_from_slice(b"Content-Type: ");
+        out.extend_from_slice(ct);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(n) = h.content_length {
+        out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+    }
+    if let Some(v) = h.last_modified {
+        out.extend_from_slice(b"Last-Modified: ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(v) = h.location {
+        out.extend_from_slice(b"Location: ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    if h.chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    match h.ka {
+        Some(Ka::Close) => out.extend_from_slice(b"Connection: close\r\n"),
+        Some(Ka::KeepAlive(t)) => {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+            if let Some(t) = t {
+                out.extend_from_slice(format!("Keep-Alive: timeout={t}\r\n").as_bytes());
+            }
+        }
+        Some(Ka::Upgrade) => out.extend_from_slice(b"Connection: upgrade\r\n"),
+        None => {}
+    }
+    for (n, v) in list {
+        out.extend_from_slice(n);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}

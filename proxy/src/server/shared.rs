@@ -1,0 +1,64 @@
+//! State shared by all workers: the swappable [`Live`] config, stub_status counters, and the
+//! drain signal.
+
+use super::live::Live;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::{Notify, watch};
+
+/// stub_status counters (nginx's meaning).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Accepted connections.
+    pub accepted: AtomicU64,
+    /// Handled connections.
+    pub handled: AtomicU64,
+    /// Requests.
+    pub requests: AtomicU64,
+    /// Open client connections.
+    pub active: AtomicU64,
+    /// Connections reading a request head.
+    pub reading: AtomicU64,
+    /// Connections processing/writing a response.
+    pub writing: AtomicU64,
+}
+
+/// Process-wide state.
+#[derive(Debug)]
+pub struct Shared {
+    /// The current config generation.
+    pub live: ArcSwap<Live>,
+    /// Counters.
+    pub stats: Stats,
+    /// Set by SIGQUIT: finish in-flight requests, close idle connections, stop accepting.
+    pub draining: AtomicBool,
+    /// Broadcasts `draining`.
+    pub drain_tx: watch::Sender<bool>,
+    /// Signalled whenever `stats.active` drops to zero.
+    pub idle: Notify,
+    /// Connection serial numbers.
+    pub next_conn: AtomicU64,
+    /// Process start (limit_req clock origin).
+    pub epoch: std::time::Instant,
+}
+
+impl Shared {
+    /// Wraps the first live state.
+    pub fn new(live: Live, epoch: std::time::Instant) -> Shared {
+        let (drain_tx, _) = watch::channel(false);
+        Shared {
+            live: ArcSwap::from_pointee(live),
+            stats: Stats::default(),
+            draining: AtomicBool::new(false),
+            drain_tx,
+            idle: Notify::new(),
+            next_conn: AtomicU64::new(1),
+            epoch,
+        }
+    }
+
+    /// Whether a graceful shutdown is in progress.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}

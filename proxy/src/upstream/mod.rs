@@ -1,0 +1,369 @@
+//! proxy_pass: tries over the upstream group (the `balance` module picks peers), nginx's
+//! `proxy_next_upstream` rules (error/timeout/invalid_header/http_5xx/429, non_idempotent,
+//! tries, timeout; POST not retried once sent; a failure on a reused keepalive connection
+//! gives its try back), the 502/504 split, and the keepalive pool.
+
+pub mod pool;
+mod relay;
+pub mod request;
+pub mod response;
+
+use crate::balance::{PeerAddr, PeerOutcome, RequestInput};
+use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, next_upstream as nu};
+use crate::server::client::Client;
+use crate::server::ctx::Req;
+use crate::server::phases::{Next, log_ctx, send_error};
+use crate::server::shared::Shared;
+use pool::{Pool, UpConn};
+use response::{HeadError, UpHead};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A failed try.
+struct Fail {
+    /// NGX_HTTP_UPSTREAM_FT_* bit.
+    ft: u32,
+    msg: String,
+    request_sent: bool,
+    reused: bool,
+}
+
+/// `errno: text` as nginx prints it.
+pub fn os_err(e: &std::io::Error) -> String {
+    let code = e.raw_os_error().unwrap_or(0);
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    format!("{code}: {text}")
+}
+
+fn timeout_msg(stage: &str) -> String {
+    format!("upstream timed out (110: Connection timed out) while {stage}")
+}
+
+async fn connect(addr: SocketAddr, t: Duration) -> Result<UpConn, Fail> {
+    let fail = |ft, msg| Fail {
+        ft,
+        msg,
+        request_sent: false,
+        reused: false,
+    };
+    match tokio::time::timeout(t, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Ok(UpConn {
+                stream,
+                addr,
+                created: Instant::now(),
+                requests: 0,
+            })
+        }
+        Ok(Err(e)) => Err(fail(
+            nu::ERROR,
+            format!(
+                "connect() failed ({}) while connecting to upstream",
+                os_err(&e)
+            ),
+        )),
+        Err(_) => Err(fail(nu::TIMEOUT, timeout_msg("connecting to upstream"))),
+    }
+}
+
+async fn write_timed(s: &mut TcpStream, data: &[u8], t: Duration) -> std::io::Result<()> {
+    let mut off = 0;
+    while off < data.len() {
+        match tokio::time::timeout(t, s.write(&data[off..])).await {
+            Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => off += n,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    }
+    Ok(())
+}
+
+struct Sent {
+    conn: UpConn,
+    head: UpHead,
+    leftover: Vec<u8>,
+    connect_time: Duration,
+    header_time: Duration,
+}
+
+async fn one_try(
+    pool: &Pool,
+    addr: SocketAddr,
+    p: &ProxyConf,
+    req_head: &[u8],
+    body: &[u8],
+) -> Result<Sent, Fail> {
+    let t0 = Instant::now();
+    let (mut conn, reused) = match pool.take(addr) {
+        Some(c) => (c, true),
+        None => (connect(addr, p.connect_timeout).await?, false),
+    };
+    let connect_time = t0.elapsed();
+    let fail = |ft, msg| Fail {
+        ft,
+        msg,
+        request_sent: true,
+        reused,
+    };
+    conn.requests += 1;
+    let send = if body.len() <= 16384 {
+        let mut all = Vec::with_capacity(req_head.len() + body.len());
+        all.extend_from_slice(req_head);
+        all.extend_from_slice(body);
+        write_timed(&mut conn.stream, &all, p.send_timeout).await
+    } else {
+        match write_timed(&mut conn.stream, req_head, p.send_timeout).await {
+            Ok(()) => write_timed(&mut conn.stream, body, p.send_timeout).await,
+            Err(e) => Err(e),
+        }
+    };
+    if let Err(e) = send {
+        return Err(if e.kind() == std::io::ErrorKind::TimedOut {
+            fail(nu::TIMEOUT, timeout_msg("sending request to upstream"))
+        } else {
+            fail(
+                nu::ERROR,
+                format!(
+                    "writev() failed ({}) while sending request to upstream",
+                    os_err(&e)
+                ),
+            )
+        });
+    }
+    let mut buf: Vec<u8> = Vec::with_capacity(p.buffer_size.max(1024));
+    loop {
+        let r = tokio::time::timeout(p.read_timeout, conn.stream.read_buf(&mut buf)).await;
+        match r {
+            Err(_) => {
+                return Err(fail(
+                    nu::TIMEOUT,
+                    timeout_msg("reading response header from upstream"),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(fail(
+                    nu::ERROR,
+                    format!(
+                        "recv() failed ({}) while reading response header from upstream",
+                        os_err(&e)
+                    ),
+                ));
+            }
+            Ok(Ok(0)) => {
+                return Err(fail(
+                    nu::ERROR,
+                    "upstream prematurely closed connection while reading response header from upstream".into(),
+                ));
+            }
+            Ok(Ok(_)) => {}
+        }
+        match response::parse(&buf, p.buffer_size) {
+            Ok(Some((head, n))) => {
+                if head.code == 100 {
+                    buf.drain(..n);
+                    continue;
+                }
+                let leftover = buf.split_off(n);
+                return Ok(Sent {
+                    conn,
+                    head,
+                    leftover,
+                    connect_time,
+                    header_time: t0.elapsed(),
+                });
+            }
+            Ok(None) => {
+                if buf.capacity() == buf.len() {
+                    buf.reserve(1024);
+                }
+            }
+            Err(HeadError::TooBig) => {
+                return Err(fail(
+                    nu::INVALID_HEADER,
+                    "upstream sent too big header while reading response header from upstream"
+                        .into(),
+                ));
+            }
+            Err(HeadError::Invalid) => {
+                return Err(fail(
+                    nu::INVALID_HEADER,
+                    "upstream sent invalid header while reading response header from upstream"
+                        .into(),
+                ));
+            }
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
+fn status_ft(code: u16) -> u32 {
+    match code {
+        500 => nu::HTTP_500,
+        502 => nu::HTTP_502,
+        503 => nu::HTTP_503,
+        504 => nu::HTTP_504,
+        403 => nu::HTTP_403,
+        404 => nu::HTTP_404,
+        429 => nu::HTTP_429,
+        _ => 0,
+    }
+}
+
+fn log_up(req: &Req<'_>, level: LogLevel, msg: &str, peer: &str) {
+    let live = req.live;
+    if !live.error_log.enabled(level) {
+        return;
+    }
+    let ctx = log_ctx(req);
+    let (before, host) = match ctx.find(", host: ") {
+        Some(i) => (&ctx[..i], &ctx[i..]),
+        None => (&ctx[..], ""),
+    };
+    let up = format!(
+        ", upstream: \"http://{peer}{}\"",
+        String::from_utf8_lossy(req.head.target())
+    );
+    live.error_log
+        .log(level, &format!("*{} {msg}{before}{up}{host}", req.conn.id));
+}
+
+/// Proxies the request (body already read) and writes the response. Returns what the client
+/// connection does next.
+pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body: Vec<u8>) -> Next {
+    let Handler::Proxy(pp) = &req.loc.handler else {
+        return send_error(client, req, shared, 500).await;
+    };
+    let live = req.live;
+    let ups = &live.upstreams[pp.upstream];
+    req.proxy_host = &pp.proxy_host;
+    req.proxy_port = pp.proxy_port;
+    let p = req.loc.proxy.clone();
+    let key = match &ups.conf.method {
+        Method::Hash { key, .. } => key.render(req),
+        _ => Vec::new(),
+    };
+    let mut attempt = ups.group.begin(RequestInput {
+        client_ip: Some(req.conn.peer.ip()),
+        hash_key: &key,
+    });
+    attempt.limit_tries(p.next_upstream_tries);
+    let req_head = request::build(req, pp, body.len());
+    let first = Instant::now();
+    let non_idempotent = matches!(req.head.method(), b"POST" | b"LOCK" | b"PATCH");
+    let pool = &ups.pools[crate::server::worker_index() % ups.pools.len().max(1)];
+    let mask = p.next_upstream;
+    let expired = |first: Instant| {
+        !p.next_upstream_timeout.is_zero() && first.elapsed() >= p.next_upstream_timeout
+    };
+    loop {
+        let sel = match attempt.next_peer(Instant::now()) {
+            Ok(s) => s,
+            Err(_) => {
+                log_up(
+                    req,
+                    LogLevel::Error,
+                    "no live upstreams while connecting to upstream",
+                    &ups.conf.name,
+                );
+                req.up.addrs.push(ups.conf.name.clone());
+                req.up.statuses.push("502".into());
+                req.up.times.push("0.000".into());
+                return send_error(client, req, shared, 502).await;
+            }
+        };
+        let PeerAddr::Inet(addr) = sel.addr else {
+            attempt.finish(PeerOutcome::Failed, Instant::now());
+            return send_error(client, req, shared, 502).await;
+        };
+        req.up.addrs.push(sel.name.to_string());
+        let t0 = Instant::now();
+        match one_try(pool, addr, &p, &req_head, &body).await {
+            Err(f) => {
+                req.up
+                    .statuses
+                    .push(if f.ft == nu::TIMEOUT { "504" } else { "502" }.into());
+                req.up.times.push(secs(t0.elapsed()));
+                let report = attempt.finish(PeerOutcome::Failed, Instant::now());
+                if f.reused && f.ft == nu::ERROR {
+                    attempt.give_back_try();
+                }
+                log_up(req, LogLevel::Error, &f.msg, &sel.name);
+                if report.temporarily_disabled {
+                    log_up(
+                        req,
+                        LogLevel::Warn,
+                        "upstream server temporarily disabled while connecting to upstream",
+                        &sel.name,
+                    );
+                }
+                let status = if f.ft == nu::TIMEOUT { 504 } else { 502 };
+                let mut ft = f.ft;
+                if f.request_sent && non_idempotent {
+                    ft |= nu::NON_IDEMPOTENT;
+                }
+                if attempt.tries_left() == 0 || mask & ft != ft || expired(first) {
+                    return send_error(client, req, shared, status).await;
+                }
+            }
+            Ok(sent) => {
+                let code = sent.head.code;
+                let ft = status_ft(code);
+                req.up.connect_times.push(secs(sent.connect_time));
+                req.up.header_times.push(secs(sent.header_time));
+                if ft != 0 && attempt.tries_left() > 1 && mask & ft == ft && !expired(first) {
+                    req.up.statuses.push(code.to_string());
+                    req.up.times.push(secs(t0.elapsed()));
+                    let outcome = if code == 403 || code == 404 {
+                        PeerOutcome::Ok
+                    } else {
+                        PeerOutcome::Failed
+                    };
+                    let report = attempt.finish(outcome, Instant::now());
+                    if report.temporarily_disabled {
+                        log_up(
+                            req,
+                            LogLevel::Warn,
+                            "upstream server temporarily disabled while reading response header from upstream",
+                            &sel.name,
+                        );
+                    }
+                    let mut ftm = ft;
+                    if non_idempotent {
+                        ftm |= nu::NON_IDEMPOTENT;
+                    }
+                    if attempt.tries_left() == 0 || mask & ftm != ftm || expired(first) {
+                        let status = match code {
+                            500 | 503 | 504 | 403 | 404 | 429 => code,
+                            _ => 502,
+                        };
+                        return send_error(client, req, shared, status).await;
+                    }
+                    continue;
+                }
+                req.up.statuses.push(code.to_string());
+                let next = relay::send(
+                    client,
+                    req,
+                    shared,
+                    sent.conn,
+                    sent.head,
+                    sent.leftover,
+                    pool,
+                    pp,
+                )
+                .await;
+                req.up.times.push(secs(t0.elapsed()));
+                attempt.finish(PeerOutcome::Ok, Instant::now());
+                return next;
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Passing an upstream response to the client: nginx's head (hidden headers, rebuilt framing,
+//! `proxy_redirect default`, absolute Location, `add_header`), then the body relayed as it
+//! arrives (`proxy_read_timeout` between upstream reads, `send_timeout` between client writes),
+//! re-chunked when the length is unknown; the upstream connection goes back to the keepalive
+//! pool when the exchange allows it.
+
+use super::pool::{Pool, UpConn};
+use super::response::{UpHead, passed};
+use crate::conf::model::{LogLevel, ProxyPass};
+use crate::http::chunked::{Decoder, encode_chunk};
+use crate::server::client::Client;
+use crate::server::ctx::Req;
+use crate::server::phases::{Next, absolute, added_headers, keepalive, log_error};
+use crate::server::respond::{Head, Ka, write_head};
+use crate::server::shared::Shared;
+use tokio::io::AsyncReadExt;
+
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    Close,
+}
+
+fn redirect(req: &Req<'_>, pp: &ProxyPass, loc: &[u8]) -> Vec<u8> {
+    // proxy_redirect default: the proxy_pass URL (with "/" when it has no URI) → location name.
+    let scheme = if pp.https { "https://" } else { "http://" };
+    let pattern = format!(
+        "{scheme}{}{}",
+        pp.proxy_host,
+        pp.uri.as_deref().unwrap_or("/")
+    );
+    let replacement = if pp.uri.is_some() {
+        req.loc.name.as_str()
+    } else {
+        "/"
+    };
+    if loc.starts_with(pattern.as_bytes()) && !req.loc.name.is_empty() {
+        let mut v = replacement.as_bytes().to_vec();
+        v.extend_from_slice(&loc[pattern.len()..]);
+        return v;
+    }
+    loc.to_vec()
+}
+
+/// Sends the response whose head was read from `conn`; `leftover` holds body bytes already read.
+#[allow(clippy::too_many_arguments)]
+pub async fn send(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    mut conn: UpConn,
+    up: UpHead,
+    mut leftover: Vec<u8>,
+    pool: &Pool,
+    pp: &ProxyPass,
+) -> Next {
+    let head_req = req.head.method() == b"HEAD";
+    let code = up.code;
+    let no_body = head_req || (100..200).contains(&code) || code == 204 || code == 304;
+    let up_framing = if no_body {
+        Framing::None
+    } else if up.chunked {
+        Framing::Chunked
+    } else if let Some(n) = up.content_length {
+        Framing::Length(n)
+    } else {
+        Framing::Close
+    };
+    let mut ka = keepalive(req, shared, code);
+    let client_chunked =
+        matches!(up_framing, Framing::Chunked | Framing::Close) && req.head.minor == 1;
+    if matches!(up_framing, Framing::Chunked | Framing::Close) && !client_chunked {
+        ka = Ka::Close;
+    }
+    let p = &req.loc.proxy;
+    let mut content_type = None;
+    let mut last_modified = None;
+    let mut location_special = None;
+    let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(up.headers.len() + 2);
+    for (n, v) in &up.headers {
+        if !passed(n, &p.hide_headers, &p.pass_headers) {
+            continue;
+        }
+        if content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
+            content_type = Some(v.as_slice());
+        } else if last_modified.is_none() && n.eq_ignore_ascii_case(b"last-modified") {
+            last_modified = Some(v.as_slice());
+        } else if n.eq_ignore_ascii_case(b"location") {
+            let v2 = redirect(req, pp, v);
+            if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
+                location_special = Some(absolute(req, &v2));
+            } else {
+                list.push((n.clone(), v2));
+            }
+        } else {
+            list.push((n.clone(), v.clone()));
+        }
+    }
+    list.extend(added_headers(req, code));
+    req.up.headers = up.headers.clone();
+    let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
+    write_head(
+        &mut out,
+        &Head {
+            code,
+            reason: Some(&up.reason),
+            content_type,
+            content_length: match up_framing {
+                Framing::Length(n) => Some(n),
+                Framing::None => up.content_length.filter(|_| head_req),
+                _ => None,
+            },
+            last_modified,
+            location: location_special.as_deref(),
+            chunked: client_chunked,
+            ka: Some(ka),
+        },
+        list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
+    );
+    req.status = code;
+    let head_len = out.len() as u64;
+    let send_timeout = req.loc.send_timeout;
+    let read_timeout = p.read_timeout;
+    let mut body_sent: u64 = 0;
+    let mut complete = false;
+    let mut up_error: Option<String> = None;
+    let mut client_error = false;
+    let mut dec = Decoder::new(0);
+    let mut remaining = match up_framing {
+        Framing::Length(n) => n,
+        _ => 0,
+    };
+    let mut rbuf: Vec<u8> = Vec::new();
+    let mut decoded = Vec::new();
+    let mut first = true;
+    loop {
+        // Turn what we have into client bytes.
+        let data: &[u8] = if first { &leftover } else { &rbuf };
+        match up_framing {
+            Framing::None => complete = true,
+            Framing::Length(_) => {
+                let n = (remaining as usize).min(data.len());
+                out.extend_from_slice(&data[..n]);
+                body_sent += n as u64;
+                remaining -= n as u64;
+                if n < data.len() {
+                    up_error = Some("upstream sent more data than specified in \"Content-Length\" header while reading upstream".into());
+                }
+                complete = remaining == 0;
+            }
+            Framing::Chunked => {
+                decoded.clear();
+                match dec.decode(data, &mut decoded) {
+                    Ok(used) => {
+                        if used < data.len() {
+                            up_error = Some(
+                                "upstream sent data after final chunk while reading upstream"
+                                    .into(),
+                            );
+                        }
+                    }
+                    Err(_) => {
+                        up_error = Some(
+                            "upstream sent invalid chunked response while reading upstream".into(),
+                        )
+                    }
+                }
+                if !decoded.is_empty() {
+                    body_sent += decoded.len() as u64;
+                    if client_chunked {
+                        encode_chunk(&decoded, &mut out);
+                    } else {
+                        out.extend_from_slice(&decoded);
+                    }
+                }
+                complete = dec.done();
+                if complete && client_chunked {
+                    out.extend_from_slice(b"0\r\n\r\n");
+                }
+            }
+            Framing::Close => {
+                if !data.is_empty() {
+                    body_sent += data.len() as u64;
+                    if client_chunked {
+                        encode_chunk(data, &mut out);
+                    } else {
+                        out.extend_from_slice(data);
+                    }
+                }
+            }
+        }
+        if first {
+            leftover.clear();
+            first = false;
+        }
+        if !out.is_empty() && !client_error {
+            if client.write_all(&out, send_timeout).await.is_err() {
+                client_error = true;
+            } else {
+                req.bytes_sent += out.len() as u64;
+            }
+            out.clear();
+        }
+        if complete || up_error.is_some() || client_error {
+            break;
+        }
+        rbuf.clear();
+        if rbuf.capacity() < 16384 {
+            rbuf.reserve(16384);
+        }
+        match tokio::time::timeout(read_timeout, conn.stream.read_buf(&mut rbuf)).await {
+            Err(_) => {
+                up_error = Some(
+                    "upstream timed out (110: Connection timed out) while reading upstream".into(),
+                );
+                break;
+            }
+            Ok(Err(e)) => {
+                up_error = Some(format!(
+                    "recv() failed ({}) while reading upstream",
+                    super::os_err(&e)
+                ));
+                break;
+            }
+            Ok(Ok(0)) => {
+                if matches!(up_framing, Framing::Close) {
+                    complete = true;
+                    if client_chunked {
+                        if client.write_all(b"0\r\n\r\n", send_timeout).await.is_err() {
+                            client_error = true;
+                        } else {
+                            req.bytes_sent += 5;
+                        }
+                    }
+                } else {
+                    up_error = Some(
+                        "upstream prematurely closed connection while reading upstream".into(),
+                    );
+                }
+                break;
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+    req.body_bytes_sent = body_sent.min(req.bytes_sent.saturating_sub(head_len));
+    if let Some(msg) = &up_error {
+        log_error(req.live, req, LogLevel::Error, msg);
+    }
+    if client_error {
+        log_error(
+            req.live,
+            req,
+            LogLevel::Info,
+            "client prematurely closed connection while sending to client",
+        );
+    }
+    let reusable = complete
+        && up_error.is_none()
+        && up.http11
+        && !up.conn_close
+        && !matches!(up_framing, Framing::Close)
+        && pool.enabled();
+    if reusable {
+        pool.put(conn);
+    }
+    if complete && up_error.is_none() && !client_error {
+        match ka {
+            Ka::KeepAlive(_) => Next::KeepAlive(req.loc.keepalive_timeout.0),
+            _ => Next::Close,
+        }
+    } else {
+        Next::Close
+    }
+}

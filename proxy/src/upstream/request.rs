@@ -1,0 +1,101 @@
+//! The request sent upstream (spec §4): request line with the URI per nginx's replacement
+//! rules, `proxy_set_header` entries in order, the built-in defaults not overridden (`Host:
+//! $proxy_host`, `Connection: close`), a recomputed Content-Length, then the client's headers
+//! except those names and the hop-by-hop ones nginx drops.
+
+use crate::conf::model::ProxyPass;
+use crate::http::uri::escape_path;
+use crate::server::ctx::Req;
+
+/// Client header names never copied (set by nginx itself or dropped).
+fn dropped(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 8] = [
+        b"host",
+        b"connection",
+        b"content-length",
+        b"transfer-encoding",
+        b"te",
+        b"keep-alive",
+        b"expect",
+        b"upgrade",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// The URI part sent upstream.
+fn upstream_uri(req: &Req<'_>, pp: &ProxyPass, out: &mut Vec<u8>) {
+    let Some(uri_part) = &pp.uri else {
+        // No URI in proxy_pass: the original request target, byte for byte.
+        out.extend_from_slice(req.head.target());
+        return;
+    };
+    let loc_name = req.loc.name.as_bytes();
+    let rest = if req.uri.starts_with(loc_name) {
+        &req.uri[loc_name.len()..]
+    } else {
+        &req.uri[..]
+    };
+    out.extend_from_slice(uri_part.as_bytes());
+    escape_path(rest, out);
+    let args = req.args();
+    if !args.is_empty() {
+        out.push(b'?');
+        out.extend_from_slice(args);
+    }
+}
+
+/// Builds the request head sent upstream for this request.
+pub fn build(req: &Req<'_>, pp: &ProxyPass, body_len: usize) -> Vec<u8> {
+    let proxy = &req.loc.proxy;
+    let mut out = Vec::with_capacity(512 + req.head.raw.len());
+    out.extend_from_slice(req.head.method());
+    out.push(b' ');
+    upstream_uri(req, pp, &mut out);
+    out.extend_from_slice(if proxy.http11 {
+        b" HTTP/1.1\r\n"
+    } else {
+        b" HTTP/1.0\r\n"
+    });
+    let mut val = Vec::new();
+    for (name, t) in &proxy.set_headers {
+        val.clear();
+        t.render_into(req, &mut val);
+        if val.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&val);
+        out.extend_from_slice(b"\r\n");
+    }
+    let overridden = |n: &[u8]| {
+        proxy
+            .set_headers
+            .iter()
+            .any(|(s, _)| s.as_bytes().eq_ignore_ascii_case(n))
+    };
+    if !overridden(b"host") {
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(req.proxy_host.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !overridden(b"connection") {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    if body_len > 0 || req.head.content_length.is_some() || req.head.chunked {
+        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
+    }
+    if proxy.pass_request_headers {
+        for (n, v) in req.head.headers() {
+            if dropped(n) || overridden(n) {
+                continue;
+            }
+            out.extend_from_slice(n);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
