@@ -1,0 +1,81 @@
+//! MIME type lookup as nginx does it: by the URI's extension, case-insensitively, falling back
+//! to `default_type`.
+
+use std::collections::HashMap;
+
+pub use super::mime_table::NGINX_MIME_TYPES;
+
+/// An extension → type table (nginx's `types {}`).
+#[derive(Debug, Clone, Default)]
+pub struct MimeTypes {
+    map: HashMap<String, String>,
+}
+
+impl MimeTypes {
+    /// nginx 1.22.1's `conf/mime.types` (what `include mime.types;` loads).
+    pub fn nginx_default() -> MimeTypes {
+        MimeTypes::from_pairs(NGINX_MIME_TYPES.iter().map(|&(e, t)| (e, t)))
+    }
+
+    /// nginx's built-in table when the config has no `types {}` / `include mime.types`:
+    /// only `html`, `gif` and `jpg`.
+    pub fn nginx_builtin() -> MimeTypes {
+        MimeTypes::from_pairs([
+            ("html", "text/html"),
+            ("gif", "image/gif"),
+            ("jpg", "image/jpeg"),
+        ])
+    }
+
+    /// A table from (extension, type) pairs; extensions are matched case-insensitively. A
+    /// later duplicate extension replaces an earlier one.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> MimeTypes {
+        let map = pairs
+            .into_iter()
+            .map(|(e, t)| (e.to_ascii_lowercase(), t.to_string()))
+            .collect();
+        MimeTypes { map }
+    }
+
+    /// The type of extension `ext` (without the dot), if known.
+    pub fn lookup(&self, ext: &[u8]) -> Option<&str> {
+        let ext = std::str::from_utf8(ext).ok()?;
+        match self.map.get(ext) {
+            Some(t) => Some(t),
+            None => self.map.get(&ext.to_ascii_lowercase()).map(String::as_str),
+        }
+    }
+
+    /// The type for a URI (nginx takes the extension from the URI, not the file path), or
+    /// `default_type`.
+    pub fn for_uri<'a>(&'a self, uri: &[u8], default_type: &'a str) -> &'a str {
+        super::path::exten(uri)
+            .and_then(|e| self.lookup(e))
+            .unwrap_or(default_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nginx_table_lookups() {
+        let m = MimeTypes::nginx_default();
+        assert_eq!(m.lookup(b"html"), Some("text/html"));
+        assert_eq!(m.lookup(b"JS"), Some("application/javascript"));
+        assert_eq!(
+            m.lookup(b"docx"),
+            Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        );
+        assert_eq!(m.lookup(b"nope"), None);
+        assert_eq!(
+            m.for_uri(b"/a/b.tar.gz", "application/octet-stream"),
+            "application/octet-stream"
+        );
+        assert_eq!(m.for_uri(b"/a.d/file", "text/plain"), "text/plain");
+        assert_eq!(m.for_uri(b"/x.WOFF2", "text/plain"), "font/woff2");
+        assert_eq!(NGINX_MIME_TYPES.len(), 110);
+        assert_eq!(MimeTypes::nginx_builtin().lookup(b"css"), None);
+    }
+}

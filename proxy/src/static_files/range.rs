@@ -1,0 +1,249 @@
+//! `Range` / `If-Range` handling as nginx's range filter: single and multiple byte ranges,
+//! 416 for unsatisfiable ones, the whole file when the ranges are syntactically odd or
+//! overlap beyond the file size.
+
+use super::conditional::parse_http_date;
+
+/// A byte range `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// What to send for a 200 representation of `len` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RangeDecision {
+    /// The whole file with `Accept-Ranges: bytes`.
+    Full,
+    /// 206 with one range.
+    Single(ByteRange),
+    /// 206 `multipart/byteranges`.
+    Multi(Vec<ByteRange>),
+    /// 416 with `Content-Range: bytes */len`.
+    Unsatisfiable,
+}
+
+/// nginx's range header filter (HTTP/1.0+ requests, 200 responses with a known length).
+/// `max_ranges` is the `max_ranges` directive (`None` = unlimited, the default).
+pub fn evaluate(
+    range: Option<&[u8]>,
+    if_range: Option<&[u8]>,
+    etag: &str,
+    last_modified: i64,
+    len: u64,
+    max_ranges: Option<usize>,
+) -> RangeDecision {
+    if max_ranges == Some(0) {
+        return RangeDecision::Full;
+    }
+    let Some(r) = range else {
+        return RangeDecision::Full;
+    };
+    if r.len() < 7 || !r[..6].eq_ignore_ascii_case(b"bytes=") {
+        return RangeDecision::Full;
+    }
+    if let Some(ir) = if_range {
+        if ir.len() >= 2 && ir.ends_with(b"\"") {
+            if ir != etag.as_bytes() {
+                return RangeDecision::Full;
+            }
+        } else if parse_http_date(ir) != Some(last_modified) {
+            return RangeDecision::Full;
+        }
+    }
+    match parse(&r[6..], len, max_ranges.unwrap_or(usize::MAX)) {
+        Parsed::Ok(v) if v.len() == 1 => RangeDecision::Single(v[0]),
+        Parsed::Ok(v) => RangeDecision::Multi(v),
+        Parsed::NotSatisfiable => RangeDecision::Unsatisfiable,
+        Parsed::Declined => RangeDecision::Full,
+    }
+}
+
+enum Parsed {
+    Ok(Vec<ByteRange>),
+    NotSatisfiable,
+    Declined,
+}
+
+/// nginx's `ngx_http_range_parse` on the bytes after `bytes=` (signed arithmetic as nginx's
+/// `off_t`).
+fn parse(spec: &[u8], len: u64, mut ranges_left: usize) -> Parsed {
+    let at = |i: usize| spec.get(i).copied().unwrap_or(0);
+    let cl = len.min(i64::MAX as u64) as i64;
+    let number = |p: &mut usize| -> Option<i64> {
+        let mut v: i64 = 0;
+        while at(*p).is_ascii_digit() {
+            v = v.checked_mul(10)?.checked_add(i64::from(at(*p) - b'0'))?;
+            *p += 1;
+        }
+        Some(v)
+    };
+    let skip_sp = |p: &mut usize| {
+        while at(*p) == b' ' {
+            *p += 1;
+        }
+    };
+    let (mut p, mut out, mut size) = (0usize, Vec::new(), 0i64);
+    loop {
+        let (mut start, mut end) = (0i64, 0i64);
+        let mut suffix = false;
+        let mut found = false;
+        skip_sp(&mut p);
+        if at(p) != b'-' {
+            if !at(p).is_ascii_digit() {
+                return Parsed::NotSatisfiable;
+            }
+            let Some(s) = number(&mut p) else {
+                return Parsed::NotSatisfiable;
+            };
+            start = s;
+            skip_sp(&mut p);
+            if at(p) != b'-' {
+                return Parsed::NotSatisfiable;
+            }
+            p += 1;
+            skip_sp(&mut p);
+            if at(p) == b',' || at(p) == 0 {
+                end = cl;
+                found = true;
+            }
+        } else {
+            suffix = true;
+            p += 1;
+        }
+        if !found {
+            if !at(p).is_ascii_digit() {
+                return Parsed::NotSatisfiable;
+            }
+            let Some(e) = number(&mut p) else {
+                return Parsed::NotSatisfiable;
+            };
+            end = e;
+            skip_sp(&mut p);
+            if at(p) != b',' && at(p) != 0 {
+                return Parsed::NotSatisfiable;
+            }
+            if suffix {
+                start = if end < cl { cl - end } else { 0 };
+                end = cl - 1;
+            }
+            if end >= cl { end = cl } else { end += 1 }
+        }
+        if start < end {
+            out.push(ByteRange {
+                start: start as u64,
+                end: end as u64,
+            });
+            if size > i64::MAX - (end - start) {
+                return Parsed::NotSatisfiable;
+            }
+            size += end - start;
+            if ranges_left == 0 {
+                return Parsed::Declined;
+            }
+            ranges_left -= 1;
+        } else if start == 0 {
+            return Parsed::Declined;
+        }
+        let c = at(p);
+        p += 1;
+        if c != b',' {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Parsed::NotSatisfiable;
+    }
+    if size > cl {
+        return Parsed::Declined;
+    }
+    Parsed::Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(r: &str, len: u64) -> RangeDecision {
+        evaluate(Some(r.as_bytes()), None, "\"e\"", 100, len, None)
+    }
+    fn br(start: u64, end: u64) -> ByteRange {
+        ByteRange { start, end }
+    }
+
+    #[test]
+    fn single_ranges() {
+        assert_eq!(ev("bytes=0-9", 100), RangeDecision::Single(br(0, 10)));
+        assert_eq!(ev("bytes=90-", 100), RangeDecision::Single(br(90, 100)));
+        assert_eq!(ev("bytes=-10", 100), RangeDecision::Single(br(90, 100)));
+        assert_eq!(ev("bytes=-1000", 100), RangeDecision::Single(br(0, 100)));
+        assert_eq!(ev("bytes=50-1000", 100), RangeDecision::Single(br(50, 100)));
+        assert_eq!(ev("bytes= 1 - 2 ", 100), RangeDecision::Single(br(1, 3)));
+        assert_eq!(ev("BYTES=1-2", 100), RangeDecision::Single(br(1, 3)));
+    }
+
+    #[test]
+    fn unsatisfiable_and_declined() {
+        assert_eq!(ev("bytes=100-", 100), RangeDecision::Unsatisfiable);
+        assert_eq!(ev("bytes=200-300", 100), RangeDecision::Unsatisfiable);
+        assert_eq!(ev("bytes=5-3", 100), RangeDecision::Unsatisfiable);
+        assert_eq!(ev("bytes=abc", 100), RangeDecision::Unsatisfiable);
+        assert_eq!(ev("bytes=1-2x", 100), RangeDecision::Unsatisfiable);
+        assert_eq!(ev("bytes=0-", 0), RangeDecision::Full);
+        assert_eq!(ev("bytes=-5", 0), RangeDecision::Full);
+        assert_eq!(ev("items=0-1", 100), RangeDecision::Full);
+        assert_eq!(ev("bytes=", 100), RangeDecision::Full);
+        // overlapping ranges summing past the length → whole file
+        assert_eq!(ev("bytes=0-99,0-99", 100), RangeDecision::Full);
+        assert_eq!(
+            ev("bytes=99999999999999999999-", 100),
+            RangeDecision::Unsatisfiable
+        );
+    }
+
+    #[test]
+    fn multi_and_if_range() {
+        assert_eq!(
+            ev("bytes=0-1,5-6", 100),
+            RangeDecision::Multi(vec![br(0, 2), br(5, 7)])
+        );
+        assert_eq!(
+            ev("bytes=0-1,500-600", 100),
+            RangeDecision::Single(br(0, 2))
+        );
+        let d = evaluate(
+            Some(b"bytes=0-1"),
+            Some(b"\"other\""),
+            "\"e\"",
+            100,
+            10,
+            None,
+        );
+        assert_eq!(d, RangeDecision::Full);
+        let d = evaluate(Some(b"bytes=0-1"), Some(b"\"e\""), "\"e\"", 100, 10, None);
+        assert_eq!(d, RangeDecision::Single(br(0, 2)));
+        let d = evaluate(
+            Some(b"bytes=0-1"),
+            Some(b"Thu, 01 Jan 1970 00:01:40 GMT"),
+            "\"e\"",
+            100,
+            10,
+            None,
+        );
+        assert_eq!(d, RangeDecision::Single(br(0, 2)));
+        let d = evaluate(
+            Some(b"bytes=0-1"),
+            Some(b"Thu, 01 Jan 1970 00:01:41 GMT"),
+            "\"e\"",
+            100,
+            10,
+            None,
+        );
+        assert_eq!(d, RangeDecision::Full);
+        let d = evaluate(Some(b"bytes=0-1,3-4"), None, "\"e\"", 100, 10, Some(1));
+        assert_eq!(d, RangeDecision::Full);
+    }
+}
