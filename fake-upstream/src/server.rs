@@ -119,7 +119,7 @@ pub fn run_single(s: &Settings) -> anyhow::Result<ExitCode> {
         .local_addr()?
         .as_socket()
         .context("bound address is not IP")?;
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::with_routes(worker::route_names(&s.app)));
     let admin = match s.admin_port {
         Some(p) => Some(admin::spawn(
             &s.host,
@@ -142,7 +142,7 @@ pub fn run_single(s: &Settings) -> anyhow::Result<ExitCode> {
 pub fn run_worker_process(s: &Settings, env: WorkerEnv) -> anyhow::Result<ExitCode> {
     crate::sys::die_with_parent(env.parent);
     let listener = crate::sys::inherited_listener(env.fd)?;
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::with_routes(worker::route_names(&s.app)));
     if let Some(f) = &env.faults {
         shared.faults.apply(f);
     }

@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
 /// Counters and runtime faults of one process.
@@ -27,8 +26,10 @@ pub struct Shared {
     pub accepted: AtomicU64,
     /// Worker restarts done by the supervisor.
     pub restarts: AtomicU64,
-    /// Requests per route (`GET /sleep`, table route names, `404`).
-    pub routes: Mutex<BTreeMap<String, u64>>,
+    /// Route names (table routes, then the built-in ones), index = counter slot.
+    route_names: Vec<String>,
+    /// Requests per route, by index into `route_names`.
+    route_counts: Vec<AtomicU64>,
     /// Runtime faults.
     pub faults: RuntimeFaults,
 }
@@ -140,15 +141,20 @@ impl Counters {
 }
 
 impl Shared {
-    /// Counts one request for `route`.
-    pub fn count_route(&self, route: &str) {
-        if let Ok(mut m) = self.routes.lock() {
-            match m.get_mut(route) {
-                Some(v) => *v += 1,
-                None => {
-                    m.insert(route.to_string(), 1);
-                }
-            }
+    /// Counters for these route names (see `worker::route_names`).
+    pub fn with_routes(route_names: Vec<String>) -> Self {
+        let route_counts = route_names.iter().map(|_| AtomicU64::new(0)).collect();
+        Shared {
+            route_names,
+            route_counts,
+            ..Shared::default()
+        }
+    }
+
+    /// Counts one request for route slot `index` (ignored when out of range).
+    pub fn count_route(&self, index: usize) {
+        if let Some(c) = self.route_counts.get(index) {
+            c.fetch_add(1, Relaxed);
         }
     }
 
@@ -165,7 +171,13 @@ impl Shared {
             accepted: self.accepted.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
             workers: 1,
-            routes: self.routes.lock().map(|m| m.clone()).unwrap_or_default(),
+            routes: self
+                .route_names
+                .iter()
+                .zip(&self.route_counts)
+                .map(|(n, c)| (n.clone(), c.load(Relaxed)))
+                .filter(|(_, c)| *c > 0)
+                .collect(),
         }
     }
 }

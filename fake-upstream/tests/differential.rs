@@ -303,7 +303,10 @@ fn threadpool_has_40_slots() {
 
 #[test]
 fn exhausted_db_pool_answers_fastapis_500_after_pool_timeout_then_closes() {
-    let opts = Opts { pool: Some((2, 0, 1.0)), ..Opts::default() };
+    let opts = Opts {
+        pool: Some((2, 0, 1.0)),
+        ..Opts::default()
+    };
     both(&opts, |s| {
         let mut holders: Vec<TcpStream> = (0..2).map(|_| s.connect()).collect();
         for c in &mut holders {

@@ -1,6 +1,9 @@
 //! `proxylab bench …`: end-to-end comparisons against reference programs, measured side by side
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
+pub mod support;
+pub mod upstream;
+
 use std::process::ExitCode;
 
 /// Flags of `proxylab bench`.
@@ -23,6 +26,18 @@ pub enum Which {
 
 /// Runs the chosen benchmark.
 pub fn main(args: BenchArgs) -> ExitCode {
-    eprintln!("proxylab bench {:?}: not implemented yet", args.which);
-    ExitCode::from(2)
+    let result = match args.which {
+        Which::Upstream => upstream::run(),
+        other => {
+            eprintln!("proxylab bench {other:?}: not implemented yet");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

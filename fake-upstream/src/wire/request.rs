@@ -47,7 +47,7 @@ pub struct BadRequest;
 
 /// Parses a complete request head at the start of `buf`; `Ok(None)` when more bytes are needed.
 pub fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, BadRequest> {
-    let mut storage = [httparse::EMPTY_HEADER; 100];
+    let mut storage = [httparse::EMPTY_HEADER; 48];
     let mut req = httparse::Request::new(&mut storage);
     let n = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,

@@ -30,6 +30,21 @@ impl Response {
         body: Bytes,
         media_type: Option<&str>,
     ) -> Self {
+        Self::starlette_cow(
+            status,
+            extra,
+            body,
+            media_type.map(|m| Cow::Owned(m.to_string())),
+        )
+    }
+
+    /// [`Response::starlette`] with a possibly static media type (no allocation).
+    pub fn starlette_cow(
+        status: u16,
+        extra: Vec<Header>,
+        body: Bytes,
+        media_type: Option<Cow<'static, str>>,
+    ) -> Self {
         let mut headers = extra;
         let has = |h: &Vec<Header>, n: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
         let bodiless = status < 200 || status == 204 || status == 304;
@@ -45,7 +60,7 @@ impl Response {
             let ct = if mt.starts_with("text/") && !mt.to_ascii_lowercase().contains("charset=") {
                 Cow::Owned(format!("{mt}; charset=utf-8"))
             } else {
-                Cow::Owned(mt.to_string())
+                mt
             };
             headers.push((Cow::Borrowed("content-type"), ct));
         }
@@ -58,7 +73,8 @@ impl Response {
 
     /// A FastAPI `JSONResponse` with an already-serialised compact JSON body.
     pub fn json(status: u16, body: impl Into<Bytes>) -> Self {
-        Self::starlette(status, Vec::new(), body.into(), Some("application/json"))
+        let mt = Some(Cow::Borrowed("application/json"));
+        Self::starlette_cow(status, Vec::with_capacity(2), body.into(), mt)
     }
 
     /// A streamed response (Starlette `StreamingResponse`): no `content-length`, so uvicorn
@@ -173,15 +189,18 @@ pub fn write_body(out: &mut Vec<u8>, framing: Framing, body: &[u8], last: bool) 
 }
 
 fn push_status(out: &mut Vec<u8>, status: u16) {
-    let mut b = itoa3(status);
-    out.append(&mut b);
+    if (100..1000).contains(&status) {
+        out.extend_from_slice(&[
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ]);
+    } else {
+        out.extend_from_slice(status.to_string().as_bytes());
+    }
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
     out.extend_from_slice(b"\r\n");
-}
-
-fn itoa3(n: u16) -> Vec<u8> {
-    n.to_string().into_bytes()
 }
 
 /// uvicorn's 400 for a request httptools cannot parse (`send_400_response`), then close.

@@ -16,10 +16,44 @@ use std::time::Duration;
 
 const HELLO: &[u8] = b"{\"message\":\"Hello World\"}";
 
+/// Counter names of the built-in routes, after the table routes' names.
+pub(crate) const BUILTIN_NAMES: [&str; 12] = [
+    "GET /",
+    "GET /health",
+    "GET /sleep",
+    "GET /block",
+    "GET /thread",
+    "GET /db",
+    "POST /echo",
+    "GET /status/{code}",
+    "GET /bytes/{n}",
+    "GET /ws",
+    "404",
+    "405",
+];
+const ROOT: usize = 0;
+const HEALTH: usize = 1;
+const SLEEP: usize = 2;
+const BLOCK: usize = 3;
+const THREAD: usize = 4;
+const DB: usize = 5;
+const ECHO: usize = 6;
+const STATUS: usize = 7;
+const BYTES: usize = 8;
+/// Counter slot of `GET /ws` among the built-ins.
+pub(crate) const WS: usize = 9;
+const NOT_FOUND: usize = 10;
+const NOT_ALLOWED: usize = 11;
+
+/// Counter slot of built-in route `b` (after the table's routes).
+pub(crate) fn slot(w: &Worker, b: usize) -> usize {
+    w.app.routes.len() + b
+}
+
 /// Decides how to answer `head`.
 pub(crate) fn dispatch(w: &Worker, head: &RequestHead) -> Plan {
     if let Some(i) = w.app.find(&head.method, &head.path) {
-        return table_plan(w, &w.app.routes[i]);
+        return table_plan(w, i);
     }
     if w.app.include_default_routes
         && let Some(plan) = builtin(w, head)
@@ -32,10 +66,10 @@ pub(crate) fn dispatch(w: &Worker, head: &RequestHead) -> Plan {
             0,
             (Cow::Borrowed("allow"), Cow::Borrowed(allowed(&head.path))),
         );
-        return Plan::ready("405", r);
+        return Plan::ready(slot(w, NOT_ALLOWED), r);
     }
     Plan::ready(
-        "404",
+        slot(w, NOT_FOUND),
         Response::json(404, &b"{\"detail\":\"Not Found\"}"[..]),
     )
 }
@@ -65,7 +99,8 @@ fn scaled(w: &Worker, d: Duration) -> Duration {
     }
 }
 
-fn table_plan(w: &Worker, r: &Route) -> Plan {
+fn table_plan(w: &Worker, index: usize) -> Plan {
+    let r: &Route = &w.app.routes[index];
     let (latency, fault) = {
         let mut rng = w.rng.borrow_mut();
         let l = if r.latency.is_zero() {
@@ -103,7 +138,7 @@ fn table_plan(w: &Worker, r: &Route) -> Plan {
         }
     };
     Plan {
-        counter: Cow::Owned(r.name.clone()),
+        counter: index,
         kind: r.kind,
         latency: scaled(w, latency),
         cpu: r.cpu,
@@ -134,7 +169,8 @@ fn query_ms(head: &RequestHead) -> Result<u64, Response> {
     Ok(0)
 }
 
-fn timed(w: &Worker, head: &RequestHead, counter: &'static str, kind: Kind, key: &str) -> Plan {
+fn timed(w: &Worker, head: &RequestHead, counter: usize, kind: Kind, key: &str) -> Plan {
+    let counter = slot(w, counter);
     match query_ms(head) {
         Ok(ms) => {
             let body = format!("{{\"{key}\":{ms}}}");
@@ -150,21 +186,24 @@ fn timed(w: &Worker, head: &RequestHead, counter: &'static str, kind: Kind, key:
 fn builtin(w: &Worker, head: &RequestHead) -> Option<Plan> {
     let get = head.method == "GET";
     let plan = match head.path.as_str() {
-        "/" if get => Plan::ready("GET /", Response::json(200, Bytes::from_static(HELLO))),
+        "/" if get => Plan::ready(
+            slot(w, ROOT),
+            Response::json(200, Bytes::from_static(HELLO)),
+        ),
         "/health" if get => {
             let r = if w.shared.faults.unhealthy.load(Relaxed) {
                 Response::json(503, &b"{\"status\":\"unhealthy\"}"[..])
             } else {
                 Response::json(200, &b"{\"status\":\"ok\"}"[..])
             };
-            Plan::ready("GET /health", r)
+            Plan::ready(slot(w, HEALTH), r)
         }
-        "/sleep" if get => timed(w, head, "GET /sleep", Kind::Async, "slept_ms"),
-        "/block" if get => timed(w, head, "GET /block", Kind::Blocking, "blocked_ms"),
-        "/thread" if get => timed(w, head, "GET /thread", Kind::Threadpool, "thread_ms"),
-        "/db" if get => timed(w, head, "GET /db", Kind::Db, "db_ms"),
+        "/sleep" if get => timed(w, head, SLEEP, Kind::Async, "slept_ms"),
+        "/block" if get => timed(w, head, BLOCK, Kind::Blocking, "blocked_ms"),
+        "/thread" if get => timed(w, head, THREAD, Kind::Threadpool, "thread_ms"),
+        "/db" if get => timed(w, head, DB, Kind::Db, "db_ms"),
         "/echo" if head.method == "POST" => {
-            let mut p = Plan::ready("POST /echo", Response::json(200, Bytes::new()));
+            let mut p = Plan::ready(slot(w, ECHO), Response::json(200, Bytes::new()));
             p.reply = Reply::Echo;
             p
         }
@@ -177,7 +216,7 @@ fn builtin(w: &Worker, head: &RequestHead) -> Option<Plan> {
                 Ok(_) => Response::fastapi_500(),
                 Err(_) => int_422("path", "code", raw),
             };
-            Plan::ready("GET /status/{code}", r)
+            Plan::ready(slot(w, STATUS), r)
         }
         p if get && p.starts_with("/bytes/") && builtin_path(p) => {
             let raw = &p["/bytes/".len()..];
@@ -191,7 +230,7 @@ fn builtin(w: &Worker, head: &RequestHead) -> Option<Plan> {
                 Ok(_) => Response::fastapi_500(),
                 Err(_) => int_422("path", "n", raw),
             };
-            Plan::ready("GET /bytes/{n}", r)
+            Plan::ready(slot(w, BYTES), r)
         }
         _ => return None,
     };

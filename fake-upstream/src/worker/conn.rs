@@ -95,8 +95,15 @@ pub(super) struct Conn {
 impl Conn {
     async fn run(&mut self) -> Next {
         let mut shutdown = self.w.shutdown_tx.subscribe();
+        let stop = async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        tokio::pin!(stop);
         let ka = self.w.cfg.timeout_keep_alive;
-        let mut armed = false;
+        // The real keep-alive deadline, and whether the timer is registered. The timer is only
+        // re-registered when it fires early, so the hot path does not touch the timer wheel.
+        let mut deadline: Option<Instant> = None;
+        let mut timer_set = false;
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
         loop {
@@ -113,8 +120,12 @@ impl Conn {
                         let _ = self.buf.split_to(n);
                         match self.request(head).await {
                             Next::KeepAlive => {
-                                armed = true;
-                                timer.as_mut().reset(Instant::now() + ka);
+                                let d = Instant::now() + ka;
+                                deadline = Some(d);
+                                if !timer_set {
+                                    timer.as_mut().reset(d);
+                                    timer_set = true;
+                                }
                                 continue;
                             }
                             other => return other,
@@ -123,7 +134,7 @@ impl Conn {
                     Ok(None) => {}
                 }
             }
-            if *shutdown.borrow() {
+            if self.w.shutting_down() {
                 // Idle (no request in progress): uvicorn closes it right away.
                 return Next::Abort;
             }
@@ -134,10 +145,21 @@ impl Conn {
                 biased;
                 r = self.sock.read_buf(&mut self.buf) => match r {
                     Ok(0) | Err(_) => return Next::Abort,
-                    Ok(_) => armed = false,
+                    Ok(_) => deadline = None,
                 },
-                _ = &mut timer, if armed => return Next::Abort, // keep-alive expired: FIN, no bytes
-                _ = shutdown.changed() => {}
+                _ = &mut timer, if timer_set => {
+                    timer_set = false;
+                    match deadline {
+                        // keep-alive expired: FIN, no bytes
+                        Some(d) if Instant::now() >= d => return Next::Abort,
+                        Some(d) => {
+                            timer.as_mut().reset(d);
+                            timer_set = true;
+                        }
+                        None => {}
+                    }
+                }
+                _ = &mut stop => {}
             }
         }
     }
@@ -164,7 +186,7 @@ impl Conn {
         }
         let task = TaskGuard::new(&w);
         let plan = dispatch(&w, &head);
-        w.shared.count_route(&plan.counter);
+        w.shared.count_route(plan.counter);
         let mut body_reader = BodyReader::new(head.body);
         let mut body = Vec::new();
         if matches!(plan.reply, Reply::Echo) {

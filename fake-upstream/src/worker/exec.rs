@@ -5,7 +5,6 @@
 use super::Worker;
 use crate::app::{Fault, Kind};
 use crate::wire::response::Response;
-use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -21,8 +20,8 @@ pub(crate) enum Reply {
 /// One request's work and answer, decided at dispatch time.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    /// Per-route counter key.
-    pub counter: Cow<'static, str>,
+    /// Per-route counter slot (see [`super::route_names`]).
+    pub counter: usize,
     /// Where the latency is spent.
     pub kind: Kind,
     /// Sampled latency (multiplier applied).
@@ -39,9 +38,9 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// A plan that answers at once with `resp`.
-    pub fn ready(counter: impl Into<Cow<'static, str>>, resp: Response) -> Self {
+    pub fn ready(counter: usize, resp: Response) -> Self {
         Plan {
-            counter: counter.into(),
+            counter,
             kind: Kind::Async,
             latency: Duration::ZERO,
             cpu: Duration::ZERO,

@@ -24,6 +24,13 @@ use tokio::sync::{Semaphore, watch};
 /// Length of an RFC 1123 date (`Thu, 26 Nov 2026 04:45:36 GMT`).
 const DATE_LEN: usize = 29;
 
+/// Counter names of an app's routes: the table's routes, then the built-in ones.
+pub fn route_names(app: &App) -> Vec<String> {
+    let mut names: Vec<String> = app.routes.iter().map(|r| r.name.clone()).collect();
+    names.extend(builtin::BUILTIN_NAMES.iter().map(|s| s.to_string()));
+    names
+}
+
 /// Why a worker stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitReason {
@@ -47,6 +54,8 @@ pub(crate) struct Worker {
     pub db: Option<Semaphore>,
     /// true once shutdown started (idle connections close, responses get `connection: close`).
     pub shutdown_tx: watch::Sender<bool>,
+    /// Mirror of `shutdown_tx` readable without a lock.
+    pub stopping: Cell<bool>,
     /// true once `--timeout-graceful-shutdown` expired: in-flight tasks are cancelled.
     pub cancel_tx: watch::Sender<bool>,
 }
@@ -69,6 +78,7 @@ impl Worker {
             tasks: Cell::new(0),
             total: Cell::new(0),
             shutdown_tx: watch::channel(false).0,
+            stopping: Cell::new(false),
             cancel_tx: watch::channel(false).0,
         };
         w.refresh_date();
@@ -91,7 +101,13 @@ impl Worker {
 
     /// Whether graceful shutdown has started.
     pub fn shutting_down(&self) -> bool {
-        *self.shutdown_tx.borrow()
+        self.stopping.get()
+    }
+
+    /// Starts graceful shutdown: wakes idle connections and the accept loop.
+    pub fn begin_shutdown(&self) {
+        self.stopping.set(true);
+        let _ = self.shutdown_tx.send(true);
     }
 
     /// uvicorn's `--limit-concurrency` check at request-head time.

@@ -48,7 +48,7 @@ pub(super) async fn main_loop(w: &Rc<Worker>) -> ExitReason {
 pub(super) async fn drain(w: &Rc<Worker>, _reason: ExitReason) {
     w.log("INFO:     Shutting down");
     // Idle connections close now; in-flight ones finish with `connection: close`.
-    let _ = w.shutdown_tx.send(true);
+    w.begin_shutdown();
     tokio::time::sleep(TICK).await;
     let started = Instant::now();
     let deadline = w.cfg.timeout_graceful_shutdown.map(|t| started + t);

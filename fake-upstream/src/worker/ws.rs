@@ -31,7 +31,8 @@ pub(super) async fn serve(c: &mut Conn, head: RequestHead) {
         return;
     };
     let _task = TaskGuard::new(&w);
-    w.shared.count_route("GET /ws");
+    w.shared
+        .count_route(super::builtin::slot(&w, super::builtin::WS));
     let mut out = Vec::with_capacity(256);
     // websockets-sansio writes its own capitalised headers first, then uvicorn's date/server.
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");

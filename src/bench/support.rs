@@ -1,0 +1,383 @@
+//! Shared helpers of the `proxylab bench …` commands: child processes that never leak, a real
+//! nginx on a temporary prefix, wrk runs parsed into numbers, and median/ratio tables.
+//!
+//! Typical use: start the targets once, then alternate short wrk rounds between them (so that
+//! background load hits every target alike), and print medians and ratios:
+//!
+//! ```no_run
+//! use proxylab::bench::support::*;
+//! # fn demo() -> anyhow::Result<()> {
+//! let nginx = Nginx::start("server { listen 127.0.0.1:{PORT}; location / { return 200; } }")?;
+//! let wrk = Wrk { threads: 2, connections: 50, seconds: 5 };
+//! let mut rounds = Rounds::new(&["nginx"]);
+//! for _ in 0..3 {
+//!     rounds.push("nginx", wrk.run(&format!("http://{}/", nginx.addr()))?.requests_per_sec);
+//! }
+//! rounds.print("req/s");
+//! # Ok(()) }
+//! ```
+#![allow(unsafe_code)] // one libc::kill call to stop a whole process group, see `Child::drop`
+
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child process in its own process group; the whole group is SIGKILLed on drop.
+#[derive(Debug)]
+pub struct Child {
+    name: String,
+    child: std::process::Child,
+}
+
+impl Child {
+    /// Spawns `cmd` in a new process group, stdin closed, stderr discarded unless `keep_stderr`.
+    /// Returns the child and a channel of its stdout lines.
+    pub fn spawn(
+        name: &str,
+        mut cmd: Command,
+        keep_stderr: bool,
+    ) -> anyhow::Result<(Child, mpsc::Receiver<String>)> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        cmd.stderr(if keep_stderr {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        let (tx, rx) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok((
+            Child {
+                name: name.to_string(),
+                child,
+            },
+            rx,
+        ))
+    }
+
+    /// Spawns `cmd` and waits up to `timeout` for a stdout line containing `marker`.
+    pub fn spawn_until_line(
+        name: &str,
+        cmd: Command,
+        marker: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(Child, String)> {
+        let (child, rx) = Self::spawn(name, cmd, true)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(marker) => return Ok((child, line)),
+                Ok(_) => {}
+                Err(_) => bail!("{name} did not print {marker:?} within {timeout:?}"),
+            }
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The name given at spawn.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) has no memory-safety preconditions; -pgid targets the group we made.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; fine for short-lived benchmarks).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Waits until `addr` accepts a TCP connection.
+pub fn wait_port(addr: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("{addr} not accepting after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// A real nginx on a temporary prefix, killed (with its workers) on drop.
+#[derive(Debug)]
+pub struct Nginx {
+    _child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Nginx {
+    /// Starts nginx with `worker_processes 1`, `access_log off` and `http_body` (the content of
+    /// the `http {}` block, `{PORT}` replaced by a free port).
+    pub fn start(http_body: &str) -> anyhow::Result<Nginx> {
+        Self::start_with(1, http_body)
+    }
+
+    /// Like [`Nginx::start`] with `workers` worker processes.
+    pub fn start_with(workers: u32, http_body: &str) -> anyhow::Result<Nginx> {
+        let nginx = which("nginx").context("nginx not installed (apt-get install -y nginx)")?;
+        let dir = tempfile::Builder::new()
+            .prefix("proxylab-bench-nginx-")
+            .tempdir()?;
+        let port = free_port()?;
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes {workers};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n\
+             fastcgi_temp_path {d}/fc;\n  uwsgi_temp_path {d}/uw;\n  scgi_temp_path {d}/sc;\n{}\n}}\n",
+            http_body.replace("{PORT}", &port.to_string())
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf)?;
+        let mut cmd = Command::new(nginx);
+        cmd.arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"));
+        let (child, _) = Child::spawn("nginx", cmd, true)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_port(addr, Duration::from_secs(10)).with_context(|| {
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        })?;
+        Ok(Nginx {
+            _child: child,
+            dir,
+            port,
+        })
+    }
+
+    /// Listening address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The prefix directory (nginx.conf, error.log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Finds `program` on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A wrk invocation: `wrk -t{threads} -c{connections} -d{seconds}s --latency URL`.
+#[derive(Debug, Clone, Copy)]
+pub struct Wrk {
+    /// Client threads.
+    pub threads: u32,
+    /// Open connections (keep-alive).
+    pub connections: u32,
+    /// Duration of one run in seconds.
+    pub seconds: u32,
+}
+
+/// What one wrk run measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WrkResult {
+    /// `Requests/sec`.
+    pub requests_per_sec: f64,
+    /// Total requests completed.
+    pub requests: u64,
+    /// 50th percentile latency in ms (from `--latency`).
+    pub p50_ms: f64,
+    /// 99th percentile latency in ms.
+    pub p99_ms: f64,
+    /// `Non-2xx or 3xx responses`.
+    pub non_2xx: u64,
+    /// Socket errors (connect + read + write + timeout).
+    pub socket_errors: u64,
+}
+
+impl Wrk {
+    /// Runs wrk against `url` and parses its report.
+    pub fn run(&self, url: &str) -> anyhow::Result<WrkResult> {
+        let wrk = which("wrk").context("wrk not installed (apt-get install -y wrk)")?;
+        let out = Command::new(wrk)
+            .args([
+                format!("-t{}", self.threads),
+                format!("-c{}", self.connections),
+                format!("-d{}s", self.seconds),
+            ])
+            .args(["--latency", url])
+            .output()
+            .context("cannot run wrk")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+        }
+        parse_wrk(&text).with_context(|| format!("cannot parse wrk output:\n{text}"))
+    }
+}
+
+/// Parses wrk's text report.
+pub fn parse_wrk(text: &str) -> anyhow::Result<WrkResult> {
+    let mut r = WrkResult::default();
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", v] => r.requests_per_sec = v.parse()?,
+            [n, "requests", "in", ..] => r.requests = n.parse()?,
+            ["50%", v] => r.p50_ms = duration_ms(v)?,
+            ["99%", v] => r.p99_ms = duration_ms(v)?,
+            ["Non-2xx", "or", "3xx", "responses:", n] => r.non_2xx = n.parse()?,
+            ["Socket", "errors:", rest @ ..] => {
+                r.socket_errors = rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum();
+            }
+            _ => {}
+        }
+    }
+    if r.requests_per_sec <= 0.0 {
+        bail!("no Requests/sec line");
+    }
+    Ok(r)
+}
+
+fn duration_ms(v: &str) -> anyhow::Result<f64> {
+    let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = num.parse()?;
+    Ok(match unit {
+        "us" => n / 1000.0,
+        "ms" | "" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        u => bail!("unknown unit {u:?}"),
+    })
+}
+
+/// Median of `xs` (NaN for an empty slice).
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Per-target samples collected over alternating rounds.
+#[derive(Debug, Clone)]
+pub struct Rounds {
+    names: Vec<String>,
+    samples: Vec<Vec<f64>>,
+}
+
+impl Rounds {
+    /// An empty table for these targets (in print order).
+    pub fn new(names: &[&str]) -> Rounds {
+        Rounds {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            samples: vec![Vec::new(); names.len()],
+        }
+    }
+
+    /// Records one sample for `name` (ignored for an unknown name).
+    pub fn push(&mut self, name: &str, value: f64) {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            self.samples[i].push(value);
+        }
+    }
+
+    /// Median of `name`'s samples.
+    pub fn median(&self, name: &str) -> f64 {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map_or(f64::NAN, |i| median(&self.samples[i]))
+    }
+
+    /// Prints one line per target: median and all samples, in `unit`.
+    pub fn print(&self, unit: &str) {
+        for (n, s) in self.names.iter().zip(&self.samples) {
+            let all: Vec<String> = s.iter().map(|v| format!("{v:.0}")).collect();
+            println!(
+                "{n:<28} median {:>10.0} {unit}   rounds: {}",
+                median(s),
+                all.join(", ")
+            );
+        }
+    }
+
+    /// Prints `a / b` of the medians with a target check, e.g. `ratio("fake", "nginx", 0.8)`.
+    pub fn print_ratio(&self, a: &str, b: &str, target: f64) -> f64 {
+        let r = self.median(a) / self.median(b);
+        let verdict = if r >= target { "meets" } else { "BELOW" };
+        println!("{a} / {b} = {r:.2}   (target ≥ {target}: {verdict})");
+        r
+    }
+}
+
+/// `/proc/loadavg`'s first three fields and the CPU count, for the record.
+pub fn machine_load() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let three: Vec<&str> = load.split_whitespace().take(3).collect();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("load average {} on {cpus} CPUs", three.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wrk_report() {
+        let text = "Running 5s test @ http://127.0.0.1:1/\n  2 threads and 50 connections\n  Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency   1.10ms  300.00us   9.00ms   90.00%\n  Latency Distribution\n     50%  850.00us\n     75%    1.20ms\n     90%    1.50ms\n     99%    2.50ms\n  250000 requests in 5.00s, 30.00MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 7\nRequests/sec:  50000.12\nTransfer/sec:      6.00MB\n";
+        let r = parse_wrk(text).expect("parse");
+        assert_eq!(r.requests, 250_000);
+        assert!((r.requests_per_sec - 50000.12).abs() < 1e-6);
+        assert!((r.p50_ms - 0.85).abs() < 1e-9 && (r.p99_ms - 2.5).abs() < 1e-9);
+        assert_eq!((r.non_2xx, r.socket_errors), (7, 3));
+        assert!(parse_wrk("garbage").is_err());
+    }
+
+    #[test]
+    fn median_of_even_and_odd() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}
