@@ -1,0 +1,96 @@
+//! `proxylab loadgen [URL] …`: build the plan, check the targets, run with a progress line and
+//! Ctrl-C handling, print the text summary, write the outputs.
+
+use super::{Args, flags::plan_from_args, usage};
+use crate::engine::{self, RunResult};
+use crate::plan::Plan;
+use crate::report::{progress::Progress, text};
+use crate::transport::resolve;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub(super) fn main(args: Args) -> ExitCode {
+    let plan = match plan_from_args(&args) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    if args.print_plan {
+        return match plan.to_toml_string() {
+            Ok(t) => {
+                print!("{t}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage(e),
+        };
+    }
+    if !args.no_preflight
+        && let Err(e) = preflight(&plan)
+    {
+        return usage(e);
+    }
+    crate::fdlimit::raise_nofile();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    spawn_ctrl_c(stop_tx);
+    let mut progress = Progress::new(args.quiet);
+    let res = engine::run(&plan, stop_rx, &mut |row| progress.second(row));
+    progress.finish();
+    let res = match res {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    print!("{}", text::render(&plan, &res));
+    for w in &res.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    match write_outputs(&plan, &res) {
+        Ok(()) if res.interrupted => ExitCode::from(130),
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("proxylab loadgen: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Resolves every target and opens (and closes) one TCP connection to each.
+fn preflight(plan: &Plan) -> Result<(), String> {
+    let timeout = plan.connect_timeout.get().min(Duration::from_secs(5));
+    let mut seen = std::collections::HashSet::new();
+    for p in &plan.populations {
+        for ep in resolve(plan.targets_of(p), plan.tls.sni.as_deref())? {
+            if !seen.insert(ep.addr) {
+                continue;
+            }
+            std::net::TcpStream::connect_timeout(&ep.addr, timeout)
+                .map_err(|e| format!("cannot connect to {} ({}): {e}", ep.target.authority, ep.addr))?;
+        }
+    }
+    Ok(())
+}
+
+fn spawn_ctrl_c(stop: watch::Sender<bool>) {
+    let _ = std::thread::Builder::new().name("loadgen-ctrl-c".into()).spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: stopping, partial results follow");
+                let _ = stop.send(true);
+            }
+        });
+    });
+}
+
+/// Writes the summary JSON and series CSV requested by the plan.
+pub fn write_outputs(plan: &Plan, res: &RunResult) -> Result<(), String> {
+    if let Some(p) = &plan.output.summary_json {
+        let json = serde_json::to_string_pretty(&crate::merge::with_histograms(res))
+            .map_err(|e| format!("summary JSON: {e}"))?;
+        std::fs::write(p, json + "\n").map_err(|e| format!("--summary-json {}: {e}", p.display()))?;
+    }
+    if let Some(p) = &plan.output.series_csv {
+        crate::record::build::write_series(p, &res.rows, &res.names)
+            .map_err(|e| format!("--series-csv {}: {e}", p.display()))?;
+    }
+    Ok(())
+}

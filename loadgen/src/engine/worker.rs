@@ -1,0 +1,110 @@
+//! A worker thread: its own single-threaded tokio runtime running its share of every
+//! population, a once-a-second snapshot of its recorder sent to the collector, and the drain
+//! at the end.
+
+use super::ctx::{LocalStop, PopCtx};
+use super::drivers::{closed_client, open_loop};
+use super::shared::Shared;
+use crate::plan::Load;
+use crate::record::{Rec, Stats, ThreadRec};
+use std::rc::Rc;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How long in-flight requests may finish after the run's end.
+pub const DRAIN: Duration = Duration::from_secs(2);
+
+/// What a worker sends to the collector.
+#[derive(Debug)]
+pub enum Msg {
+    /// One second (`sec` counted from t0) of one thread.
+    Interval {
+        /// Second index.
+        sec: u64,
+        /// One entry per population.
+        stats: Vec<Stats>,
+    },
+    /// The thread's last (partial) interval.
+    Done {
+        /// Second index of the partial interval.
+        sec: u64,
+        /// One entry per population.
+        stats: Vec<Stats>,
+        /// When the thread stopped dispatching.
+        stopped_at: Instant,
+    },
+}
+
+/// Runs worker `k` until the run ends or `global_stop` turns true.
+pub fn run_worker(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, global_stop: watch::Receiver<bool>) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("proxylab loadgen: worker {k}: cannot start a runtime: {e}");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, worker_main(shared, k, tx, global_stop));
+}
+
+async fn wait_stop(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut global_stop: watch::Receiver<bool>) {
+    let n = shared.threads;
+    let tr = ThreadRec::new(shared.pops.len());
+    let stop = Rc::new(LocalStop::default());
+    for (i, ps) in shared.pops.iter().enumerate() {
+        let ctx = Rc::new(PopCtx::new(shared.clone(), i, (k, n), Rec::new(tr.clone(), i), stop.clone()));
+        match &ps.pop.load {
+            Load::Open { .. } => {
+                tokio::task::spawn_local(open_loop(ctx));
+            }
+            Load::Closed { connections, .. } => {
+                let clients = *connections as u64;
+                for j in (k as u64..clients).step_by(n) {
+                    tokio::task::spawn_local(closed_client(ctx.clone(), j, clients));
+                }
+            }
+        }
+    }
+    let mut sec = 0u64;
+    let by_user = loop {
+        let tick = shared.t0 + Duration::from_secs(sec + 1);
+        let wake = tick.min(shared.run_end);
+        let by_user = tokio::select! {
+            _ = tokio::time::sleep_until(wake.into()) => false,
+            _ = wait_stop(&mut global_stop) => true,
+        };
+        let now = Instant::now();
+        if now >= tick {
+            let _ = tx.send(Msg::Interval { sec, stats: tr.snapshot() });
+            sec += 1;
+        }
+        if by_user || now >= shared.run_end {
+            break by_user;
+        }
+    };
+    let stopped_at = Instant::now().min(shared.run_end);
+    if !by_user {
+        // Open-loop arrivals due just before the end may be dispatched a little late.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.fire();
+    // Let requests in flight finish (bounded); long sessions end on `stop`.
+    let drain_end = Instant::now() + if by_user { Duration::from_millis(300) } else { DRAIN };
+    while tr.in_flight() > 0 && Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = tx.send(Msg::Done { sec, stats: tr.snapshot(), stopped_at });
+}

@@ -1,0 +1,4 @@
+//! Human output: the live progress line (TTY only) and the final wrk-like text summary.
+
+pub mod progress;
+pub mod text;
