@@ -13,3 +13,4 @@ pub mod server;
 pub mod static_files;
 pub mod upstream;
 pub mod vars;
+pub mod tls;
