@@ -130,10 +130,10 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
                         let l = ps.latency_us;
                         match *p {
                             x if x >= 100.0 => Some(l.max),
-                            x if x == 50.0 => Some(l.p50),
-                            x if x == 90.0 => Some(l.p90),
-                            x if x == 99.0 => Some(l.p99),
-                            x if x == 99.9 => Some(l.p999),
+                            50.0 => Some(l.p50),
+                            90.0 => Some(l.p90),
+                            99.0 => Some(l.p99),
+                            99.9 => Some(l.p999),
                             _ => None,
                         }
                         .map(|v| v as f64)

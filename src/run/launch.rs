@@ -118,8 +118,7 @@ pub fn start_instance(
             let cmd = uvicorn_cmd(pool, port);
             let mut p = Proc::spawn(&name, cmd, &log, &pool.cpus)
                 .map_err(|e| StartError::spawn(&name, &log, e))?;
-            let pid = p.pid();
-            if !wait_port(port, deadline, || super::os::group_alive(pid)) {
+            if !wait_port(port, deadline, || p.exited().is_none()) {
                 return Err(StartError::from_proc(
                     &mut p,
                     format!("port {port} did not accept connections before the deadline"),

@@ -169,9 +169,8 @@ impl<'a> State<'a> {
         let mut proc = Proc::spawn("proxy", cmd, &log, &p.cpus)
             .map_err(|e| StartError::spawn("proxy", &log, e))?;
         let dl = deadline(self.s);
-        let pid = proc.pid();
         for (name, port) in &self.bindings.listeners {
-            if !wait_port(*port, dl, || os::group_alive(pid)) {
+            if !wait_port(*port, dl, || proc.exited().is_none()) {
                 let what = if name.is_empty() {
                     "{{listen}}".to_string()
                 } else {

@@ -379,8 +379,10 @@ fn proxy(ctx: &Ctx, raw: Option<&Spanned<RawProxy>>, pools: &[UpstreamPool]) -> 
             return Err(ctx.err(
                 span,
                 "proxy.config",
-                format!("proxy kind {kind:?} needs `config = \"FILE.conf\"` (nginx syntax)")
-                    .to_lowercase(),
+                format!(
+                    "proxy kind {} needs `config = \"FILE.conf\"` (nginx syntax)",
+                    super::kind_name(kind)
+                ),
             ));
         }
         (_, Some(c)) => {

@@ -1,0 +1,152 @@
+//! Bad scenario files: exit code 2 and a message naming the file, the line and the key. Every
+//! case is a small file written to a temp dir; nothing is started.
+
+mod common;
+
+use std::time::Duration;
+
+const GOOD_TAIL: &str = "\n[[upstream]]\nname = \"api\"\n\n[[load]]\nname = \"web\"\nmodel = \"closed\"\nconnections = 1\n";
+
+fn check(text: &str, conf: Option<&str>) -> common::Out {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, text).expect("write");
+    if let Some(c) = conf {
+        std::fs::write(dir.path().join("bad.conf"), c).expect("write conf");
+    }
+    let out = common::proxylab(
+        &["run", "--check", p.to_str().expect("utf8")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    out
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let out = check(
+        &format!("duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}wrkers = 2\n"),
+        None,
+    );
+    assert!(out.stderr.contains("bad.toml:11"), "{}", out.all());
+    assert!(out.stderr.contains("wrkers"), "{}", out.all());
+}
+
+#[test]
+fn bad_unit_names_key_and_line() {
+    let out = check(
+        &format!("duration = \"3 parsecs\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}"),
+        None,
+    );
+    assert!(out.stderr.contains("bad.toml:1"), "{}", out.all());
+    assert!(out.stderr.contains("duration"), "{}", out.all());
+}
+
+#[test]
+fn unknown_upstream_reference_names_key_and_line() {
+    let text = format!("duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}target = \"nope\"\n");
+    let out = check(&text, None);
+    assert!(
+        out.stderr.contains("bad.toml:11") && out.stderr.contains("load[0].target"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("\"nope\""), "{}", out.all());
+}
+
+#[test]
+fn unknown_phase_in_assert_names_key_and_line() {
+    let text = format!(
+        "duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}\n[[assert]]\nmetric = \"latency.p99\"\nop = \"<\"\nvalue = \"1s\"\nphase = \"spike\"\n"
+    );
+    let out = check(&text, None);
+    assert!(
+        out.stderr.contains("bad.toml:16") && out.stderr.contains("assert[0].phase"),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn unknown_metric_and_fault_target() {
+    let out = check(
+        &format!(
+            "duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}\n[[assert]]\nmetric = \"latncy.p99\"\nop = \"<\"\nvalue = 1\n"
+        ),
+        None,
+    );
+    assert!(
+        out.stderr.contains("bad.toml:13") && out.stderr.contains("latncy"),
+        "{}",
+        out.all()
+    );
+    let out = check(
+        &format!(
+            "duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}\n[[fault]]\nat = \"1s\"\naction = \"kill\"\ntarget = \"api.3\"\n"
+        ),
+        None,
+    );
+    assert!(
+        out.stderr.contains("bad.toml:15") && out.stderr.contains("out of range"),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn config_placeholder_for_unknown_pool_names_the_conf_line() {
+    let conf = "events {}\nhttp {\n  upstream x {\n    {{upstream.nope}}\n  }\n  server { listen {{listen}}; }\n}\n";
+    let out = check(
+        &format!("duration = \"3s\"\n[proxy]\nkind = \"nginx\"\nconfig = \"bad.conf\"{GOOD_TAIL}"),
+        Some(conf),
+    );
+    assert!(
+        out.stderr.contains("bad.conf:4") && out.stderr.contains("nope"),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn bad_fake_setting_is_caught_by_the_fakes_parser() {
+    let out = check(
+        &format!(
+            "duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}\n[upstream.flags]\nno_such_flag = 3\n"
+        ),
+        None,
+    );
+    assert!(out.stderr.contains("no-such-flag"), "{}", out.all());
+}
+
+#[test]
+fn bad_variant_names_its_line() {
+    let text = format!(
+        "duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}\n[[variant]]\nname = \"v\"\nset = {{ \"upstream.api.workers\" = 0 }}\n"
+    );
+    let out = check(&text, None);
+    assert!(
+        out.stderr.contains("bad.toml:12") && out.stderr.contains("variant \"v\""),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn good_scenarios_check_clean() {
+    for f in ["pass.toml", "fail.toml", "fault.toml"] {
+        let p = common::scenario(f);
+        let out = common::proxylab(
+            &["run", "--check", p.to_str().expect("utf8")],
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.code, 0, "{f}: {}", out.all());
+    }
+    let q = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("quickstart.toml");
+    let out = common::proxylab(
+        &["run", "--check", q.to_str().expect("utf8")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 0, "quickstart: {}", out.all());
+}
