@@ -402,6 +402,9 @@ pub struct Loc {
     pub add_headers: Arc<[AddHeader]>,
     /// `default_type` (default text/plain).
     pub default_type: String,
+    /// `types {}` map: lowercase extension → MIME type (nginx's built-in html/gif/jpg when
+    /// no `types` block applies).
+    pub types: Arc<std::collections::HashMap<String, String>>,
     /// `absolute_redirect` (default on).
     pub absolute_redirect: bool,
     /// `port_in_redirect` (default on).

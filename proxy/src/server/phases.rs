@@ -177,7 +177,7 @@ async fn do_return(client: &mut Client, req: &mut Req<'_>, shared: &Shared, r: &
     }
     if let Some(t) = &r.text {
         let body = t.render(req);
-        let ct = req.loc.default_type.clone();
+        let ct = content_type(req);
         return send_simple(
             client,
             req,
@@ -194,9 +194,23 @@ async fn do_return(client: &mut Client, req: &mut Req<'_>, shared: &Shared, r: &
     if !page.is_empty() {
         return send_error(client, req, shared, r.code).await;
     }
-    let ct = req.loc.default_type.clone();
+    let ct = content_type(req);
     let ct = (r.code < 300 && r.code != 204).then_some(ct.as_bytes());
     send_simple(client, req, shared, r.code, ct, b"", None, false).await
+}
+
+/// nginx's `ngx_http_set_content_type`: the URI's extension looked up in `types`, else
+/// `default_type`.
+pub fn content_type(req: &Req<'_>) -> String {
+    let uri = &req.uri;
+    let name_start = uri.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    if let Some(dot) = uri[name_start..].iter().rposition(|&b| b == b'.') {
+        let ext = String::from_utf8_lossy(&uri[name_start + dot + 1..]).to_ascii_lowercase();
+        if let Some(t) = req.loc.types.get(&ext) {
+            return t.clone();
+        }
+    }
+    req.loc.default_type.clone()
 }
 
 /// Error-log context suffix: `, client: IP, server: NAME, request: "…", host: "…"`.

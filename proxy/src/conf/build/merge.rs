@@ -307,6 +307,7 @@ fn build_loc(
         default_type: c
             .get("default_type")
             .map_or("text/plain".into(), |d| d.args[0].clone()),
+        types: Arc::new(types_map(c)),
         absolute_redirect: c.flag("absolute_redirect", true),
         port_in_redirect: c.flag("port_in_redirect", true),
         error_log: None,
@@ -316,6 +317,32 @@ fn build_loc(
             .and_then(|l| l.get("health_check"))
             .map(|d| d.args.clone()),
     })
+}
+
+/// The innermost `types {}` blocks (all blocks at that level), else nginx's defaults.
+fn types_map(c: &Chain<'_>) -> std::collections::HashMap<String, String> {
+    let mut m = std::collections::HashMap::new();
+    let blocks = c.list(&["types"]);
+    if blocks.is_empty() {
+        for (e, t) in [
+            ("html", "text/html"),
+            ("gif", "image/gif"),
+            ("jpg", "image/jpeg"),
+        ] {
+            m.insert(e.to_string(), t.to_string());
+        }
+        return m;
+    }
+    for b in blocks {
+        for it in b.block.as_deref().unwrap_or_default() {
+            if let super::super::lexer::Item::Dir(d) = it {
+                for ext in &d.args {
+                    m.insert(ext.to_ascii_lowercase(), d.name.clone());
+                }
+            }
+        }
+    }
+    m
 }
 
 fn handler_of(l: &RawLocation, http: &Http) -> Handler {

@@ -179,7 +179,7 @@ impl Builder {
                 "log_format" => self.misc.log_format(d)?,
                 "limit_req_zone" => self.misc.limit_req_zone(d)?,
                 "map" => self.misc.map(d)?,
-                "types" | "geo" | "split_clients" | "limit_conn_zone" => {}
+                "geo" | "split_clients" | "limit_conn_zone" => {}
                 _ => {
                     self.pre_check_loc_directive(d)?;
                     self.http.add(d)?;
