@@ -11,6 +11,6 @@ pub mod limit_req;
 pub mod logs;
 pub mod server;
 pub mod static_files;
+pub mod tls;
 pub mod upstream;
 pub mod vars;
-pub mod tls;
