@@ -144,6 +144,7 @@ fn route(b: &dyn Backend, method: &str, target: &str) -> (u16, String) {
 
 fn set(b: &dyn Backend, target: &str, f: impl FnOnce()) -> (u16, String) {
     f();
+    b.shared().faults.changed.notify_waiters();
     b.forward(target);
     (200, fault_json(&b.shared().faults.state()))
 }

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "uvicorn")]
     pub supervisor: Supervisor,
     /// uvicorn `--timeout-worker-healthcheck`: seconds before a dead worker is replaced.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5.0)]
     pub timeout_worker_healthcheck: f64,
     /// Answer 503 when open connections or in-flight requests reach N (per worker).
     #[arg(long)]
@@ -40,13 +40,13 @@ pub struct Args {
     pub limit_max_requests_jitter: u64,
     /// Seconds an idle keep-alive connection stays open after a response (default 5; 2 under
     /// --supervisor gunicorn).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub timeout_keep_alive: Option<f64>,
     /// listen() backlog.
     #[arg(long, default_value_t = 2048)]
     pub backlog: i32,
     /// Seconds to wait for in-flight requests on shutdown before cancelling them (500).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub timeout_graceful_shutdown: Option<f64>,
     /// Route table (TOML); see docs/upstream.md.
     #[arg(long)]
@@ -67,17 +67,17 @@ pub struct Args {
     #[arg(long, default_value_t = 10, allow_hyphen_values = true)]
     pub max_overflow: i64,
     /// SQLAlchemy QueuePool pool_timeout in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
     pub pool_timeout: f64,
     /// CPU microseconds burnt on the worker thread per request (≈190 makes one worker saturate
     /// near FastAPI's ≈5k req/s).
     #[arg(long, default_value_t = 0)]
     pub cpu_overhead_us: u64,
     /// WebSocket PING interval in seconds (0 disables).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20.0)]
     pub ws_ping_interval: f64,
     /// WebSocket PONG deadline in seconds; then CLOSE 1011.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20.0)]
     pub ws_ping_timeout: f64,
     /// Largest WebSocket message in bytes; larger → CLOSE 1009.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]

@@ -43,6 +43,8 @@ pub struct RuntimeFaults {
     latency_multiplier: AtomicU64,
     /// The accept loop is paused (connections queue in the kernel backlog).
     pub accept_paused: AtomicBool,
+    /// Notified whenever the admin API changes a fault.
+    pub changed: tokio::sync::Notify,
 }
 
 impl Default for RuntimeFaults {
@@ -51,6 +53,7 @@ impl Default for RuntimeFaults {
             unhealthy: AtomicBool::new(false),
             latency_multiplier: AtomicU64::new(1.0f64.to_bits()),
             accept_paused: AtomicBool::new(false),
+            changed: tokio::sync::Notify::new(),
         }
     }
 }

@@ -80,15 +80,9 @@ impl Response {
     /// A streamed response (Starlette `StreamingResponse`): no `content-length`, so uvicorn
     /// frames the body with `transfer-encoding: chunked`.
     pub fn streamed(status: u16, body: Bytes, media_type: &str) -> Self {
-        let headers = vec![(
-            Cow::Borrowed("content-type"),
-            Cow::Owned(media_type.to_string()),
-        )];
-        Response {
-            status,
-            headers,
-            body,
-        }
+        let mut r = Self::starlette(status, Vec::new(), body, Some(media_type));
+        r.headers.retain(|(k, _)| k != "content-length");
+        r
     }
 
     /// Starlette's `ServerErrorMiddleware` 500: no `connection: close` header (the server closes

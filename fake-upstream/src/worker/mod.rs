@@ -168,15 +168,19 @@ async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
     let mut stop = w.shutdown_tx.subscribe();
     let uvloop = w.cfg.concurrency_mode == ConcurrencyMode::Uvloop;
     loop {
+        let changed = w.shared.faults.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         if w.shared.faults.accept_paused.load(Relaxed) {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(10)) => continue,
+                _ = &mut changed => continue,
                 _ = stop.wait_for(|s| *s) => return,
             }
         }
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => return,
+            _ = &mut changed => continue,
             r = listener.accept() => match r {
                 Ok((sock, _)) => {
                     let _ = sock.set_nodelay(true);
