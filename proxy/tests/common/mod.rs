@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod servers;
+
 use proxylab_testkit::{Nginx, Proc, free_port, proxylab_bin};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
