@@ -62,8 +62,11 @@ pub struct RunSummary {
     pub proxy: String,
     /// Scenario duration, s.
     pub duration_s: f64,
-    /// Wall time of the run, s.
+    /// Wall time of the run, s (processes started, load, stopped, outputs read; not the report).
     pub wall_s: f64,
+    /// Where the wall time went.
+    #[serde(default)]
+    pub timings: crate::run::Timings,
     /// All assertions held.
     pub passed: bool,
     /// All populations.
@@ -173,6 +176,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
         proxy: crate::scenario::kind_name(s.proxy.kind).into(),
         duration_s: d,
         wall_s: out.wall.as_secs_f64(),
+        timings: out.timings,
         passed: verdicts.iter().all(|v| v.passed),
         total: traffic(out, None, 0.0, d),
         populations: s

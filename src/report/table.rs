@@ -138,9 +138,10 @@ pub fn text(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// What the terminal prints after a run.
 pub fn terminal(s: &RunSummary) -> String {
+    let t = &s.timings;
     let mut out = format!(
-        "\n{} [{}] proxy={}  {:.1} s wall\n",
-        s.scenario, s.variant, s.proxy, s.wall_s
+        "\n{} [{}] proxy={}  {:.1} s wall (start {:.2} s, load {:.2} s, stop {:.2} s)\n",
+        s.scenario, s.variant, s.proxy, s.wall_s, t.startup_s, t.load_s, t.teardown_s
     );
     out.push_str(&text(&HEADERS, &rows(s)));
     if !s.phases.is_empty() {

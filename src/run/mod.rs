@@ -63,8 +63,21 @@ pub struct RunOutput {
     pub proxy_config: String,
     /// Component names in start order.
     pub components: Vec<String>,
-    /// Wall time from the first start to the end of teardown.
+    /// Wall time from the first start to reading the outputs.
     pub wall: Duration,
+    /// Where the wall time went.
+    pub timings: Timings,
+}
+
+/// Wall-time breakdown of a run, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Timings {
+    /// Starting the upstreams and the proxy, until the loadgen starts.
+    pub startup_s: f64,
+    /// From the loadgen's start to its exit.
+    pub load_s: f64,
+    /// Stopping every process.
+    pub teardown_s: f64,
 }
 
 /// Why a run could not finish.
@@ -110,7 +123,9 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
         .map_err(|e| RunError::Io(format!("cannot create {}: {e}", opts.dir.display())))?;
     let mut st = state::State::new(s, opts);
     let result = st.run_all();
+    let load_end = started.elapsed();
     st.teardown();
+    let teardown_end = started.elapsed();
     result?;
     let (summary_p, series_p, hlog_p) = loadgen_paths(&opts.dir);
     let series = std::fs::read_to_string(&series_p)
@@ -127,5 +142,10 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
         proxy_config: st.proxy_config.clone(),
         components: st.component_names(),
         wall: started.elapsed(),
+        timings: Timings {
+            startup_s: st.startup.as_secs_f64(),
+            load_s: (load_end.saturating_sub(st.startup)).as_secs_f64(),
+            teardown_s: (teardown_end - load_end).as_secs_f64(),
+        },
     })
 }

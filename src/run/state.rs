@@ -50,6 +50,9 @@ pub(super) struct State<'a> {
     t0: Option<Instant>,
     procstat: ProcStat,
     reloads: u32,
+    created: Instant,
+    /// Time from creation to the loadgen's start.
+    pub startup: Duration,
 }
 
 fn deadline(s: &Scenario) -> Instant {
@@ -73,6 +76,8 @@ impl<'a> State<'a> {
             t0: None,
             procstat: ProcStat::default(),
             reloads: 0,
+            created: Instant::now(),
+            startup: Duration::ZERO,
         }
     }
 
@@ -269,6 +274,7 @@ impl<'a> State<'a> {
         let p = Proc::spawn("loadgen", cmd, &log, &s.loadgen.cpus)
             .map_err(|e| StartError::spawn("loadgen", &log, e))?;
         self.t0 = Some(Instant::now());
+        self.startup = self.created.elapsed();
         self.loadgen = Some(p);
         for (i, f) in s.faults.iter().enumerate() {
             self.events.push((f.at, Event::Apply(i)));

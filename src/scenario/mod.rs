@@ -83,14 +83,25 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
     if overrides.variants.is_empty() && overrides.proxy.is_none() {
         return Ok(base);
     }
-    derived(
+    let mut s = derived(
         path,
         &text,
         &dir,
         &variants_raw,
         &overrides.variants,
         overrides.proxy,
-    )
+    )?;
+    // Lines refer to the file as written, not to the re-serialized document.
+    if s.asserts.len() == base.asserts.len() {
+        for (a, b) in s.asserts.iter_mut().zip(&base.asserts) {
+            a.line = b.line;
+        }
+    } else {
+        for a in &mut s.asserts {
+            a.line = 0;
+        }
+    }
+    Ok(s)
 }
 
 fn derived(
