@@ -269,3 +269,71 @@ fn route_table_faults_behave_as_named() {
     // Default routes are still served after the table's.
     assert_eq!(fetch(s.addr, "/health", T).expect("health").status, 200);
 }
+
+/// Runs wrk with `clients` keep-alive connections for 2 s; returns (requests, non-2xx).
+fn wrk(wrk: &std::path::Path, s: &Server, clients: u32) -> (u64, u64) {
+    let out = std::process::Command::new(wrk)
+        .args([
+            "-t2",
+            &format!("-c{clients}"),
+            "-d2s",
+            &format!("http://{}/", s.addr),
+        ])
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let num = |prefix: &str| -> u64 {
+        text.lines()
+            .find_map(|l| {
+                l.trim().strip_prefix(prefix).map(|r| {
+                    r.split_whitespace()
+                        .next()
+                        .unwrap_or("0")
+                        .parse()
+                        .unwrap_or(0)
+                })
+            })
+            .unwrap_or(0)
+    };
+    let requests = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .split_once(" requests in ")
+                .and_then(|(n, _)| n.parse().ok())
+        })
+        .unwrap_or(0);
+    (requests, num("Non-2xx or 3xx responses:"))
+}
+
+#[test]
+fn concurrency_mode_exact_is_a_cliff_uvloop_refuses_below_the_limit() {
+    let Some(wrk_bin) = proxylab_testkit::require("wrk", "apt-get install -y wrk") else {
+        return;
+    };
+    let exact = fake(&[
+        "--limit-concurrency",
+        "10",
+        "--concurrency-mode",
+        "exact",
+        "--quiet",
+    ]);
+    let (n, refused) = wrk(&wrk_bin, &exact, 8);
+    assert!(n > 1000, "only {n} responses");
+    assert_eq!(refused, 0, "exact: 8 clients < 10 never get 503");
+    let (_, refused) = wrk(&wrk_bin, &exact, 12);
+    assert!(refused > 0, "exact: 12 clients ≥ 10 get 503s");
+    let uvloop = fake(&[
+        "--limit-concurrency",
+        "10",
+        "--concurrency-mode",
+        "uvloop",
+        "--quiet",
+    ]);
+    let (n, refused) = wrk(&wrk_bin, &uvloop, 8);
+    eprintln!("uvloop mode, 8 clients: {refused}/{n} 503s");
+    assert!(
+        refused > 0,
+        "uvloop: requests span loop iterations and linger, so 8 clients see 503s"
+    );
+}

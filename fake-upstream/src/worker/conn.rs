@@ -185,6 +185,11 @@ impl Conn {
             return Next::Close;
         }
         let task = TaskGuard::new(&w);
+        if w.cfg.concurrency_mode == crate::config::ConcurrencyMode::Uvloop {
+            // The ASGI task starts on a later loop iteration, so it spans at least one I/O
+            // phase in which other connections' heads are checked against the limit.
+            tokio::task::yield_now().await;
+        }
         let plan = dispatch(&w, &head);
         w.shared.count_route(plan.counter);
         let mut body_reader = BodyReader::new(head.body);
