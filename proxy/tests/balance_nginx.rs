@@ -321,5 +321,5 @@ fn max_fails_timeline_matches_nginx() {
         .iter()
         .filter(|l| l.contains(&format!(":{dead}")))
         .count();
-    assert!(probes >= 3 && probes < 20, "{probes} probes: {theirs:?}");
+    assert!((3..20).contains(&probes), "{probes} probes: {theirs:?}");
 }
