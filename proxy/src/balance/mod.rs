@@ -28,6 +28,7 @@ pub use least_conn::LeastConn;
 pub use peer::{Peer, PeerAddr, PeerId, PeerSet, SetKind, Tried};
 pub use random::Random;
 pub use round_robin::RoundRobin;
+pub(crate) use server::parse_time_secs;
 pub use server::{ServerParamError, ServerSpec};
 pub use snapshot::{PeerSnapshot, PeerStatus, UpstreamSnapshot};
 pub use upstream::{
