@@ -276,3 +276,61 @@ fn our_proxy_runs_a_scenario() {
         "proxylab"
     );
 }
+
+#[test]
+fn reload_switches_pools_under_load() {
+    if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run("bluegreen.toml", &[], out.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d = &run_dirs(out.path(), "bluegreen")[0];
+    let s = summary(d);
+    let f = &s["faults"][0];
+    assert_eq!(f["label"], "switch to green", "{s}");
+    assert!(f["error"].is_null(), "{s}");
+    let ts = d.join("timeseries.csv");
+    let blue = common::csv_column(&ts, "up.blue.requests");
+    let green = common::csv_column(&ts, "up.green.requests");
+    let at = |v: &[Option<f64>], i: usize| v.get(i).copied().flatten().unwrap_or(0.0);
+    assert_eq!(
+        at(&green, 1),
+        0.0,
+        "green idle before the switch: {green:?}"
+    );
+    assert!(at(&blue, 1) > 0.0, "blue served before: {blue:?}");
+    assert!(at(&green, 3) > 0.0, "green serves after: {green:?}");
+    assert_eq!(
+        at(&blue, 3),
+        at(&blue, 4).max(at(&blue, 3)),
+        "blue stops growing: {blue:?}"
+    );
+    assert!(
+        d.join("proxy/proxy.conf.0").is_file(),
+        "the config before the reload is kept"
+    );
+}
+
+#[test]
+fn admin_faults_change_the_upstream_under_load() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run("admin-faults.toml", &[], out.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let s = summary(&run_dirs(out.path(), "admin-faults")[0]);
+    let labels: Vec<&str> = s["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .filter_map(|m| m["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["unhealthy api", "end of unhealthy api"], "{s}");
+    assert!(
+        s["faults"]
+            .as_array()
+            .expect("faults")
+            .iter()
+            .all(|m| m["error"].is_null()),
+        "{s}"
+    );
+}

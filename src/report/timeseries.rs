@@ -66,9 +66,14 @@ pub fn render(s: &Scenario, out: &RunOutput) -> String {
                 }));
             }
         }
-        // Mean of the samples taken within this second.
+        // Mean of the samples taken nearest to this second (t in [s - 0.5, s + 0.5)).
         let mut acc: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
-        for r in out.samples.rows.iter().filter(|r| r.t >= a && r.t < b) {
+        for r in out
+            .samples
+            .rows
+            .iter()
+            .filter(|r| r.t >= a - 0.5 && r.t < b - 0.5)
+        {
             for (k, v) in &r.values {
                 let e = acc.entry(k.as_str()).or_default();
                 e.0 += v;

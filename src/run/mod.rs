@@ -127,6 +127,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     st.teardown();
     let teardown_end = started.elapsed();
     result?;
+    st.align_records();
     let (summary_p, series_p, hlog_p) = loadgen_paths(&opts.dir);
     let series = std::fs::read_to_string(&series_p)
         .map(|t| parse_series(&t))

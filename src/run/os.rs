@@ -20,17 +20,21 @@ pub fn group_alive(pgid: u32) -> bool {
     pgid != 0 && unsafe { libc::killpg(pgid as libc::pid_t, 0) == 0 }
 }
 
-/// Runs the child in its own process group, pinned to `cpus` when not empty.
+/// Runs the child in its own process group, pinned to `cpus` when not empty, and asks the
+/// kernel to SIGKILL it if the runner dies without tearing down (a SIGKILLed runner).
 pub fn prepare(cmd: &mut Command, cpus: &[usize]) {
     cmd.process_group(0);
-    if cpus.is_empty() {
-        return;
-    }
     let cpus = cpus.to_vec();
-    // SAFETY: the closure runs between fork and exec and only calls the async-signal-safe
-    // sched_setaffinity on a stack-allocated cpu_set_t.
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // syscalls (prctl, sched_setaffinity) on stack data.
     unsafe {
         cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if cpus.is_empty() {
+                return Ok(());
+            }
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             for &c in &cpus {
                 libc::CPU_SET(c, &mut set);
