@@ -89,7 +89,8 @@ pub fn run(plan: &Plan, stop: watch::Receiver<bool>, on_second: &mut dyn FnMut(&
         })
         .collect();
     let first_start = shared.pops.iter().map(|p| p.start).min().unwrap_or(shared.t0);
-    let summary = build::summary(&pops, secs(first_start, stopped_at));
+    let last_end = shared.pops.iter().map(|p| p.end).max().unwrap_or(shared.run_end);
+    let summary = build::summary(&pops, secs(first_start, last_end.min(stopped_at)));
     for (name, p) in &summary.populations {
         if p.schedule_lag_us.p99 > LAG_WARN_US {
             warnings.push(format!(

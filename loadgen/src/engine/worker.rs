@@ -64,11 +64,17 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
     let n = shared.threads;
     let tr = ThreadRec::new(shared.pops.len());
     let stop = Rc::new(LocalStop::default());
+    // One clone per open-loop dispatcher still running.
+    let dispatchers = Rc::new(());
     for (i, ps) in shared.pops.iter().enumerate() {
         let ctx = Rc::new(PopCtx::new(shared.clone(), i, (k, n), Rec::new(tr.clone(), i), stop.clone()));
         match &ps.pop.load {
             Load::Open { .. } => {
-                tokio::task::spawn_local(open_loop(ctx));
+                let token = dispatchers.clone();
+                tokio::task::spawn_local(async move {
+                    open_loop(ctx).await;
+                    drop(token);
+                });
             }
             Load::Closed { connections, .. } => {
                 let clients = *connections as u64;
@@ -97,8 +103,12 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
     };
     let stopped_at = Instant::now().min(shared.run_end);
     if !by_user {
-        // Open-loop arrivals due just before the end may be dispatched a little late.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Arrivals due before the end are still sent when the generator runs late (the lag is
+        // recorded); bounded by DRAIN.
+        let until = Instant::now() + DRAIN;
+        while Rc::strong_count(&dispatchers) > 1 && Instant::now() < until && !*global_stop.borrow() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     stop.fire();
     // Let requests in flight finish (bounded); long sessions end on `stop`.

@@ -56,6 +56,13 @@ pub struct Rec {
     pop: usize,
 }
 
+/// Records `v` (the histograms auto-resize; `saturating_record` would clamp instead).
+fn put(h: &mut hdrhistogram::Histogram<u64>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
 fn us(from: Instant, to: Instant) -> u64 {
     (to.saturating_duration_since(from).as_micros() as u64).max(1)
 }
@@ -90,7 +97,7 @@ impl Rec {
     /// Schedule lag of one dispatch.
     pub fn lag(&self, intended: Instant, dispatched: Instant) {
         let v = dispatched.saturating_duration_since(intended).as_micros() as u64;
-        self.with(|s| s.lag.saturating_record(v));
+        self.with(|s| put(&mut s.lag, v));
     }
 
     /// A complete response (`intended` → `done` is latency, `sent_at` → `done` service time).
@@ -98,8 +105,8 @@ impl Rec {
         self.with(|s| {
             s.completed += 1;
             s.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
-            s.latency.saturating_record(us(intended, done));
-            s.service.saturating_record(us(sent_at, done));
+            put(&mut s.latency, us(intended, done));
+            put(&mut s.service, us(sent_at, done));
             s.verified += u64::from(verified);
         });
     }
@@ -108,8 +115,8 @@ impl Rec {
     pub fn completed(&self, intended: Instant, sent_at: Instant, done: Instant) {
         self.with(|s| {
             s.completed += 1;
-            s.latency.saturating_record(us(intended, done));
-            s.service.saturating_record(us(sent_at, done));
+            put(&mut s.latency, us(intended, done));
+            put(&mut s.service, us(sent_at, done));
         });
     }
 
@@ -127,13 +134,13 @@ impl Rec {
     pub fn outcome(&self, what: &str, held_from: Instant, now: Instant) {
         self.with(|s| {
             *s.outcomes.entry(what.to_string()).or_default() += 1;
-            s.held.saturating_record(us(held_from, now));
+            put(&mut s.held, us(held_from, now));
         });
     }
 
     /// One WebSocket echo round trip.
     pub fn ws_rtt(&self, sent: Instant, now: Instant) {
-        self.with(|s| s.ws_rtt.saturating_record(us(sent, now)));
+        self.with(|s| put(&mut s.ws_rtt, us(sent, now)));
     }
 
     /// A connection was opened (`+1`) or closed (`-1`).
