@@ -109,6 +109,10 @@ fn route(b: &dyn Backend, method: &str, target: &str) -> (u16, String) {
             serde_json::to_string(&b.counters()).unwrap_or_default(),
         ),
         ("GET", "/faults") => (200, fault_json(&faults.state())),
+        ("GET", "/heartbeat") => (
+            200,
+            format!("{{\"age_ms\":{}}}", b.shared().heartbeat_age_ms()),
+        ),
         ("POST", "/faults/health") => match query(q, "state") {
             Some("unhealthy") => set(b, target, || faults.unhealthy.store(true, Relaxed)),
             Some("healthy") => set(b, target, || faults.unhealthy.store(false, Relaxed)),

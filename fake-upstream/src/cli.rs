@@ -25,6 +25,10 @@ pub struct Args {
     /// uvicorn `--timeout-worker-healthcheck`: seconds before a dead worker is replaced.
     #[arg(long, allow_negative_numbers = true, default_value_t = 5.0)]
     pub timeout_worker_healthcheck: f64,
+    /// gunicorn `--timeout`: a worker whose event loop sent no heartbeat for this many seconds
+    /// is killed and replaced (only with --supervisor gunicorn).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
+    pub timeout: f64,
     /// Answer 503 when open connections or in-flight requests reach N (per worker).
     #[arg(long)]
     pub limit_concurrency: Option<usize>,
@@ -100,6 +104,8 @@ pub struct Settings {
     pub supervisor: Supervisor,
     /// Dead-worker detection delay (uvicorn supervisor).
     pub healthcheck: Duration,
+    /// gunicorn worker timeout (heartbeat age that gets a worker killed).
+    pub worker_timeout: Duration,
     /// listen() backlog.
     pub backlog: i32,
     /// Admin port.
@@ -147,6 +153,12 @@ pub fn settings(a: &Args) -> Result<Settings, String> {
         return Err("--threadpool-size: must be at least 1".into());
     }
     let ping = secs(a.ws_ping_interval, "ws-ping-interval")?;
+    let worker_timeout = secs(a.timeout, "timeout")?;
+    if worker_timeout.is_zero() {
+        return Err("--timeout: must be > 0".into());
+    }
+    // UvicornWorker notifies every timeout/2 seconds, on its 1 s tick.
+    let heartbeat_ticks = ((worker_timeout.as_secs_f64() / 2.0).ceil().max(1.0) * 10.0) as u64;
     let worker = WorkerConfig {
         index: 0,
         // gunicorn's UvicornWorker does not pass limit_concurrency (spec §1.4).
@@ -171,6 +183,7 @@ pub fn settings(a: &Args) -> Result<Settings, String> {
             ping_timeout: Some(secs(a.ws_ping_timeout, "ws-ping-timeout")?),
             max_size: a.ws_max_size.max(1),
         },
+        heartbeat_ticks,
         log: !a.quiet,
     };
     if gunicorn && a.limit_concurrency.is_some() && !a.quiet {
@@ -184,6 +197,7 @@ pub fn settings(a: &Args) -> Result<Settings, String> {
         workers: a.workers,
         supervisor: a.supervisor,
         healthcheck: secs(a.timeout_worker_healthcheck, "timeout-worker-healthcheck")?,
+        worker_timeout,
         backlog: a.backlog,
         admin_port: a.admin_port,
         max_requests: a.limit_max_requests,

@@ -76,6 +76,9 @@ pub struct WorkerConfig {
     pub seed: u64,
     /// WebSocket settings.
     pub ws: WsConfig,
+    /// Ticks (0.1 s) between heartbeats seen by a gunicorn arbiter (UvicornWorker notifies
+    /// every `timeout / 2`, on its 1 s tick).
+    pub heartbeat_ticks: u64,
     /// Print uvicorn-like log lines to stderr.
     pub log: bool,
 }

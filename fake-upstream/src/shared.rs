@@ -24,6 +24,9 @@ pub struct Shared {
     pub responses_400: AtomicU64,
     /// Accepted TCP connections in total.
     pub accepted: AtomicU64,
+    /// Wall-clock milliseconds (Unix epoch) of the event loop's last heartbeat (gunicorn's
+    /// worker notify); 0 before the first one.
+    pub heartbeat_ms: AtomicU64,
     /// Worker restarts done by the supervisor.
     pub restarts: AtomicU64,
     /// Route names (table routes, then the built-in ones), index = counter slot.
@@ -161,6 +164,19 @@ impl Shared {
         }
     }
 
+    /// Records a heartbeat now.
+    pub fn beat(&self) {
+        self.heartbeat_ms.store(now_ms(), Relaxed);
+    }
+
+    /// Milliseconds since the last heartbeat (0 if none yet).
+    pub fn heartbeat_age_ms(&self) -> u64 {
+        match self.heartbeat_ms.load(Relaxed) {
+            0 => 0,
+            t => now_ms().saturating_sub(t),
+        }
+    }
+
     /// A snapshot of the counters of this process.
     pub fn counters(&self) -> Counters {
         Counters {
@@ -183,4 +199,10 @@ impl Shared {
                 .collect(),
         }
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

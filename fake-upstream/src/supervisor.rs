@@ -137,11 +137,20 @@ async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<(
         Supervisor::Uvicorn => (Duration::from_millis(500), s.healthcheck),
         Supervisor::Gunicorn => (Duration::from_millis(50), Duration::from_millis(150)),
     };
+    let mut last_heartbeat_check = std::time::Instant::now();
     'outer: loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = tokio::time::sleep(poll) => {}
+        }
+        if s.supervisor == Supervisor::Gunicorn
+            && last_heartbeat_check.elapsed() >= Duration::from_secs(1)
+        {
+            last_heartbeat_check = std::time::Instant::now();
+            let b = backend.clone();
+            let limit = s.worker_timeout;
+            let _ = tokio::task::spawn_blocking(move || kill_silent_workers(&b, limit)).await;
         }
         #[allow(clippy::needless_range_loop)] // the loop body replaces children[i]
         for i in 0..children.len() {
@@ -197,6 +206,23 @@ async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// gunicorn's arbiter: a worker whose event loop has not sent a heartbeat within `limit` is
+/// killed (`WORKER TIMEOUT`); the reaper then replaces it.
+fn kill_silent_workers(b: &SupBackend, limit: Duration) {
+    for slot in b.live() {
+        let Ok((200, body)) = admin::request(slot.admin, "GET", "/heartbeat") else {
+            continue;
+        };
+        let age = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["age_ms"].as_u64());
+        if age.is_some_and(|a| a as u128 > limit.as_millis()) {
+            eprintln!("[CRITICAL] WORKER TIMEOUT (pid:{})", slot.pid);
+            crate::sys::kill(slot.pid, libc::SIGKILL);
+        }
+    }
 }
 
 fn set_slot(b: &SupBackend, i: u32, slot: Option<Slot>) {

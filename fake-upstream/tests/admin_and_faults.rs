@@ -337,3 +337,24 @@ fn concurrency_mode_exact_is_a_cliff_uvloop_refuses_below_the_limit() {
         "uvloop: requests span loop iterations and linger, so 8 clients see 503s"
     );
 }
+
+#[test]
+fn gunicorn_kills_a_worker_whose_loop_is_blocked_past_timeout() {
+    let (s, admin) = fake_with_admin(&["--supervisor", "gunicorn", "--timeout", "2"]);
+    let mut blocked = s.connect();
+    let t = Instant::now();
+    send(&mut blocked, &get("/block?ms=10000"));
+    let (end, _) = wait_end(&mut blocked, Duration::from_secs(8));
+    let lost_after = t.elapsed();
+    assert_ne!(end, End::Open, "the blocked worker was not killed");
+    assert!(
+        lost_after >= Duration::from_millis(900) && lost_after < Duration::from_secs(6),
+        "killed after {lost_after:?}"
+    );
+    assert_eq!(
+        fetch(s.addr, "/", T).expect("replacement serves").status,
+        200
+    );
+    assert_eq!(counters(admin)["restarts"], 1);
+    assert!(s.proc.stderr_log().contains("WORKER TIMEOUT"));
+}

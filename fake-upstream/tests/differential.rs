@@ -408,3 +408,37 @@ fn graceful_shutdown_timeout_cancels_with_uvicorns_500() {
         );
     });
 }
+
+#[test]
+fn backlog_bounds_the_connections_completed_while_the_worker_is_blocked() {
+    both(&Opts::args(&["--backlog", "4"]), |s| {
+        let mut busy = s.connect();
+        send(&mut busy, &get("/block?ms=2500"));
+        thread::sleep(Duration::from_millis(400));
+        let addr = s.addr;
+        let quick = (0..15)
+            .map(|_| {
+                thread::spawn(move || {
+                    TcpStream::connect_timeout(&addr, Duration::from_millis(600)).ok()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|h| h.join().expect("connector"))
+            .collect::<Vec<_>>();
+        // The kernel completes backlog + 1 handshakes into the accept queue; further SYNs are
+        // dropped (the client retries after 1 s), not refused.
+        assert!(
+            (3..=8).contains(&quick.len()),
+            "{:?}: {} of 15 connected at once",
+            s.flavor,
+            quick.len()
+        );
+        assert_eq!(
+            read_response(&mut busy, T).expect("blocked request").status,
+            200,
+            "{:?}",
+            s.flavor
+        );
+    });
+}

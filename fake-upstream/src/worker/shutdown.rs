@@ -16,6 +16,7 @@ pub(super) async fn main_loop(w: &Rc<Worker>) -> ExitReason {
     let mut int = signal(SignalKind::interrupt()).ok();
     let mut should_exit = false;
     let mut counter: u64 = 0;
+    w.shared.beat();
     loop {
         let sleep = tokio::time::sleep(TICK);
         tokio::pin!(sleep);
@@ -29,6 +30,9 @@ pub(super) async fn main_loop(w: &Rc<Worker>) -> ExitReason {
         counter += 1;
         if counter.is_multiple_of(10) {
             w.refresh_date();
+        }
+        if counter.is_multiple_of(w.cfg.heartbeat_ticks.max(1)) {
+            w.shared.beat();
         }
         if let Some(limit) = w.cfg.limit_max_requests
             && w.total.get() >= limit
