@@ -3,6 +3,7 @@
 
 use crate::results::counts::{self, Counts};
 use crate::results::loadgen_out::SeriesRow;
+use crate::run::Sample;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::cell::RefCell;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 pub struct Bar {
     bar: Option<ProgressBar>,
     total: RefCell<Counts>,
+    last_requests: RefCell<Option<(f64, f64)>>,
 }
 
 impl Bar {
@@ -20,6 +22,7 @@ impl Bar {
         use std::io::IsTerminal;
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(duration.as_millis() as u64);
+            b.enable_steady_tick(Duration::from_millis(250));
             b.set_style(
                 ProgressStyle::with_template("{spinner} {elapsed:>4} [{bar:30}] {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -30,32 +33,66 @@ impl Bar {
         Bar {
             bar,
             total: RefCell::new(Counts::default()),
+            last_requests: RefCell::new(None),
         }
     }
 
-    /// Moves to `elapsed` and folds in new series rows.
-    pub fn update(&self, elapsed: Duration, new_rows: &[SeriesRow]) {
+    /// Moves to `elapsed` and folds in new series rows (the loadgen's view, when its series
+    /// grows during the run) and the latest sample (the upstreams' view: `up.POOL.requests`,
+    /// `up.POOL.responses_5xx` summed over pools, and the proxy's active connections).
+    pub fn update(&self, elapsed: Duration, new_rows: &[SeriesRow], sample: Option<&Sample>) {
         let Some(b) = &self.bar else { return };
-        let last = new_rows.iter().map(|r| r.second).max();
         let now = counts::window(new_rows, None, 0.0, f64::MAX);
         let mut t = self.total.borrow_mut();
         t.completed += now.completed;
+        t.seconds += now.seconds;
         for (k, v) in &now.errors {
             *t.errors.entry(k.clone()).or_default() += v;
         }
         for (k, v) in &now.status {
             *t.status.entry(*k).or_default() += v;
         }
-        let rate = last.map_or(0.0, |l| {
-            counts::window(new_rows, None, f64::from(l), f64::from(l) + 1.0).completed
-        });
+        let mut msg = String::new();
+        if t.seconds > 0 {
+            let last = new_rows.iter().map(|r| r.second).max();
+            let rate = last.map_or(0.0, |l| {
+                counts::window(new_rows, None, f64::from(l), f64::from(l) + 1.0).completed
+            });
+            msg.push_str(&format!(
+                "clients: {rate:.0} req/s  completed {:.0}  errors {:.0}  5xx {:.0}  ",
+                t.completed,
+                t.error_total(),
+                t.status_matching(|c| c / 100 == 5)
+            ));
+        }
+        if let Some(s) = sample {
+            let sum = |suffix: &str| -> f64 {
+                s.values
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.starts_with("up.") && k.ends_with(suffix) && k.matches('.').count() == 2
+                    })
+                    .map(|(_, v)| v)
+                    .sum()
+            };
+            let reqs = sum(".requests");
+            let mut last = self.last_requests.borrow_mut();
+            let rate = match *last {
+                Some((t0, r0)) if s.t > t0 => (reqs - r0).max(0.0) / (s.t - t0),
+                _ => 0.0,
+            };
+            *last = Some((s.t, reqs));
+            msg.push_str(&format!(
+                "upstreams: {rate:.0} req/s  5xx {:.0}  in flight {:.0}",
+                sum(".responses_5xx"),
+                sum(".in_flight")
+            ));
+            if let Some(a) = s.values.get("proxy.active") {
+                msg.push_str(&format!("  proxy conns {a:.0}"));
+            }
+        }
         b.set_position(elapsed.as_millis() as u64);
-        b.set_message(format!(
-            "{rate:.0} req/s  completed {:.0}  errors {:.0}  5xx {:.0}",
-            t.completed,
-            t.error_total(),
-            t.status_matching(|c| c / 100 == 5)
-        ));
+        b.set_message(msg);
     }
 
     /// Clears the bar.

@@ -48,7 +48,7 @@ pub fn status(out: &RunOutput, duration: f64) -> Chart {
             points: per_sec
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (i as f64, c.status_matching(f)))
+                .map(|(i, c)| (i as f64 + 0.5, c.status_matching(f)))
                 .collect(),
         })
         .collect();
@@ -58,7 +58,7 @@ pub fn status(out: &RunOutput, duration: f64) -> Chart {
         points: per_sec
             .iter()
             .enumerate()
-            .map(|(i, c)| (i as f64, c.error_total()))
+            .map(|(i, c)| (i as f64 + 0.5, c.error_total()))
             .collect(),
     });
     lines.retain(|l| l.points.iter().any(|p| p.1 > 0.0));

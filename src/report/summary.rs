@@ -150,6 +150,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
     let d = s.duration.as_secs_f64();
     let mut components = BTreeMap::new();
     let mut names: Vec<String> = out.components.clone();
+    names.push("runner".into());
     names.extend(s.upstreams.iter().map(|p| p.name.clone()));
     for n in names {
         let cpu = out.samples.values(&format!("cpu.{n}"), 0.5, f64::MAX);

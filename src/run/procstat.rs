@@ -18,6 +18,7 @@ pub struct ProcStat {
     ticks_per_sec: f64,
     page_bytes: u64,
     last: HashMap<u32, (Instant, u64)>,
+    last_self: Option<(Instant, u64)>,
 }
 
 /// One group's figures for one sample.
@@ -37,6 +38,7 @@ impl Default for ProcStat {
             ticks_per_sec: procfs::ticks_per_second() as f64,
             page_bytes: procfs::page_size(),
             last: HashMap::new(),
+            last_self: None,
         }
     }
 }
@@ -54,6 +56,21 @@ fn parse_stat(text: &str) -> Option<(u32, u64, u64)> {
 }
 
 impl ProcStat {
+    /// CPU% of the runner itself (this process, all threads) since the previous call: the
+    /// cost of sampling, fault handling and the progress bar.
+    /// Also returns its RSS in MiB.
+    pub fn own_usage(&mut self) -> Option<(Option<f64>, f64)> {
+        let now = Instant::now();
+        let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let (_, ticks, rss) = parse_stat(&text)?;
+        let rss_mib = (rss * self.page_bytes) as f64 / (1024.0 * 1024.0);
+        let cpu = self.last_self.replace((now, ticks)).and_then(|(then, t0)| {
+            let dt = now.duration_since(then).as_secs_f64();
+            (dt > 0.0).then(|| (ticks.saturating_sub(t0) as f64 / self.ticks_per_sec) / dt * 100.0)
+        });
+        Some((cpu, rss_mib))
+    }
+
     /// Samples the given process groups.
     pub fn sample(&mut self, groups: &[u32]) -> HashMap<u32, GroupSample> {
         let now = Instant::now();

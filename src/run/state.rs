@@ -335,7 +335,7 @@ impl<'a> State<'a> {
             if now >= next_sample {
                 self.sample(now);
                 next_sample += s.sample_interval;
-                bar.update(now, &tail.poll(&series_path));
+                bar.update(now, &tail.poll(&series_path), self.samples.rows.last());
             }
             self.check_deaths(now)?;
             let lg = self.loadgen.as_mut().map(|p| p.exited());
@@ -667,6 +667,10 @@ impl<'a> State<'a> {
         let pg: Vec<u32> = groups.iter().map(|(_, p)| *p).collect();
         let stats = self.procstat.sample(&pg);
         let mut v = BTreeMap::new();
+        if let Some((cpu, rss)) = self.procstat.own_usage() {
+            v.insert("cpu.runner".to_string(), cpu.unwrap_or(0.0));
+            v.insert("rss.runner".to_string(), rss);
+        }
         for (name, pid) in &groups {
             if let Some(g) = stats.get(pid) {
                 v.insert(format!("cpu.{name}"), g.cpu_pct);
@@ -727,6 +731,16 @@ impl<'a> State<'a> {
             let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
                 continue;
             };
+            let fivexx = ["responses_503", "responses_500"]
+                .iter()
+                .filter_map(|k| json.get(*k).and_then(|x| x.as_f64()))
+                .sum::<f64>();
+            v.insert(format!("up.{}.responses_5xx", i.name), fivexx);
+            *pool_tot
+                .entry(self.s.upstreams[i.pool].name.clone())
+                .or_default()
+                .entry("responses_5xx".into())
+                .or_default() += fivexx;
             for k in ["in_flight", "queued", "connections", "requests", "workers"] {
                 if let Some(x) = json.get(k).and_then(|x| x.as_f64()) {
                     v.insert(format!("up.{}.{k}", i.name), x);
