@@ -10,8 +10,10 @@
 //! clock and ours. (Counts per batch rather than per request: within one batch nginx may
 //! accept the simultaneous connections in any order.)
 //!
-//! The same harness will drive our proxy once it runs `limit_req` (issue 5's differential
-//! test): only the target address changes.
+//! The second test runs the same sequences through real nginx and through our proxy
+//! (`proxylab proxy`, same config, `proxy_pass` to a local backend as the content handler)
+//! and requires the same per-batch decisions, and delays of the same size for the DELAYED
+//! requests (generous tolerance: the machine is shared).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -22,6 +24,8 @@ use std::time::{Duration, Instant};
 use proxylab_proxy::limit_req::{Delay, Limit, Rate, Status, Zone, check};
 use proxylab_testkit::Nginx;
 
+mod common;
+
 const CONF: &str = r#"
     log_format lr '$arg_k $arg_i $limit_req_status $status';
     access_log {DIR}/lr.log lr;
@@ -29,16 +33,17 @@ const CONF: &str = r#"
     limit_req_zone $arg_k zone=z5:1m rate=5r/s;
     limit_req_zone $arg_k zone=z2:1m rate=2r/s;
     limit_req_zone $arg_k zone=m30:1m rate=30r/m;
-    limit_req_zone $arg_j zone=zj:1m rate=4r/s;
+    limit_req_zone $arg_j zone=zj:1m rate=1r/s;
     server {
         listen 127.0.0.1:{PORT};
-        location /nodelay { limit_req zone=z10 burst=5 nodelay; empty_gif; }
-        location /delay   { limit_req zone=z5 burst=3; empty_gif; }
-        location /delayn  { limit_req zone=z10 burst=6 delay=2; empty_gif; }
+        location /nodelay { limit_req zone=z2 burst=5 nodelay; empty_gif; }
+        location /delay   { limit_req zone=z2 burst=3; empty_gif; }
+        location /delayn  { limit_req zone=z2 burst=6 delay=2; empty_gif; }
         location /noburst { limit_req zone=z2; empty_gif; }
         location /permin  { limit_req zone=m30 burst=1 nodelay; empty_gif; }
         location /two     { limit_req zone=z2 burst=3 nodelay; limit_req zone=zj burst=1 nodelay; empty_gif; }
-        location /dry     { limit_req zone=z5 burst=1; limit_req_dry_run on; empty_gif; }
+        location /fast    { limit_req zone=z10 burst=4; empty_gif; }
+        location /dry     { limit_req zone=z2 burst=1; limit_req_dry_run on; empty_gif; }
     }
 "#;
 
@@ -57,63 +62,77 @@ fn zones() -> Vec<Arc<Zone>> {
         Arc::new(Zone::new("z5", 1 << 20, Rate::per_second(5))),
         Arc::new(Zone::new("z2", 1 << 20, Rate::per_second(2))),
         Arc::new(Zone::new("m30", 1 << 20, Rate::per_minute(30))),
-        Arc::new(Zone::new("zj", 1 << 20, Rate::per_second(4))),
+        Arc::new(Zone::new("zj", 1 << 20, Rate::per_second(1))),
     ]
 }
 
 fn sequences() -> Vec<Sequence> {
+    // Offsets keep every decision ≥ 100 ms (most ≥ 200 ms) away from a boundary, so that
+    // the scheduling lag of a loaded machine cannot flip a decision.
+    let seq = |location, batches: Vec<(u64, usize)>, limits, dry_run| Sequence {
+        location,
+        batches,
+        limits,
+        dry_run,
+    };
     vec![
-        // 10 r/s burst 5 nodelay: 6 of 10 pass; +250 ms refills 2.5 → 2 of 5; +700 ms: 4 of 4
-        Sequence {
-            location: "nodelay",
-            batches: vec![(0, 10), (250, 5), (950, 4)],
-            limits: vec![(0, 5, Delay::Never, 'k')],
-            dry_run: false,
-        },
-        // 5 r/s burst 3 (delay): 1 pass, 3 delayed, 2 rejected; then at 550 ms more
-        Sequence {
-            location: "delay",
-            batches: vec![(0, 6), (550, 3), (1450, 2)],
-            limits: vec![(1, 3, Delay::Never, 'k')]
-                .into_iter()
-                .map(|(z, b, _, k)| (z, b, Delay::After(0), k))
-                .collect(),
-            dry_run: false,
-        },
-        // 10 r/s burst 6 delay=2: 3 pass, 4 delayed, 2 rejected
-        Sequence {
-            location: "delayn",
-            batches: vec![(0, 9), (450, 4)],
-            limits: vec![(0, 6, Delay::After(2), 'k')],
-            dry_run: false,
-        },
-        // 2 r/s, no burst: one request every 150 ms; passes ≥ 500 ms after the last accepted
-        Sequence {
-            location: "noburst",
-            batches: (0..12).map(|i| (i * 150 + 20, 1)).collect(),
-            limits: vec![(2, 0, Delay::After(0), 'k')],
-            dry_run: false,
-        },
+        // 2 r/s burst 5 nodelay: 6 of 8 pass; +1250 ms: 2 of 4; +1500 ms: 3 of 3
+        seq(
+            "nodelay",
+            vec![(0, 8), (1250, 4), (2750, 3)],
+            vec![(2, 5, Delay::Never, 'k')],
+            false,
+        ),
+        // 2 r/s burst 3: 1 passes, 3 delayed, 2 rejected; then 2 delayed + 1 rejected; then
+        // drained: 1 passes, 1 delayed
+        seq(
+            "delay",
+            vec![(0, 6), (1250, 3), (3250, 2)],
+            vec![(2, 3, Delay::After(0), 'k')],
+            false,
+        ),
+        // 2 r/s burst 6 delay=2: 3 pass, 4 delayed, 2 rejected; then 2 delayed, 2 rejected
+        seq(
+            "delayn",
+            vec![(0, 9), (1250, 4)],
+            vec![(2, 6, Delay::After(2), 'k')],
+            false,
+        ),
+        // 2 r/s, no burst, one request every 350 ms: every other one passes (≥ 500 ms after
+        // the last *accepted* one)
+        seq(
+            "noburst",
+            (0..10).map(|i| (i * 350, 1)).collect(),
+            vec![(2, 0, Delay::After(0), 'k')],
+            false,
+        ),
         // 30 r/m = 500 m/s, burst 1 nodelay
-        Sequence {
-            location: "permin",
-            batches: vec![(0, 3), (1000, 2), (2100, 2)],
-            limits: vec![(3, 1, Delay::Never, 'k')],
-            dry_run: false,
-        },
-        // two limits, the second (zj) rejects first: z2 must not be charged by rejections
-        Sequence {
-            location: "two",
-            batches: vec![(0, 4), (300, 3), (560, 3), (1100, 4)],
-            limits: vec![(2, 3, Delay::Never, 'k'), (4, 1, Delay::Never, 'j')],
-            dry_run: false,
-        },
-        Sequence {
-            location: "dry",
-            batches: vec![(0, 4), (250, 2)],
-            limits: vec![(1, 1, Delay::After(0), 'k')],
-            dry_run: true,
-        },
+        seq(
+            "permin",
+            vec![(0, 3), (1000, 2), (2400, 2)],
+            vec![(3, 1, Delay::Never, 'k')],
+            false,
+        ),
+        // two limits; the second (1 r/s, burst 1) rejects first: the first must not be charged
+        seq(
+            "two",
+            vec![(0, 4), (300, 3), (1300, 3), (2800, 4)],
+            vec![(2, 3, Delay::Never, 'k'), (4, 1, Delay::Never, 'j')],
+            false,
+        ),
+        // 10 r/s burst 4, a single burst (no timing dependence): 1 pass, 4 delayed, 3 rejected
+        seq(
+            "fast",
+            vec![(0, 8)],
+            vec![(0, 4, Delay::After(0), 'k')],
+            false,
+        ),
+        seq(
+            "dry",
+            vec![(0, 4), (1250, 2)],
+            vec![(2, 1, Delay::After(0), 'k')],
+            true,
+        ),
     ]
 }
 
@@ -128,8 +147,9 @@ fn send(addr: SocketAddr, path: &str) -> u16 {
     head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
-/// Sends one sequence; returns per request (batch, measured send offset in ms, HTTP status).
-fn run(addr: SocketAddr, seq: &Sequence, key: &str) -> Vec<(usize, u64, u16)> {
+/// Sends one sequence; returns per request (batch, measured send offset in ms, HTTP status,
+/// latency in ms, request index).
+fn run(addr: SocketAddr, seq: &Sequence, key: &str) -> Vec<(usize, u64, u16, u64, usize)> {
     let t0 = Instant::now() + Duration::from_millis(50);
     let mut handles = Vec::new();
     let mut idx = 0;
@@ -139,9 +159,14 @@ fn run(addr: SocketAddr, seq: &Sequence, key: &str) -> Vec<(usize, u64, u16)> {
         std::thread::sleep(wait); // pacing a planned schedule, not waiting for readiness
         for _ in 0..n {
             let path = format!("/{}?k={key}&j={key}j&i={idx}", seq.location);
+            let i = idx;
             idx += 1;
-            let sent = Instant::now().saturating_duration_since(t0).as_millis() as u64;
-            handles.push(std::thread::spawn(move || (b, sent, send(addr, &path))));
+            let start = Instant::now();
+            let sent = start.saturating_duration_since(t0).as_millis() as u64;
+            handles.push(std::thread::spawn(move || {
+                let code = send(addr, &path);
+                (b, sent, code, start.elapsed().as_millis() as u64, i)
+            }));
         }
     }
     handles
@@ -196,66 +221,164 @@ fn tally(statuses: impl Iterator<Item = (usize, String)>) -> BTreeMap<(usize, St
     m
 }
 
+/// One request's record: (batch, send offset ms, HTTP status, latency ms, $limit_req_status).
+type Rec = (usize, u64, u16, u64, String);
+
+/// Sends `seq` to `addr` and reads the decisions from the access log at `log`.
+fn record(addr: SocketAddr, log: &std::path::Path, seq: &Sequence, key: &str) -> Vec<Rec> {
+    let sends = run(addr, seq, key);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logged: BTreeMap<usize, String> = loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: BTreeMap<usize, String> = text
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                if f.len() == 4 && f[0] == key {
+                    Some((f[1].parse().ok()?, f[2].to_string()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if lines.len() >= sends.len() || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        logged.len(),
+        sends.len(),
+        "{}: access log lines",
+        seq.location
+    );
+    sends
+        .iter()
+        .map(|&(b, sent, code, lat, idx)| (b, sent, code, lat, logged[&idx].clone()))
+        .collect()
+}
+
+fn tally_of(recs: &[Rec]) -> BTreeMap<(usize, String), usize> {
+    tally(recs.iter().map(|r| (r.0, r.4.clone())))
+}
+
 #[test]
 fn limit_req_decisions_match_nginx() {
     let Some(ngx) = Nginx::start(CONF) else {
         return;
     };
-    let addr = ngx.addr();
     let zones = zones();
     let log = ngx.dir().join("lr.log");
     let mut total = 0;
     for (si, seq) in sequences().iter().enumerate() {
         let key = format!("s{si}");
-        let sends = run(addr, seq, &key);
-        total += sends.len();
-        // nginx's decisions from the access log ($limit_req_status per request index)
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let theirs: Vec<(String, String)> = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<(String, String)> = text
-                .lines()
-                .filter_map(|l| {
-                    let f: Vec<&str> = l.split(' ').collect();
-                    (f.len() == 4 && f[0] == key).then(|| (f[1].to_string(), f[2].to_string()))
-                })
-                .collect();
-            if lines.len() >= sends.len() || Instant::now() > deadline {
-                break lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(
-            theirs.len(),
-            sends.len(),
-            "{}: access log lines",
-            seq.location
-        );
-        // map request index → batch
-        let mut batch_of = Vec::new();
-        for (b, &(_, n)) in seq.batches.iter().enumerate() {
-            batch_of.extend(std::iter::repeat_n(b, n));
-        }
-        let nginx_tally = tally(theirs.iter().map(|(i, st)| {
-            let i: usize = i.parse().expect("index");
-            (batch_of[i], st.clone())
-        }));
+        let recs = record(ngx.addr(), &log, seq, &key);
+        total += recs.len();
+        let sends: Vec<(usize, u64, u16)> = recs.iter().map(|r| (r.0, r.1, r.2)).collect();
         let mine = ours(seq, &zones, &key, &sends);
         let our_tally = tally(
-            sends
-                .iter()
+            recs.iter()
                 .zip(&mine)
-                .map(|(s, st)| (s.0, st.as_str().to_string())),
+                .map(|(r, st)| (r.0, st.as_str().to_string())),
         );
-        assert_eq!(our_tally, nginx_tally, "{}: sends {sends:?}", seq.location);
+        assert_eq!(
+            our_tally,
+            tally_of(&recs),
+            "{}: sends {sends:?}",
+            seq.location
+        );
         // HTTP status agrees with the decision: 503 exactly for REJECTED
         let rejected = mine.iter().filter(|s| **s == Status::Rejected).count();
         assert_eq!(
-            sends.iter().filter(|s| s.2 == 503).count(),
+            recs.iter().filter(|r| r.2 == 503).count(),
             rejected,
             "{}",
             seq.location
         );
     }
     assert!(total > 50);
+}
+
+/// Answers every request with a small 200 (the content handler behind both proxies).
+fn backend(until: Instant) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.set_nonblocking(true).expect("nonblocking");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        while Instant::now() < until {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    std::thread::spawn(move || {
+                        s.set_nonblocking(false).ok();
+                        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 2048];
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match s.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let _ = s.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        );
+                    });
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)), // bounded accept poll
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn our_proxy_limits_like_nginx() {
+    let until = Instant::now() + Duration::from_secs(120);
+    let be = backend(until);
+    let body = CONF.replace("empty_gif;", &format!("proxy_pass http://127.0.0.1:{be};"));
+    let conf = common::conf(&body);
+    let Some(ngx) = Nginx::start_full(&conf) else {
+        return;
+    };
+    let ours = common::Ours::start_full(&conf);
+    for (si, seq) in sequences().iter().enumerate() {
+        let key = format!("p{si}");
+        let theirs = record(ngx.addr(), &ngx.dir().join("lr.log"), seq, &key);
+        let mine = record(ours.addr(), &ours.dir().join("lr.log"), seq, &key);
+        assert_eq!(
+            tally_of(&mine),
+            tally_of(&theirs),
+            "{}: nginx {theirs:?}\nours {mine:?}",
+            seq.location
+        );
+        for (r, label) in [(&theirs, "nginx"), (&mine, "ours")] {
+            for x in r.iter() {
+                assert_eq!(
+                    x.2 == 503,
+                    x.4 == "REJECTED",
+                    "{label} {}: {x:?}",
+                    seq.location
+                );
+            }
+        }
+        // delayed requests really wait, as long as nginx's do (per batch, sorted)
+        for b in 0..seq.batches.len() {
+            let delays = |r: &[Rec]| {
+                let mut v: Vec<u64> = r
+                    .iter()
+                    .filter(|x| x.0 == b && x.4 == "DELAYED")
+                    .map(|x| x.3)
+                    .collect();
+                v.sort_unstable();
+                v
+            };
+            for (t, m) in delays(&theirs).iter().zip(delays(&mine)) {
+                assert!(
+                    t.abs_diff(m) <= 250,
+                    "{} batch {b}: delay nginx {t} ms vs ours {m} ms",
+                    seq.location
+                );
+            }
+        }
+    }
 }
