@@ -442,3 +442,37 @@ fn backlog_bounds_the_connections_completed_while_the_worker_is_blocked() {
         );
     });
 }
+
+#[test]
+fn a_client_that_leaves_frees_its_connection_slot_at_once() {
+    both(&Opts::args(&["--limit-concurrency", "3"]), |s| {
+        // Two requests in flight on connections whose clients then go away: the tasks still
+        // run, but the connections leave the count.
+        for _ in 0..2 {
+            let mut c = s.connect();
+            send(&mut c, &get("/sleep?ms=1500"));
+            thread::sleep(Duration::from_millis(100));
+            drop(c);
+        }
+        thread::sleep(Duration::from_millis(300));
+        // 2 tasks + 1 connection < 3: served.
+        assert_eq!(
+            fetch(s.addr, "/", T).expect("served").status,
+            200,
+            "{:?}",
+            s.flavor
+        );
+        // A third in-flight task makes tasks = 3 ≥ 3 → 503 even with one connection.
+        let mut c = s.connect();
+        send(&mut c, &get("/sleep?ms=1000"));
+        thread::sleep(Duration::from_millis(200));
+        drop(c);
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            fetch(s.addr, "/", T).expect("refused").status,
+            503,
+            "{:?}",
+            s.flavor
+        );
+    });
+}

@@ -72,8 +72,9 @@ impl Drop for TaskGuard {
 
 /// Serves one accepted connection until it closes.
 pub(super) async fn serve(w: Rc<Worker>, sock: TcpStream) {
-    let _guard = ConnGuard::new(&w);
+    let guard = Some(ConnGuard::new(&w));
     let mut c = Conn {
+        guard,
         w,
         sock,
         buf: BytesMut::with_capacity(8192),
@@ -86,6 +87,8 @@ pub(super) async fn serve(w: Rc<Worker>, sock: TcpStream) {
 }
 
 pub(super) struct Conn {
+    /// Membership in uvicorn's `connections`; dropped as soon as the peer is gone.
+    guard: Option<ConnGuard>,
     pub(super) w: Rc<Worker>,
     pub(super) sock: TcpStream,
     pub(super) buf: BytesMut,
@@ -202,7 +205,11 @@ impl Conn {
                 return Next::Abort;
             }
         }
-        let waited = work(&w, &plan).await;
+        let waited = self.work_watching_peer(&plan).await;
+        if self.guard.is_none() {
+            // The client went away: the task ran to its end, its response goes nowhere.
+            return Next::Abort;
+        }
         let keep_alive = head.keep_alive && !w.shutting_down();
         let head_req = head.method == "HEAD";
         let next = match waited {
@@ -233,6 +240,31 @@ impl Conn {
                 }
             }
             other => other,
+        }
+    }
+
+    /// Does the plan's work while reading ahead, so that a client that goes away leaves
+    /// uvicorn's `connections` at once (`connection_lost`), while its task runs on.
+    async fn work_watching_peer(&mut self, plan: &Plan) -> Waited {
+        let w = self.w.clone();
+        let fut = work(&w, plan);
+        tokio::pin!(fut);
+        loop {
+            let can_read = self.guard.is_some() && self.buf.len() < 64 * 1024;
+            if can_read && self.buf.capacity() - self.buf.len() < 1024 {
+                self.buf.reserve(8192);
+            }
+            tokio::select! {
+                biased;
+                r = &mut fut => return r,
+                r = self.sock.read_buf(&mut self.buf), if can_read => {
+                    if matches!(r, Ok(0) | Err(_)) {
+                        // uvicorn closes the transport on EOF (`eof_received` returns None).
+                        let _ = socket2::SockRef::from(&self.sock).shutdown(std::net::Shutdown::Both);
+                        self.guard = None;
+                    }
+                }
+            }
         }
     }
 
