@@ -15,6 +15,9 @@ use tokio::sync::watch;
 /// How long in-flight requests may finish after the run's end.
 pub const DRAIN: Duration = Duration::from_secs(2);
 
+/// How often a worker checks whether all its drivers have finished.
+const IDLE_CHECK: Duration = Duration::from_millis(50);
+
 /// What a worker sends to the collector.
 #[derive(Debug)]
 pub enum Msg {
@@ -66,20 +69,28 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
     let stop = Rc::new(LocalStop::default());
     // One clone per open-loop dispatcher still running.
     let dispatchers = Rc::new(());
+    // One clone per driver (dispatcher or closed-loop client) still running: when none is
+    // left (request budgets exhausted), this thread is done before the run's end.
+    let drivers = Rc::new(());
     for (i, ps) in shared.pops.iter().enumerate() {
         let ctx = Rc::new(PopCtx::new(shared.clone(), i, (k, n), Rec::new(tr.clone(), i), stop.clone()));
         match &ps.pop.load {
             Load::Open { .. } => {
-                let token = dispatchers.clone();
+                let (token, all) = (dispatchers.clone(), drivers.clone());
                 tokio::task::spawn_local(async move {
                     open_loop(ctx).await;
-                    drop(token);
+                    drop((token, all));
                 });
             }
             Load::Closed { connections, .. } => {
                 let clients = *connections as u64;
                 for j in (k as u64..clients).step_by(n) {
-                    tokio::task::spawn_local(closed_client(ctx.clone(), j, clients));
+                    let token = drivers.clone();
+                    let c = ctx.clone();
+                    tokio::task::spawn_local(async move {
+                        closed_client(c, j, clients).await;
+                        drop(token);
+                    });
                 }
             }
         }
@@ -87,7 +98,7 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
     let mut sec = 0u64;
     let by_user = loop {
         let tick = shared.t0 + Duration::from_secs(sec + 1);
-        let wake = tick.min(shared.run_end);
+        let wake = tick.min(shared.run_end).min(Instant::now() + IDLE_CHECK);
         let by_user = tokio::select! {
             _ = tokio::time::sleep_until(wake.into()) => false,
             _ = wait_stop(&mut global_stop) => true,
@@ -97,7 +108,8 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
             let _ = tx.send(Msg::Interval { sec, stats: tr.snapshot() });
             sec += 1;
         }
-        if by_user || now >= shared.run_end {
+        let finished = Rc::strong_count(&drivers) == 1 && now >= shared.t0;
+        if by_user || finished || now >= shared.run_end {
             break by_user;
         }
     };
