@@ -10,19 +10,37 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::TlsError;
 
-fn io_reason(call: &str, e: &std::io::Error) -> String {
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    format!("{call} failed (SSL: error:80000002:system library::{text})")
+/// OpenSSL 3's text for a failed `BIO_new_file(path, "r")`.
+fn io_reason(path: &Path, e: &std::io::Error) -> String {
+    let p = path.display();
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => format!(
+            "BIO_new_file() failed (SSL: error:80000002:system library::No such file or directory:\
+             calling fopen({p}, r) error:10000080:BIO routines::no such file)"
+        ),
+        Some(code) => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            format!(
+                "BIO_new_file() failed (SSL: error:{:08X}:system library::{text}:\
+                 calling fopen({p}, r) error:10080002:BIO routines::system lib)",
+                0x8000_0000u32 | (code as u32 & 0xff)
+            )
+        }
+        None => format!("BIO_new_file() failed (SSL: {e})"),
+    }
 }
 
-fn pem_reason(call: &str, e: &pem::Error) -> String {
+/// OpenSSL 3's text when a file holds no certificate.
+const NO_CERT: &str = "PEM_read_bio_X509_AUX() failed (SSL: error:0480006C:PEM routines::no start line:Expecting: TRUSTED CERTIFICATE)";
+/// OpenSSL 3's text when a file holds no private key.
+const NO_KEY: &str = "PEM_read_bio_PrivateKey() failed (SSL: error:1E08010C:DECODER routines::unsupported:\
+                      No supported data to decode. Input type: PEM)";
+
+fn pem_reason(path: &Path, e: &pem::Error, not_found: &str) -> String {
     match e {
-        pem::Error::Io(io) => io_reason("BIO_new_file()", io),
-        pem::Error::NoItemsFound => {
-            format!("{call} failed (SSL: error:0480006C:PEM routines::no start line)")
-        }
-        other => format!("{call} failed (SSL: error:0480006C:PEM routines::{other:?})"),
+        pem::Error::Io(io) => io_reason(path, io),
+        _ => not_found.to_string(),
     }
 }
 
@@ -33,16 +51,13 @@ pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsE
         path: path.display().to_string(),
         reason,
     };
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(pem_reason("PEM_read_bio_X509_AUX()", &e)))?;
+    let iter =
+        CertificateDer::pem_file_iter(path).map_err(|e| err(pem_reason(path, &e, NO_CERT)))?;
     let chain = iter
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(pem_reason("PEM_read_bio_X509_AUX()", &e)))?;
+        .map_err(|e| err(pem_reason(path, &e, NO_CERT)))?;
     if chain.is_empty() {
-        return Err(err(pem_reason(
-            "PEM_read_bio_X509_AUX()",
-            &pem::Error::NoItemsFound,
-        )));
+        return Err(err(NO_CERT.to_string()));
     }
     Ok(chain)
 }
@@ -51,7 +66,7 @@ pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsE
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Key {
         path: path.display().to_string(),
-        reason: pem_reason("PEM_read_bio_PrivateKey()", &e),
+        reason: pem_reason(path, &e, NO_KEY),
     })
 }
 
