@@ -4,7 +4,6 @@
 
 use super::plots::{Chart, Line, XAxis, palette};
 use crate::results::counts;
-use crate::results::loadgen_out::HistLog;
 use crate::run::RunOutput;
 use hdrhistogram::Histogram;
 use plotters::style::RGBColor;
@@ -73,34 +72,27 @@ pub fn status(out: &RunOutput, duration: f64) -> Chart {
     }
 }
 
-fn per_second_hist(h: &HistLog, n: u32) -> Vec<Option<Histogram<u64>>> {
-    (0..n)
-        .map(|s| h.merged(None, f64::from(s), f64::from(s) + 1.0))
-        .collect()
-}
-
 /// Latency p50/p90/p99/max per second (ms), all populations together.
 pub fn latency(out: &RunOutput, duration: f64) -> Chart {
     let n = seconds(out, duration);
-    let hs = per_second_hist(&out.hlog, n);
-    let qs: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)];
+    type Pick = fn(&crate::results::loadgen_out::Quantiles) -> u64;
+    let qs: [(&str, Pick); 4] = [
+        ("p50", |q| q.p50),
+        ("p90", |q| q.p90),
+        ("p99", |q| q.p99),
+        ("max", |q| q.max),
+    ];
     let lines = qs
         .iter()
         .enumerate()
-        .map(|(i, (label, q))| Line {
+        .map(|(i, (label, pick))| Line {
             label: (*label).to_string(),
             color: palette(i),
-            points: hs
-                .iter()
-                .enumerate()
-                .filter_map(|(s, h)| {
-                    let h = h.as_ref().filter(|h| !h.is_empty())?;
-                    let v = if *q >= 1.0 {
-                        h.max()
-                    } else {
-                        h.value_at_quantile(*q)
-                    };
-                    Some((s as f64 + 0.5, v as f64 / 1000.0))
+            points: (0..n)
+                .filter_map(|s| {
+                    out.hlog
+                        .second(None, s)
+                        .map(|q| (f64::from(s) + 0.5, pick(&q) as f64 / 1000.0))
                 })
                 .collect(),
         })

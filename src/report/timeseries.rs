@@ -54,16 +54,14 @@ pub fn render(s: &Scenario, out: &RunOutput) -> String {
             for code in &codes {
                 row.push(format!("{}", c.status.get(code).copied().unwrap_or(0.0)));
             }
-            let h = out.hlog.merged(*p, a, b).filter(|h| !h.is_empty());
-            for q in [0.5, 0.9, 0.99, 1.0] {
-                row.push(h.as_ref().map_or(String::new(), |h| {
-                    let v = if q >= 1.0 {
-                        h.max()
-                    } else {
-                        h.value_at_quantile(q)
-                    };
-                    format!("{:.3}", v as f64 / 1000.0)
-                }));
+            let q = out.hlog.second(*p, sec);
+            for v in [
+                q.map(|q| q.p50),
+                q.map(|q| q.p90),
+                q.map(|q| q.p99),
+                q.map(|q| q.max),
+            ] {
+                row.push(v.map_or(String::new(), |v| format!("{:.3}", v as f64 / 1000.0)));
             }
         }
         // Mean of the samples taken nearest to this second (t in [s - 0.5, s + 0.5)).

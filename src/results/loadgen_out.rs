@@ -106,82 +106,162 @@ impl SeriesTail {
     }
 }
 
-/// Per-population latency histograms of every interval in an interval log.
+/// Percentiles of one second of latency, microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quantiles {
+    /// Requests recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
+impl Quantiles {
+    fn of(h: &Histogram<u64>) -> Quantiles {
+        Quantiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
+/// The loadgen's interval log, read with bounded memory: per-second percentiles are kept (a
+/// few numbers per population and second), and any window is merged by streaming the file
+/// again, never by holding every histogram (an hour-long run has thousands).
 #[derive(Debug, Default)]
 pub struct HistLog {
-    /// (start offset s, tag, histogram) per interval, in file order.
-    pub intervals: Vec<(f64, String, Histogram<u64>)>,
+    path: Option<std::path::PathBuf>,
+    tags: Vec<String>,
+    /// (tag or None for all populations, second) → percentiles.
+    per_second: BTreeMap<(Option<String>, u32), Quantiles>,
+}
+
+fn empty_hist() -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(3).unwrap_or_else(|_| {
+        Histogram::new_with_max(1 << 40, 2).unwrap_or_else(|_| unreachable_hist())
+    });
+    h.auto(true);
+    h
+}
+
+fn unreachable_hist() -> Histogram<u64> {
+    // Histogram::new(1) cannot fail; this keeps the code free of unwrap on the happy path.
+    Histogram::new(1).unwrap_or_else(|_| panic!("hdrhistogram rejected sigfig 1"))
+}
+
+/// Calls `f(start_s, tag, histogram)` for every interval of the log at `path`.
+fn for_each_interval(path: &Path, mut f: impl FnMut(f64, &str, &Histogram<u64>)) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let mut de = Deserializer::new();
+    let mut start: Option<f64> = None;
+    for e in IntervalLogIterator::new(&bytes).flatten() {
+        match e {
+            LogEntry::StartTime(t) | LogEntry::BaseTime(t) => {
+                start.get_or_insert(t.as_secs_f64());
+            }
+            LogEntry::Interval(ilh) => {
+                let Ok(raw) =
+                    base64::engine::general_purpose::STANDARD.decode(ilh.encoded_histogram())
+                else {
+                    continue;
+                };
+                let Ok(h) = de.deserialize::<u64, _>(&mut raw.as_slice()) else {
+                    continue;
+                };
+                let mut ts = ilh.start_timestamp().as_secs_f64();
+                // Absolute timestamps (seconds since the epoch) are made relative.
+                if let Some(s) = start
+                    && ts >= s
+                    && s > 1e9
+                {
+                    ts -= s;
+                }
+                let tag = ilh.tag().map_or("all", |t| t.as_str());
+                f(ts, tag, &h);
+            }
+        }
+    }
 }
 
 impl HistLog {
     /// Reads an interval log (missing or unreadable file: empty).
     pub fn read(path: &Path) -> HistLog {
-        let Ok(bytes) = std::fs::read(path) else {
-            return HistLog::default();
-        };
-        let mut de = Deserializer::new();
-        let mut start: Option<f64> = None;
-        let mut intervals = Vec::new();
-        for e in IntervalLogIterator::new(&bytes).flatten() {
-            match e {
-                LogEntry::StartTime(t) | LogEntry::BaseTime(t) => {
-                    start.get_or_insert(t.as_secs_f64());
-                }
-                LogEntry::Interval(ilh) => {
-                    let Ok(raw) =
-                        base64::engine::general_purpose::STANDARD.decode(ilh.encoded_histogram())
-                    else {
-                        continue;
-                    };
-                    let Ok(h) = de.deserialize::<u64, _>(&mut raw.as_slice()) else {
-                        continue;
-                    };
-                    let mut ts = ilh.start_timestamp().as_secs_f64();
-                    // Absolute timestamps (seconds since the epoch) are made relative.
-                    if let Some(s) = start
-                        && ts >= s
-                        && s > 1e9
-                    {
-                        ts -= s;
-                    }
-                    let tag = ilh
-                        .tag()
-                        .map_or("all".to_string(), |t| t.as_str().to_string());
-                    intervals.push((ts, tag, h));
+        let mut tags = std::collections::BTreeSet::new();
+        let mut per_second = BTreeMap::new();
+        let mut all: BTreeMap<u32, Histogram<u64>> = BTreeMap::new();
+        let mut has_all_tag = false;
+        for_each_interval(path, |ts, tag, h| {
+            let sec = ts.max(0.0).round() as u32;
+            tags.insert(tag.to_string());
+            has_all_tag |= tag == "all";
+            per_second.insert((Some(tag.to_string()), sec), Quantiles::of(h));
+            let _ = all.entry(sec).or_insert_with(empty_hist).add(h);
+            // Intervals come in time order: seconds well behind are final.
+            while all.first_key_value().is_some_and(|(s, _)| s + 2 < sec) {
+                if let Some((s, acc)) = all.pop_first() {
+                    per_second.insert((None, s), Quantiles::of(&acc));
                 }
             }
+        });
+        for (s, acc) in all {
+            per_second.insert((None, s), Quantiles::of(&acc));
         }
-        HistLog { intervals }
+        if has_all_tag {
+            let from_tag: Vec<_> = per_second
+                .iter()
+                .filter(|((t, _), _)| t.as_deref() == Some("all"))
+                .map(|((_, s), q)| (*s, *q))
+                .collect();
+            per_second.retain(|(t, _), _| t.is_some());
+            for (s, q) in from_tag {
+                per_second.insert((None, s), q);
+            }
+        }
+        HistLog {
+            path: Some(path.to_path_buf()),
+            tags: tags.into_iter().collect(),
+            per_second,
+        }
     }
 
     /// Tags present (populations, maybe `all`).
     pub fn tags(&self) -> Vec<String> {
-        let mut t: Vec<String> = self.intervals.iter().map(|(_, t, _)| t.clone()).collect();
-        t.sort();
-        t.dedup();
-        t
+        self.tags.clone()
+    }
+
+    /// Percentiles of second `sec` for `population` (None: all populations).
+    pub fn second(&self, population: Option<&str>, sec: u32) -> Option<Quantiles> {
+        self.per_second
+            .get(&(population.map(str::to_string), sec))
+            .copied()
+            .filter(|q| q.count > 0)
     }
 
     /// Merges the intervals starting in `[from, to)` seconds whose tag is `population`
-    /// (None: the `all` tag when present, else every tag).
+    /// (None: the `all` tag when present, else every tag), streaming the file.
     pub fn merged(&self, population: Option<&str>, from: f64, to: f64) -> Option<Histogram<u64>> {
-        let has_all = self.intervals.iter().any(|(_, t, _)| t == "all");
+        let path = self.path.as_ref()?;
+        let has_all = self.tags.iter().any(|t| t == "all");
         let mut acc: Option<Histogram<u64>> = None;
-        for (ts, tag, h) in &self.intervals {
+        for_each_interval(path, |ts, tag, h| {
             let want = match population {
                 Some(p) => tag == p,
                 None => !has_all || tag == "all",
             };
-            if !want || *ts + 1e-6 < from || *ts >= to {
-                continue;
+            if want && ts + 1e-6 >= from && ts < to {
+                let _ = acc.get_or_insert_with(empty_hist).add(h);
             }
-            let a = acc.get_or_insert_with(|| {
-                let mut a = Histogram::<u64>::new(3).unwrap_or_else(|_| h.clone());
-                a.auto(true);
-                a
-            });
-            let _ = a.add(h);
-        }
+        });
         acc
     }
 }
@@ -245,7 +325,12 @@ mod tests {
         let p = dir.path().join("x.hlog");
         std::fs::write(&p, &buf).unwrap();
         let log = HistLog::read(&p);
-        assert_eq!(log.intervals.len(), 4);
+        assert_eq!(log.tags(), vec!["web".to_string()]);
+        assert_eq!(log.second(Some("web"), 2).map(|q| q.count), Some(1));
+        assert!(
+            log.second(None, 3)
+                .is_some_and(|q| q.max >= 3990 && q.max <= 4010)
+        );
         let h = log.merged(Some("web"), 1.0, 3.0).unwrap();
         assert_eq!(h.len(), 2);
         assert!(h.max() >= 2990 && h.max() <= 3010);
