@@ -30,6 +30,7 @@ const CONF: &str = r#"
         location /epoch/ { expires epoch; alias {DIR}/www/; }
         location /max/ { expires max; alias {DIR}/www/; }
         location /neg/ { expires -30m; alias {DIR}/www/; }
+        location /mod/ { expires modified +1h; alias {DIR}/www/; }
         location /al/ { alias {DIR}/www/sub/; }
         location ~ ^/re/(.+)$ { alias {DIR}/www/sub/$1; }
     }
@@ -64,6 +65,9 @@ fn our_conf(dir: &Path, uri: &str) -> (StaticConf, Vec<AddHeader>) {
     } else if uri.starts_with("/neg/") {
         c.expires = Expires::Access(-1800);
         c.root = alias("/neg/");
+    } else if uri.starts_with("/mod/") {
+        c.expires = Expires::Modified(3600);
+        c.root = alias("/mod/");
     } else if uri.starts_with("/al/") {
         c.root = DocRoot::Alias {
             path: dir.join("www/sub/"),
@@ -297,6 +301,15 @@ async fn static_files_match_nginx() {
     std::fs::write(www.join("page.html"), b"<h1>x</h1>").unwrap();
     std::fs::write(www.join("app.JS"), b"let a=1;").unwrap();
     std::fs::write(www.join("noext"), b"raw").unwrap();
+    // mtime two hours ago: `expires modified +1h` lies in the past → no-cache
+    std::fs::write(www.join("old.txt"), b"old").unwrap();
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(www.join("old.txt"))
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
     std::fs::write(www.join("empty.css"), b"").unwrap();
     std::fs::write(www.join("sub/index.html"), b"<p>index</p>").unwrap();
     std::fs::write(www.join("sub/data.json"), b"{\"k\":1}").unwrap();
@@ -420,6 +433,8 @@ async fn static_files_match_nginx() {
         ("/epoch/a.txt".into(), "GET", vec![]),
         ("/max/a.txt".into(), "GET", vec![]),
         ("/neg/a.txt".into(), "GET", vec![]),
+        ("/mod/a.txt".into(), "GET", vec![]),
+        ("/mod/old.txt".into(), "GET", vec![]),
         ("/al/data.json".into(), "GET", vec![]),
         ("/al/".into(), "GET", vec![]),
         ("/re/data.json".into(), "GET", vec![]),
