@@ -163,3 +163,40 @@ pub fn run_worker_process(s: &Settings, env: WorkerEnv) -> anyhow::Result<ExitCo
         ExitReason::MaxRequests | ExitReason::Signal => ExitCode::SUCCESS,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: crate::cli::Args,
+    }
+
+    #[test]
+    fn jitter_gives_each_worker_its_own_limit_within_range() {
+        let cli = Cli::parse_from([
+            "x",
+            "--limit-max-requests",
+            "100",
+            "--limit-max-requests-jitter",
+            "50",
+            "--seed",
+            "7",
+        ]);
+        let s = crate::cli::settings(&cli.args).expect("valid");
+        let limits: Vec<u64> = (0..8)
+            .filter_map(|i| worker_config(&s, i, 0).limit_max_requests)
+            .collect();
+        assert_eq!(limits.len(), 8);
+        assert!(limits.iter().all(|l| (100..=150).contains(l)), "{limits:?}");
+        assert!(
+            limits.iter().any(|&l| l != limits[0]),
+            "all equal: {limits:?}"
+        );
+        // Same seed, same worker → same limit (reproducible runs).
+        assert_eq!(worker_config(&s, 3, 0).limit_max_requests, Some(limits[3]));
+    }
+}

@@ -278,12 +278,18 @@ fn threadpool_has_40_slots() {
         for c in &mut conns {
             send(c, &get("/thread?ms=1000"));
         }
+        // One reader per connection: completion order need not match connection order.
         let mut done: Vec<Duration> = conns
-            .iter_mut()
-            .map(|c| {
-                read_response(c, T).expect("thread response");
-                t.elapsed()
+            .into_iter()
+            .map(|mut c| {
+                thread::spawn(move || {
+                    read_response(&mut c, T).expect("thread response");
+                    t.elapsed()
+                })
             })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().expect("reader"))
             .collect();
         done.sort();
         assert!(

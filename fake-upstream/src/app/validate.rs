@@ -327,3 +327,70 @@ fn faults(spec: &FaultSpec, key: &str) -> Result<Faults, AppError> {
         trickle_interval: Duration::from_secs_f64(interval / 1000.0),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+include_default_routes = true
+
+[[routes]]
+method = "GET"
+path = "/api/items/{id}"
+kind = "db"
+latency = { dist = "mixture", parts = [
+    { weight = 0.95, latency = { dist = "lognormal", median_ms = 20, p99_ms = 200 } },
+    { weight = 0.05, latency = { dist = "pareto", scale_ms = 100, shape = 1.5, max_ms = 5000 } },
+] }
+cpu_us = 150
+body_bytes = 2048
+headers = { "X-App" = "demo" }
+faults = { error_500 = 0.01, reset = 0.001 }
+"#;
+
+    #[test]
+    fn example_parses_validates_and_round_trips() {
+        let spec: AppSpec = toml::from_str(EXAMPLE).expect("parse");
+        let app = spec.validate().expect("valid");
+        let r = &app.routes[0];
+        assert_eq!(
+            (r.name.as_str(), r.kind, r.body.len()),
+            ("GET /api/items/{id}", super::super::Kind::Db, 2048)
+        );
+        assert!(
+            r.matches("GET", "/api/items/7")
+                && !r.matches("GET", "/api/items")
+                && !r.matches("POST", "/api/items/7")
+        );
+        assert_eq!(r.headers[0], ("x-app".to_string(), "demo".to_string()));
+        assert_eq!(r.headers[1].0, "x-body-sha256");
+        let text = toml::to_string(&spec).expect("serialize");
+        let again: AppSpec = toml::from_str(&text).expect("reparse");
+        assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse_str(
+            "[[routes]]\npath = \"/\"\nlatency = { dist = \"uniform\", min_ms = 5, max_ms = 1 }\n",
+            "t.toml",
+        )
+        .expect_err("invalid");
+        assert_eq!(
+            e.to_string(),
+            "route table: routes[0].latency.max_ms: 1 is below min_ms 5"
+        );
+        let e =
+            parse_str("[[routes]]\npath = \"/\"\nkind = \"gpu\"\n", "t.toml").expect_err("invalid");
+        assert!(e.to_string().starts_with("route table t.toml: "), "{e}");
+        assert!(e.to_string().contains("gpu"), "{e}");
+    }
+
+    #[test]
+    fn root_path_matches_only_root() {
+        let app = parse_str("[[routes]]\npath = \"/\"\n", "t").expect("valid");
+        assert_eq!(app.find("GET", "/"), Some(0));
+        assert_eq!(app.find("GET", "/x"), None);
+    }
+}
