@@ -334,3 +334,22 @@ fn admin_faults_change_the_upstream_under_load() {
         "{s}"
     );
 }
+
+#[test]
+fn real_uvicorn_pool_is_started_sampled_and_stopped() {
+    if proxylab_testkit::require_python(&["uvicorn"], "pip install 'uvicorn[standard]'").is_none() {
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run("uvicorn.toml", &[], out.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d = &run_dirs(out.path(), "uvicorn")[0];
+    // Supervisor + 2 workers, all in the instance's process group, sampled together.
+    let procs = common::csv_column(&d.join("timeseries.csv"), "procs.app.0");
+    assert!(procs.iter().flatten().any(|n| *n >= 3.0), "{procs:?}");
+    let log = std::fs::read_to_string(d.join("logs/app.0.log")).expect("log");
+    assert!(
+        log.contains("Uvicorn running on http://127.0.0.1:"),
+        "{log}"
+    );
+}

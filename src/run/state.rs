@@ -675,6 +675,7 @@ impl<'a> State<'a> {
             if let Some(g) = stats.get(pid) {
                 v.insert(format!("cpu.{name}"), g.cpu_pct);
                 v.insert(format!("rss.{name}"), g.rss_mib);
+                v.insert(format!("procs.{name}"), f64::from(g.procs));
             }
         }
         // Pool totals.
