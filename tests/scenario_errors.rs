@@ -150,3 +150,43 @@ fn good_scenarios_check_clean() {
     );
     assert_eq!(out.code, 0, "quickstart: {}", out.all());
 }
+
+#[test]
+fn a_directory_runs_every_scenario_in_it() {
+    let dir = common::scenario("");
+    let out = common::proxylab(
+        &["run", "--check", dir.to_str().expect("utf8")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    for name in [
+        "pass",
+        "fail",
+        "fault",
+        "bluegreen",
+        "admin-faults",
+        "uvicorn",
+        "long",
+        "upstream-fails",
+    ] {
+        assert!(
+            out.stdout.contains(&format!("ok: {name} [base]")),
+            "{name}: {}",
+            out.all()
+        );
+    }
+    // One bad file among good ones: exit 2, the good ones are still checked.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(common::scenario("fail.toml"), tmp.path().join("a.toml")).expect("copy");
+    std::fs::write(tmp.path().join("b.toml"), "duration = 3\n").expect("write");
+    let out = common::proxylab(
+        &["run", "--check", tmp.path().to_str().expect("utf8")],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stdout.contains("ok: fail [base]") && out.stderr.contains("b.toml:1"),
+        "{}",
+        out.all()
+    );
+}
