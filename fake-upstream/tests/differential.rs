@@ -482,3 +482,44 @@ fn a_client_that_leaves_frees_its_connection_slot_at_once() {
         );
     });
 }
+
+#[test]
+fn limit_max_requests_lets_in_flight_finish_with_connection_close_and_closes_idle() {
+    both(&Opts::args(&["--limit-max-requests", "2"]), |s| {
+        let mut slow = s.connect();
+        send(&mut slow, &get("/sleep?ms=1500"));
+        thread::sleep(Duration::from_millis(200));
+        let mut quick = s.connect();
+        for _ in 0..2 {
+            send(&mut quick, &get("/"));
+            assert_eq!(
+                read_response(&mut quick, T).expect("quick").status,
+                200,
+                "{:?}",
+                s.flavor
+            );
+        }
+        // The next 0.1 s tick sees 2 responses: idle keep-alive connections close at once...
+        let (end, after) = wait_end(&mut quick, Duration::from_secs(3));
+        assert_eq!(end, End::Eof(0), "{:?}", s.flavor);
+        assert!(
+            after < Duration::from_millis(800),
+            "{:?}: idle closed after {after:?}",
+            s.flavor
+        );
+        // ...and the in-flight request completes, marked `connection: close`.
+        let r = read_response(&mut slow, T).expect("in-flight");
+        assert_eq!(
+            (r.status, r.header("connection")),
+            (200, Some("close")),
+            "{:?}",
+            s.flavor
+        );
+        assert_eq!(
+            wait_end(&mut slow, Duration::from_secs(3)).0,
+            End::Eof(0),
+            "{:?}",
+            s.flavor
+        );
+    });
+}
