@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE.toml")]
     pub plan: Option<PathBuf>,
     /// Open loop at this constant rate (requests/s) for the whole duration.
-    #[arg(long, short = 'R')]
+    #[arg(long, short = 'R', allow_hyphen_values = true)]
     pub rate: Option<String>,
     /// Open-loop rate stage (repeatable): constant:RATE:DUR, ramp:FROM:TO:DUR,
     /// step:FROM:TO:STEPS:DUR, spike:BASE:HEIGHT:AT:HOLD:DUR.
