@@ -28,9 +28,10 @@ const LAYERS: &[Layer] = &[
     ("504", RGBColor(255, 127, 14), |c| c == 504),
 ];
 
-fn seconds(out: &RunOutput, duration: f64) -> u32 {
-    let last = out.series.iter().map(|r| r.second + 1).max().unwrap_or(0);
-    last.max(duration.ceil() as u32)
+/// Seconds shown on time charts: the scenario's duration (requests still finishing after it
+/// are in the totals, not on the time axis).
+fn seconds(_out: &RunOutput, duration: f64) -> u32 {
+    duration.ceil().max(1.0) as u32
 }
 
 /// Responses per second, stacked by status, plus client-side failures on top.

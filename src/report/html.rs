@@ -12,7 +12,7 @@ pub const STYLE: &str = "body{font-family:DejaVu Sans,Arial,sans-serif;margin:24
 table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}.pass{color:#1a7f37;font-weight:bold}\
 .fail{color:#c62828;font-weight:bold}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}\
-img{max-width:100%;border:1px solid #ddd;margin:6px 0}h2{margin-top:28px}";
+img{max-width:100%;border:1px solid #ddd;margin:6px 0}#assertions td{text-align:left}h2{margin-top:28px}";
 
 /// `<img>` with the PNG at `path` inlined.
 pub fn img(path: &Path, id: &str, alt: &str) -> String {

@@ -40,6 +40,20 @@ impl Traffic {
     }
 }
 
+/// Traffic of a phase window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PhaseTraffic {
+    /// Phase name.
+    pub name: String,
+    /// Window start, s.
+    pub start_s: f64,
+    /// Window end, s.
+    pub end_s: f64,
+    /// Figures over the window.
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
 /// CPU and memory of a component over the run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Usage {
@@ -73,8 +87,8 @@ pub struct RunSummary {
     pub total: Traffic,
     /// Per population.
     pub populations: BTreeMap<String, Traffic>,
-    /// Per phase (all populations).
-    pub phases: BTreeMap<String, Traffic>,
+    /// Per phase (all populations), in the file's order.
+    pub phases: Vec<PhaseTraffic>,
     /// Per component (`proxy`, `loadgen`, pools, instances).
     pub components: BTreeMap<String, Usage>,
     /// Verdicts.
@@ -188,11 +202,11 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
         phases: s
             .phases
             .iter()
-            .map(|p| {
-                (
-                    p.name.clone(),
-                    traffic(out, None, p.start.as_secs_f64(), p.end.as_secs_f64()),
-                )
+            .map(|p| PhaseTraffic {
+                name: p.name.clone(),
+                start_s: p.start.as_secs_f64(),
+                end_s: p.end.as_secs_f64(),
+                traffic: traffic(out, None, p.start.as_secs_f64(), p.end.as_secs_f64()),
             })
             .collect(),
         components,

@@ -80,7 +80,15 @@ pub fn rows(s: &RunSummary) -> Vec<Vec<String>> {
 
 /// Phase rows (all populations within each phase window).
 pub fn phase_rows(s: &RunSummary) -> Vec<Vec<String>> {
-    s.phases.iter().map(|(n, t)| row(n, t)).collect()
+    s.phases
+        .iter()
+        .map(|p| {
+            row(
+                &format!("{} [{}-{} s]", p.name, p.start_s, p.end_s),
+                &p.traffic,
+            )
+        })
+        .collect()
 }
 
 /// Verdict rows: result, assertion, actual, limit, line.
