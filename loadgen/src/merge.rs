@@ -25,7 +25,13 @@ fn decode(s: &str) -> Result<Histogram<u64>, String> {
 }
 
 fn hists(s: &Stats) -> [(&'static str, &Histogram<u64>); 5] {
-    [("latency", &s.latency), ("service", &s.service), ("lag", &s.lag), ("held", &s.held), ("ws_rtt", &s.ws_rtt)]
+    [
+        ("latency", &s.latency),
+        ("service", &s.service),
+        ("lag", &s.lag),
+        ("held", &s.held),
+        ("ws_rtt", &s.ws_rtt),
+    ]
 }
 
 /// The run's summary with every population's histograms embedded.
@@ -33,17 +39,30 @@ pub fn with_histograms(res: &RunResult) -> Summary {
     let mut out = res.summary.clone();
     for (name, s) in res.names.iter().zip(&res.totals) {
         if let Some(d) = out.details.get_mut(name) {
-            d.hdr = hists(s).iter().filter(|(_, h)| !h.is_empty()).map(|(k, h)| (k.to_string(), encode(h))).collect();
+            d.hdr = hists(s)
+                .iter()
+                .filter(|(_, h)| !h.is_empty())
+                .map(|(k, h)| (k.to_string(), encode(h)))
+                .collect();
         }
     }
     out
 }
 
 /// Rebuilds mergeable stats from one population's summary and details.
-fn stats_of(p: &crate::record::summary::PopulationSummary, d: Option<&Details>) -> Result<Stats, String> {
-    let mut s = Stats { sent: p.sent, completed: p.completed, ..Stats::default() };
+fn stats_of(
+    p: &crate::record::summary::PopulationSummary,
+    d: Option<&Details>,
+) -> Result<Stats, String> {
+    let mut s = Stats {
+        sent: p.sent,
+        completed: p.completed,
+        ..Stats::default()
+    };
     for (code, n) in &p.status {
-        let c: usize = code.parse().map_err(|_| format!("bad status key {code:?}"))?;
+        let c: usize = code
+            .parse()
+            .map_err(|_| format!("bad status key {code:?}"))?;
         s.status[c.min(s.status.len() - 1)] += n;
     }
     for (kind, n) in &p.errors {
@@ -68,7 +87,9 @@ fn stats_of(p: &crate::record::summary::PopulationSummary, d: Option<&Details>) 
                 "ws_rtt" => &mut s.ws_rtt,
                 _ => continue,
             };
-            target.add(&h).map_err(|e| format!("histogram merge: {e:?}"))?;
+            target
+                .add(&h)
+                .map_err(|e| format!("histogram merge: {e:?}"))?;
         }
     }
     Ok(s)
@@ -83,10 +104,14 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         for (name, p) in &part.populations {
             let d = part.details.get(name);
             if p.sent > 0 && d.is_none_or(|d| d.hdr.is_empty()) && p.completed > 0 {
-                return Err(format!("population {name:?} has no histograms: write shards with --summary-json of this version"));
+                return Err(format!(
+                    "population {name:?} has no histograms: write shards with --summary-json of this version"
+                ));
             }
             let s = stats_of(p, d)?;
-            let e = pops.entry(name.clone()).or_insert_with(|| (Stats::default(), 0.0, String::new()));
+            let e = pops
+                .entry(name.clone())
+                .or_insert_with(|| (Stats::default(), 0.0, String::new()));
             e.0.merge(&s);
             e.1 = e.1.max(p.duration_s);
             if let Some(d) = d {
@@ -98,9 +123,14 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
     let mut all = Stats::default();
     for (name, (s, d, b)) in &pops {
         all.merge(s);
-        out.populations.insert(name.clone(), population_summary(s, *d));
+        out.populations
+            .insert(name.clone(), population_summary(s, *d));
         let mut det = details(s, b);
-        det.hdr = hists(s).iter().filter(|(_, h)| !h.is_empty()).map(|(k, h)| (k.to_string(), encode(h))).collect();
+        det.hdr = hists(s)
+            .iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(k, h)| (k.to_string(), encode(h)))
+            .collect();
         out.details.insert(name.clone(), det);
     }
     out.overall = population_summary(&all, overall_d);

@@ -40,14 +40,22 @@ impl Body {
             }
             Bytes::from(v)
         });
-        Body { len, inline, sha256: hex::encode(h.finalize()) }
+        Body {
+            len,
+            inline,
+            sha256: hex::encode(h.finalize()),
+        }
     }
 }
 
 /// 64 KiB of the body pattern (printable, so captures stay readable).
 pub fn pattern_chunk() -> Bytes {
     let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    Bytes::from((0..65536).map(|i| alphabet[i % alphabet.len()]).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..65536)
+            .map(|i| alphabet[i % alphabet.len()])
+            .collect::<Vec<u8>>(),
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -97,7 +105,14 @@ impl Prepared {
     }
 
     /// The HTTP/1.1 request bytes (head, plus the body when inline and `with_body`).
-    pub fn h1_bytes(&self, ep_index: usize, ep: &Endpoint, seq: u64, rand: u64, close: bool) -> Bytes {
+    pub fn h1_bytes(
+        &self,
+        ep_index: usize,
+        ep: &Endpoint,
+        seq: u64,
+        rand: u64,
+        close: bool,
+    ) -> Bytes {
         if let Some(b) = self.static_h1.get(ep_index * 2 + usize::from(close)) {
             return b.clone();
         }
@@ -106,7 +121,10 @@ impl Prepared {
 
     /// Renders an HTTP/1.1 request head (and inline body when `with_body`).
     pub fn render_h1(&self, ep: &Endpoint, path: &str, close: bool, with_body: bool) -> Vec<u8> {
-        let mut s = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", self.method, path, ep.target.authority);
+        let mut s = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\n",
+            self.method, path, ep.target.authority
+        );
         for (k, v) in &self.headers {
             s.push_str(k.as_str());
             s.push_str(": ");
@@ -124,17 +142,32 @@ impl Prepared {
         }
         s.push_str("\r\n");
         let mut v = s.into_bytes();
-        if with_body && let Some(Body { inline: Some(b), .. }) = &self.body {
+        if with_body
+            && let Some(Body {
+                inline: Some(b), ..
+            }) = &self.body
+        {
             v.extend_from_slice(b);
         }
         v
     }
 
     /// An HTTP/2 request (`:scheme`, `:authority`, path, headers, checksum header).
-    pub fn h2_request(&self, ep: &Endpoint, seq: u64, rand: u64) -> Result<http::Request<()>, http::Error> {
+    pub fn h2_request(
+        &self,
+        ep: &Endpoint,
+        seq: u64,
+        rand: u64,
+    ) -> Result<http::Request<()>, http::Error> {
         let scheme = if ep.target.tls { "https" } else { "http" };
-        let uri = format!("{scheme}://{}{}", ep.target.authority, self.path(ep, seq, rand));
-        let mut b = http::Request::builder().method(self.method.clone()).uri(uri);
+        let uri = format!(
+            "{scheme}://{}{}",
+            ep.target.authority,
+            self.path(ep, seq, rand)
+        );
+        let mut b = http::Request::builder()
+            .method(self.method.clone())
+            .uri(uri);
         for (k, v) in &self.headers {
             b = b.header(k, v);
         }
@@ -164,7 +197,11 @@ pub struct Mix {
 impl Mix {
     /// Prepares `pop`'s request mix for `endpoints`; `body_override` replaces bodies
     /// (large uploads).
-    pub fn prepare(pop: &Population, endpoints: &[Endpoint], body_override: Option<Body>) -> Result<Mix, PlanError> {
+    pub fn prepare(
+        pop: &Population,
+        endpoints: &[Endpoint],
+        body_override: Option<Body>,
+    ) -> Result<Mix, PlanError> {
         let mut entries = Vec::new();
         let mut cumulative = Vec::new();
         let mut acc = 0u64;
@@ -175,7 +212,8 @@ impl Mix {
                     let path = p.path(ep, 0, 0);
                     for close in [false, true] {
                         let inline = p.body.as_ref().is_none_or(|b| b.inline.is_some());
-                        p.static_h1.push(Bytes::from(p.render_h1(ep, &path, close, inline)));
+                        p.static_h1
+                            .push(Bytes::from(p.render_h1(ep, &path, close, inline)));
                     }
                 }
                 if p.body.as_ref().is_some_and(|b| b.inline.is_none()) {
@@ -186,7 +224,10 @@ impl Mix {
             cumulative.push(acc);
             entries.push(p);
         }
-        Ok(Mix { entries, cumulative })
+        Ok(Mix {
+            entries,
+            cumulative,
+        })
     }
 
     /// Picks an entry; `r` is a uniform random u64.
@@ -203,19 +244,23 @@ impl Mix {
 
 fn prepare_one(spec: &RequestSpec, body_override: Option<Body>) -> Result<Prepared, PlanError> {
     let inv = |m: String| PlanError::Invalid(m);
-    let method = http::Method::from_bytes(spec.method.as_bytes()).map_err(|_| inv(format!("bad method {:?}", spec.method)))?;
+    let method = http::Method::from_bytes(spec.method.as_bytes())
+        .map_err(|_| inv(format!("bad method {:?}", spec.method)))?;
     let mut headers = Vec::new();
     for (k, v) in &spec.headers {
         headers.push((
-            http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| inv(format!("bad header {k:?}")))?,
-            http::HeaderValue::from_str(v).map_err(|_| inv(format!("bad header value for {k:?}")))?,
+            http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| inv(format!("bad header {k:?}")))?,
+            http::HeaderValue::from_str(v)
+                .map_err(|_| inv(format!("bad header value for {k:?}")))?,
         ));
     }
     let body = match (body_override, spec.body_size, &spec.body_file) {
         (Some(b), _, _) => Some(b),
         (None, Some(n), _) => Some(Body::pattern(n)),
         (None, None, Some(f)) => {
-            let bytes = std::fs::read(f).map_err(|e| inv(format!("body_file {}: {e}", f.display())))?;
+            let bytes =
+                std::fs::read(f).map_err(|e| inv(format!("body_file {}: {e}", f.display())))?;
             Some(Body {
                 len: bytes.len() as u64,
                 sha256: hex::encode(Sha256::digest(&bytes)),
@@ -245,5 +290,12 @@ fn prepare_one(spec: &RequestSpec, body_override: Option<Body>) -> Result<Prepar
             }
         }
     }
-    Ok(Prepared { method, parts, headers, body, checksum: spec.body_checksum, static_h1: Vec::new() })
+    Ok(Prepared {
+        method,
+        parts,
+        headers,
+        body,
+        checksum: spec.body_checksum,
+        static_h1: Vec::new(),
+    })
 }

@@ -44,7 +44,13 @@ fn segments(stages: &[Stage]) -> Vec<Seg> {
     let mut t = 0.0;
     let mut push = |t: &mut f64, len: f64, r0: f64, r1: f64| {
         if len > 0.0 {
-            out.push(Seg { t0: *t, len, r0, r1, n0: 0.0 });
+            out.push(Seg {
+                t0: *t,
+                len,
+                r0,
+                r1,
+                n0: 0.0,
+            });
             *t += len;
         }
     };
@@ -53,14 +59,26 @@ fn segments(stages: &[Stage]) -> Vec<Seg> {
         match *s {
             Stage::Constant { rate, .. } => push(&mut t, d, rate, rate),
             Stage::Ramp { from, to, .. } => push(&mut t, d, from, to),
-            Stage::Step { from, to, steps, .. } => {
+            Stage::Step {
+                from, to, steps, ..
+            } => {
                 let n = steps.max(1);
                 for k in 0..n {
-                    let r = if n == 1 { from } else { from + (to - from) * k as f64 / (n - 1) as f64 };
+                    let r = if n == 1 {
+                        from
+                    } else {
+                        from + (to - from) * k as f64 / (n - 1) as f64
+                    };
                     push(&mut t, d / n as f64, r, r);
                 }
             }
-            Stage::Spike { base, height, at, hold, .. } => {
+            Stage::Spike {
+                base,
+                height,
+                at,
+                hold,
+                ..
+            } => {
                 let (a, h) = (at.get().as_secs_f64(), hold.get().as_secs_f64());
                 push(&mut t, a, base, base);
                 push(&mut t, h, height, height);
@@ -149,7 +167,13 @@ mod tests {
 
     #[test]
     fn constant_rate_is_exact() {
-        let v = all(&[Stage::Constant { rate: 2000.0, duration: Dur::secs(10) }], Arrivals::Uniform);
+        let v = all(
+            &[Stage::Constant {
+                rate: 2000.0,
+                duration: Dur::secs(10),
+            }],
+            Arrivals::Uniform,
+        );
         assert_eq!(v.len(), 20_000);
         assert!((v[1] - v[0] - 0.0005).abs() < 1e-12);
         assert!(v.windows(2).all(|w| w[1] >= w[0]));
@@ -158,7 +182,14 @@ mod tests {
 
     #[test]
     fn ramp_counts_the_area_and_accelerates() {
-        let v = all(&[Stage::Ramp { from: 0.0, to: 1000.0, duration: Dur::secs(10) }], Arrivals::Uniform);
+        let v = all(
+            &[Stage::Ramp {
+                from: 0.0,
+                to: 1000.0,
+                duration: Dur::secs(10),
+            }],
+            Arrivals::Uniform,
+        );
         assert!((v.len() as i64 - 5000).abs() <= 1, "{}", v.len());
         let first_half = v.iter().filter(|&&t| t < 5.0).count();
         assert!((first_half as i64 - 1250).abs() <= 2, "{first_half}");
@@ -179,7 +210,12 @@ mod tests {
         assert_eq!(v.len(), 1400);
         assert_eq!(v.iter().filter(|&&t| (2.0..3.0).contains(&t)).count(), 1000);
         let v = all(
-            &[Stage::Step { from: 100.0, to: 300.0, steps: 3, duration: Dur::secs(3) }],
+            &[Stage::Step {
+                from: 100.0,
+                to: 300.0,
+                steps: 3,
+                duration: Dur::secs(3),
+            }],
             Arrivals::Uniform,
         );
         assert_eq!(v.len(), 600);
@@ -188,7 +224,10 @@ mod tests {
 
     #[test]
     fn poisson_has_the_right_mean_and_is_seeded() {
-        let st = [Stage::Constant { rate: 1000.0, duration: Dur::secs(20) }];
+        let st = [Stage::Constant {
+            rate: 1000.0,
+            duration: Dur::secs(20),
+        }];
         let v = all(&st, Arrivals::Poisson);
         assert!((v.len() as f64 - 20_000.0).abs() < 600.0, "{}", v.len());
         assert_eq!(v, all(&st, Arrivals::Poisson));
@@ -201,9 +240,27 @@ mod tests {
 
     #[test]
     fn zero_rate_yields_nothing() {
-        assert!(all(&[Stage::Constant { rate: 0.0, duration: Dur::secs(3) }], Arrivals::Uniform).is_empty());
+        assert!(
+            all(
+                &[Stage::Constant {
+                    rate: 0.0,
+                    duration: Dur::secs(3)
+                }],
+                Arrivals::Uniform
+            )
+            .is_empty()
+        );
         let v = all(
-            &[Stage::Constant { rate: 0.0, duration: Dur::secs(1) }, Stage::Constant { rate: 10.0, duration: Dur::secs(1) }],
+            &[
+                Stage::Constant {
+                    rate: 0.0,
+                    duration: Dur::secs(1),
+                },
+                Stage::Constant {
+                    rate: 10.0,
+                    duration: Dur::secs(1),
+                },
+            ],
             Arrivals::Uniform,
         );
         assert_eq!(v.len(), 10);

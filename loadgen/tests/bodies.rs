@@ -16,14 +16,28 @@ fn verified_bodies_and_truncated_bodies_are_told_apart() {
     )
     .unwrap();
     let fake = FakeUpstream::start(&["--app", app.to_str().unwrap(), "--quiet"]);
-    let mut ok = with(plan(&fake.url(), closed(2), Duration::from_secs(5)), Default::default(), "/bytes/5000", false);
+    let mut ok = with(
+        plan(&fake.url(), closed(2), Duration::from_secs(5)),
+        Default::default(),
+        "/bytes/5000",
+        false,
+    );
     ok.populations[0].max_requests = Some(200);
     let res = run(&ok);
     let s = &res.summary.overall;
-    assert_eq!((s.completed, s.status.get("200").copied()), (200, Some(200)), "{s:?}");
+    assert_eq!(
+        (s.completed, s.status.get("200").copied()),
+        (200, Some(200)),
+        "{s:?}"
+    );
     assert_eq!(res.summary.details["p"].bodies_verified, 200);
 
-    let mut cut = with(plan(&fake.url(), closed(2), Duration::from_secs(5)), Default::default(), "/cut", false);
+    let mut cut = with(
+        plan(&fake.url(), closed(2), Duration::from_secs(5)),
+        Default::default(),
+        "/cut",
+        false,
+    );
     cut.populations[0].max_requests = Some(50);
     let res = run(&cut);
     let s = &res.summary.overall;
@@ -40,7 +54,16 @@ fn request_bodies_carry_their_checksum() {
     ) else {
         return;
     };
-    let mut p = with(plan(&format!("http://127.0.0.1:{}", n.port()), closed(1), Duration::from_secs(5)), Default::default(), "/post", false);
+    let mut p = with(
+        plan(
+            &format!("http://127.0.0.1:{}", n.port()),
+            closed(1),
+            Duration::from_secs(5),
+        ),
+        Default::default(),
+        "/post",
+        false,
+    );
     p.populations[0].requests[0].method = "POST".into();
     p.populations[0].requests[0].body_size = Some(1000);
     p.populations[0].max_requests = Some(5);

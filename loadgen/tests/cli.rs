@@ -6,7 +6,10 @@ use proxylab_testkit::Nginx;
 use std::process::Command;
 
 fn loadgen(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_proxylab-loadgen")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_proxylab-loadgen"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -27,8 +30,14 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["http://127.0.0.1:9/", "--rate", "-5"], "--rate"),
         (vec!["http://127.0.0.1:9/", "--stage", "ramp:1:2"], "stage"),
         (vec!["http://127.0.0.1:9/", "--stage", "wave:1:1s"], "stage"),
-        (vec!["http://127.0.0.1:9/", "--duration", "soon"], "duration"),
-        (vec!["http://127.0.0.1:9/", "--behaviour", "teleport"], "behaviour"),
+        (
+            vec!["http://127.0.0.1:9/", "--duration", "soon"],
+            "duration",
+        ),
+        (
+            vec!["http://127.0.0.1:9/", "--behaviour", "teleport"],
+            "behaviour",
+        ),
         (vec!["http://127.0.0.1:9/", "--shard", "3/2"], "shard"),
         (vec!["--plan", "/nonexistent/plan.toml"], "plan"),
     ];
@@ -42,7 +51,11 @@ fn bad_input_is_one_line_and_exit_2() {
 
 #[test]
 fn outputs_are_written_and_shards_merge() {
-    let Some(n) = Nginx::start("server { listen 127.0.0.1:{PORT}; location / { return 200 'ok'; } }") else { return };
+    let Some(n) =
+        Nginx::start("server { listen 127.0.0.1:{PORT}; location / { return 200 'ok'; } }")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}/x", n.port());
     let mut parts = Vec::new();
@@ -51,34 +64,79 @@ fn outputs_are_written_and_shards_merge() {
         let csv = dir.path().join(format!("s{}.csv", &shard[..1]));
         let hlog = dir.path().join(format!("s{}.hlog", &shard[..1]));
         let (code, out, err) = loadgen(&[
-            &url, "--rate", "400", "-d", "2s", "--shard", shard, "-q",
-            "--summary-json", s.to_str().unwrap(), "--series-csv", csv.to_str().unwrap(), "--hlog", hlog.to_str().unwrap(),
+            &url,
+            "--rate",
+            "400",
+            "-d",
+            "2s",
+            "--shard",
+            shard,
+            "-q",
+            "--summary-json",
+            s.to_str().unwrap(),
+            "--series-csv",
+            csv.to_str().unwrap(),
+            "--hlog",
+            hlog.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("Status: 200=400"), "{out}");
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&s).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&s).unwrap()).unwrap();
         let pop = &json["populations"]["main"];
-        for key in ["sent", "completed", "status", "errors", "latency_us", "duration_s", "achieved_rate", "schedule_lag_us"] {
+        for key in [
+            "sent",
+            "completed",
+            "status",
+            "errors",
+            "latency_us",
+            "duration_s",
+            "achieved_rate",
+            "schedule_lag_us",
+        ] {
             assert!(pop.get(key).is_some(), "missing {key}");
         }
-        assert_eq!(pop.as_object().unwrap().len(), 8, "exactly the contract's keys");
+        assert_eq!(
+            pop.as_object().unwrap().len(),
+            8,
+            "exactly the contract's keys"
+        );
         for key in ["p50", "p90", "p99", "p999", "max"] {
             assert!(pop["latency_us"][key].as_u64().is_some());
         }
         let csv_text = std::fs::read_to_string(&csv).unwrap();
         let header = csv_text.lines().next().unwrap();
-        for col in ["status_200", "status_429", "status_502", "status_503", "status_504", "err_reset", "in_flight", "p99_us"] {
+        for col in [
+            "status_200",
+            "status_429",
+            "status_502",
+            "status_503",
+            "status_504",
+            "err_reset",
+            "in_flight",
+            "p99_us",
+        ] {
             assert!(header.split(',').any(|c| c == col), "{header}");
         }
         let hlog_text = std::fs::read_to_string(&hlog).unwrap();
-        assert!(hlog_text.contains("#[StartTime: ") && hlog_text.contains("Tag=main,"), "{hlog_text}");
+        assert!(
+            hlog_text.contains("#[StartTime: ") && hlog_text.contains("Tag=main,"),
+            "{hlog_text}"
+        );
         parts.push(s);
     }
     let merged = dir.path().join("all.json");
-    let (code, out, err) = loadgen(&["merge", parts[0].to_str().unwrap(), parts[1].to_str().unwrap(), "--summary-json", merged.to_str().unwrap()]);
+    let (code, out, err) = loadgen(&[
+        "merge",
+        parts[0].to_str().unwrap(),
+        parts[1].to_str().unwrap(),
+        "--summary-json",
+        merged.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Status: 200=800"), "{out}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
     assert_eq!(json["overall"]["sent"], 800);
     assert_eq!(json["overall"]["status"]["200"], 800);
     assert!(json["overall"]["latency_us"]["max"].as_u64().unwrap() > 0);

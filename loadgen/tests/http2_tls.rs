@@ -22,7 +22,11 @@ fn certs() -> Certs {
     let key = dir.path().join("key.pem");
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    Certs { _dir: dir, cert, key }
+    Certs {
+        _dir: dir,
+        cert,
+        key,
+    }
 }
 
 fn nginx(c: &Certs) -> Option<Nginx> {
@@ -41,7 +45,11 @@ fn log(n: &Nginx) -> String {
 }
 
 fn tls_plan(n: &Nginx, protocol: Protocol, c: &Certs, sni: Option<&str>) -> Plan {
-    let mut p = plan(&format!("https://127.0.0.1:{}", n.port()), closed(4), Duration::from_secs(2));
+    let mut p = plan(
+        &format!("https://127.0.0.1:{}", n.port()),
+        closed(4),
+        Duration::from_secs(2),
+    );
     p.protocol = protocol;
     p.tls.ca_file = Some(c.cert.clone());
     p.tls.sni = sni.map(str::to_string);
@@ -55,7 +63,11 @@ fn h2_over_tls_with_a_ca_file_and_sni() {
     let Some(n) = nginx(&c) else { return };
     let res = run(&tls_plan(&n, Protocol::H2, &c, Some("localhost")));
     let s = &res.summary.overall;
-    assert_eq!((s.sent, s.completed, s.status.get("200").copied()), (400, 400, Some(400)), "{s:?}");
+    assert_eq!(
+        (s.sent, s.completed, s.status.get("200").copied()),
+        (400, 400, Some(400)),
+        "{s:?}"
+    );
     assert_eq!(count_lines(&log(&n), "HTTP/2.0 200"), 400, "{}", log(&n));
     // Four clients, four connections: HTTP/2 streams reuse them.
     assert_eq!(res.summary.details["p"].connections_opened, 4);
@@ -81,7 +93,11 @@ fn http1_over_tls_and_insecure() {
     p.tls.insecure = true;
     let res = run(&p);
     let s = &res.summary.overall;
-    assert_eq!((s.completed, s.status.get("200").copied()), (400, Some(400)), "{s:?}");
+    assert_eq!(
+        (s.completed, s.status.get("200").copied()),
+        (400, Some(400)),
+        "{s:?}"
+    );
     assert_eq!(count_lines(&log(&n), "HTTP/1.1 200"), 400);
 }
 
@@ -89,12 +105,20 @@ fn http1_over_tls_and_insecure() {
 fn h2c_with_prior_knowledge_in_open_loop() {
     let c = certs();
     let Some(n) = nginx(&c) else { return };
-    let mut p = plan(&format!("http://127.0.0.1:{}", n.ports()[1]), open(500.0, 2), Duration::from_secs(3));
+    let mut p = plan(
+        &format!("http://127.0.0.1:{}", n.ports()[1]),
+        open(500.0, 2),
+        Duration::from_secs(3),
+    );
     p.protocol = Protocol::H2c;
     let res = run(&p);
     let s = &res.summary.overall;
     assert_eq!((s.sent, s.completed), (1000, 1000), "{s:?}");
     assert_eq!(count_lines(&log(&n), "HTTP/2.0 200"), 1000);
     // Open loop over HTTP/2 multiplexes: one connection per thread by default.
-    assert!(res.summary.details["p"].connections_opened <= 2, "{:?}", res.summary.details["p"]);
+    assert!(
+        res.summary.details["p"].connections_opened <= 2,
+        "{:?}",
+        res.summary.details["p"]
+    );
 }

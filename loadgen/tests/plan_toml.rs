@@ -11,7 +11,10 @@ fn full_example_parses_validates_and_round_trips() {
     plan.validate().expect("valid");
     assert_eq!(plan.populations.len(), 10);
     assert!(matches!(&plan.populations[0].load, Load::Open { stages, .. } if stages.len() == 4));
-    assert!(matches!(plan.populations[2].behaviour, Behaviour::SlowHeaders { .. }));
+    assert!(matches!(
+        plan.populations[2].behaviour,
+        Behaviour::SlowHeaders { .. }
+    ));
     let again = Plan::from_toml_str(&plan.to_toml_string().unwrap()).unwrap();
     assert_eq!(plan, again);
     let json = serde_json::to_string(&plan).unwrap();
@@ -58,15 +61,31 @@ fn unknown_keys_are_rejected_at_every_level() {
 #[test]
 fn invalid_values_name_the_population() {
     let cases = [
-        ("load = { model = \"closed\", connections = 0 }", "connections"),
+        (
+            "load = { model = \"closed\", connections = 0 }",
+            "connections",
+        ),
         ("load = { model = \"open\", stages = [] }", "stage"),
-        ("load = { model = \"open\", stages = [{ shape = \"constant\", rate = -1, duration = \"1s\" }] }", "rate"),
-        ("load = { model = \"open\", stages = [{ shape = \"spike\", base = 1, height = 9, at = \"9s\", hold = \"2s\", duration = \"10s\" }] }", "spike"),
-        ("load = { model = \"closed\", connections = 1 }\nrequests = [{ path = \"nope\" }]", "path"),
-        ("load = { model = \"closed\", connections = 1 }\nrequests = [{ method = \"G T\" }]", "method"),
+        (
+            "load = { model = \"open\", stages = [{ shape = \"constant\", rate = -1, duration = \"1s\" }] }",
+            "rate",
+        ),
+        (
+            "load = { model = \"open\", stages = [{ shape = \"spike\", base = 1, height = 9, at = \"9s\", hold = \"2s\", duration = \"10s\" }] }",
+            "spike",
+        ),
+        (
+            "load = { model = \"closed\", connections = 1 }\nrequests = [{ path = \"nope\" }]",
+            "path",
+        ),
+        (
+            "load = { model = \"closed\", connections = 1 }\nrequests = [{ method = \"G T\" }]",
+            "method",
+        ),
     ];
     for (extra, word) in cases {
-        let text = format!("targets = [\"http://127.0.0.1:1\"]\n[[population]]\nname = \"pp\"\n{extra}");
+        let text =
+            format!("targets = [\"http://127.0.0.1:1\"]\n[[population]]\nname = \"pp\"\n{extra}");
         let plan = Plan::from_toml_str(&text).expect(&text);
         let err = plan.validate().expect_err(&text).to_string();
         assert!(err.contains("\"pp\"") && err.contains(word), "{err}");
@@ -81,7 +100,12 @@ fn bad_durations_are_syntax_errors() {
         [[population]]
         name = "p"
         load = { model = "closed", connections = 1 }"#;
-    assert!(Plan::from_toml_str(text).unwrap_err().to_string().contains("duration"));
+    assert!(
+        Plan::from_toml_str(text)
+            .unwrap_err()
+            .to_string()
+            .contains("duration")
+    );
 }
 
 #[test]
@@ -98,7 +122,9 @@ fn shards_split_rates_and_connections() {
     assert_eq!(conns, 50);
     match &parts[0].populations[0].load {
         Load::Open { stages, .. } => {
-            assert!(matches!(stages[1], Stage::Constant { rate, .. } if (rate - 1000.0 / 3.0).abs() < 1e-9))
+            assert!(
+                matches!(stages[1], Stage::Constant { rate, .. } if (rate - 1000.0 / 3.0).abs() < 1e-9)
+            )
         }
         _ => unreachable!(),
     }

@@ -9,34 +9,67 @@ use std::time::Duration;
 #[test]
 fn chatty_websockets_measure_the_echo_round_trip() {
     let fake = FakeUpstream::start(&["--admin-port", "0", "--quiet"]);
-    let b = Behaviour::WsChatty { messages_per_sec: 20.0, message_bytes: 100, hold: Dur::secs(2) };
-    let mut p = with(plan(&fake.url(), closed(3), Duration::from_secs(5)), b, "/ws", false);
+    let b = Behaviour::WsChatty {
+        messages_per_sec: 20.0,
+        message_bytes: 100,
+        hold: Dur::secs(2),
+    };
+    let mut p = with(
+        plan(&fake.url(), closed(3), Duration::from_secs(5)),
+        b,
+        "/ws",
+        false,
+    );
     p.populations[0].max_requests = Some(3);
     let res = run(&p);
     let s = &res.summary.populations["p"];
     let d = &res.summary.details["p"];
     assert_eq!(s.status.get("101").copied(), Some(3), "{s:?} {d:?}");
     assert!(s.errors.is_empty(), "{:?}", s.errors);
-    assert!(d.ws_rtt_us.p50 > 0 && d.ws_rtt_us.p99 < 500_000, "{:?}", d.ws_rtt_us);
-    assert_eq!(d.outcomes.get("held_to_end").copied(), Some(3), "{:?}", d.outcomes);
+    assert!(
+        d.ws_rtt_us.p50 > 0 && d.ws_rtt_us.p99 < 500_000,
+        "{:?}",
+        d.ws_rtt_us
+    );
+    assert_eq!(
+        d.outcomes.get("held_to_end").copied(),
+        Some(3),
+        "{:?}",
+        d.outcomes
+    );
     let hdr = proxylab_loadgen::merge::with_histograms(&res);
     assert!(hdr.details["p"].hdr.contains_key("ws_rtt"));
     // The server counted the handshakes.
     let c = counters(fake.admin_addr().unwrap());
-    let ws = c["routes"].as_object().unwrap().iter().find(|(k, _)| k.contains("/ws")).map(|(_, v)| v.as_u64().unwrap());
+    let ws = c["routes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.contains("/ws"))
+        .map(|(_, v)| v.as_u64().unwrap());
     assert_eq!(ws, Some(3), "{c}");
 }
 
 #[test]
 fn idle_websockets_record_how_the_server_closed_them() {
     let mut fake = FakeUpstream::start(&["--quiet"]);
-    let b = Behaviour::WsIdle { hold: Dur::secs(30) };
-    let p = with(plan(&fake.url(), closed(5), Duration::from_secs(4)), b, "/ws", false);
+    let b = Behaviour::WsIdle {
+        hold: Dur::secs(30),
+    };
+    let p = with(
+        plan(&fake.url(), closed(5), Duration::from_secs(4)),
+        b,
+        "/ws",
+        false,
+    );
     let pid = fake.proc().pid();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(1500));
         // SIGTERM: uvicorn's shutdown closes WebSockets (close frame 1012, or the connection).
-        let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
     });
     let res = run(&p);
     killer.join().unwrap();
@@ -52,5 +85,9 @@ fn idle_websockets_record_how_the_server_closed_them() {
         .sum();
     assert_eq!(ended_by_server, 5, "{:?}", d.outcomes);
     // They were held until the shutdown, about 1.5 s after they opened.
-    assert!(d.held_us.p50 > 1_000_000 && d.held_us.p50 < 3_500_000, "{:?}", d.held_us);
+    assert!(
+        d.held_us.p50 > 1_000_000 && d.held_us.p50 < 3_500_000,
+        "{:?}",
+        d.held_us
+    );
 }

@@ -19,19 +19,59 @@ pub async fn run_session(ctx: &PopCtx, intended: Instant, seq: u64, slot: &mut O
         Behaviour::SlowHeaders { interval, max_hold } => {
             slow::slow_headers(ctx, intended, seq, interval.get(), max_hold.get()).await
         }
-        Behaviour::SlowBody { declared_bytes, chunk_bytes, interval, max_hold } => {
-            slow::slow_body(ctx, intended, seq, *declared_bytes, *chunk_bytes, interval.get(), max_hold.get()).await
+        Behaviour::SlowBody {
+            declared_bytes,
+            chunk_bytes,
+            interval,
+            max_hold,
+        } => {
+            slow::slow_body(
+                ctx,
+                intended,
+                seq,
+                *declared_bytes,
+                *chunk_bytes,
+                interval.get(),
+                max_hold.get(),
+            )
+            .await
         }
-        Behaviour::SlowReader { bytes_per_sec, recv_buffer, max_hold } => {
-            slow::slow_reader(ctx, intended, seq, *bytes_per_sec, *recv_buffer, max_hold.get()).await
+        Behaviour::SlowReader {
+            bytes_per_sec,
+            recv_buffer,
+            max_hold,
+        } => {
+            slow::slow_reader(
+                ctx,
+                intended,
+                seq,
+                *bytes_per_sec,
+                *recv_buffer,
+                max_hold.get(),
+            )
+            .await
         }
         Behaviour::IdleHoarder { hold } => slow::idle_hoarder(ctx, intended, hold.get()).await,
         Behaviour::WsIdle { hold } => ws::ws_idle(ctx, intended, seq, hold.get()).await,
-        Behaviour::WsChatty { messages_per_sec, message_bytes, hold } => {
-            ws::ws_chatty(ctx, intended, seq, *messages_per_sec, *message_bytes, hold.get()).await
+        Behaviour::WsChatty {
+            messages_per_sec,
+            message_bytes,
+            hold,
+        } => {
+            ws::ws_chatty(
+                ctx,
+                intended,
+                seq,
+                *messages_per_sec,
+                *message_bytes,
+                hold.get(),
+            )
+            .await
         }
-        Behaviour::ReconnectStorm { hold, backoff, websocket } => {
-            ws::reconnect(ctx, intended, seq, hold.get(), backoff.get(), *websocket).await
-        }
+        Behaviour::ReconnectStorm {
+            hold,
+            backoff,
+            websocket,
+        } => ws::reconnect(ctx, intended, seq, hold.get(), backoff.get(), *websocket).await,
     }
 }

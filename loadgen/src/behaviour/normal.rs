@@ -42,12 +42,21 @@ fn drop_conn(ctx: &PopCtx, slot: &mut Option<Conn>) {
     }
 }
 
-async fn exchange(ctx: &PopCtx, seq: u64, slot: &mut Option<Conn>, sent_at: &mut Instant) -> Result<Response, ErrorKind> {
+async fn exchange(
+    ctx: &PopCtx,
+    seq: u64,
+    slot: &mut Option<Conn>,
+    sent_at: &mut Instant,
+) -> Result<Response, ErrorKind> {
     if slot.is_none() {
         *slot = Some(ctx.connect(ctx.next_ep()).await?);
     }
     let ps = ctx.ps();
-    let spec = ps.mix.pick(if ps.mix.entries.len() > 1 { ctx.rand() } else { 0 });
+    let spec = ps.mix.pick(if ps.mix.entries.len() > 1 {
+        ctx.rand()
+    } else {
+        0
+    });
     let rand = if spec.is_static() { 0 } else { ctx.rand() };
     let (_, close) = ps.per_conn_limit();
     match slot {
@@ -66,7 +75,10 @@ async fn exchange(ctx: &PopCtx, seq: u64, slot: &mut Option<Conn>, sent_at: &mut
             let req = spec
                 .h2_request(&ps.endpoints[*ep], seq, rand)
                 .map_err(|_| ErrorKind::Protocol)?;
-            let body = spec.body.as_ref().map(|b| b.inline.clone().unwrap_or_default());
+            let body = spec
+                .body
+                .as_ref()
+                .map(|b| b.inline.clone().unwrap_or_default());
             *sent_at = Instant::now();
             h.exchange(req, body).await
         }
@@ -76,7 +88,9 @@ async fn exchange(ctx: &PopCtx, seq: u64, slot: &mut Option<Conn>, sent_at: &mut
 
 /// Writes a large (non-inline) body after its head, in 64 KiB pattern writes.
 async fn stream_body(c: &mut H1Conn<Stream>, spec: &Prepared) -> Result<(), ErrorKind> {
-    let Some(body) = &spec.body else { return Ok(()) };
+    let Some(body) = &spec.body else {
+        return Ok(());
+    };
     if body.inline.is_some() {
         return Ok(());
     }

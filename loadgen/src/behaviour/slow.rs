@@ -14,7 +14,7 @@ enum End {
     Status(u16),
     Closed,
     Reset,
-    HeldToEnd,
+    HeldByClient,
     Stopped,
 }
 
@@ -24,13 +24,16 @@ impl End {
             End::Status(s) => format!("status_{s}"),
             End::Closed => "closed_by_server".into(),
             End::Reset => "reset".into(),
-            End::HeldToEnd => "held_to_end".into(),
+            End::HeldByClient => "held_to_end".into(),
             End::Stopped => "cut_at_run_end".into(),
         }
     }
 }
 
-async fn open(ctx: &PopCtx, recv_buffer: Option<u32>) -> Option<(usize, Stream, ConnTrack, Instant)> {
+async fn open(
+    ctx: &PopCtx,
+    recv_buffer: Option<u32>,
+) -> Option<(usize, Stream, ConnTrack, Instant)> {
     let ep = ctx.next_ep();
     match ctx.connect_stream(ep, recv_buffer).await {
         Ok(s) => Some((ep, s, ConnTrack::new(&ctx.rec), Instant::now())),
@@ -83,7 +86,10 @@ fn request_line(ctx: &PopCtx, ep: usize, seq: u64) -> (String, String) {
     let spec = ps.mix.pick(ctx.rand());
     let path = spec.path(&ps.endpoints[ep], seq, ctx.rand());
     (
-        format!("{} {} HTTP/1.1\r\nHost: {}\r\n", spec.method, path, ps.endpoints[ep].target.authority),
+        format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\n",
+            spec.method, path, ps.endpoints[ep].target.authority
+        ),
         spec.method.to_string(),
     )
 }
@@ -104,11 +110,11 @@ async fn drip(
     loop {
         tokio::select! {
             end = &mut reads => return Some(end),
-            _ = tokio::time::sleep_until(deadline.into()) => return Some(End::HeldToEnd),
+            _ = tokio::time::sleep_until(deadline.into()) => return Some(End::HeldByClient),
             _ = ctx.stop.wait() => return Some(End::Stopped),
             _ = tokio::time::sleep_until(at.into()) => {
                 n += 1;
-                let Some(bytes) = next(n) else { return None };
+                let bytes = next(n)?;
                 if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
                     return Some(End::Reset);
                 }
@@ -119,15 +125,25 @@ async fn drip(
 }
 
 /// Slowloris: request line, then a header line every `interval`, never the final CRLF.
-pub(super) async fn slow_headers(ctx: &PopCtx, intended: Instant, seq: u64, interval: Duration, max_hold: Duration) {
-    let Some((ep, stream, _t, t_conn)) = open(ctx, None).await else { return };
+pub(super) async fn slow_headers(
+    ctx: &PopCtx,
+    intended: Instant,
+    seq: u64,
+    interval: Duration,
+    max_hold: Duration,
+) {
+    let Some((ep, stream, _t, t_conn)) = open(ctx, None).await else {
+        return;
+    };
     let (head, _) = request_line(ctx, ep, seq);
     let (mut rd, mut wr) = tokio::io::split(stream);
     let end = if wr.write_all(head.as_bytes()).await.is_err() {
         End::Reset
     } else {
         let next = |n: u64| Some(format!("X-Slow-{n}: {n}\r\n").into_bytes());
-        drip(ctx, &mut rd, &mut wr, next, interval, t_conn + max_hold).await.unwrap_or(End::HeldToEnd)
+        drip(ctx, &mut rd, &mut wr, next, interval, t_conn + max_hold)
+            .await
+            .unwrap_or(End::HeldByClient)
     };
     finish(ctx, end, intended, t_conn);
 }
@@ -143,7 +159,9 @@ pub(super) async fn slow_body(
     interval: Duration,
     max_hold: Duration,
 ) {
-    let Some((ep, stream, _t, t_conn)) = open(ctx, None).await else { return };
+    let Some((ep, stream, _t, t_conn)) = open(ctx, None).await else {
+        return;
+    };
     let (head, _) = request_line(ctx, ep, seq);
     let head = format!("{head}Content-Length: {declared}\r\n\r\n");
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -167,7 +185,7 @@ pub(super) async fn slow_body(
             // Everything was sent: wait for the answer.
             tokio::select! {
                 end = watch_reads(&mut rd) => end,
-                _ = tokio::time::sleep_until(deadline.into()) => End::HeldToEnd,
+                _ = tokio::time::sleep_until(deadline.into()) => End::HeldByClient,
                 _ = ctx.stop.wait() => End::Stopped,
             }
         }
@@ -176,8 +194,17 @@ pub(super) async fn slow_body(
 }
 
 /// Slow reader: SO_RCVBUF = `recv_buffer`, reads the response at `rate` bytes/s.
-pub(super) async fn slow_reader(ctx: &PopCtx, intended: Instant, seq: u64, rate: u64, recv_buffer: u32, max_hold: Duration) {
-    let Some((ep, stream, _t, t_conn)) = open(ctx, Some(recv_buffer)).await else { return };
+pub(super) async fn slow_reader(
+    ctx: &PopCtx,
+    intended: Instant,
+    seq: u64,
+    rate: u64,
+    recv_buffer: u32,
+    max_hold: Duration,
+) {
+    let Some((ep, stream, _t, t_conn)) = open(ctx, Some(recv_buffer)).await else {
+        return;
+    };
     let ps = ctx.ps();
     let spec = ps.mix.pick(ctx.rand());
     let bytes = spec.h1_bytes(ep, &ps.endpoints[ep], seq, ctx.rand(), true);
@@ -194,12 +221,21 @@ pub(super) async fn slow_reader(ctx: &PopCtx, intended: Instant, seq: u64, rate:
     let now = Instant::now();
     match res {
         Some(Ok(r)) => {
-            ctx.rec.response(r.status, r.verified, intended, sent_at, now);
+            ctx.rec
+                .response(r.status, r.verified, intended, sent_at, now);
             ctx.rec.outcome("read_all", t_conn, now);
         }
         Some(Err(k)) => {
             ctx.rec.error(k);
-            ctx.rec.outcome(if k == ErrorKind::Truncated { "truncated" } else { k.as_str() }, t_conn, now);
+            ctx.rec.outcome(
+                if k == ErrorKind::Truncated {
+                    "truncated"
+                } else {
+                    k.as_str()
+                },
+                t_conn,
+                now,
+            );
         }
         None => ctx.rec.outcome("held_to_end", t_conn, now),
     }
@@ -207,11 +243,13 @@ pub(super) async fn slow_reader(ctx: &PopCtx, intended: Instant, seq: u64, rate:
 
 /// Idle hoarder: connects and sends nothing.
 pub(super) async fn idle_hoarder(ctx: &PopCtx, intended: Instant, hold: Duration) {
-    let Some((_, stream, _t, t_conn)) = open(ctx, None).await else { return };
+    let Some((_, stream, _t, t_conn)) = open(ctx, None).await else {
+        return;
+    };
     let (mut rd, _wr) = tokio::io::split(stream);
     let end = tokio::select! {
         end = watch_reads(&mut rd) => end,
-        _ = tokio::time::sleep(hold) => End::HeldToEnd,
+        _ = tokio::time::sleep(hold) => End::HeldByClient,
         _ = ctx.stop.wait() => End::Stopped,
     };
     finish(ctx, end, intended, t_conn);

@@ -34,7 +34,11 @@ impl<S> Throttled<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Throttled<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if Instant::now() < this.next {
             this.sleep.as_mut().reset(this.next);
@@ -51,7 +55,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Throttled<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Throttled<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

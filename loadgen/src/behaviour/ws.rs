@@ -10,11 +10,17 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, protocol::WebSoc
 
 /// Small buffers: thousands of idle sockets must stay cheap.
 fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
 }
 
 /// Connects and performs the handshake; records the handshake as the session's response.
-async fn open(ctx: &PopCtx, intended: Instant, seq: u64) -> Option<(WebSocketStream<Stream>, ConnTrack, Instant)> {
+async fn open(
+    ctx: &PopCtx,
+    intended: Instant,
+    seq: u64,
+) -> Option<(WebSocketStream<Stream>, ConnTrack, Instant)> {
     let ps = ctx.ps();
     let ep = ctx.next_ep();
     let stream = match ctx.connect_stream(ep, None).await {
@@ -37,12 +43,24 @@ async fn open(ctx: &PopCtx, intended: Instant, seq: u64) -> Option<(WebSocketStr
     let hs = tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()));
     match tokio::time::timeout(ctx.shared.plan.request_timeout.get(), hs).await {
         Ok(Ok((ws, resp))) => {
-            ctx.rec.response(resp.status().as_u16(), false, intended, sent_at, Instant::now());
+            ctx.rec.response(
+                resp.status().as_u16(),
+                false,
+                intended,
+                sent_at,
+                Instant::now(),
+            );
             Some((ws, track, Instant::now()))
         }
         Ok(Err(WsError::Http(resp))) => {
             // The server answered the upgrade with a normal HTTP response (e.g. 502).
-            ctx.rec.response(resp.status().as_u16(), false, intended, sent_at, Instant::now());
+            ctx.rec.response(
+                resp.status().as_u16(),
+                false,
+                intended,
+                sent_at,
+                Instant::now(),
+            );
             None
         }
         Ok(Err(WsError::Io(e))) => {
@@ -69,7 +87,9 @@ fn ended(msg: Option<Result<Message, WsError>>) -> Option<String> {
             None => "ws_close_no_code".into(),
         }),
         Some(Ok(_)) => None,
-        Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => Some("closed_by_server".into()),
+        Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
+            Some("closed_by_server".into())
+        }
         Some(Err(WsError::Io(e))) => Some(match ErrorKind::from_io(&e) {
             ErrorKind::Reset => "reset".into(),
             k => k.as_str().into(),
@@ -85,7 +105,9 @@ async fn close_politely(ws: &mut WebSocketStream<Stream>) {
 
 /// Handshake, then hold silently for `hold`, recording when and how it was closed.
 pub(super) async fn ws_idle(ctx: &PopCtx, intended: Instant, seq: u64, hold: Duration) {
-    let Some((mut ws, _t, since)) = open(ctx, intended, seq).await else { return };
+    let Some((mut ws, _t, since)) = open(ctx, intended, seq).await else {
+        return;
+    };
     let deadline = since + hold;
     let outcome = loop {
         tokio::select! {
@@ -101,8 +123,17 @@ pub(super) async fn ws_idle(ctx: &PopCtx, intended: Instant, seq: u64, hold: Dur
 }
 
 /// Handshake, then `rate` messages/s of `size` bytes, timing each echo.
-pub(super) async fn ws_chatty(ctx: &PopCtx, intended: Instant, seq: u64, rate: f64, size: usize, hold: Duration) {
-    let Some((mut ws, _t, since)) = open(ctx, intended, seq).await else { return };
+pub(super) async fn ws_chatty(
+    ctx: &PopCtx,
+    intended: Instant,
+    seq: u64,
+    rate: f64,
+    size: usize,
+    hold: Duration,
+) {
+    let Some((mut ws, _t, since)) = open(ctx, intended, seq).await else {
+        return;
+    };
     let deadline = since + hold;
     let gap = Duration::from_secs_f64(1.0 / rate);
     let payload: String = "m".repeat(size);
@@ -144,10 +175,19 @@ pub(super) async fn ws_chatty(ctx: &PopCtx, intended: Instant, seq: u64, rate: f
 }
 
 /// Connect, one request (or WebSocket handshake), hold, drop, back off.
-pub(super) async fn reconnect(ctx: &PopCtx, intended: Instant, seq: u64, hold: Duration, backoff: Duration, websocket: bool) {
+pub(super) async fn reconnect(
+    ctx: &PopCtx,
+    intended: Instant,
+    seq: u64,
+    hold: Duration,
+    backoff: Duration,
+    websocket: bool,
+) {
     let since;
     if websocket {
-        let Some((ws, _t, s)) = open(ctx, intended, seq).await else { return };
+        let Some((ws, _t, s)) = open(ctx, intended, seq).await else {
+            return;
+        };
         since = s;
         tokio::select! {
             _ = tokio::time::sleep(hold) => {}

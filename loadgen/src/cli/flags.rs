@@ -2,13 +2,15 @@
 
 use super::Args;
 use crate::plan::{
-    Arrivals, Behaviour, ConnectionPolicy, Dur, Load, Output, Plan, Population, Protocol, RequestSpec, Stage,
-    TlsOptions, parse_shard, parse_stage,
+    Arrivals, Behaviour, ConnectionPolicy, Dur, Load, Output, Plan, Population, Protocol,
+    RequestSpec, Stage, TlsOptions, parse_shard, parse_stage,
 };
 use std::collections::BTreeMap;
 
 fn dur(flag: &str, v: &Option<String>) -> Result<Option<Dur>, String> {
-    v.as_deref().map(|s| s.parse::<Dur>().map_err(|e| format!("--{flag}: {e}"))).transpose()
+    v.as_deref()
+        .map(|s| s.parse::<Dur>().map_err(|e| format!("--{flag}: {e}")))
+        .transpose()
 }
 
 /// Builds the plan the flags describe (validated).
@@ -54,12 +56,24 @@ pub fn plan_from_args(a: &Args) -> Result<Plan, String> {
 }
 
 fn from_flags(a: &Args) -> Result<Plan, String> {
-    let url = a.url.clone().ok_or("give a target URL or --plan FILE.toml (see --help)")?;
+    let url = a
+        .url
+        .clone()
+        .ok_or("give a target URL or --plan FILE.toml (see --help)")?;
     let target = crate::plan::Target::parse(&url).map_err(|e| e.to_string())?;
     let duration = dur("duration", &a.duration)?.unwrap_or(Dur::secs(10));
-    let mut stages: Vec<Stage> = a.stages.iter().map(|s| parse_stage(s)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let mut stages: Vec<Stage> = a
+        .stages
+        .iter()
+        .map(|s| parse_stage(s))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     if let Some(r) = &a.rate {
-        let rate: f64 = r.trim().trim_end_matches("/s").parse().map_err(|_| format!("bad --rate {r:?}: want requests per second, e.g. 2000"))?;
+        let rate: f64 = r
+            .trim()
+            .trim_end_matches("/s")
+            .parse()
+            .map_err(|_| format!("bad --rate {r:?}: want requests per second, e.g. 2000"))?;
         if !rate.is_finite() || rate <= 0.0 {
             return Err(format!("bad --rate {r:?}: must be > 0"));
         }
@@ -75,9 +89,16 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
     };
     let think_time = dur("think-time", &a.think_time)?.unwrap_or_default();
     let load = if stages.is_empty() {
-        Load::Closed { connections: a.connections.unwrap_or(10), think_time }
+        Load::Closed {
+            connections: a.connections.unwrap_or(10),
+            think_time,
+        }
     } else {
-        Load::Open { stages, arrivals, max_connections: a.connections }
+        Load::Open {
+            stages,
+            arrivals,
+            max_connections: a.connections,
+        }
     };
     let protocol = match a.protocol.as_str() {
         "h1" | "http1" | "http/1.1" => Protocol::H1,
@@ -87,10 +108,16 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
     };
     let mut headers = BTreeMap::new();
     for h in &a.headers {
-        let (k, v) = h.split_once(':').ok_or_else(|| format!("bad --header {h:?}: want \"Name: value\""))?;
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| format!("bad --header {h:?}: want \"Name: value\""))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let path = if target.base_path.is_empty() { "/".to_string() } else { String::new() };
+    let path = if target.base_path.is_empty() {
+        "/".to_string()
+    } else {
+        String::new()
+    };
     let request = RequestSpec {
         method: a.method.clone(),
         path,
@@ -102,7 +129,9 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
     let connection = if a.per_request {
         ConnectionPolicy::PerRequest {}
     } else {
-        ConnectionPolicy::KeepAlive { max_requests: a.max_requests_per_conn }
+        ConnectionPolicy::KeepAlive {
+            max_requests: a.max_requests_per_conn,
+        }
     };
     let behaviour = match &a.behaviour {
         None => Behaviour::Normal {},
@@ -115,7 +144,11 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
     Ok(Plan {
         targets: vec![base],
         protocol,
-        tls: TlsOptions { ca_file: a.cacert.clone(), insecure: a.insecure, sni: a.sni.clone() },
+        tls: TlsOptions {
+            ca_file: a.cacert.clone(),
+            insecure: a.insecure,
+            sni: a.sni.clone(),
+        },
         duration,
         max_requests: a.requests,
         connect_timeout: dur("connect-timeout", &a.connect_timeout)?.unwrap_or(Dur::secs(5)),
@@ -141,21 +174,36 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
 fn split_url(url: &str) -> (String, String) {
     let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
     match url[after_scheme..].find('/') {
-        Some(i) => (url[..after_scheme + i].to_string(), url[after_scheme + i..].to_string()),
+        Some(i) => (
+            url[..after_scheme + i].to_string(),
+            url[after_scheme + i..].to_string(),
+        ),
         None => match url[after_scheme..].find('?') {
-            Some(i) => (url[..after_scheme + i].to_string(), format!("/{}", &url[after_scheme + i..])),
+            Some(i) => (
+                url[..after_scheme + i].to_string(),
+                format!("/{}", &url[after_scheme + i..]),
+            ),
             None => (url.to_string(), "/".to_string()),
         },
     }
 }
 
 fn parse_behaviour(s: &str) -> Result<Behaviour, String> {
-    let table = if s.trim_start().starts_with('{') { s.to_string() } else { format!("{{ kind = \"{}\" }}", s.trim().replace('-', "_")) };
+    let table = if s.trim_start().starts_with('{') {
+        s.to_string()
+    } else {
+        format!("{{ kind = \"{}\" }}", s.trim().replace('-', "_"))
+    };
     #[derive(serde::Deserialize)]
     struct W {
         b: Behaviour,
     }
-    toml::from_str::<W>(&format!("b = {table}")).map(|w| w.b).map_err(|e| {
-        format!("bad --behaviour {s:?}: {}", e.message().lines().next().unwrap_or("invalid"))
-    })
+    toml::from_str::<W>(&format!("b = {table}"))
+        .map(|w| w.b)
+        .map_err(|e| {
+            format!(
+                "bad --behaviour {s:?}: {}",
+                e.message().lines().next().unwrap_or("invalid")
+            )
+        })
 }

@@ -62,23 +62,34 @@ fn preflight(plan: &Plan) -> Result<(), String> {
             if !seen.insert(ep.addr) {
                 continue;
             }
-            std::net::TcpStream::connect_timeout(&ep.addr, timeout)
-                .map_err(|e| format!("cannot connect to {} ({}): {e}", ep.target.authority, ep.addr))?;
+            std::net::TcpStream::connect_timeout(&ep.addr, timeout).map_err(|e| {
+                format!(
+                    "cannot connect to {} ({}): {e}",
+                    ep.target.authority, ep.addr
+                )
+            })?;
         }
     }
     Ok(())
 }
 
 fn spawn_ctrl_c(stop: watch::Sender<bool>) {
-    let _ = std::thread::Builder::new().name("loadgen-ctrl-c".into()).spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        rt.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: stopping, partial results follow");
-                let _ = stop.send(true);
-            }
+    let _ = std::thread::Builder::new()
+        .name("loadgen-ctrl-c".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("\ninterrupted: stopping, partial results follow");
+                    let _ = stop.send(true);
+                }
+            });
         });
-    });
 }
 
 /// Writes the summary JSON and series CSV requested by the plan.
@@ -86,7 +97,8 @@ pub fn write_outputs(plan: &Plan, res: &RunResult) -> Result<(), String> {
     if let Some(p) = &plan.output.summary_json {
         let json = serde_json::to_string_pretty(&crate::merge::with_histograms(res))
             .map_err(|e| format!("summary JSON: {e}"))?;
-        std::fs::write(p, json + "\n").map_err(|e| format!("--summary-json {}: {e}", p.display()))?;
+        std::fs::write(p, json + "\n")
+            .map_err(|e| format!("--summary-json {}: {e}", p.display()))?;
     }
     if let Some(p) = &plan.output.series_csv {
         crate::record::build::write_series(p, &res.rows, &res.names)

@@ -88,7 +88,11 @@ pub fn collect(
     let mut rows = Vec::new();
     let mut done = 0usize;
     let mut stopped_at: Option<Instant> = None;
-    let mut flush = |sec: u64, stats: Vec<Stats>, rows: &mut Vec<Row>, totals: &mut Vec<Stats>, hlog: &mut Option<&mut HlogWriter>| {
+    let mut flush = |sec: u64,
+                     stats: Vec<Stats>,
+                     rows: &mut Vec<Row>,
+                     totals: &mut Vec<Stats>,
+                     hlog: &mut Option<&mut HlogWriter>| {
         let mut all = Stats::default();
         for (i, s) in stats.iter().enumerate() {
             rows.push(Row::from_stats(sec, Some(i), s));
@@ -106,12 +110,18 @@ pub fn collect(
         let Ok(msg) = rx.recv() else { break };
         let (sec, stats, last) = match msg {
             Msg::Interval { sec, stats } => (sec, stats, false),
-            Msg::Done { sec, stats, stopped_at: at } => {
+            Msg::Done {
+                sec,
+                stats,
+                stopped_at: at,
+            } => {
                 stopped_at = Some(stopped_at.map_or(at, |s: Instant| s.max(at)));
                 (sec, stats, true)
             }
         };
-        let entry = pending.entry(sec).or_insert_with(|| (0, (0..npops).map(|_| Stats::default()).collect()));
+        let entry = pending
+            .entry(sec)
+            .or_insert_with(|| (0, (0..npops).map(|_| Stats::default()).collect()));
         for (a, b) in entry.1.iter_mut().zip(&stats) {
             a.merge(b);
         }
@@ -120,7 +130,10 @@ pub fn collect(
             done += 1;
         }
         // A second is complete when every thread reported it; leftovers flush at the end.
-        while pending.first_key_value().is_some_and(|(_, (count, _))| *count >= threads) {
+        while pending
+            .first_key_value()
+            .is_some_and(|(_, (count, _))| *count >= threads)
+        {
             if let Some((s, (_, stats))) = pending.pop_first() {
                 flush(s, stats, &mut rows, &mut totals, &mut hlog);
             }
@@ -129,5 +142,9 @@ pub fn collect(
     while let Some((s, (_, stats))) = pending.pop_first() {
         flush(s, stats, &mut rows, &mut totals, &mut hlog);
     }
-    Collected { totals, rows, stopped_at }
+    Collected {
+        totals,
+        rows,
+        stopped_at,
+    }
 }

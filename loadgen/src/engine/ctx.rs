@@ -109,10 +109,18 @@ pub struct PopCtx {
 
 impl PopCtx {
     /// Builds the context of population `idx` on thread `thread.0` of `thread.1`.
-    pub fn new(shared: Arc<Shared>, idx: usize, thread: (usize, usize), rec: Rec, stop: Rc<LocalStop>) -> PopCtx {
+    pub fn new(
+        shared: Arc<Shared>,
+        idx: usize,
+        thread: (usize, usize),
+        rec: Rec,
+        stop: Rc<LocalStop>,
+    ) -> PopCtx {
         let ps = &shared.pops[idx];
         let pool = Pool::new(ps.conn_cap(thread.0, thread.1), ps.h2);
-        let seed = shared.plan.seed ^ ((idx as u64) << 32) ^ (thread.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = shared.plan.seed
+            ^ ((idx as u64) << 32)
+            ^ (thread.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         PopCtx {
             pool,
             rng: RefCell::new(SmallRng::seed_from_u64(seed)),
@@ -143,7 +151,11 @@ impl PopCtx {
     }
 
     /// Opens a raw stream to endpoint `ep` (optionally with a small receive buffer).
-    pub async fn connect_stream(&self, ep: usize, recv_buffer: Option<u32>) -> Result<Stream, ErrorKind> {
+    pub async fn connect_stream(
+        &self,
+        ep: usize,
+        recv_buffer: Option<u32>,
+    ) -> Result<Stream, ErrorKind> {
         let ps = self.ps();
         ps.connector.connect(&ps.endpoints[ep], recv_buffer).await
     }
@@ -153,9 +165,17 @@ impl PopCtx {
         let stream = self.connect_stream(ep, None).await?;
         if self.ps().h2 {
             let h = h2conn::handshake(stream).await?;
-            Ok(Conn::H2 { h, ep, t: Rc::new(ConnTrack::new(&self.rec)) })
+            Ok(Conn::H2 {
+                h,
+                ep,
+                t: Rc::new(ConnTrack::new(&self.rec)),
+            })
         } else {
-            Ok(Conn::H1 { c: H1Conn::new(stream), ep, _t: ConnTrack::new(&self.rec) })
+            Ok(Conn::H1 {
+                c: H1Conn::new(stream),
+                ep,
+                _t: ConnTrack::new(&self.rec),
+            })
         }
     }
 }

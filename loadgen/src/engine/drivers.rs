@@ -14,7 +14,12 @@ use std::time::{Duration, Instant};
 /// Open-loop driver of one population on one thread.
 pub async fn open_loop(ctx: Rc<PopCtx>) {
     let ps = ctx.ps();
-    let Load::Open { stages, arrivals, .. } = &ps.pop.load else { return };
+    let Load::Open {
+        stages, arrivals, ..
+    } = &ps.pop.load
+    else {
+        return;
+    };
     let mut sched = Schedule::new(stages, *arrivals, ctx.shared.plan.seed ^ ctx.idx as u64);
     let (k, n) = (ctx.thread.0 as u64, ctx.thread.1 as u64);
     let (start, end) = (ps.start, ps.end);
@@ -74,7 +79,9 @@ async fn pace(ctx: &PopCtx, timer: &PreciseTimer, intended: Instant) -> bool {
 /// Closed-loop client number `client` of `clients`.
 pub async fn closed_client(ctx: Rc<PopCtx>, client: u64, clients: u64) {
     let ps = ctx.ps();
-    let Load::Closed { think_time, .. } = &ps.pop.load else { return };
+    let Load::Closed { think_time, .. } = &ps.pop.load else {
+        return;
+    };
     let think = think_time.get();
     if Instant::now() < ps.start {
         tokio::select! {

@@ -13,10 +13,10 @@ pub use collector::Row;
 pub use shared::EngineError;
 
 use crate::plan::Plan;
+use crate::record::Stats;
 use crate::record::build;
 use crate::record::hlog::HlogWriter;
 use crate::record::summary::Summary;
-use crate::record::Stats;
 use shared::Shared;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime};
@@ -45,7 +45,11 @@ pub struct RunResult {
 
 /// Runs `plan`; `stop` turning true ends it early (partial results are still returned);
 /// `on_second` sees every completed second (the all-populations row).
-pub fn run(plan: &Plan, stop: watch::Receiver<bool>, on_second: &mut dyn FnMut(&Row)) -> Result<RunResult, EngineError> {
+pub fn run(
+    plan: &Plan,
+    stop: watch::Receiver<bool>,
+    on_second: &mut dyn FnMut(&Row),
+) -> Result<RunResult, EngineError> {
     let shared = Arc::new(Shared::new(plan, Duration::from_millis(20))?);
     let names: Vec<String> = plan.populations.iter().map(|p| p.name.clone()).collect();
     let mut warnings = Vec::new();
@@ -77,7 +81,10 @@ pub fn run(plan: &Plan, stop: watch::Receiver<bool>, on_second: &mut dyn FnMut(&
     {
         warnings.push(format!("writing the interval log failed: {e}"));
     }
-    let stopped_at = collected.stopped_at.unwrap_or_else(Instant::now).min(shared.run_end);
+    let stopped_at = collected
+        .stopped_at
+        .unwrap_or_else(Instant::now)
+        .min(shared.run_end);
     let interrupted = *stop.borrow() && stopped_at < shared.run_end;
     let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
     let pops: Vec<(String, String, &Stats, f64)> = shared
@@ -85,11 +92,26 @@ pub fn run(plan: &Plan, stop: watch::Receiver<bool>, on_second: &mut dyn FnMut(&
         .iter()
         .zip(&collected.totals)
         .map(|(ps, s)| {
-            (ps.pop.name.clone(), ps.pop.behaviour.name().to_string(), s, secs(ps.start, ps.end.min(stopped_at)))
+            (
+                ps.pop.name.clone(),
+                ps.pop.behaviour.name().to_string(),
+                s,
+                secs(ps.start, ps.end.min(stopped_at)),
+            )
         })
         .collect();
-    let first_start = shared.pops.iter().map(|p| p.start).min().unwrap_or(shared.t0);
-    let last_end = shared.pops.iter().map(|p| p.end).max().unwrap_or(shared.run_end);
+    let first_start = shared
+        .pops
+        .iter()
+        .map(|p| p.start)
+        .min()
+        .unwrap_or(shared.t0);
+    let last_end = shared
+        .pops
+        .iter()
+        .map(|p| p.end)
+        .max()
+        .unwrap_or(shared.run_end);
     let summary = build::summary(&pops, secs(first_start, last_end.min(stopped_at)));
     for (name, p) in &summary.populations {
         if p.schedule_lag_us.p99 > LAG_WARN_US {
@@ -101,5 +123,12 @@ pub fn run(plan: &Plan, stop: watch::Receiver<bool>, on_second: &mut dyn FnMut(&
             ));
         }
     }
-    Ok(RunResult { summary, rows: collected.rows, names, totals: collected.totals, warnings, interrupted })
+    Ok(RunResult {
+        summary,
+        rows: collected.rows,
+        names,
+        totals: collected.totals,
+        warnings,
+        interrupted,
+    })
 }

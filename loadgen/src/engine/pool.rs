@@ -60,7 +60,12 @@ impl Pool {
             },
         };
         let slot = self.idle.borrow_mut().pop();
-        Lease { slot, pool: self, opening_h2: false, _permit: permit }
+        Lease {
+            slot,
+            pool: self,
+            opening_h2: false,
+            _permit: permit,
+        }
     }
 
     fn acquire_h2(&self) -> Lease<'_> {
@@ -68,21 +73,37 @@ impl Pool {
         if idle.len() + self.h2_opening.get() < self.h2_cap || idle.is_empty() {
             drop(idle);
             self.h2_opening.set(self.h2_opening.get() + 1);
-            return Lease { slot: None, pool: self, opening_h2: true, _permit: None };
+            return Lease {
+                slot: None,
+                pool: self,
+                opening_h2: true,
+                _permit: None,
+            };
         }
         let i = self.h2_rr.get();
         self.h2_rr.set(i.wrapping_add(1));
         let slot = match &idle[i % idle.len()] {
-            Conn::H2 { h, ep, t } => Some(Conn::H2 { h: h.clone(), ep: *ep, t: t.clone() }),
+            Conn::H2 { h, ep, t } => Some(Conn::H2 {
+                h: h.clone(),
+                ep: *ep,
+                t: t.clone(),
+            }),
             Conn::H1 { .. } => None,
         };
-        Lease { slot, pool: self, opening_h2: false, _permit: None }
+        Lease {
+            slot,
+            pool: self,
+            opening_h2: false,
+            _permit: None,
+        }
     }
 
     /// Forgets a broken shared HTTP/2 connection.
     pub fn drop_h2(&self, broken: &Conn) {
         if let Conn::H2 { t, .. } = broken {
-            self.idle.borrow_mut().retain(|c| !matches!(c, Conn::H2 { t: t2, .. } if std::rc::Rc::ptr_eq(t, t2)));
+            self.idle
+                .borrow_mut()
+                .retain(|c| !matches!(c, Conn::H2 { t: t2, .. } if std::rc::Rc::ptr_eq(t, t2)));
         }
     }
 }

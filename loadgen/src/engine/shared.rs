@@ -60,13 +60,16 @@ impl Shared {
         plan.validate()?;
         let t0 = Instant::now() + lead;
         let threads = if plan.threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         } else {
             plan.threads
         };
         let mut pops = Vec::new();
         for p in &plan.populations {
-            let endpoints = resolve(plan.targets_of(p), plan.tls.sni.as_deref()).map_err(EngineError::Setup)?;
+            let endpoints =
+                resolve(plan.targets_of(p), plan.tls.sni.as_deref()).map_err(EngineError::Setup)?;
             let body = match p.behaviour {
                 Behaviour::LargeUpload { bytes } => Some(Body::pattern(bytes)),
                 _ => None,
@@ -99,7 +102,9 @@ impl Shared {
     pub fn take_budget(&self, pop: usize) -> bool {
         let take = |b: &Option<AtomicU64>| match b {
             None => true,
-            Some(a) => a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1)).is_ok(),
+            Some(a) => a
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+                .is_ok(),
         };
         take(&self.pops[pop].budget) && take(&self.budget)
     }
@@ -109,7 +114,10 @@ impl PopShared {
     /// Per-thread connection cap (open loop `max_connections` split over threads).
     pub fn conn_cap(&self, thread: usize, threads: usize) -> Option<usize> {
         match &self.pop.load {
-            Load::Open { max_connections: Some(c), .. } => {
+            Load::Open {
+                max_connections: Some(c),
+                ..
+            } => {
                 let c = *c as usize;
                 Some((c / threads + usize::from(thread < c % threads)).max(1))
             }

@@ -30,10 +30,17 @@ impl PreciseTimer {
         // `AsyncFd::new` is deprecated for types that do not own their descriptor; an
         // `OwnedFd` moved into the `AsyncFd` does, so I/O safety holds.
         #[allow(deprecated)]
-        let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC)
-            .ok()
-            .and_then(|fd| AsyncFd::new(fd).ok());
-        PreciseTimer { fd, base, base_mono }
+        let fd = timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        )
+        .ok()
+        .and_then(|fd| AsyncFd::new(fd).ok());
+        PreciseTimer {
+            fd,
+            base,
+            base_mono,
+        }
     }
 
     /// Completes at `t` (±timer slack, ~50 µs).
@@ -43,8 +50,14 @@ impl PreciseTimer {
         };
         let at = self.base_mono + t.saturating_duration_since(self.base);
         let spec = Itimerspec {
-            it_interval: Timespec { tv_sec: 0, tv_nsec: 0 },
-            it_value: Timespec { tv_sec: at.as_secs() as _, tv_nsec: at.subsec_nanos().max(1) as _ },
+            it_interval: Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: Timespec {
+                tv_sec: at.as_secs() as _,
+                tv_nsec: at.subsec_nanos().max(1) as _,
+            },
         };
         if timerfd_settime(fd.get_ref(), TimerfdTimerFlags::ABSTIME, &spec).is_err() {
             return tokio::time::sleep_until(t.into()).await;
@@ -78,7 +91,6 @@ mod tests {
             let late = Instant::now().saturating_duration_since(at);
             assert!(Instant::now() >= at);
             worst = worst.max(late);
-
         }
         eprintln!("worst lateness {worst:?}");
         // Generous: a loaded 2-core machine; tokio's own timer would be up to 2 ms late.

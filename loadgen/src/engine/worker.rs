@@ -40,8 +40,16 @@ pub enum Msg {
 }
 
 /// Runs worker `k` until the run ends or `global_stop` turns true.
-pub fn run_worker(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, global_stop: watch::Receiver<bool>) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+pub fn run_worker(
+    shared: Arc<Shared>,
+    k: usize,
+    tx: mpsc::Sender<Msg>,
+    global_stop: watch::Receiver<bool>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("proxylab loadgen: worker {k}: cannot start a runtime: {e}");
@@ -63,7 +71,12 @@ async fn wait_stop(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut global_stop: watch::Receiver<bool>) {
+async fn worker_main(
+    shared: Arc<Shared>,
+    k: usize,
+    tx: mpsc::Sender<Msg>,
+    mut global_stop: watch::Receiver<bool>,
+) {
     let n = shared.threads;
     let tr = ThreadRec::new(shared.pops.len());
     let stop = Rc::new(LocalStop::default());
@@ -73,7 +86,13 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
     // left (request budgets exhausted), this thread is done before the run's end.
     let drivers = Rc::new(());
     for (i, ps) in shared.pops.iter().enumerate() {
-        let ctx = Rc::new(PopCtx::new(shared.clone(), i, (k, n), Rec::new(tr.clone(), i), stop.clone()));
+        let ctx = Rc::new(PopCtx::new(
+            shared.clone(),
+            i,
+            (k, n),
+            Rec::new(tr.clone(), i),
+            stop.clone(),
+        ));
         match &ps.pop.load {
             Load::Open { .. } => {
                 let (token, all) = (dispatchers.clone(), drivers.clone());
@@ -105,7 +124,10 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
         };
         let now = Instant::now();
         if now >= tick {
-            let _ = tx.send(Msg::Interval { sec, stats: tr.snapshot() });
+            let _ = tx.send(Msg::Interval {
+                sec,
+                stats: tr.snapshot(),
+            });
             sec += 1;
         }
         let finished = Rc::strong_count(&drivers) == 1 && now >= shared.t0;
@@ -118,15 +140,25 @@ async fn worker_main(shared: Arc<Shared>, k: usize, tx: mpsc::Sender<Msg>, mut g
         // Arrivals due before the end are still sent when the generator runs late (the lag is
         // recorded); bounded by DRAIN.
         let until = Instant::now() + DRAIN;
-        while Rc::strong_count(&dispatchers) > 1 && Instant::now() < until && !*global_stop.borrow() {
+        while Rc::strong_count(&dispatchers) > 1 && Instant::now() < until && !*global_stop.borrow()
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
     stop.fire();
     // Let requests in flight finish (bounded); long sessions end on `stop`.
-    let drain_end = Instant::now() + if by_user { Duration::from_millis(300) } else { DRAIN };
+    let drain_end = Instant::now()
+        + if by_user {
+            Duration::from_millis(300)
+        } else {
+            DRAIN
+        };
     while tr.in_flight() > 0 && Instant::now() < drain_end {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let _ = tx.send(Msg::Done { sec, stats: tr.snapshot(), stopped_at });
+    let _ = tx.send(Msg::Done {
+        sec,
+        stats: tr.snapshot(),
+        stopped_at,
+    });
 }

@@ -136,7 +136,14 @@ impl Behaviour {
 
     /// True for behaviours that write raw HTTP/1.1 bytes (no HTTP/2).
     pub fn needs_h1(&self) -> bool {
-        !matches!(self, Behaviour::Normal {} | Behaviour::ReconnectStorm { websocket: false, .. })
+        !matches!(
+            self,
+            Behaviour::Normal {}
+                | Behaviour::ReconnectStorm {
+                    websocket: false,
+                    ..
+                }
+        )
     }
 }
 

@@ -19,7 +19,11 @@ impl Plan {
         for p in &mut plan.populations {
             p.max_requests = p.max_requests.map(part);
             match &mut p.load {
-                Load::Open { stages, max_connections, .. } => {
+                Load::Open {
+                    stages,
+                    max_connections,
+                    ..
+                } => {
                     *max_connections = max_connections.map(|c| part(c as u64).max(1) as u32);
                     for s in stages.iter_mut() {
                         match s {

@@ -28,18 +28,30 @@ pub fn parse_stage(s: &str) -> Result<Stage, PlanError> {
     match parts[0] {
         "constant" => {
             want(3, "constant:RATE:DUR")?;
-            Ok(Stage::Constant { rate: rate(1)?, duration: dur(2)? })
+            Ok(Stage::Constant {
+                rate: rate(1)?,
+                duration: dur(2)?,
+            })
         }
         "ramp" => {
             want(4, "ramp:FROM:TO:DUR")?;
-            Ok(Stage::Ramp { from: rate(1)?, to: rate(2)?, duration: dur(3)? })
+            Ok(Stage::Ramp {
+                from: rate(1)?,
+                to: rate(2)?,
+                duration: dur(3)?,
+            })
         }
         "step" => {
             want(5, "step:FROM:TO:STEPS:DUR")?;
             let steps = parts[3]
                 .parse()
                 .map_err(|_| bad(format!("{:?} is not a step count", parts[3])))?;
-            Ok(Stage::Step { from: rate(1)?, to: rate(2)?, steps, duration: dur(4)? })
+            Ok(Stage::Step {
+                from: rate(1)?,
+                to: rate(2)?,
+                steps,
+                duration: dur(4)?,
+            })
         }
         "spike" => {
             want(6, "spike:BASE:HEIGHT:AT:HOLD:DUR")?;
@@ -65,10 +77,18 @@ mod tests {
     fn parses_every_shape() {
         assert_eq!(
             parse_stage("constant:2000:10s").unwrap(),
-            Stage::Constant { rate: 2000.0, duration: Dur::secs(10) }
+            Stage::Constant {
+                rate: 2000.0,
+                duration: Dur::secs(10)
+            }
         );
-        assert!(matches!(parse_stage("ramp:0:5000:1m").unwrap(), Stage::Ramp { to, .. } if to == 5000.0));
-        assert!(matches!(parse_stage("step:100:500:5:10s").unwrap(), Stage::Step { steps: 5, .. }));
+        assert!(
+            matches!(parse_stage("ramp:0:5000:1m").unwrap(), Stage::Ramp { to, .. } if to == 5000.0)
+        );
+        assert!(matches!(
+            parse_stage("step:100:500:5:10s").unwrap(),
+            Stage::Step { steps: 5, .. }
+        ));
         assert!(matches!(
             parse_stage("spike:100:1000:2s:500ms:10s").unwrap(),
             Stage::Spike { hold, .. } if hold == Dur::millis(500)
@@ -77,8 +97,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax() {
-        for s in ["", "constant", "constant:x:10s", "constant:10:ten", "ramp:1:2", "wave:1:2s",
-                  "constant:-5:1s", "constant:NaN:1s", "step:1:2:x:1s"] {
+        for s in [
+            "",
+            "constant",
+            "constant:x:10s",
+            "constant:10:ten",
+            "ramp:1:2",
+            "wave:1:2s",
+            "constant:-5:1s",
+            "constant:NaN:1s",
+            "step:1:2:x:1s",
+        ] {
             assert!(parse_stage(s).is_err(), "{s}");
         }
     }

@@ -68,7 +68,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls() {
-        for u in ["127.0.0.1:80", "ftp://x/", "http://", "not a url", "http://h:0/", "http://h/?q=1"] {
+        for u in [
+            "127.0.0.1:80",
+            "ftp://x/",
+            "http://",
+            "not a url",
+            "http://h:0/",
+            "http://h/?q=1",
+        ] {
             assert!(Target::parse(u).is_err(), "{u}");
         }
     }

@@ -39,7 +39,10 @@ impl Plan {
         if let Some(ca) = &self.tls.ca_file
             && !ca.is_file()
         {
-            return Err(inv(format!("tls.ca_file {} is not a readable file", ca.display())));
+            return Err(inv(format!(
+                "tls.ca_file {} is not a readable file",
+                ca.display()
+            )));
         }
         let mut names = HashSet::new();
         for p in &self.populations {
@@ -54,34 +57,50 @@ impl Plan {
 
     fn validate_population(&self, p: &Population) -> Result<(), PlanError> {
         if p.name.is_empty()
-            || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !p
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(inv("name must be letters, digits, '-' or '_'".into()));
         }
         let targets = self.targets_of(p);
         if targets.is_empty() {
-            return Err(inv("no targets (set `targets` in the plan or the population)".into()));
+            return Err(inv(
+                "no targets (set `targets` in the plan or the population)".into(),
+            ));
         }
         for t in targets {
             let t = Target::parse(t)?;
             match (self.protocol, t.tls) {
                 (Protocol::H2, false) => {
-                    return Err(inv("protocol h2 needs https:// targets (h2c for http://)".into()));
+                    return Err(inv(
+                        "protocol h2 needs https:// targets (h2c for http://)".into()
+                    ));
                 }
                 (Protocol::H2c, true) => {
-                    return Err(inv("protocol h2c needs http:// targets (h2 for https://)".into()));
+                    return Err(inv(
+                        "protocol h2c needs http:// targets (h2 for https://)".into()
+                    ));
                 }
                 _ => {}
             }
         }
         if p.start.get() >= self.duration.get() {
-            return Err(inv(format!("start {} is not before the run's end {}", p.start, self.duration)));
+            return Err(inv(format!(
+                "start {} is not before the run's end {}",
+                p.start, self.duration
+            )));
         }
         if p.duration.is_some_and(|d| d.get().is_zero()) || p.max_requests == Some(0) {
             return Err(inv("duration and max_requests must be > 0".into()));
         }
         match &p.load {
-            Load::Open { stages, max_connections, .. } => {
+            Load::Open {
+                stages,
+                max_connections,
+                ..
+            } => {
                 if stages.is_empty() {
                     return Err(inv("open loop needs at least one stage".into()));
                 }
@@ -98,7 +117,10 @@ impl Plan {
                 }
             }
         }
-        if let ConnectionPolicy::KeepAlive { max_requests: Some(0) } = p.connection {
+        if let ConnectionPolicy::KeepAlive {
+            max_requests: Some(0),
+        } = p.connection
+        {
             return Err(inv("connection.max_requests must be > 0".into()));
         }
         if p.requests.is_empty() || p.requests.iter().all(|r| r.weight == 0) {
@@ -111,7 +133,10 @@ impl Plan {
                 return Err(inv(format!("path {:?} must start with '/'", r.path)));
             }
             if r.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-                return Err(inv(format!("path {:?} contains spaces or control bytes", r.path)));
+                return Err(inv(format!(
+                    "path {:?} contains spaces or control bytes",
+                    r.path
+                )));
             }
             for (k, v) in &r.headers {
                 http::HeaderName::from_bytes(k.as_bytes())
@@ -125,7 +150,10 @@ impl Plan {
             if let Some(f) = &r.body_file
                 && !f.is_file()
             {
-                return Err(inv(format!("body_file {} is not a readable file", f.display())));
+                return Err(inv(format!(
+                    "body_file {} is not a readable file",
+                    f.display()
+                )));
             }
         }
         if self.protocol != Protocol::H1 && p.behaviour.needs_h1() {
@@ -150,16 +178,22 @@ fn validate_stage(s: &Stage) -> Result<(), PlanError> {
     }
     match s {
         Stage::Step { steps: 0, .. } => Err(inv("step stage needs steps >= 1".into())),
-        Stage::Spike { at, hold, duration, .. } if at.get() + hold.get() > duration.get() => Err(
-            inv(format!("spike at {at} + hold {hold} exceeds the stage duration {duration}")),
-        ),
+        Stage::Spike {
+            at, hold, duration, ..
+        } if at.get() + hold.get() > duration.get() => Err(inv(format!(
+            "spike at {at} + hold {hold} exceeds the stage duration {duration}"
+        ))),
         _ => Ok(()),
     }
 }
 
 fn validate_behaviour(b: &Behaviour) -> Result<(), PlanError> {
     let positive = |what: &str, ok: bool| {
-        if ok { Ok(()) } else { Err(inv(format!("{}: {what} must be > 0", b.name()))) }
+        if ok {
+            Ok(())
+        } else {
+            Err(inv(format!("{}: {what} must be > 0", b.name())))
+        }
     };
     match b {
         Behaviour::Normal {} => Ok(()),
@@ -167,13 +201,22 @@ fn validate_behaviour(b: &Behaviour) -> Result<(), PlanError> {
             positive("interval", !interval.get().is_zero())?;
             positive("max_hold", !max_hold.get().is_zero())
         }
-        Behaviour::SlowBody { declared_bytes, chunk_bytes, interval, max_hold } => {
+        Behaviour::SlowBody {
+            declared_bytes,
+            chunk_bytes,
+            interval,
+            max_hold,
+        } => {
             positive("declared_bytes", *declared_bytes > 0)?;
             positive("chunk_bytes", *chunk_bytes > 0)?;
             positive("interval", !interval.get().is_zero())?;
             positive("max_hold", !max_hold.get().is_zero())
         }
-        Behaviour::SlowReader { bytes_per_sec, recv_buffer, max_hold } => {
+        Behaviour::SlowReader {
+            bytes_per_sec,
+            recv_buffer,
+            max_hold,
+        } => {
             positive("bytes_per_sec", *bytes_per_sec > 0)?;
             positive("recv_buffer", *recv_buffer > 0)?;
             positive("max_hold", !max_hold.get().is_zero())
@@ -182,8 +225,15 @@ fn validate_behaviour(b: &Behaviour) -> Result<(), PlanError> {
         Behaviour::IdleHoarder { hold } | Behaviour::WsIdle { hold } => {
             positive("hold", !hold.get().is_zero())
         }
-        Behaviour::WsChatty { messages_per_sec, message_bytes, hold } => {
-            positive("messages_per_sec", messages_per_sec.is_finite() && *messages_per_sec > 0.0)?;
+        Behaviour::WsChatty {
+            messages_per_sec,
+            message_bytes,
+            hold,
+        } => {
+            positive(
+                "messages_per_sec",
+                messages_per_sec.is_finite() && *messages_per_sec > 0.0,
+            )?;
             positive("message_bytes", *message_bytes > 0)?;
             positive("hold", !hold.get().is_zero())
         }

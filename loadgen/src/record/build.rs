@@ -36,9 +36,17 @@ pub fn population_summary(s: &Stats, duration_s: f64) -> PopulationSummary {
             .collect(),
         latency_us: percentiles(&s.latency),
         duration_s,
-        achieved_rate: if duration_s > 0.0 { s.completed as f64 / duration_s } else { 0.0 },
+        achieved_rate: if duration_s > 0.0 {
+            s.completed as f64 / duration_s
+        } else {
+            0.0
+        },
         schedule_lag_us: Lag {
-            p99: if s.lag.is_empty() { 0 } else { s.lag.value_at_quantile(0.99) },
+            p99: if s.lag.is_empty() {
+                0
+            } else {
+                s.lag.value_at_quantile(0.99)
+            },
             max: s.lag.max(),
         },
     }
@@ -65,7 +73,8 @@ pub fn summary(pops: &[(String, String, &Stats, f64)], overall_s: f64) -> Summar
     let mut out = Summary::default();
     for (name, behaviour, s, d) in pops {
         all.merge(s);
-        out.populations.insert(name.clone(), population_summary(s, *d));
+        out.populations
+            .insert(name.clone(), population_summary(s, *d));
         out.details.insert(name.clone(), details(s, behaviour));
     }
     out.overall = population_summary(&all, overall_s);
@@ -79,33 +88,57 @@ pub fn write_series(path: &Path, rows: &[Row], names: &[String]) -> std::io::Res
         codes.extend(r.status.keys());
     }
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(std::fs::File::create(path)?));
-    let mut header: Vec<String> = ["second", "population", "sent", "completed"].iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = ["second", "population", "sent", "completed"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     header.extend(codes.iter().map(|c| format!("status_{c}")));
     header.extend(ErrorKind::ALL.iter().map(|k| format!("err_{}", k.as_str())));
     header.extend(
-        ["in_flight", "open_connections", "waiting", "p50_us", "p90_us", "p99_us", "max_us", "lag_p99_us"]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "in_flight",
+            "open_connections",
+            "waiting",
+            "p50_us",
+            "p90_us",
+            "p99_us",
+            "max_us",
+            "lag_p99_us",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     w.write_record(&header)?;
     for r in rows {
         let mut rec: Vec<String> = vec![
             r.second.to_string(),
-            r.pop.and_then(|i| names.get(i).cloned()).unwrap_or_else(|| "all".into()),
+            r.pop
+                .and_then(|i| names.get(i).cloned())
+                .unwrap_or_else(|| "all".into()),
             r.sent.to_string(),
             r.completed.to_string(),
         ];
-        rec.extend(codes.iter().map(|c| r.status.get(c).copied().unwrap_or(0).to_string()));
+        rec.extend(
+            codes
+                .iter()
+                .map(|c| r.status.get(c).copied().unwrap_or(0).to_string()),
+        );
         rec.extend(r.errors.iter().map(|e| e.to_string()));
         rec.extend(
-            [r.in_flight, r.open_connections, r.waiting].iter().map(|v| v.to_string()).chain(
-                [r.p50_us, r.p90_us, r.p99_us, r.max_us, r.lag_p99_us].iter().map(|v| v.to_string()),
-            ),
+            [r.in_flight, r.open_connections, r.waiting]
+                .iter()
+                .map(|v| v.to_string())
+                .chain(
+                    [r.p50_us, r.p90_us, r.p99_us, r.max_us, r.lag_p99_us]
+                        .iter()
+                        .map(|v| v.to_string()),
+                ),
         );
         w.write_record(&rec)?;
     }
     w.flush()?;
-    let mut inner = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut inner = w
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     inner.flush()
 }
-

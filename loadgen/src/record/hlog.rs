@@ -20,23 +20,39 @@ pub struct HlogWriter {
 
 impl std::fmt::Debug for HlogWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HlogWriter").field("tags", &self.tags).finish()
+        f.debug_struct("HlogWriter")
+            .field("tags", &self.tags)
+            .finish()
     }
 }
 
 impl HlogWriter {
     /// Creates `path` and writes the header; `tags` are the population names.
-    pub fn create(path: &Path, tags: Vec<String>, start: SystemTime) -> std::io::Result<HlogWriter> {
+    pub fn create(
+        path: &Path,
+        tags: Vec<String>,
+        start: SystemTime,
+    ) -> std::io::Result<HlogWriter> {
         let mut out = BufWriter::new(File::create(path)?);
         let mut ser = V2DeflateSerializer::new();
         IntervalLogWriterBuilder::new()
-            .add_comment("proxylab loadgen latency, microseconds; one histogram per population per second")
+            .add_comment(
+                "proxylab loadgen latency, microseconds; one histogram per population per second",
+            )
             .with_start_time(start)
             .with_base_time(start)
             .with_max_value_divisor(1000.0)
             .begin_log_with(&mut out, &mut ser)?;
-        writeln!(out, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
-        Ok(HlogWriter { out, ser, tags, error: None })
+        writeln!(
+            out,
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+        )?;
+        Ok(HlogWriter {
+            out,
+            ser,
+            tags,
+            error: None,
+        })
     }
 
     /// Appends second `sec` of population `pop` (skipped when empty).

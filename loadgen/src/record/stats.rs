@@ -17,7 +17,8 @@ pub fn histogram() -> Histogram<u64> {
 
 fn unreachable_hist() -> Histogram<u64> {
     // `Histogram::new(3)` only fails for sigfig > 5; keep a valid fallback anyway.
-    Histogram::new_with_max(u64::MAX / 2, 2).unwrap_or_else(|_| panic!("hdrhistogram rejected sigfig 2"))
+    Histogram::new_with_max(u64::MAX / 2, 2)
+        .unwrap_or_else(|_| panic!("hdrhistogram rejected sigfig 2"))
 }
 
 /// Counters and histograms of one population.
@@ -114,6 +115,10 @@ impl Stats {
 
     /// Status codes seen, with counts.
     pub fn statuses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
-        self.status.iter().enumerate().filter(|(_, c)| **c > 0).map(|(s, c)| (s as u16, *c))
+        self.status
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(s, c)| (s as u16, *c))
     }
 }

@@ -101,7 +101,14 @@ impl Rec {
     }
 
     /// A complete response (`intended` → `done` is latency, `sent_at` → `done` service time).
-    pub fn response(&self, status: u16, verified: bool, intended: Instant, sent_at: Instant, done: Instant) {
+    pub fn response(
+        &self,
+        status: u16,
+        verified: bool,
+        intended: Instant,
+        sent_at: Instant,
+        done: Instant,
+    ) {
         self.with(|s| {
             s.completed += 1;
             s.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;

@@ -19,10 +19,18 @@ impl Progress {
     pub fn new(quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            b.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             b
         });
-        Progress { bar, sent: 0, done: 0, errors: 0 }
+        Progress {
+            bar,
+            sent: 0,
+            done: 0,
+            errors: 0,
+        }
     }
 
     /// One finished second (the all-populations row).
@@ -32,7 +40,12 @@ impl Progress {
         let errs: u64 = r.errors.iter().sum();
         self.errors += errs;
         if let Some(b) = &self.bar {
-            let non2xx: u64 = r.status.iter().filter(|(c, _)| !(200..400).contains(*c)).map(|(_, n)| n).sum();
+            let non2xx: u64 = r
+                .status
+                .iter()
+                .filter(|(c, _)| !(200..400).contains(*c))
+                .map(|(_, n)| n)
+                .sum();
             b.set_message(format!(
                 "[{:>4}s] {:>7} req/s  sent {}  done {}  non-2xx/3xx {}  errors {} (+{errs})  p99 {}  in flight {}  conns {}  lag p99 {}",
                 r.second + 1,

@@ -29,17 +29,29 @@ fn pct(label: &str, p: &Percentiles) -> String {
 }
 
 fn describe(plan: &Plan, name: &str) -> String {
-    let Some(p) = plan.populations.iter().find(|p| p.name == name) else { return String::new() };
+    let Some(p) = plan.populations.iter().find(|p| p.name == name) else {
+        return String::new();
+    };
     let load = match &p.load {
-        Load::Open { stages, arrivals, max_connections } => format!(
+        Load::Open {
+            stages,
+            arrivals,
+            max_connections,
+        } => format!(
             "open loop, {} stage(s), {:?} arrivals{}",
             stages.len(),
             arrivals,
-            max_connections.map(|c| format!(", max {c} connections")).unwrap_or_default()
+            max_connections
+                .map(|c| format!(", max {c} connections"))
+                .unwrap_or_default()
         ),
         Load::Closed { connections, .. } => format!("closed loop, {connections} connections"),
     };
-    format!("{load}, {}, {}", p.behaviour.name(), plan.targets_of(p).join(" "))
+    format!(
+        "{load}, {}, {}",
+        p.behaviour.name(),
+        plan.targets_of(p).join(" ")
+    )
 }
 
 fn population(out: &mut String, name: &str, p: &PopulationSummary, d: Option<&Details>) {
@@ -59,7 +71,15 @@ fn population(out: &mut String, name: &str, p: &PopulationSummary, d: Option<&De
         p.sent, p.completed, p.duration_s
     );
     let status: Vec<String> = p.status.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let _ = writeln!(out, "  Status: {}", if status.is_empty() { "-".into() } else { status.join(" ") });
+    let _ = writeln!(
+        out,
+        "  Status: {}",
+        if status.is_empty() {
+            "-".into()
+        } else {
+            status.join(" ")
+        }
+    );
     if !p.errors.is_empty() {
         let errs: Vec<String> = p.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(out, "  Errors: {}", errs.join(" "));
@@ -70,10 +90,18 @@ fn population(out: &mut String, name: &str, p: &PopulationSummary, d: Option<&De
             let _ = writeln!(out, "  Session ends: {}", o.join(" "));
         }
         if d.waited_for_connection > 0 {
-            let _ = writeln!(out, "  Waited for a free connection: {}", d.waited_for_connection);
+            let _ = writeln!(
+                out,
+                "  Waited for a free connection: {}",
+                d.waited_for_connection
+            );
         }
         if d.bodies_verified > 0 {
-            let _ = writeln!(out, "  Bodies verified (x-body-sha256): {}", d.bodies_verified);
+            let _ = writeln!(
+                out,
+                "  Bodies verified (x-body-sha256): {}",
+                d.bodies_verified
+            );
         }
     }
     if p.schedule_lag_us.max > 0 {
@@ -94,8 +122,16 @@ pub fn render(plan: &Plan, res: &RunResult) -> String {
         out,
         "proxylab loadgen: {} population(s), {} thread(s){}",
         plan.populations.len(),
-        if plan.threads == 0 { "auto".to_string() } else { plan.threads.to_string() },
-        if res.interrupted { ", INTERRUPTED (partial results)" } else { "" }
+        if plan.threads == 0 {
+            "auto".to_string()
+        } else {
+            plan.threads.to_string()
+        },
+        if res.interrupted {
+            ", INTERRUPTED (partial results)"
+        } else {
+            ""
+        }
     );
     for (name, p) in &res.summary.populations {
         let _ = writeln!(out, "Population {name}: {}", describe(plan, name));

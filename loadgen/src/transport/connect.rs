@@ -33,7 +33,10 @@ pub struct Connector {
 
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connector").field("tls", &self.tls.is_some()).field("want_h2", &self.want_h2).finish()
+        f.debug_struct("Connector")
+            .field("tls", &self.tls.is_some())
+            .field("want_h2", &self.want_h2)
+            .finish()
     }
 }
 
@@ -53,24 +56,45 @@ impl Connector {
         } else {
             None
         };
-        Ok(Connector { tls, connect_timeout: plan.connect_timeout.get(), want_h2 })
+        Ok(Connector {
+            tls,
+            connect_timeout: plan.connect_timeout.get(),
+            want_h2,
+        })
     }
 
     /// Connects to `ep`; `recv_buffer` sets SO_RCVBUF before connecting.
-    pub async fn connect(&self, ep: &Endpoint, recv_buffer: Option<u32>) -> Result<Stream, ErrorKind> {
-        match tokio::time::timeout(self.connect_timeout, self.connect_inner(ep, recv_buffer)).await {
+    pub async fn connect(
+        &self,
+        ep: &Endpoint,
+        recv_buffer: Option<u32>,
+    ) -> Result<Stream, ErrorKind> {
+        match tokio::time::timeout(self.connect_timeout, self.connect_inner(ep, recv_buffer)).await
+        {
             Ok(r) => r,
             Err(_) => Err(ErrorKind::ConnectTimeout),
         }
     }
 
-    async fn connect_inner(&self, ep: &Endpoint, recv_buffer: Option<u32>) -> Result<Stream, ErrorKind> {
-        let sock = if ep.addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
-            .map_err(|e| ErrorKind::from_connect(&e))?;
-        if let Some(n) = recv_buffer {
-            sock.set_recv_buffer_size(n).map_err(|e| ErrorKind::from_connect(&e))?;
+    async fn connect_inner(
+        &self,
+        ep: &Endpoint,
+        recv_buffer: Option<u32>,
+    ) -> Result<Stream, ErrorKind> {
+        let sock = if ep.addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
         }
-        let tcp = sock.connect(ep.addr).await.map_err(|e| ErrorKind::from_connect(&e))?;
+        .map_err(|e| ErrorKind::from_connect(&e))?;
+        if let Some(n) = recv_buffer {
+            sock.set_recv_buffer_size(n)
+                .map_err(|e| ErrorKind::from_connect(&e))?;
+        }
+        let tcp = sock
+            .connect(ep.addr)
+            .await
+            .map_err(|e| ErrorKind::from_connect(&e))?;
         let _ = tcp.set_nodelay(true);
         if !ep.target.tls {
             return Ok(Stream::Tcp(tcp));
@@ -78,10 +102,13 @@ impl Connector {
         let (Some(tls), Some(name)) = (&self.tls, &ep.server_name) else {
             return Err(ErrorKind::Tls);
         };
-        let s = tls.connect(name.clone(), tcp).await.map_err(|e| match ErrorKind::from_io(&e) {
-            ErrorKind::Reset => ErrorKind::Reset,
-            _ => ErrorKind::Tls,
-        })?;
+        let s = tls
+            .connect(name.clone(), tcp)
+            .await
+            .map_err(|e| match ErrorKind::from_io(&e) {
+                ErrorKind::Reset => ErrorKind::Reset,
+                _ => ErrorKind::Tls,
+            })?;
         let stream = Stream::Tls(Box::new(s));
         if self.want_h2 && stream.alpn() != Some(b"h2") {
             return Err(ErrorKind::Protocol);
@@ -101,8 +128,16 @@ pub fn resolve(urls: &[String], sni: Option<&str>) -> Result<Vec<Endpoint>, Stri
                 .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
                 .next()
                 .ok_or_else(|| format!("cannot resolve {}: no address", target.host))?;
-            let server_name = if target.tls { Some(tls::server_name(sni, &target.host)?) } else { None };
-            Ok(Endpoint { target, addr, server_name })
+            let server_name = if target.tls {
+                Some(tls::server_name(sni, &target.host)?)
+            } else {
+                None
+            };
+            Ok(Endpoint {
+                target,
+                addr,
+                server_name,
+            })
         })
         .collect()
 }

@@ -59,12 +59,19 @@ impl Sink {
 impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
     /// Wraps a connected stream.
     pub fn new(io: S) -> Self {
-        H1Conn { io, buf: BytesMut::with_capacity(READ_CHUNK), served: 0 }
+        H1Conn {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            served: 0,
+        }
     }
 
     /// Writes `bytes` completely and flushes.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ErrorKind> {
-        self.io.write_all(bytes).await.map_err(|e| ErrorKind::from_io(&e))?;
+        self.io
+            .write_all(bytes)
+            .await
+            .map_err(|e| ErrorKind::from_io(&e))?;
         self.io.flush().await.map_err(|e| ErrorKind::from_io(&e))
     }
 
@@ -77,7 +84,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(READ_CHUNK);
         }
-        self.io.read_buf(&mut self.buf).await.map_err(|e| ErrorKind::from_io(&e))
+        self.io
+            .read_buf(&mut self.buf)
+            .await
+            .map_err(|e| ErrorKind::from_io(&e))
     }
 
     /// Reads one response; `head_only` for HEAD requests (no body).
@@ -93,7 +103,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 return Err(ErrorKind::Protocol);
             }
             if self.fill().await? == 0 {
-                return Err(if self.buf.is_empty() { ErrorKind::Reset } else { ErrorKind::Truncated });
+                return Err(if self.buf.is_empty() {
+                    ErrorKind::Reset
+                } else {
+                    ErrorKind::Truncated
+                });
             }
         };
         let mut sink = match head.sha {
@@ -122,7 +136,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             _ => false,
         };
         self.served += 1;
-        Ok(Response { status: head.status, keep_alive, body_len, verified })
+        Ok(Response {
+            status: head.status,
+            keep_alive,
+            body_len,
+            verified,
+        })
     }
 
     fn parse_head(&mut self) -> Result<Option<Head>, ErrorKind> {
@@ -158,7 +177,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
                 }
             } else if name.eq_ignore_ascii_case(b"x-body-sha256") {
                 let mut sha = [0u8; 32];
-                hex::decode_to_slice(h.value.trim_ascii(), &mut sha).map_err(|_| ErrorKind::Protocol)?;
+                hex::decode_to_slice(h.value.trim_ascii(), &mut sha)
+                    .map_err(|_| ErrorKind::Protocol)?;
                 head.sha = Some(sha);
             }
         }
@@ -243,7 +263,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
 }
 
 fn contains_token(value: &[u8], token: &[u8]) -> bool {
-    value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]
@@ -263,28 +285,50 @@ mod tests {
 
     #[tokio::test]
     async fn content_length_chunked_and_eof_bodies() {
-        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await.unwrap();
-        assert_eq!((r.status, r.body_len, r.keep_alive, r.verified), (200, 5, true, false));
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, r.body_len, r.keep_alive, r.verified),
+            (200, 5, true, false)
+        );
         let r = parse(b"HTTP/1.1 503 X\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n")
             .await
             .unwrap();
         assert_eq!((r.status, r.body_len), (503, 5));
         let r = parse(b"HTTP/1.0 200 OK\r\n\r\nuntil eof").await.unwrap();
         assert_eq!((r.body_len, r.keep_alive), (9, false));
-        let r = parse(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No\r\nConnection: close\r\n\r\n").await.unwrap();
+        let r = parse(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
         assert_eq!((r.status, r.keep_alive), (204, false));
     }
 
     #[tokio::test]
     async fn checksums_detect_truncation_and_corruption() {
-        let good = format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-body-sha256: {}\r\n\r\nhello", sha(b"hello"));
+        let good = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-body-sha256: {}\r\n\r\nhello",
+            sha(b"hello")
+        );
         assert!(parse(good.as_bytes()).await.unwrap().verified);
-        let corrupt = format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-body-sha256: {}\r\n\r\nhellO", sha(b"hello"));
+        let corrupt = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-body-sha256: {}\r\n\r\nhellO",
+            sha(b"hello")
+        );
         assert_eq!(parse(corrupt.as_bytes()).await, Err(ErrorKind::Corrupt));
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello").await, Err(ErrorKind::Truncated));
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel").await, Err(ErrorKind::Truncated));
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello").await,
+            Err(ErrorKind::Truncated)
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel").await,
+            Err(ErrorKind::Truncated)
+        );
         assert_eq!(parse(b"").await, Err(ErrorKind::Reset));
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nContent-Le").await, Err(ErrorKind::Truncated));
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Le").await,
+            Err(ErrorKind::Truncated)
+        );
         assert_eq!(parse(b"garbage\r\n\r\n").await, Err(ErrorKind::Protocol));
     }
 }

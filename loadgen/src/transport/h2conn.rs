@@ -28,8 +28,17 @@ pub async fn handshake(stream: Stream) -> Result<H2Handle, ErrorKind> {
 
 impl H2Handle {
     /// Sends `req` (with `body`, if any) and reads the whole response.
-    pub async fn exchange(&self, req: http::Request<()>, body: Option<Bytes>) -> Result<Response, ErrorKind> {
-        let mut send = self.send.clone().ready().await.map_err(|e| ErrorKind::from_h2(&e))?;
+    pub async fn exchange(
+        &self,
+        req: http::Request<()>,
+        body: Option<Bytes>,
+    ) -> Result<Response, ErrorKind> {
+        let mut send = self
+            .send
+            .clone()
+            .ready()
+            .await
+            .map_err(|e| ErrorKind::from_h2(&e))?;
         let (resp, mut out) = send
             .send_request(req, body.is_none())
             .map_err(|e| ErrorKind::from_h2(&e))?;
@@ -41,7 +50,8 @@ impl H2Handle {
         let mut want = None;
         if let Some(v) = resp.headers().get("x-body-sha256") {
             let mut sha = [0u8; 32];
-            hex::decode_to_slice(v.as_bytes().trim_ascii(), &mut sha).map_err(|_| ErrorKind::Protocol)?;
+            hex::decode_to_slice(v.as_bytes().trim_ascii(), &mut sha)
+                .map_err(|_| ErrorKind::Protocol)?;
             want = Some(sha);
         }
         let announced: Option<u64> = resp
@@ -78,6 +88,11 @@ impl H2Handle {
             }
             _ => false,
         };
-        Ok(Response { status, keep_alive: true, body_len: len, verified })
+        Ok(Response {
+            status,
+            keep_alive: true,
+            body_len: len,
+            verified,
+        })
     }
 }

@@ -16,7 +16,9 @@ pub fn client_config(opts: &TlsOptions, alpn: &[&[u8]]) -> Result<Arc<ClientConf
     let mut cfg = if opts.insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider.signature_verification_algorithms)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(
+                provider.signature_verification_algorithms,
+            )))
             .with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
@@ -80,4 +82,3 @@ impl ServerCertVerifier for AcceptAny {
         self.0.supported_schemes()
     }
 }
-

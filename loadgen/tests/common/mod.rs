@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use proxylab_loadgen::engine::{self, RunResult};
-use proxylab_loadgen::plan::{Behaviour, ConnectionPolicy, Dur, Load, Plan, Population, RequestSpec, Stage};
+use proxylab_loadgen::plan::{
+    Behaviour, ConnectionPolicy, Dur, Load, Plan, Population, RequestSpec, Stage,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -22,7 +24,10 @@ pub fn plan(url: &str, load: Load, duration: Duration) -> Plan {
 /// Open loop at a constant `rate` for `secs` seconds.
 pub fn open(rate: f64, secs: u64) -> Load {
     Load::Open {
-        stages: vec![Stage::Constant { rate, duration: Dur::secs(secs) }],
+        stages: vec![Stage::Constant {
+            rate,
+            duration: Dur::secs(secs),
+        }],
         arrivals: Default::default(),
         max_connections: None,
     }
@@ -30,14 +35,20 @@ pub fn open(rate: f64, secs: u64) -> Load {
 
 /// Closed loop with `n` connections.
 pub fn closed(n: u32) -> Load {
-    Load::Closed { connections: n, think_time: Dur::default() }
+    Load::Closed {
+        connections: n,
+        think_time: Dur::default(),
+    }
 }
 
 /// Sets the population's behaviour, request path and connection policy.
 pub fn with(mut p: Plan, behaviour: Behaviour, path: &str, per_request: bool) -> Plan {
     let pop: &mut Population = &mut p.populations[0];
     pop.behaviour = behaviour;
-    pop.requests = vec![RequestSpec { path: path.to_string(), ..RequestSpec::default() }];
+    pop.requests = vec![RequestSpec {
+        path: path.to_string(),
+        ..RequestSpec::default()
+    }];
     if per_request {
         pop.connection = ConnectionPolicy::PerRequest {};
     }
@@ -54,10 +65,16 @@ pub fn run(plan: &Plan) -> RunResult {
 pub fn admin(addr: SocketAddr, method: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("admin connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").expect("admin write");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("admin write");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// The fake's counters as JSON.
