@@ -184,3 +184,15 @@ fn websockets_bypass_limit_concurrency_but_starve_http() {
         );
     });
 }
+
+#[test]
+fn websocket_gets_1012_on_server_shutdown() {
+    both(&Opts::default(), |s| {
+        let mut c = handshake(s);
+        send_frame(&mut c, 0x1, b"hi");
+        assert_eq!(read_frame(&mut c, Duration::from_secs(5)).0, 0x1);
+        s.proc.signal(libc::SIGTERM);
+        let (op, payload) = read_frame(&mut c, Duration::from_secs(5));
+        assert_eq!((op, close_code(&payload)), (0x8, 1012), "{:?}", s.flavor);
+    });
+}
