@@ -10,7 +10,7 @@ use std::time::Duration;
 pub enum ConcurrencyMode {
     /// `--loop asyncio`: 503 iff open connections ≥ N or in-flight requests ≥ N; greedy accept.
     Exact,
-    /// uvloop (uvicorn[standard]'s default): one accept per loop iteration, and a finished
+    /// uvloop (the default of `uvicorn[standard]`): one accept per loop iteration, and a finished
     /// request still counts until the next iteration (≈18 % false 503s under saturation).
     Uvloop,
 }
