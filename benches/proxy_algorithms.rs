@@ -283,6 +283,61 @@ fn config(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same shared state hammered from `threads` threads at once (the group mutex / zone
+/// mutex under contention); reports time per operation across all threads.
+fn contended(c: &mut Criterion) {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
+    let mut g = c.benchmark_group("contended");
+    let u = group(Method::RoundRobin);
+    g.bench_function(format!("round_robin_{threads}_threads"), |b| {
+        b.iter_custom(|iters| {
+            let per = iters / threads as u64 + 1;
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    let u = u.clone();
+                    s.spawn(move || {
+                        let now = Instant::now();
+                        for _ in 0..per {
+                            let mut a = u.begin(RequestInput::default());
+                            black_box(a.next_peer(now).expect("peer"));
+                            a.finish(PeerOutcome::Ok, now);
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    let zone = Arc::new(Zone::new("c", 10 << 20, Rate::per_second(100)));
+    let limits = [Limit {
+        zone,
+        burst: 50,
+        delay: Delay::Never,
+    }];
+    g.bench_function(format!("limit_req_{threads}_threads"), |b| {
+        b.iter_custom(|iters| {
+            let per = iters / threads as u64 + 1;
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    let limits = &limits;
+                    s.spawn(move || {
+                        for i in 0..per {
+                            let key = ((i % 1000) as u32 * 4 + t as u32).to_be_bytes();
+                            black_box(check(limits, &[&key], false, 1_000_000 + i));
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
 fn main() {
     // criterion's plotters backend needs a registered font with the ab_glyph feature
     let font = include_bytes!("../assets/DejaVuSans.ttf");
@@ -295,5 +350,6 @@ fn main() {
     limit_req(&mut c);
     balancers(&mut c);
     config(&mut c);
+    contended(&mut c);
     c.final_summary();
 }
