@@ -121,10 +121,9 @@ pub struct Settings {
 }
 
 fn secs(v: f64, flag: &str) -> Result<Duration, String> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(format!("--{flag}: {v} must be a number of seconds >= 0"))
+    match Duration::try_from_secs_f64(v) {
+        Ok(d) if d <= Duration::from_secs(365 * 86_400) => Ok(d),
+        _ => Err(format!("--{flag}: {v} must be a number of seconds between 0 and one year")),
     }
 }
 

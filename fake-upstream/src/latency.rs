@@ -68,12 +68,24 @@ impl Latency {
 
     /// Draws one sample as a duration.
     pub fn sample(&self, rng: &mut StdRng) -> Duration {
-        Duration::from_secs_f64(self.sample_ms(rng) / 1000.0)
+        clamp_ms(self.sample_ms(rng))
     }
 
     /// True when every sample is 0 (lets the hot path skip the timer).
     pub fn is_zero(&self) -> bool {
         matches!(self, Latency::Fixed(ms) if *ms == 0.0)
+    }
+}
+
+/// Longest latency the fake ever waits or spins: one day (heavy tails, huge multipliers).
+pub const MAX_LATENCY: Duration = Duration::from_secs(86_400);
+
+/// Milliseconds as a duration, clamped to `[0, MAX_LATENCY]` (NaN → 0).
+pub fn clamp_ms(ms: f64) -> Duration {
+    if ms.is_nan() || ms <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(ms / 1000.0).map_or(MAX_LATENCY, |d| d.min(MAX_LATENCY))
     }
 }
 
@@ -101,6 +113,14 @@ mod tests {
         // Sampling error of these quantiles at n = 200k is well under 2 %.
         assert!((p50 - 20.0).abs() < 0.4, "median {p50}");
         assert!((p99 - 200.0).abs() < 8.0, "p99 {p99}");
+    }
+
+    #[test]
+    fn durations_are_clamped() {
+        assert_eq!(clamp_ms(f64::NAN), Duration::ZERO);
+        assert_eq!(clamp_ms(-3.0), Duration::ZERO);
+        assert_eq!(clamp_ms(1e300), MAX_LATENCY);
+        assert_eq!(clamp_ms(1.5), Duration::from_micros(1500));
     }
 
     #[test]

@@ -324,7 +324,7 @@ fn faults(spec: &FaultSpec, key: &str) -> Result<Faults, AppError> {
     Ok(Faults {
         cumulative,
         trickle_bytes: spec.trickle_bytes.min(1 << 20) as usize,
-        trickle_interval: Duration::from_secs_f64(interval / 1000.0),
+        trickle_interval: crate::latency::clamp_ms(interval),
     })
 }
 

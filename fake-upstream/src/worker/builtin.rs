@@ -95,7 +95,7 @@ fn scaled(w: &Worker, d: Duration) -> Duration {
     if m == 1.0 || d.is_zero() {
         d
     } else {
-        d.mul_f64(m.max(0.0))
+        crate::latency::clamp_ms(d.as_secs_f64() * 1000.0 * m)
     }
 }
 
@@ -161,7 +161,7 @@ fn query_ms(head: &RequestHead) -> Result<u64, Response> {
     for pair in head.query.split('&') {
         if let Some(v) = pair.strip_prefix("ms=") {
             return match v.parse::<i64>() {
-                Ok(n) => Ok(n.max(0) as u64),
+                Ok(n) => Ok(n.clamp(0, 86_400_000) as u64),
                 Err(_) => Err(int_422("query", "ms", v)),
             };
         }

@@ -67,7 +67,7 @@ pub(crate) fn spin(d: Duration) {
     if d.is_zero() {
         return;
     }
-    let end = Instant::now() + d;
+    let end = Instant::now() + d.min(crate::latency::MAX_LATENCY);
     while Instant::now() < end {
         std::hint::spin_loop();
     }

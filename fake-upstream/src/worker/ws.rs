@@ -43,7 +43,6 @@ pub(super) async fn serve(c: &mut Conn, head: RequestHead) {
     if c.sock.write_all(&out).await.is_err() {
         return;
     }
-    w.response_done();
     let ws_cfg = w.cfg.ws;
     let cfg = WebSocketConfig::default()
         .max_message_size(Some(ws_cfg.max_size))
