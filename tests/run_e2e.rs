@@ -174,7 +174,8 @@ fn kill_and_restart_are_visible_in_the_series() {
     assert_eq!(f(4), 0.0, "no failures after the restart: {failed:?}");
     let log = std::fs::read_to_string(d.join("logs/api.0.log")).expect("log");
     assert_eq!(
-        log.matches("=== proxylab: starting api.0").count(),
+        log.matches("=== proxylab: starting api.0 on CPUs [0]")
+            .count(),
         2,
         "{log}"
     );

@@ -31,7 +31,11 @@ impl Proc {
         cpus: &[usize],
     ) -> std::io::Result<Proc> {
         let mut f = File::options().create(true).append(true).open(log)?;
-        writeln!(f, "=== proxylab: starting {name}: {cmd:?}")?;
+        if cpus.is_empty() {
+            writeln!(f, "=== proxylab: starting {name}: {cmd:?}")?;
+        } else {
+            writeln!(f, "=== proxylab: starting {name} on CPUs {cpus:?}: {cmd:?}")?;
+        }
         os::prepare(&mut cmd, cpus);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())

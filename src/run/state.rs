@@ -162,10 +162,23 @@ impl<'a> State<'a> {
     }
 
     fn start_proxy(&mut self) -> Result<(), RunError> {
-        let p = &self.s.proxy;
-        if p.kind == ProxyKind::None {
+        if self.s.proxy.kind == ProxyKind::None {
             return Ok(());
         }
+        // A port picked free can be taken by someone else before the proxy binds it: retry
+        // with fresh ports when the proxy says so.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_start_proxy() {
+                Err(RunError::Start(e)) if attempt < 3 && e.tail.contains("in use") => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn try_start_proxy(&mut self) -> Result<(), RunError> {
+        let p = &self.s.proxy;
         self.stopped()?;
         let dir = self.opts.dir.join("proxy");
         let log = self.opts.dir.join("logs").join("proxy.log");
@@ -201,11 +214,12 @@ impl<'a> State<'a> {
                 } else {
                     format!("{{{{listen.{name}}}}}")
                 };
-                return Err(StartError::from_proc(
+                let err = StartError::from_proc(
                     &mut proc,
                     format!("{what} (port {port}) did not accept connections before the deadline"),
-                )
-                .into());
+                );
+                proc.kill();
+                return Err(err.into());
             }
         }
         self.proxy = Some(proc);
