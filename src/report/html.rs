@@ -98,7 +98,7 @@ pub fn render(
          <p>proxy: <b>{proxy}</b> &middot; duration {dur:.0} s &middot; wall time {wall:.1} s</p>\n",
         name = esc(&s.scenario),
         variant = esc(&s.variant),
-        desc = esc(description),
+        desc = esc(description).replace('\n', "<br>"),
         proxy = esc(&s.proxy),
         dur = s.duration_s,
         wall = s.wall_s,

@@ -16,6 +16,23 @@ use crate::scenario::Scenario;
 use std::path::PathBuf;
 pub use summary::RunSummary;
 
+/// The description shown in the report: the scenario's, then each applied variant's with
+/// its overrides.
+fn describe(s: &Scenario) -> String {
+    let mut d = s.description.clone();
+    for name in s.variant.iter().flat_map(|v| v.split('+')) {
+        if let Some(v) = s.variants.iter().find(|v| v.name == name) {
+            d.push_str(&format!(
+                "\nvariant {}: {} (set {})",
+                v.name,
+                v.description,
+                v.set.join(", ")
+            ));
+        }
+    }
+    d
+}
+
 /// Writes every report file of a finished run; returns the summary and the path of index.html.
 pub fn write_run(
     s: &Scenario,
@@ -53,7 +70,7 @@ pub fn write_run(
     w("scenario.toml", &s.text)?;
     w(
         "index.html",
-        &html::render(&summary, dir, &s.text, &out.proxy_config, &s.description),
+        &html::render(&summary, dir, &s.text, &out.proxy_config, &describe(s)),
     )?;
     Ok((summary, index))
 }

@@ -275,4 +275,6 @@ pub struct VariantInfo {
     pub description: String,
     /// Part of the default comparison set (false: a modifier such as `ci`, applied on request).
     pub compare: bool,
+    /// Its overrides, one `path = value` per entry.
+    pub set: Vec<String>,
 }

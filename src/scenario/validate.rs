@@ -115,6 +115,12 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
             name: n.clone(),
             description: v.get_ref().description.clone().unwrap_or_default(),
             compare: v.get_ref().compare.unwrap_or(true),
+            set: v
+                .get_ref()
+                .set
+                .iter()
+                .map(|(k, val)| format!("{k} = {val}"))
+                .collect(),
         });
     }
     Ok(Scenario {
