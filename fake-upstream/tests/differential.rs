@@ -156,6 +156,9 @@ fn hammer(s: &Server, n: usize) -> (Vec<u16>, usize) {
     let mut statuses = Vec::new();
     let mut refused = 0;
     for _ in 0..n {
+        // Pace the client (≈30 req/s) so that each 0.1 s max-requests tick sees few requests
+        // and every worker reaches its limit, whatever the kernel's load split.
+        thread::sleep(Duration::from_millis(30));
         match fetch(s.addr, "/", Duration::from_secs(15)) {
             Ok(r) => statuses.push(r.status),
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => refused += 1,
