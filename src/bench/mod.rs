@@ -1,6 +1,8 @@
 //! `proxylab bench …`: end-to-end comparisons against reference programs, measured side by side
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
+pub mod loadgen;
+pub mod proxy;
 pub mod support;
 pub mod upstream;
 
@@ -28,10 +30,8 @@ pub enum Which {
 pub fn main(args: BenchArgs) -> ExitCode {
     let result = match args.which {
         Which::Upstream => upstream::run(),
-        other => {
-            eprintln!("proxylab bench {other:?}: not implemented yet");
-            return ExitCode::from(2);
-        }
+        Which::Proxy => proxy::run(),
+        Which::Loadgen => loadgen::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
 //! Request head parsing (httparse) with nginx's header-size rules (`client_header_buffer_size`
-//! + `large_client_header_buffers`: 414 for the request line, 494 for header lines) and
+//! plus `large_client_header_buffers`: 414 for the request line, 494 for header lines) and
 //! nginx's validation (Host, Content-Length, Transfer-Encoding).
 
 use std::ops::Range;

@@ -30,7 +30,7 @@ pub fn normalize(path: &[u8], merge_slashes: bool) -> Result<Vec<u8>, BadUri> {
         return Err(BadUri);
     }
     let fast = !path.iter().any(|&b| b == b'%' || b == b'.' || b == 0)
-        && !(merge_slashes && path.windows(2).any(|w| w == b"//"));
+        && (!merge_slashes || !path.windows(2).any(|w| w == b"//"));
     if fast {
         return Ok(path.to_vec());
     }

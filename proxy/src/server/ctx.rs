@@ -24,21 +24,28 @@ pub struct ConnInfo {
     pub https: bool,
 }
 
-/// Upstream facts for the log (`$upstream_*`), one entry per try.
-#[derive(Debug, Default, Clone)]
+/// One upstream try, for `$upstream_*`.
+#[derive(Debug, Clone)]
+pub struct UpTry {
+    /// Peer name (`127.0.0.1:9001`) or the group name for "no live upstreams".
+    pub addr: std::sync::Arc<str>,
+    /// Status (502/504 for failed tries).
+    pub status: u16,
+    /// Response time of the try.
+    pub time: std::time::Duration,
+    /// Connect time, when connected.
+    pub connect: Option<std::time::Duration>,
+    /// Time to the response header, when one was read.
+    pub header: Option<std::time::Duration>,
+}
+
+/// Upstream facts for the log (`$upstream_*`).
+#[derive(Debug, Default)]
 pub struct UpstreamLog {
-    /// `$upstream_addr` entries.
-    pub addrs: Vec<String>,
-    /// `$upstream_status` entries (`502` / `-`).
-    pub statuses: Vec<String>,
-    /// `$upstream_response_time` entries (seconds.ms).
-    pub times: Vec<String>,
-    /// `$upstream_connect_time` entries.
-    pub connect_times: Vec<String>,
-    /// `$upstream_header_time` entries.
-    pub header_times: Vec<String>,
-    /// Headers of the last upstream response (`$upstream_http_*`).
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Tries in order.
+    pub tries: Vec<UpTry>,
+    /// The last upstream response head (`$upstream_http_*`).
+    pub last_head: Option<crate::upstream::response::UpHead>,
 }
 
 /// One request in progress.
@@ -86,15 +93,20 @@ fn push_num(out: &mut Vec<u8>, n: impl std::fmt::Display) {
     let _ = write!(out, "{n}");
 }
 
-fn join(out: &mut Vec<u8>, v: &[String]) -> bool {
+fn secs(out: &mut Vec<u8>, d: std::time::Duration) {
+    use std::io::Write;
+    let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
+}
+
+fn join(out: &mut Vec<u8>, v: &[UpTry], f: impl Fn(&UpTry, &mut Vec<u8>)) -> bool {
     if v.is_empty() {
         return false;
     }
-    for (i, s) in v.iter().enumerate() {
+    for (i, t) in v.iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(b", ");
         }
-        out.extend_from_slice(s.as_bytes());
+        f(t, out);
     }
     true
 }
@@ -260,12 +272,12 @@ impl VarSource for Req<'_> {
             }
             Var::SentHttp(_) => return false,
             Var::UpstreamHttp(name) => {
-                match self
+                let found = self
                     .up
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                {
+                    .last_head
+                    .as_ref()
+                    .and_then(|h| h.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)));
+                match found {
                     Some((_, v)) => out.extend_from_slice(v),
                     None => return false,
                 }
@@ -298,11 +310,25 @@ impl VarSource for Req<'_> {
                 use std::io::Write;
                 let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
             }
-            Var::UpstreamAddr => return join(out, &self.up.addrs),
-            Var::UpstreamStatus => return join(out, &self.up.statuses),
-            Var::UpstreamResponseTime => return join(out, &self.up.times),
-            Var::UpstreamConnectTime => return join(out, &self.up.connect_times),
-            Var::UpstreamHeaderTime => return join(out, &self.up.header_times),
+            Var::UpstreamAddr => {
+                return join(out, &self.up.tries, |t, o| {
+                    o.extend_from_slice(t.addr.as_bytes())
+                });
+            }
+            Var::UpstreamStatus => return join(out, &self.up.tries, |t, o| push_num(o, t.status)),
+            Var::UpstreamResponseTime => return join(out, &self.up.tries, |t, o| secs(o, t.time)),
+            Var::UpstreamConnectTime => {
+                return join(out, &self.up.tries, |t, o| match t.connect {
+                    Some(d) => secs(o, d),
+                    None => o.push(b'-'),
+                });
+            }
+            Var::UpstreamHeaderTime => {
+                return join(out, &self.up.tries, |t, o| match t.header {
+                    Some(d) => secs(o, d),
+                    None => o.push(b'-'),
+                });
+            }
             Var::ServerPort => push_num(out, self.conn.local.port()),
             Var::ServerAddr => push_num(out, self.conn.local.ip()),
             Var::Connection => push_num(out, self.conn.id),

@@ -58,8 +58,8 @@ impl Route {
                 }
             }
         }
-        r.wild_head.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
-        r.wild_tail.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        r.wild_head.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
+        r.wild_tail.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
         r
     }
 

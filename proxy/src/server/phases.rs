@@ -82,6 +82,7 @@ pub fn absolute(req: &Req<'_>, path: &[u8]) -> Vec<u8> {
 }
 
 /// Sends a complete small response. `location`: (value, special_slot).
+#[allow(clippy::too_many_arguments)]
 pub async fn send_simple(
     client: &mut Client,
     req: &mut Req<'_>,
@@ -388,10 +389,10 @@ async fn run_phases<'a>(
         return do_return(client, req, shared, r).await;
     }
     // PREACCESS: limit_req
-    if !req.loc.limit_req.is_empty() {
-        if let Some(next) = super::limit::apply(client, req, shared).await {
-            return next;
-        }
+    if !req.loc.limit_req.is_empty()
+        && let Some(next) = super::limit::apply(client, req, shared).await
+    {
+        return next;
     }
     // ACCESS
     let ip = req.conn.peer.ip();

@@ -11,7 +11,7 @@ pub mod response;
 use crate::balance::{PeerAddr, PeerOutcome, RequestInput};
 use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, next_upstream as nu};
 use crate::server::client::Client;
-use crate::server::ctx::Req;
+use crate::server::ctx::{Req, UpTry};
 use crate::server::phases::{Next, log_ctx, send_error};
 use crate::server::shared::Shared;
 use pool::{Pool, UpConn};
@@ -111,7 +111,9 @@ async fn one_try(
         reused,
     };
     conn.requests += 1;
-    let send = if body.len() <= 16384 {
+    let send = if body.is_empty() {
+        write_timed(&mut conn.stream, req_head, p.send_timeout).await
+    } else if body.len() <= 16384 {
         let mut all = Vec::with_capacity(req_head.len() + body.len());
         all.extend_from_slice(req_head);
         all.extend_from_slice(body);
@@ -200,10 +202,6 @@ async fn one_try(
     }
 }
 
-fn secs(d: Duration) -> String {
-    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
-}
-
 fn status_ft(code: u16) -> u32 {
     match code {
         500 => nu::HTTP_500,
@@ -273,9 +271,13 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
                     "no live upstreams while connecting to upstream",
                     &ups.conf.name,
                 );
-                req.up.addrs.push(ups.conf.name.clone());
-                req.up.statuses.push("502".into());
-                req.up.times.push("0.000".into());
+                req.up.tries.push(UpTry {
+                    addr: ups.conf.name.as_str().into(),
+                    status: 502,
+                    time: Duration::ZERO,
+                    connect: None,
+                    header: None,
+                });
                 return send_error(client, req, shared, 502).await;
             }
         };
@@ -283,14 +285,20 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
             attempt.finish(PeerOutcome::Failed, Instant::now());
             return send_error(client, req, shared, 502).await;
         };
-        req.up.addrs.push(sel.name.to_string());
+        req.up.tries.push(UpTry {
+            addr: sel.name.clone(),
+            status: 0,
+            time: Duration::ZERO,
+            connect: None,
+            header: None,
+        });
         let t0 = Instant::now();
         match one_try(pool, addr, &p, &req_head, &body).await {
             Err(f) => {
-                req.up
-                    .statuses
-                    .push(if f.ft == nu::TIMEOUT { "504" } else { "502" }.into());
-                req.up.times.push(secs(t0.elapsed()));
+                if let Some(t) = req.up.tries.last_mut() {
+                    t.status = if f.ft == nu::TIMEOUT { 504 } else { 502 };
+                    t.time = t0.elapsed();
+                }
                 let report = attempt.finish(PeerOutcome::Failed, Instant::now());
                 if f.reused && f.ft == nu::ERROR {
                     attempt.give_back_try();
@@ -316,11 +324,15 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
             Ok(sent) => {
                 let code = sent.head.code;
                 let ft = status_ft(code);
-                req.up.connect_times.push(secs(sent.connect_time));
-                req.up.header_times.push(secs(sent.header_time));
+                if let Some(t) = req.up.tries.last_mut() {
+                    t.status = code;
+                    t.connect = Some(sent.connect_time);
+                    t.header = Some(sent.header_time);
+                }
                 if ft != 0 && attempt.tries_left() > 1 && mask & ft == ft && !expired(first) {
-                    req.up.statuses.push(code.to_string());
-                    req.up.times.push(secs(t0.elapsed()));
+                    if let Some(t) = req.up.tries.last_mut() {
+                        t.time = t0.elapsed();
+                    }
                     let outcome = if code == 403 || code == 404 {
                         PeerOutcome::Ok
                     } else {
@@ -348,7 +360,6 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
                     }
                     continue;
                 }
-                req.up.statuses.push(code.to_string());
                 let next = relay::send(
                     client,
                     req,
@@ -360,7 +371,9 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
                     pp,
                 )
                 .await;
-                req.up.times.push(secs(t0.elapsed()));
+                if let Some(t) = req.up.tries.last_mut() {
+                    t.time = t0.elapsed();
+                }
                 attempt.finish(PeerOutcome::Ok, Instant::now());
                 return next;
             }

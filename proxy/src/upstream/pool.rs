@@ -10,6 +10,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+/// Idle time below which a cached connection is reused without checking it for an upstream
+/// close first.
+const PROBE_AFTER: Duration = Duration::from_millis(50);
+
 /// A connection to a peer with its usage counters.
 #[derive(Debug)]
 pub struct UpConn {
@@ -63,9 +67,18 @@ impl Pool {
         }
         let now = Instant::now();
         let mut q = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        q.retain(|i| now.duration_since(i.since) < self.timeout);
         while let Some(pos) = q.iter().rposition(|i| i.conn.addr == addr) {
             let Some(idle) = q.remove(pos) else { break };
+            let idle_for = now.duration_since(idle.since);
+            if idle_for >= self.timeout {
+                continue;
+            }
+            // nginx notices an upstream close of an idle cached connection through its read
+            // event; we check the socket before reuse, except right after it was cached
+            // (an upstream keep-alive timeout cannot have fired within PROBE_AFTER).
+            if idle_for < PROBE_AFTER {
+                return Some(idle.conn);
+            }
             let mut probe = [0u8; 1];
             match idle.conn.stream.try_read(&mut probe) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(idle.conn),

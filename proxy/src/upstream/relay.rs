@@ -77,34 +77,45 @@ pub async fn send(
     let mut content_type = None;
     let mut last_modified = None;
     let mut location_special = None;
-    let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(up.headers.len() + 2);
-    for (n, v) in &up.headers {
+    let mut list: Vec<(&[u8], &[u8])> = Vec::with_capacity(up.headers.len() + 2);
+    let mut location_rel: Option<Vec<u8>> = None;
+    for (n, v) in up.headers() {
         if !passed(n, &p.hide_headers, &p.pass_headers) {
             continue;
         }
         if content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
-            content_type = Some(v.as_slice());
+            content_type = Some(v);
         } else if last_modified.is_none() && n.eq_ignore_ascii_case(b"last-modified") {
-            last_modified = Some(v.as_slice());
+            last_modified = Some(v);
         } else if n.eq_ignore_ascii_case(b"location") {
             let v2 = redirect(req, pp, v);
             if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
                 location_special = Some(absolute(req, &v2));
+            } else if v2 == v {
+                list.push((n, v));
             } else {
-                list.push((n.clone(), v2));
+                location_rel = Some(v2);
+                list.push((n, b""));
             }
         } else {
-            list.push((n.clone(), v.clone()));
+            list.push((n, v));
         }
     }
-    list.extend(added_headers(req, code));
-    req.up.headers = up.headers.clone();
+    if let Some(l) = &location_rel
+        && let Some(e) = list
+            .iter_mut()
+            .find(|(n, v)| n.eq_ignore_ascii_case(b"location") && v.is_empty())
+    {
+        e.1 = l.as_slice();
+    }
+    let added = added_headers(req, code);
+    list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
     write_head(
         &mut out,
         &Head {
             code,
-            reason: Some(&up.reason),
+            reason: Some(up.reason()),
             content_type,
             content_length: match up_framing {
                 Framing::Length(n) => Some(n),
@@ -116,8 +127,9 @@ pub async fn send(
             chunked: client_chunked,
             ka: Some(ka),
         },
-        list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
+        list.iter().copied(),
     );
+    drop(list);
     req.status = code;
     let head_len = out.len() as u64;
     let send_timeout = req.loc.send_timeout;
@@ -264,6 +276,7 @@ pub async fn send(
     if reusable {
         pool.put(conn);
     }
+    req.up.last_head = Some(up);
     if complete && up_error.is_none() && !client_error {
         match ka {
             Ka::KeepAlive(_) => Next::KeepAlive(req.loc.keepalive_timeout.0),

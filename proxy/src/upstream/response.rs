@@ -2,17 +2,19 @@
 //! header) and turning it into the client head: nginx's hidden headers, framing rebuilt,
 //! Location made absolute / rewritten by `proxy_redirect default`.
 
-/// A parsed upstream response head.
+/// A parsed upstream response head (names and values are ranges into `raw`).
 #[derive(Debug)]
 pub struct UpHead {
+    /// The head bytes.
+    pub raw: Vec<u8>,
     /// Status code.
     pub code: u16,
-    /// Reason phrase as sent.
-    pub reason: Vec<u8>,
+    /// Reason phrase range.
+    pub reason: std::ops::Range<usize>,
     /// HTTP/1.1 (minor version 1).
     pub http11: bool,
-    /// Headers in order.
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Header (name, value) ranges in order.
+    pub headers: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
     /// Content-Length.
     pub content_length: Option<u64>,
     /// Transfer-Encoding: chunked.
@@ -49,9 +51,16 @@ pub fn parse(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, HeadEr
     if n > limit {
         return Err(HeadError::TooBig);
     }
+    let base = buf.as_ptr() as usize;
+    let range = |b: &[u8]| {
+        let start = b.as_ptr() as usize - base;
+        start..start + b.len()
+    };
+    let reason = resp.reason.map_or(0..0, |r| range(r.as_bytes()));
     let mut h = UpHead {
+        raw: Vec::new(),
         code: resp.code.unwrap_or(0),
-        reason: resp.reason.unwrap_or("").as_bytes().to_vec(),
+        reason,
         http11: resp.version == Some(1),
         headers: Vec::with_capacity(resp.headers.len()),
         content_length: None,
@@ -81,12 +90,27 @@ pub fn parse(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, HeadEr
                 h.conn_close = false;
             }
         }
-        h.headers.push((name.to_vec(), x.value.to_vec()));
+        h.headers.push((range(name), range(x.value)));
     }
     if h.chunked {
         h.content_length = None;
     }
+    h.raw = buf[..n].to_vec();
     Ok(Some((h, n)))
+}
+
+impl UpHead {
+    /// The reason phrase.
+    pub fn reason(&self) -> &[u8] {
+        &self.raw[self.reason.clone()]
+    }
+
+    /// Iterates (name, value).
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (&self.raw[n.clone()], &self.raw[v.clone()]))
+    }
 }
 
 /// Whether an upstream header is copied to the client (nginx's hide list + framing).
@@ -110,9 +134,8 @@ pub fn passed(name: &[u8], hide: &[String], pass: &[String]) -> bool {
     if NEVER.iter().any(|n| n.eq_ignore_ascii_case(name)) {
         return false;
     }
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
     if HIDDEN.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-        return pass.contains(&lower);
+        return pass.iter().any(|p| p.as_bytes().eq_ignore_ascii_case(name));
     }
-    !hide.contains(&lower)
+    !hide.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name))
 }

@@ -405,11 +405,11 @@ fn build_tree(
             RawKind::Exact => LocKind::Exact,
             RawKind::Prefix => LocKind::Prefix,
             RawKind::NoRegex => LocKind::NoRegex,
-            RawKind::Regex { .. } => LocKind::Regex(
-                r.regex
-                    .take()
-                    .unwrap_or_else(|| regex::Regex::new("$^").expect("static regex")),
-            ),
+            // Always compiled when the location was read; a missing one cannot match anything.
+            RawKind::Regex { .. } => match r.regex.take() {
+                Some(re) => LocKind::Regex(re),
+                None => LocKind::Named,
+            },
             RawKind::Named => LocKind::Named,
         };
         let auto_redirect = matches!(kind, LocKind::Prefix | LocKind::NoRegex)
@@ -428,7 +428,7 @@ fn build_tree(
             _ => tree.prefix.push(loc),
         }
     }
-    tree.prefix.sort_by(|a, b| b.name.len().cmp(&a.name.len()));
+    tree.prefix.sort_by_key(|l| std::cmp::Reverse(l.name.len()));
     Ok(tree)
 }
 

@@ -149,25 +149,19 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
                 return Err(invalid_value(d));
             }
         }
-        "proxy_http_version" => {
-            if a[0] != "1.0" && a[0] != "1.1" {
-                return Err(err(d, format!("invalid value \"{}\"", a[0])));
-            }
+        "proxy_http_version" if a[0] != "1.0" && a[0] != "1.1" => {
+            return Err(err(d, format!("invalid value \"{}\"", a[0])));
         }
-        "server_tokens" => {
-            if !matches!(a[0].as_str(), "on" | "off" | "build") {
-                return Err(err(d, format!("invalid value \"{}\"", a[0])));
-            }
+        "server_tokens" if !matches!(a[0].as_str(), "on" | "off" | "build") => {
+            return Err(err(d, format!("invalid value \"{}\"", a[0])));
         }
-        "lingering_close" => {
-            if !matches!(a[0].as_str(), "on" | "off" | "always") {
-                return Err(err(d, format!("invalid value \"{}\"", a[0])));
-            }
+        "lingering_close" if !matches!(a[0].as_str(), "on" | "off" | "always") => {
+            return Err(err(d, format!("invalid value \"{}\"", a[0])));
         }
-        "limit_req_log_level" | "limit_conn_log_level" => {
-            if !matches!(a[0].as_str(), "info" | "notice" | "warn" | "error") {
-                return Err(err(d, format!("invalid value \"{}\"", a[0])));
-            }
+        "limit_req_log_level" | "limit_conn_log_level"
+            if !matches!(a[0].as_str(), "info" | "notice" | "warn" | "error") =>
+        {
+            return Err(err(d, format!("invalid value \"{}\"", a[0])));
         }
         "limit_req_status" | "limit_conn_status" => {
             let n = parse_number(&a[0])
@@ -183,20 +177,14 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
                 }
             }
         }
-        "error_log" => {
-            if a.len() > 1 && LogLevel::parse(&a[1]).is_none() {
-                return Err(err(d, format!("invalid log level \"{}\"", a[1])));
-            }
+        "error_log" if a.len() > 1 && LogLevel::parse(&a[1]).is_none() => {
+            return Err(err(d, format!("invalid log level \"{}\"", a[1])));
         }
-        "add_header" | "add_trailer" => {
-            if a.len() == 3 && a[2] != "always" {
-                return Err(err(d, format!("invalid parameter \"{}\"", a[2])));
-            }
+        "add_header" | "add_trailer" if a.len() == 3 && a[2] != "always" => {
+            return Err(err(d, format!("invalid parameter \"{}\"", a[2])));
         }
-        "allow" | "deny" => {
-            if a[0] != "all" && parse_cidr(&a[0]).is_none() {
-                return Err(err(d, format!("invalid parameter \"{}\"", a[0])));
-            }
+        "allow" | "deny" if a[0] != "all" && parse_cidr(&a[0]).is_none() => {
+            return Err(err(d, format!("invalid parameter \"{}\"", a[0])));
         }
         "expires" => super::misc::parse_expires(a).ok_or_else(|| invalid_value(d))?,
         _ => {}

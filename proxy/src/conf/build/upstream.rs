@@ -240,10 +240,10 @@ fn parse_server_line(
 impl Builder {
     pub(crate) fn walk_upstream(&mut self, d: &Directive) -> Result<(), ConfError> {
         let name = d.args[0].clone();
-        if let Some(i) = self.upstreams.slot_for(&name, None, true) {
-            if self.upstreams.slots[i].block.is_some() {
-                return Err(err(d, format!("duplicate upstream \"{name}\"")));
-            }
+        if let Some(i) = self.upstreams.slot_for(&name, None, true)
+            && self.upstreams.slots[i].block.is_some()
+        {
+            return Err(err(d, format!("duplicate upstream \"{name}\"")));
         }
         let mut u = Upstream {
             name: name.clone(),
