@@ -44,7 +44,17 @@ pub struct CompareArgs {
 
 /// Flags of `proxylab claims`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ClaimsArgs {}
+pub struct ClaimsArgs {
+    /// The claims list (TOML, `[[claim]]` tables; format in `src/claims.rs` and docs/runner.md).
+    #[arg(long, default_value = "scenarios/claims.toml")]
+    pub ledger: PathBuf,
+    /// Where run directories are (`<reports>/<scenario>/<run>/summary.json`).
+    #[arg(long, default_value = "reports")]
+    pub reports: PathBuf,
+    /// The page to write.
+    #[arg(long, default_value = "docs/claims.md")]
+    pub out: PathBuf,
+}
 
 /// `proxylab run`: exit 0 all assertions held, 1 an assertion failed, 2 bad scenario, 3 a
 /// component failed to start or died, 130 interrupted.
@@ -81,10 +91,43 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     }
 }
 
-/// `proxylab claims` (issue 7, not yet).
-pub fn claims(_args: ClaimsArgs) -> ExitCode {
-    eprintln!(
-        "proxylab claims: not implemented yet (the claims ledger comes with the scenario library)"
-    );
-    ExitCode::from(2)
+/// `proxylab claims`: writes the claims ledger page from the latest runs.
+pub fn claims(args: ClaimsArgs) -> ExitCode {
+    let text = match std::fs::read_to_string(&args.ledger) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("proxylab claims: {}: {e}", args.ledger.display());
+            return ExitCode::from(2);
+        }
+    };
+    let ledger: crate::claims::Ledger = match toml::from_str(&text) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "error: {}",
+                crate::scenario::error::from_toml(&args.ledger, &text, &e)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let out_dir = args
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let md = crate::claims::render(&ledger, &args.reports, out_dir);
+    match std::fs::create_dir_all(out_dir).and_then(|_| std::fs::write(&args.out, md)) {
+        Ok(()) => {
+            println!(
+                "claims ledger: {} ({} claims)",
+                args.out.display(),
+                ledger.claim.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("proxylab claims: {}: {e}", args.out.display());
+            ExitCode::from(3)
+        }
+    }
 }

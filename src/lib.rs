@@ -4,6 +4,7 @@
 //! fault timeline, samples the processes, checks the assertions and writes one run directory.
 
 pub mod bench;
+pub mod claims;
 pub mod cli;
 pub mod progress;
 pub mod report;
