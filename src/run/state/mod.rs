@@ -1,17 +1,18 @@
 //! The live state of a run: component processes, the event queue of faults and restarts, the
 //! sampling clock and the main loop that ties them together.
 
+mod clock;
+mod events;
+mod sampling;
+
 use super::child::{Proc, free_port, wait_port};
 use super::launch::{self, InstancePorts, StartError};
 use super::procstat::ProcStat;
-use super::{Marker, RunError, RunOptions, Sample, Samples, fault, os, probe};
+use super::{Marker, RunError, RunOptions, Samples, os};
 use crate::results::loadgen_out::SeriesTail;
 use crate::scenario::template::{self, Bindings};
-use crate::scenario::{
-    FaultAction, FaultTarget, LoadTarget, ProxyKind, Scenario, UpstreamKind, population,
-};
+use crate::scenario::{LoadTarget, ProxyKind, Scenario, population};
 use proxylab_loadgen::plan::{self, Dur, Plan};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -57,20 +58,6 @@ pub(super) struct State<'a> {
     aligned: bool,
     /// Wall-clock time of time 0.
     t0_wall: Option<std::time::SystemTime>,
-}
-
-/// The loadgen's clock origin: the `#[StartTime: SECONDS` header of its interval log.
-fn hlog_origin(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    use std::io::Read;
-    let mut head = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(1024)
-        .read_to_string(&mut head)
-        .ok()?;
-    let rest = &head[head.find("#[StartTime: ")? + 13..];
-    let secs: f64 = rest.split_whitespace().next()?.parse().ok()?;
-    Some(std::time::UNIX_EPOCH + Duration::from_secs_f64(secs))
 }
 
 fn deadline(s: &Scenario) -> Instant {
@@ -264,7 +251,7 @@ impl<'a> State<'a> {
     fn start_loadgen(&mut self) -> Result<(), RunError> {
         self.stopped()?;
         let s = self.s;
-        let (summary, series, hlog) = super::loadgen_paths(&self.opts.dir);
+        let (summary, series, hlog) = crate::run::loadgen_paths(&self.opts.dir);
         let populations = s
             .loads
             .iter()
@@ -335,7 +322,7 @@ impl<'a> State<'a> {
         let mut next_sample = Duration::ZERO;
         let bar = super::super::progress::Bar::new(self.opts.progress, s.duration);
         let mut tail = SeriesTail::default();
-        let series_path = super::loadgen_paths(&self.opts.dir).1;
+        let series_path = crate::run::loadgen_paths(&self.opts.dir).1;
         loop {
             self.stopped()?;
             self.align_clock();
@@ -380,67 +367,6 @@ impl<'a> State<'a> {
         }
     }
 
-    /// Moves time 0 to the loadgen's clock origin once its interval log names it, so that
-    /// faults, samples and phases line up with the loadgen's seconds (the process starts a few
-    /// milliseconds after it is spawned). Gives up after 2 s.
-    fn align_clock(&mut self) {
-        let Some(t0) = self.t0 else { return };
-        if self.aligned {
-            return;
-        }
-        if t0.elapsed() > Duration::from_secs(2) {
-            self.aligned = true;
-            return;
-        }
-        let Some(origin) = hlog_origin(&super::loadgen_paths(&self.opts.dir).2) else {
-            return;
-        };
-        let now_wall = std::time::SystemTime::now();
-        let now = Instant::now();
-        let new_t0 = match origin.duration_since(now_wall) {
-            Ok(ahead) => now + ahead,
-            Err(e) => now.checked_sub(e.duration()).unwrap_or(t0),
-        };
-        let shift = if new_t0 >= t0 {
-            (new_t0 - t0).as_secs_f64()
-        } else {
-            -(t0 - new_t0).as_secs_f64()
-        };
-        if shift.abs() < 1.0 {
-            for r in &mut self.samples.rows {
-                r.t -= shift;
-            }
-            self.t0 = Some(new_t0);
-            self.t0_wall = Some(origin);
-        }
-        self.aligned = true;
-    }
-
-    /// After the run: re-expresses marker and sample times on the loadgen's clock (its hlog
-    /// names its origin; the loadgen may write that header only at the end).
-    pub fn align_records(&mut self) {
-        let (Some(origin), Some(t0_wall)) = (
-            hlog_origin(&super::loadgen_paths(&self.opts.dir).2),
-            self.t0_wall,
-        ) else {
-            return;
-        };
-        let shift = match origin.duration_since(t0_wall) {
-            Ok(d) => d.as_secs_f64(),
-            Err(e) => -e.duration().as_secs_f64(),
-        };
-        if shift.abs() < 1e-4 || shift.abs() > 1.0 {
-            return;
-        }
-        for r in &mut self.samples.rows {
-            r.t -= shift;
-        }
-        for m in &mut self.markers {
-            m.t -= shift;
-        }
-        self.t0_wall = Some(origin);
-    }
-
     fn check_deaths(&mut self, now: Duration) -> Result<(), RunError> {
         if let Some(p) = self.proxy.as_mut()
             && let Some(st) = p.exited()
@@ -477,305 +403,6 @@ impl<'a> State<'a> {
             }
         }
         Ok(())
-    }
-
-    fn targets_of(&self, t: &FaultTarget) -> Vec<usize> {
-        self.instances
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| match t {
-                FaultTarget::Proxy => false,
-                FaultTarget::Pool(p) => &self.s.upstreams[i.pool].name == p,
-                FaultTarget::Instance(p, n) => &self.s.upstreams[i.pool].name == p && i.index == *n,
-            })
-            .map(|(k, _)| k)
-            .collect()
-    }
-
-    fn handle(&mut self, ev: Event) {
-        let t = self.now().as_secs_f64();
-        let (label, result) = match ev {
-            Event::Apply(k) => {
-                let f = self.s.faults[k].clone();
-                (
-                    f.label.clone(),
-                    self.apply(&f.action, &f.target, f.at, false),
-                )
-            }
-            Event::Undo(k) => {
-                let f = self.s.faults[k].clone();
-                (
-                    format!("end of {}", f.label),
-                    self.apply(&f.action, &f.target, f.at, true),
-                )
-            }
-            Event::Restart(i) => {
-                let name = self.instances[i].name.clone();
-                (format!("restart {name}"), self.restart(i))
-            }
-        };
-        self.markers.push(Marker {
-            t,
-            label,
-            error: result.err(),
-        });
-    }
-
-    fn restart(&mut self, i: usize) -> Result<(), String> {
-        let inst = &self.instances[i];
-        if inst.proc.is_some() {
-            return Ok(());
-        }
-        let pool = &self.s.upstreams[inst.pool];
-        match launch::start_instance(
-            pool,
-            inst.index,
-            inst.ports,
-            &self.opts.dir,
-            deadline(self.s),
-        ) {
-            Ok((p, _)) => {
-                let inst = &mut self.instances[i];
-                inst.proc = Some(p);
-                inst.down_on_purpose = false;
-                inst.paused = false;
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn apply(
-        &mut self,
-        action: &FaultAction,
-        target: &FaultTarget,
-        at: Duration,
-        undo: bool,
-    ) -> Result<(), String> {
-        if let FaultAction::Reload(conf) = action {
-            return self.reload(conf);
-        }
-        let proxy_pid = self.proxy.as_ref().map(|p| p.pid());
-        if *target == FaultTarget::Proxy {
-            let Some(pid) = proxy_pid else {
-                return Err("no proxy in this run".into());
-            };
-            let sig = match (action, undo) {
-                (FaultAction::Pause, false) => libc::SIGSTOP,
-                (FaultAction::Pause, true) | (FaultAction::Resume, _) => libc::SIGCONT,
-                _ => return Err("not applicable to the proxy".into()),
-            };
-            os::signal_group(pid, sig);
-            return Ok(());
-        }
-        let mut errors = Vec::new();
-        for i in self.targets_of(target) {
-            if let Err(e) = self.apply_instance(i, action, at, undo) {
-                errors.push(format!("{}: {e}", self.instances[i].name));
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
-    }
-
-    fn apply_instance(
-        &mut self,
-        i: usize,
-        action: &FaultAction,
-        at: Duration,
-        undo: bool,
-    ) -> Result<(), String> {
-        let now = self.now();
-        let inst = &mut self.instances[i];
-        let pid = inst.proc.as_ref().map(|p| p.pid());
-        let admin_port = inst.ports.admin;
-        let admin = |path: &str| match admin_port {
-            Some(p) => fault::admin(p, path),
-            None => Err("no admin API (not a fake upstream)".into()),
-        };
-        match action {
-            FaultAction::Kill {
-                signal,
-                restart_after,
-            } => {
-                let pid = pid.ok_or("not running")?;
-                inst.down_on_purpose = true;
-                os::signal_group(pid, libc::SIGCONT);
-                os::signal_group(pid, *signal);
-                if let Some(d) = restart_after {
-                    self.events.push((now.max(at) + *d, Event::Restart(i)));
-                }
-                Ok(())
-            }
-            FaultAction::Restart => {
-                if pid.is_some() {
-                    return Err("already running".into());
-                }
-                self.restart(i)
-            }
-            FaultAction::Pause | FaultAction::Resume => {
-                let pid = pid.ok_or("not running")?;
-                let stop = matches!(action, FaultAction::Pause) && !undo;
-                inst.paused = stop;
-                os::signal_group(pid, if stop { libc::SIGSTOP } else { libc::SIGCONT });
-                Ok(())
-            }
-            FaultAction::Unhealthy | FaultAction::Healthy => {
-                let bad = matches!(action, FaultAction::Unhealthy) && !undo;
-                admin(if bad {
-                    "/faults/health?state=unhealthy"
-                } else {
-                    "/faults/health?state=healthy"
-                })
-            }
-            FaultAction::Latency(f) => admin(&format!(
-                "/faults/latency?multiplier={}",
-                if undo { 1.0 } else { *f }
-            )),
-            FaultAction::StopAccepting | FaultAction::ResumeAccepting => {
-                let stop = matches!(action, FaultAction::StopAccepting) && !undo;
-                admin(if stop {
-                    "/faults/accept?state=stop"
-                } else {
-                    "/faults/accept?state=resume"
-                })
-            }
-            FaultAction::CrashWorker => admin("/faults/crash"),
-            FaultAction::Reload(_) => Ok(()),
-        }
-    }
-
-    fn reload(&mut self, conf: &std::path::Path) -> Result<(), String> {
-        let Some(pid) = self.proxy.as_ref().map(|p| p.pid()) else {
-            return Err("no proxy in this run (proxy kind none): reload skipped".into());
-        };
-        let text = std::fs::read_to_string(conf).map_err(|e| format!("{}: {e}", conf.display()))?;
-        self.reloads += 1;
-        let keep = self
-            .opts
-            .dir
-            .join("proxy")
-            .join(format!("proxy.conf.{}", self.reloads - 1));
-        let _ = std::fs::copy(&self.proxy_conf_path, keep);
-        self.write_proxy_config(&text)?;
-        os::signal_group(pid, libc::SIGHUP);
-        Ok(())
-    }
-
-    fn sample(&mut self, now: Duration) {
-        let mut groups: Vec<(String, u32)> = Vec::new();
-        if let Some(p) = &self.proxy {
-            groups.push(("proxy".into(), p.pid()));
-        }
-        if let Some(p) = &self.loadgen {
-            groups.push(("loadgen".into(), p.pid()));
-        }
-        for i in &self.instances {
-            if let Some(p) = &i.proc {
-                groups.push((i.name.clone(), p.pid()));
-            }
-        }
-        let pg: Vec<u32> = groups.iter().map(|(_, p)| *p).collect();
-        let stats = self.procstat.sample(&pg);
-        let mut v = BTreeMap::new();
-        if let Some((cpu, rss)) = self.procstat.own_usage() {
-            v.insert("cpu.runner".to_string(), cpu.unwrap_or(0.0));
-            v.insert("rss.runner".to_string(), rss);
-        }
-        for (name, pid) in &groups {
-            if let Some(g) = stats.get(pid) {
-                v.insert(format!("cpu.{name}"), g.cpu_pct);
-                v.insert(format!("rss.{name}"), g.rss_mib);
-                v.insert(format!("procs.{name}"), f64::from(g.procs));
-            }
-        }
-        // Pool totals.
-        for pool in &self.s.upstreams {
-            let pre = format!("{}.", pool.name);
-            let (mut c, mut r) = (0.0, 0.0);
-            for (k, x) in v.clone() {
-                if let Some(rest) = k.strip_prefix("cpu.").and_then(|k| k.strip_prefix(&pre))
-                    && rest.parse::<u32>().is_ok()
-                {
-                    c += x;
-                } else if let Some(rest) = k.strip_prefix("rss.").and_then(|k| k.strip_prefix(&pre))
-                    && rest.parse::<u32>().is_ok()
-                {
-                    r += x;
-                }
-            }
-            v.insert(format!("cpu.{}", pool.name), c);
-            v.insert(format!("rss.{}", pool.name), r);
-        }
-        // Proxy status page.
-        if let (Some(path), Some(port)) = (
-            &self.s.proxy.status_path,
-            self.bindings.listeners.get(&self.s.proxy.status_listener),
-        ) && self.proxy.is_some()
-            && let Ok((200, body)) = probe::request(
-                SocketAddr::from(([127, 0, 0, 1], *port)),
-                "GET",
-                path,
-                Duration::from_millis(300),
-            )
-        {
-            for (k, x) in probe::parse_stub_status(&body) {
-                v.insert(format!("proxy.{k}"), x);
-            }
-        }
-        // Fake upstream counters.
-        let mut pool_tot: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
-        for i in &self.instances {
-            let (Some(port), Some(_), false) = (i.ports.admin, &i.proc, i.paused) else {
-                continue;
-            };
-            if self.s.upstreams[i.pool].kind != UpstreamKind::Fake {
-                continue;
-            }
-            let Ok((200, body)) = probe::request(
-                SocketAddr::from(([127, 0, 0, 1], port)),
-                "GET",
-                "/counters",
-                Duration::from_millis(300),
-            ) else {
-                continue;
-            };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
-                continue;
-            };
-            let fivexx = ["responses_503", "responses_500"]
-                .iter()
-                .filter_map(|k| json.get(*k).and_then(|x| x.as_f64()))
-                .sum::<f64>();
-            v.insert(format!("up.{}.responses_5xx", i.name), fivexx);
-            *pool_tot
-                .entry(self.s.upstreams[i.pool].name.clone())
-                .or_default()
-                .entry("responses_5xx".into())
-                .or_default() += fivexx;
-            for k in ["in_flight", "queued", "connections", "requests", "workers"] {
-                if let Some(x) = json.get(k).and_then(|x| x.as_f64()) {
-                    v.insert(format!("up.{}.{k}", i.name), x);
-                    *pool_tot
-                        .entry(self.s.upstreams[i.pool].name.clone())
-                        .or_default()
-                        .entry(k.to_string())
-                        .or_default() += x;
-                }
-            }
-        }
-        for (pool, m) in pool_tot {
-            for (k, x) in m {
-                v.insert(format!("up.{pool}.{k}"), x);
-            }
-        }
-        self.samples.rows.push(Sample {
-            t: now.as_secs_f64(),
-            values: v,
-        });
     }
 
     /// Stops every process: SIGCONT + SIGTERM to all groups at once, up to 3 s, then SIGKILL.

@@ -1,0 +1,124 @@
+//! One sample: CPU%, RSS and process count per component from /proc, the runner's own usage,
+//! the proxy's stub_status page and every fake instance's admin counters.
+
+use super::State;
+use crate::run::{Sample, probe};
+use crate::scenario::UpstreamKind;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+impl State<'_> {
+    pub(super) fn sample(&mut self, now: Duration) {
+        let mut groups: Vec<(String, u32)> = Vec::new();
+        if let Some(p) = &self.proxy {
+            groups.push(("proxy".into(), p.pid()));
+        }
+        if let Some(p) = &self.loadgen {
+            groups.push(("loadgen".into(), p.pid()));
+        }
+        for i in &self.instances {
+            if let Some(p) = &i.proc {
+                groups.push((i.name.clone(), p.pid()));
+            }
+        }
+        let pg: Vec<u32> = groups.iter().map(|(_, p)| *p).collect();
+        let stats = self.procstat.sample(&pg);
+        let mut v = BTreeMap::new();
+        if let Some((cpu, rss)) = self.procstat.own_usage() {
+            v.insert("cpu.runner".to_string(), cpu.unwrap_or(0.0));
+            v.insert("rss.runner".to_string(), rss);
+        }
+        for (name, pid) in &groups {
+            if let Some(g) = stats.get(pid) {
+                v.insert(format!("cpu.{name}"), g.cpu_pct);
+                v.insert(format!("rss.{name}"), g.rss_mib);
+                v.insert(format!("procs.{name}"), f64::from(g.procs));
+            }
+        }
+        // Pool totals.
+        for pool in &self.s.upstreams {
+            let pre = format!("{}.", pool.name);
+            let (mut c, mut r) = (0.0, 0.0);
+            for (k, x) in v.clone() {
+                if let Some(rest) = k.strip_prefix("cpu.").and_then(|k| k.strip_prefix(&pre))
+                    && rest.parse::<u32>().is_ok()
+                {
+                    c += x;
+                } else if let Some(rest) = k.strip_prefix("rss.").and_then(|k| k.strip_prefix(&pre))
+                    && rest.parse::<u32>().is_ok()
+                {
+                    r += x;
+                }
+            }
+            v.insert(format!("cpu.{}", pool.name), c);
+            v.insert(format!("rss.{}", pool.name), r);
+        }
+        // Proxy status page.
+        if let (Some(path), Some(port)) = (
+            &self.s.proxy.status_path,
+            self.bindings.listeners.get(&self.s.proxy.status_listener),
+        ) && self.proxy.is_some()
+            && let Ok((200, body)) = probe::request(
+                SocketAddr::from(([127, 0, 0, 1], *port)),
+                "GET",
+                path,
+                Duration::from_millis(300),
+            )
+        {
+            for (k, x) in probe::parse_stub_status(&body) {
+                v.insert(format!("proxy.{k}"), x);
+            }
+        }
+        // Fake upstream counters.
+        let mut pool_tot: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+        for i in &self.instances {
+            let (Some(port), Some(_), false) = (i.ports.admin, &i.proc, i.paused) else {
+                continue;
+            };
+            if self.s.upstreams[i.pool].kind != UpstreamKind::Fake {
+                continue;
+            }
+            let Ok((200, body)) = probe::request(
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                "GET",
+                "/counters",
+                Duration::from_millis(300),
+            ) else {
+                continue;
+            };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
+                continue;
+            };
+            let fivexx = ["responses_503", "responses_500"]
+                .iter()
+                .filter_map(|k| json.get(*k).and_then(|x| x.as_f64()))
+                .sum::<f64>();
+            v.insert(format!("up.{}.responses_5xx", i.name), fivexx);
+            *pool_tot
+                .entry(self.s.upstreams[i.pool].name.clone())
+                .or_default()
+                .entry("responses_5xx".into())
+                .or_default() += fivexx;
+            for k in ["in_flight", "queued", "connections", "requests", "workers"] {
+                if let Some(x) = json.get(k).and_then(|x| x.as_f64()) {
+                    v.insert(format!("up.{}.{k}", i.name), x);
+                    *pool_tot
+                        .entry(self.s.upstreams[i.pool].name.clone())
+                        .or_default()
+                        .entry(k.to_string())
+                        .or_default() += x;
+                }
+            }
+        }
+        for (pool, m) in pool_tot {
+            for (k, x) in m {
+                v.insert(format!("up.{pool}.{k}"), x);
+            }
+        }
+        self.samples.rows.push(Sample {
+            t: now.as_secs_f64(),
+            values: v,
+        });
+    }
+}
