@@ -83,6 +83,19 @@ impl Client {
         keep: bool,
     ) -> Result<Vec<u8>, BodyError> {
         let mut out = Vec::new();
+        let has_body = head.chunked || head.content_length.is_some_and(|n| n > 0);
+        if keep
+            && has_body
+            && head.minor == 1
+            && head
+                .header(b"expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+        {
+            // nginx answers `Expect: 100-continue` itself when it starts reading the body.
+            let _ = self
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", timeout)
+                .await;
+        }
         if let Some(cl) = head.content_length {
             let mut left = cl;
             if keep {
