@@ -1,0 +1,277 @@
+//! `proxylab bench loadgen`: our generator against the reference tools on the same nginx
+//! `return 200`, in one run: (1) closed loop vs wrk (and oha when installed) with the same
+//! threads and connections, alternating rounds, req/s and req per CPU-second medians and
+//! ratios; (2) open loop at 20,000/s on one thread, with the schedule lag; (3) 10,000 idle
+//! WebSockets on the fake upstream's `/ws`, with the generator's peak RSS.
+
+use super::support::{Child, Nginx, Rounds, Wrk, machine_load, which};
+use anyhow::{Context, bail};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 3;
+const THREADS: u32 = 1;
+const CONNECTIONS: u32 = 50;
+const SECONDS: u32 = 5;
+const OPEN_RATE: u32 = 20_000;
+const WEBSOCKETS: u32 = 10_000;
+
+/// CPU seconds used by our waited-for children so far (user + system).
+fn children_cpu() -> f64 {
+    let tps = procfs::ticks_per_second() as f64;
+    procfs::process::Process::myself()
+        .and_then(|p| p.stat())
+        .map(|s| (s.cutime + s.cstime) as f64 / tps)
+        .unwrap_or(0.0)
+}
+
+/// Runs `cmd` to completion; returns its stdout and the CPU seconds it used.
+fn timed(mut cmd: Command) -> anyhow::Result<(String, f64)> {
+    let before = children_cpu();
+    let out = cmd.output().context("cannot run the generator")?;
+    let cpu = children_cpu() - before;
+    if !out.status.success() {
+        bail!(
+            "generator failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok((String::from_utf8_lossy(&out.stdout).to_string(), cpu))
+}
+
+fn loadgen_cmd(args: &[String]) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(std::env::current_exe().context("cannot find the proxylab binary")?);
+    cmd.arg("loadgen").args(args);
+    Ok(cmd)
+}
+
+fn summary(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("no summary at {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// One closed-loop run of ours: (req/s, CPU seconds).
+fn ours_closed(url: &str, dir: &Path) -> anyhow::Result<(f64, f64)> {
+    let out = dir.join("closed.json");
+    let args = [
+        url,
+        "-c",
+        &CONNECTIONS.to_string(),
+        "-t",
+        &THREADS.to_string(),
+        "-d",
+        &format!("{SECONDS}s"),
+        "-q",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["--summary-json".to_string(), out.display().to_string()])
+    .collect::<Vec<_>>();
+    let (_, cpu) = timed(loadgen_cmd(&args)?)?;
+    let s = summary(&out)?;
+    Ok((s["overall"]["achieved_rate"].as_f64().unwrap_or(0.0), cpu))
+}
+
+fn wrk_closed(url: &str) -> anyhow::Result<(f64, f64)> {
+    let before = children_cpu();
+    let r = Wrk {
+        threads: THREADS,
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+    }
+    .run(url)?;
+    Ok((r.requests_per_sec, children_cpu() - before))
+}
+
+fn oha_closed(oha: &Path, url: &str) -> anyhow::Result<(f64, f64)> {
+    let mut cmd = Command::new(oha);
+    cmd.args([
+        "--no-tui",
+        "-j",
+        "-c",
+        &CONNECTIONS.to_string(),
+        "-z",
+        &format!("{SECONDS}s"),
+        url,
+    ])
+    .env("TOKIO_WORKER_THREADS", THREADS.to_string());
+    let (out, cpu) = timed(cmd)?;
+    let v: serde_json::Value = serde_json::from_str(&out).context("oha JSON")?;
+    Ok((v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0), cpu))
+}
+
+/// Peak RSS (KiB) of `pid` while it runs; returns when it has exited (zombie) or after `limit`.
+fn watch_rss(pid: u32, limit: Duration) -> u64 {
+    let until = Instant::now() + limit;
+    let mut peak = 0;
+    while Instant::now() < until {
+        let Ok(p) = procfs::process::Process::new(pid as i32) else {
+            break;
+        };
+        match p.stat() {
+            Ok(st) if st.state != 'Z' => peak = peak.max(st.rss * procfs::page_size() / 1024),
+            _ => break,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    peak
+}
+
+/// Runs the benchmark and prints the tables.
+pub fn run() -> anyhow::Result<()> {
+    proxylab_loadgen::fdlimit::raise_nofile();
+    println!(
+        "proxylab bench loadgen: {ROUNDS} alternating rounds of {SECONDS}s, {THREADS} thread(s), {CONNECTIONS} connections"
+    );
+    println!("before: {}", machine_load());
+    let nginx =
+        Nginx::start("  server { listen 127.0.0.1:{PORT}; location / { return 200 'hello'; } }")?;
+    let url = format!("http://{}/", nginx.addr());
+    let dir = tempfile::tempdir()?;
+    let oha = which("oha");
+    let mut names = vec!["proxylab loadgen", "wrk"];
+    if oha.is_some() {
+        names.push("oha");
+    } else {
+        println!("oha not installed (cargo install oha): skipping that column");
+    }
+    let mut rps = Rounds::new(&names);
+    let mut per_cpu = Rounds::new(&names);
+    // Warm-up: one short run of each.
+    Wrk {
+        threads: THREADS,
+        connections: CONNECTIONS,
+        seconds: 1,
+    }
+    .run(&url)?;
+    for round in 0..ROUNDS {
+        let mut runs: Vec<(&str, (f64, f64))> = Vec::new();
+        let order: Vec<&str> = if round % 2 == 0 {
+            names.clone()
+        } else {
+            names.iter().rev().copied().collect()
+        };
+        for name in order {
+            let r = match name {
+                "wrk" => wrk_closed(&url)?,
+                "oha" => oha_closed(oha.as_deref().context("oha")?, &url)?,
+                _ => ours_closed(&url, dir.path())?,
+            };
+            runs.push((name, r));
+        }
+        for (name, (r, cpu)) in runs {
+            rps.push(name, r);
+            per_cpu.push(
+                name,
+                if cpu > 0.0 {
+                    r * SECONDS as f64 / cpu
+                } else {
+                    f64::NAN
+                },
+            );
+        }
+    }
+    println!("\n== closed loop: req/s (nginx return 200, 1 worker) ==");
+    rps.print("req/s");
+    rps.print_ratio("proxylab loadgen", "wrk", 1.0);
+    if oha.is_some() {
+        rps.print_ratio("proxylab loadgen", "oha", 1.0);
+    }
+    println!("\n== closed loop: requests per generator CPU-second ==");
+    per_cpu.print("req/CPU-s");
+    per_cpu.print_ratio("proxylab loadgen", "wrk", 1.0);
+
+    println!("\n== open loop: {OPEN_RATE}/s for 10s on one thread ==");
+    let out = dir.path().join("open.json");
+    let args: Vec<String> = [
+        &url,
+        "--rate",
+        &OPEN_RATE.to_string(),
+        "-t",
+        "1",
+        "-d",
+        "10s",
+        "-q",
+        "--summary-json",
+        &out.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (_, cpu) = timed(loadgen_cmd(&args)?)?;
+    let s = summary(&out)?;
+    let o = &s["overall"];
+    println!(
+        "sent {} completed {} achieved {:.0}/s  latency p50 {}us p99 {}us  schedule lag p99 {}us max {}us  (target lag p99 < 1000us)  CPU {:.2}s",
+        o["sent"],
+        o["completed"],
+        o["achieved_rate"].as_f64().unwrap_or(0.0),
+        o["latency_us"]["p50"],
+        o["latency_us"]["p99"],
+        o["schedule_lag_us"]["p99"],
+        o["schedule_lag_us"]["max"],
+        cpu
+    );
+
+    println!("\n== {WEBSOCKETS} idle WebSockets (fake upstream /ws) ==");
+    let mut up = loadgen_cmd(&[])?;
+    up = {
+        let mut c = Command::new(up.get_program());
+        c.args([
+            "upstream",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--quiet",
+            "--backlog",
+            "4096",
+            "--ws-ping-interval",
+            "0",
+        ]);
+        c
+    };
+    let (_fake, line) =
+        Child::spawn_until_line("fake upstream", up, "listening on", Duration::from_secs(10))?;
+    let ws_url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .map(|u| format!("{}/ws", u.replace("http://", "ws://")))
+        .context("bad ready line")?;
+    let out = dir.path().join("ws.json");
+    let args: Vec<String> = [
+        &ws_url,
+        "-c",
+        &WEBSOCKETS.to_string(),
+        "-t",
+        "1",
+        "-d",
+        "20s",
+        "-q",
+        "--timeout",
+        "15s",
+        "--behaviour",
+        "{ kind = \"ws_idle\", hold = \"60s\" }",
+        "--summary-json",
+        &out.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (gen_child, _) = Child::spawn("loadgen ws", loadgen_cmd(&args)?, true)?;
+    let peak_kib = watch_rss(gen_child.pid(), Duration::from_secs(40));
+    drop(gen_child);
+    let s = summary(&out)?;
+    let p = &s["overall"];
+    println!(
+        "handshakes 101: {}  errors: {}  peak RSS of the generator {:.1} MiB (target < 200 MiB)",
+        p["status"]["101"],
+        p["errors"],
+        peak_kib as f64 / 1024.0
+    );
+    println!("\nafter: {}", machine_load());
+    Ok(())
+}
