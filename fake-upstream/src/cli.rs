@@ -123,7 +123,9 @@ pub struct Settings {
 fn secs(v: f64, flag: &str) -> Result<Duration, String> {
     match Duration::try_from_secs_f64(v) {
         Ok(d) if d <= Duration::from_secs(365 * 86_400) => Ok(d),
-        _ => Err(format!("--{flag}: {v} must be a number of seconds between 0 and one year")),
+        _ => Err(format!(
+            "--{flag}: {v} must be a number of seconds between 0 and one year"
+        )),
     }
 }
 

@@ -42,7 +42,10 @@ fn bad_flag_values_exit_2() {
     assert_usage_error(run(&["--timeout-keep-alive", "-1"]), "--timeout-keep-alive");
     assert_usage_error(run(&["--limit-concurrency", "0"]), "--limit-concurrency");
     assert_usage_error(run(&["--pool-timeout", "1e300"]), "--pool-timeout");
-    assert_usage_error(run(&["--timeout-graceful-shutdown", "nan"]), "--timeout-graceful-shutdown");
+    assert_usage_error(
+        run(&["--timeout-graceful-shutdown", "nan"]),
+        "--timeout-graceful-shutdown",
+    );
     assert_usage_error(run(&["--workers", "0"]), "--workers");
     assert_usage_error(run(&["--supervisor", "systemd"]), "--supervisor");
 }
