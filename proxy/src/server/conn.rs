@@ -48,6 +48,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         id,
         requests: 0,
         https: false,
+        started: std::time::Instant::now(),
     };
     let mut wait = None::<Duration>;
     loop {

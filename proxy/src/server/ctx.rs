@@ -22,6 +22,8 @@ pub struct ConnInfo {
     pub requests: u64,
     /// TLS connection.
     pub https: bool,
+    /// When the connection was accepted (`keepalive_time`).
+    pub started: Instant,
 }
 
 /// One upstream try, for `$upstream_*`.

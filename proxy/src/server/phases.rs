@@ -45,6 +45,7 @@ pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
         || timeout.is_zero()
         || forces_close(code)
         || req.conn.requests >= req.loc.keepalive_requests
+        || req.conn.started.elapsed() > req.loc.keepalive_time
         || shared.draining()
     {
         Ka::Close

@@ -7,6 +7,7 @@ pub mod pool;
 mod relay;
 pub mod request;
 pub mod response;
+mod tunnel;
 
 use crate::balance::{PeerAddr, PeerOutcome, RequestInput};
 use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, next_upstream as nu};

@@ -67,7 +67,12 @@ pub async fn send(
     } else {
         Framing::Close
     };
-    let mut ka = keepalive(req, shared, code);
+    let upgrade = code == 101 && req.head.header(b"upgrade").is_some();
+    let mut ka = if upgrade {
+        Ka::Upgrade
+    } else {
+        keepalive(req, shared, code)
+    };
     let client_chunked =
         matches!(up_framing, Framing::Chunked | Framing::Close) && req.head.minor == 1;
     if matches!(up_framing, Framing::Chunked | Framing::Close) && !client_chunked {
@@ -132,6 +137,26 @@ pub async fn send(
     drop(list);
     req.status = code;
     let head_len = out.len() as u64;
+    if upgrade {
+        let r = client.write_all(&out, req.loc.send_timeout).await;
+        req.bytes_sent = head_len;
+        if r.is_ok() {
+            let (end, n) =
+                super::tunnel::run(client, &mut conn.stream, &leftover, p.read_timeout).await;
+            req.bytes_sent += n;
+            req.body_bytes_sent = n;
+            if end == super::tunnel::TunnelEnd::IdleTimeout {
+                log_error(
+                    req.live,
+                    req,
+                    LogLevel::Info,
+                    "upstream timed out (110: Connection timed out) while proxying upgraded connection",
+                );
+            }
+        }
+        req.up.last_head = Some(up);
+        return Next::Close;
+    }
     let send_timeout = req.loc.send_timeout;
     let read_timeout = p.read_timeout;
     let mut body_sent: u64 = 0;
