@@ -141,3 +141,52 @@ fn outputs_are_written_and_shards_merge() {
     assert_eq!(json["overall"]["status"]["200"], 800);
     assert!(json["overall"]["latency_us"]["max"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn ctrl_c_prints_the_partial_result() {
+    let Some(n) = Nginx::start(
+        "server { listen 127.0.0.1:{PORT}; access_log {DIR}/c.log; location / { return 200 'ok'; } }",
+    ) else {
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}/", n.port());
+    let child = Command::new(env!("CARGO_BIN_EXE_proxylab-loadgen"))
+        .args([url.as_str(), "--rate", "200", "-d", "60s", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until nginx has served some of our requests, then interrupt.
+    let log = n.dir().join("c.log");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 50
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "it stops promptly"
+    );
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("INTERRUPTED") && stdout.contains("Status: 200="),
+        "{stdout}"
+    );
+    let served = std::fs::read_to_string(&log).unwrap().lines().count();
+    let completed: usize = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Status: 200="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert_eq!(
+        completed, served,
+        "the partial result counts what nginx served"
+    );
+}

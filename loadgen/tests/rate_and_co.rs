@@ -95,9 +95,13 @@ fn an_accept_pause_shows_in_open_loop_p99_but_not_closed_loop() {
         "max {}",
         o.latency_us.max
     );
+    // The high p99 is the server's pause, not the generator falling behind (generous: the
+    // test machine is shared).
     assert!(
-        o.schedule_lag_us.p99 < 50_000,
-        "the generator itself kept its schedule"
+        o.schedule_lag_us.p99 < o.latency_us.p99 / 3,
+        "lag p99 {} vs latency p99 {}",
+        o.schedule_lag_us.p99,
+        o.latency_us.p99
     );
     let closed_res = run_with_accept_pause(closed(2));
     let c = &closed_res.summary.overall;

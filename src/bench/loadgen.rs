@@ -184,12 +184,14 @@ pub fn run() -> anyhow::Result<()> {
     per_cpu.print("req/CPU-s");
     per_cpu.print_ratio("proxylab loadgen", "wrk", 1.0);
 
-    println!("\n== open loop: {OPEN_RATE}/s for 10s on one thread ==");
+    println!("\n== open loop: {OPEN_RATE}/s for 10s on one thread, at most 200 connections ==");
     let out = dir.path().join("open.json");
     let args: Vec<String> = [
         &url,
         "--rate",
         &OPEN_RATE.to_string(),
+        "-c",
+        "200",
         "-t",
         "1",
         "-d",
@@ -217,9 +219,9 @@ pub fn run() -> anyhow::Result<()> {
     );
 
     println!("\n== {WEBSOCKETS} idle WebSockets (fake upstream /ws) ==");
-    let mut up = loadgen_cmd(&[])?;
-    up = {
-        let mut c = Command::new(up.get_program());
+    let up = {
+        let mut c =
+            Command::new(std::env::current_exe().context("cannot find the proxylab binary")?);
         c.args([
             "upstream",
             "--host",
