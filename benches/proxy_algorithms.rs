@@ -338,6 +338,53 @@ fn contended(c: &mut Criterion) {
     g.finish();
 }
 
+/// `static_files::serve` + draining the body, for a 4 KiB and a 1 MiB file (open, fstat,
+/// headers, chunked reads; no socket).
+fn static_files(c: &mut Criterion) {
+    use http_body_util::BodyExt;
+    use proxylab_proxy::static_files::{DocRoot, StaticConf, StaticOutcome, StaticRequest, serve};
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("4k.bin"), vec![7u8; 4096]).expect("4k");
+    std::fs::write(dir.path().join("1m.bin"), vec![7u8; 1 << 20]).expect("1m");
+    let conf = StaticConf::new(DocRoot::Root(dir.path().to_path_buf()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let headers = hyper::HeaderMap::new();
+    let mut g = c.benchmark_group("static_files");
+    for name in ["4k.bin", "1m.bin"] {
+        let uri = format!("/{name}");
+        g.bench_function(format!("serve_{name}"), |b| {
+            b.iter(|| {
+                let req = StaticRequest {
+                    method: &hyper::Method::GET,
+                    uri: uri.as_bytes(),
+                    args: None,
+                    version: hyper::Version::HTTP_11,
+                    headers: &headers,
+                    add_headers: &[],
+                    now: std::time::SystemTime::now(),
+                };
+                let StaticOutcome::Response(r) = serve(&conf, &req) else {
+                    panic!("not served")
+                };
+                let n = rt.block_on(async {
+                    r.into_body()
+                        .collect()
+                        .await
+                        .expect("body")
+                        .to_bytes()
+                        .len()
+                });
+                black_box(n)
+            })
+        });
+    }
+    g.finish();
+}
+
 fn main() {
     // criterion's plotters backend needs a registered font with the ab_glyph feature
     let font = include_bytes!("../assets/DejaVuSans.ttf");
@@ -351,5 +398,6 @@ fn main() {
     balancers(&mut c);
     config(&mut c);
     contended(&mut c);
+    static_files(&mut c);
     c.final_summary();
 }
