@@ -143,11 +143,27 @@ pub fn main(args: &RunArgs) -> u8 {
     });
     let stop = install_stop_handler();
     let mut worst = PASS;
+    let several = files.len() > 1;
+    let mut outcomes = Vec::new();
     for file in files {
         let code = run_file(&file, args, proxy, &stop);
         worst = worst.max(code);
+        outcomes.push((file, code));
         if code == INTERRUPTED {
             return INTERRUPTED;
+        }
+    }
+    if several {
+        println!("\n{} scenario file(s):", outcomes.len());
+        for (f, code) in &outcomes {
+            let what = match *code {
+                PASS if args.check => "valid",
+                PASS => "passed",
+                FAILED => "assertion failed",
+                BAD_SCENARIO => "bad scenario",
+                _ => "component failed",
+            };
+            println!("  {what:<17} (exit {code})  {}", f.display());
         }
     }
     worst
