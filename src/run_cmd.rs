@@ -271,3 +271,39 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
     }
     worst
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(variant: &[&str], ci: bool) -> RunArgs {
+        RunArgs {
+            path: PathBuf::from("x.toml"),
+            ci,
+            variant: variant.iter().map(|s| s.to_string()).collect(),
+            proxy: None,
+            out: PathBuf::from("reports"),
+            check: true,
+            no_compare: false,
+        }
+    }
+
+    #[test]
+    fn variant_selection() {
+        let q = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+        let base = scenario::load(&q, &Overrides::default()).expect("quickstart loads");
+        // Every quickstart variant is `compare = false`: the default is the base alone.
+        assert_eq!(combos(&base, &args(&[], false)), vec![Vec::<String>::new()]);
+        assert_eq!(
+            combos(&base, &args(&[], true)),
+            vec![vec!["ci".to_string()]]
+        );
+        assert_eq!(
+            combos(&base, &args(&["base", "nginx+direct"], true)),
+            vec![
+                vec!["ci".to_string()],
+                vec!["nginx".to_string(), "direct".to_string(), "ci".to_string()]
+            ]
+        );
+    }
+}

@@ -190,3 +190,16 @@ fn a_directory_runs_every_scenario_in_it() {
         out.all()
     );
 }
+
+#[test]
+fn compare_needs_run_directories() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = tmp.path().to_str().expect("utf8");
+    let out = common::proxylab(&["compare", a, a], Duration::from_secs(30));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("summary.json") && out.stderr.contains("is this a run directory"),
+        "{}",
+        out.all()
+    );
+}
