@@ -54,17 +54,15 @@ fn ctrl_c_tears_everything_down() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    // upstream (2 workers under a supervisor) + nginx master/worker + loadgen.
-    assert!(
-        snapshot.len() >= 5,
-        "{:?}",
-        snapshot
-            .iter()
-            .map(|(p, _)| cmdline(*p))
-            .collect::<Vec<_>>()
-    );
+    // Let every component settle, then: upstream supervisor + 2 workers, nginx master +
+    // worker, loadgen.
     std::thread::sleep(Duration::from_millis(1500));
     let more = common::descendants(runner);
+    assert!(
+        more.len() >= 5,
+        "{:?}",
+        more.iter().map(|(p, _)| cmdline(*p)).collect::<Vec<_>>()
+    );
     let kill = Command::new("kill")
         .args(["-INT", &runner.to_string()])
         .status()
