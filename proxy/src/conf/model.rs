@@ -413,6 +413,8 @@ pub struct Loc {
     pub error_log: Option<(String, LogLevel)>,
     /// `health_check` parameters (nginx Plus; part 2).
     pub health_check: Option<Vec<String>>,
+    /// Static-file settings (root/alias, index, types, expires) for the static handler.
+    pub static_conf: Arc<crate::static_files::StaticConf>,
 }
 
 /// proxy_* settings of a location.

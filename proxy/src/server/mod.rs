@@ -14,6 +14,7 @@ pub mod locate;
 pub mod phases;
 pub mod respond;
 pub mod shared;
+mod static_serve;
 mod status_page;
 
 use crate::conf::Loaded;

@@ -431,21 +431,7 @@ async fn run_phases<'a>(
             if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
                 return body_error(client, req, shared, e).await;
             }
-            let path = req
-                .loc
-                .root
-                .0
-                .join(String::from_utf8_lossy(&req.uri[1..]).as_ref());
-            log_error(
-                live,
-                req,
-                LogLevel::Error,
-                &format!(
-                    "open() \"{}\" failed (2: No such file or directory)",
-                    path.display()
-                ),
-            );
-            send_error(client, req, shared, 404).await
+            super::static_serve::serve(client, req, shared).await
         }
     }
 }

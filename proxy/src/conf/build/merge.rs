@@ -269,6 +269,37 @@ fn build_loc(
             v
         }
     };
+    let types = types_map(c);
+    let static_conf = {
+        use crate::static_files::{DocRoot, Expires, MimeTypes, StaticConf};
+        let doc_root = if root.1 {
+            if matches!(at.args.first().map(String::as_str), Some("~" | "~*"))
+                || at.args.first().is_some_and(|a| a.starts_with('~'))
+            {
+                DocRoot::AliasRegex(root.0.clone())
+            } else {
+                DocRoot::Alias {
+                    path: root.0.clone(),
+                    location: name.to_string(),
+                }
+            }
+        } else {
+            DocRoot::Root(root.0.clone())
+        };
+        let mut sc = StaticConf::new(doc_root);
+        sc.index = index.clone();
+        sc.default_type = c
+            .get("default_type")
+            .map_or("text/plain".into(), |d| d.args[0].clone());
+        sc.mime = Arc::new(MimeTypes::from_pairs(
+            types.iter().map(|(e, t)| (e.as_str(), t.as_str())),
+        ));
+        if let Some(d) = c.get("expires") {
+            let args: Vec<&str> = d.args.iter().map(String::as_str).collect();
+            sc.expires = Expires::parse(&args).unwrap_or(Expires::Off);
+        }
+        Arc::new(sc)
+    };
     Ok(Loc {
         name: name.to_string(),
         client_max_body_size: c
@@ -301,13 +332,14 @@ fn build_loc(
             .unwrap_or(LogLevel::Error),
         limit_req_dry_run: c.flag("limit_req_dry_run", false),
         root,
-        index: index.into(),
+        index: index.clone().into(),
         expires: c.get("expires").map(|d| d.args.clone()),
         add_headers: add_headers.into(),
         default_type: c
             .get("default_type")
             .map_or("text/plain".into(), |d| d.args[0].clone()),
-        types: Arc::new(types_map(c)),
+        types: Arc::new(types),
+        static_conf,
         absolute_redirect: c.flag("absolute_redirect", true),
         port_in_redirect: c.flag("port_in_redirect", true),
         error_log: None,
