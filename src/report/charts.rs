@@ -83,7 +83,7 @@ pub fn latency(out: &RunOutput, duration: f64) -> Chart {
         ("p99", |q| q.p99),
         ("max", |q| q.max),
     ];
-    let lines = qs
+    let mut lines: Vec<Line> = qs
         .iter()
         .enumerate()
         .map(|(i, (label, pick))| Line {
@@ -98,6 +98,24 @@ pub fn latency(out: &RunOutput, duration: f64) -> Chart {
                 .collect(),
         })
         .collect();
+    // With several populations, each one's p99 too (e.g. normal traffic next to slow clients).
+    let mut tags = out.hlog.tags();
+    tags.retain(|t| t != "all");
+    if tags.len() > 1 {
+        for (k, t) in tags.iter().enumerate() {
+            lines.push(Line {
+                label: format!("p99 {t}"),
+                color: palette(4 + k),
+                points: (0..n)
+                    .filter_map(|s| {
+                        out.hlog
+                            .second(Some(t), s)
+                            .map(|q| (f64::from(s) + 0.5, q.p99 as f64 / 1000.0))
+                    })
+                    .collect(),
+            });
+        }
+    }
     Chart {
         title: "Latency over time (from the intended send time)".into(),
         y_label: "ms".into(),
@@ -164,9 +182,10 @@ pub fn connections(out: &RunOutput, pools: &[String], duration: f64) -> Chart {
         cols.push((format!("up.{p}.in_flight"), format!("{p} in flight")));
         cols.push((format!("up.{p}.queued"), format!("{p} queued")));
         cols.push((format!("up.{p}.connections"), format!("{p} connections")));
+        cols.push((format!("up.{p}.workers"), format!("{p} live workers")));
     }
     Chart {
-        title: "Connections and requests in flight".into(),
+        title: "Connections, requests in flight, live workers".into(),
         y_label: "count".into(),
         x: XAxis::Seconds,
         lines: sample_lines(out, &cols),
