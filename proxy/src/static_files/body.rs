@@ -1,12 +1,10 @@
 //! Streaming response bodies: file regions read in chunks (never the whole file), interleaved
 //! with in-memory parts (multipart boundaries).
 
-use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
@@ -14,8 +12,11 @@ use hyper::body::Frame;
 /// The body type of every static response.
 pub type Body = BoxBody<Bytes, io::Error>;
 
-/// Read size per chunk (nginx's default `output_buffers 2 32k` / sendfile chunks differ; the
-/// chunk size does not change the bytes sent).
+/// Read size per chunk (nginx's `output_buffers 2 32k` / sendfile chunks differ; the chunk
+/// size does not change the bytes sent). Chunks are read on the worker thread, as nginx
+/// without `aio` reads synchronously: measured 4× faster for a 1 MiB file than hops to
+/// tokio's blocking pool (`cargo bench --bench proxy_algorithms -- static_files`); a slow
+/// disk stalls the thread for one chunk, as it stalls an nginx worker.
 pub const CHUNK: usize = 64 * 1024;
 
 /// One piece of a body.
@@ -42,39 +43,37 @@ pub fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
-/// Chunks up to this size are read inline on the async task with `pread`, as nginx without
-/// `aio` reads synchronously; bigger ones would go to tokio's blocking pool. With the 64 KiB
-/// chunk every read is inline: measured 4× faster for a 1 MiB file than blocking-pool hops
-/// (`cargo bench --bench proxy_algorithms -- static_files`). A slow disk then stalls the
-/// worker thread for one chunk, exactly as it stalls an nginx worker.
-pub const INLINE_READ_MAX: usize = 64 * 1024;
-
 struct State {
-    file: Option<Arc<std::fs::File>>,
+    file: Option<std::fs::File>,
+    pos: u64,
     path: PathBuf,
     parts: std::vec::IntoIter<Part>,
     current: Option<(u64, u64)>,
 }
 
+/// Reads `n` bytes at `offset` into a fresh buffer (no zero-filling: `Read::take` +
+/// `read_to_end` fill uninitialised capacity safely); seeks only when the position differs.
 fn read_chunk(
-    f: &std::fs::File,
+    f: &mut std::fs::File,
+    pos: &mut u64,
     offset: u64,
     n: usize,
-    path: &std::path::Path,
+    path: &Path,
 ) -> io::Result<Bytes> {
-    let mut buf = BytesMut::zeroed(n);
-    let mut got = 0;
-    while got < n {
-        let k = f.read_at(&mut buf[got..], offset + got as u64)?;
-        if k == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("file \"{}\" was truncated", path.display()),
-            ));
-        }
-        got += k;
+    if *pos != offset {
+        f.seek(SeekFrom::Start(offset))?;
+        *pos = offset;
     }
-    Ok(buf.freeze())
+    let mut v = Vec::with_capacity(n);
+    f.take(n as u64).read_to_end(&mut v)?;
+    *pos += v.len() as u64;
+    if v.len() < n {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("file \"{}\" was truncated", path.display()),
+        ));
+    }
+    Ok(Bytes::from(v))
 }
 
 /// A body streaming `parts`, file parts read from an already-open `file` (`path` is only
@@ -82,7 +81,8 @@ fn read_chunk(
 /// connection is then cut, as nginx does when a file shrinks under it).
 pub fn file_parts(file: std::fs::File, path: PathBuf, parts: Vec<Part>) -> Body {
     let st = State {
-        file: Some(Arc::new(file)),
+        file: Some(file),
+        pos: 0,
         path,
         parts: parts.into_iter(),
         current: None,
@@ -94,16 +94,9 @@ pub fn file_parts(file: std::fs::File, path: PathBuf, parts: Vec<Part>) -> Body 
                     st.current = None;
                     continue;
                 }
-                let f = st.file.clone()?;
                 let n = (left as usize).min(CHUNK);
-                let r = if n <= INLINE_READ_MAX {
-                    read_chunk(&f, offset, n, &st.path)
-                } else {
-                    let path = st.path.clone();
-                    tokio::task::spawn_blocking(move || read_chunk(&f, offset, n, &path))
-                        .await
-                        .unwrap_or_else(|e| Err(io::Error::other(e)))
-                };
+                let f = st.file.as_mut()?;
+                let r = read_chunk(f, &mut st.pos, offset, n, &st.path);
                 return match r {
                     Ok(b) => {
                         st.current = Some((offset + n as u64, left - n as u64));

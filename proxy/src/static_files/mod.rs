@@ -32,7 +32,7 @@ use hyper::header::{
 };
 use hyper::{Method, Response, StatusCode, Version};
 
-pub use body::{Body, CHUNK, INLINE_READ_MAX, Part, empty, file_parts, full};
+pub use body::{Body, CHUNK, Part, empty, file_parts, full};
 pub use conditional::{
     Conditionals, ImsMode, Precondition, etag, etag_list_matches, http_date, parse_http_date,
     unix_secs,
