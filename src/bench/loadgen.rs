@@ -41,8 +41,18 @@ fn timed(mut cmd: Command) -> anyhow::Result<(String, f64)> {
     Ok((String::from_utf8_lossy(&out.stdout).to_string(), cpu))
 }
 
+/// Our own binary. `/proc/self/exe` still works when a rebuild replaced the file meanwhile.
+fn self_exe() -> std::path::PathBuf {
+    let proc_exe = std::path::PathBuf::from("/proc/self/exe");
+    if proc_exe.exists() {
+        proc_exe
+    } else {
+        std::env::current_exe().unwrap_or_else(|_| "proxylab".into())
+    }
+}
+
 fn loadgen_cmd(args: &[String]) -> anyhow::Result<Command> {
-    let mut cmd = Command::new(std::env::current_exe().context("cannot find the proxylab binary")?);
+    let mut cmd = Command::new(self_exe());
     cmd.arg("loadgen").args(args);
     Ok(cmd)
 }
@@ -220,8 +230,7 @@ pub fn run() -> anyhow::Result<()> {
 
     println!("\n== {WEBSOCKETS} idle WebSockets (fake upstream /ws) ==");
     let up = {
-        let mut c =
-            Command::new(std::env::current_exe().context("cannot find the proxylab binary")?);
+        let mut c = Command::new(self_exe());
         c.args([
             "upstream",
             "--host",

@@ -56,7 +56,7 @@ pub async fn open_loop(ctx: Rc<PopCtx>) {
 /// Below this, the driver yields in a loop instead of arming its timer (a timerfd: tokio's
 /// own timer fires on whole milliseconds, up to 2 ms late). Only short gaps (high per-thread
 /// rates, where the thread is busy anyway) spin.
-const SPIN_BELOW: Duration = Duration::from_micros(100);
+const SPIN_BELOW: Duration = Duration::from_micros(10);
 
 /// Waits until `intended`; false when the run is stopping.
 async fn pace(ctx: &PopCtx, timer: &PreciseTimer, intended: Instant) -> bool {

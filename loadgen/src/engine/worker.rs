@@ -46,6 +46,7 @@ pub fn run_worker(
     tx: mpsc::Sender<Msg>,
     global_stop: watch::Receiver<bool>,
 ) {
+    crate::fdlimit::tight_timer_slack();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
