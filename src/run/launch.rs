@@ -285,6 +285,9 @@ pub fn proxy_cmd(
 ) -> Command {
     match kind {
         ProxyKind::Nginx => {
+            // nginx resolves a relative -c against -p: pass absolute paths (`--out reports`).
+            let dir = &std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let conf = &std::path::absolute(conf).unwrap_or_else(|_| conf.to_path_buf());
             let mut cmd = Command::new(binary);
             let mut g = String::from("daemon off;");
             let has = |d: &str| {
