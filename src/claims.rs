@@ -10,6 +10,7 @@
 //! scenario = "spike-rate-limit"          # reports/<scenario>/<run>/summary.json
 //! variant = "base"                       # optional: only runs of this variant
 //! assertions = ["spike overflow is 429"] # names of [[assert]]s that encode the claim
+//! refuted_by = ["default overflow is 503"] # names of [[assert]]s that encode its opposite
 //! measure = ["total.status.429", "phases.spike.latency_ms.p99"]   # summary.json figures to show
 //! plot = "status"                        # plot of the run to show
 //! depends = "on limit_req_status"        # shown when the assertions disagree
@@ -48,6 +49,10 @@ pub struct Claim {
     /// Assertion names whose verdicts decide the claim.
     #[serde(default)]
     pub assertions: Vec<String>,
+    /// Assertion names that encode the opposite of the claim (e.g. "the overflow is 503" against
+    /// "the overflow gets 429"): the claim holds only if none of them held.
+    #[serde(default)]
+    pub refuted_by: Vec<String>,
     /// Dotted paths into summary.json to print as the measured result.
     #[serde(default)]
     pub measure: Vec<String>,
@@ -86,13 +91,14 @@ impl std::fmt::Display for Verdict {
 
 /// Decides a claim from a run summary.
 pub fn verdict(c: &Claim, s: &RunSummary) -> Verdict {
-    if c.assertions.is_empty() {
+    if c.assertions.is_empty() && c.refuted_by.is_empty() {
         return Verdict::NotMeasured("the claim names no assertion".into());
     }
     let mut results = Vec::new();
-    for name in &c.assertions {
+    let named = c.assertions.iter().map(|n| (n, true));
+    for (name, supports) in named.chain(c.refuted_by.iter().map(|n| (n, false))) {
         match s.assertions.iter().find(|a| &a.name == name) {
-            Some(a) => results.push(a.passed),
+            Some(a) => results.push(a.passed == supports),
             None => return Verdict::NotMeasured(format!("the run has no assertion {name:?}")),
         }
     }
@@ -264,6 +270,7 @@ mod tests {
             scenario: "s".into(),
             variant: None,
             assertions: names.iter().map(|s| s.to_string()).collect(),
+            refuted_by: vec![],
             measure: vec![],
             plot: None,
             depends: "on the config".into(),
@@ -283,6 +290,16 @@ mod tests {
             verdict(&claim(&["zz"]), &s),
             Verdict::NotMeasured(_)
         ));
+        let mut refuted = claim(&[]);
+        refuted.refuted_by = vec!["a".into()];
+        assert_eq!(verdict(&refuted, &s), Verdict::DoesNotHold);
+        refuted.assertions = vec!["a".into()];
+        assert_eq!(
+            verdict(&refuted, &s),
+            Verdict::Depends("on the config".into())
+        );
+        refuted.refuted_by = vec!["b".into()];
+        assert_eq!(verdict(&refuted, &s), Verdict::Holds);
         assert_eq!(
             measure(&s, "total.status.429"),
             Some(serde_json::json!(7.0))
