@@ -6,7 +6,6 @@ use crate::http::chunked::{ChunkError, Decoder};
 use crate::http::head::RequestHead;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Why reading a body stopped.
@@ -23,8 +22,8 @@ pub enum BodyError {
 /// A client connection with its read buffer.
 #[derive(Debug)]
 pub struct Client {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket (plain or TLS).
+    pub stream: super::stream::Stream,
     /// Bytes read but not consumed yet.
     pub buf: Vec<u8>,
 }

@@ -29,14 +29,36 @@ impl Drop for Gauge<'_> {
     }
 }
 
-/// Serves one accepted connection until it closes.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Serves one accepted connection until it closes; `tls` does the handshake first (bounded
+/// by the default server's `client_header_timeout`).
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let local = match stream.local_addr() {
         Ok(a) => a,
         Err(_) => return,
     };
     let _ = stream.set_nodelay(true);
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let https = tls.is_some();
+    let stream = match tls {
+        None => super::stream::Stream::Plain(stream),
+        Some(acceptor) => {
+            let limit = {
+                let live = shared.live.load();
+                live.route(local)
+                    .map(|r| live.config.http.servers[r.default].client_header_timeout)
+                    .unwrap_or(Duration::from_secs(60))
+            };
+            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => super::stream::Stream::Tls(Box::new(s)),
+                _ => return,
+            }
+        }
+    };
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -47,7 +69,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         local,
         id,
         requests: 0,
-        https: false,
+        https,
         started: std::time::Instant::now(),
     };
     let mut wait = None::<Duration>;

@@ -119,6 +119,8 @@ pub struct Live {
     pub zones: Vec<Arc<crate::limit_req::Zone>>,
     /// Generation number (1 = first load).
     pub generation: u64,
+    /// TLS acceptors by bound listen address (`listen … ssl`).
+    pub tls: HashMap<SocketAddr, Arc<rustls::ServerConfig>>,
 }
 
 fn method(m: &Method) -> balance::Method {
@@ -240,7 +242,9 @@ impl Live {
                 ))
             })
             .collect();
+        let tls = build_tls(&config)?;
         Ok(Live {
+            tls,
             config,
             routes,
             upstreams,
@@ -260,4 +264,50 @@ impl Live {
                 .find(|r| r.addr.ip().is_unspecified() && r.addr.port() == local.port())
         })
     }
+}
+
+/// One rustls configuration per `listen … ssl` socket: SNI across the socket's servers that
+/// have certificates, the default server's `ssl_protocols`. ALPN offers only `http/1.1`
+/// (HTTP/2 is not served yet).
+fn build_tls(config: &Config) -> Result<HashMap<SocketAddr, Arc<rustls::ServerConfig>>, String> {
+    use crate::tls::{ListenerTls, Protocols, SniServer, load_certified_key, server_config};
+    let mut out = HashMap::new();
+    for ls in config.http.listens.iter().filter(|l| l.ssl) {
+        let mut servers = Vec::new();
+        let mut default_pos = 0;
+        for &si in &ls.servers {
+            let s = &config.http.servers[si];
+            let Some((cert, key)) = &s.ssl_cert else {
+                continue;
+            };
+            if si == ls.default_server {
+                default_pos = servers.len();
+            }
+            let key = load_certified_key(cert, key).map_err(|e| e.to_string())?;
+            let names = s
+                .names
+                .iter()
+                .filter_map(|n| match n {
+                    ServerName::Exact(x) => Some(x.clone()),
+                    ServerName::WildHead(x) => Some(format!("*{x}")),
+                    ServerName::WildTail(x) => Some(format!("{x}*")),
+                    ServerName::Regex(_) => None,
+                })
+                .collect();
+            servers.push(SniServer { names, key });
+        }
+        let d = &config.http.servers[ls.default_server];
+        let protos: Vec<&str> = d.ssl_protocols.iter().map(String::as_str).collect();
+        let l = ListenerTls {
+            servers,
+            default_server: default_pos,
+            protocols: Protocols::parse(&protos).map_err(|e| e.to_string())?,
+            http2: false,
+            session_tickets: true,
+            session_cache: None,
+        };
+        let cfg = server_config(&l).map_err(|e| e.to_string())?;
+        out.insert(ls.addr, cfg);
+    }
+    Ok(out)
 }

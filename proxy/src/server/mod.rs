@@ -16,6 +16,7 @@ pub mod respond;
 pub mod shared;
 mod static_serve;
 mod status_page;
+pub mod stream;
 
 use crate::conf::Loaded;
 use live::Live;
@@ -90,6 +91,7 @@ struct Workers {
 }
 
 async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns: usize) {
+    let bound = l.local_addr().ok();
     let mut drain = shared.drain_tx.subscribe();
     let local_active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
@@ -106,8 +108,11 @@ async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns:
                 local_active.fetch_add(1, Ordering::Relaxed);
                 let sh = shared.clone();
                 let la = local_active.clone();
+                let tls = bound
+                    .and_then(|b| sh.live.load().tls.get(&b).cloned())
+                    .map(tokio_rustls::TlsAcceptor::from);
                 tokio::spawn(async move {
-                    conn::serve(stream, peer, sh.clone()).await;
+                    conn::serve(stream, peer, sh.clone(), tls).await;
                     la.fetch_sub(1, Ordering::Relaxed);
                     if sh.stats.active.fetch_sub(1, Ordering::Relaxed) == 1 {
                         sh.idle.notify_waiters();
@@ -185,10 +190,20 @@ pub fn run(conf: PathBuf, prefix: Option<PathBuf>, loaded: Loaded) -> Result<(),
     let shared = Arc::new(Shared::new(live, epoch));
     let workers = start_workers(nworkers)?;
     spawn_accepts(&workers, &listeners, &shared, max_conns)?;
-    let addrs: Vec<String> = listeners
-        .iter()
-        .map(|(a, _)| format!("http://{a}"))
-        .collect();
+    let addrs: Vec<String> = {
+        let live = shared.live.load();
+        listeners
+            .iter()
+            .map(|(a, _)| {
+                let scheme = if live.tls.contains_key(a) {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{a}")
+            })
+            .collect()
+    };
     {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "proxylab-proxy ready {}", addrs.join(" "));

@@ -37,7 +37,7 @@ pub async fn run(
             return (TunnelEnd::Closed, to_client);
         }
     }
-    let (mut cr, mut cw) = client.stream.split();
+    let (mut cr, mut cw) = tokio::io::split(&mut client.stream);
     let (mut ur, mut uw) = up.split();
     let mut from_client = vec![0u8; 16384];
     let mut from_up = vec![0u8; 16384];

@@ -1,0 +1,110 @@
+//! TLS (HTTP/1.1) through both proxies with the article's two server blocks: the port-80
+//! style redirect to https, then the TLS server (curl as the client): status, headers and
+//! body, `$scheme`/`$https`, the negotiated protocol with `ssl_protocols TLSv1.2 TLSv1.3`, and
+//! nginx 1.22's default (`TLSv1 TLSv1.1 TLSv1.2`: a TLS 1.3-only client fails).
+
+mod common;
+
+use common::both;
+use std::process::Command;
+
+fn curl(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("curl")
+        .args(["-sk", "--http1.1", "-D", "-", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn view(text: &str, port: u16) -> String {
+    text.replace(&port.to_string(), "PORT")
+        .lines()
+        .filter(|l| !l.starts_with("Date: ") && !l.starts_with("Server: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn tls_servers_match_nginx() {
+    if proxylab_testkit::require("curl", "apt-get install curl").is_none() {
+        return;
+    }
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (crt, key, _) = proxylab_proxy::tls::write_self_signed(
+        certs.path(),
+        "api",
+        &["api.example.com", "localhost"],
+    )
+    .expect("cert");
+    let http = format!(
+        "server {{ listen 127.0.0.1:{{PORT}}; server_name api.example.com; return 301 https://$server_name$request_uri; }}\n\
+         server {{ listen 127.0.0.1:{{PORT2}} ssl; server_name api.example.com;\n\
+           ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3;\n\
+           location / {{ return 200 \"tls $scheme $https $host\"; }} }}\n\
+         server {{ listen 127.0.0.1:{{PORT3}} ssl; server_name api.example.com;\n\
+           ssl_certificate {crt}; ssl_certificate_key {key};\n\
+           location / {{ return 200 \"default protocols\"; }} }}",
+        crt = crt.display(),
+        key = key.display()
+    );
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for ports in [nginx.ports(), ours.ports] {
+        let plain = curl(&[
+            "-H",
+            "Host: api.example.com",
+            &format!("http://127.0.0.1:{}/a?b=1", ports[0]),
+        ]);
+        let tls = curl(&[
+            "-v",
+            "-H",
+            "Host: api.example.com",
+            &format!("https://127.0.0.1:{}/x", ports[1]),
+        ]);
+        let proto = tls
+            .2
+            .lines()
+            .find(|l| l.contains("SSL connection using"))
+            .map(|l| l.split_whitespace().nth(4).unwrap_or("").to_string());
+        let t12 = curl(&[
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            &format!("https://127.0.0.1:{}/", ports[1]),
+        ]);
+        let default_13 = curl(&["--tlsv1.3", &format!("https://127.0.0.1:{}/", ports[2])]);
+        let default_12 = curl(&[
+            "--tls-max",
+            "1.2",
+            &format!("https://127.0.0.1:{}/", ports[2]),
+        ]);
+        seen.push((
+            view(&plain.1, ports[0]),
+            view(&tls.1, ports[1]),
+            proto,
+            t12.0,
+            default_13.0,
+            view(&default_12.1, ports[2]),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "nginx vs ours");
+    assert!(
+        seen[1].1.contains("tls https on api.example.com"),
+        "{}",
+        seen[1].1
+    );
+    assert!(!seen[1].4, "TLS 1.3 is off by default in nginx 1.22");
+    assert_eq!(
+        seen[1].2.as_deref(),
+        Some("TLSv1.3"),
+        "negotiated with ssl_protocols TLSv1.2 TLSv1.3"
+    );
+    assert!(seen[1].3, "TLS 1.2 client accepted");
+}
