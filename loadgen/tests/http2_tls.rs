@@ -107,18 +107,17 @@ fn h2c_with_prior_knowledge_in_open_loop() {
     let Some(n) = nginx(&c) else { return };
     let mut p = plan(
         &format!("http://127.0.0.1:{}", n.ports()[1]),
-        open(500.0, 2),
+        open(3000.0, 2),
         Duration::from_secs(3),
     );
     p.protocol = Protocol::H2c;
     let res = run(&p);
     let s = &res.summary.overall;
-    assert_eq!((s.sent, s.completed), (1000, 1000), "{s:?}");
-    assert_eq!(count_lines(&log(&n), "HTTP/2.0 200"), 1000);
-    // Open loop over HTTP/2 multiplexes: one connection per thread by default.
-    assert!(
-        res.summary.details["p"].connections_opened <= 2,
-        "{:?}",
-        res.summary.details["p"]
-    );
+    assert_eq!((s.sent, s.completed), (6000, 6000), "{s:?}");
+    assert_eq!(count_lines(&log(&n), "HTTP/2.0 200"), 6000);
+    // Open loop over HTTP/2 multiplexes (one connection per thread by default); nginx ends a
+    // connection after http2_max_requests (1000) with GOAWAY, and the refused streams are
+    // retried on a new connection, so a handful of connections carried 6,000 requests.
+    let opened = res.summary.details["p"].connections_opened;
+    assert!(opened >= 2 && opened < 40, "{opened} connections");
 }

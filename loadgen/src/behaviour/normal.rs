@@ -72,15 +72,30 @@ async fn exchange(
             c.read_response(spec.is_head()).await
         }
         Some(Conn::H2 { h, ep, .. }) => {
-            let req = spec
-                .h2_request(&ps.endpoints[*ep], seq, rand)
-                .map_err(|_| ErrorKind::Protocol)?;
+            let ep = *ep;
+            let req = || {
+                spec.h2_request(&ps.endpoints[ep], seq, rand)
+                    .map_err(|_| ErrorKind::Protocol)
+            };
             let body = spec
                 .body
                 .as_ref()
                 .map(|b| b.inline.clone().unwrap_or_default());
             *sent_at = Instant::now();
-            h.exchange(req, body).await
+            match h.exchange(req()?, body.clone()).await {
+                Err((_, true)) => {
+                    // Refused before processing (GOAWAY, REFUSED_STREAM): once more, new connection.
+                    drop_conn(ctx, slot);
+                    let fresh = ctx.connect(ep).await?;
+                    let result = match &fresh {
+                        Conn::H2 { h, .. } => h.exchange(req()?, body).await.map_err(|(k, _)| k),
+                        Conn::H1 { .. } => Err(ErrorKind::Protocol),
+                    };
+                    *slot = Some(fresh);
+                    result
+                }
+                r => r.map_err(|(k, _)| k),
+            }
         }
         None => Err(ErrorKind::Other),
     }

@@ -5,7 +5,7 @@
 use super::ctx::Conn;
 use crate::record::Rec;
 use std::cell::{Cell, RefCell};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
 /// Connections of one population on one thread.
 #[derive(Debug)]
@@ -16,6 +16,7 @@ pub struct Pool {
     h2_cap: usize,
     h2_rr: Cell<usize>,
     h2_opening: Cell<usize>,
+    h2_ready: Notify,
 }
 
 /// A request's hold on the pool: maybe a connection, and a permit when capped.
@@ -39,13 +40,14 @@ impl Pool {
             h2_cap: cap.unwrap_or(1),
             h2_rr: Cell::new(0),
             h2_opening: Cell::new(0),
+            h2_ready: Notify::new(),
         }
     }
 
     /// Gets a connection slot, waiting (and recording it) when the cap is reached.
     pub async fn acquire(&self, rec: &Rec) -> Lease<'_> {
         if self.h2 {
-            return self.acquire_h2();
+            return self.acquire_h2().await;
         }
         let permit = match &self.sem {
             None => None,
@@ -68,33 +70,42 @@ impl Pool {
         }
     }
 
-    fn acquire_h2(&self) -> Lease<'_> {
-        let idle = self.idle.borrow();
-        if idle.len() + self.h2_opening.get() < self.h2_cap || idle.is_empty() {
+    /// HTTP/2: share an open connection; open one more while under the cap; otherwise wait
+    /// for a connection being opened by another request.
+    async fn acquire_h2(&self) -> Lease<'_> {
+        loop {
+            let ready = self.h2_ready.notified();
+            let idle = self.idle.borrow();
+            if idle.len() + self.h2_opening.get() < self.h2_cap {
+                drop(idle);
+                self.h2_opening.set(self.h2_opening.get() + 1);
+                return Lease {
+                    slot: None,
+                    pool: self,
+                    opening_h2: true,
+                    _permit: None,
+                };
+            }
+            if !idle.is_empty() {
+                let i = self.h2_rr.get();
+                self.h2_rr.set(i.wrapping_add(1));
+                let slot = match &idle[i % idle.len()] {
+                    Conn::H2 { h, ep, t } => Some(Conn::H2 {
+                        h: h.clone(),
+                        ep: *ep,
+                        t: t.clone(),
+                    }),
+                    Conn::H1 { .. } => None,
+                };
+                return Lease {
+                    slot,
+                    pool: self,
+                    opening_h2: false,
+                    _permit: None,
+                };
+            }
             drop(idle);
-            self.h2_opening.set(self.h2_opening.get() + 1);
-            return Lease {
-                slot: None,
-                pool: self,
-                opening_h2: true,
-                _permit: None,
-            };
-        }
-        let i = self.h2_rr.get();
-        self.h2_rr.set(i.wrapping_add(1));
-        let slot = match &idle[i % idle.len()] {
-            Conn::H2 { h, ep, t } => Some(Conn::H2 {
-                h: h.clone(),
-                ep: *ep,
-                t: t.clone(),
-            }),
-            Conn::H1 { .. } => None,
-        };
-        Lease {
-            slot,
-            pool: self,
-            opening_h2: false,
-            _permit: None,
+            ready.await;
         }
     }
 
@@ -110,13 +121,14 @@ impl Pool {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if self.opening_h2 {
-            self.pool.h2_opening.set(self.pool.h2_opening.get() - 1);
-        }
         match self.slot.take() {
             Some(c @ Conn::H1 { .. }) => self.pool.idle.borrow_mut().push(c),
             Some(c @ Conn::H2 { .. }) if self.opening_h2 => self.pool.idle.borrow_mut().push(c),
             _ => {}
+        }
+        if self.opening_h2 {
+            self.pool.h2_opening.set(self.pool.h2_opening.get() - 1);
+            self.pool.h2_ready.notify_waiters();
         }
     }
 }
