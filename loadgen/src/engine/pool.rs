@@ -75,38 +75,44 @@ impl Pool {
     async fn acquire_h2(&self) -> Lease<'_> {
         loop {
             let ready = self.h2_ready.notified();
-            let idle = self.idle.borrow();
-            if idle.len() + self.h2_opening.get() < self.h2_cap {
-                drop(idle);
-                self.h2_opening.set(self.h2_opening.get() + 1);
-                return Lease {
-                    slot: None,
-                    pool: self,
-                    opening_h2: true,
-                    _permit: None,
-                };
+            if let Some(lease) = self.try_h2() {
+                return lease;
             }
-            if !idle.is_empty() {
-                let i = self.h2_rr.get();
-                self.h2_rr.set(i.wrapping_add(1));
-                let slot = match &idle[i % idle.len()] {
-                    Conn::H2 { h, ep, t } => Some(Conn::H2 {
-                        h: h.clone(),
-                        ep: *ep,
-                        t: t.clone(),
-                    }),
-                    Conn::H1 { .. } => None,
-                };
-                return Lease {
-                    slot,
-                    pool: self,
-                    opening_h2: false,
-                    _permit: None,
-                };
-            }
-            drop(idle);
             ready.await;
         }
+    }
+
+    fn try_h2(&self) -> Option<Lease<'_>> {
+        let idle = self.idle.borrow();
+        if idle.len() + self.h2_opening.get() < self.h2_cap {
+            drop(idle);
+            self.h2_opening.set(self.h2_opening.get() + 1);
+            return Some(Lease {
+                slot: None,
+                pool: self,
+                opening_h2: true,
+                _permit: None,
+            });
+        }
+        if idle.is_empty() {
+            return None;
+        }
+        let i = self.h2_rr.get();
+        self.h2_rr.set(i.wrapping_add(1));
+        let slot = match &idle[i % idle.len()] {
+            Conn::H2 { h, ep, t } => Some(Conn::H2 {
+                h: h.clone(),
+                ep: *ep,
+                t: t.clone(),
+            }),
+            Conn::H1 { .. } => None,
+        };
+        Some(Lease {
+            slot,
+            pool: self,
+            opening_h2: false,
+            _permit: None,
+        })
     }
 
     /// Forgets a broken shared HTTP/2 connection.
