@@ -60,7 +60,7 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
         .url
         .clone()
         .ok_or("give a target URL or --plan FILE.toml (see --help)")?;
-    let target = crate::plan::Target::parse(&url).map_err(|e| e.to_string())?;
+    crate::plan::Target::parse(&url).map_err(|e| e.to_string())?;
     let duration = dur("duration", &a.duration)?.unwrap_or(Dur::secs(10));
     let mut stages: Vec<Stage> = a
         .stages
@@ -113,14 +113,9 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
             .ok_or_else(|| format!("bad --header {h:?}: want \"Name: value\""))?;
         headers.insert(k.trim().to_string(), v.trim().to_string());
     }
-    let path = if target.base_path.is_empty() {
-        "/".to_string()
-    } else {
-        String::new()
-    };
     let request = RequestSpec {
         method: a.method.clone(),
-        path,
+        path: String::new(),
         headers,
         body_size: a.body_size,
         body_file: a.body_file.clone(),
