@@ -89,6 +89,8 @@ pub struct Http {
     pub limit_req_zones: Vec<LimitReqZone>,
     /// `map` blocks.
     pub maps: Vec<Arc<MapBlock>>,
+    /// `match {}` blocks for health checks (nginx Plus).
+    pub matches: Vec<Arc<crate::health::MatchBlock>>,
 }
 
 /// One listening address and the servers on it.

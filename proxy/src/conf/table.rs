@@ -307,13 +307,14 @@ pub static DIRECTIVES: &[(&str, u32, u32)] = &[
     ("auth_basic_user_file", HSL | LMT, TAKE1),
     // nginx Plus only (documented as such), and proxylab's own
     ("health_check", LOC | UPS, ANY),
+    ("match", HTTP, BLOCK | TAKE1),
     ("proxylab_status", LOC, NOARGS),
 ];
 
 /// Blocks whose bodies are not directives (`types`, `map`, `geo`, `split_clients`): their
 /// lines are handled by the block's own parser.
 pub fn is_opaque_block(name: &str) -> bool {
-    matches!(name, "types" | "map" | "geo" | "split_clients")
+    matches!(name, "types" | "map" | "geo" | "split_clients" | "match")
 }
 
 /// nginx's generic checks for directive `d` in context `here`. Returns the arity bits of the

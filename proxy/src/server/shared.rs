@@ -27,7 +27,7 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Shared {
     /// The current config generation.
-    pub live: ArcSwap<Live>,
+    pub live: std::sync::Arc<ArcSwap<Live>>,
     /// Counters.
     pub stats: Stats,
     /// Set by SIGQUIT: finish in-flight requests, close idle connections, stop accepting.
@@ -46,8 +46,14 @@ impl Shared {
     /// Wraps the first live state.
     pub fn new(live: Live, epoch: std::time::Instant) -> Shared {
         let (drain_tx, _) = watch::channel(false);
+        let live = std::sync::Arc::new(ArcSwap::from_pointee(live));
+        // Active health checks follow the live config on their own thread (nginx Plus).
+        if let Err(e) = crate::health::Manager::spawn(std::sync::Arc::downgrade(&live)) {
+            let msg = format!("health checks not started ({e})");
+            live.load().error_log.log(crate::conf::model::LogLevel::Alert, &msg);
+        }
         Shared {
-            live: ArcSwap::from_pointee(live),
+            live,
             stats: Stats::default(),
             draining: AtomicBool::new(false),
             drain_tx,

@@ -161,7 +161,10 @@ impl Builder {
                         super::misc::template(c, &c.args[1])?;
                     }
                 }
-                "health_check" => loc.level.dirs.push(c.clone()),
+                "health_check" => {
+                    self.health.check(c)?;
+                    loc.level.dirs.push(c.clone());
+                }
                 _ => {
                     self.pre_check_loc_directive(c)?;
                     loc.level.add(c)?;

@@ -50,6 +50,8 @@ pub(crate) struct Builder {
     pub warnings: Vec<String>,
     /// The `http` directive with `line` set to its closing brace (merge errors point there).
     pub http_end: Option<Directive>,
+    /// `health_check` / `match` collected for the health module.
+    pub health: crate::health::HealthConf,
 }
 
 /// Reads `path` and validates it. `prefix` is nginx's `-p` (default: the config's directory);
@@ -81,6 +83,7 @@ pub fn load(path: &Path, prefix: Option<&Path>) -> Result<Loaded, ConfError> {
         listens: server::Listens::default(),
         warnings: Vec::new(),
         http_end: None,
+        health: Default::default(),
     };
     b.walk_main(&items)?;
     let http = b.finish_http()?;
@@ -179,6 +182,7 @@ impl Builder {
                 "log_format" => self.misc.log_format(d)?,
                 "limit_req_zone" => self.misc.limit_req_zone(d)?,
                 "map" => self.misc.map(d)?,
+                "match" => self.health.add_match(d)?,
                 "geo" | "split_clients" | "limit_conn_zone" => {}
                 _ => {
                     self.pre_check_loc_directive(d)?;
@@ -209,6 +213,7 @@ impl Builder {
             upstreams,
             limit_req_zones: self.misc.zones.clone(),
             maps: self.misc.maps.clone(),
+            matches: self.health.finish()?,
             ..Http::default()
         };
         let servers = std::mem::take(&mut self.servers);

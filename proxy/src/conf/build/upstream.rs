@@ -338,7 +338,10 @@ impl Builder {
                         .ok_or_else(|| err(c, "\"keepalive_requests\" directive invalid number"))?;
                 }
                 "zone" => u.zone = Some(a[0].clone()),
-                "health_check" => u.health_check = Some(a.clone()),
+                "health_check" => {
+                    self.health.check(c)?;
+                    u.health_check = Some(a.clone());
+                }
                 _ => {}
             }
         }
