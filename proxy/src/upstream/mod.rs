@@ -3,6 +3,8 @@
 //! tries, timeout; POST not retried once sent; a failure on a reused keepalive connection
 //! gives its try back), the 502/504 split, and the keepalive pool.
 
+mod buffered;
+mod framer;
 pub mod pool;
 mod relay;
 pub mod request;
@@ -370,6 +372,7 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
                     sent.leftover,
                     pool,
                     pp,
+                    &mut attempt,
                 )
                 .await;
                 if let Some(t) = req.up.tries.last_mut() {

@@ -4,23 +4,18 @@
 //! re-chunked when the length is unknown; the upstream connection goes back to the keepalive
 //! pool when the exchange allows it.
 
+use super::framer::{Framer, Framing};
 use super::pool::{Pool, UpConn};
 use super::response::{UpHead, passed};
+use crate::balance::{Attempt, PeerOutcome};
 use crate::conf::model::{LogLevel, ProxyPass};
-use crate::http::chunked::{Decoder, encode_chunk};
 use crate::server::client::Client;
 use crate::server::ctx::Req;
 use crate::server::phases::{Next, absolute, added_headers, keepalive, log_error};
 use crate::server::respond::{Head, Ka, write_head};
 use crate::server::shared::Shared;
+use std::time::Instant;
 use tokio::io::AsyncReadExt;
-
-enum Framing {
-    None,
-    Length(u64),
-    Chunked,
-    Close,
-}
 
 fn redirect(req: &Req<'_>, pp: &ProxyPass, loc: &[u8]) -> Vec<u8> {
     // proxy_redirect default: the proxy_pass URL (with "/" when it has no URI) → location name.
@@ -54,6 +49,7 @@ pub async fn send(
     mut leftover: Vec<u8>,
     pool: &Pool,
     pp: &ProxyPass,
+    attempt: &mut Attempt,
 ) -> Next {
     let head_req = req.head.method() == b"HEAD";
     let code = up.code;
@@ -159,128 +155,87 @@ pub async fn send(
     }
     let send_timeout = req.loc.send_timeout;
     let read_timeout = p.read_timeout;
-    let mut body_sent: u64 = 0;
-    let mut complete = false;
-    let mut up_error: Option<String> = None;
-    let mut client_error = false;
-    let mut dec = Decoder::new(0);
-    let mut remaining = match up_framing {
-        Framing::Length(n) => n,
-        _ => 0,
+    let mut framer = Framer::new(up_framing, client_chunked);
+    let mut up_error = framer.feed(&leftover, &mut out).err();
+    leftover.clear();
+    let accel_off = up.headers().any(|(n, v)| {
+        n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
+    });
+    let reusable_head =
+        up.http11 && !up.conn_close && up_framing != Framing::Close && pool.enabled();
+    let mut released = false;
+    let mut release = |conn: UpConn, ok: bool, attempt: &mut Attempt| {
+        if ok && reusable_head {
+            pool.put(conn);
+        }
+        attempt.finish(PeerOutcome::Ok, Instant::now());
+        released = true;
     };
-    let mut rbuf: Vec<u8> = Vec::new();
-    let mut decoded = Vec::new();
-    let mut first = true;
-    loop {
-        // Turn what we have into client bytes.
-        let data: &[u8] = if first { &leftover } else { &rbuf };
-        match up_framing {
-            Framing::None => complete = true,
-            Framing::Length(_) => {
-                let n = (remaining as usize).min(data.len());
-                out.extend_from_slice(&data[..n]);
-                body_sent += n as u64;
-                remaining -= n as u64;
-                if n < data.len() {
-                    up_error = Some("upstream sent more data than specified in \"Content-Length\" header while reading upstream".into());
-                }
-                complete = remaining == 0;
-            }
-            Framing::Chunked => {
-                decoded.clear();
-                match dec.decode(data, &mut decoded) {
-                    Ok(used) => {
-                        if used < data.len() {
-                            up_error = Some(
-                                "upstream sent data after final chunk while reading upstream"
-                                    .into(),
-                            );
-                        }
-                    }
-                    Err(_) => {
-                        up_error = Some(
-                            "upstream sent invalid chunked response while reading upstream".into(),
-                        )
-                    }
-                }
-                if !decoded.is_empty() {
-                    body_sent += decoded.len() as u64;
-                    if client_chunked {
-                        encode_chunk(&decoded, &mut out);
-                    } else {
-                        out.extend_from_slice(&decoded);
-                    }
-                }
-                complete = dec.done();
-                if complete && client_chunked {
-                    out.extend_from_slice(b"0\r\n\r\n");
-                }
-            }
-            Framing::Close => {
-                if !data.is_empty() {
-                    body_sent += data.len() as u64;
-                    if client_chunked {
-                        encode_chunk(data, &mut out);
-                    } else {
-                        out.extend_from_slice(data);
-                    }
-                }
-            }
+    let client_error;
+    if p.buffering && !accel_off && !framer.complete && up_error.is_none() {
+        let limits = super::buffered::Limits {
+            memory: p.buffers.0 * p.buffers.1,
+            file: p.max_temp_file_size,
+            read_timeout,
+            send_timeout,
+        };
+        let r = super::buffered::copy(client, conn, &mut framer, out, limits, |c, ok| {
+            release(c, ok, attempt)
+        })
+        .await;
+        req.bytes_sent += r.sent;
+        up_error = r.up_error;
+        client_error = r.client_error;
+        if r.spilled {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Warn,
+                "an upstream response is buffered to a temporary file while reading upstream",
+            );
         }
-        if first {
-            leftover.clear();
-            first = false;
-        }
-        if !out.is_empty() && !client_error {
-            if client.write_all(&out, send_timeout).await.is_err() {
-                client_error = true;
-            } else {
+    } else {
+        let mut ce = false;
+        let mut rbuf: Vec<u8> = Vec::new();
+        loop {
+            if !out.is_empty() {
+                if client.write_all(&out, send_timeout).await.is_err() {
+                    ce = true;
+                    break;
+                }
                 req.bytes_sent += out.len() as u64;
+                out.clear();
             }
-            out.clear();
-        }
-        if complete || up_error.is_some() || client_error {
-            break;
-        }
-        rbuf.clear();
-        if rbuf.capacity() < 16384 {
-            rbuf.reserve(16384);
-        }
-        match tokio::time::timeout(read_timeout, conn.stream.read_buf(&mut rbuf)).await {
-            Err(_) => {
-                up_error = Some(
-                    "upstream timed out (110: Connection timed out) while reading upstream".into(),
-                );
+            if framer.complete || up_error.is_some() {
                 break;
             }
-            Ok(Err(e)) => {
-                up_error = Some(format!(
-                    "recv() failed ({}) while reading upstream",
-                    super::os_err(&e)
-                ));
-                break;
+            rbuf.clear();
+            if rbuf.capacity() < 16384 {
+                rbuf.reserve(16384);
             }
-            Ok(Ok(0)) => {
-                if matches!(up_framing, Framing::Close) {
-                    complete = true;
-                    if client_chunked {
-                        if client.write_all(b"0\r\n\r\n", send_timeout).await.is_err() {
-                            client_error = true;
-                        } else {
-                            req.bytes_sent += 5;
-                        }
-                    }
-                } else {
+            match tokio::time::timeout(read_timeout, conn.stream.read_buf(&mut rbuf)).await {
+                Err(_) => {
                     up_error = Some(
-                        "upstream prematurely closed connection while reading upstream".into(),
+                        "upstream timed out (110: Connection timed out) while reading upstream"
+                            .into(),
                     );
                 }
-                break;
+                Ok(Err(e)) => {
+                    up_error = Some(format!(
+                        "recv() failed ({}) while reading upstream",
+                        super::os_err(&e)
+                    ));
+                }
+                Ok(Ok(0)) => up_error = framer.eof(&mut out).err(),
+                Ok(Ok(_)) => up_error = framer.feed(&rbuf, &mut out).err(),
             }
-            Ok(Ok(_)) => {}
         }
+        client_error = ce;
+        let ok = framer.complete && up_error.is_none();
+        release(conn, ok, attempt);
     }
-    req.body_bytes_sent = body_sent.min(req.bytes_sent.saturating_sub(head_len));
+    let _ = released;
+    req.body_bytes_sent = req.bytes_sent.saturating_sub(head_len);
     if let Some(msg) = &up_error {
         log_error(req.live, req, LogLevel::Error, msg);
     }
@@ -292,17 +247,8 @@ pub async fn send(
             "client prematurely closed connection while sending to client",
         );
     }
-    let reusable = complete
-        && up_error.is_none()
-        && up.http11
-        && !up.conn_close
-        && !matches!(up_framing, Framing::Close)
-        && pool.enabled();
-    if reusable {
-        pool.put(conn);
-    }
     req.up.last_head = Some(up);
-    if complete && up_error.is_none() && !client_error {
+    if framer.complete && up_error.is_none() && !client_error {
         match ka {
             Ka::KeepAlive(_) => Next::KeepAlive(req.loc.keepalive_timeout.0),
             _ => Next::Close,

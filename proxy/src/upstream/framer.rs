@@ -1,0 +1,122 @@
+//! Turns upstream body bytes into client body bytes: Content-Length, chunked (decoded and
+//! re-chunked for HTTP/1.1 clients) or close-delimited framing, with nginx's error wording.
+
+use crate::http::chunked::{Decoder, encode_chunk};
+
+/// How the upstream delimits its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304).
+    None,
+    /// Content-Length.
+    Length(u64),
+    /// Transfer-Encoding: chunked.
+    Chunked,
+    /// Until the upstream closes.
+    Close,
+}
+
+/// Body conversion state.
+#[derive(Debug)]
+pub struct Framer {
+    framing: Framing,
+    remaining: u64,
+    dec: Decoder,
+    client_chunked: bool,
+    decoded: Vec<u8>,
+    /// The whole upstream body was seen.
+    pub complete: bool,
+    /// Body bytes (decoded) seen so far.
+    pub body: u64,
+}
+
+impl Framer {
+    /// A framer for `framing`; `client_chunked` re-encodes the body as chunks.
+    pub fn new(framing: Framing, client_chunked: bool) -> Framer {
+        Framer {
+            framing,
+            remaining: match framing {
+                Framing::Length(n) => n,
+                _ => 0,
+            },
+            dec: Decoder::new(0),
+            client_chunked,
+            decoded: Vec::new(),
+            complete: matches!(framing, Framing::None | Framing::Length(0)),
+            body: 0,
+        }
+    }
+
+    fn emit(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        self.body += data.len() as u64;
+        if self.client_chunked {
+            encode_chunk(data, out);
+        } else {
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// Converts `data` read from the upstream, appending client bytes to `out`.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        match self.framing {
+            Framing::None => {
+                self.complete = true;
+                Ok(())
+            }
+            Framing::Length(_) => {
+                let n = (self.remaining as usize).min(data.len());
+                out.extend_from_slice(&data[..n]);
+                self.body += n as u64;
+                self.remaining -= n as u64;
+                self.complete = self.remaining == 0;
+                if n < data.len() {
+                    return Err("upstream sent more data than specified in \"Content-Length\" header while reading upstream".into());
+                }
+                Ok(())
+            }
+            Framing::Chunked => {
+                let mut decoded = std::mem::take(&mut self.decoded);
+                decoded.clear();
+                let r = self.dec.decode(data, &mut decoded);
+                self.emit(&decoded, out);
+                self.decoded = decoded;
+                self.complete = self.dec.done();
+                if self.complete && self.client_chunked {
+                    out.extend_from_slice(b"0\r\n\r\n");
+                }
+                match r {
+                    Ok(used) if used < data.len() => {
+                        Err("upstream sent data after final chunk while reading upstream".into())
+                    }
+                    Ok(_) => Ok(()),
+                    Err(_) => {
+                        Err("upstream sent invalid chunked response while reading upstream".into())
+                    }
+                }
+            }
+            Framing::Close => {
+                self.emit(data, out);
+                Ok(())
+            }
+        }
+    }
+
+    /// The upstream closed: fine for close-delimited bodies (the final chunk is appended for
+    /// chunked clients), an error otherwise.
+    pub fn eof(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        if self.framing == Framing::Close {
+            self.complete = true;
+            if self.client_chunked {
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            return Ok(());
+        }
+        if self.complete {
+            return Ok(());
+        }
+        Err("upstream prematurely closed connection while reading upstream".into())
+    }
+}
