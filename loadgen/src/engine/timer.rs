@@ -81,19 +81,22 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn wakes_close_to_the_deadline_without_drift() {
+    async fn never_wakes_early_and_usually_within_a_millisecond() {
         let t = PreciseTimer::new();
         let start = Instant::now();
-        let mut worst = Duration::ZERO;
+        let mut late = Vec::new();
         for i in 1..=200u64 {
             let at = start + Duration::from_micros(2500 * i);
             t.sleep_until(at).await;
-            let late = Instant::now().saturating_duration_since(at);
-            assert!(Instant::now() >= at);
-            worst = worst.max(late);
+            assert!(Instant::now() >= at, "woke early");
+            late.push(Instant::now().saturating_duration_since(at));
         }
-        eprintln!("worst lateness {worst:?}");
-        // Generous: a loaded 2-core machine; tokio's own timer would be up to 2 ms late.
-        assert!(worst < Duration::from_millis(20), "{worst:?}");
+        late.sort();
+        // Generous (shared 2-core machine): the median, not the worst case.
+        assert!(
+            late[100] < Duration::from_millis(1),
+            "median lateness {:?}",
+            late[100]
+        );
     }
 }
