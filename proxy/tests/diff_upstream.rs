@@ -339,3 +339,28 @@ fn upstream_keepalive_reuse_and_reused_connection_failure_match_nginx() {
     );
     assert_eq!(flaky_logs[1].1, 200);
 }
+
+#[test]
+fn upstream_idle_close_before_reuse_is_not_an_error() {
+    if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    // uvicorn-style keep-alive timeout of 1 s upstream vs the proxy's 60 s pool: the
+    // upstream closes the idle cached connection; the next request must not see an error.
+    let f = FakeUpstream::start(&["--timeout-keep-alive", "1"]);
+    let http = format!(
+        "upstream ka {{ server {}; keepalive 8; }}\n\
+         server {{ listen 127.0.0.1:{{PORT}};\n\
+           location / {{ proxy_pass http://ka; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}",
+        f.addr()
+    );
+    let reqs: Vec<(&str, &str, &[u8])> = (0..4).map(|_| ("GET", "/", &b""[..])).collect();
+    let Some((n, o)) = run_both(&http, &reqs, Some((2, Duration::from_millis(1800)))) else {
+        return;
+    };
+    assert_same(&n, &o);
+    assert!(
+        o.iter().all(|l| l.starts_with("200 ") && !l.contains(", ")),
+        "{o:#?}"
+    );
+}
