@@ -1,6 +1,6 @@
 //! `--shard i/n`: the part of a plan that one of n generators runs.
 
-use super::{Load, Plan, PlanError, Stage};
+use super::{Dur, Load, Plan, PlanError, Stage};
 
 impl Plan {
     /// The `i`-th of `n` equal parts of this plan (0-based): open-loop rates divided by `n`,
@@ -18,6 +18,18 @@ impl Plan {
         plan.max_requests = plan.max_requests.map(part);
         for p in &mut plan.populations {
             p.max_requests = p.max_requests.map(part);
+            // Interleave the shards' uniform arrivals: shard i starts i/R later, R being the
+            // whole plan's first rate.
+            if let Load::Open { stages, .. } = &p.load {
+                let first = stages
+                    .first()
+                    .and_then(|s| s.rates().first().copied())
+                    .unwrap_or(0.0);
+                if first > 0.0 {
+                    p.start =
+                        Dur(p.start.get() + std::time::Duration::from_secs_f64(i as f64 / first));
+                }
+            }
             match &mut p.load {
                 Load::Open {
                     stages,
