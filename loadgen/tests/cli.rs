@@ -123,6 +123,25 @@ fn outputs_are_written_and_shards_merge() {
             hlog_text.contains("#[StartTime: ") && hlog_text.contains("Tag=main,"),
             "{hlog_text}"
         );
+        // The interval log reads back with HdrHistogram's own parser; counts add up.
+        let mut total = 0u64;
+        for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(
+            hlog_text.as_bytes(),
+        ) {
+            if let Ok(hdrhistogram::serialization::interval_log::LogEntry::Interval(h)) = entry {
+                assert_eq!(
+                    h.tag().map(|t| t.as_str().to_string()).as_deref(),
+                    Some("main")
+                );
+                let bytes = base64_decode(h.encoded_histogram());
+                let hist: hdrhistogram::Histogram<u64> =
+                    hdrhistogram::serialization::Deserializer::new()
+                        .deserialize(&mut std::io::Cursor::new(bytes))
+                        .expect("histogram decodes");
+                total += hist.len();
+            }
+        }
+        assert_eq!(total, 400, "every response is in the interval log");
         parts.push(s);
     }
     let merged = dir.path().join("all.json");
@@ -189,4 +208,27 @@ fn ctrl_c_prints_the_partial_result() {
         completed, served,
         "the partial result counts what nginx served"
     );
+}
+
+/// Minimal standard base64 decoder (the interval log's histogram encoding).
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => 0,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= (val(c) as u32) << (18 - 6 * i);
+        }
+        let n = chunk.len() * 6 / 8;
+        out.extend_from_slice(&acc.to_be_bytes()[1..1 + n]);
+    }
+    out
 }
