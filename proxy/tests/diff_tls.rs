@@ -108,3 +108,62 @@ fn tls_servers_match_nginx() {
     );
     assert!(seen[1].3, "TLS 1.2 client accepted");
 }
+
+#[test]
+fn http2_over_tls_and_h2c_match_nginx() {
+    if proxylab_testkit::require("curl", "apt-get install curl").is_none() {
+        return;
+    }
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (crt, key, _) =
+        proxylab_proxy::tls::write_self_signed(certs.path(), "api", &["localhost"]).expect("cert");
+    let http = format!(
+        "server {{ listen 127.0.0.1:{{PORT}} ssl http2; server_name localhost;\n\
+           ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3;\n\
+           location / {{ return 200 \"h2 $scheme $host $request_method\"; }}\n\
+           location /missing {{ return 404; }} }}\n\
+         server {{ listen 127.0.0.1:{{PORT2}} http2; server_name localhost;\n\
+           location / {{ return 200 \"h2c $scheme\"; }} }}",
+        crt = crt.display(),
+        key = key.display()
+    );
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for ports in [nginx.ports(), ours.ports] {
+        let run = |args: &[&str]| {
+            let out = Command::new("curl")
+                .args([
+                    "-sk",
+                    "--max-time",
+                    "10",
+                    "-o",
+                    "-",
+                    "-w",
+                    "|%{http_version} %{http_code}",
+                ])
+                .args(args)
+                .output()
+                .expect("curl");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        seen.push((
+            run(&["--http2", &format!("https://localhost:{}/x", ports[0])]),
+            run(&[
+                "--http2",
+                &format!("https://localhost:{}/missing", ports[0]),
+            ])
+            .split('|')
+            .nth(1)
+            .map(str::to_string),
+            run(&["--http1.1", &format!("https://localhost:{}/x", ports[0])]),
+            run(&[
+                "--http2-prior-knowledge",
+                &format!("http://localhost:{}/y", ports[1]),
+            ]),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "nginx vs ours");
+    assert!(seen[1].0.ends_with("|2 200"), "{:?}", seen[1]);
+}

@@ -30,19 +30,19 @@ impl Drop for Gauge<'_> {
 }
 
 /// Serves one accepted connection until it closes; `tls` does the handshake first (bounded
-/// by the default server's `client_header_timeout`).
+/// by the default server's `client_header_timeout`); `h2c` serves prior-knowledge HTTP/2.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    h2c: bool,
 ) {
     let local = match stream.local_addr() {
         Ok(a) => a,
         Err(_) => return,
     };
     let _ = stream.set_nodelay(true);
-    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let https = tls.is_some();
     let stream = match tls {
         None => super::stream::Stream::Plain(stream),
@@ -54,11 +54,32 @@ pub async fn serve(
                     .unwrap_or(Duration::from_secs(60))
             };
             match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => super::stream::Stream::Tls(Box::new(s)),
+                Ok(Ok(s)) => {
+                    if s.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let st = super::stream::Stream::Tls(Box::new(s));
+                        return super::h2::serve(st, peer, local, shared, true).await;
+                    }
+                    super::stream::Stream::Tls(Box::new(s))
+                }
                 _ => return,
             }
         }
     };
+    if h2c {
+        return super::h2::serve(stream, peer, local, shared, false).await;
+    }
+    serve_stream(stream, peer, local, shared, https).await;
+}
+
+/// The HTTP/1.x request loop on an established stream.
+pub async fn serve_stream(
+    stream: super::stream::Stream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    https: bool,
+) {
+    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),

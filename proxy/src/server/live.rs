@@ -119,6 +119,8 @@ pub struct Live {
     pub zones: Vec<Arc<crate::limit_req::Zone>>,
     /// Generation number (1 = first load).
     pub generation: u64,
+    /// Plain listen addresses with `http2` (prior-knowledge h2c, as nginx 1.22).
+    pub h2c: std::collections::HashSet<SocketAddr>,
     /// TLS acceptors by bound listen address (`listen … ssl`).
     pub tls: HashMap<SocketAddr, Arc<rustls::ServerConfig>>,
 }
@@ -243,7 +245,15 @@ impl Live {
             })
             .collect();
         let tls = build_tls(&config)?;
+        let h2c = config
+            .http
+            .listens
+            .iter()
+            .filter(|l| l.http2 && !l.ssl)
+            .map(|l| l.addr)
+            .collect();
         Ok(Live {
+            h2c,
             tls,
             config,
             routes,
@@ -267,8 +277,8 @@ impl Live {
 }
 
 /// One rustls configuration per `listen … ssl` socket: SNI across the socket's servers that
-/// have certificates, the default server's `ssl_protocols`. ALPN offers only `http/1.1`
-/// (HTTP/2 is not served yet).
+/// have certificates, the default server's `ssl_protocols`, ALPN `h2` when the listen has
+/// `http2`.
 fn build_tls(config: &Config) -> Result<HashMap<SocketAddr, Arc<rustls::ServerConfig>>, String> {
     use crate::tls::{ListenerTls, Protocols, SniServer, load_certified_key, server_config};
     let mut out = HashMap::new();
@@ -302,7 +312,7 @@ fn build_tls(config: &Config) -> Result<HashMap<SocketAddr, Arc<rustls::ServerCo
             servers,
             default_server: default_pos,
             protocols: Protocols::parse(&protos).map_err(|e| e.to_string())?,
-            http2: false,
+            http2: ls.http2,
             session_tickets: true,
             session_cache: None,
         };

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod conn;
 pub mod ctx;
+mod h2;
 mod limit;
 pub mod live;
 pub mod locate;
@@ -108,11 +109,15 @@ async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns:
                 local_active.fetch_add(1, Ordering::Relaxed);
                 let sh = shared.clone();
                 let la = local_active.clone();
-                let tls = bound
-                    .and_then(|b| sh.live.load().tls.get(&b).cloned())
-                    .map(tokio_rustls::TlsAcceptor::from);
+                let (tls, h2c) = {
+                    let live = sh.live.load();
+                    let tls = bound
+                        .and_then(|b| live.tls.get(&b).cloned())
+                        .map(tokio_rustls::TlsAcceptor::from);
+                    (tls, bound.is_some_and(|b| live.h2c.contains(&b)))
+                };
                 tokio::spawn(async move {
-                    conn::serve(stream, peer, sh.clone(), tls).await;
+                    conn::serve(stream, peer, sh.clone(), tls, h2c).await;
                     la.fetch_sub(1, Ordering::Relaxed);
                     if sh.stats.active.fetch_sub(1, Ordering::Relaxed) == 1 {
                         sh.idle.notify_waiters();

@@ -316,6 +316,7 @@ pub async fn handle(
     )
     .await;
     access_log(live, &req);
+    shared.stats.by_status.add(req.status);
     next
 }
 

@@ -21,6 +21,8 @@ pub struct Stats {
     pub reading: AtomicU64,
     /// Connections processing/writing a response.
     pub writing: AtomicU64,
+    /// Finished requests by status code (for `proxylab_status`).
+    pub by_status: crate::metrics::StatusCounts,
 }
 
 /// Process-wide state.
@@ -50,7 +52,9 @@ impl Shared {
         // Active health checks follow the live config on their own thread (nginx Plus).
         if let Err(e) = crate::health::Manager::spawn(std::sync::Arc::downgrade(&live)) {
             let msg = format!("health checks not started ({e})");
-            live.load().error_log.log(crate::conf::model::LogLevel::Alert, &msg);
+            live.load()
+                .error_log
+                .log(crate::conf::model::LogLevel::Alert, &msg);
         }
         Shared {
             live,

@@ -14,6 +14,8 @@ pub enum Stream {
     Plain(TcpStream),
     /// TLS over TCP.
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// In-process pipe (one HTTP/2 stream bridged to the HTTP/1.1 pipeline).
+    Mem(tokio::io::DuplexStream),
 }
 
 impl AsyncRead for Stream {
@@ -25,6 +27,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Mem(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -38,6 +41,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Mem(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -45,6 +49,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Mem(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -52,6 +57,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Mem(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
