@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod limit_req;
 pub mod logs;
+pub mod metrics;
 pub mod server;
 pub mod static_files;
 pub mod tls;

@@ -139,6 +139,9 @@ impl Attempt {
         let single = id.set == SetKind::Primary && g.primary.single;
         let p = g.peer_mut(id);
         p.conns = p.conns.saturating_sub(1);
+        if let Some(t0) = self.last_now.filter(|t0| now > *t0) {
+            p.latency.record(now - t0);
+        }
         if single {
             self.tries = 0;
             return FinishReport::default();

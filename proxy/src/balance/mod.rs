@@ -13,6 +13,7 @@
 mod attempt;
 mod hash;
 mod ip_hash;
+mod latency;
 mod least_conn;
 mod peer;
 mod random;
@@ -24,6 +25,7 @@ mod upstream;
 pub use attempt::{Attempt, FinishReport, PeerOutcome, SelectError, Selected};
 pub use hash::{ConsistentHash, Hash, crc32};
 pub use ip_hash::IpHash;
+pub use latency::{LATENCY_BUCKETS_US, LatencyHist};
 pub use least_conn::LeastConn;
 pub use peer::{Peer, PeerAddr, PeerId, PeerSet, SetKind, Tried};
 pub use random::Random;

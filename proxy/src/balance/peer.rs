@@ -67,6 +67,7 @@ pub struct Peer {
     pub(crate) total_fails: u64,
     pub(crate) disabled_since: Option<i64>,
     pub(crate) downtime_secs: i64,
+    pub(crate) latency: super::LatencyHist,
 }
 
 impl Peer {

@@ -46,6 +46,8 @@ pub struct PeerSnapshot {
     /// Seconds spent disabled: from reaching `max_fails` until the success that cleared the
     /// count (including the running period).
     pub downtime_secs: u64,
+    /// Try durations (selection to finish).
+    pub latency: super::LatencyHist,
 }
 
 /// All peers of one upstream, primary then backup, config order.
@@ -100,5 +102,6 @@ fn peer_snapshot(id: PeerId, p: &Peer, now: i64) -> PeerSnapshot {
         fails: p.fails,
         total_fails: p.total_fails,
         downtime_secs: (p.downtime_secs + running) as u64,
+        latency: p.latency.clone(),
     }
 }

@@ -225,6 +225,7 @@ impl Upstream {
                     total_fails: 0,
                     disabled_since: None,
                     downtime_secs: 0,
+                    latency: Default::default(),
                 };
                 if s.spec.backup {
                     backup.push(p)

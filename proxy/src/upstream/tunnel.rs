@@ -25,6 +25,7 @@ pub async fn run(
     idle: Duration,
 ) -> (TunnelEnd, u64) {
     let mut to_client = 0u64;
+    let _open = crate::metrics::WebSocketGuard::new();
     if !pending_up.is_empty() {
         if client.stream.write_all(pending_up).await.is_err() {
             return (TunnelEnd::Closed, 0);
