@@ -158,7 +158,12 @@ pub fn expand(text: &str, b: &Bindings) -> Result<String, String> {
                     .ok_or_else(|| missing(format!("no instance {name}.{i}")))?;
                 out.push_str(&a.to_string());
             }
-            Placeholder::Dir => out.push_str(&b.dir.display().to_string()),
+            Placeholder::Dir => out.push_str(
+                &std::path::absolute(&b.dir)
+                    .unwrap_or_else(|_| b.dir.clone())
+                    .display()
+                    .to_string(),
+            ),
             Placeholder::ScenarioDir => out.push_str(&b.scenario_dir.display().to_string()),
         }
         last = f.range.end;
