@@ -35,6 +35,8 @@ fn scenario_files(path: &Path) -> Result<Vec<PathBuf>, String> {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            // The claims ledger (`proxylab claims`' default) lives next to the scenarios.
+            .filter(|p| p.file_name().is_some_and(|n| n != "claims.toml"))
             .collect();
         v.sort();
         if v.is_empty() {
