@@ -1,8 +1,10 @@
 //! `proxylab bench …`: end-to-end comparisons against reference programs, measured side by side
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
+mod edge_idle;
 pub mod loadgen;
 pub mod proxy;
+pub mod proxy_edge;
 pub mod support;
 pub mod upstream;
 
@@ -24,6 +26,9 @@ pub enum Which {
     Loadgen,
     /// Our proxy vs nginx with the same config in front of the same fake upstream.
     Proxy,
+    /// Our proxy vs nginx at the edge: TLS 1.3 handshakes, HTTPS keep-alive over HTTP/1.1 and
+    /// HTTP/2, static files (4 KiB, 1 MiB), RSS with 10,000 idle connections.
+    Edge,
 }
 
 /// Runs the chosen benchmark.
@@ -32,6 +37,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Upstream => upstream::run(),
         Which::Proxy => proxy::run(),
         Which::Loadgen => loadgen::run(),
+        Which::Edge => proxy_edge::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

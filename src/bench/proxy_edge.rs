@@ -1,0 +1,280 @@
+//! `proxylab bench edge`: the proxy's part-2 figures side by side with nginx, same config,
+//! one worker each, alternating rounds in one run, medians and ratios ours / nginx:
+//! TLS 1.3 handshakes/s (new connection per request), HTTPS keep-alive req/s over HTTP/1.1
+//! and HTTP/2, static file req/s (4 KiB, 1 MiB) and RSS with 10,000 idle client connections.
+//! A figure our proxy cannot produce (setup or client errors) prints "not yet supported"
+//! instead of a number.
+
+use super::edge_idle::idle_rss;
+use super::support::{Child, Rounds, Wrk, free_port, machine_load, wait_port, which};
+use anyhow::{Context, bail};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const ROUNDS: usize = 3;
+const SECONDS: u32 = 4;
+const CONNS: u32 = 32;
+/// Idle client connections held for the memory figure.
+pub const IDLE_CONNS: usize = 10_000;
+
+/// One server under test (nginx or ours) with its ports.
+pub struct Target {
+    /// "nginx" or "ours".
+    pub name: &'static str,
+    /// The process (nginx master or our proxy).
+    pub child: Child,
+    /// HTTPS (`listen … ssl http2`) port.
+    pub tls_port: u16,
+    /// Plain HTTP port (static files, idle connections).
+    pub plain_port: u16,
+}
+
+fn conf(dir: &Path, tls_port: u16, plain_port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "worker_processes 1;\nworker_rlimit_nofile 20000;\ndaemon off;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log;\nevents {{ worker_connections 20000; }}\nhttp {{\n  \
+         access_log off;\n  client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n  \
+         server {{\n    listen 127.0.0.1:{tls_port} ssl http2;\n    \
+         ssl_certificate {d}/bench.crt;\n    ssl_certificate_key {d}/bench.key;\n    \
+         ssl_protocols TLSv1.2 TLSv1.3;\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n  \
+         server {{\n    listen 127.0.0.1:{plain_port};\n    location / {{ root {d}/www; }}\n  }}\n}}\n"
+    )
+}
+
+fn prepare(dir: &Path) -> anyhow::Result<()> {
+    proxylab_proxy::tls::write_self_signed(dir, "bench", &["localhost", "127.0.0.1"])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www)?;
+    let pattern: Vec<u8> = (0..=255u8).collect();
+    for (name, size) in [("4k.bin", 4096usize), ("1m.bin", 1 << 20)] {
+        let data: Vec<u8> = pattern.iter().copied().cycle().take(size).collect();
+        std::fs::write(www.join(name), data)?;
+    }
+    Ok(())
+}
+
+fn start(name: &'static str, exe: &Path) -> anyhow::Result<(Target, tempfile::TempDir)> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("proxylab-bench-edge-{name}-"))
+        .tempdir()?;
+    prepare(dir.path())?;
+    let (tls_port, plain_port) = (free_port()?, free_port()?);
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, conf(dir.path(), tls_port, plain_port))?;
+    let child = if name == "nginx" {
+        let nginx = which("nginx").context("nginx not installed (apt-get install -y nginx)")?;
+        let mut cmd = Command::new(nginx);
+        cmd.arg("-p").arg(dir.path()).arg("-c").arg(&path);
+        cmd.arg("-e").arg(dir.path().join("error.log"));
+        Child::spawn("nginx", cmd, true)?.0
+    } else {
+        let mut cmd = Command::new(exe);
+        cmd.arg("proxy")
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir.path());
+        let ready = "proxylab-proxy ready";
+        Child::spawn_until_line("proxylab proxy", cmd, ready, Duration::from_secs(20))?.0
+    };
+    for p in [tls_port, plain_port] {
+        wait_port(([127, 0, 0, 1], p).into(), Duration::from_secs(10)).with_context(|| {
+            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        })?;
+    }
+    let t = Target {
+        name,
+        child,
+        tls_port,
+        plain_port,
+    };
+    Ok((t, dir))
+}
+
+/// One loadgen closed-loop run; `Ok(rate)` only when every request completed with 200.
+fn loadgen(exe: &Path, url: &str, extra: &[&str], tmp: &Path) -> anyhow::Result<f64> {
+    let out = tmp.join("summary.json");
+    let _ = std::fs::remove_file(&out);
+    let status = Command::new(exe)
+        .args([
+            "loadgen",
+            url,
+            "-c",
+            &CONNS.to_string(),
+            "-d",
+            &format!("{SECONDS}s"),
+        ])
+        .args(["-k", "-q", "--summary-json"])
+        .arg(&out)
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .context("cannot run proxylab loadgen")?;
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+    let o = &v["overall"];
+    let completed = o["completed"].as_u64().unwrap_or(0);
+    let ok = o["status"]["200"].as_u64().unwrap_or(0);
+    let errors = o["errors"].as_object().map_or(0, |e| {
+        e.values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum::<u64>()
+    });
+    if completed == 0 || ok != completed || errors > completed / 100 {
+        bail!(
+            "loadgen {url} {extra:?}: exit {status}, {completed} completed, {ok} × 200, errors {}",
+            o["errors"]
+        );
+    }
+    Ok(o["achieved_rate"].as_f64().unwrap_or(0.0))
+}
+
+/// What one figure measured: samples per target, or why ours could not run.
+struct Figure {
+    title: &'static str,
+    unit: &'static str,
+    rounds: Rounds,
+    failed: Option<String>,
+}
+
+fn measure(
+    title: &'static str,
+    targets: &[Target],
+    mut run: impl FnMut(&Target) -> anyhow::Result<f64>,
+) -> Figure {
+    let mut f = Figure {
+        title,
+        unit: "req/s",
+        rounds: Rounds::new(&["nginx", "ours"]),
+        failed: None,
+    };
+    for round in 0..ROUNDS {
+        for t in targets {
+            match run(t) {
+                Ok(v) => {
+                    println!("  {title}: round {round} {:<5} {v:>9.0}", t.name);
+                    f.rounds.push(t.name, v);
+                }
+                Err(e) => {
+                    println!("  {title}: round {round} {:<5} failed: {e:#}", t.name);
+                    f.failed.get_or_insert(format!("{}: {e:#}", t.name));
+                }
+            }
+        }
+        if f.failed.is_some() {
+            break;
+        }
+    }
+    f
+}
+
+fn report(figures: &[Figure], targets: &[(&str, f64)]) -> Vec<String> {
+    let mut summary = Vec::new();
+    for (f, (_, target)) in figures.iter().zip(targets) {
+        println!("\n{} ({}):", f.title, f.unit);
+        if let Some(why) = &f.failed {
+            println!("not yet supported ({why})");
+            summary.push(format!("{}: not yet supported", f.title));
+            continue;
+        }
+        f.rounds.print(f.unit);
+        let r = f.rounds.print_ratio("ours", "nginx", *target);
+        summary.push(format!("{} {r:.2}", f.title));
+    }
+    summary
+}
+
+/// Runs the benchmark and prints the table.
+pub fn run() -> anyhow::Result<()> {
+    if which("wrk").is_none() {
+        bail!("wrk not installed (apt-get install -y wrk)");
+    }
+    super::edge_idle::raise_nofile();
+    let exe = std::env::current_exe().context("cannot find the proxylab binary")?;
+    println!(
+        "proxylab bench edge: one worker each, same config, {ROUNDS} alternating rounds of {SECONDS} s, \
+         {CONNS} connections (proxylab loadgen for TLS, wrk for static files)"
+    );
+    println!("before: {}", machine_load());
+    let (nginx, _nd) = start("nginx", &exe)?;
+    let ours = start("ours", &exe);
+    let (ours, _od) = match ours {
+        Ok(o) => o,
+        Err(e) => {
+            println!(
+                "our proxy does not start with the TLS/static config: not yet supported ({e:#})"
+            );
+            return Ok(());
+        }
+    };
+    let targets = [nginx, ours];
+    let tmp = tempfile::tempdir()?;
+    let https = |t: &Target| format!("https://127.0.0.1:{}/", t.tls_port);
+    let static_url = |t: &Target, f: &str| format!("http://127.0.0.1:{}/{f}", t.plain_port);
+    let wrk = Wrk {
+        threads: 2,
+        connections: CONNS,
+        seconds: SECONDS,
+    };
+    let wrk_run = |url: String| -> anyhow::Result<f64> {
+        let r = wrk.run(&url)?;
+        if r.non_2xx > 0 || r.socket_errors > 0 {
+            bail!("{} non-2xx, {} socket errors", r.non_2xx, r.socket_errors);
+        }
+        Ok(r.requests_per_sec)
+    };
+    let figures = vec![
+        measure(
+            "TLS 1.3 handshakes/s (new connection per request)",
+            &targets,
+            |t| loadgen(&exe, &https(t), &["--per-request"], tmp.path()),
+        ),
+        measure("HTTPS keep-alive HTTP/1.1", &targets, |t| {
+            loadgen(&exe, &https(t), &[], tmp.path())
+        }),
+        measure("HTTPS keep-alive HTTP/2", &targets, |t| {
+            loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path())
+        }),
+        measure("static 4 KiB", &targets, |t| {
+            wrk_run(static_url(t, "4k.bin"))
+        }),
+        measure("static 1 MiB", &targets, |t| {
+            wrk_run(static_url(t, "1m.bin"))
+        }),
+    ];
+    let mut summary = report(
+        &figures,
+        &[("", 0.8), ("", 1.0), ("", 1.0), ("", 1.0), ("", 1.0)],
+    );
+    println!("\nRSS with {IDLE_CONNS} idle client connections (MiB, process and children):");
+    let mut rss = Vec::new();
+    for t in &targets {
+        match idle_rss(t, IDLE_CONNS) {
+            Ok((base, held)) => {
+                println!(
+                    "{:<28} before {:>7.1}  with {IDLE_CONNS} idle {:>7.1}  (+{:.1} KiB per connection)",
+                    t.name,
+                    base,
+                    held,
+                    (held - base) * 1024.0 / IDLE_CONNS as f64
+                );
+                rss.push(held);
+            }
+            Err(e) => println!("{:<28} not yet supported ({e:#})", t.name),
+        }
+    }
+    if let [n, o] = rss[..] {
+        let r = o / n;
+        let verdict = if r <= 1.0 { "meets" } else { "ABOVE" };
+        println!("ours / nginx = {r:.2}   (target ≤ 1.0: {verdict})");
+        summary.push(format!("idle RSS {r:.2}"));
+    } else {
+        summary.push("idle RSS: not measured".into());
+    }
+    println!("\nsummary (ours / nginx): {}", summary.join("; "));
+    println!("after: {}", machine_load());
+    Ok(())
+}
