@@ -17,6 +17,9 @@ pub enum Behaviour {
     CloseAfterRequest,
     /// Keep-alive: answers the first request with 200, closes on the second without answering.
     CloseOnSecondRequest,
+    /// Answers 200 with a body of this many bytes (Content-Length), then closes; counts
+    /// finished writes in [`TestServer::completed`].
+    BigBody(usize),
 }
 
 /// A running test server.
@@ -25,6 +28,8 @@ pub struct TestServer {
     stop: Arc<AtomicBool>,
     /// Connections accepted so far.
     pub accepted: Arc<AtomicUsize>,
+    /// Responses written completely (BigBody).
+    pub completed: Arc<AtomicUsize>,
 }
 
 impl Drop for TestServer {
@@ -63,7 +68,7 @@ fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     }
 }
 
-fn serve(mut s: TcpStream, b: Behaviour) {
+fn serve(mut s: TcpStream, b: Behaviour, completed: Arc<AtomicUsize>) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let mut buf = Vec::new();
     let mut n = 0;
@@ -83,6 +88,24 @@ fn serve(mut s: TcpStream, b: Behaviour) {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
             }
             (Behaviour::CloseOnSecondRequest, _) => return,
+            (Behaviour::BigBody(n), _) => {
+                let head =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n");
+                if s.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; 65536];
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(chunk.len());
+                    if s.write_all(&chunk[..k]).is_err() {
+                        return;
+                    }
+                    left -= k;
+                }
+                completed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
         }
         n += 1;
     }
@@ -96,7 +119,8 @@ impl TestServer {
         let addr = l.local_addr().expect("addr");
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
-        let (st, acc) = (stop.clone(), accepted.clone());
+        let completed = Arc::new(AtomicUsize::new(0));
+        let (st, acc, done) = (stop.clone(), accepted.clone(), completed.clone());
         std::thread::spawn(move || {
             // Bounded by the owner: stops when the TestServer is dropped (checked every 5 ms).
             while !st.load(Ordering::Relaxed) {
@@ -104,7 +128,8 @@ impl TestServer {
                     Ok((s, _)) => {
                         acc.fetch_add(1, Ordering::Relaxed);
                         let _ = s.set_nonblocking(false);
-                        std::thread::spawn(move || serve(s, b));
+                        let done = done.clone();
+                        std::thread::spawn(move || serve(s, b, done));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -114,6 +139,7 @@ impl TestServer {
             addr,
             stop,
             accepted,
+            completed,
         }
     }
 }
