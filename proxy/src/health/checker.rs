@@ -90,7 +90,7 @@ fn apply(c: &Check, p: &mut PeerState, o: &ProbeOutcome) {
             c.log.log(
                 LogLevel::Notice,
                 &format!(
-                    "peer is healthy while checking status code of upstream \"{}\", peer: {}",
+                    "peer is healthy while checking health of upstream \"{}\", peer: {}",
                     c.group.name(),
                     p.name
                 ),
