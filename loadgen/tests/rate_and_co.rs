@@ -16,7 +16,7 @@ fn ten_seconds_at_2000_per_second_sends_20000_and_nginx_saw_them() {
         return;
     };
     let url = format!("http://127.0.0.1:{}", nginx.port());
-    let res = run(&with(
+    let (res, rows) = run_with_rows(&with(
         plan(&url, open(2000.0, 10), Duration::from_secs(11)),
         Default::default(),
         "/r/{seq}",
@@ -46,8 +46,7 @@ fn ten_seconds_at_2000_per_second_sends_20000_and_nginx_saw_them() {
     let distinct: std::collections::HashSet<&str> = log.lines().collect();
     assert_eq!(distinct.len() as u64, s.completed);
     // The series adds up to the totals.
-    let per_second: u64 = res
-        .rows
+    let per_second: u64 = rows
         .iter()
         .filter(|r| r.pop == Some(0))
         .map(|r| r.sent)

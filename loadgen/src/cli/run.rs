@@ -33,7 +33,7 @@ pub(super) fn main(args: Args) -> ExitCode {
     let (stop_tx, stop_rx) = watch::channel(false);
     spawn_ctrl_c(stop_tx);
     let mut progress = Progress::new(args.quiet);
-    let res = engine::run(&plan, stop_rx, &mut |row| progress.second(row));
+    let res = engine::run(&plan, stop_rx, &mut |rows| progress.second(rows));
     progress.finish();
     let res = match res {
         Ok(r) => r,
@@ -92,17 +92,14 @@ fn spawn_ctrl_c(stop: watch::Sender<bool>) {
         });
 }
 
-/// Writes the summary JSON and series CSV requested by the plan.
+/// Writes the summary JSON requested by the plan (the series CSV and the interval log were
+/// written during the run).
 pub fn write_outputs(plan: &Plan, res: &RunResult) -> Result<(), String> {
     if let Some(p) = &plan.output.summary_json {
         let json = serde_json::to_string_pretty(&crate::merge::with_histograms(res))
             .map_err(|e| format!("summary JSON: {e}"))?;
         std::fs::write(p, json + "\n")
             .map_err(|e| format!("--summary-json {}: {e}", p.display()))?;
-    }
-    if let Some(p) = &plan.output.series_csv {
-        crate::record::build::write_series(p, &res.rows, &res.names)
-            .map_err(|e| format!("--series-csv {}: {e}", p.display()))?;
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
-//! The collector (on the calling thread): merges the workers' per-second snapshots, keeps the
-//! per-second rows, writes the interval log as it goes, folds seconds into run totals, and
-//! reports progress.
+//! The collector (on the calling thread): merges the workers' per-second snapshots, appends
+//! each closed second to the series CSV and the interval log (flushed, so both can be followed
+//! live), folds seconds into run totals, and reports progress. Rows are not kept.
 
 use super::worker::Msg;
 use crate::record::Stats;
 use crate::record::hlog::HlogWriter;
+use crate::record::series::SeriesWriter;
 use crate::transport::ErrorKind;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -69,42 +70,51 @@ impl Row {
 pub struct Collected {
     /// Run totals per population.
     pub totals: Vec<Stats>,
-    /// Per-second rows (populations, then the all row, per second).
-    pub rows: Vec<Row>,
     /// When dispatching stopped (run end or Ctrl-C).
     pub stopped_at: Option<Instant>,
 }
 
-/// Receives until every worker is done.
+/// Where each closed second goes.
+#[derive(Debug, Default)]
+pub struct Sinks<'a> {
+    /// The interval log.
+    pub hlog: Option<&'a mut HlogWriter>,
+    /// The series CSV.
+    pub series: Option<&'a mut SeriesWriter>,
+}
+
+/// Receives until every worker is done. `on_second` sees each closed second's rows: one per
+/// population, then the all-populations row (always last).
 pub fn collect(
     rx: mpsc::Receiver<Msg>,
     threads: usize,
     npops: usize,
-    mut hlog: Option<&mut HlogWriter>,
-    on_second: &mut dyn FnMut(&Row),
+    mut sinks: Sinks<'_>,
+    on_second: &mut dyn FnMut(&[Row]),
 ) -> Collected {
     let mut pending: BTreeMap<u64, (usize, Vec<Stats>)> = BTreeMap::new();
     let mut totals: Vec<Stats> = (0..npops).map(|_| Stats::default()).collect();
-    let mut rows = Vec::new();
     let mut done = 0usize;
     let mut stopped_at: Option<Instant> = None;
-    let mut flush = |sec: u64,
-                     stats: Vec<Stats>,
-                     rows: &mut Vec<Row>,
-                     totals: &mut Vec<Stats>,
-                     hlog: &mut Option<&mut HlogWriter>| {
+    let mut flush = |sec: u64, stats: Vec<Stats>, totals: &mut Vec<Stats>, sinks: &mut Sinks| {
         let mut all = Stats::default();
+        let mut rows = Vec::with_capacity(stats.len() + 1);
         for (i, s) in stats.iter().enumerate() {
             rows.push(Row::from_stats(sec, Some(i), s));
-            if let Some(h) = hlog.as_deref_mut() {
+            if let Some(h) = sinks.hlog.as_deref_mut() {
                 h.write(i, sec, &s.latency);
             }
             all.merge(s);
             totals[i].merge(s);
         }
-        let row = Row::from_stats(sec, None, &all);
-        on_second(&row);
-        rows.push(row);
+        rows.push(Row::from_stats(sec, None, &all));
+        if let Some(h) = sinks.hlog.as_deref_mut() {
+            h.flush();
+        }
+        if let Some(w) = sinks.series.as_deref_mut() {
+            w.write_second(&rows);
+        }
+        on_second(&rows);
     };
     while done < threads {
         let Ok(msg) = rx.recv() else { break };
@@ -135,16 +145,12 @@ pub fn collect(
             .is_some_and(|(_, (count, _))| *count >= threads)
         {
             if let Some((s, (_, stats))) = pending.pop_first() {
-                flush(s, stats, &mut rows, &mut totals, &mut hlog);
+                flush(s, stats, &mut totals, &mut sinks);
             }
         }
     }
     while let Some((s, (_, stats))) = pending.pop_first() {
-        flush(s, stats, &mut rows, &mut totals, &mut hlog);
+        flush(s, stats, &mut totals, &mut sinks);
     }
-    Collected {
-        totals,
-        rows,
-        stopped_at,
-    }
+    Collected { totals, stopped_at }
 }

@@ -1,5 +1,6 @@
 //! The engine: runs a plan on worker threads (one single-threaded runtime each), collects the
-//! per-second snapshots and returns the summary, the series and the warnings.
+//! per-second snapshots (streamed to the series CSV and the interval log as each second
+//! closes) and returns the summary and the warnings.
 
 pub mod collector;
 pub mod ctx;
@@ -16,6 +17,7 @@ use crate::plan::Plan;
 use crate::record::Stats;
 use crate::record::build;
 use crate::record::hlog::HlogWriter;
+use crate::record::series::SeriesWriter;
 use crate::record::summary::Summary;
 use shared::Shared;
 use std::sync::{Arc, mpsc};
@@ -31,8 +33,6 @@ pub const LAG_WARN_US: u64 = 2000;
 pub struct RunResult {
     /// The summary (what `--summary-json` writes).
     pub summary: Summary,
-    /// Per-second rows.
-    pub rows: Vec<Row>,
     /// Population names, in plan order.
     pub names: Vec<String>,
     /// Run totals per population (histograms included), for merging and reports.
@@ -44,11 +44,13 @@ pub struct RunResult {
 }
 
 /// Runs `plan`; `stop` turning true ends it early (partial results are still returned);
-/// `on_second` sees every completed second (the all-populations row).
+/// `on_second` sees every completed second (one row per population, then the all-populations
+/// row). The series CSV and the interval log of `plan.output` are created (headers flushed)
+/// before the first request and grow by one flushed second at a time.
 pub fn run(
     plan: &Plan,
     stop: watch::Receiver<bool>,
-    on_second: &mut dyn FnMut(&Row),
+    on_second: &mut dyn FnMut(&[Row]),
 ) -> Result<RunResult, EngineError> {
     let shared = Arc::new(Shared::new(plan, Duration::from_millis(20))?);
     let names: Vec<String> = plan.populations.iter().map(|p| p.name.clone()).collect();
@@ -59,6 +61,13 @@ pub fn run(
         Some(p) => Some(
             HlogWriter::create(p, names.clone(), start_wall)
                 .map_err(|e| EngineError::Setup(format!("--hlog {}: {e}", p.display())))?,
+        ),
+    };
+    let mut series = match &plan.output.series_csv {
+        None => None,
+        Some(p) => Some(
+            SeriesWriter::create(p, names.clone())
+                .map_err(|e| EngineError::Setup(format!("--series-csv {}: {e}", p.display())))?,
         ),
     };
     let (tx, rx) = mpsc::channel();
@@ -72,7 +81,11 @@ pub fn run(
         handles.push(h);
     }
     drop(tx);
-    let collected = collector::collect(rx, shared.threads, names.len(), hlog.as_mut(), on_second);
+    let sinks = collector::Sinks {
+        hlog: hlog.as_mut(),
+        series: series.as_mut(),
+    };
+    let collected = collector::collect(rx, shared.threads, names.len(), sinks, on_second);
     for h in handles {
         let _ = h.join();
     }
@@ -80,6 +93,11 @@ pub fn run(
         && let Err(e) = h.finish()
     {
         warnings.push(format!("writing the interval log failed: {e}"));
+    }
+    if let Some(w) = series
+        && let Err(e) = w.finish()
+    {
+        warnings.push(format!("writing the series CSV failed: {e}"));
     }
     let stopped_at = collected
         .stopped_at
@@ -125,7 +143,6 @@ pub fn run(
     }
     Ok(RunResult {
         summary,
-        rows: collected.rows,
         names,
         totals: collected.totals,
         warnings,

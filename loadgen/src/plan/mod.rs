@@ -95,7 +95,8 @@ pub struct TlsOptions {
     pub sni: Option<String>,
 }
 
-/// Output files. Each is written at the end of the run (the series CSV and hlog also as it goes).
+/// Output files. The series CSV and the hlog are written as the run goes (one flushed second at
+/// a time); the summary JSON at the end.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Output {

@@ -1,13 +1,10 @@
-//! Turns run totals into the summary JSON types, and per-second rows into the series CSV.
+//! Turns run totals into the summary JSON types.
 
 use super::Stats;
 use super::summary::{Details, Lag, Percentiles, PopulationSummary, Summary};
-use crate::engine::collector::Row;
 use crate::transport::ErrorKind;
 use hdrhistogram::Histogram;
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::Path;
+use std::collections::BTreeMap;
 
 /// Percentiles of a histogram (µs).
 pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
@@ -79,66 +76,4 @@ pub fn summary(pops: &[(String, String, &Stats, f64)], overall_s: f64) -> Summar
     }
     out.overall = population_summary(&all, overall_s);
     out
-}
-
-/// Writes the per-second CSV. Status columns: every code seen, plus 429/502/503/504 always.
-pub fn write_series(path: &Path, rows: &[Row], names: &[String]) -> std::io::Result<()> {
-    let mut codes: BTreeSet<u16> = [429, 502, 503, 504].into_iter().collect();
-    for r in rows {
-        codes.extend(r.status.keys());
-    }
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(std::fs::File::create(path)?));
-    let mut header: Vec<String> = ["second", "population", "sent", "completed"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    header.extend(codes.iter().map(|c| format!("status_{c}")));
-    header.extend(ErrorKind::ALL.iter().map(|k| format!("err_{}", k.as_str())));
-    header.extend(
-        [
-            "in_flight",
-            "open_connections",
-            "waiting",
-            "p50_us",
-            "p90_us",
-            "p99_us",
-            "max_us",
-            "lag_p99_us",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    w.write_record(&header)?;
-    for r in rows {
-        let mut rec: Vec<String> = vec![
-            r.second.to_string(),
-            r.pop
-                .and_then(|i| names.get(i).cloned())
-                .unwrap_or_else(|| "all".into()),
-            r.sent.to_string(),
-            r.completed.to_string(),
-        ];
-        rec.extend(
-            codes
-                .iter()
-                .map(|c| r.status.get(c).copied().unwrap_or(0).to_string()),
-        );
-        rec.extend(r.errors.iter().map(|e| e.to_string()));
-        rec.extend(
-            [r.in_flight, r.open_connections, r.waiting]
-                .iter()
-                .map(|v| v.to_string())
-                .chain(
-                    [r.p50_us, r.p90_us, r.p99_us, r.max_us, r.lag_p99_us]
-                        .iter()
-                        .map(|v| v.to_string()),
-                ),
-        );
-        w.write_record(&rec)?;
-    }
-    w.flush()?;
-    let mut inner = w
-        .into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    inner.flush()
 }

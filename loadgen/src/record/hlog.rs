@@ -27,7 +27,8 @@ impl std::fmt::Debug for HlogWriter {
 }
 
 impl HlogWriter {
-    /// Creates `path` and writes the header; `tags` are the population names.
+    /// Creates `path` and writes the header (flushed at once: `StartTime` is the run's clock
+    /// origin, which a parent process aligns to); `tags` are the population names.
     pub fn create(
         path: &Path,
         tags: Vec<String>,
@@ -47,6 +48,7 @@ impl HlogWriter {
             out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
         )?;
+        out.flush()?;
         Ok(HlogWriter {
             out,
             ser,
@@ -71,6 +73,16 @@ impl HlogWriter {
             });
         if let Err(e) = res {
             self.error = Some(e);
+        }
+    }
+
+    /// Pushes what was written so far to the file (once per second, so that a parent process
+    /// can follow the log live).
+    pub fn flush(&mut self) {
+        if self.error.is_none()
+            && let Err(e) = self.out.flush()
+        {
+            self.error = Some(e.to_string());
         }
     }
 

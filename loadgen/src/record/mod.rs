@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod hlog;
+pub mod series;
 pub mod stats;
 pub mod summary;
 pub mod thread;

@@ -33,8 +33,9 @@ impl Progress {
         }
     }
 
-    /// One finished second (the all-populations row).
-    pub fn second(&mut self, r: &Row) {
+    /// One finished second (its rows; the all-populations row is the last).
+    pub fn second(&mut self, rows: &[Row]) {
+        let Some(r) = rows.last() else { return };
         self.sent += r.sent;
         self.done += r.completed;
         let errs: u64 = r.errors.iter().sum();

@@ -57,8 +57,15 @@ pub fn with(mut p: Plan, behaviour: Behaviour, path: &str, per_request: bool) ->
 
 /// Runs a plan to its end.
 pub fn run(plan: &Plan) -> RunResult {
+    run_with_rows(plan).0
+}
+
+/// Runs a plan to its end, also returning every per-second row it reported.
+pub fn run_with_rows(plan: &Plan) -> (RunResult, Vec<proxylab_loadgen::engine::Row>) {
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    engine::run(plan, rx, &mut |_| {}).expect("run")
+    let mut rows = Vec::new();
+    let res = engine::run(plan, rx, &mut |r| rows.extend_from_slice(r)).expect("run");
+    (res, rows)
 }
 
 /// One request to the fake's admin API; returns the body.
