@@ -1,5 +1,6 @@
-//! Live progress bar on a terminal (elapsed, rate, errors, 5xx), fed by the loadgen's series as
-//! it grows; a no-op with `--ci` or when stderr is not a terminal.
+//! Live progress bar on a terminal (elapsed; the clients' req/s and p99 of the loadgen's last
+//! closed second, errors, 5xx; the upstreams' view), fed by the loadgen's series CSV, which
+//! grows one flushed second at a time; a no-op with `--ci` or when stderr is not a terminal.
 
 use crate::results::counts::{self, Counts};
 use crate::results::loadgen_out::SeriesRow;
@@ -14,6 +15,8 @@ pub struct Bar {
     bar: Option<ProgressBar>,
     total: RefCell<Counts>,
     last_requests: RefCell<Option<(f64, f64)>>,
+    /// The loadgen's last closed second: (second, completed, p99 µs).
+    last_second: RefCell<Option<(u32, f64, f64)>>,
 }
 
 impl Bar {
@@ -34,6 +37,7 @@ impl Bar {
             bar,
             total: RefCell::new(Counts::default()),
             last_requests: RefCell::new(None),
+            last_second: RefCell::new(None),
         }
     }
 
@@ -53,13 +57,20 @@ impl Bar {
             *t.status.entry(*k).or_default() += v;
         }
         let mut msg = String::new();
-        if t.seconds > 0 {
-            let last = new_rows.iter().map(|r| r.second).max();
-            let rate = last.map_or(0.0, |l| {
-                counts::window(new_rows, None, f64::from(l), f64::from(l) + 1.0).completed
-            });
+        if let Some(l) = new_rows.iter().map(|r| r.second).max() {
+            let c = counts::window(new_rows, None, f64::from(l), f64::from(l) + 1.0);
+            let p99 = new_rows
+                .iter()
+                .find(|r| r.second == l && r.population == "all")
+                .and_then(|r| r.values.get("p99_us").copied())
+                .unwrap_or(0.0);
+            *self.last_second.borrow_mut() = Some((l, c.completed, p99));
+        }
+        if let Some((sec, rate, p99)) = *self.last_second.borrow() {
             msg.push_str(&format!(
-                "clients: {rate:.0} req/s  completed {:.0}  errors {:.0}  5xx {:.0}  ",
+                "clients [{}s]: {rate:.0} req/s  p99 {:.1} ms  completed {:.0}  errors {:.0}  5xx {:.0}  ",
+                sec + 1,
+                p99 / 1000.0,
                 t.completed,
                 t.error_total(),
                 t.status_matching(|c| c / 100 == 5)

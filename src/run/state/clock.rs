@@ -56,7 +56,7 @@ impl State<'_> {
     }
 
     /// After the run: re-expresses marker and sample times on the loadgen's clock (its hlog
-    /// names its origin; the loadgen may write that header only at the end).
+    /// names its origin; a no-op when `align_clock` already aligned to it during the run).
     pub fn align_records(&mut self) {
         let (Some(origin), Some(t0_wall)) = (
             hlog_origin(&crate::run::loadgen_paths(&self.opts.dir).2),
