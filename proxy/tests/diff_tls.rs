@@ -166,4 +166,8 @@ fn http2_over_tls_and_h2c_match_nginx() {
     }
     assert_eq!(seen[0], seen[1], "nginx vs ours");
     assert!(seen[1].0.ends_with("|2 200"), "{:?}", seen[1]);
+    let n = common::log_lines(|| nginx.access_log(), 4);
+    let o = common::log_lines(|| ours.access_log(), 4);
+    assert_eq!(n, o, "access logs ($request with HTTP/2.0)");
+    assert!(o.iter().any(|l| l.contains("HTTP/2.0")), "{o:#?}");
 }

@@ -80,6 +80,7 @@ pub async fn serve_stream(
     https: bool,
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let h2 = matches!(stream, super::stream::Stream::Mem(_));
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -92,6 +93,7 @@ pub async fn serve_stream(
         requests: 0,
         https,
         started: std::time::Instant::now(),
+        h2,
     };
     let mut wait = None::<Duration>;
     loop {

@@ -24,6 +24,8 @@ pub struct ConnInfo {
     pub https: bool,
     /// When the connection was accepted (`keepalive_time`).
     pub started: Instant,
+    /// The request came in over HTTP/2 (bridged into the HTTP/1.1 pipeline).
+    pub h2: bool,
 }
 
 /// One upstream try, for `$upstream_*`.
@@ -285,8 +287,16 @@ impl VarSource for Req<'_> {
                 }
             }
             Var::RequestMethod => out.extend_from_slice(self.head.method()),
+            Var::Request if self.conn.h2 => {
+                out.extend_from_slice(self.head.method());
+                out.push(b' ');
+                out.extend_from_slice(self.head.target());
+                out.extend_from_slice(b" HTTP/2.0");
+            }
             Var::Request => out.extend_from_slice(self.head.request_line()),
-            Var::ServerProtocol => out.extend_from_slice(if self.head.minor == 0 {
+            Var::ServerProtocol => out.extend_from_slice(if self.conn.h2 {
+                b"HTTP/2.0"
+            } else if self.head.minor == 0 {
                 b"HTTP/1.0"
             } else {
                 b"HTTP/1.1"
