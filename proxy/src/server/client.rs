@@ -133,7 +133,8 @@ impl Client {
         }
     }
 
-    async fn fill(&mut self, timeout: Duration) -> Result<(), BodyError> {
+    /// Reads more body bytes into `buf` (client_body_timeout), mapping failures.
+    pub async fn fill(&mut self, timeout: Duration) -> Result<(), BodyError> {
         match self.read_more(Instant::now() + timeout).await {
             Ok(0) => Err(BodyError::Closed),
             Ok(_) => Ok(()),

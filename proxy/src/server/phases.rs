@@ -413,6 +413,24 @@ async fn run_phases<'a>(
     // CONTENT
     match &req.loc.handler {
         Handler::Proxy(_) => {
+            let p = &req.loc.proxy;
+            let has_body = head.content_length.is_some_and(|n| n > 0) || head.chunked;
+            // nginx streams only what is still being read: a chunked body already complete
+            // in the preread buffer goes upstream with Content-Length.
+            let chunked_done = head.chunked && {
+                let mut d = crate::http::chunked::Decoder::new(0);
+                let mut scratch = Vec::new();
+                d.decode(&client.buf, &mut scratch).is_ok() && d.done()
+            };
+            if !p.request_buffering && has_body && !chunked_done && (!head.chunked || p.http11) {
+                return crate::upstream::proxy(
+                    client,
+                    req,
+                    shared,
+                    crate::upstream::ReqBody::Stream,
+                )
+                .await;
+            }
             let body = match client
                 .read_body(head, max, req.loc.client_body_timeout)
                 .await
@@ -420,7 +438,13 @@ async fn run_phases<'a>(
                 Ok(b) => b,
                 Err(e) => return body_error(client, req, shared, e).await,
             };
-            crate::upstream::proxy(client, req, shared, body).await
+            crate::upstream::proxy(
+                client,
+                req,
+                shared,
+                crate::upstream::ReqBody::Buffered(body),
+            )
+            .await
         }
         Handler::StubStatus | Handler::ProxylabStatus => {
             if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {

@@ -24,8 +24,20 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The request body of a proxied request.
+#[derive(Debug)]
+pub enum ReqBody {
+    /// Read whole before contacting the upstream (`proxy_request_buffering on`).
+    Buffered(Vec<u8>),
+    /// Streamed from the client while sending (`proxy_request_buffering off`): no retry once
+    /// sending started.
+    Stream,
+}
+
 /// A failed try.
 struct Fail {
+    /// The client failed while its body was streamed (not an upstream failure).
+    client: Option<crate::server::client::BodyError>,
     /// NGX_HTTP_UPSTREAM_FT_* bit.
     ft: u32,
     msg: String,
@@ -47,6 +59,7 @@ fn timeout_msg(stage: &str) -> String {
 
 async fn connect(addr: SocketAddr, t: Duration) -> Result<UpConn, Fail> {
     let fail = |ft, msg| Fail {
+        client: None,
         ft,
         msg,
         request_sent: false,
@@ -94,12 +107,78 @@ struct Sent {
     header_time: Duration,
 }
 
+/// Streams the client's body to the upstream (Content-Length as is, chunked re-chunked).
+async fn pump(
+    client: &mut Client,
+    head: &crate::http::head::RequestHead,
+    max: u64,
+    body_timeout: Duration,
+    up: &mut TcpStream,
+    send_timeout: Duration,
+) -> Result<(), Result<crate::server::client::BodyError, std::io::Error>> {
+    use crate::http::chunked::{ChunkError, Decoder, encode_chunk};
+    use crate::server::client::BodyError;
+    if let Some(cl) = head.content_length {
+        let mut left = cl;
+        loop {
+            let n = (left as usize).min(client.buf.len());
+            if n > 0 {
+                write_timed(up, &client.buf[..n], send_timeout)
+                    .await
+                    .map_err(Err)?;
+                client.buf.drain(..n);
+                left -= n as u64;
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            client.fill(body_timeout).await.map_err(Ok)?;
+        }
+    }
+    let mut dec = Decoder::new(max);
+    let mut decoded = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        decoded.clear();
+        let used = dec.decode(&client.buf, &mut decoded).map_err(|e| {
+            Ok(match e {
+                ChunkError::Invalid => BodyError::Status(400),
+                ChunkError::TooLarge => BodyError::Status(413),
+            })
+        })?;
+        client.buf.drain(..used);
+        out.clear();
+        if !decoded.is_empty() {
+            encode_chunk(&decoded, &mut out);
+        }
+        if dec.done() {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        if !out.is_empty() {
+            write_timed(up, &out, send_timeout).await.map_err(Err)?;
+        }
+        if dec.done() {
+            return Ok(());
+        }
+        client.fill(body_timeout).await.map_err(Ok)?;
+    }
+}
+
+/// Streaming source for [`one_try`].
+struct StreamBody<'c, 'h> {
+    client: &'c mut Client,
+    head: &'h crate::http::head::RequestHead,
+    max: u64,
+    timeout: Duration,
+}
+
 async fn one_try(
     pool: &Pool,
     addr: SocketAddr,
     p: &ProxyConf,
     req_head: &[u8],
     body: &[u8],
+    stream: Option<StreamBody<'_, '_>>,
 ) -> Result<Sent, Fail> {
     let t0 = Instant::now();
     let (mut conn, reused) = match pool.take(addr) {
@@ -108,6 +187,7 @@ async fn one_try(
     };
     let connect_time = t0.elapsed();
     let fail = |ft, msg| Fail {
+        client: None,
         ft,
         msg,
         request_sent: true,
@@ -126,6 +206,29 @@ async fn one_try(
             Ok(()) => write_timed(&mut conn.stream, body, p.send_timeout).await,
             Err(e) => Err(e),
         }
+    };
+    let send = match (send, stream) {
+        (Ok(()), Some(sb)) => {
+            match pump(
+                sb.client,
+                sb.head,
+                sb.max,
+                sb.timeout,
+                &mut conn.stream,
+                p.send_timeout,
+            )
+            .await
+            {
+                Ok(()) => Ok(()),
+                Err(Ok(be)) => {
+                    let mut f = fail(nu::ERROR, String::new());
+                    f.client = Some(be);
+                    return Err(f);
+                }
+                Err(Err(e)) => Err(e),
+            }
+        }
+        (r, _) => r,
     };
     if let Err(e) = send {
         return Err(if e.kind() == std::io::ErrorKind::TimedOut {
@@ -238,7 +341,7 @@ fn log_up(req: &Req<'_>, level: LogLevel, msg: &str, peer: &str) {
 
 /// Proxies the request (body already read) and writes the response. Returns what the client
 /// connection does next.
-pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body: Vec<u8>) -> Next {
+pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body: ReqBody) -> Next {
     let Handler::Proxy(pp) = &req.loc.handler else {
         return send_error(client, req, shared, 500).await;
     };
@@ -256,7 +359,20 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
         hash_key: &key,
     });
     attempt.limit_tries(p.next_upstream_tries);
-    let req_head = request::build(req, pp, body.len());
+    let streaming = matches!(body, ReqBody::Stream);
+    let body: Vec<u8> = match body {
+        ReqBody::Buffered(b) => b,
+        ReqBody::Stream => Vec::new(),
+    };
+    let body_len = if !streaming {
+        request::BodyLen::Known(body.len() as u64)
+    } else if let Some(n) = req.head.content_length {
+        request::BodyLen::Known(n)
+    } else {
+        request::BodyLen::Chunked
+    };
+    let req_head = request::build(req, pp, body_len);
+    let mut body_sent = false;
     let first = Instant::now();
     let non_idempotent = matches!(req.head.method(), b"POST" | b"LOCK" | b"PATCH");
     let pool = &ups.pools[crate::server::worker_index() % ups.pools.len().max(1)];
@@ -296,8 +412,25 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
             header: None,
         });
         let t0 = Instant::now();
-        match one_try(pool, addr, &p, &req_head, &body).await {
+        let sb = (streaming && !body_sent).then_some(StreamBody {
+            client: &mut *client,
+            head: req.head,
+            max: req.loc.client_max_body_size,
+            timeout: req.loc.client_body_timeout,
+        });
+        let result = one_try(pool, addr, &p, &req_head, &body, sb).await;
+        match result {
+            Err(f) if f.client.is_some() => {
+                // The client failed while its body was streamed: not the peer's fault.
+                attempt.finish(PeerOutcome::Ok, Instant::now());
+                if let Some(t) = req.up.tries.last_mut() {
+                    t.time = t0.elapsed();
+                }
+                let e = f.client.unwrap_or(crate::server::client::BodyError::Closed);
+                return crate::server::phases::body_error(client, req, shared, e).await;
+            }
             Err(f) => {
+                body_sent |= streaming && f.request_sent;
                 if let Some(t) = req.up.tries.last_mut() {
                     t.status = if f.ft == nu::TIMEOUT { 504 } else { 502 };
                     t.time = t0.elapsed();
@@ -320,11 +453,13 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
                 if f.request_sent && non_idempotent {
                     ft |= nu::NON_IDEMPOTENT;
                 }
-                if attempt.tries_left() == 0 || mask & ft != ft || expired(first) {
+                // proxy_request_buffering off: no retry once sending started.
+                if attempt.tries_left() == 0 || mask & ft != ft || expired(first) || body_sent {
                     return send_error(client, req, shared, status).await;
                 }
             }
             Ok(sent) => {
+                body_sent |= streaming;
                 let code = sent.head.code;
                 let ft = status_ft(code);
                 if let Some(t) = req.up.tries.last_mut() {
@@ -332,7 +467,12 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
                     t.connect = Some(sent.connect_time);
                     t.header = Some(sent.header_time);
                 }
-                if ft != 0 && attempt.tries_left() > 1 && mask & ft == ft && !expired(first) {
+                if ft != 0
+                    && attempt.tries_left() > 1
+                    && mask & ft == ft
+                    && !expired(first)
+                    && !body_sent
+                {
                     if let Some(t) = req.up.tries.last_mut() {
                         t.time = t0.elapsed();
                     }

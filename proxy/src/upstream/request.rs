@@ -44,8 +44,17 @@ fn upstream_uri(req: &Req<'_>, pp: &ProxyPass, out: &mut Vec<u8>) {
     }
 }
 
+/// How the request body goes upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLen {
+    /// Known length (buffered body, or Content-Length streamed).
+    Known(u64),
+    /// Streamed chunked body (`proxy_request_buffering off` + HTTP/1.1 upstream).
+    Chunked,
+}
+
 /// Builds the request head sent upstream for this request.
-pub fn build(req: &Req<'_>, pp: &ProxyPass, body_len: usize) -> Vec<u8> {
+pub fn build(req: &Req<'_>, pp: &ProxyPass, body: BodyLen) -> Vec<u8> {
     let proxy = &req.loc.proxy;
     let mut out = Vec::with_capacity(512 + req.head.raw.len());
     out.extend_from_slice(req.head.method());
@@ -82,8 +91,13 @@ pub fn build(req: &Req<'_>, pp: &ProxyPass, body_len: usize) -> Vec<u8> {
     if !overridden(b"connection") {
         out.extend_from_slice(b"Connection: close\r\n");
     }
-    if body_len > 0 || req.head.content_length.is_some() || req.head.chunked {
-        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
+    match body {
+        BodyLen::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        BodyLen::Known(n) => {
+            if n > 0 || req.head.content_length.is_some() || req.head.chunked {
+                out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+            }
+        }
     }
     if proxy.pass_request_headers {
         for (n, v) in req.head.headers() {
