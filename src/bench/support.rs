@@ -212,6 +212,21 @@ pub struct Wrk {
     pub seconds: u32,
 }
 
+impl Wrk {
+    /// The measured round of the side-by-side benches: `wrk -t2 -c50 -d5s`.
+    pub const ROUND: Wrk = Wrk {
+        threads: 2,
+        connections: 50,
+        seconds: 5,
+    };
+    /// The warm-up before each target's rounds: `wrk -t2 -c50 -d1s`.
+    pub const WARMUP: Wrk = Wrk {
+        threads: 2,
+        connections: 50,
+        seconds: 1,
+    };
+}
+
 /// What one wrk run measured.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WrkResult {

@@ -10,16 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 const ROUNDS: usize = 3;
-const WRK: Wrk = Wrk {
-    threads: 2,
-    connections: 50,
-    seconds: 5,
-};
-const WARMUP: Wrk = Wrk {
-    threads: 2,
-    connections: 50,
-    seconds: 1,
-};
+const WRK: Wrk = Wrk::ROUND;
+const WARMUP: Wrk = Wrk::WARMUP;
 
 const RAW_ASGI: &str = r#"
 async def app(scope, receive, send):

@@ -1,7 +1,7 @@
 //! `RunSummary`: the figures of one run (per population, per phase, per component, verdicts),
 //! written as `summary.json` and read back by `proxylab compare`.
 
-use crate::results::assertions::Verdict;
+use crate::results::assertions::{Verdict, summary_counts};
 use crate::results::counts::{self, Counts};
 use crate::run::{Marker, RunOutput};
 use crate::scenario::Scenario;
@@ -107,19 +107,8 @@ fn traffic(out: &RunOutput, pop: Option<&str>, from: f64, to: f64) -> Traffic {
                 Some(p) => s.populations.get(p),
             })
             .map(|p| Counts {
-                sent: p.sent as f64,
-                completed: p.completed as f64,
-                status: p
-                    .status
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.parse().ok()?, *v as f64)))
-                    .collect(),
-                errors: p
-                    .errors
-                    .iter()
-                    .map(|(k, v)| (k.clone(), *v as f64))
-                    .collect(),
                 seconds: 1,
+                ..summary_counts(p)
             })
             .unwrap_or(c)
     } else {

@@ -50,7 +50,8 @@ pub struct Data<'a> {
     pub samples: &'a Samples,
 }
 
-fn summary_counts(p: &PopulationSummary) -> Counts {
+/// The whole-run counts of one population (or `overall`) from the loadgen's summary JSON.
+pub(crate) fn summary_counts(p: &PopulationSummary) -> Counts {
     Counts {
         sent: p.sent as f64,
         completed: p.completed as f64,
