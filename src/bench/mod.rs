@@ -28,7 +28,7 @@ pub enum Which {
     Proxy,
     /// Our proxy vs nginx at the edge: TLS 1.3 handshakes, HTTPS keep-alive over HTTP/1.1 and
     /// HTTP/2, static files (4 KiB, 1 MiB), RSS with 10,000 idle connections.
-    Edge,
+    Edge(proxy_edge::EdgeArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -37,7 +37,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Upstream => upstream::run(),
         Which::Proxy => proxy::run(),
         Which::Loadgen => loadgen::run(),
-        Which::Edge => proxy_edge::run(),
+        Which::Edge(a) => proxy_edge::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

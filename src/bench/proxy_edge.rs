@@ -18,6 +18,21 @@ const CONNS: u32 = 32;
 /// Idle client connections held for the memory figure.
 pub const IDLE_CONNS: usize = 10_000;
 
+/// Flags of `proxylab bench edge`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EdgeArgs {
+    /// Run only these figures (comma-separated): `handshake`, `h1`, `h2`, `static`
+    /// (4 KiB and 1 MiB), `idle`. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = ["handshake", "h1", "h2", "static", "idle"])]
+    pub only: Vec<String>,
+}
+
+impl EdgeArgs {
+    fn wants(&self, figure: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|f| f == figure)
+    }
+}
+
 /// One server under test (nginx or ours) with its ports.
 pub struct Target {
     /// "nginx" or "ours".
@@ -171,9 +186,9 @@ fn measure(
     f
 }
 
-fn report(figures: &[Figure], targets: &[(&str, f64)]) -> Vec<String> {
+fn report(figures: &[Figure], targets: &[f64]) -> Vec<String> {
     let mut summary = Vec::new();
-    for (f, (_, target)) in figures.iter().zip(targets) {
+    for (f, target) in figures.iter().zip(targets) {
         println!("\n{} ({}):", f.title, f.unit);
         if let Some(why) = &f.failed {
             println!("not yet supported ({why})");
@@ -187,8 +202,8 @@ fn report(figures: &[Figure], targets: &[(&str, f64)]) -> Vec<String> {
     summary
 }
 
-/// Runs the benchmark and prints the table.
-pub fn run() -> anyhow::Result<()> {
+/// Runs the benchmark (the figures `args` selects) and prints the table.
+pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
     if which("wrk").is_none() {
         bail!("wrk not installed (apt-get install -y wrk)");
     }
@@ -226,32 +241,51 @@ pub fn run() -> anyhow::Result<()> {
         }
         Ok(r.requests_per_sec)
     };
-    let figures = vec![
-        measure(
+    let mut figures = Vec::new();
+    let mut goals = Vec::new();
+    if args.wants("handshake") {
+        figures.push(measure(
             "TLS 1.3 handshakes/s (new connection per request)",
             &targets,
             |t| loadgen(&exe, &https(t), &["--per-request"], tmp.path()),
-        ),
-        measure("HTTPS keep-alive HTTP/1.1", &targets, |t| {
+        ));
+        goals.push(0.8);
+    }
+    if args.wants("h1") {
+        figures.push(measure("HTTPS keep-alive HTTP/1.1", &targets, |t| {
             loadgen(&exe, &https(t), &[], tmp.path())
-        }),
-        measure("HTTPS keep-alive HTTP/2", &targets, |t| {
+        }));
+        goals.push(1.0);
+    }
+    if args.wants("h2") {
+        figures.push(measure("HTTPS keep-alive HTTP/2", &targets, |t| {
             loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path())
-        }),
-        measure("static 4 KiB", &targets, |t| {
+        }));
+        goals.push(1.0);
+    }
+    if args.wants("static") {
+        figures.push(measure("static 4 KiB", &targets, |t| {
             wrk_run(static_url(t, "4k.bin"))
-        }),
-        measure("static 1 MiB", &targets, |t| {
+        }));
+        figures.push(measure("static 1 MiB", &targets, |t| {
             wrk_run(static_url(t, "1m.bin"))
-        }),
-    ];
-    let mut summary = report(
-        &figures,
-        &[("", 0.8), ("", 1.0), ("", 1.0), ("", 1.0), ("", 1.0)],
-    );
+        }));
+        goals.extend([1.0, 1.0]);
+    }
+    let mut summary = report(&figures, &goals);
+    if args.wants("idle") {
+        idle_figure(&targets, &mut summary);
+    }
+    println!("\nsummary (ours / nginx): {}", summary.join("; "));
+    println!("after: {}", machine_load());
+    Ok(())
+}
+
+/// The idle-connection memory figure.
+fn idle_figure(targets: &[Target], summary: &mut Vec<String>) {
     println!("\nRSS with {IDLE_CONNS} idle client connections (MiB, process and children):");
     let mut rss = Vec::new();
-    for t in &targets {
+    for t in targets {
         match idle_rss(t, IDLE_CONNS) {
             Ok((base, held)) => {
                 println!(
@@ -274,7 +308,4 @@ pub fn run() -> anyhow::Result<()> {
     } else {
         summary.push("idle RSS: not measured".into());
     }
-    println!("\nsummary (ours / nginx): {}", summary.join("; "));
-    println!("after: {}", machine_load());
-    Ok(())
 }
