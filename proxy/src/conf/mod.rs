@@ -2,6 +2,7 @@
 //! ([`values`]), validation into typed settings ([`build`], [`model`]) with errors worded as
 //! `nginx -t` ([`error`]).
 
+pub mod body;
 pub mod build;
 pub mod error;
 pub mod lexer;

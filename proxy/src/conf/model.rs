@@ -366,6 +366,8 @@ pub struct Loc {
     pub client_body_buffer_size: u64,
     /// `client_body_timeout` (default 60s).
     pub client_body_timeout: Duration,
+    /// `client_body_temp_path`, `client_body_in_file_only`, `lingering_*`.
+    pub body: Arc<crate::conf::body::BodyConf>,
     /// `send_timeout` (default 60s).
     pub send_timeout: Duration,
     /// `keepalive_timeout` (default 75s) and optional header value.

@@ -7,6 +7,7 @@ mod buffered;
 mod framer;
 pub mod pool;
 mod relay;
+pub mod reqbody;
 pub mod request;
 pub mod response;
 mod tunnel;
@@ -27,8 +28,9 @@ use tokio::net::TcpStream;
 /// The request body of a proxied request.
 #[derive(Debug)]
 pub enum ReqBody {
-    /// Read whole before contacting the upstream (`proxy_request_buffering on`).
-    Buffered(Vec<u8>),
+    /// Read whole before contacting the upstream (`proxy_request_buffering on`), in memory
+    /// or in a temporary file.
+    Buffered(reqbody::Body),
     /// Streamed from the client while sending (`proxy_request_buffering off`): no retry once
     /// sending started.
     Stream,
@@ -86,7 +88,11 @@ async fn connect(addr: SocketAddr, t: Duration) -> Result<UpConn, Fail> {
     }
 }
 
-async fn write_timed(s: &mut TcpStream, data: &[u8], t: Duration) -> std::io::Result<()> {
+pub(crate) async fn write_timed(
+    s: &mut TcpStream,
+    data: &[u8],
+    t: Duration,
+) -> std::io::Result<()> {
     let mut off = 0;
     while off < data.len() {
         match tokio::time::timeout(t, s.write(&data[off..])).await {
@@ -177,7 +183,7 @@ async fn one_try(
     addr: SocketAddr,
     p: &ProxyConf,
     req_head: &[u8],
-    body: &[u8],
+    body: &reqbody::Body,
     stream: Option<StreamBody<'_, '_>>,
 ) -> Result<Sent, Fail> {
     let t0 = Instant::now();
@@ -194,19 +200,7 @@ async fn one_try(
         reused,
     };
     conn.requests += 1;
-    let send = if body.is_empty() {
-        write_timed(&mut conn.stream, req_head, p.send_timeout).await
-    } else if body.len() <= 16384 {
-        let mut all = Vec::with_capacity(req_head.len() + body.len());
-        all.extend_from_slice(req_head);
-        all.extend_from_slice(body);
-        write_timed(&mut conn.stream, &all, p.send_timeout).await
-    } else {
-        match write_timed(&mut conn.stream, req_head, p.send_timeout).await {
-            Ok(()) => write_timed(&mut conn.stream, body, p.send_timeout).await,
-            Err(e) => Err(e),
-        }
-    };
+    let send = body.send(&mut conn.stream, req_head, p.send_timeout).await;
     let send = match (send, stream) {
         (Ok(()), Some(sb)) => {
             match pump(
@@ -360,12 +354,12 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
     });
     attempt.limit_tries(p.next_upstream_tries);
     let streaming = matches!(body, ReqBody::Stream);
-    let body: Vec<u8> = match body {
+    let body = match body {
         ReqBody::Buffered(b) => b,
-        ReqBody::Stream => Vec::new(),
+        ReqBody::Stream => reqbody::Body::Mem(Vec::new()),
     };
     let body_len = if !streaming {
-        request::BodyLen::Known(body.len() as u64)
+        request::BodyLen::Known(body.len())
     } else if let Some(n) = req.head.content_length {
         request::BodyLen::Known(n)
     } else {

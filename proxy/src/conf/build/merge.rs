@@ -308,6 +308,7 @@ fn build_loc(
             .unwrap_or(1 << 20),
         client_body_buffer_size: c.size("client_body_buffer_size", 8192),
         client_body_timeout: c.time("client_body_timeout", 60),
+        body: Arc::new(body_conf(c, b)),
         send_timeout: c.time("send_timeout", 60),
         keepalive_timeout: keepalive,
         keepalive_requests: c
@@ -349,6 +350,31 @@ fn build_loc(
             .and_then(|l| l.get("health_check"))
             .map(|d| d.args.clone()),
     })
+}
+
+/// `client_body_temp_path`, `client_body_in_file_only` and `lingering_*` after inheritance
+/// (values were checked when the directives were read).
+fn body_conf(c: &Chain<'_>, b: &Builder) -> crate::conf::body::BodyConf {
+    use crate::conf::body::{BodyConf, InFileOnly, Lingering, TempPath};
+    BodyConf {
+        temp_path: c
+            .get("client_body_temp_path")
+            .and_then(|d| TempPath::parse(&d.args, &b.prefix))
+            .unwrap_or_else(|| TempPath {
+                dir: b.prefix.join("client_body_temp"),
+                levels: Vec::new(),
+            }),
+        in_file_only: c
+            .get("client_body_in_file_only")
+            .and_then(|d| InFileOnly::parse(&d.args[0]))
+            .unwrap_or_default(),
+        lingering_close: c
+            .get("lingering_close")
+            .and_then(|d| Lingering::parse(&d.args[0]))
+            .unwrap_or_default(),
+        lingering_time: c.time("lingering_time", 30),
+        lingering_timeout: c.time("lingering_timeout", 5),
+    }
 }
 
 /// The innermost `types {}` blocks (all blocks at that level), else nginx's defaults.

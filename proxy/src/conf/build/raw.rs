@@ -158,6 +158,14 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
         "lingering_close" if !matches!(a[0].as_str(), "on" | "off" | "always") => {
             return Err(err(d, format!("invalid value \"{}\"", a[0])));
         }
+        "client_body_in_file_only" if !matches!(a[0].as_str(), "on" | "off" | "clean") => {
+            return Err(err(d, format!("invalid value \"{}\"", a[0])));
+        }
+        "client_body_temp_path"
+            if crate::conf::body::TempPath::parse(a, std::path::Path::new("/")).is_none() =>
+        {
+            return Err(invalid_value(d));
+        }
         "limit_req_log_level" | "limit_conn_log_level"
             if !matches!(a[0].as_str(), "info" | "notice" | "warn" | "error") =>
         {

@@ -1,0 +1,292 @@
+//! Buffered request bodies (`proxy_request_buffering on`), as nginx's request body reader:
+//! a Content-Length body whose unread part is under 1.25 × `client_body_buffer_size`, or a
+//! chunked body that decodes to at most `client_body_buffer_size`, stays in memory; a larger
+//! one goes to a temporary file under `client_body_temp_path` (warn `a client request body is
+//! buffered to a temporary file PATH`), unlinked as soon as it is opened, so it disappears
+//! with its descriptor whatever ends the request. `client_body_in_file_only on|clean` puts
+//! every body in a named file (logged at notice) kept (`on`) or removed after the request.
+
+use crate::conf::body::{BodyConf, InFileOnly, TempPath};
+use crate::http::chunked::{ChunkError, Decoder};
+use crate::http::head::RequestHead;
+use crate::server::client::{BodyError, Client};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Bytes read from or written to the temp file at a time.
+const IO_CHUNK: usize = 64 * 1024;
+
+/// A request body read whole.
+#[derive(Debug)]
+pub enum Body {
+    /// In memory.
+    Mem(Vec<u8>),
+    /// In a temporary file.
+    File(TempBody),
+}
+
+/// A body in a temporary file; the file goes away when this is dropped (unlinked at once, or
+/// removed on drop for `client_body_in_file_only clean`).
+#[derive(Debug)]
+pub struct TempBody {
+    file: std::fs::File,
+    len: u64,
+    remove: Option<PathBuf>,
+}
+
+impl Drop for TempBody {
+    fn drop(&mut self) {
+        if let Some(p) = &self.remove {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Body {
+    /// Body length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Mem(v) => v.len() as u64,
+            Body::File(t) => t.len,
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes `head` then the body to the upstream, `timeout` between successive writes
+    /// (`proxy_send_timeout`). A file body is read back in 64 KiB pieces.
+    pub async fn send(
+        &self,
+        up: &mut TcpStream,
+        head: &[u8],
+        timeout: Duration,
+    ) -> std::io::Result<()> {
+        match self {
+            Body::Mem(b) if b.is_empty() => super::write_timed(up, head, timeout).await,
+            Body::Mem(b) if b.len() <= 16384 => {
+                let mut all = Vec::with_capacity(head.len() + b.len());
+                all.extend_from_slice(head);
+                all.extend_from_slice(b);
+                super::write_timed(up, &all, timeout).await
+            }
+            Body::Mem(b) => {
+                super::write_timed(up, head, timeout).await?;
+                super::write_timed(up, b, timeout).await
+            }
+            Body::File(t) => {
+                super::write_timed(up, head, timeout).await?;
+                let mut buf = vec![0u8; IO_CHUNK];
+                let mut off = 0u64;
+                while off < t.len {
+                    let want = ((t.len - off) as usize).min(IO_CHUNK);
+                    let n = t.file.read_at(&mut buf[..want], off)?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                    super::write_timed(up, &buf[..n], timeout).await?;
+                    off += n as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Why reading the body failed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The client side (400/413, timeout, closed).
+    Client(BodyError),
+    /// The temp file could not be created or written: nginx's crit line; answered 500.
+    File(String),
+}
+
+/// Where the body is being collected.
+enum Sink {
+    Mem(Vec<u8>),
+    File(TempBody, PathBuf),
+}
+
+impl Sink {
+    fn put(&mut self, data: &[u8]) -> Result<(), ReadError> {
+        match self {
+            Sink::Mem(v) => {
+                v.extend_from_slice(data);
+                Ok(())
+            }
+            Sink::File(t, path) => {
+                t.file.write_all(data).map_err(|e| {
+                    ReadError::File(format!(
+                        "write() \"{}\" failed ({})",
+                        path.display(),
+                        super::os_err(&e)
+                    ))
+                })?;
+                t.len += data.len() as u64;
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves what is in memory into a new temp file.
+    fn spill(
+        &mut self,
+        conf: &BodyConf,
+        on_file: &mut (dyn FnMut(&Path) + Send),
+    ) -> Result<(), ReadError> {
+        if let Sink::Mem(v) = self {
+            let keep = conf.in_file_only != InFileOnly::Off;
+            let (file, path) = create(&conf.temp_path, keep).map_err(ReadError::File)?;
+            on_file(&path);
+            let data = std::mem::take(v);
+            *self = Sink::File(
+                TempBody {
+                    file,
+                    len: 0,
+                    remove: (conf.in_file_only == InFileOnly::Clean).then(|| path.clone()),
+                },
+                path,
+            );
+            self.put(&data)?;
+        }
+        Ok(())
+    }
+
+    fn done(self) -> Body {
+        match self {
+            Sink::Mem(v) => Body::Mem(v),
+            Sink::File(t, _) => Body::File(t),
+        }
+    }
+}
+
+/// The temp-file counter (nginx's `ngx_temp_number`: the first file is `0000000001`).
+static NEXT_TEMP: AtomicU32 = AtomicU32::new(0);
+
+/// Creates a temp file (mode 0600, directories 0700 made on demand); `keep` = leave the
+/// name in place, else unlink it at once. Err: nginx's crit text.
+fn create(tp: &TempPath, keep: bool) -> Result<(std::fs::File, PathBuf), String> {
+    let mut n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    let mut made_dirs = false;
+    for _ in 0..64 {
+        let path = tp.file(n);
+        let r = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match r {
+            Ok(f) => {
+                if !keep {
+                    let _ = std::fs::remove_file(&path);
+                }
+                return Ok((f, path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !made_dirs => {
+                made_dirs = true;
+                if let Some(parent) = path.parent() {
+                    let _ = std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(parent);
+                }
+            }
+            Err(e) => {
+                return Err(format!(
+                    "open() \"{}\" failed ({})",
+                    path.display(),
+                    super::os_err(&e)
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "open() \"{}\" failed (17: File exists)",
+        tp.file(n).display()
+    ))
+}
+
+/// Reads the whole body of `head`. `buffer` is `client_body_buffer_size`, `max` is
+/// `client_max_body_size` (0 = unlimited; checked per chunk), `timeout` is
+/// `client_body_timeout`; `on_file(path)` is called when a temp file is created.
+pub async fn read(
+    client: &mut Client,
+    head: &RequestHead,
+    conf: &BodyConf,
+    buffer: u64,
+    max: u64,
+    timeout: Duration,
+    on_file: &mut (dyn FnMut(&Path) + Send),
+) -> Result<Body, ReadError> {
+    let has_body = head.chunked || head.content_length.is_some_and(|n| n > 0);
+    if has_body
+        && head.minor == 1
+        && head
+            .header(b"expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+    {
+        // nginx answers `Expect: 100-continue` itself when it starts reading the body.
+        let _ = client
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", timeout)
+            .await;
+    }
+    let in_file = conf.in_file_only != InFileOnly::Off;
+    let mut sink = Sink::Mem(Vec::new());
+    if in_file && (head.chunked || head.content_length.is_some()) {
+        sink.spill(conf, on_file)?;
+    }
+    if let Some(cl) = head.content_length {
+        let preread = (cl as usize).min(client.buf.len()) as u64;
+        let rest = cl - preread;
+        if rest > 0 && rest >= buffer + buffer / 4 {
+            sink.spill(conf, on_file)?;
+        } else if let Sink::Mem(v) = &mut sink {
+            v.reserve(cl as usize);
+        }
+        let mut left = cl;
+        loop {
+            let n = (left as usize).min(client.buf.len());
+            sink.put(&client.buf[..n])?;
+            client.buf.drain(..n);
+            left -= n as u64;
+            if left == 0 {
+                return Ok(sink.done());
+            }
+            client.fill(timeout).await.map_err(ReadError::Client)?;
+        }
+    }
+    if !head.chunked {
+        return Ok(sink.done());
+    }
+    let mut dec = Decoder::new(max);
+    let mut piece = Vec::new();
+    loop {
+        piece.clear();
+        let used = dec.decode(&client.buf, &mut piece).map_err(|e| {
+            ReadError::Client(match e {
+                ChunkError::Invalid => BodyError::Status(400),
+                ChunkError::TooLarge => BodyError::Status(413),
+            })
+        })?;
+        client.buf.drain(..used);
+        sink.put(&piece)?;
+        if matches!(&sink, Sink::Mem(v) if v.len() as u64 > buffer) {
+            sink.spill(conf, on_file)?;
+        }
+        if dec.done() {
+            return Ok(sink.done());
+        }
+        client.fill(timeout).await.map_err(ReadError::Client)?;
+    }
+}
