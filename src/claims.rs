@@ -11,10 +11,14 @@
 //! variant = "base"                       # optional: only runs of this variant
 //! assertions = ["spike overflow is 429"] # names of [[assert]]s that encode the claim
 //! refuted_by = ["default overflow is 503"] # names of [[assert]]s that encode its opposite
-//! measure = ["total.status.429", "phases.spike.latency_ms.p99"]   # summary.json figures to show
+//! measure = ["total.status.429", "spike p99 ms=phases.spike.latency_ms.p99"] # figures to show
 //! plot = "status"                        # plot of the run to show
 //! depends = "on limit_req_status"        # shown when the assertions disagree
+//! note = "2 vCPUs, load generator on the same cores" # caveats, always shown
 //! ```
+//!
+//! A `measure` entry is a dotted path into summary.json, optionally labelled `label=path` (a
+//! label has no `.`); `assertions.NAME.actual` reaches an assertion's measured value.
 
 use crate::report::RunSummary;
 use serde::Deserialize;
@@ -62,6 +66,20 @@ pub struct Claim {
     /// What the outcome depends on, shown when the assertions disagree.
     #[serde(default)]
     pub depends: String,
+    /// Caveats of the measurement (machine, scaling), always shown with the details.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Splits a `measure` entry into its label and its path: `label=path`, where the label has no
+/// `.`; without a label the path is its own label.
+pub fn measure_label(entry: &str) -> (&str, &str) {
+    match entry.split_once('=') {
+        Some((label, path)) if !label.contains('.') && !label.trim().is_empty() => {
+            (label.trim(), path.trim())
+        }
+        _ => (entry, entry),
+    }
 }
 
 /// The verdict of a claim.
@@ -110,15 +128,29 @@ pub fn verdict(c: &Claim, s: &RunSummary) -> Verdict {
 }
 
 /// Looks up a dotted path (`total.status.429`, `phases.spike.latency_ms.p99`: arrays of named
-/// objects are indexed by `name`) in a summary.
+/// objects are indexed by `name`, and a name may itself contain dots: `assertions.api.1 up.actual`
+/// finds the assertion named `api.1 up`) in a summary.
 pub fn measure(s: &RunSummary, path: &str) -> Option<serde_json::Value> {
+    let segs: Vec<&str> = path.split('.').collect();
     let mut v = serde_json::to_value(s).ok()?;
-    for seg in path.split('.') {
+    let mut i = 0;
+    while i < segs.len() {
         v = match v {
-            serde_json::Value::Object(mut m) => m.remove(seg)?,
-            serde_json::Value::Array(a) => a
-                .into_iter()
-                .find(|x| x.get("name").and_then(|n| n.as_str()) == Some(seg))?,
+            serde_json::Value::Object(mut m) => {
+                i += 1;
+                m.remove(segs[i - 1])?
+            }
+            serde_json::Value::Array(a) => {
+                // the longest run of segments that names an element
+                let (k, x) = (1..=segs.len() - i).rev().find_map(|k| {
+                    let name = segs[i..i + k].join(".");
+                    a.iter()
+                        .find(|x| x.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
+                        .map(|x| (k, x.clone()))
+                })?;
+                i += k;
+                x
+            }
             _ => return None,
         };
     }
@@ -142,6 +174,21 @@ pub fn latest_run(
             serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).ok()?).ok()?;
         (variant.is_none_or(|v| v == s.variant)).then_some((d, s))
     })
+}
+
+/// A measured value for the page: whole numbers without decimals (`2350.0` → `2350`), others
+/// with one decimal from 10 up (`21.108` → `21.1`) and up to three below (`0.141`); anything
+/// else as JSON.
+fn show(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 10.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
+        None => v.to_string(),
+    }
 }
 
 fn rel(from_dir: &Path, to: &Path) -> String {
@@ -187,10 +234,11 @@ pub fn render(ledger: &Ledger, reports: &Path, out_dir: &Path) -> String {
                 let m: Vec<String> = c
                     .measure
                     .iter()
-                    .map(|p| {
+                    .map(|entry| {
+                        let (label, p) = measure_label(entry);
                         format!(
-                            "{p} = {}",
-                            measure(s, p).map_or("?".into(), |v| v.to_string())
+                            "{label} = {}",
+                            measure(s, p).map_or("?".into(), |v| show(&v))
                         )
                     })
                     .collect();
@@ -216,6 +264,9 @@ pub fn render(ledger: &Ledger, reports: &Path, out_dir: &Path) -> String {
             measured,
             verdict
         );
+        if !c.note.is_empty() {
+            let _ = writeln!(details, "- caveats: {}", c.note);
+        }
         if let Some(d) = run_dir {
             let _ = writeln!(
                 details,
@@ -274,6 +325,7 @@ mod tests {
             measure: vec![],
             plot: None,
             depends: "on the config".into(),
+            note: String::new(),
         }
     }
 
@@ -305,5 +357,39 @@ mod tests {
             Some(serde_json::json!(7.0))
         );
         assert_eq!(measure(&s, "total.nope"), None);
+        assert_eq!(
+            measure(&s, "assertions.a.passed"),
+            Some(serde_json::json!(true))
+        );
+        let dotted = run(&[("api.1 up (> 3.5 %)", true)]);
+        assert_eq!(
+            measure(&dotted, "assertions.api.1 up (> 3.5 %).actual"),
+            Some(serde_json::json!(1.0))
+        );
+        assert_eq!(measure(&dotted, "assertions.api.2 up.actual"), None);
+    }
+
+    #[test]
+    fn measure_entries_take_an_optional_label() {
+        assert_eq!(
+            measure_label("total.status.429"),
+            ("total.status.429", "total.status.429")
+        );
+        assert_eq!(
+            measure_label("429s=total.status.429"),
+            ("429s", "total.status.429")
+        );
+        assert_eq!(
+            measure_label("assertions.fails=3 probes.actual"),
+            (
+                "assertions.fails=3 probes.actual",
+                "assertions.fails=3 probes.actual"
+            )
+        );
+        assert_eq!(show(&serde_json::json!(2350.0)), "2350");
+        assert_eq!(show(&serde_json::json!(21.108732872)), "21.1");
+        assert_eq!(show(&serde_json::json!(0.141)), "0.141");
+        assert_eq!(show(&serde_json::json!(0.5)), "0.5");
+        assert_eq!(show(&serde_json::json!("x")), "\"x\"");
     }
 }
