@@ -1,8 +1,9 @@
 //! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`]),
 //! chunked coding ([`chunked`]), URI normalization ([`uri`]), status lines and error pages
-//! ([`status`]).
+//! ([`status`]), discarded bodies and lingering close ([`linger`]).
 
 pub mod chunked;
 pub mod head;
+pub mod linger;
 pub mod status;
 pub mod uri;

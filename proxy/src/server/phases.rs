@@ -8,8 +8,10 @@ use super::live::Live;
 use super::locate::{Found, locate};
 use super::respond::{Head, Ka, write_head};
 use super::shared::Shared;
+use crate::conf::body::Lingering;
 use crate::conf::model::{Handler, LogLevel, Return};
 use crate::http::head::RequestHead;
+use crate::http::linger::{Discard, Finish, lingering_close};
 use crate::http::status::{error_page, forces_close};
 use crate::http::uri::{normalize, split_args};
 use std::sync::atomic::Ordering;
@@ -306,17 +308,48 @@ pub async fn handle(
         limit_req_status: None,
         captures,
     };
-    let next = run_phases(
+    let mut discard = Discard::none();
+    let mut next = run_phases(
         client,
         &mut req,
         shared,
         uri.is_some(),
         location.as_deref(),
         redirect,
+        &mut discard,
     )
     .await;
+    // nginx's r->lingering_close: a request with a body, until the body is known read whole.
+    let mut linger = head.chunked || head.content_length.is_some_and(|n| n > 0);
+    let mut plain_close = req.bytes_sent == 0 || req.status == 444;
+    if discard.started() && !plain_close {
+        let b = &*req.loc.body;
+        if discard
+            .finish(client, b.lingering_time, b.lingering_timeout)
+            .await
+            == Finish::Done
+        {
+            linger = false;
+        } else {
+            next = Next::Close;
+            plain_close = true;
+        }
+    }
     access_log(live, &req);
     shared.stats.by_status.add(req.status);
+    if next == Next::Close && !plain_close && !ci.h2 {
+        let b = &*req.loc.body;
+        // nginx's error page for 400 clears r->lingering_close.
+        let linger = (linger && req.status != 400) || !client.buf.is_empty();
+        let go = match b.lingering_close {
+            Lingering::Always => true,
+            Lingering::On => linger,
+            Lingering::Off => false,
+        };
+        if go {
+            lingering_close(client, b.lingering_time, b.lingering_timeout).await;
+        }
+    }
     next
 }
 
@@ -327,6 +360,7 @@ async fn run_phases<'a>(
     uri_ok: bool,
     location: Option<&'a crate::conf::model::Location>,
     redirect: bool,
+    discard: &mut Discard,
 ) -> Next {
     let live = req.live;
     let server = req.server;
@@ -337,9 +371,7 @@ async fn run_phases<'a>(
     }
     // SERVER_REWRITE
     if let Some(r) = &server.ret {
-        if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
-            return body_error(client, req, shared, e).await;
-        }
+        *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
         return do_return(client, req, shared, r).await;
     }
     // FIND_CONFIG
@@ -357,6 +389,8 @@ async fn run_phases<'a>(
             LogLevel::Error,
             &format!("client intended to send too large body: {cl} bytes"),
         );
+        // nginx drops the body while and after answering (no 100 Continue for it).
+        *discard = Discard::start(client, head, false, req.loc.send_timeout).await;
         return send_error(client, req, shared, 413).await;
     }
     if redirect {
@@ -367,9 +401,7 @@ async fn run_phases<'a>(
             path.extend_from_slice(req.args());
         }
         let loc = absolute(req, &path);
-        if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
-            return body_error(client, req, shared, e).await;
-        }
+        *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
         let body = error_page(301, req.loc.server_tokens);
         return send_simple(
             client,
@@ -385,9 +417,7 @@ async fn run_phases<'a>(
     }
     // REWRITE
     if let Some(r) = &req.loc.ret {
-        if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
-            return body_error(client, req, shared, e).await;
-        }
+        *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
         return do_return(client, req, shared, r).await;
     }
     // PREACCESS: limit_req
@@ -402,9 +432,7 @@ async fn run_phases<'a>(
         if rule.matches(ip) {
             if !rule.allow {
                 log_error(live, req, LogLevel::Error, "access forbidden by rule");
-                if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
-                    return body_error(client, req, shared, e).await;
-                }
+                *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
                 return send_error(client, req, shared, 403).await;
             }
             break;
@@ -450,15 +478,11 @@ async fn run_phases<'a>(
             .await
         }
         Handler::StubStatus | Handler::ProxylabStatus => {
-            if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
-                return body_error(client, req, shared, e).await;
-            }
+            *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
             super::status_page::serve(client, req, shared).await
         }
         Handler::Static => {
-            if let Err(e) = client.discard_body(head, req.loc.client_body_timeout).await {
-                return body_error(client, req, shared, e).await;
-            }
+            *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
             super::static_serve::serve(client, req, shared).await
         }
     }

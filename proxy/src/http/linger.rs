@@ -1,0 +1,215 @@
+//! nginx's discarded request bodies and lingering close.
+//!
+//! A handler that does not read the body (`return`, `deny`, the up-front 413, static files,
+//! status pages) answers at once: only the body bytes already read are dropped before the
+//! response ([`Discard::start`]); the rest is read and dropped after it ([`Discard::finish`]),
+//! each read waiting at most `lingering_timeout` and all of it at most `lingering_time`, so
+//! that a keep-alive connection can go on and a client still sending gets the whole response
+//! instead of a reset. When the connection then closes while the client may still be sending,
+//! [`lingering_close`] shuts the write side down (the client sees EOF after the response) and
+//! keeps reading and dropping for up to `lingering_time` before closing.
+
+use crate::http::chunked::Decoder;
+use crate::http::head::RequestHead;
+use crate::server::client::Client;
+use crate::server::stream::Stream;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+/// nginx's `NGX_HTTP_LINGERING_BUFFER_SIZE`.
+const LINGER_BUF: usize = 4096;
+
+#[derive(Debug)]
+enum Left {
+    /// Nothing (more) to drop.
+    Nothing,
+    /// Content-Length bytes still to come.
+    Length(u64),
+    /// A chunked body still being parsed.
+    Chunked(Box<Decoder>),
+    /// Invalid chunked framing: the connection cannot be reused.
+    Invalid,
+}
+
+/// The part of a request body still to be discarded.
+#[derive(Debug)]
+pub struct Discard {
+    left: Left,
+    started: bool,
+}
+
+/// How discarding after the response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The whole body was read: the connection may be reused.
+    Done,
+    /// The client closed, a read failed, the framing was invalid, or `lingering_timeout` /
+    /// `lingering_time` ran out: close at once.
+    Failed,
+}
+
+impl Default for Discard {
+    fn default() -> Self {
+        Discard::none()
+    }
+}
+
+impl Discard {
+    /// No body being discarded.
+    pub fn none() -> Discard {
+        Discard {
+            left: Left::Nothing,
+            started: false,
+        }
+    }
+
+    /// Starts discarding the body of `head`: answers `Expect: 100-continue` when `expect`
+    /// (nginx does not for the up-front 413) and drops the body bytes already read.
+    pub async fn start(
+        client: &mut Client,
+        head: &RequestHead,
+        expect: bool,
+        send_timeout: Duration,
+    ) -> Discard {
+        let left = if head.chunked {
+            Left::Chunked(Box::new(Decoder::new(0)))
+        } else {
+            match head.content_length {
+                Some(n) if n > 0 => Left::Length(n),
+                _ => return Discard::none(),
+            }
+        };
+        if expect
+            && head.minor == 1
+            && head
+                .header(b"expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+        {
+            let _ = client
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", send_timeout)
+                .await;
+        }
+        let mut d = Discard {
+            left,
+            started: true,
+        };
+        d.eat(&mut client.buf);
+        d
+    }
+
+    /// Whether a body was being discarded (even if it was complete at once).
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// Whether body bytes are still expected.
+    pub fn pending(&self) -> bool {
+        !matches!(self.left, Left::Nothing)
+    }
+
+    /// Drops body bytes from the front of `buf`, leaving what follows the body.
+    fn eat(&mut self, buf: &mut Vec<u8>) {
+        match &mut self.left {
+            Left::Nothing | Left::Invalid => {}
+            Left::Length(n) => {
+                let k = (*n as usize).min(buf.len());
+                buf.drain(..k);
+                *n -= k as u64;
+                if *n == 0 {
+                    self.left = Left::Nothing;
+                }
+            }
+            Left::Chunked(dec) => {
+                let mut sink = Vec::new();
+                match dec.decode(buf, &mut sink) {
+                    Ok(used) => {
+                        buf.drain(..used);
+                        if dec.done() {
+                            self.left = Left::Nothing;
+                        }
+                    }
+                    Err(_) => self.left = Left::Invalid,
+                }
+            }
+        }
+    }
+
+    /// After the response: reads and drops the rest of the body, waiting at most `timeout`
+    /// (`lingering_timeout`) for each read and `time` (`lingering_time`) in all.
+    pub async fn finish(
+        &mut self,
+        client: &mut Client,
+        time: Duration,
+        timeout: Duration,
+    ) -> Finish {
+        let end = Instant::now() + time;
+        loop {
+            self.eat(&mut client.buf);
+            match self.left {
+                Left::Nothing => return Finish::Done,
+                Left::Invalid => return Finish::Failed,
+                _ => {}
+            }
+            let now = Instant::now();
+            if now >= end {
+                return Finish::Failed;
+            }
+            match client.read_more(wait_until(now, end, timeout)).await {
+                Ok(0) | Err(_) => return Finish::Failed,
+                Ok(_) if Instant::now() >= end => {
+                    // nginx sees the time is up when data arrives and closes without
+                    // reading it: the client gets a reset.
+                    reset_on_close(&client.stream);
+                    return Finish::Failed;
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// The end of one wait for client data: `timeout` (`lingering_timeout`), but not much past
+/// `end`. nginx arms this timer with the remaining `lingering_time` in whole seconds, so a
+/// client that keeps sending is noticed by its next data after the time is up (then reset).
+fn wait_until(now: Instant, end: Instant, timeout: Duration) -> Instant {
+    (now + timeout).min(end + Duration::from_secs(1))
+}
+
+/// Makes the coming close send a reset, as a close with unread data does.
+fn reset_on_close(stream: &Stream) {
+    let tcp = match stream {
+        Stream::Plain(s) => s,
+        Stream::Tls(t) => t.get_ref().0,
+        Stream::Mem(_) => return,
+    };
+    let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
+}
+
+/// nginx's lingering close: shuts down the write side (after a TLS close_notify), then reads
+/// and drops whatever the client still sends until it closes, `timeout` passes without data,
+/// or `time` passes in all; then the connection is dropped.
+pub async fn lingering_close(client: &mut Client, time: Duration, timeout: Duration) {
+    let end = Instant::now() + time;
+    let shut = tokio::time::timeout(timeout, client.stream.shutdown()).await;
+    if !matches!(shut, Ok(Ok(()))) {
+        return;
+    }
+    client.buf.clear();
+    let mut scratch = [0u8; LINGER_BUF];
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return;
+        }
+        let wait = wait_until(now, end, timeout);
+        match tokio::time::timeout_at(wait, client.stream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 && Instant::now() >= end => {
+                reset_on_close(&client.stream);
+                return;
+            }
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
+}

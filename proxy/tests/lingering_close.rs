@@ -1,0 +1,262 @@
+//! Early answers while the client is still sending, through both proxies: discarded bodies
+//! (the up-front 413 on Content-Length, `return` on a POST) and lingering close
+//! (`lingering_close on|off`, `lingering_time`, `lingering_timeout`). What the client sees
+//! (the response bytes, whether its writes failed, EOF or reset) must be what nginx gives.
+
+mod common;
+
+use common::{both, parse};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// What a client saw.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    /// Status and body of the first response (None: none complete).
+    response: Option<(u16, Vec<u8>)>,
+    /// A write of the request body failed (EPIPE / reset).
+    write_failed: bool,
+    /// How reading ended: "eof", "reset" or "timeout".
+    end: &'static str,
+}
+
+/// Sends `head`, then the body pieces from `body` with `pause` between them, while a reader
+/// thread collects the response; returns what was seen and when reading ended (seconds
+/// after the head was sent).
+fn upload(
+    addr: SocketAddr,
+    head: &[u8],
+    pieces: Vec<Vec<u8>>,
+    pause: Duration,
+) -> (Seen, f64, f64) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut r = s.try_clone().expect("clone");
+    let t0 = Instant::now();
+    s.write_all(head).expect("head");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut data = Vec::new();
+        let mut tmp = [0u8; 65536];
+        let end = loop {
+            match r.read(&mut tmp) {
+                Ok(0) => break "eof",
+                Ok(n) => data.extend_from_slice(&tmp[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break "timeout",
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break "timeout",
+                Err(_) => break "error",
+            }
+        };
+        let _ = tx.send(t0.elapsed().as_secs_f64());
+        (data, end)
+    });
+    let mut failed = false;
+    for p in pieces {
+        if s.write_all(&p).is_err() {
+            failed = true;
+            break;
+        }
+        std::thread::sleep(pause);
+    }
+    let wrote = t0.elapsed().as_secs_f64();
+    let ended = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(-1.0);
+    let (data, end) = reader.join().unwrap_or_default();
+    let response = parse(&data).map(|(r, _)| (r.status, r.body));
+    (
+        Seen {
+            response,
+            write_failed: failed,
+            end,
+        },
+        wrote,
+        ended,
+    )
+}
+
+fn pieces(total: usize, piece: usize) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(piece);
+        v.push(vec![b'x'; n]);
+        left -= n;
+    }
+    v
+}
+
+fn chunked_pieces(total: usize, piece: usize) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = pieces(total, piece)
+        .into_iter()
+        .map(|p| {
+            let mut c = format!("{:x}\r\n", p.len()).into_bytes();
+            c.extend_from_slice(&p);
+            c.extend_from_slice(b"\r\n");
+            c
+        })
+        .collect();
+    v.push(b"0\r\n\r\n".to_vec());
+    v
+}
+
+const HTTP: &str = "server { listen 127.0.0.1:{PORT};\n\
+    location /small { client_max_body_size 1k; return 200 \"ok\\n\"; }\n\
+    location /smalloff { client_max_body_size 1k; lingering_close off; return 200 \"ok\\n\"; }\n\
+    location /p { client_max_body_size 1k; proxy_pass http://127.0.0.1:9; }\n\
+    location /poff { client_max_body_size 1k; lingering_close off; proxy_pass http://127.0.0.1:9; }\n\
+    location /short { lingering_time 2s; lingering_timeout 1s; client_max_body_size 1k; return 200; }\n\
+    location /ret { lingering_timeout 1s; return 200 \"ret\\n\"; } }";
+
+#[test]
+fn too_large_content_length_gets_the_whole_413_and_eof_while_still_sending() {
+    let Some((nginx, ours)) = both(HTTP) else {
+        return;
+    };
+    let total = 10 << 20;
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        for path in ["/small", "/smalloff"] {
+            let head =
+                format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {total}\r\n\r\n");
+            let (s, wrote, ended) = upload(
+                addr,
+                head.as_bytes(),
+                pieces(total, 64 * 1024),
+                Duration::from_millis(10),
+            );
+            // The 413 came while the client was still sending; the close came after it
+            // finished (the body is read and dropped, not refused).
+            assert!(
+                ended + 0.05 >= wrote,
+                "{path}: closed at {ended}s, writes until {wrote}s"
+            );
+            seen.push((path, s));
+        }
+    }
+    let (theirs, mine) = seen.split_at(2);
+    assert_eq!(mine, theirs, "ours vs nginx");
+    let s = &theirs[0].1;
+    assert_eq!(s.response.as_ref().map(|r| r.0), Some(413), "{s:?}");
+    assert_eq!((s.write_failed, s.end), (false, "eof"), "{s:?}");
+}
+
+#[test]
+fn too_large_chunked_body_lingers_unless_lingering_close_off() {
+    let Some((nginx, ours)) = both(HTTP) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        for path in ["/p", "/poff"] {
+            let head =
+                format!("POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+            let (s, wrote, ended) = upload(
+                addr,
+                head.as_bytes(),
+                chunked_pieces(2 << 20, 64 * 1024),
+                Duration::from_millis(10),
+            );
+            // Either way the answer and the end of reading came before the body was sent.
+            assert!(
+                ended < wrote,
+                "{path}: reading ended at {ended}s, writes until {wrote}s"
+            );
+            seen.push((path, s));
+        }
+    }
+    let (theirs, mine) = seen.split_at(2);
+    assert_eq!(mine, theirs, "ours vs nginx");
+    let on = &theirs[0].1;
+    assert_eq!(on.response.as_ref().map(|r| r.0), Some(413), "{on:?}");
+    assert_eq!((on.write_failed, on.end), (false, "eof"), "{on:?}");
+    let off = &theirs[1].1;
+    assert_eq!(off.response.as_ref().map(|r| r.0), Some(413), "{off:?}");
+    assert_eq!((off.write_failed, off.end), (true, "reset"), "{off:?}");
+}
+
+#[test]
+fn lingering_time_bounds_the_discarding() {
+    let Some((nginx, ours)) = both(HTTP) else {
+        return;
+    };
+    let total = 10 << 20;
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        let head = format!("POST /short HTTP/1.1\r\nHost: a\r\nContent-Length: {total}\r\n\r\n");
+        // 64 KiB every 50 ms: 8 s for the whole body, lingering_time is 2 s.
+        let (s, _, ended) = upload(
+            addr,
+            head.as_bytes(),
+            pieces(total, 64 * 1024),
+            Duration::from_millis(50),
+        );
+        assert!((0.5..6.0).contains(&ended), "closed at {ended}s");
+        seen.push(s);
+    }
+    assert_eq!(seen[1], seen[0], "ours vs nginx");
+    assert_eq!(seen[0].response.as_ref().map(|r| r.0), Some(413));
+    assert_eq!((seen[0].write_failed, seen[0].end), (true, "reset"));
+}
+
+/// Reads one response (Content-Length framed) from `s` into `buf`.
+fn read_one(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u16, Vec<u8>)> {
+    loop {
+        if let Some((r, n)) = parse(buf)
+            && r.header("content-length").is_some()
+        {
+            buf.drain(..n);
+            return Some((r.status, r.body));
+        }
+        let mut tmp = [0u8; 4096];
+        match s.read(&mut tmp) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+}
+
+#[test]
+fn return_answers_before_the_body_then_discards_it_and_keeps_alive() {
+    let Some((nginx, ours)) = both(HTTP) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        // The answer must come without the body: 5 s is far more than it needs.
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = Vec::new();
+        s.write_all(b"POST /ret HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
+            .expect("head");
+        let first = read_one(&mut s, &mut buf);
+        // The body arrives late, with the next request right behind it.
+        s.write_all(&[b'y'; 100]).expect("body");
+        s.write_all(b"GET /ret HTTP/1.1\r\nHost: a\r\n\r\n")
+            .expect("next");
+        let second = read_one(&mut s, &mut buf);
+        // A body that never comes: closed after lingering_timeout (1s).
+        s.write_all(b"POST /ret HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
+            .expect("third");
+        let third = read_one(&mut s, &mut buf);
+        let t = Instant::now();
+        let mut tmp = [0u8; 16];
+        let end = match s.read(&mut tmp) {
+            Ok(0) => "eof",
+            Ok(_) => "data",
+            Err(_) => "error/timeout",
+        };
+        let waited = t.elapsed();
+        assert!(
+            waited >= Duration::from_millis(500) && waited < Duration::from_millis(4500),
+            "closed after {waited:?}"
+        );
+        seen.push((first, second, third, end));
+    }
+    assert_eq!(seen[1], seen[0], "ours vs nginx");
+    let ok = Some((200, b"ret\n".to_vec()));
+    assert_eq!(seen[0], (ok.clone(), ok.clone(), ok, "eof"));
+}
