@@ -161,6 +161,10 @@ fn outputs_are_written_and_shards_merge() {
     assert!(json["overall"]["latency_us"]["max"].as_u64().unwrap() > 0);
 }
 
+/// Ctrl-C as soon as nginx has served the first request (the earliest moment the generator
+/// is visibly running): the SIGINT handler must already be in place then. Before the handler
+/// was installed ahead of the run, a SIGINT at this point occasionally killed the process
+/// (signal 2, no result).
 #[test]
 fn ctrl_c_prints_the_partial_result() {
     let Some(n) = Nginx::start(
@@ -175,14 +179,14 @@ fn ctrl_c_prints_the_partial_result() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait (bounded) until nginx has served some of our requests, then interrupt.
     let log = n.dir().join("c.log");
+    let served = || std::fs::read_to_string(&log).map_or(0, |t| t.lines().count());
+    // Wait (bounded) until nginx has served our first request, then interrupt.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 50
-        && std::time::Instant::now() < until
-    {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    while served() == 0 && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    assert!(served() > 0, "no request reached nginx within 20 s");
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
@@ -192,20 +196,31 @@ fn ctrl_c_prints_the_partial_result() {
         started.elapsed() < std::time::Duration::from_secs(5),
         "it stops promptly"
     );
-    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("INTERRUPTED") && stdout.contains("Status: 200="),
         "{stdout}"
     );
-    let served = std::fs::read_to_string(&log).unwrap().lines().count();
     let completed: usize = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("Status: 200="))
         .and_then(|v| v.trim().parse().ok())
         .unwrap();
+    // nginx writes its log line after sending the response: wait (bounded) for it to catch up.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while served() < completed && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(
-        completed, served,
+        completed,
+        served(),
         "the partial result counts what nginx served"
     );
 }

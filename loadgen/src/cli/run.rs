@@ -8,6 +8,7 @@ use crate::report::{progress::Progress, text};
 use crate::transport::resolve;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 pub(super) fn main(args: Args) -> ExitCode {
@@ -24,14 +25,16 @@ pub(super) fn main(args: Args) -> ExitCode {
             Err(e) => usage(e),
         };
     }
+    // Before anything that takes time or sends a request: a Ctrl-C from here on is ours (it
+    // stops the run and prints the partial result), never the default kill.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    install_ctrl_c(stop_tx);
     if !args.no_preflight
         && let Err(e) = preflight(&plan)
     {
         return usage(e);
     }
     crate::fdlimit::raise_nofile();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    spawn_ctrl_c(stop_tx);
     let mut progress = Progress::new(args.quiet);
     let res = engine::run(&plan, stop_rx, &mut |rows| progress.second(rows));
     progress.finish();
@@ -73,8 +76,12 @@ fn preflight(plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
-fn spawn_ctrl_c(stop: watch::Sender<bool>) {
-    let _ = std::thread::Builder::new()
+/// Installs the SIGINT handler on its own thread and returns only once it is in place (or
+/// could not be installed), so that no request is sent while a Ctrl-C would still kill the
+/// process without a result. The handler sets `stop`.
+fn install_ctrl_c(stop: watch::Sender<bool>) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
         .name("loadgen-ctrl-c".into())
         .spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -83,13 +90,26 @@ fn spawn_ctrl_c(stop: watch::Sender<bool>) {
             else {
                 return;
             };
+            // Creating the stream registers the handler (not its first poll).
+            let sigint = {
+                let _in_rt = rt.enter();
+                signal(SignalKind::interrupt())
+            };
+            let Ok(mut sigint) = sigint else {
+                return;
+            };
+            let _ = ready_tx.send(());
             rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
+                if sigint.recv().await.is_some() {
                     eprintln!("\ninterrupted: stopping, partial results follow");
                     let _ = stop.send(true);
                 }
             });
         });
+    if spawned.is_ok() {
+        // Err: the thread gave up (no runtime, no handler) and dropped the sender.
+        let _ = ready_rx.recv();
+    }
 }
 
 /// Writes the summary JSON requested by the plan (the series CSV and the interval log were
