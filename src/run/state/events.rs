@@ -42,6 +42,7 @@ impl State<'_> {
                 let name = self.instances[i].name.clone();
                 (format!("restart {name}"), self.restart(i))
             }
+            Event::RestartProxy => ("restart proxy".to_string(), self.restart_proxy()),
         };
         self.markers.push(Marker {
             t,
@@ -84,18 +85,8 @@ impl State<'_> {
         if let FaultAction::Reload(conf) = action {
             return self.reload(conf);
         }
-        let proxy_pid = self.proxy.as_ref().map(|p| p.pid());
         if *target == FaultTarget::Proxy {
-            let Some(pid) = proxy_pid else {
-                return Err("no proxy in this run".into());
-            };
-            let sig = match (action, undo) {
-                (FaultAction::Pause, false) => libc::SIGSTOP,
-                (FaultAction::Pause, true) | (FaultAction::Resume, _) => libc::SIGCONT,
-                _ => return Err("not applicable to the proxy".into()),
-            };
-            os::signal_group(pid, sig);
-            return Ok(());
+            return self.apply_proxy(action, at, undo);
         }
         let mut errors = Vec::new();
         for i in self.targets_of(target) {

@@ -3,14 +3,15 @@
 
 mod clock;
 mod events;
+mod proxy;
 mod sampling;
 
-use super::child::{Proc, free_port, wait_port};
+use super::child::Proc;
 use super::launch::{self, InstancePorts, StartError};
 use super::procstat::ProcStat;
 use super::{Marker, RunError, RunOptions, Samples, os};
 use crate::results::loadgen_out::SeriesTail;
-use crate::scenario::template::{self, Bindings};
+use crate::scenario::template::Bindings;
 use crate::scenario::{LoadTarget, ProxyKind, Scenario, population};
 use proxylab_loadgen::plan::{self, Dur, Plan};
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ enum Event {
     Apply(usize),
     Undo(usize),
     Restart(usize),
+    RestartProxy,
 }
 
 pub(super) struct State<'a> {
@@ -41,6 +43,10 @@ pub(super) struct State<'a> {
     opts: &'a RunOptions,
     instances: Vec<Instance>,
     proxy: Option<Proc>,
+    /// We stopped the proxy on purpose (kill fault): its exit is expected.
+    proxy_down: bool,
+    /// The proxy is SIGSTOPped (pause fault): its status page is not sampled.
+    proxy_paused: bool,
     loadgen: Option<Proc>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
@@ -71,6 +77,8 @@ impl<'a> State<'a> {
             opts,
             instances: Vec::new(),
             proxy: None,
+            proxy_down: false,
+            proxy_paused: false,
             loadgen: None,
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
@@ -137,79 +145,6 @@ impl<'a> State<'a> {
             }
             self.bindings.pools.insert(pool.name.clone(), addrs);
         }
-        Ok(())
-    }
-
-    fn write_proxy_config(&mut self, template_text: &str) -> Result<(), String> {
-        let text = template::expand(template_text, &self.bindings)?;
-        std::fs::write(&self.proxy_conf_path, &text)
-            .map_err(|e| format!("{}: {e}", self.proxy_conf_path.display()))?;
-        self.proxy_config = text;
-        Ok(())
-    }
-
-    fn start_proxy(&mut self) -> Result<(), RunError> {
-        if self.s.proxy.kind == ProxyKind::None {
-            return Ok(());
-        }
-        // A port picked free can be taken by someone else before the proxy binds it: retry
-        // with fresh ports when the proxy says so.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_start_proxy() {
-                Err(RunError::Start(e)) if attempt < 3 && e.tail.contains("in use") => continue,
-                other => return other,
-            }
-        }
-    }
-
-    fn try_start_proxy(&mut self) -> Result<(), RunError> {
-        let p = &self.s.proxy;
-        self.stopped()?;
-        let dir = self.opts.dir.join("proxy");
-        let log = self.opts.dir.join("logs").join("proxy.log");
-        std::fs::create_dir_all(dir.join("logs"))
-            .map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
-        for l in &p.listeners {
-            let port = free_port().map_err(|e| StartError::spawn("proxy", &log, e))?;
-            self.bindings.listeners.insert(l.clone(), port);
-        }
-        self.bindings.dir = dir.clone();
-        self.bindings.scenario_dir = self.s.dir.clone();
-        self.write_proxy_config(&p.config_text.clone())
-            .map_err(|e| StartError {
-                component: "proxy".into(),
-                reason: format!("config: {e}"),
-                log: log.display().to_string(),
-                tail: String::new(),
-            })?;
-        let cmd = launch::proxy_cmd(
-            p.kind,
-            &p.binary,
-            &self.proxy_conf_path,
-            &dir,
-            &self.proxy_config,
-        );
-        let mut proc = Proc::spawn("proxy", cmd, &log, &p.cpus)
-            .map_err(|e| StartError::spawn("proxy", &log, e))?;
-        let dl = deadline(self.s);
-        for (name, port) in &self.bindings.listeners {
-            if !wait_port(*port, dl, || proc.exited().is_none()) {
-                let what = if name.is_empty() {
-                    "{{listen}}".to_string()
-                } else {
-                    format!("{{{{listen.{name}}}}}")
-                };
-                let err = StartError::from_proc(
-                    &mut proc,
-                    format!("{what} (port {port}) did not accept connections before the deadline"),
-                );
-                proc.kill();
-                return Err(err.into());
-            }
-        }
-        self.proxy = Some(proc);
         Ok(())
     }
 
@@ -370,6 +305,7 @@ impl<'a> State<'a> {
 
     fn check_deaths(&mut self, now: Duration) -> Result<(), RunError> {
         if let Some(p) = self.proxy.as_mut()
+            && !self.proxy_down
             && let Some(st) = p.exited()
         {
             return Err(RunError::Died(format!(

@@ -59,6 +59,8 @@ impl State<'_> {
             &self.s.proxy.status_path,
             self.bindings.listeners.get(&self.s.proxy.status_listener),
         ) && self.proxy.is_some()
+            && !self.proxy_down
+            && !self.proxy_paused
             && let Ok((200, body)) = probe::request(
                 SocketAddr::from(([127, 0, 0, 1], *port)),
                 "GET",

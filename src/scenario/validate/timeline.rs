@@ -155,7 +155,6 @@ pub(super) fn faults(
         };
         let action = match action_name {
             "kill" => {
-                not_proxy("kill")?;
                 let signal = match &r.signal {
                     None => libc::SIGKILL,
                     Some(s) => signal_number(s.get_ref()).ok_or_else(|| {
@@ -171,10 +170,7 @@ pub(super) fn faults(
                     restart_after: r.restart_after.map(Dur::get),
                 }
             }
-            "restart" => {
-                not_proxy("restart")?;
-                FaultAction::Restart
-            }
+            "restart" => FaultAction::Restart,
             "pause" => FaultAction::Pause,
             "resume" => FaultAction::Resume,
             "unhealthy" => {
