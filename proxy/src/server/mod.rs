@@ -91,6 +91,22 @@ struct Workers {
     handles: Vec<tokio::runtime::Handle>,
 }
 
+/// Counts one open connection (stub_status "active" and the worker's own count for
+/// `worker_connections`) until dropped.
+struct Active {
+    shared: Arc<Shared>,
+    local: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.local.fetch_sub(1, Ordering::Relaxed);
+        if self.shared.stats.active.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.shared.idle.notify_waiters();
+        }
+    }
+}
+
 async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns: usize) {
     let bound = l.local_addr().ok();
     let mut drain = shared.drain_tx.subscribe();
@@ -116,11 +132,13 @@ async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns:
                         .map(tokio_rustls::TlsAcceptor::from);
                     (tls, bound.is_some_and(|b| live.h2c.contains(&b)))
                 };
+                // Kept small while the client sends nothing: the request loop (several KiB
+                // of state) is boxed only once the first bytes are readable.
                 tokio::spawn(async move {
-                    conn::serve(stream, peer, sh.clone(), tls, h2c).await;
-                    la.fetch_sub(1, Ordering::Relaxed);
-                    if sh.stats.active.fetch_sub(1, Ordering::Relaxed) == 1 {
-                        sh.idle.notify_waiters();
+                    let _active = Active { shared: sh.clone(), local: la };
+                    let Ok(local) = stream.local_addr() else { return };
+                    if conn::first_byte(&stream, local, &sh).await {
+                        Box::pin(conn::serve(stream, peer, local, sh, tls, h2c)).await;
                     }
                 });
             }
