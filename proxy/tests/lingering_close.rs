@@ -260,3 +260,53 @@ fn return_answers_before_the_body_then_discards_it_and_keeps_alive() {
     let ok = Some((200, b"ret\n".to_vec()));
     assert_eq!(seen[0], (ok.clone(), ok.clone(), ok, "eof"));
 }
+
+/// Status lines of everything received within the read timeout.
+fn status_lines(addr: SocketAddr, req: &[u8]) -> Vec<String> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_millis(1500)))
+        .expect("timeout");
+    s.write_all(req).expect("write");
+    let mut data = Vec::new();
+    let mut tmp = [0u8; 4096];
+    while let Ok(n) = s.read(&mut tmp) {
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&tmp[..n]);
+    }
+    String::from_utf8_lossy(&data)
+        .lines()
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn expect_100_continue_for_a_discarded_body_but_not_for_the_413() {
+    let Some((nginx, ours)) = both(HTTP) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        seen.push(status_lines(
+            addr,
+            b"POST /ret HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        ));
+        seen.push(status_lines(
+            addr,
+            b"POST /small HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+        ));
+    }
+    assert_eq!(seen[2..], seen[..2], "ours vs nginx");
+    assert_eq!(
+        seen[0],
+        ["HTTP/1.1 100 Continue", "HTTP/1.1 200 OK"],
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1],
+        ["HTTP/1.1 413 Request Entity Too Large"],
+        "{seen:?}"
+    );
+}
