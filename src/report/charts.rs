@@ -133,12 +133,7 @@ fn sample_lines(out: &RunOutput, cols: &[(String, String)]) -> Vec<Line> {
         .map(|(i, (col, label))| Line {
             label: label.clone(),
             color: palette(i),
-            points: out
-                .samples
-                .rows
-                .iter()
-                .filter_map(|r| r.values.get(col).map(|v| (r.t, *v)))
-                .collect(),
+            points: out.samples.points(col),
         })
         .filter(|l| !l.points.is_empty())
         .collect()

@@ -66,17 +66,10 @@ pub fn render(s: &Scenario, out: &RunOutput) -> String {
         }
         // Mean of the samples taken nearest to this second (t in [s - 0.5, s + 0.5)).
         let mut acc: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
-        for r in out
-            .samples
-            .rows
-            .iter()
-            .filter(|r| r.t >= a - 0.5 && r.t < b - 0.5)
-        {
-            for (k, v) in &r.values {
-                let e = acc.entry(k.as_str()).or_default();
-                e.0 += v;
-                e.1 += 1;
-            }
+        for (k, v) in out.samples.cells(a - 0.5, b - 0.5) {
+            let e = acc.entry(k).or_default();
+            e.0 += v;
+            e.1 += 1;
         }
         for col in &sample_cols {
             row.push(

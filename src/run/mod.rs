@@ -11,7 +11,7 @@ pub mod procstat;
 pub mod samples;
 mod state;
 
-pub use samples::{Sample, Samples};
+pub use samples::{Sample, SampleLog, Samples};
 
 use crate::results::loadgen_out::{HistLog, SeriesRow, parse_series, read_summary};
 use crate::scenario::Scenario;
@@ -127,6 +127,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     st.teardown();
     let teardown_end = started.elapsed();
     result?;
+    st.load_samples();
     st.align_records();
     let (summary_p, series_p, hlog_p) = loadgen_paths(&opts.dir);
     let series = std::fs::read_to_string(&series_p)

@@ -46,9 +46,7 @@ impl State<'_> {
             -(t0 - new_t0).as_secs_f64()
         };
         if shift.abs() < 1.0 {
-            for r in &mut self.samples.rows {
-                r.t -= shift;
-            }
+            // Samples are logged on the runner's clock and re-expressed when read back.
             self.t0 = Some(new_t0);
             self.t0_wall = Some(origin);
         }
@@ -71,9 +69,7 @@ impl State<'_> {
         if shift.abs() < 1e-4 || shift.abs() > 1.0 {
             return;
         }
-        for r in &mut self.samples.rows {
-            r.t -= shift;
-        }
+        self.samples.shift(-shift);
         for m in &mut self.markers {
             m.t -= shift;
         }

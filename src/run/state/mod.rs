@@ -9,7 +9,7 @@ mod sampling;
 use super::child::Proc;
 use super::launch::{self, InstancePorts, StartError};
 use super::procstat::ProcStat;
-use super::{Marker, RunError, RunOptions, Samples, os};
+use super::{Marker, RunError, RunOptions, SampleLog, Samples, os};
 use crate::results::loadgen_out::SeriesTail;
 use crate::scenario::template::Bindings;
 use crate::scenario::{LoadTarget, ProxyKind, Scenario, population};
@@ -51,7 +51,10 @@ pub(super) struct State<'a> {
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
+    /// Filled after the run from `samples.csv` (`load_samples`).
     pub samples: Samples,
+    /// `samples.csv`, written as samples are taken (times from `created`).
+    sample_log: Option<SampleLog>,
     pub markers: Vec<Marker>,
     events: Vec<(Duration, Event)>,
     t0: Option<Instant>,
@@ -84,6 +87,7 @@ impl<'a> State<'a> {
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),
             samples: Samples::default(),
+            sample_log: None,
             markers: Vec::new(),
             events: Vec::new(),
             t0: None,
@@ -114,6 +118,11 @@ impl<'a> State<'a> {
     }
 
     pub fn run_all(&mut self) -> Result<(), RunError> {
+        let path = self.opts.dir.join("samples.csv");
+        self.sample_log = Some(
+            SampleLog::create(&path)
+                .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?,
+        );
         self.start_upstreams()?;
         self.start_proxy()?;
         self.start_loadgen()?;
@@ -272,7 +281,11 @@ impl<'a> State<'a> {
             if now >= next_sample {
                 self.sample(now);
                 next_sample += s.sample_interval;
-                bar.update(now, &tail.poll(&series_path), self.samples.rows.last());
+                bar.update(
+                    now,
+                    &tail.poll(&series_path),
+                    self.sample_log.as_ref().and_then(|l| l.last()),
+                );
             }
             self.check_deaths(now)?;
             let lg = self.loadgen.as_mut().map(|p| p.exited());

@@ -9,6 +9,25 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 impl State<'_> {
+    /// Reads `samples.csv` back (after the run) into `samples`, on the time-0 clock.
+    pub fn load_samples(&mut self) {
+        let Some(log) = self.sample_log.take() else {
+            return;
+        };
+        drop(log);
+        let path = self.opts.dir.join("samples.csv");
+        let mut s = crate::run::Samples::read_log(&path).unwrap_or_default();
+        if let Some(t0) = self.t0 {
+            let offset = if t0 >= self.created {
+                (t0 - self.created).as_secs_f64()
+            } else {
+                -(self.created - t0).as_secs_f64()
+            };
+            s.shift(-offset);
+        }
+        self.samples = s;
+    }
+
     pub(super) fn sample(&mut self, now: Duration) {
         let mut groups: Vec<(String, u32)> = Vec::new();
         if let Some(p) = &self.proxy {
@@ -118,9 +137,15 @@ impl State<'_> {
                 v.insert(format!("up.{pool}.{k}"), x);
             }
         }
-        self.samples.rows.push(Sample {
-            t: now.as_secs_f64(),
-            values: v,
-        });
+        let t_log = self.created.elapsed().as_secs_f64();
+        if let Some(log) = self.sample_log.as_mut() {
+            log.append(
+                t_log,
+                Sample {
+                    t: now.as_secs_f64(),
+                    values: v,
+                },
+            );
+        }
     }
 }
