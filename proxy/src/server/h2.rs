@@ -1,22 +1,34 @@
 //! HTTP/2 (ALPN `h2` on `listen … ssl http2`, prior-knowledge h2c on `listen … http2`):
-//! hyper's HTTP/2 server, each stream bridged through an in-process pipe into the same
-//! HTTP/1.1 request pipeline as every other request (phases, locations, proxying, logs), so
-//! the behaviour is identical; connection-specific headers are removed on the way back.
+//! the `h2` crate's server, each stream fed as one HTTP/1.1 request (with `Connection: close`)
+//! into the same request pipeline as every other request (phases, locations, proxying, logs),
+//! so the behaviour is identical. The stream is an in-process transport ([`io::H2Io`]): the
+//! pipeline reads the request head and body from it and its HTTP/1.1 response is parsed back
+//! into an HTTP/2 response (connection-specific headers removed) as it is written, without a
+//! pipe, an HTTP/1.1 client or extra tasks in between.
+
+pub mod io;
 
 use super::shared::Shared;
 use super::stream::Stream;
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use http_body_util::combinators::BoxBody;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-type Body = BoxBody<Bytes, hyper::Error>;
+/// Stream and connection flow-control windows we announce (bytes).
+const WINDOW: u32 = 1024 * 1024;
+/// Largest frame payload we accept (bytes, the protocol's default).
+const MAX_FRAME: u32 = 16 * 1024;
+/// Response data buffered per stream before the writer waits for the peer (bytes).
+const MAX_SEND_BUFFER: usize = 400 * 1024;
+/// Largest request header list (SETTINGS_MAX_HEADER_LIST_SIZE, bytes).
+const MAX_HEADER_LIST: u32 = 16 * 1024;
+/// Streams the client may open at once.
+const MAX_STREAMS: u32 = 200;
+/// Streams we may reset for local errors before the connection is closed.
+const MAX_ERROR_RESETS: usize = 1024;
 
-/// Serves one HTTP/2 connection.
+/// Serves one HTTP/2 connection until the client closes it; each request stream runs the
+/// HTTP/1.1 pipeline in a task of its own (streams of one connection run concurrently).
 pub async fn serve(
     stream: Stream,
     peer: SocketAddr,
@@ -24,73 +36,26 @@ pub async fn serve(
     shared: Arc<Shared>,
     https: bool,
 ) {
-    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let shared = shared.clone();
-        async move { Ok::<_, std::convert::Infallible>(bridge(req, peer, local, shared, https).await) }
-    });
-    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(stream), svc)
-        .await;
-}
-
-fn bad_gateway() -> Response<Body> {
-    let mut r = Response::new(http_body_util::Empty::new().map_err(|e| match e {}).boxed());
-    *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-    r
-}
-
-async fn bridge(
-    req: Request<Incoming>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    shared: Arc<Shared>,
-    https: bool,
-) -> Response<Body> {
-    let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(super::conn::serve_stream(
-        Stream::Mem(theirs),
-        peer,
-        local,
-        shared,
-        https,
-    ));
-    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(ours)).await
-    else {
-        return bad_gateway();
+    let mut b = h2::server::Builder::new();
+    b.initial_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .max_concurrent_streams(MAX_STREAMS);
+    let Ok(mut conn) = b.handshake::<_, Bytes>(stream).await else {
+        return;
     };
-    tokio::spawn(conn);
-    let (parts, body) = req.into_parts();
-    let mut b = Request::builder()
-        .method(parts.method)
-        .uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
-        .version(hyper::Version::HTTP_11);
-    let mut has_host = false;
-    for (n, v) in &parts.headers {
-        has_host |= n == hyper::header::HOST;
-        b = b.header(n, v);
-    }
-    if !has_host && let Some(a) = parts.uri.authority() {
-        b = b.header(hyper::header::HOST, a.as_str());
-    }
-    b = b.header(hyper::header::CONNECTION, "close");
-    let Ok(h1) = b.body(body) else {
-        return bad_gateway();
-    };
-    match sender.send_request(h1).await {
-        Ok(resp) => {
-            let (mut parts, body) = resp.into_parts();
-            for h in [
-                "connection",
-                "keep-alive",
-                "transfer-encoding",
-                "upgrade",
-                "proxy-connection",
-            ] {
-                parts.headers.remove(h);
-            }
-            parts.version = hyper::Version::HTTP_2;
-            Response::from_parts(parts, body.boxed())
-        }
-        Err(_) => bad_gateway(),
+    while let Some(next) = conn.accept().await {
+        let Ok((req, respond)) = next else { return };
+        let io = io::H2Io::new(req, respond);
+        tokio::spawn(super::conn::serve_stream(
+            Stream::Mem(Box::new(io)),
+            peer,
+            local,
+            shared.clone(),
+            https,
+        ));
     }
 }

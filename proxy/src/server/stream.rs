@@ -1,5 +1,5 @@
-//! The client transport: plain TCP or TLS (rustls via tokio-rustls), one type for the
-//! connection code.
+//! The client transport: plain TCP, TLS (rustls via tokio-rustls) or one HTTP/2 stream, one
+//! type for the connection code.
 
 use std::io;
 use std::pin::Pin;
@@ -14,8 +14,8 @@ pub enum Stream {
     Plain(TcpStream),
     /// TLS over TCP.
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    /// In-process pipe (one HTTP/2 stream bridged to the HTTP/1.1 pipeline).
-    Mem(tokio::io::DuplexStream),
+    /// One HTTP/2 stream seen as an HTTP/1.1 connection carrying one request.
+    Mem(Box<super::h2::io::H2Io>),
 }
 
 impl AsyncRead for Stream {
@@ -27,7 +27,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Stream::Mem(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Mem(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -41,7 +41,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Stream::Mem(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Mem(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -49,7 +49,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Stream::Mem(s) => Pin::new(s).poll_flush(cx),
+            Stream::Mem(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -57,7 +57,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Stream::Mem(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Mem(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -1,0 +1,436 @@
+//! One HTTP/2 stream as the byte stream of an HTTP/1.1 connection carrying one request.
+//!
+//! Reading yields the request as HTTP/1.1 (`METHOD path HTTP/1.1`, the request's headers in
+//! order, `Host` from `:authority` when absent, `Connection: close`), then its body: as is
+//! with a `Content-Length`, else chunked (`Transfer-Encoding: chunked` added), except that
+//! GET, HEAD and CONNECT without a length send none. After the body, reads wait until the
+//! response is complete (end of file then) or the client resets the stream (end of file).
+//!
+//! Writing takes the HTTP/1.1 response: informational heads are skipped, the head becomes
+//! the HTTP/2 HEADERS (status, headers in order, connection-specific ones and `TE` removed,
+//! `Date` added when missing), the body is unframed (Content-Length, chunked, or up to the
+//! end) into DATA frames, waiting for flow-control capacity. Dropped before a head was
+//! written: a bodiless 500; before a framed body ended: the stream is reset.
+
+use crate::http::chunked::Decoder;
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{RecvStream, SendStream};
+use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Most response headers parsed from the pipeline's head (as an HTTP/1.1 client would).
+const MAX_HEADERS: usize = 100;
+/// Largest response head accepted from the pipeline (bytes).
+const MAX_HEAD: usize = 400 * 1024;
+
+/// Headers HTTP/2 forbids in responses.
+const HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+    "te",
+];
+
+/// How the response body is framed in the pipeline's HTTP/1.1 output.
+#[derive(Debug)]
+enum Out {
+    /// Head not complete yet: bytes collected so far.
+    Head(Vec<u8>),
+    /// `Content-Length` bytes still to come.
+    Length(u64),
+    /// Chunked: the decoder.
+    Chunked(Box<Decoder>),
+    /// Until the pipeline finishes.
+    Close,
+    /// The response ended (or failed): further bytes are ignored.
+    Done,
+}
+
+/// An HTTP/2 request stream seen as an HTTP/1.1 byte stream (see the module docs).
+pub struct H2Io {
+    /// Request bytes not yet read (head, then body pieces).
+    pending: Bytes,
+    /// The request body still to read (None: none, or all read).
+    body: Option<RecvStream>,
+    /// Body pieces are sent as chunks.
+    chunked: bool,
+    /// The request was HEAD (the response has no body).
+    head_method: bool,
+    /// Where the response stands.
+    out: Out,
+    /// Before the response head: the handle to send it.
+    respond: Option<SendResponse<Bytes>>,
+    /// After the response head: the body stream.
+    send: Option<SendStream<Bytes>>,
+    /// A reader waiting for the response to end.
+    reader: Option<Waker>,
+}
+
+impl std::fmt::Debug for H2Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Io")
+            .field("pending", &self.pending.len())
+            .field("out", &self.out)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Content-Length of `headers` when every value parses and they agree.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    let mut len = None;
+    for v in headers.get_all(hyper::header::CONTENT_LENGTH) {
+        let n: u64 = std::str::from_utf8(v.as_bytes())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        if len.is_some_and(|l| l != n) {
+            return None;
+        }
+        len = Some(n);
+    }
+    len
+}
+
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+impl H2Io {
+    /// The transport for one accepted stream.
+    pub fn new(req: Request<RecvStream>, respond: SendResponse<Bytes>) -> H2Io {
+        let (parts, body) = req.into_parts();
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(parts.method.as_str().as_bytes());
+        head.push(b' ');
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        head.extend_from_slice(target.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        let mut has_host = false;
+        for (n, v) in &parts.headers {
+            has_host |= n == hyper::header::HOST;
+            push_header(&mut head, n.as_str().as_bytes(), v.as_bytes());
+        }
+        if !has_host && let Some(a) = parts.uri.authority() {
+            push_header(&mut head, b"host", a.as_str().as_bytes());
+        }
+        push_header(&mut head, b"connection", b"close");
+        let mut chunked = false;
+        let body = if body.is_end_stream() {
+            None
+        } else if content_length(&parts.headers).is_some() {
+            Some(body)
+        } else if matches!(parts.method, Method::GET | Method::HEAD | Method::CONNECT) {
+            None
+        } else {
+            chunked = true;
+            push_header(&mut head, b"transfer-encoding", b"chunked");
+            Some(body)
+        };
+        head.extend_from_slice(b"\r\n");
+        H2Io {
+            pending: Bytes::from(head),
+            body,
+            chunked,
+            head_method: parts.method == Method::HEAD,
+            out: Out::Head(Vec::new()),
+            respond: Some(respond),
+            send: None,
+            reader: None,
+        }
+    }
+
+    /// Whether the client reset the stream (registers the waker otherwise).
+    fn reset(&mut self, cx: &mut Context<'_>) -> bool {
+        let r = match (&mut self.respond, &mut self.send) {
+            (Some(r), _) => r.poll_reset(cx),
+            (None, Some(s)) => s.poll_reset(cx),
+            (None, None) => return false,
+        };
+        r.is_ready()
+    }
+
+    /// Ends the response: wakes a reader waiting for it.
+    fn finish(&mut self) {
+        self.out = Out::Done;
+        self.send = None;
+        if let Some(w) = self.reader.take() {
+            w.wake();
+        }
+    }
+
+    /// Parses the response head from the collected bytes; Ok(None) when incomplete.
+    fn parse_head(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<()>> {
+        loop {
+            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut hs);
+            let used = match resp.parse(buf) {
+                Ok(httparse::Status::Complete(n)) => n,
+                Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Ok(None),
+                _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad head")),
+            };
+            let code = resp.code.unwrap_or(0);
+            if (100..200).contains(&code) && code != 101 {
+                buf.drain(..used);
+                continue;
+            }
+            let status = StatusCode::from_u16(code)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad status"))?;
+            let mut headers = HeaderMap::with_capacity(resp.headers.len() + 1);
+            let mut te: Option<bool> = None;
+            let mut lengths = Vec::new();
+            for h in resp.headers.iter() {
+                let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad header");
+                let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad())?;
+                if name == hyper::header::TRANSFER_ENCODING {
+                    let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+                    te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                } else if name == hyper::header::CONTENT_LENGTH {
+                    lengths.push(h.value);
+                }
+                if HOP.contains(&name.as_str()) {
+                    continue;
+                }
+                let value = HeaderValue::from_bytes(h.value).map_err(|_| bad())?;
+                headers.append(name, value);
+            }
+            if !headers.contains_key(hyper::header::DATE) {
+                let mut d = Vec::with_capacity(29);
+                super::super::respond::push_date(&mut d);
+                if let Ok(v) = HeaderValue::from_bytes(&d) {
+                    headers.insert(hyper::header::DATE, v);
+                }
+            }
+            let length = length_of(&lengths)?;
+            self.out = if self.head_method || code == 204 || code == 304 {
+                Out::Length(0)
+            } else {
+                match (te, length) {
+                    (Some(true), _) => Out::Chunked(Box::new(Decoder::new(0))),
+                    (Some(false), _) | (None, None) => Out::Close,
+                    (None, Some(n)) => Out::Length(n),
+                }
+            };
+            buf.drain(..used);
+            let mut r = Response::new(());
+            *r.status_mut() = status;
+            *r.headers_mut() = headers;
+            let end = matches!(self.out, Out::Length(0));
+            let respond = self.respond.as_mut().ok_or_else(closed)?;
+            let send = respond.send_response(r, end).map_err(|_| closed())?;
+            self.respond = None;
+            if end {
+                self.finish();
+            } else {
+                self.send = Some(send);
+            }
+            return Ok(Some(()));
+        }
+    }
+
+    /// Sends unframed body bytes (with end of stream when the framing says so).
+    fn body(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut end = false;
+        let payload: Vec<u8> = match &mut self.out {
+            Out::Length(left) => {
+                let n = (*left).min(data.len() as u64) as usize;
+                *left -= n as u64;
+                end = *left == 0;
+                data[..n].to_vec()
+            }
+            Out::Chunked(dec) => {
+                let mut v = Vec::with_capacity(data.len());
+                dec.decode(data, &mut v)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
+                end = dec.done();
+                v
+            }
+            Out::Close => data.to_vec(),
+            Out::Head(_) | Out::Done => return Ok(()),
+        };
+        if payload.is_empty() && !end {
+            return Ok(());
+        }
+        let send = self.send.as_mut().ok_or_else(closed)?;
+        send.send_data(Bytes::from(payload), end)
+            .map_err(|_| closed())?;
+        if end {
+            self.finish();
+        }
+        Ok(())
+    }
+}
+
+fn closed() -> io::Error {
+    io::ErrorKind::BrokenPipe.into()
+}
+
+/// The response's Content-Length: None without one; an error when values differ or do not
+/// parse (an HTTP/1.1 client rejects the response).
+fn length_of(values: &[&[u8]]) -> io::Result<Option<u64>> {
+    let mut len = None;
+    for v in values {
+        let n: u64 = std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad length"))?;
+        if len.is_some_and(|l| l != n) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad length"));
+        }
+        len = Some(n);
+    }
+    Ok(len)
+}
+
+impl AsyncRead for H2Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        loop {
+            if !me.pending.is_empty() {
+                let n = me.pending.len().min(buf.remaining());
+                buf.put_slice(&me.pending.split_to(n));
+                return Poll::Ready(Ok(()));
+            }
+            let Some(body) = me.body.as_mut() else {
+                if matches!(me.out, Out::Done) || me.reset(cx) {
+                    return Poll::Ready(Ok(()));
+                }
+                me.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            };
+            match body.poll_data(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(data))) => {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    if data.is_empty() {
+                        continue;
+                    }
+                    me.pending = if me.chunked {
+                        let mut v = Vec::with_capacity(data.len() + 12);
+                        crate::http::chunked::encode_chunk(&data, &mut v);
+                        Bytes::from(v)
+                    } else {
+                        data
+                    };
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    me.body = None;
+                    return Poll::Ready(Err(io::Error::other(e)));
+                }
+                Poll::Ready(None) => {
+                    me.body = None;
+                    if me.chunked {
+                        me.pending = Bytes::from_static(b"0\r\n\r\n");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for H2Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        if let Out::Head(buf) = &mut me.out {
+            let mut buf = std::mem::take(buf);
+            buf.extend_from_slice(data);
+            match me.parse_head(&mut buf) {
+                Ok(None) => {
+                    me.out = Out::Head(buf);
+                    return Poll::Ready(Ok(data.len()));
+                }
+                Ok(Some(())) => {
+                    if !buf.is_empty() {
+                        me.body(&buf)?;
+                    }
+                    return Poll::Ready(Ok(data.len()));
+                }
+                Err(e) => {
+                    me.fail();
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        if let Some(send) = me.send.as_mut() {
+            // Wait for some flow-control capacity before taking more (as hyper does).
+            send.reserve_capacity(1);
+            while send.capacity() == 0 {
+                match send.poll_capacity(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(_))) => {}
+                    Poll::Ready(Some(Err(_)) | None) => return Poll::Ready(Err(closed())),
+                }
+            }
+        }
+        me.body(data)?;
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().end();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl H2Io {
+    /// The response head could not be read: a bodiless 500 (as when an HTTP/1.1 client
+    /// fails), and nothing more.
+    fn fail(&mut self) {
+        if let Some(mut respond) = self.respond.take() {
+            let mut r = Response::new(());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            let mut d = Vec::with_capacity(29);
+            super::super::respond::push_date(&mut d);
+            if let Ok(v) = HeaderValue::from_bytes(&d) {
+                r.headers_mut().insert(hyper::header::DATE, v);
+            }
+            let _ = respond.send_response(r, true);
+        }
+        if let Some(mut s) = self.send.take() {
+            s.send_reset(h2::Reason::INTERNAL_ERROR);
+        }
+        self.finish();
+    }
+
+    /// The pipeline is done writing: a body up to the end ends here; anything else
+    /// incomplete fails.
+    fn end(&mut self) {
+        match self.out {
+            Out::Done => {}
+            Out::Close => {
+                if let Some(s) = self.send.as_mut() {
+                    let _ = s.send_data(Bytes::new(), true);
+                }
+                self.finish();
+            }
+            _ => self.fail(),
+        }
+    }
+}
+
+impl Drop for H2Io {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
