@@ -176,12 +176,11 @@ pub fn latest_run(
     })
 }
 
-/// A measured value for the page: whole numbers without decimals (`2350.0` → `2350`), others
-/// with one decimal from 10 up (`21.108` → `21.1`) and up to three below (`0.141`); anything
-/// else as JSON.
+/// A measured value for the page: whole numbers and non-numbers as JSON (`2350.0`), others with
+/// one decimal from 10 up (`21.108` → `21.1`) and up to three below (`0.141`).
 fn show(v: &serde_json::Value) -> String {
     match v.as_f64() {
-        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) if x.fract() == 0.0 => v.to_string(),
         Some(x) if x.abs() >= 10.0 => format!("{x:.1}"),
         Some(x) => format!("{x:.3}")
             .trim_end_matches('0')
@@ -386,7 +385,8 @@ mod tests {
                 "assertions.fails=3 probes.actual"
             )
         );
-        assert_eq!(show(&serde_json::json!(2350.0)), "2350");
+        assert_eq!(show(&serde_json::json!(2350.0)), "2350.0");
+        assert_eq!(show(&serde_json::json!(7)), "7");
         assert_eq!(show(&serde_json::json!(21.108732872)), "21.1");
         assert_eq!(show(&serde_json::json!(0.141)), "0.141");
         assert_eq!(show(&serde_json::json!(0.5)), "0.5");
