@@ -1,4 +1,5 @@
-//! The parsed `server ADDRESS [params]` line of an `upstream {}` block (nginx 1.22 semantics).
+//! The `server ADDRESS [params]` line of an `upstream {}` block (nginx 1.22 semantics): the
+//! one parser of its parameters, used by the config reader (`conf::build::upstream`).
 
 use std::time::Duration;
 

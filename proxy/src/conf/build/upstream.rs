@@ -8,6 +8,7 @@ use super::super::model::{Method, Upstream, UpstreamServer};
 use super::super::table::{check, ctx};
 use super::super::values::{parse_number, parse_time};
 use super::{Builder, dirs, err};
+use crate::balance::ServerSpec;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,53 +188,33 @@ impl Upstreams {
     }
 }
 
+/// One `server` line: its parameters are parsed by the balancer's [`ServerSpec::parse`] (the
+/// one owner of their syntax, defaults and error words), then the address is resolved. As in
+/// nginx, parameters are checked before the address.
 fn parse_server_line(
     d: &Directive,
     method_set: bool,
     method: &Method,
 ) -> Result<Vec<UpstreamServer>, ConfError> {
+    let args: Vec<&str> = d.args.iter().map(String::as_str).collect();
+    let backup_allowed = !method_set || matches!(method, Method::RoundRobin | Method::LeastConn);
+    let spec = ServerSpec::parse(&args, backup_allowed).map_err(|e| err(d, e.to_string()))?;
     let text = &d.args[0];
     let (host, _, port) = split_host_port(d, text, 80)?;
-    let mut s = UpstreamServer {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        name: text.clone(),
-        weight: 1,
-        max_fails: 1,
-        fail_timeout: Duration::from_secs(10),
-        backup: false,
-        down: false,
-        max_conns: 0,
-    };
-    for p in &d.args[1..] {
-        let bad = || err(d, format!("invalid parameter \"{p}\""));
-        let num = |v: &str| parse_number(v).and_then(|n| u32::try_from(n).ok());
-        if let Some(v) = p.strip_prefix("weight=") {
-            s.weight = num(v).filter(|w| *w > 0).ok_or_else(bad)?;
-        } else if let Some(v) = p.strip_prefix("max_fails=") {
-            s.max_fails = num(v).ok_or_else(bad)?;
-        } else if let Some(v) = p.strip_prefix("max_conns=") {
-            s.max_conns = num(v).ok_or_else(bad)?;
-        } else if let Some(v) = p.strip_prefix("fail_timeout=") {
-            s.fail_timeout = parse_time(v, true).ok_or_else(bad)?;
-        } else if p == "backup" {
-            if method_set && !matches!(method, Method::RoundRobin | Method::LeastConn) {
-                return Err(err(
-                    d,
-                    "balancing method does not support parameter \"backup\"",
-                ));
-            }
-            s.backup = true;
-        } else if p == "down" {
-            s.down = true;
-        } else {
-            return Err(bad());
-        }
-    }
     let addrs = resolve(host, port)
         .ok_or_else(|| err(d, format!("host not found in upstream \"{text}\"")))?;
     Ok(addrs
         .into_iter()
-        .map(|addr| UpstreamServer { addr, ..s.clone() })
+        .map(|addr| UpstreamServer {
+            addr,
+            name: spec.address.clone(),
+            weight: spec.weight,
+            max_fails: spec.max_fails,
+            fail_timeout: spec.fail_timeout,
+            backup: spec.backup,
+            down: spec.down,
+            max_conns: spec.max_conns,
+        })
         .collect())
 }
 
