@@ -10,8 +10,9 @@ use super::respond::{Head, Ka, write_head};
 use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::http::status::error_page;
-use crate::static_files::{AddHeader, StaticOutcome, StaticRequest, serve as serve_file};
-use http_body_util::BodyExt;
+use crate::static_files::{
+    AddHeader, Body, CHUNK, StaticOutcome, StaticRequest, serve as serve_file,
+};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::SystemTime;
 
@@ -223,33 +224,104 @@ async fn write_response(
     req.status = code;
     let head_len = out.len() as u64;
     let t = req.loc.send_timeout;
-    let mut ok = client.write_all(&out, t).await.is_ok();
-    req.bytes_sent = if ok { head_len } else { 0 };
-    while ok {
-        match body.frame().await {
-            Some(Ok(f)) => {
-                if let Ok(data) = f.into_data() {
-                    ok = client.write_all(&data, t).await.is_ok();
-                    if ok {
-                        req.bytes_sent += data.len() as u64;
-                    }
-                }
-            }
-            Some(Err(e)) => {
-                log_error(
-                    req.live,
-                    req,
-                    LogLevel::Error,
-                    &format!("pread() failed ({e})"),
-                );
-                ok = false;
-            }
-            None => break,
+    let (ok, sent) = send_with_body(client, out, &mut body, t).await;
+    req.bytes_sent = sent;
+    let ok = match ok {
+        Ok(()) => true,
+        Err(SendError::Read(e)) => {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Error,
+                &format!("pread() failed ({e})"),
+            );
+            false
         }
-    }
+        Err(SendError::Write) => false,
+    };
     req.body_bytes_sent = req.bytes_sent.saturating_sub(head_len);
     match (ok, ka) {
         (true, Ka::KeepAlive(_)) => Next::KeepAlive(req.loc.keepalive_timeout.0),
         _ => Next::Close,
     }
+}
+
+/// Why sending a response stopped early.
+enum SendError {
+    /// Reading the file failed (or it was truncated): logged, connection cut.
+    Read(std::io::Error),
+    /// Writing to the client failed or timed out.
+    Write,
+}
+
+thread_local! {
+    /// Output buffers of [`CHUNK`] bytes kept for reuse by this worker thread (at most
+    /// [`SCRATCH_KEPT`]), so that a response costs neither an allocation nor zeroing.
+    static SCRATCH: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Buffers kept per worker thread (more concurrent responses allocate their own).
+const SCRATCH_KEPT: usize = 4;
+
+fn take_scratch() -> Vec<u8> {
+    SCRATCH
+        .with(|s| s.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0u8; CHUNK])
+}
+
+fn give_scratch(v: Vec<u8>) {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SCRATCH_KEPT {
+            s.push(v);
+        }
+    });
+}
+
+/// Sends `head` and then the body, the head and the first body bytes in one write (a small
+/// file is one `write(2)`, as nginx's one `writev`), then chunks of [`CHUNK`] bytes read
+/// into one reused buffer; returns the outcome and the bytes sent.
+async fn send_with_body(
+    client: &mut Client,
+    head: Vec<u8>,
+    body: &mut Body,
+    t: std::time::Duration,
+) -> (Result<(), SendError>, u64) {
+    let mut sent = 0u64;
+    if body.remaining() == 0 || head.len() > CHUNK / 2 {
+        if client.write_all(&head, t).await.is_err() {
+            return (Err(SendError::Write), 0);
+        }
+        sent = head.len() as u64;
+        if body.remaining() == 0 {
+            return (Ok(()), sent);
+        }
+    }
+    let mut buf = take_scratch();
+    let mut start = 0;
+    if sent == 0 {
+        buf[..head.len()].copy_from_slice(&head);
+        start = head.len();
+    }
+    drop(head);
+    let r = loop {
+        let n = match body.read_into(&mut buf[start..]) {
+            Ok(n) => n,
+            Err(e) => break Err(SendError::Read(e)),
+        };
+        let len = start + n;
+        if len == 0 {
+            break Ok(());
+        }
+        if client.write_all(&buf[..len], t).await.is_err() {
+            break Err(SendError::Write);
+        }
+        sent += len as u64;
+        start = 0;
+        if n == 0 || body.remaining() == 0 {
+            break Ok(());
+        }
+    };
+    give_scratch(buf);
+    (r, sent)
 }

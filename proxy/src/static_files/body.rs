@@ -1,16 +1,18 @@
 //! Streaming response bodies: file regions read in chunks (never the whole file), interleaved
-//! with in-memory parts (multipart boundaries).
+//! with in-memory parts (multipart boundaries). [`Body`] is an ordinary `http_body::Body`
+//! (frames of at most [`CHUNK`] bytes); the proxy's own writer uses [`Body::read_into`]
+//! instead, which reads the next bytes straight into its reused output buffer (after the
+//! response head, so that a small file goes out in one write).
 
-use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::collections::VecDeque;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::stream;
-use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::BoxBody};
-use hyper::body::Frame;
-
-/// The body type of every static response.
-pub type Body = BoxBody<Bytes, io::Error>;
+use hyper::body::{Frame, SizeHint};
 
 /// Read size per chunk (nginx's `output_buffers 2 32k` / sendfile chunks differ; the chunk
 /// size does not change the bytes sent). Chunks are read on the worker thread, as nginx
@@ -33,88 +35,151 @@ pub enum Part {
     },
 }
 
+/// The body of every static response: empty (HEAD, 304), in memory, or file parts.
+#[derive(Debug)]
+pub struct Body {
+    /// The open file (dropped, i.e. closed, at the end or on the first error).
+    file: Option<std::fs::File>,
+    /// The file's path, for error messages only.
+    path: PathBuf,
+    /// Parts not sent yet; a file part is shrunk from the front as it is read.
+    parts: VecDeque<Part>,
+}
+
 /// An empty body (HEAD, 304).
 pub fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
+    Body {
+        file: None,
+        path: PathBuf::new(),
+        parts: VecDeque::new(),
+    }
 }
 
 /// A body from memory.
 pub fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|never| match never {}).boxed()
-}
-
-struct State {
-    file: Option<std::fs::File>,
-    pos: u64,
-    path: PathBuf,
-    parts: std::vec::IntoIter<Part>,
-    current: Option<(u64, u64)>,
-}
-
-/// Reads `n` bytes at `offset` into a fresh buffer (no zero-filling: `Read::take` +
-/// `read_to_end` fill uninitialised capacity safely); seeks only when the position differs.
-fn read_chunk(
-    f: &mut std::fs::File,
-    pos: &mut u64,
-    offset: u64,
-    n: usize,
-    path: &Path,
-) -> io::Result<Bytes> {
-    if *pos != offset {
-        f.seek(SeekFrom::Start(offset))?;
-        *pos = offset;
+    let b: Bytes = b.into();
+    let mut body = empty();
+    if !b.is_empty() {
+        body.parts.push_back(Part::Mem(b));
     }
-    let mut v = Vec::with_capacity(n);
-    f.take(n as u64).read_to_end(&mut v)?;
-    *pos += v.len() as u64;
-    if v.len() < n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("file \"{}\" was truncated", path.display()),
-        ));
-    }
-    Ok(Bytes::from(v))
+    body
 }
 
 /// A body streaming `parts`, file parts read from an already-open `file` (`path` is only
 /// for error messages). A file shorter than announced ends the stream with an error (the
 /// connection is then cut, as nginx does when a file shrinks under it).
 pub fn file_parts(file: std::fs::File, path: PathBuf, parts: Vec<Part>) -> Body {
-    let st = State {
+    Body {
         file: Some(file),
-        pos: 0,
         path,
-        parts: parts.into_iter(),
-        current: None,
-    };
-    let s = stream::unfold(st, |mut st| async move {
-        loop {
-            if let Some((offset, left)) = st.current {
-                if left == 0 {
-                    st.current = None;
-                    continue;
+        parts: parts.into(),
+    }
+}
+
+impl Body {
+    /// Bytes left to send.
+    pub fn remaining(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Mem(b) => b.len() as u64,
+                Part::File { len, .. } => *len,
+            })
+            .sum()
+    }
+
+    /// Fills `buf` from its start with the next bytes of the body (file bytes with
+    /// `pread(2)`, straight into `buf`, across part boundaries) until `buf` is full or the
+    /// body ends; returns how many bytes were written, 0 at the end. A truncated file or a
+    /// read error is an error, after which the body is empty.
+    pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.next_into(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) => {
+                    self.file = None;
+                    self.parts.clear();
+                    return Err(e);
                 }
-                let n = (left as usize).min(CHUNK);
-                let f = st.file.as_mut()?;
-                let r = read_chunk(f, &mut st.pos, offset, n, &st.path);
-                return match r {
-                    Ok(b) => {
-                        st.current = Some((offset + n as u64, left - n as u64));
-                        Some((Ok(Frame::data(b)), st))
-                    }
-                    Err(e) => {
-                        st.file = None;
-                        st.current = None;
-                        st.parts = Vec::new().into_iter();
-                        Some((Err(e), st))
-                    }
-                };
-            }
-            match st.parts.next()? {
-                Part::Mem(b) => return Some((Ok(Frame::data(b)), st)),
-                Part::File { offset, len } => st.current = Some((offset, len)),
             }
         }
-    });
-    BodyExt::boxed(StreamBody::new(s))
+        Ok(n)
+    }
+
+    /// Bytes of the first non-empty part into `buf` (not empty); 0 at the end.
+    fn next_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(part) = self.parts.front_mut() else {
+                self.file = None;
+                return Ok(0);
+            };
+            match part {
+                Part::Mem(b) if !b.is_empty() => {
+                    let n = b.len().min(buf.len());
+                    buf[..n].copy_from_slice(&b.split_to(n));
+                    return Ok(n);
+                }
+                Part::File { offset, len } if *len > 0 => {
+                    let n = (*len).min(buf.len() as u64) as usize;
+                    let Some(f) = self.file.as_ref() else {
+                        return Err(io::Error::other("static body without a file"));
+                    };
+                    let got = f.read_at(&mut buf[..n], *offset)?;
+                    if got == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!("file \"{}\" was truncated", self.path.display()),
+                        ));
+                    }
+                    *offset += got as u64;
+                    *len -= got as u64;
+                    return Ok(got);
+                }
+                _ => {}
+            }
+            self.parts.pop_front();
+        }
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        // A memory part goes out as it is (no copy); file bytes in chunks of CHUNK.
+        while let Some(Part::Mem(b)) = this.parts.front() {
+            if b.is_empty() {
+                this.parts.pop_front();
+                continue;
+            }
+            if let Some(Part::Mem(b)) = this.parts.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+        }
+        let size = this.remaining().min(CHUNK as u64) as usize;
+        let mut v = vec![0u8; size];
+        Poll::Ready(match this.read_into(&mut v) {
+            Ok(0) => None,
+            Ok(n) => {
+                v.truncate(n);
+                Some(Ok(Frame::data(Bytes::from(v))))
+            }
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining())
+    }
 }
