@@ -11,6 +11,7 @@ pub mod io;
 use super::shared::Shared;
 use super::stream::Stream;
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ const MAX_STREAMS: u32 = 200;
 const MAX_ERROR_RESETS: usize = 1024;
 
 /// Serves one HTTP/2 connection until the client closes it; each request stream runs the
-/// HTTP/1.1 pipeline in a task of its own (streams of one connection run concurrently).
+/// HTTP/1.1 pipeline concurrently with the others, inside the connection's task.
 pub async fn serve(
     stream: Stream,
     peer: SocketAddr,
@@ -47,15 +48,24 @@ pub async fn serve(
     let Ok(mut conn) = b.handshake::<_, Bytes>(stream).await else {
         return;
     };
-    while let Some(next) = conn.accept().await {
-        let Ok((req, respond)) = next else { return };
-        let io = io::H2Io::new(req, respond);
-        tokio::spawn(super::conn::serve_stream(
-            Stream::Mem(Box::new(io)),
-            peer,
-            local,
-            shared.clone(),
-            https,
-        ));
+    // The streams run inside this task (no task per stream): a stream's response is queued
+    // and flushed in the same wake-up as the connection is polled.
+    let mut streams = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = streams.next(), if !streams.is_empty() => {}
+            next = conn.accept() => {
+                let Some(Ok((req, respond))) = next else { return };
+                let io = io::H2Io::new(req, respond);
+                streams.push(Box::pin(super::conn::serve_stream(
+                    Stream::Mem(Box::new(io)),
+                    peer,
+                    local,
+                    shared.clone(),
+                    https,
+                )));
+            }
+        }
     }
 }
