@@ -102,7 +102,9 @@ fn chunked_pieces(total: usize, piece: usize) -> Vec<Vec<u8>> {
     v
 }
 
-const HTTP: &str = "server { listen 127.0.0.1:{PORT};\n\
+const HTTP: &str = "limit_req_zone $binary_remote_addr zone=z:1m rate=1r/m;\n\
+    server { listen 127.0.0.1:{PORT};\n\
+    location /lim { limit_req zone=z; deny all; }\n\
     location /small { client_max_body_size 1k; return 200 \"ok\\n\"; }\n\
     location /smalloff { client_max_body_size 1k; lingering_close off; return 200 \"ok\\n\"; }\n\
     location /p { client_max_body_size 1k; proxy_pass http://127.0.0.1:9; }\n\
@@ -309,4 +311,31 @@ fn expect_100_continue_for_a_discarded_body_but_not_for_the_413() {
         ["HTTP/1.1 413 Request Entity Too Large"],
         "{seen:?}"
     );
+}
+
+#[test]
+fn deny_and_limit_req_answer_before_the_body() {
+    let Some((nginx, ours)) = both(HTTP) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = Vec::new();
+        let post = b"POST /lim HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n";
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            s.write_all(post).expect("head");
+            got.push(read_one(&mut s, &mut buf).map(|r| r.0));
+            s.write_all(&[b'y'; 100]).expect("body");
+        }
+        s.write_all(b"GET /ret HTTP/1.1\r\nHost: a\r\n\r\n")
+            .expect("next");
+        got.push(read_one(&mut s, &mut buf).map(|r| r.0));
+        seen.push(got);
+    }
+    assert_eq!(seen[1], seen[0], "ours vs nginx");
+    assert_eq!(seen[0], [Some(403), Some(503), Some(200)]);
 }

@@ -4,7 +4,7 @@
 
 use super::client::Client;
 use super::ctx::Req;
-use super::phases::{Next, body_error, log_error, send_error};
+use super::phases::{Next, log_error, send_error};
 use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::limit_req::{Delay, Limit, Status, check};
@@ -18,7 +18,12 @@ fn one_less(l: LogLevel) -> LogLevel {
 }
 
 /// Runs the location's limits; `Some(next)` when the request was answered (rejected).
-pub async fn apply(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Option<Next> {
+pub async fn apply(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    discard: &mut crate::http::linger::Discard,
+) -> Option<Next> {
     let live = req.live;
     let limits: Vec<Limit> = req
         .loc
@@ -56,12 +61,9 @@ pub async fn apply(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> O
     }
     if d.rejects() {
         let code = req.loc.limit_req_status;
-        if let Err(e) = client
-            .discard_body(req.head, req.loc.client_body_timeout)
-            .await
-        {
-            return Some(body_error(client, req, shared, e).await);
-        }
+        // nginx answers at once; the body is dropped after the response (http::linger).
+        *discard =
+            crate::http::linger::Discard::start(client, req.head, true, req.loc.send_timeout).await;
         return Some(send_error(client, req, shared, code).await);
     }
     if d.status == Status::Delayed && !d.delay.is_zero() {

@@ -422,7 +422,7 @@ async fn run_phases<'a>(
     }
     // PREACCESS: limit_req
     if !req.loc.limit_req.is_empty()
-        && let Some(next) = super::limit::apply(client, req, shared).await
+        && let Some(next) = super::limit::apply(client, req, shared, discard).await
     {
         return next;
     }
