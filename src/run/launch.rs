@@ -2,6 +2,7 @@
 //! nginx, the loadgen) and their readiness checks.
 
 use super::child::{Proc, free_port, wait_port};
+use super::tls;
 use crate::scenario::{AppSource, ProxyKind, Supervisor, UpstreamKind, UpstreamPool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,7 +116,7 @@ pub fn start_instance(
             } else {
                 ports.port
             };
-            let cmd = uvicorn_cmd(pool, port);
+            let cmd = uvicorn_cmd(pool, port, run_dir);
             let mut p = Proc::spawn(&name, cmd, &log, &pool.cpus)
                 .map_err(|e| StartError::spawn(&name, &log, e))?;
             if !wait_port(port, deadline, || p.exited().is_none()) {
@@ -145,8 +146,8 @@ fn fake_flags(cmd: &mut Command, pool: &UpstreamPool, run_dir: &Path) -> std::io
             cmd.arg("--app").arg(p);
         }
     }
-    cmd.args(&pool.flags);
-    cmd.args(&pool.args);
+    cmd.args(pool.flags.iter().map(|a| tls::expand_arg(a, run_dir)));
+    cmd.args(pool.args.iter().map(|a| tls::expand_arg(a, run_dir)));
     Ok(())
 }
 
@@ -189,7 +190,7 @@ pub fn fake_common_flags(pool: &UpstreamPool) -> Vec<String> {
         .collect()
 }
 
-fn uvicorn_cmd(pool: &UpstreamPool, port: u16) -> Command {
+fn uvicorn_cmd(pool: &UpstreamPool, port: u16, run_dir: &Path) -> Command {
     let mut cmd = Command::new(&pool.python);
     let asgi = pool.asgi.clone().unwrap_or_default();
     if pool.supervisor == Some(Supervisor::Gunicorn) {
@@ -247,7 +248,7 @@ fn uvicorn_cmd(pool: &UpstreamPool, port: u16) -> Command {
             cmd.args(["--timeout-graceful-shutdown", &v.as_secs().to_string()]);
         }
     }
-    cmd.args(&pool.args);
+    cmd.args(pool.args.iter().map(|a| tls::expand_arg(a, run_dir)));
     cmd
 }
 

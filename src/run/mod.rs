@@ -10,6 +10,7 @@ pub mod probe;
 pub mod procstat;
 pub mod samples;
 mod state;
+pub mod tls;
 
 pub use samples::{Sample, SampleLog, Samples};
 
@@ -121,6 +122,8 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     let started = std::time::Instant::now();
     std::fs::create_dir_all(opts.dir.join("logs"))
         .map_err(|e| RunError::Io(format!("cannot create {}: {e}", opts.dir.display())))?;
+    let sni: Vec<&str> = s.loadgen.tls.sni.iter().map(String::as_str).collect();
+    tls::generate(&opts.dir, &sni).map_err(RunError::Io)?;
     let mut st = state::State::new(s, opts);
     let result = st.run_all();
     let load_end = started.elapsed();

@@ -1,5 +1,6 @@
 //! Placeholders in proxy config templates: `{{listen}}`, `{{listen.NAME}}`,
-//! `{{upstream.POOL [server params]}}`, `{{upstream.POOL.I}}`, `{{dir}}`, `{{scenario_dir}}`.
+//! `{{upstream.POOL [server params]}}`, `{{upstream.POOL.I}}`, `{{dir}}`, `{{scenario_dir}}`,
+//! `{{tls.cert}}`, `{{tls.key}}`.
 //!
 //! The runner allocates every port, so a config never names one: `listen {{listen}};` becomes
 //! `listen 127.0.0.1:PORT;`, and `{{upstream.api max_fails=3}}` becomes one
@@ -28,6 +29,10 @@ pub enum Placeholder {
     Dir,
     /// `{{scenario_dir}}`: the scenario file's directory (absolute).
     ScenarioDir,
+    /// `{{tls.cert}}`: the run's self-signed certificate (PEM, absolute path).
+    TlsCert,
+    /// `{{tls.key}}`: its private key (PEM, absolute path).
+    TlsKey,
 }
 
 /// A placeholder found in a template, with its byte range and 1-based line.
@@ -76,6 +81,8 @@ fn parse_one(inner: &str) -> Result<Placeholder, String> {
         ["listen", name] if simple && valid_name(name) => Placeholder::Listen(name.to_string()),
         ["dir"] if simple => Placeholder::Dir,
         ["scenario_dir"] if simple => Placeholder::ScenarioDir,
+        ["tls", "cert"] if simple => Placeholder::TlsCert,
+        ["tls", "key"] if simple => Placeholder::TlsKey,
         ["upstream", pool] if valid_name(pool) => Placeholder::Pool {
             name: pool.to_string(),
             params,
@@ -89,7 +96,8 @@ fn parse_one(inner: &str) -> Result<Placeholder, String> {
         _ => {
             return Err(format!(
                 "unknown placeholder {{{{{inner}}}}} (known: {{{{listen}}}}, {{{{listen.NAME}}}}, \
-                 {{{{upstream.POOL [params]}}}}, {{{{upstream.POOL.I}}}}, {{{{dir}}}}, {{{{scenario_dir}}}})"
+                 {{{{upstream.POOL [params]}}}}, {{{{upstream.POOL.I}}}}, {{{{dir}}}}, {{{{scenario_dir}}}}, \
+                 {{{{tls.cert}}}}, {{{{tls.key}}}})"
             ));
         }
     })
@@ -113,6 +121,10 @@ pub struct Bindings {
     pub dir: PathBuf,
     /// `{{scenario_dir}}`.
     pub scenario_dir: PathBuf,
+    /// `{{tls.cert}}`.
+    pub tls_cert: PathBuf,
+    /// `{{tls.key}}`.
+    pub tls_key: PathBuf,
 }
 
 /// Expands every placeholder of `text`.
@@ -165,6 +177,8 @@ pub fn expand(text: &str, b: &Bindings) -> Result<String, String> {
                     .to_string(),
             ),
             Placeholder::ScenarioDir => out.push_str(&b.scenario_dir.display().to_string()),
+            Placeholder::TlsCert => out.push_str(&b.tls_cert.display().to_string()),
+            Placeholder::TlsKey => out.push_str(&b.tls_key.display().to_string()),
         }
         last = f.range.end;
     }
@@ -204,6 +218,25 @@ mod tests {
             "upstream api {\n    server 127.0.0.1:9001 max_fails=3;\n    server 127.0.0.1:9002 max_fails=3;\n}\n\
              listen 127.0.0.1:8080;\nlisten 127.0.0.1:8081;\nproxy_pass http://127.0.0.1:9002;\n"
         );
+    }
+
+    #[test]
+    fn expands_tls_paths() {
+        let b = Bindings {
+            tls_cert: "/run/tls/selfsigned.crt".into(),
+            tls_key: "/run/tls/selfsigned.key".into(),
+            ..Bindings::default()
+        };
+        let out = expand(
+            "ssl_certificate {{tls.cert}};\nssl_certificate_key {{ tls.key }};",
+            &b,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "ssl_certificate /run/tls/selfsigned.crt;\nssl_certificate_key /run/tls/selfsigned.key;"
+        );
+        assert!(scan("{{tls.ca}}").is_err());
     }
 
     #[test]

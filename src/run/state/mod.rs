@@ -213,7 +213,7 @@ impl<'a> State<'a> {
         let plan = Plan {
             targets: Vec::new(),
             protocol: s.loadgen.protocol,
-            tls: s.loadgen.tls.clone(),
+            tls: crate::run::tls::loadgen_options(&s.loadgen.tls, &self.opts.dir),
             duration: Dur::from(s.duration),
             max_requests: None,
             connect_timeout: s.loadgen.connect_timeout.map_or(Dur::secs(5), Dur::from),
