@@ -20,6 +20,8 @@ struct Seen {
     write_failed: bool,
     /// How reading ended: "eof", "reset" or "timeout".
     end: &'static str,
+    /// Status lines received.
+    responses: usize,
 }
 
 /// Sends `head`, then the body pieces from `body` with `pause` between them, while a reader
@@ -66,11 +68,13 @@ fn upload(
     let ended = rx.recv_timeout(Duration::from_secs(30)).unwrap_or(-1.0);
     let (data, end) = reader.join().unwrap_or_default();
     let response = parse(&data).map(|(r, _)| (r.status, r.body));
+    let responses = data.windows(9).filter(|w| w == b"HTTP/1.1 ").count();
     (
         Seen {
             response,
             write_failed: failed,
             end,
+            responses,
         },
         wrote,
         ended,
@@ -105,6 +109,7 @@ fn chunked_pieces(total: usize, piece: usize) -> Vec<Vec<u8>> {
 const HTTP: &str = "limit_req_zone $binary_remote_addr zone=z:1m rate=1r/m;\n\
     server { listen 127.0.0.1:{PORT};\n\
     location /lim { limit_req zone=z; deny all; }\n\
+    location /stream { proxy_request_buffering off; proxy_pass http://{CUT}; }\n\
     location /small { client_max_body_size 1k; return 200 \"ok\\n\"; }\n\
     location /smalloff { client_max_body_size 1k; lingering_close off; return 200 \"ok\\n\"; }\n\
     location /p { client_max_body_size 1k; proxy_pass http://127.0.0.1:9; }\n\
@@ -112,9 +117,37 @@ const HTTP: &str = "limit_req_zone $binary_remote_addr zone=z:1m rate=1r/m;\n\
     location /short { lingering_time 2s; lingering_timeout 1s; client_max_body_size 1k; return 200; }\n\
     location /ret { lingering_timeout 1s; return 200 \"ret\\n\"; } }";
 
+/// An upstream that reads a request head and closes with a reset, never reading the body.
+fn cutting_upstream() -> SocketAddr {
+    static ADDR: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for c in l.incoming().take(64) {
+                let Ok(mut c) = c else { continue };
+                let mut head = Vec::new();
+                let mut tmp = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut tmp) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&tmp[..n]),
+                    }
+                }
+                let _ = socket2::SockRef::from(&c).set_linger(Some(Duration::ZERO));
+            }
+        });
+        addr
+    })
+}
+
+fn http() -> String {
+    HTTP.replace("{CUT}", &cutting_upstream().to_string())
+}
+
 #[test]
 fn too_large_content_length_gets_the_whole_413_and_eof_while_still_sending() {
-    let Some((nginx, ours)) = both(HTTP) else {
+    let Some((nginx, ours)) = both(&http()) else {
         return;
     };
     let total = 10 << 20;
@@ -147,7 +180,7 @@ fn too_large_content_length_gets_the_whole_413_and_eof_while_still_sending() {
 
 #[test]
 fn too_large_chunked_body_lingers_unless_lingering_close_off() {
-    let Some((nginx, ours)) = both(HTTP) else {
+    let Some((nginx, ours)) = both(&http()) else {
         return;
     };
     let mut seen = Vec::new();
@@ -181,7 +214,7 @@ fn too_large_chunked_body_lingers_unless_lingering_close_off() {
 
 #[test]
 fn lingering_time_bounds_the_discarding() {
-    let Some((nginx, ours)) = both(HTTP) else {
+    let Some((nginx, ours)) = both(&http()) else {
         return;
     };
     let total = 10 << 20;
@@ -222,7 +255,7 @@ fn read_one(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u16, Vec<u8>)> {
 
 #[test]
 fn return_answers_before_the_body_then_discards_it_and_keeps_alive() {
-    let Some((nginx, ours)) = both(HTTP) else {
+    let Some((nginx, ours)) = both(&http()) else {
         return;
     };
     let mut seen = Vec::new();
@@ -286,7 +319,7 @@ fn status_lines(addr: SocketAddr, req: &[u8]) -> Vec<String> {
 
 #[test]
 fn expect_100_continue_for_a_discarded_body_but_not_for_the_413() {
-    let Some((nginx, ours)) = both(HTTP) else {
+    let Some((nginx, ours)) = both(&http()) else {
         return;
     };
     let mut seen = Vec::new();
@@ -315,7 +348,7 @@ fn expect_100_continue_for_a_discarded_body_but_not_for_the_413() {
 
 #[test]
 fn deny_and_limit_req_answer_before_the_body() {
-    let Some((nginx, ours)) = both(HTTP) else {
+    let Some((nginx, ours)) = both(&http()) else {
         return;
     };
     let mut seen = Vec::new();
@@ -338,4 +371,29 @@ fn deny_and_limit_req_answer_before_the_body() {
     }
     assert_eq!(seen[1], seen[0], "ours vs nginx");
     assert_eq!(seen[0], [Some(403), Some(503), Some(200)]);
+}
+
+#[test]
+fn streamed_body_cut_by_the_upstream_is_not_read_as_the_next_request() {
+    let Some((nginx, ours)) = both(&http()) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for addr in [nginx.addr(), ours.addr()] {
+        let (s, _, _) = upload(
+            addr,
+            b"POST /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n",
+            pieces(20_000, 1000),
+            Duration::from_millis(50),
+        );
+        seen.push(s);
+    }
+    assert_eq!(seen[1], seen[0], "ours vs nginx");
+    let s = &seen[0];
+    assert_eq!(s.response.as_ref().map(|r| r.0), Some(502), "{s:?}");
+    assert_eq!(
+        (s.write_failed, s.end, s.responses),
+        (false, "eof", 1),
+        "{s:?}"
+    );
 }

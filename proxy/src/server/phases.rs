@@ -451,13 +451,17 @@ async fn run_phases<'a>(
                 d.decode(&client.buf, &mut scratch).is_ok() && d.done()
             };
             if !p.request_buffering && has_body && !chunked_done && (!head.chunked || p.http11) {
-                return crate::upstream::proxy(
+                let mut done = false;
+                let next = crate::upstream::proxy(
                     client,
                     req,
                     shared,
-                    crate::upstream::ReqBody::Stream,
+                    crate::upstream::ReqBody::Stream(&mut done),
                 )
                 .await;
+                // nginx: a body still being read when the request ends means no keep-alive
+                // (even after a `keep-alive` header) and a lingering close.
+                return if done { next } else { Next::Close };
             }
             let body = match read_buffered(client, req, max).await {
                 Ok(b) => b,

@@ -27,13 +27,14 @@ use tokio::net::TcpStream;
 
 /// The request body of a proxied request.
 #[derive(Debug)]
-pub enum ReqBody {
+pub enum ReqBody<'a> {
     /// Read whole before contacting the upstream (`proxy_request_buffering on`), in memory
     /// or in a temporary file.
     Buffered(reqbody::Body),
     /// Streamed from the client while sending (`proxy_request_buffering off`): no retry once
-    /// sending started.
-    Stream,
+    /// sending started. The flag is set once the whole body was read from the client; when it
+    /// is not, the connection cannot be reused (nginx: `reading_body` → lingering close).
+    Stream(&'a mut bool),
 }
 
 /// A failed try.
@@ -176,6 +177,7 @@ struct StreamBody<'c, 'h> {
     head: &'h crate::http::head::RequestHead,
     max: u64,
     timeout: Duration,
+    done: &'c mut bool,
 }
 
 async fn one_try(
@@ -213,7 +215,10 @@ async fn one_try(
             )
             .await
             {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    *sb.done = true;
+                    Ok(())
+                }
                 Err(Ok(be)) => {
                     let mut f = fail(nu::ERROR, String::new());
                     f.client = Some(be);
@@ -335,7 +340,12 @@ fn log_up(req: &Req<'_>, level: LogLevel, msg: &str, peer: &str) {
 
 /// Proxies the request (body already read) and writes the response. Returns what the client
 /// connection does next.
-pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body: ReqBody) -> Next {
+pub async fn proxy(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    body: ReqBody<'_>,
+) -> Next {
     let Handler::Proxy(pp) = &req.loc.handler else {
         return send_error(client, req, shared, 500).await;
     };
@@ -353,10 +363,11 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
         hash_key: &key,
     });
     attempt.limit_tries(p.next_upstream_tries);
-    let streaming = matches!(body, ReqBody::Stream);
-    let body = match body {
-        ReqBody::Buffered(b) => b,
-        ReqBody::Stream => reqbody::Body::Mem(Vec::new()),
+    let streaming = matches!(body, ReqBody::Stream(_));
+    let mut unused = false;
+    let (body, stream_done) = match body {
+        ReqBody::Buffered(b) => (b, &mut unused),
+        ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
     };
     let body_len = if !streaming {
         request::BodyLen::Known(body.len())
@@ -411,6 +422,7 @@ pub async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared, body
             head: req.head,
             max: req.loc.client_max_body_size,
             timeout: req.loc.client_body_timeout,
+            done: &mut *stream_done,
         });
         let result = one_try(pool, addr, &p, &req_head, &body, sb).await;
         match result {
