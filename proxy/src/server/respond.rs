@@ -24,8 +24,8 @@ thread_local! {
     static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((0, Vec::new())) };
 }
 
-/// Appends the current `Date` value (cached per second per thread).
-pub fn push_date(out: &mut Vec<u8>) {
+/// Runs `f` on the current `Date` value (formatted once per second per thread).
+pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     let now = SystemTime::now();
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     DATE.with(|d| {
@@ -34,8 +34,33 @@ pub fn push_date(out: &mut Vec<u8>) {
             d.0 = secs;
             d.1 = httpdate::fmt_http_date(now).into_bytes();
         }
-        out.extend_from_slice(&d.1);
-    });
+        f(&d.1)
+    })
+}
+
+/// Appends the current `Date` value (cached per second per thread).
+pub fn push_date(out: &mut Vec<u8>) {
+    with_date(|d| out.extend_from_slice(d));
+}
+
+/// Appends `n` in decimal, at least `min_digits` digits (zero-padded), without allocating.
+pub fn push_decimal(out: &mut Vec<u8>, n: u64, min_digits: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while digits.len() - i < min_digits.min(digits.len()) {
+        i -= 1;
+        digits[i] = b'0';
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Everything that goes into a response head.
@@ -67,7 +92,8 @@ pub fn write_head<'b>(
 ) {
     let code = wire_code(h.code);
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(format!("{code:03} ").as_bytes());
+    push_decimal(out, u64::from(code), 3);
+    out.push(b' ');
     match h.reason {
         Some(r) => out.extend_from_slice(r),
         None => out.extend_from_slice(reason(h.code).as_bytes()),
@@ -83,7 +109,9 @@ pub fn write_head<'b>(
         out.extend_from_slice(b"\r\n");
     }
     if let Some(n) = h.content_length {
-        out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+        out.extend_from_slice(b"Content-Length: ");
+        push_decimal(out, n, 1);
+        out.extend_from_slice(b"\r\n");
     }
     if let Some(v) = h.last_modified {
         out.extend_from_slice(b"Last-Modified: ");
@@ -103,7 +131,9 @@ pub fn write_head<'b>(
         Some(Ka::KeepAlive(t)) => {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
             if let Some(t) = t {
-                out.extend_from_slice(format!("Keep-Alive: timeout={t}\r\n").as_bytes());
+                out.extend_from_slice(b"Keep-Alive: timeout=");
+                push_decimal(out, t, 1);
+                out.extend_from_slice(b"\r\n");
             }
         }
         Some(Ka::Upgrade) => out.extend_from_slice(b"Connection: upgrade\r\n"),
@@ -116,4 +146,25 @@ pub fn write_head<'b>(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn decimals_as_format_prints_them() {
+        for (n, min) in [
+            (0u64, 1usize),
+            (7, 3),
+            (200, 3),
+            (1234, 3),
+            (u64::MAX, 1),
+            (42, 0),
+        ] {
+            let mut v = Vec::new();
+            push_decimal(&mut v, n, min);
+            assert_eq!(v, format!("{n:0min$}").into_bytes(), "{n} {min}");
+        }
+    }
 }

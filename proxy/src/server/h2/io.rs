@@ -168,9 +168,12 @@ impl H2Io {
         }
     }
 
-    /// Parses the response head from the collected bytes; Ok(None) when incomplete.
-    fn parse_head(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<()>> {
+    /// Parses the response head at the start of `input` and sends it; Ok(Some(n)) with the
+    /// bytes used (informational heads before it included), Ok(None) when incomplete.
+    fn parse_head(&mut self, input: &[u8]) -> io::Result<Option<usize>> {
+        let mut skipped = 0;
         loop {
+            let buf = &input[skipped..];
             let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut resp = httparse::Response::new(&mut hs);
             let used = match resp.parse(buf) {
@@ -180,14 +183,15 @@ impl H2Io {
             };
             let code = resp.code.unwrap_or(0);
             if (100..200).contains(&code) && code != 101 {
-                buf.drain(..used);
+                skipped += used;
                 continue;
             }
             let status = StatusCode::from_u16(code)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad status"))?;
             let mut headers = HeaderMap::with_capacity(resp.headers.len() + 1);
             let mut te: Option<bool> = None;
-            let mut lengths = Vec::new();
+            let mut length: Option<u64> = None;
+            let mut bad_length = false;
             for h in resp.headers.iter() {
                 let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad header");
                 let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad())?;
@@ -195,22 +199,28 @@ impl H2Io {
                     let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
                     te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
                 } else if name == hyper::header::CONTENT_LENGTH {
-                    lengths.push(h.value);
+                    // Every value must parse and agree (else an HTTP/1.1 client rejects it).
+                    match std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                    {
+                        Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
+                        _ => bad_length = true,
+                    }
                 }
                 if HOP.contains(&name.as_str()) {
                     continue;
                 }
-                let value = HeaderValue::from_bytes(h.value).map_err(|_| bad())?;
-                headers.append(name, value);
+                headers.append(name, value_of(h.value).ok_or_else(bad)?);
             }
-            if !headers.contains_key(hyper::header::DATE) {
-                let mut d = Vec::with_capacity(29);
-                super::super::respond::push_date(&mut d);
-                if let Ok(v) = HeaderValue::from_bytes(&d) {
-                    headers.insert(hyper::header::DATE, v);
-                }
+            if !headers.contains_key(hyper::header::DATE)
+                && let Some(v) = super::super::respond::with_date(value_of)
+            {
+                headers.insert(hyper::header::DATE, v);
             }
-            let length = length_of(&lengths)?;
+            if bad_length {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad length"));
+            }
             self.out = if self.head_method || code == 204 || code == 304 {
                 Out::Length(0)
             } else {
@@ -220,7 +230,6 @@ impl H2Io {
                     (None, Some(n)) => Out::Length(n),
                 }
             };
-            buf.drain(..used);
             let mut r = Response::new(());
             *r.status_mut() = status;
             *r.headers_mut() = headers;
@@ -233,7 +242,7 @@ impl H2Io {
             } else {
                 self.send = Some(send);
             }
-            return Ok(Some(()));
+            return Ok(Some(skipped + used));
         }
     }
 
@@ -270,25 +279,39 @@ impl H2Io {
     }
 }
 
-fn closed() -> io::Error {
-    io::ErrorKind::BrokenPipe.into()
+/// Header values recently sent by this thread (`Server`, `Date`, common types…): reused
+/// instead of copied into a new allocation for every response.
+const RECENT: usize = 8;
+
+thread_local! {
+    static RECENT_VALUES: std::cell::RefCell<(usize, Vec<HeaderValue>)> =
+        const { std::cell::RefCell::new((0, Vec::new())) };
 }
 
-/// The response's Content-Length: None without one; an error when values differ or do not
-/// parse (an HTTP/1.1 client rejects the response).
-fn length_of(values: &[&[u8]]) -> io::Result<Option<u64>> {
-    let mut len = None;
-    for v in values {
-        let n: u64 = std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad length"))?;
-        if len.is_some_and(|l| l != n) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad length"));
-        }
-        len = Some(n);
+/// `bytes` as a header value (None when invalid), shared with a recent equal one if any.
+fn value_of(bytes: &[u8]) -> Option<HeaderValue> {
+    if bytes.len() > 64 {
+        return HeaderValue::from_bytes(bytes).ok();
     }
-    Ok(len)
+    RECENT_VALUES.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(v) = r.1.iter().find(|v| v.as_bytes() == bytes) {
+            return Some(v.clone());
+        }
+        let v = HeaderValue::from_bytes(bytes).ok()?;
+        let (next, list) = &mut *r;
+        if list.len() < RECENT {
+            list.push(v.clone());
+        } else {
+            list[*next] = v.clone();
+            *next = (*next + 1) % RECENT;
+        }
+        Some(v)
+    })
+}
+
+fn closed() -> io::Error {
+    io::ErrorKind::BrokenPipe.into()
 }
 
 impl AsyncRead for H2Io {
@@ -349,16 +372,26 @@ impl AsyncWrite for H2Io {
     ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
         if let Out::Head(buf) = &mut me.out {
+            // Usually the whole head arrives in one write: parse it in place.
             let mut buf = std::mem::take(buf);
-            buf.extend_from_slice(data);
-            match me.parse_head(&mut buf) {
+            let input: &[u8] = if buf.is_empty() {
+                data
+            } else {
+                buf.extend_from_slice(data);
+                &buf
+            };
+            match me.parse_head(input) {
                 Ok(None) => {
+                    if buf.is_empty() {
+                        buf.extend_from_slice(data);
+                    }
                     me.out = Out::Head(buf);
                     return Poll::Ready(Ok(data.len()));
                 }
-                Ok(Some(())) => {
-                    if !buf.is_empty() {
-                        me.body(&buf)?;
+                Ok(Some(used)) => {
+                    let rest = &input[used..];
+                    if !rest.is_empty() {
+                        me.body(rest)?;
                     }
                     return Poll::Ready(Ok(data.len()));
                 }
@@ -400,9 +433,7 @@ impl H2Io {
         if let Some(mut respond) = self.respond.take() {
             let mut r = Response::new(());
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            let mut d = Vec::with_capacity(29);
-            super::super::respond::push_date(&mut d);
-            if let Ok(v) = HeaderValue::from_bytes(&d) {
+            if let Some(v) = super::super::respond::with_date(value_of) {
                 r.headers_mut().insert(hyper::header::DATE, v);
             }
             let _ = respond.send_response(r, true);
