@@ -47,7 +47,6 @@ pub fn run_worker(
     global_stop: watch::Receiver<bool>,
 ) {
     crate::fdlimit::tight_timer_slack();
-    crate::fdlimit::short_slice();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
