@@ -463,7 +463,7 @@ async fn run_phases<'a>(
                 // (even after a `keep-alive` header) and a lingering close.
                 return if done { next } else { Next::Close };
             }
-            let body = match read_buffered(client, req, max).await {
+            let body = match crate::upstream::reqbody::read_logged(client, req, max).await {
                 Ok(b) => b,
                 Err(crate::upstream::reqbody::ReadError::Client(e)) => {
                     return body_error(client, req, shared, e).await;
@@ -490,42 +490,6 @@ async fn run_phases<'a>(
             super::static_serve::serve(client, req, shared).await
         }
     }
-}
-
-/// Reads the whole request body (memory, or a temp file past `client_body_buffer_size`),
-/// logging the temp file as nginx does.
-async fn read_buffered(
-    client: &mut Client,
-    req: &Req<'_>,
-    max: u64,
-) -> Result<crate::upstream::reqbody::Body, crate::upstream::reqbody::ReadError> {
-    let conf = &*req.loc.body;
-    let level = if conf.in_file_only == crate::conf::body::InFileOnly::Off {
-        LogLevel::Warn
-    } else {
-        LogLevel::Notice
-    };
-    let mut on_file = |p: &std::path::Path| {
-        log_error(
-            req.live,
-            req,
-            level,
-            &format!(
-                "a client request body is buffered to a temporary file {}",
-                p.display()
-            ),
-        );
-    };
-    crate::upstream::reqbody::read(
-        client,
-        req.head,
-        conf,
-        req.loc.client_body_buffer_size,
-        max,
-        req.loc.client_body_timeout,
-        &mut on_file,
-    )
-    .await
 }
 
 /// Maps a body-reading failure to nginx's behaviour.

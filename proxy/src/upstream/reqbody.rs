@@ -290,3 +290,39 @@ pub async fn read(
         client.fill(timeout).await.map_err(ReadError::Client)?;
     }
 }
+
+/// Reads the whole request body (memory, or a temp file past `client_body_buffer_size`),
+/// logging the temp file as nginx does.
+pub async fn read_logged(
+    client: &mut Client,
+    req: &crate::server::ctx::Req<'_>,
+    max: u64,
+) -> Result<Body, ReadError> {
+    let conf = &*req.loc.body;
+    let level = if conf.in_file_only == InFileOnly::Off {
+        crate::conf::model::LogLevel::Warn
+    } else {
+        crate::conf::model::LogLevel::Notice
+    };
+    let mut on_file = |p: &std::path::Path| {
+        crate::server::phases::log_error(
+            req.live,
+            req,
+            level,
+            &format!(
+                "a client request body is buffered to a temporary file {}",
+                p.display()
+            ),
+        );
+    };
+    read(
+        client,
+        req.head,
+        conf,
+        req.loc.client_body_buffer_size,
+        max,
+        req.loc.client_body_timeout,
+        &mut on_file,
+    )
+    .await
+}
