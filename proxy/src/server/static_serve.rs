@@ -16,12 +16,27 @@ use crate::static_files::{
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::SystemTime;
 
+/// Request headers the static module looks at.
+const READ_HEADERS: [&[u8]; 6] = [
+    b"if-modified-since",
+    b"if-none-match",
+    b"if-unmodified-since",
+    b"if-match",
+    b"range",
+    b"if-range",
+];
+
 /// Serves the request from the location's root/alias.
 pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
     let conf = req.loc.static_conf.clone();
     let method = hyper::Method::from_bytes(req.head.method()).unwrap_or(hyper::Method::GET);
+    // Only the headers the static module reads (conditionals and ranges): most requests
+    // have none, and then the map allocates nothing.
     let mut headers = HeaderMap::new();
     for (n, v) in req.head.headers() {
+        if !READ_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r)) {
+            continue;
+        }
         if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v)) {
             headers.append(n, v);
         }
@@ -46,7 +61,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
     } else {
         hyper::Version::HTTP_11
     };
-    let mut uri = req.uri.clone();
+    let mut uri = std::borrow::Cow::Borrowed(&req.uri[..]);
     // An index file is served from the same location (nginx re-runs location matching).
     for _ in 0..10 {
         let sreq = StaticRequest {
@@ -59,7 +74,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             now: SystemTime::now(),
         };
         match serve_file(&conf, &sreq) {
-            StaticOutcome::InternalRedirect(u) => uri = u,
+            StaticOutcome::InternalRedirect(u) => uri = std::borrow::Cow::Owned(u),
             StaticOutcome::Special {
                 status,
                 headers: mut extra,
@@ -100,27 +115,31 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
 
 /// nginx's canonical spelling of a header name (HeaderMap keeps names lowercased): the
 /// name as written in `add_header`, else the usual Title-Case.
-fn canonical(req: &Req<'_>, name: &str) -> Vec<u8> {
+fn canonical(req: &Req<'_>, name: &str) -> std::borrow::Cow<'static, [u8]> {
+    use std::borrow::Cow;
     if let Some(a) = req
         .loc
         .add_headers
         .iter()
         .find(|a| a.name.eq_ignore_ascii_case(name))
     {
-        return a.name.as_bytes().to_vec();
+        return Cow::Owned(a.name.as_bytes().to_vec());
     }
     match name {
-        "etag" => b"ETag".to_vec(),
-        "www-authenticate" => b"WWW-Authenticate".to_vec(),
+        "etag" => Cow::Borrowed(b"ETag"),
+        "accept-ranges" => Cow::Borrowed(b"Accept-Ranges"),
+        "www-authenticate" => Cow::Borrowed(b"WWW-Authenticate"),
         _ => {
             let mut up = true;
-            name.bytes()
-                .map(|b| {
-                    let c = if up { b.to_ascii_uppercase() } else { b };
-                    up = b == b'-';
-                    c
-                })
-                .collect()
+            Cow::Owned(
+                name.bytes()
+                    .map(|b| {
+                        let c = if up { b.to_ascii_uppercase() } else { b };
+                        up = b == b'-';
+                        c
+                    })
+                    .collect(),
+            )
         }
     }
 }
@@ -145,7 +164,10 @@ async fn send_page(
                 continue;
             }
         }
-        list.push((canonical(req, n.as_str()), v.as_bytes().to_vec()));
+        list.push((
+            canonical(req, n.as_str()).into_owned(),
+            v.as_bytes().to_vec(),
+        ));
     }
     // add_header entries the module did not already apply (it applies them only to 200/304/416).
     if code != 416 {
@@ -197,18 +219,15 @@ async fn write_response(
         hyper::header::CONTENT_LENGTH,
         hyper::header::LAST_MODIFIED,
     ];
-    let names: Vec<Vec<u8>> = h
-        .iter()
-        .filter(|(n, _)| !special.contains(n))
-        .map(|(n, _)| canonical(req, n.as_str()))
-        .collect();
-    let list: Vec<(&[u8], &[u8])> = h
-        .iter()
-        .filter(|(n, _)| !special.contains(n))
-        .zip(&names)
-        .map(|((_, v), n)| (n.as_slice(), v.as_bytes()))
-        .collect();
-    let mut out = Vec::with_capacity(512);
+    let mut list: Vec<(std::borrow::Cow<'static, [u8]>, &[u8])> = Vec::with_capacity(h.len());
+    for (n, v) in h.iter() {
+        if !special.contains(n) {
+            list.push((canonical(req, n.as_str()), v.as_bytes()));
+        }
+    }
+    // The head goes straight into the reused output buffer, followed by the first body bytes.
+    let mut out = take_scratch();
+    out.clear();
     write_head(
         &mut out,
         &Head {
@@ -219,12 +238,14 @@ async fn write_response(
             ka: Some(ka),
             ..Head::default()
         },
-        list.into_iter(),
+        list.iter().map(|(n, v)| (&n[..], *v)),
     );
+    drop(list);
     req.status = code;
     let head_len = out.len() as u64;
     let t = req.loc.send_timeout;
-    let (ok, sent) = send_with_body(client, out, &mut body, t).await;
+    let (ok, sent) = send_with_body(client, &mut out, &mut body, t).await;
+    give_scratch(out);
     req.bytes_sent = sent;
     let ok = match ok {
         Ok(()) => true,
@@ -255,8 +276,8 @@ enum SendError {
 }
 
 thread_local! {
-    /// Output buffers of [`CHUNK`] bytes kept for reuse by this worker thread (at most
-    /// [`SCRATCH_KEPT`]), so that a response costs neither an allocation nor zeroing.
+    /// Output buffers (capacity [`CHUNK`] bytes) kept for reuse by this worker thread (at
+    /// most [`SCRATCH_KEPT`]), so that a response costs no allocation.
     static SCRATCH: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -266,7 +287,7 @@ const SCRATCH_KEPT: usize = 4;
 fn take_scratch() -> Vec<u8> {
     SCRATCH
         .with(|s| s.borrow_mut().pop())
-        .unwrap_or_else(|| vec![0u8; CHUNK])
+        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
 }
 
 fn give_scratch(v: Vec<u8>) {
@@ -278,50 +299,37 @@ fn give_scratch(v: Vec<u8>) {
     });
 }
 
-/// Sends `head` and then the body, the head and the first body bytes in one write (a small
-/// file is one `write(2)`, as nginx's one `writev`), then chunks of [`CHUNK`] bytes read
-/// into one reused buffer; returns the outcome and the bytes sent.
+/// Sends the response head already in `buf` and then the body: the head and the first body
+/// bytes in one write (a small file is one `write(2)`, as nginx's one `writev`), then chunks
+/// of [`CHUNK`] bytes read into the same buffer (only the part of `buf` about to be filled is
+/// zeroed, once); returns the outcome and the bytes sent.
 async fn send_with_body(
     client: &mut Client,
-    head: Vec<u8>,
+    buf: &mut Vec<u8>,
     body: &mut Body,
     t: std::time::Duration,
 ) -> (Result<(), SendError>, u64) {
+    let head = buf.len();
+    let left = usize::try_from(body.remaining()).unwrap_or(usize::MAX);
+    buf.resize(head + left.min(CHUNK.saturating_sub(head)), 0);
     let mut sent = 0u64;
-    if body.remaining() == 0 || head.len() > CHUNK / 2 {
-        if client.write_all(&head, t).await.is_err() {
-            return (Err(SendError::Write), 0);
-        }
-        sent = head.len() as u64;
-        if body.remaining() == 0 {
-            return (Ok(()), sent);
-        }
-    }
-    let mut buf = take_scratch();
-    let mut start = 0;
-    if sent == 0 {
-        buf[..head.len()].copy_from_slice(&head);
-        start = head.len();
-    }
-    drop(head);
-    let r = loop {
+    let mut start = head;
+    loop {
         let n = match body.read_into(&mut buf[start..]) {
             Ok(n) => n,
-            Err(e) => break Err(SendError::Read(e)),
+            Err(e) => return (Err(SendError::Read(e)), sent),
         };
         let len = start + n;
-        if len == 0 {
-            break Ok(());
-        }
-        if client.write_all(&buf[..len], t).await.is_err() {
-            break Err(SendError::Write);
+        if len > 0 && client.write_all(&buf[..len], t).await.is_err() {
+            return (Err(SendError::Write), sent);
         }
         sent += len as u64;
-        start = 0;
-        if n == 0 || body.remaining() == 0 {
-            break Ok(());
+        if body.remaining() == 0 || (n == 0 && start < buf.len()) {
+            return (Ok(()), sent);
         }
-    };
-    give_scratch(buf);
-    (r, sent)
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
+        start = 0;
+    }
 }

@@ -1,11 +1,16 @@
 //! `ETag`, `Last-Modified` and the conditional-request checks of nginx's not_modified filter.
 
+use bytes::Bytes;
+use hyper::header::HeaderValue;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// nginx's strong ETag: `"%xT-%xO"`, lowercase hex of the mtime (seconds since the epoch) and
 /// of the size, quoted.
 pub fn etag(mtime: SystemTime, size: u64) -> String {
-    format!("\"{:x}-{:x}\"", unix_secs(mtime), size)
+    use std::fmt::Write;
+    let mut s = String::with_capacity(40);
+    let _ = write!(s, "\"{:x}-{:x}\"", unix_secs(mtime), size);
+    s
 }
 
 /// Seconds since the epoch (negative before 1970), truncated like `st_mtime`.
@@ -24,6 +29,47 @@ pub fn http_date(secs: i64) -> String {
         UNIX_EPOCH - std::time::Duration::from_secs(secs.unsigned_abs())
     };
     httpdate::fmt_http_date(t)
+}
+
+/// `Last-Modified` and `ETag` header values of a file, by (mtime in seconds, size).
+#[derive(Clone)]
+pub(super) struct Validators {
+    /// mtime in seconds since the epoch.
+    pub lm: i64,
+    size: u64,
+    /// `Last-Modified` value.
+    pub last_modified: HeaderValue,
+    /// `ETag` value.
+    pub etag: HeaderValue,
+}
+
+thread_local! {
+    /// The validators of the last file served on this thread (a hot file's dates and tags
+    /// are formatted once, not per request).
+    static VALIDATORS: std::cell::RefCell<Option<Validators>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+pub(super) fn validators(mtime: SystemTime, size: u64) -> Validators {
+    let lm = unix_secs(mtime);
+    if let Some(v) = VALIDATORS.with(|c| c.borrow().clone())
+        && v.lm == lm
+        && v.size == size
+    {
+        return v;
+    }
+    let owned = |s: String| {
+        HeaderValue::from_maybe_shared(Bytes::from(s))
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
+    };
+    let v = Validators {
+        lm,
+        size,
+        last_modified: owned(http_date(lm)),
+        etag: owned(etag(mtime, size)),
+    };
+    VALIDATORS.with(|c| *c.borrow_mut() = Some(v.clone()));
+    v
 }
 
 /// nginx's `ngx_parse_http_time`: RFC 1123, RFC 850 or asctime; `None` when unparsable.

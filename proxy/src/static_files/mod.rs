@@ -204,10 +204,8 @@ pub fn serve(conf: &StaticConf, req: &StaticRequest<'_>) -> StaticOutcome {
         return special(StatusCode::METHOD_NOT_ALLOWED, None);
     }
     let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let lm = unix_secs(mtime);
     let size = meta.len();
-    let tag = etag(mtime, size);
-    respond(conf, req, file, path, size, lm, tag, mtime)
+    respond(conf, req, file, path, size, mtime)
 }
 
 /// The 200/206/304/412/416 part, once the file is open.
@@ -218,25 +216,25 @@ fn respond(
     file: std::fs::File,
     path: PathBuf,
     size: u64,
-    lm: i64,
-    tag: String,
     mtime: SystemTime,
 ) -> StaticOutcome {
     let hv = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
     let raw = |n| req.headers.get(n).map(|v: &HeaderValue| v.as_bytes());
-    let ctype = conf.mime.for_uri(req.uri, &conf.default_type).to_string();
-    let mut h = HeaderMap::new();
-    h.insert(CONTENT_TYPE, hv(&ctype));
+    let ctype = conf.mime.for_uri(req.uri, &conf.default_type);
+    let v = conditional::validators(mtime, size);
+    let (lm, tag) = (v.lm, v.etag.to_str().unwrap_or_default());
+    let mut h = HeaderMap::with_capacity(8);
+    h.insert(CONTENT_TYPE, hv(ctype));
     h.insert(CONTENT_LENGTH, HeaderValue::from(size));
-    h.insert(LAST_MODIFIED, hv(&http_date(lm)));
-    h.insert(ETAG, hv(&tag));
+    h.insert(LAST_MODIFIED, v.last_modified.clone());
+    h.insert(ETAG, v.etag.clone());
     let cond = Conditionals {
         if_modified_since: raw(IF_MODIFIED_SINCE),
         if_none_match: raw(IF_NONE_MATCH),
         if_unmodified_since: raw(IF_UNMODIFIED_SINCE),
         if_match: raw(IF_MATCH),
     };
-    match conditional::evaluate(&cond, &tag, lm, conf.if_modified_since) {
+    match conditional::evaluate(&cond, tag, lm, conf.if_modified_since) {
         Precondition::Failed => return special(StatusCode::PRECONDITION_FAILED, None),
         Precondition::NotModified => {
             h.remove(CONTENT_TYPE);
@@ -253,7 +251,7 @@ fn respond(
         .apply(StatusCode::OK, &mut h, req.now, Some(mtime));
     apply_add_headers(StatusCode::OK, &mut h, req.add_headers);
     let decision = if req.version >= Version::HTTP_10 {
-        range::evaluate(raw(RANGE), raw(IF_RANGE), &tag, lm, size, conf.max_ranges)
+        range::evaluate(raw(RANGE), raw(IF_RANGE), tag, lm, size, conf.max_ranges)
     } else {
         RangeDecision::Full
     };
@@ -262,7 +260,7 @@ fn respond(
         if head {
             empty()
         } else {
-            file_parts(file, path.clone(), parts)
+            file_parts(file, path, parts)
         }
     };
     match decision {

@@ -102,6 +102,65 @@ async fn big_file_is_streamed_in_chunks() {
     assert_eq!(frames, 300_000usize.div_ceil(CHUNK));
 }
 
+/// The multipart boundary of a response (it differs per response) and its body bytes with
+/// the boundary replaced by `B`.
+fn unbounded(h: &HeaderMap, bytes: &[u8]) -> Vec<u8> {
+    let ct = h[CONTENT_TYPE].to_str().unwrap();
+    let b = ct.strip_prefix("multipart/byteranges; boundary=").unwrap();
+    let text = bytes.iter().map(|&c| c as char).collect::<String>();
+    text.replace(b, "B").chars().map(|c| c as u8).collect()
+}
+
+/// The server's writer fills its buffer with `read_into` across parts: with any buffer size
+/// the bytes are those of the frames, and a file that shrank is an error.
+#[tokio::test]
+async fn read_into_matches_frames_and_detects_truncation() {
+    let f = fixture();
+    let mut h = HeaderMap::new();
+    h.insert(
+        RANGE,
+        HeaderValue::from_static("bytes=0-9,100000-299999,5-6"),
+    );
+    let get = || response(serve(&f.conf, &req(&Method::GET, "/big.bin", &h)));
+    let r = get();
+    let len: usize = r.headers()[CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let h2 = r.headers().clone();
+    let (st, _, frames_bytes, _) = body_of(r).await;
+    assert_eq!(st, 206);
+    assert_eq!(frames_bytes.len(), len);
+    let expected = unbounded(&h2, &frames_bytes);
+    for size in [1, 7, 4096, CHUNK, 3 * CHUNK] {
+        let r = get();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; size];
+        let hd = r.headers().clone();
+        let mut body = r.into_body();
+        loop {
+            let n = body.read_into(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert!(unbounded(&hd, &out) == expected, "buffer of {size} bytes");
+        assert_eq!(body.remaining(), 0);
+    }
+    let mut body = response(serve(
+        &f.conf,
+        &req(&Method::GET, "/big.bin", &HeaderMap::new()),
+    ))
+    .into_body();
+    std::fs::write(f.dir.path().join("big.bin"), vec![1u8; 1000]).unwrap();
+    let mut buf = vec![0u8; CHUNK];
+    let e = body.read_into(&mut buf).unwrap_err();
+    assert!(e.to_string().contains("was truncated"), "{e}");
+    assert_eq!(body.remaining(), 0);
+}
+
 #[test]
 fn not_found_dirs_and_index() {
     let f = fixture();
