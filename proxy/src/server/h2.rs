@@ -56,7 +56,7 @@ pub async fn serve(
             biased;
             Some(()) = streams.next(), if !streams.is_empty() => {}
             next = conn.accept() => {
-                let Some(Ok((req, respond))) = next else { return };
+                let Some(Ok((req, respond))) = next else { break };
                 let io = io::H2Io::new(req, respond);
                 streams.push(Box::pin(super::conn::serve_stream(
                     Stream::Mem(Box::new(io)),
@@ -68,4 +68,8 @@ pub async fn serve(
             }
         }
     }
+    // The connection is gone: dropping it ends its streams' I/O (errors or end of file), so
+    // the requests still running finish (and are logged) promptly.
+    drop(conn);
+    while streams.next().await.is_some() {}
 }

@@ -54,7 +54,10 @@ enum Out {
 
 /// An HTTP/2 request stream seen as an HTTP/1.1 byte stream (see the module docs).
 pub struct H2Io {
-    /// Request bytes not yet read (head, then body pieces).
+    /// The request head as HTTP/1.1 and how much of it was read.
+    head: Vec<u8>,
+    head_read: usize,
+    /// Request body bytes not yet read (one piece of the body, framed).
     pending: Bytes,
     /// The request body still to read (None: none, or all read).
     body: Option<RecvStream>,
@@ -75,6 +78,7 @@ pub struct H2Io {
 impl std::fmt::Debug for H2Io {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("H2Io")
+            .field("head", &(self.head.len() - self.head_read))
             .field("pending", &self.pending.len())
             .field("out", &self.out)
             .finish_non_exhaustive()
@@ -138,7 +142,9 @@ impl H2Io {
         };
         head.extend_from_slice(b"\r\n");
         H2Io {
-            pending: Bytes::from(head),
+            head,
+            head_read: 0,
+            pending: Bytes::new(),
             body,
             chunked,
             head_method: parts.method == Method::HEAD,
@@ -321,6 +327,12 @@ impl AsyncRead for H2Io {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
+        if me.head_read < me.head.len() {
+            let n = (me.head.len() - me.head_read).min(buf.remaining());
+            buf.put_slice(&me.head[me.head_read..me.head_read + n]);
+            me.head_read += n;
+            return Poll::Ready(Ok(()));
+        }
         loop {
             if !me.pending.is_empty() {
                 let n = me.pending.len().min(buf.remaining());
