@@ -124,3 +124,54 @@ fn test_flag_exit_codes() {
     );
     assert!(err.contains("test failed"), "{err}");
 }
+
+/// nginx's old workers close their idle keep-alive connections on a reload, and a connection
+/// whose request is in flight closes after its response: no request is ever served by the old
+/// generation once the new one is in place (a client idle across a blue-green switch must not
+/// reach the retired pool). Judged against nginx.
+#[test]
+fn sighup_closes_idle_keepalive_connections_like_nginx() {
+    let Some((nginx, ours)) = common::both(
+        "keepalive_timeout 60s;\n\
+         server { listen 127.0.0.1:{PORT}; location / { return 200 \"ok\"; } }",
+    ) else {
+        return;
+    };
+    let get_ka = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (name, addr, proc) in [
+        ("nginx", nginx.addr(), nginx.proc()),
+        ("ours", ours.addr(), &ours.proc),
+    ] {
+        let mut idle = common::Conn::open(addr);
+        let r = idle.exchange(get_ka).expect("first response");
+        assert_eq!(r.status, 200, "{name}");
+        assert!(
+            !eof_within(&mut idle, Duration::from_millis(300)),
+            "{name}: keep-alive connection closed before the reload"
+        );
+        proc.signal(libc::SIGHUP);
+        assert!(
+            eof_within(&mut idle, Duration::from_secs(10)),
+            "{name}: idle keep-alive connection still open after the reload"
+        );
+        assert!(
+            wait_until(Duration::from_secs(10), || get(addr, "/").status == 200),
+            "{name}: no service after the reload"
+        );
+    }
+}
+
+/// Whether the peer closed (EOF or reset) within `wait`; false when the read times out.
+fn eof_within(c: &mut common::Conn, wait: Duration) -> bool {
+    use std::io::Read;
+    c.s.set_read_timeout(Some(wait)).expect("timeout");
+    let mut tmp = [0u8; 16];
+    match c.s.read(&mut tmp) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}

@@ -104,6 +104,7 @@ pub async fn serve_stream(
         buf: Vec::with_capacity(4096),
     };
     let mut drain = shared.drain_tx.subscribe();
+    let mut reload = shared.reload_tx.subscribe();
     let mut ci = ConnInfo {
         peer,
         local,
@@ -131,12 +132,34 @@ pub async fn serve_stream(
         if client.buf.is_empty() {
             let idle = wait.unwrap_or(default.client_header_timeout);
             let deadline = Instant::now() + idle;
+            // Between requests a plain connection gives its read buffer back and waits for
+            // readability without one (nginx frees its header buffer on keep-alive too); a
+            // TLS stream may hold decrypted bytes already, so it reads as before.
+            if wait.is_some() && matches!(client.stream, super::stream::Stream::Plain(_)) {
+                client.buf = Vec::new();
+                if let super::stream::Stream::Plain(s) = &client.stream {
+                    tokio::select! {
+                        r = tokio::time::timeout_at(deadline, s.readable()) => {
+                            if !matches!(r, Ok(Ok(()))) {
+                                return;
+                            }
+                        }
+                        _ = drain.wait_for(|d| *d) => return,
+                        _ = reload.changed() => return,
+                    }
+                }
+            }
             tokio::select! {
                 r = client.read_more(deadline) => match r {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
                 },
                 _ = drain.wait_for(|d| *d), if wait.is_some() => return,
+                _ = reload.changed(), if wait.is_some() => return,
+            }
+            // A request that raced a reload is read with the new config, never the old one.
+            if shared.live.load().generation != live.generation {
+                continue;
             }
         }
         let reading = Gauge::new(&shared.stats.reading);
@@ -189,7 +212,9 @@ pub async fn serve_stream(
         match next {
             Next::Close => return,
             Next::KeepAlive(t) => {
-                if shared.draining() {
+                // After a reload the old generation's connections close once their request is
+                // done (nginx's old workers turn keep-alive off while exiting).
+                if shared.draining() || shared.live.load().generation != live.generation {
                     return;
                 }
                 wait = Some(t);

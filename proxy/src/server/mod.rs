@@ -265,6 +265,7 @@ pub fn run(conf: PathBuf, prefix: Option<PathBuf>, loaded: Loaded) -> Result<(),
                             }
                             flush_logs(&shared, true);
                             shared.live.store(Arc::new(new));
+                            shared.reload_tx.send_replace(generation);
                             let _ = spawn_accepts(&workers, &fresh, &shared, max_conns);
                             shared.live.load().error_log.log(crate::conf::model::LogLevel::Notice, "reconfiguring");
                         }

@@ -36,6 +36,9 @@ pub struct Shared {
     pub draining: AtomicBool,
     /// Broadcasts `draining`.
     pub drain_tx: watch::Sender<bool>,
+    /// Broadcasts the config generation after a reload (SIGHUP): idle keep-alive connections
+    /// of the old generation close, as nginx's old workers close theirs.
+    pub reload_tx: watch::Sender<u64>,
     /// Signalled whenever `stats.active` drops to zero.
     pub idle: Notify,
     /// Connection serial numbers.
@@ -48,6 +51,7 @@ impl Shared {
     /// Wraps the first live state.
     pub fn new(live: Live, epoch: std::time::Instant) -> Shared {
         let (drain_tx, _) = watch::channel(false);
+        let (reload_tx, _) = watch::channel(live.generation);
         let live = std::sync::Arc::new(ArcSwap::from_pointee(live));
         // Active health checks follow the live config on their own thread (nginx Plus).
         if let Err(e) = crate::health::Manager::spawn(std::sync::Arc::downgrade(&live)) {
@@ -61,6 +65,7 @@ impl Shared {
             stats: Stats::default(),
             draining: AtomicBool::new(false),
             drain_tx,
+            reload_tx,
             idle: Notify::new(),
             next_conn: AtomicU64::new(1),
             epoch,
