@@ -12,7 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const ROUNDS: usize = 3;
 const SECONDS: u32 = 4;
 const CONNS: u32 = 32;
 /// Idle client connections held for the memory figure.
@@ -25,6 +24,10 @@ pub struct EdgeArgs {
     /// (4 KiB and 1 MiB), `idle`. Default: all.
     #[arg(long, value_delimiter = ',', value_parser = ["handshake", "h1", "h2", "static", "idle"])]
     pub only: Vec<String>,
+    /// Alternating rounds per figure (medians over them); more rounds steady the ratios on a
+    /// busy machine.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
 }
 
 impl EdgeArgs {
@@ -157,6 +160,7 @@ struct Figure {
 
 fn measure(
     title: &'static str,
+    rounds: u32,
     targets: &[Target],
     mut run: impl FnMut(&Target) -> anyhow::Result<f64>,
 ) -> Figure {
@@ -166,7 +170,7 @@ fn measure(
         rounds: Rounds::new(&["nginx", "ours"]),
         failed: None,
     };
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         for t in targets {
             match run(t) {
                 Ok(v) => {
@@ -210,8 +214,9 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
     super::edge_idle::raise_nofile();
     let exe = std::env::current_exe().context("cannot find the proxylab binary")?;
     println!(
-        "proxylab bench edge: one worker each, same config, {ROUNDS} alternating rounds of {SECONDS} s, \
-         {CONNS} connections (proxylab loadgen for TLS, wrk for static files)"
+        "proxylab bench edge: one worker each, same config, {} alternating rounds of {SECONDS} s, \
+         {CONNS} connections (proxylab loadgen for TLS, wrk for static files)",
+        args.rounds
     );
     println!("before: {}", machine_load());
     let (nginx, _nd) = start("nginx", &exe)?;
@@ -246,28 +251,35 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
     if args.wants("handshake") {
         figures.push(measure(
             "TLS 1.3 handshakes/s (new connection per request)",
+            args.rounds,
             &targets,
             |t| loadgen(&exe, &https(t), &["--per-request"], tmp.path()),
         ));
         goals.push(0.8);
     }
     if args.wants("h1") {
-        figures.push(measure("HTTPS keep-alive HTTP/1.1", &targets, |t| {
-            loadgen(&exe, &https(t), &[], tmp.path())
-        }));
+        figures.push(measure(
+            "HTTPS keep-alive HTTP/1.1",
+            args.rounds,
+            &targets,
+            |t| loadgen(&exe, &https(t), &[], tmp.path()),
+        ));
         goals.push(1.0);
     }
     if args.wants("h2") {
-        figures.push(measure("HTTPS keep-alive HTTP/2", &targets, |t| {
-            loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path())
-        }));
+        figures.push(measure(
+            "HTTPS keep-alive HTTP/2",
+            args.rounds,
+            &targets,
+            |t| loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path()),
+        ));
         goals.push(1.0);
     }
     if args.wants("static") {
-        figures.push(measure("static 4 KiB", &targets, |t| {
+        figures.push(measure("static 4 KiB", args.rounds, &targets, |t| {
             wrk_run(static_url(t, "4k.bin"))
         }));
-        figures.push(measure("static 1 MiB", &targets, |t| {
+        figures.push(measure("static 1 MiB", args.rounds, &targets, |t| {
             wrk_run(static_url(t, "1m.bin"))
         }));
         goals.extend([1.0, 1.0]);
