@@ -34,7 +34,8 @@ fn add_header_applies(code: u16) -> bool {
     )
 }
 
-/// Keep-alive decision for a response (nginx's `r->keepalive`).
+/// Keep-alive decision for a response (nginx's `r->keepalive`; off while the generation exits
+/// after a reload or drains, as nginx's header filter does for an exiting worker).
 pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
     let h = req.head;
     let (timeout, header) = req.loc.keepalive_timeout;
@@ -49,6 +50,7 @@ pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
         || req.conn.requests >= req.loc.keepalive_requests
         || req.conn.started.elapsed() > req.loc.keepalive_time
         || shared.draining()
+        || shared.live.load().generation != req.live.generation
     {
         Ka::Close
     } else {
