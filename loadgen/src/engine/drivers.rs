@@ -116,6 +116,10 @@ pub async fn closed_client(ctx: Rc<PopCtx>, client: u64, clients: u64) {
                 _ = tokio::time::sleep(think) => {}
                 _ = ctx.stop.wait() => break,
             }
+            // A connection the server closed during the think time is not reused.
+            if matches!(&slot, Some(super::ctx::Conn::H1 { c, .. }) if c.io.is_stale()) {
+                slot = None;
+            }
         }
     }
 }

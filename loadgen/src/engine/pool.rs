@@ -61,7 +61,15 @@ impl Pool {
                 }
             },
         };
-        let slot = self.idle.borrow_mut().pop();
+        // Idle connections the server closed meanwhile (keepalive_timeout) are dropped here,
+        // not charged to the next request as a reset.
+        let slot = loop {
+            let c = self.idle.borrow_mut().pop();
+            match c {
+                Some(Conn::H1 { c, .. }) if c.io.is_stale() => continue,
+                other => break other,
+            }
+        };
         Lease {
             slot,
             pool: self,

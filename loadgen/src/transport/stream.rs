@@ -32,6 +32,18 @@ impl Stream {
             Stream::Tls(t) => t.get_ref().0,
         }
     }
+
+    /// Whether the server already closed this idle connection (FIN or reset received) or sent
+    /// something unsolicited (a TLS close_notify): a request written on it would fail without
+    /// the server ever seeing it, so a pool drops it instead of reusing it, as HTTP client
+    /// pools do. Peeks without consuming; never blocks.
+    pub fn is_stale(&self) -> bool {
+        let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        match socket2::SockRef::from(self.tcp()).peek(&mut b) {
+            Ok(_) => true,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
+    }
 }
 
 impl AsyncRead for Stream {
