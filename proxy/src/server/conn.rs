@@ -149,7 +149,10 @@ pub async fn serve_stream(
                     }
                 }
             }
+            // Read first: when the bytes are there (the usual case after the readiness wait)
+            // the drain and reload watchers are never registered.
             tokio::select! {
+                biased;
                 r = client.read_more(deadline) => match r {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
