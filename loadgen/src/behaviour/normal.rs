@@ -3,6 +3,7 @@
 //! service time from the moment the request is written.
 
 use crate::engine::ctx::{Conn, PopCtx};
+use crate::plan::Load;
 use crate::request::{Prepared, pattern_chunk};
 use crate::transport::{ErrorKind, Stream, h1::H1Conn, h1::Response};
 use std::time::Instant;
@@ -86,6 +87,20 @@ async fn exchange(
                 Err((_, true)) => {
                     // Refused before processing (GOAWAY, REFUSED_STREAM): once more, new connection.
                     drop_conn(ctx, slot);
+                    if matches!(ps.pop.load, Load::Open { .. }) {
+                        // Open loop shares connections: the streams one GOAWAY refused retry
+                        // through the pool and share its new connection (not one each).
+                        let mut lease = ctx.pool.acquire(&ctx.rec).await;
+                        if lease.slot.is_none() {
+                            lease.slot = Some(ctx.connect(ep).await?);
+                        }
+                        return match &lease.slot {
+                            Some(Conn::H2 { h, .. }) => {
+                                h.exchange(req()?, body).await.map_err(|(k, _)| k)
+                            }
+                            _ => Err(ErrorKind::Protocol),
+                        };
+                    }
                     let fresh = ctx.connect(ep).await?;
                     let result = match &fresh {
                         Conn::H2 { h, .. } => h.exchange(req()?, body).await.map_err(|(k, _)| k),
