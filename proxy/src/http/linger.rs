@@ -80,15 +80,8 @@ impl Discard {
                 _ => return Discard::none(),
             }
         };
-        if expect
-            && head.minor == 1
-            && head
-                .header(b"expect")
-                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
-        {
-            let _ = client
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", send_timeout)
-                .await;
+        if expect {
+            client.send_continue_if_expected(head, send_timeout).await;
         }
         let mut d = Discard {
             left,

@@ -2,7 +2,7 @@
 //! state, requests and responses by code, per upstream peer state / requests / failures /
 //! in-flight / latency histogram, limit_req decisions per zone, open WebSockets.
 
-use crate::balance::{LATENCY_BUCKETS_US, PeerStatus};
+use crate::balance::{LATENCY_BUCKETS_US, PeerSnapshot, PeerStatus};
 use crate::server::live::Live;
 use crate::server::shared::Stats;
 use std::fmt::Write;
@@ -81,7 +81,7 @@ fn upstreams(o: &mut String, live: &Live, now: Instant) {
         .iter()
         .map(|u| u.group.snapshot(now))
         .collect();
-    let each = |o: &mut String, f: &dyn Fn(&mut String, &str, &crate::balance::PeerSnapshot)| {
+    let each = |o: &mut String, f: &dyn Fn(&mut String, &str, &PeerSnapshot)| {
         for snap in &snaps {
             for p in &snap.peers {
                 let l = format!("upstream=\"{}\",peer=\"{}\"", esc(&snap.name), esc(&p.name));
@@ -120,41 +120,34 @@ fn upstreams(o: &mut String, live: &Live, now: Instant) {
             );
         }
     });
-    family(
+    let scalar =
+        |o: &mut String, name: &str, kind: &str, help: &str, v: fn(&PeerSnapshot) -> u64| {
+            family(o, name, kind, help);
+            each(o, &|o, l, p| {
+                let _ = writeln!(o, "{name}{{{l}}} {}", v(p));
+            });
+        };
+    scalar(
         o,
         "proxylab_upstream_peer_requests_total",
         "counter",
         "Tries sent to the peer.",
+        |p| p.requests,
     );
-    each(o, &|o, l, p| {
-        let _ = writeln!(
-            o,
-            "proxylab_upstream_peer_requests_total{{{l}}} {}",
-            p.requests
-        );
-    });
-    family(
+    scalar(
         o,
         "proxylab_upstream_peer_fails_total",
         "counter",
         "Failed tries (max_fails accounting).",
+        |p| p.total_fails,
     );
-    each(o, &|o, l, p| {
-        let _ = writeln!(
-            o,
-            "proxylab_upstream_peer_fails_total{{{l}}} {}",
-            p.total_fails
-        );
-    });
-    family(
+    scalar(
         o,
         "proxylab_upstream_peer_active",
         "gauge",
         "Tries in flight to the peer.",
+        |p| u64::from(p.active),
     );
-    each(o, &|o, l, p| {
-        let _ = writeln!(o, "proxylab_upstream_peer_active{{{l}}} {}", p.active);
-    });
     let h = "proxylab_upstream_peer_response_seconds";
     family(
         o,

@@ -1,8 +1,7 @@
-//! The client side of a connection: buffered reads with deadlines, timed writes, and request
-//! body reading (Content-Length or chunked, with `client_max_body_size` and
-//! `client_body_timeout`) or discarding.
+//! The client side of a connection: buffered reads with deadlines, timed writes, the
+//! `100 Continue` answer, and the body-read error type (bodies are read in
+//! `upstream::reqbody` and discarded in `http::linger`).
 
-use crate::http::chunked::{ChunkError, Decoder};
 use crate::http::head::RequestHead;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,82 +53,17 @@ impl Client {
         Ok(())
     }
 
-    /// Reads the whole request body (nginx's default request buffering), enforcing
-    /// `max` (0 = unlimited) on chunked bodies as each chunk header arrives.
-    pub async fn read_body(
-        &mut self,
-        head: &RequestHead,
-        max: u64,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, BodyError> {
-        self.body(head, max, timeout, true).await
-    }
-
-    /// Reads and drops the body so that the connection can be reused.
-    pub async fn discard_body(
-        &mut self,
-        head: &RequestHead,
-        timeout: Duration,
-    ) -> Result<(), BodyError> {
-        self.body(head, 0, timeout, false).await.map(|_| ())
-    }
-
-    async fn body(
-        &mut self,
-        head: &RequestHead,
-        max: u64,
-        timeout: Duration,
-        keep: bool,
-    ) -> Result<Vec<u8>, BodyError> {
-        let mut out = Vec::new();
-        let has_body = head.chunked || head.content_length.is_some_and(|n| n > 0);
-        if keep
-            && has_body
-            && head.minor == 1
+    /// Answers `Expect: 100-continue` (HTTP/1.1 only) as nginx does when it starts reading a
+    /// body; a failed write is left for the body read to notice.
+    pub async fn send_continue_if_expected(&mut self, head: &RequestHead, timeout: Duration) {
+        if head.minor == 1
             && head
                 .header(b"expect")
                 .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
         {
-            // nginx answers `Expect: 100-continue` itself when it starts reading the body.
             let _ = self
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", timeout)
                 .await;
-        }
-        if let Some(cl) = head.content_length {
-            let mut left = cl;
-            if keep {
-                out.reserve(cl.min(1 << 20) as usize);
-            }
-            loop {
-                let n = (left as usize).min(self.buf.len());
-                if keep {
-                    out.extend_from_slice(&self.buf[..n]);
-                }
-                self.buf.drain(..n);
-                left -= n as u64;
-                if left == 0 {
-                    return Ok(out);
-                }
-                self.fill(timeout).await?;
-            }
-        }
-        if !head.chunked {
-            return Ok(out);
-        }
-        let mut dec = Decoder::new(max);
-        let mut sink = Vec::new();
-        loop {
-            let target = if keep { &mut out } else { &mut sink };
-            let used = dec.decode(&self.buf, target).map_err(|e| match e {
-                ChunkError::Invalid => BodyError::Status(400),
-                ChunkError::TooLarge => BodyError::Status(413),
-            })?;
-            self.buf.drain(..used);
-            sink.clear();
-            if dec.done() {
-                return Ok(out);
-            }
-            self.fill(timeout).await?;
         }
     }
 

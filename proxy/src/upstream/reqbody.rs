@@ -229,17 +229,8 @@ pub async fn read(
     timeout: Duration,
     on_file: &mut (dyn FnMut(&Path) + Send),
 ) -> Result<Body, ReadError> {
-    let has_body = head.chunked || head.content_length.is_some_and(|n| n > 0);
-    if has_body
-        && head.minor == 1
-        && head
-            .header(b"expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
-    {
-        // nginx answers `Expect: 100-continue` itself when it starts reading the body.
-        let _ = client
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n", timeout)
-            .await;
+    if head.chunked || head.content_length.is_some_and(|n| n > 0) {
+        client.send_continue_if_expected(head, timeout).await;
     }
     let in_file = conf.in_file_only != InFileOnly::Off;
     let mut sink = Sink::Mem(Vec::new());
