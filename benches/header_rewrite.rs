@@ -11,6 +11,8 @@
 //! Run: `cargo bench --bench header_rewrite` (add `-- --quick` for a short run). Before
 //! measuring, the built heads are checked (a wrong head aborts the bench).
 
+mod support;
+
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -204,14 +206,7 @@ fn header_rewrite(c: &mut Criterion) {
 }
 
 fn main() {
-    // criterion's plotters backend needs a registered font with the ab_glyph feature
-    let font = include_bytes!("../assets/DejaVuSans.ttf");
-    if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font)
-        .is_err()
-    {
-        eprintln!("could not register the report font; continuing");
-    }
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = support::criterion();
     header_rewrite(&mut c);
     c.final_summary();
 }

@@ -6,6 +6,8 @@
 //! main registers the bundled DejaVuSans font, because plotters is built with `ab_glyph` in
 //! this workspace and criterion's report would otherwise fail to draw text (CRATES.md §4).
 
+mod support;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -386,14 +388,7 @@ fn static_files(c: &mut Criterion) {
 }
 
 fn main() {
-    // criterion's plotters backend needs a registered font with the ab_glyph feature
-    let font = include_bytes!("../assets/DejaVuSans.ttf");
-    if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font)
-        .is_err()
-    {
-        eprintln!("could not register the report font; continuing");
-    }
-    let mut c = Criterion::default().configure_from_args();
+    let mut c = support::criterion();
     limit_req(&mut c);
     balancers(&mut c);
     config(&mut c);
