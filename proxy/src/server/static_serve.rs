@@ -11,7 +11,8 @@ use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::http::status::error_page;
 use crate::static_files::{
-    AddHeader, Body, CHUNK, StaticOutcome, StaticRequest, serve as serve_file,
+    AddHeader, Body, CHUNK, Expires, FileResponse, Served, StaticOutcome, StaticRequest,
+    serve_direct,
 };
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::SystemTime;
@@ -34,7 +35,11 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
     // have none, and then the map allocates nothing.
     let mut headers = HeaderMap::new();
     for (n, v) in req.head.headers() {
-        if !READ_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r)) {
+        // all of them start with `i` or `r`
+        let first = n.first().map(u8::to_ascii_lowercase);
+        if !matches!(first, Some(b'i' | b'r'))
+            || !READ_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r))
+        {
             continue;
         }
         if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v)) {
@@ -55,7 +60,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             });
         }
     }
-    let args = String::from_utf8_lossy(req.args()).into_owned();
+    let args = String::from_utf8_lossy(req.args());
     let version = if req.head.minor == 0 {
         hyper::Version::HTTP_10
     } else {
@@ -71,9 +76,18 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             version,
             headers: &headers,
             add_headers: &adds,
-            now: SystemTime::now(),
+            // only `expires` reads the time
+            now: if conf.expires == Expires::Off {
+                SystemTime::UNIX_EPOCH
+            } else {
+                SystemTime::now()
+            },
         };
-        match serve_file(&conf, &sreq) {
+        let outcome = match serve_direct(&conf, &sreq) {
+            Served::File(f) => return write_file(client, req, shared, f).await,
+            Served::Other(o) => o,
+        };
+        match outcome {
             StaticOutcome::InternalRedirect(u) => uri = std::borrow::Cow::Owned(u),
             StaticOutcome::Special {
                 status,
@@ -128,6 +142,7 @@ fn canonical(req: &Req<'_>, name: &str) -> std::borrow::Cow<'static, [u8]> {
     match name {
         "etag" => Cow::Borrowed(b"ETag"),
         "accept-ranges" => Cow::Borrowed(b"Accept-Ranges"),
+        "content-range" => Cow::Borrowed(b"Content-Range"),
         "www-authenticate" => Cow::Borrowed(b"WWW-Authenticate"),
         _ => {
             let mut up = true;
@@ -200,6 +215,54 @@ async fn send_page(
     }
 }
 
+/// A [`FileResponse`] (no `expires`, no `add_header`): its fixed headers go straight into
+/// the output buffer.
+async fn write_file(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    f: FileResponse<'_>,
+) -> Next {
+    let code = f.status.as_u16();
+    let ka = keepalive(req, shared, code);
+    let FileResponse {
+        content_type,
+        content_length,
+        last_modified,
+        etag,
+        content_range,
+        accept_ranges,
+        mut body,
+        ..
+    } = f;
+    let name = |n| canonical(req, n);
+    let list = [
+        Some((name("etag"), etag.as_bytes())),
+        content_range
+            .as_ref()
+            .map(|r| (name("content-range"), r.as_bytes())),
+        accept_ranges.then(|| (name("accept-ranges"), &b"bytes"[..])),
+    ];
+    let mut s = take_scratch();
+    s.head.clear();
+    write_head(
+        &mut s.head,
+        &Head {
+            code,
+            content_type: content_type.map(str::as_bytes),
+            content_length,
+            last_modified: Some(last_modified.as_bytes()),
+            ka: Some(ka),
+            ..Head::default()
+        },
+        list.iter().flatten().map(|(n, v)| (&n[..], *v)),
+    );
+    drop(list);
+    send(client, req, code, ka, s, &mut body).await
+}
+
+/// A response of the `HeaderMap` path (locations with `expires` or `add_header`, multipart
+/// ranges).
 async fn write_response(
     client: &mut Client,
     req: &mut Req<'_>,
@@ -225,11 +288,10 @@ async fn write_response(
             list.push((canonical(req, n.as_str()), v.as_bytes()));
         }
     }
-    // The head goes straight into the reused output buffer, followed by the first body bytes.
-    let mut out = take_scratch();
-    out.clear();
+    let mut s = take_scratch();
+    s.head.clear();
     write_head(
-        &mut out,
+        &mut s.head,
         &Head {
             code,
             content_type: get(hyper::header::CONTENT_TYPE),
@@ -241,11 +303,24 @@ async fn write_response(
         list.iter().map(|(n, v)| (&n[..], *v)),
     );
     drop(list);
+    send(client, req, code, ka, s, &mut body).await
+}
+
+/// Sends the head in `s.head` and then `body`, records the status and byte counts, and
+/// returns the scratch buffers to the pool.
+async fn send(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    code: u16,
+    ka: Ka,
+    mut s: Scratch,
+    body: &mut Body,
+) -> Next {
     req.status = code;
-    let head_len = out.len() as u64;
+    let head_len = s.head.len() as u64;
     let t = req.loc.send_timeout;
-    let (ok, sent) = send_with_body(client, &mut out, &mut body, t).await;
-    give_scratch(out);
+    let (ok, sent) = send_with_body(client, &s.head, &mut s.buf, body, t).await;
+    give_scratch(s);
     req.bytes_sent = sent;
     let ok = match ok {
         Ok(()) => true,
@@ -275,22 +350,35 @@ enum SendError {
     Write,
 }
 
+/// The buffers of one response, reused: the head is written into `head`, then copied in
+/// front of the first body bytes in `buf`.
+struct Scratch {
+    /// The response head (capacity grows to the largest head seen).
+    head: Vec<u8>,
+    /// [`CHUNK`] bytes, zeroed once when created and then only overwritten (file bytes are
+    /// read straight into it).
+    buf: Vec<u8>,
+}
+
 thread_local! {
-    /// Output buffers (capacity [`CHUNK`] bytes) kept for reuse by this worker thread (at
-    /// most [`SCRATCH_KEPT`]), so that a response costs no allocation.
-    static SCRATCH: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Buffers kept for reuse by this worker thread (at most [`SCRATCH_KEPT`]), so that a
+    /// response costs no allocation.
+    static SCRATCH: std::cell::RefCell<Vec<Scratch>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Buffers kept per worker thread (more concurrent responses allocate their own).
 const SCRATCH_KEPT: usize = 4;
 
-fn take_scratch() -> Vec<u8> {
+fn take_scratch() -> Scratch {
     SCRATCH
         .with(|s| s.borrow_mut().pop())
-        .unwrap_or_else(|| Vec::with_capacity(CHUNK))
+        .unwrap_or_else(|| Scratch {
+            head: Vec::with_capacity(512),
+            buf: vec![0; CHUNK],
+        })
 }
 
-fn give_scratch(v: Vec<u8>) {
+fn give_scratch(v: Scratch) {
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < SCRATCH_KEPT {
@@ -299,21 +387,29 @@ fn give_scratch(v: Vec<u8>) {
     });
 }
 
-/// Sends the response head already in `buf` and then the body: the head and the first body
-/// bytes in one write (a small file is one `write(2)`, as nginx's one `writev`), then chunks
-/// of [`CHUNK`] bytes read into the same buffer (only the part of `buf` about to be filled is
-/// zeroed, once); returns the outcome and the bytes sent.
+/// Sends the response `head` and then the body: the head and the first body bytes in one
+/// write (a small file is one `write(2)`, as nginx's one `writev`), then chunks of up to
+/// [`CHUNK`] bytes read into `buf` (which is never re-zeroed); returns the outcome and the
+/// bytes sent.
 async fn send_with_body(
     client: &mut Client,
-    buf: &mut Vec<u8>,
+    head: &[u8],
+    buf: &mut [u8],
     body: &mut Body,
     t: std::time::Duration,
 ) -> (Result<(), SendError>, u64) {
-    let head = buf.len();
-    let left = usize::try_from(body.remaining()).unwrap_or(usize::MAX);
-    buf.resize(head + left.min(CHUNK.saturating_sub(head)), 0);
     let mut sent = 0u64;
-    let mut start = head;
+    let mut start = 0;
+    if head.len() < buf.len() {
+        buf[..head.len()].copy_from_slice(head);
+        start = head.len();
+    } else {
+        // a head as big as a chunk (huge add_header values) goes alone
+        if client.write_all(head, t).await.is_err() {
+            return (Err(SendError::Write), sent);
+        }
+        sent += head.len() as u64;
+    }
     loop {
         let n = match body.read_into(&mut buf[start..]) {
             Ok(n) => n,
@@ -324,11 +420,8 @@ async fn send_with_body(
             return (Err(SendError::Write), sent);
         }
         sent += len as u64;
-        if body.remaining() == 0 || (n == 0 && start < buf.len()) {
+        if body.remaining() == 0 || n == 0 {
             return (Ok(()), sent);
-        }
-        if buf.len() < CHUNK {
-            buf.resize(CHUNK, 0);
         }
         start = 0;
     }

@@ -42,8 +42,12 @@ pub struct Body {
     file: Option<std::fs::File>,
     /// The file's path, for error messages only.
     path: PathBuf,
-    /// Parts not sent yet; a file part is shrunk from the front as it is read.
-    parts: VecDeque<Part>,
+    /// The next part not sent yet (`None`: the body is over); a file part is shrunk from
+    /// the front as it is read. Kept apart from `rest` so that a one-part body (a whole
+    /// file, a single range) costs no allocation.
+    first: Option<Part>,
+    /// The parts after `first`.
+    rest: VecDeque<Part>,
 }
 
 /// An empty body (HEAD, 304).
@@ -51,7 +55,8 @@ pub fn empty() -> Body {
     Body {
         file: None,
         path: PathBuf::new(),
-        parts: VecDeque::new(),
+        first: None,
+        rest: VecDeque::new(),
     }
 }
 
@@ -60,7 +65,7 @@ pub fn full(b: impl Into<Bytes>) -> Body {
     let b: Bytes = b.into();
     let mut body = empty();
     if !b.is_empty() {
-        body.parts.push_back(Part::Mem(b));
+        body.first = Some(Part::Mem(b));
     }
     body
 }
@@ -69,18 +74,67 @@ pub fn full(b: impl Into<Bytes>) -> Body {
 /// for error messages). A file shorter than announced ends the stream with an error (the
 /// connection is then cut, as nginx does when a file shrinks under it).
 pub fn file_parts(file: std::fs::File, path: PathBuf, parts: Vec<Part>) -> Body {
+    let mut rest = VecDeque::from(parts);
     Body {
         file: Some(file),
         path,
-        parts: parts.into(),
+        first: rest.pop_front(),
+        rest,
+    }
+}
+
+/// A body streaming `len` bytes of `file` from `offset` (see [`file_parts`]), without
+/// allocating.
+pub fn file_part(file: std::fs::File, path: PathBuf, offset: u64, len: u64) -> Body {
+    Body {
+        file: Some(file),
+        path,
+        first: Some(Part::File { offset, len }),
+        rest: VecDeque::new(),
+    }
+}
+
+/// Path buffers of finished bodies kept for reuse per thread (at most this many, of at
+/// most [`PATH_KEPT_BYTES`] bytes each), so that mapping a URI to a path allocates nothing.
+const PATHS_KEPT: usize = 8;
+/// Largest path buffer kept for reuse, in bytes.
+const PATH_KEPT_BYTES: usize = 4096;
+
+thread_local! {
+    static PATHS: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A path buffer to fill (from a finished body of this thread, or new).
+pub(super) fn take_path_buf() -> PathBuf {
+    PATHS.with(|p| p.borrow_mut().pop()).unwrap_or_default()
+}
+
+/// Keeps `path`'s buffer for [`take_path_buf`] (if small and the pool is not full).
+pub(super) fn give_path_buf(path: PathBuf) {
+    let cap = path.capacity();
+    if cap > 0 && cap <= PATH_KEPT_BYTES {
+        let _ = PATHS.try_with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut()
+                && p.len() < PATHS_KEPT
+            {
+                p.push(path);
+            }
+        });
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        give_path_buf(std::mem::take(&mut self.path));
     }
 }
 
 impl Body {
     /// Bytes left to send.
     pub fn remaining(&self) -> u64 {
-        self.parts
+        self.first
             .iter()
+            .chain(&self.rest)
             .map(|p| match p {
                 Part::Mem(b) => b.len() as u64,
                 Part::File { len, .. } => *len,
@@ -100,7 +154,8 @@ impl Body {
                 Ok(k) => n += k,
                 Err(e) => {
                     self.file = None;
-                    self.parts.clear();
+                    self.first = None;
+                    self.rest.clear();
                     return Err(e);
                 }
             }
@@ -111,7 +166,7 @@ impl Body {
     /// Bytes of the first non-empty part into `buf` (not empty); 0 at the end.
     fn next_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let Some(part) = self.parts.front_mut() else {
+            let Some(part) = self.first.as_mut() else {
                 self.file = None;
                 return Ok(0);
             };
@@ -139,8 +194,13 @@ impl Body {
                 }
                 _ => {}
             }
-            self.parts.pop_front();
+            self.pop_front();
         }
+    }
+
+    /// Drops the first part.
+    fn pop_front(&mut self) -> Option<Part> {
+        std::mem::replace(&mut self.first, self.rest.pop_front())
     }
 }
 
@@ -154,12 +214,12 @@ impl hyper::body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         // A memory part goes out as it is (no copy); file bytes in chunks of CHUNK.
-        while let Some(Part::Mem(b)) = this.parts.front() {
+        while let Some(Part::Mem(b)) = &this.first {
             if b.is_empty() {
-                this.parts.pop_front();
+                this.pop_front();
                 continue;
             }
-            if let Some(Part::Mem(b)) = this.parts.pop_front() {
+            if let Some(Part::Mem(b)) = this.pop_front() {
                 return Poll::Ready(Some(Ok(Frame::data(b))));
             }
         }

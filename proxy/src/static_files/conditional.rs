@@ -1,16 +1,20 @@
 //! `ETag`, `Last-Modified` and the conditional-request checks of nginx's not_modified filter.
 
-use bytes::Bytes;
-use hyper::header::HeaderValue;
+use super::text::{HeaderText, write_http_date};
+use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// nginx's strong ETag: `"%xT-%xO"`, lowercase hex of the mtime (seconds since the epoch) and
 /// of the size, quoted.
 pub fn etag(mtime: SystemTime, size: u64) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(40);
-    let _ = write!(s, "\"{:x}-{:x}\"", unix_secs(mtime), size);
-    s
+    etag_text(unix_secs(mtime), size).as_str().to_string()
+}
+
+fn etag_text(secs: i64, size: u64) -> HeaderText {
+    let mut t = HeaderText::new();
+    // at most 1 + 16 + 1 + 16 + 1 bytes: always fits
+    let _ = write!(t, "\"{secs:x}-{size:x}\"");
+    t
 }
 
 /// Seconds since the epoch (negative before 1970), truncated like `st_mtime`.
@@ -23,52 +27,47 @@ pub fn unix_secs(t: SystemTime) -> i64 {
 
 /// An HTTP date (RFC 1123, GMT) of whole seconds, as nginx's `ngx_http_time`.
 pub fn http_date(secs: i64) -> String {
-    let t = if secs >= 0 {
-        UNIX_EPOCH + std::time::Duration::from_secs(secs as u64)
-    } else {
-        UNIX_EPOCH - std::time::Duration::from_secs(secs.unsigned_abs())
-    };
-    httpdate::fmt_http_date(t)
+    let mut s = String::with_capacity(29);
+    let _ = write_http_date(&mut s, secs);
+    s
 }
 
-/// `Last-Modified` and `ETag` header values of a file, by (mtime in seconds, size).
-#[derive(Clone)]
+/// `Last-Modified` and `ETag` values of a file, by (mtime in seconds, size), inline.
+#[derive(Clone, Copy)]
 pub(super) struct Validators {
     /// mtime in seconds since the epoch.
     pub lm: i64,
     size: u64,
     /// `Last-Modified` value.
-    pub last_modified: HeaderValue,
+    pub last_modified: HeaderText,
     /// `ETag` value.
-    pub etag: HeaderValue,
+    pub etag: HeaderText,
 }
 
 thread_local! {
     /// The validators of the last file served on this thread (a hot file's dates and tags
     /// are formatted once, not per request).
-    static VALIDATORS: std::cell::RefCell<Option<Validators>> =
-        const { std::cell::RefCell::new(None) };
+    static VALIDATORS: std::cell::Cell<Option<Validators>> = const { std::cell::Cell::new(None) };
 }
 
 pub(super) fn validators(mtime: SystemTime, size: u64) -> Validators {
     let lm = unix_secs(mtime);
-    if let Some(v) = VALIDATORS.with(|c| c.borrow().clone())
+    if let Some(v) = VALIDATORS.get()
         && v.lm == lm
         && v.size == size
     {
         return v;
     }
-    let owned = |s: String| {
-        HeaderValue::from_maybe_shared(Bytes::from(s))
-            .unwrap_or_else(|_| HeaderValue::from_static(""))
-    };
+    let mut last_modified = HeaderText::new();
+    // 29 bytes (at most 37 for any i64): always fits
+    let _ = write_http_date(&mut last_modified, lm);
     let v = Validators {
         lm,
         size,
-        last_modified: owned(http_date(lm)),
-        etag: owned(etag(mtime, size)),
+        last_modified,
+        etag: etag_text(lm, size),
     };
-    VALIDATORS.with(|c| *c.borrow_mut() = Some(v.clone()));
+    VALIDATORS.set(Some(v));
     v
 }
 

@@ -1,14 +1,13 @@
 //! MIME type lookup as nginx does it: by the URI's extension, case-insensitively, falling back
 //! to `default_type`.
 
-use std::collections::HashMap;
-
 pub use super::mime_table::NGINX_MIME_TYPES;
 
-/// An extension → type table (nginx's `types {}`).
+/// An extension → type table (nginx's `types {}`): entries sorted by lowercase extension,
+/// looked up by binary search comparing case-insensitively (no hashing, no allocation).
 #[derive(Debug, Clone, Default)]
 pub struct MimeTypes {
-    map: HashMap<String, String>,
+    entries: Vec<(Box<str>, Box<str>)>,
 }
 
 impl MimeTypes {
@@ -30,20 +29,24 @@ impl MimeTypes {
     /// A table from (extension, type) pairs; extensions are matched case-insensitively. A
     /// later duplicate extension replaces an earlier one.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> MimeTypes {
-        let map = pairs
+        let map: std::collections::BTreeMap<String, &str> = pairs
             .into_iter()
-            .map(|(e, t)| (e.to_ascii_lowercase(), t.to_string()))
+            .map(|(e, t)| (e.to_ascii_lowercase(), t))
             .collect();
-        MimeTypes { map }
+        let entries = map
+            .into_iter()
+            .map(|(e, t)| (e.into_boxed_str(), t.into()))
+            .collect();
+        MimeTypes { entries }
     }
 
     /// The type of extension `ext` (without the dot), if known.
     pub fn lookup(&self, ext: &[u8]) -> Option<&str> {
-        let ext = std::str::from_utf8(ext).ok()?;
-        match self.map.get(ext) {
-            Some(t) => Some(t),
-            None => self.map.get(&ext.to_ascii_lowercase()).map(String::as_str),
-        }
+        let lower = ext.iter().map(u8::to_ascii_lowercase);
+        self.entries
+            .binary_search_by(|(e, _)| e.bytes().cmp(lower.clone()))
+            .ok()
+            .map(|i| &*self.entries[i].1)
     }
 
     /// The type for a URI (nginx takes the extension from the URI, not the file path), or
@@ -77,5 +80,23 @@ mod tests {
         assert_eq!(m.for_uri(b"/x.WOFF2", "text/plain"), "font/woff2");
         assert_eq!(NGINX_MIME_TYPES.len(), 110);
         assert_eq!(MimeTypes::nginx_builtin().lookup(b"css"), None);
+        // every extension of the table, in any case; the later of duplicates wins
+        let last = |e: &str| {
+            NGINX_MIME_TYPES
+                .iter()
+                .rev()
+                .find(|p| p.0 == e)
+                .map(|p| p.1)
+        };
+        for (e, _) in NGINX_MIME_TYPES {
+            assert_eq!(m.lookup(e.as_bytes()), last(e), "{e}");
+            assert_eq!(m.lookup(e.to_ascii_uppercase().as_bytes()), last(e), "{e}");
+        }
+        let d = MimeTypes::from_pairs([("A", "x/1"), ("b", "x/2"), ("a", "x/3")]);
+        assert_eq!(d.lookup(b"a"), Some("x/3"));
+        assert_eq!(d.lookup(b"B"), Some("x/2"));
+        assert_eq!(d.lookup(b""), None);
+        assert_eq!(d.lookup(b"\xff"), None);
+        assert_eq!(MimeTypes::default().lookup(b"a"), None);
     }
 }

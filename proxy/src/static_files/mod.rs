@@ -16,23 +16,19 @@ mod mime;
 mod mime_table;
 mod path;
 mod range;
+mod respond;
+mod text;
 
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use bytes::Bytes;
-use hyper::header::{
-    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap, HeaderValue,
-    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED,
-    LOCATION, RANGE,
-};
+use hyper::header::{HeaderMap, HeaderValue, LOCATION};
 use hyper::{Method, Response, StatusCode, Version};
 
-pub use body::{Body, CHUNK, Part, empty, file_parts, full};
+pub use body::{Body, CHUNK, Part, empty, file_part, file_parts, full};
 pub use conditional::{
     Conditionals, ImsMode, Precondition, etag, etag_list_matches, http_date, parse_http_date,
     unix_secs,
@@ -43,6 +39,8 @@ pub use path::{
     DocRoot, UriError, escape_uri, exten, is_normalized, map_uri_to_path, normalize_uri,
 };
 pub use range::{ByteRange, RangeDecision};
+pub use respond::{FileResponse, Served};
+pub use text::{HEADER_TEXT_CAP, HeaderText, write_http_date};
 
 /// Per-location static settings (after inheritance).
 #[derive(Debug, Clone)]
@@ -148,14 +146,38 @@ fn open_error(path: &std::path::Path, e: &io::Error, what: &str) -> StaticOutcom
     )
 }
 
-static BOUNDARY: AtomicU64 = AtomicU64::new(1);
-
 /// Serves a static file for `req` under `conf`, as nginx's content phase does for a
 /// location without `proxy_pass`/`return`. Opening and `stat` are synchronous (as nginx
-/// without aio); the body is streamed.
+/// without aio); the body is streamed. (The proxy itself uses [`serve_direct`], which
+/// leaves the common responses unboxed.)
 pub fn serve(conf: &StaticConf, req: &StaticRequest<'_>) -> StaticOutcome {
+    serve_direct(conf, req).into_outcome()
+}
+
+/// [`serve`], with a 200/206/304 of a location without `expires` and `add_header` as a
+/// [`FileResponse`] (fixed fields, inline values, no `HeaderMap`): the same headers and
+/// body, built without the allocations of an `http::Response`.
+pub fn serve_direct<'c>(conf: &'c StaticConf, req: &StaticRequest<'_>) -> Served<'c> {
+    match open(conf, req) {
+        Opened::File(file, path, size, mtime) => {
+            respond::respond(conf, req, file, path, size, mtime)
+        }
+        Opened::Answer(other) => Served::Other(other),
+    }
+}
+
+/// What [`open`] found.
+enum Opened {
+    /// A regular file to send: the open file, its path, size (bytes) and mtime.
+    File(std::fs::File, PathBuf, u64, SystemTime),
+    /// Not a file to send: the answer.
+    Answer(StaticOutcome),
+}
+
+/// The checks and the `open`/`fstat` before a regular file is answered.
+fn open(conf: &StaticConf, req: &StaticRequest<'_>) -> Opened {
     if !is_normalized(req.uri) {
-        return special(StatusCode::BAD_REQUEST, None);
+        return Opened::Answer(special(StatusCode::BAD_REQUEST, None));
     }
     let (get, head, post) = (
         req.method == Method::GET,
@@ -163,19 +185,19 @@ pub fn serve(conf: &StaticConf, req: &StaticRequest<'_>) -> StaticOutcome {
         req.method == Method::POST,
     );
     if !(get || head || post) {
-        return special(StatusCode::METHOD_NOT_ALLOWED, None);
+        return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
     }
     if req.uri.ends_with(b"/") {
-        return index(conf, req);
+        return Opened::Answer(index(conf, req));
     }
-    let path = map_uri_to_path(&conf.root, req.uri);
+    let path = path::map_uri_into(&conf.root, req.uri, body::take_path_buf());
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) => return open_error(&path, &e, "open()"),
+        Err(e) => return Opened::Answer(open_error(&path, &e, "open()")),
     };
     let meta = match file.metadata() {
         Ok(m) => m,
-        Err(e) => return open_error(&path, &e, "fstat()"),
+        Err(e) => return Opened::Answer(open_error(&path, &e, "fstat()")),
     };
     if meta.is_dir() {
         let mut loc = escape_uri(req.uri);
@@ -188,148 +210,23 @@ pub fn serve(conf: &StaticConf, req: &StaticRequest<'_>) -> StaticOutcome {
         if let Ok(v) = HeaderValue::from_bytes(&loc) {
             headers.insert(LOCATION, v);
         }
-        return StaticOutcome::Special {
+        return Opened::Answer(StaticOutcome::Special {
             status: StatusCode::MOVED_PERMANENTLY,
             headers,
             log: None,
-        };
+        });
     }
     if !meta.is_file() {
-        return special(
+        return Opened::Answer(special(
             StatusCode::NOT_FOUND,
             Some(format!("\"{}\" is not a regular file", path.display())),
-        );
+        ));
     }
     if post {
-        return special(StatusCode::METHOD_NOT_ALLOWED, None);
+        return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
     }
     let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let size = meta.len();
-    respond(conf, req, file, path, size, mtime)
-}
-
-/// The 200/206/304/412/416 part, once the file is open.
-#[allow(clippy::too_many_arguments)]
-fn respond(
-    conf: &StaticConf,
-    req: &StaticRequest<'_>,
-    file: std::fs::File,
-    path: PathBuf,
-    size: u64,
-    mtime: SystemTime,
-) -> StaticOutcome {
-    let hv = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
-    let raw = |n| req.headers.get(n).map(|v: &HeaderValue| v.as_bytes());
-    let ctype = conf.mime.for_uri(req.uri, &conf.default_type);
-    let v = conditional::validators(mtime, size);
-    let (lm, tag) = (v.lm, v.etag.to_str().unwrap_or_default());
-    let mut h = HeaderMap::with_capacity(8);
-    h.insert(CONTENT_TYPE, hv(ctype));
-    h.insert(CONTENT_LENGTH, HeaderValue::from(size));
-    h.insert(LAST_MODIFIED, v.last_modified.clone());
-    h.insert(ETAG, v.etag.clone());
-    let cond = Conditionals {
-        if_modified_since: raw(IF_MODIFIED_SINCE),
-        if_none_match: raw(IF_NONE_MATCH),
-        if_unmodified_since: raw(IF_UNMODIFIED_SINCE),
-        if_match: raw(IF_MATCH),
-    };
-    match conditional::evaluate(&cond, tag, lm, conf.if_modified_since) {
-        Precondition::Failed => return special(StatusCode::PRECONDITION_FAILED, None),
-        Precondition::NotModified => {
-            h.remove(CONTENT_TYPE);
-            h.remove(CONTENT_LENGTH);
-            conf.expires
-                .apply(StatusCode::NOT_MODIFIED, &mut h, req.now, Some(mtime));
-            apply_add_headers(StatusCode::NOT_MODIFIED, &mut h, req.add_headers);
-            return finish(StatusCode::NOT_MODIFIED, h, empty());
-        }
-        Precondition::Full => {}
-    }
-    // headers filter runs before the range filter: it sees status 200
-    conf.expires
-        .apply(StatusCode::OK, &mut h, req.now, Some(mtime));
-    apply_add_headers(StatusCode::OK, &mut h, req.add_headers);
-    let decision = if req.version >= Version::HTTP_10 {
-        range::evaluate(raw(RANGE), raw(IF_RANGE), tag, lm, size, conf.max_ranges)
-    } else {
-        RangeDecision::Full
-    };
-    let head = req.method == Method::HEAD;
-    let body = |parts: Vec<Part>| {
-        if head {
-            empty()
-        } else {
-            file_parts(file, path, parts)
-        }
-    };
-    match decision {
-        RangeDecision::Full => {
-            h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            let b = body(vec![Part::File {
-                offset: 0,
-                len: size,
-            }]);
-            finish(StatusCode::OK, h, b)
-        }
-        RangeDecision::Single(r) => {
-            h.insert(
-                CONTENT_RANGE,
-                hv(&format!("bytes {}-{}/{size}", r.start, r.end - 1)),
-            );
-            h.insert(CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
-            let b = body(vec![Part::File {
-                offset: r.start,
-                len: r.end - r.start,
-            }]);
-            finish(StatusCode::PARTIAL_CONTENT, h, b)
-        }
-        RangeDecision::Multi(ranges) => {
-            let boundary = format!("{:020}", BOUNDARY.fetch_add(1, Ordering::Relaxed));
-            let part_head =
-                format!("\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes ");
-            let mut parts = Vec::new();
-            let mut len = 0u64;
-            for r in &ranges {
-                let head = format!("{part_head}{}-{}/{size}\r\n\r\n", r.start, r.end - 1);
-                len += head.len() as u64 + (r.end - r.start);
-                parts.push(Part::Mem(Bytes::from(head)));
-                parts.push(Part::File {
-                    offset: r.start,
-                    len: r.end - r.start,
-                });
-            }
-            let tail = format!("\r\n--{boundary}--\r\n");
-            len += tail.len() as u64;
-            parts.push(Part::Mem(Bytes::from(tail)));
-            h.insert(
-                CONTENT_TYPE,
-                hv(&format!("multipart/byteranges; boundary={boundary}")),
-            );
-            h.insert(CONTENT_LENGTH, HeaderValue::from(len));
-            finish(StatusCode::PARTIAL_CONTENT, h, body(parts))
-        }
-        RangeDecision::Unsatisfiable => {
-            // nginx quirk (verified): the headers filter already ran with status 200, so the
-            // 416 page keeps `expires` and every add_header; the entity headers go.
-            for n in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, ETAG] {
-                h.remove(n);
-            }
-            h.insert(CONTENT_RANGE, hv(&format!("bytes */{size}")));
-            StaticOutcome::Special {
-                status: StatusCode::RANGE_NOT_SATISFIABLE,
-                headers: h,
-                log: None,
-            }
-        }
-    }
-}
-
-fn finish(status: StatusCode, headers: HeaderMap, body: Body) -> StaticOutcome {
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    *resp.headers_mut() = headers;
-    StaticOutcome::Response(resp)
+    Opened::File(file, path, meta.len(), mtime)
 }
 
 /// nginx's index module for a URI ending in `/`.

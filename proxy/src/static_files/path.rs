@@ -7,9 +7,9 @@
 //! is `..`, so the path cannot leave the root lexically. Symlinks are followed, also to
 //! targets outside the root, as nginx does by default (`disable_symlinks off`).
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
 /// A request URI nginx would refuse with 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,16 +78,19 @@ pub fn normalize_uri(raw: &[u8]) -> Result<Vec<u8>, UriError> {
     Ok(out)
 }
 
-/// Whether `uri` is already normalised (what [`super::serve`] requires).
+/// Whether `uri` is already normalised (what [`super::serve`] requires): starts with `/`,
+/// no NUL, no `.`/`..` segment and no empty segment except a trailing `/`.
 pub fn is_normalized(uri: &[u8]) -> bool {
     if uri.first() != Some(&b'/') || uri.contains(&0) {
         return false;
     }
-    let segs: Vec<&[u8]> = uri[1..].split(|&b| b == b'/').collect();
-    let n = segs.len();
-    segs.iter()
-        .enumerate()
-        .all(|(i, s)| *s != b"." && *s != b".." && (!s.is_empty() || i == n - 1))
+    let mut segs = uri[1..].split(|&b| b == b'/').peekable();
+    while let Some(s) = segs.next() {
+        if s == b"." || s == b".." || (s.is_empty() && segs.peek().is_some()) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Where a location's files are.
@@ -106,22 +109,32 @@ pub enum DocRoot {
     AliasRegex(PathBuf),
 }
 
-/// nginx's `ngx_http_map_uri_to_path` for a normalised URI.
+/// nginx's `ngx_http_map_uri_to_path` for a normalised URI (one allocation, of the exact
+/// size).
 pub fn map_uri_to_path(root: &DocRoot, uri: &[u8]) -> PathBuf {
-    let mut p: Vec<u8> = Vec::new();
-    match root {
+    map_uri_into(root, uri, PathBuf::new())
+}
+
+/// [`map_uri_to_path`] written into `buf` (its old content is dropped, its allocation
+/// reused when big enough).
+pub(super) fn map_uri_into(root: &DocRoot, uri: &[u8], buf: PathBuf) -> PathBuf {
+    let (base, tail): (&[u8], &[u8]) = match root {
         DocRoot::Root(r) => {
             let r = r.as_os_str().as_bytes();
-            p.extend_from_slice(r.strip_suffix(b"/").unwrap_or(r));
-            p.extend_from_slice(uri);
+            (r.strip_suffix(b"/").unwrap_or(r), uri)
         }
-        DocRoot::Alias { path, location } => {
-            p.extend_from_slice(path.as_os_str().as_bytes());
-            p.extend_from_slice(uri.get(location.len()..).unwrap_or(b""));
-        }
-        DocRoot::AliasRegex(path) => p.extend_from_slice(path.as_os_str().as_bytes()),
-    }
-    Path::new(OsStr::from_bytes(&p)).to_path_buf()
+        DocRoot::Alias { path, location } => (
+            path.as_os_str().as_bytes(),
+            uri.get(location.len()..).unwrap_or(b""),
+        ),
+        DocRoot::AliasRegex(path) => (path.as_os_str().as_bytes(), b""),
+    };
+    let mut p = buf.into_os_string().into_vec();
+    p.clear();
+    p.reserve_exact(base.len() + tail.len());
+    p.extend_from_slice(base);
+    p.extend_from_slice(tail);
+    PathBuf::from(OsString::from_vec(p))
 }
 
 /// nginx's `r->exten`: the bytes after the last `.` of the last path segment.
@@ -149,6 +162,7 @@ pub fn escape_uri(uri: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn normalization_and_traversal() {
@@ -166,6 +180,21 @@ mod tests {
         assert_eq!(n("a"), Err(UriError::NotAbsolute));
         assert!(is_normalized(b"/a/b.txt") && is_normalized(b"/a/") && is_normalized(b"/"));
         assert!(!is_normalized(b"/a/../b") && !is_normalized(b"/a//b") && !is_normalized(b"/./a"));
+        for bad in [
+            &b"/."[..],
+            b"/..",
+            b"//",
+            b"/a/.",
+            b"/a/..",
+            b"a/b",
+            b"",
+            b"/a\0b",
+        ] {
+            assert!(!is_normalized(bad), "{bad:?}");
+        }
+        for good in [&b"/a"[..], b"/a/b/", b"/.a", b"/a..b/c", b"/.../x"] {
+            assert!(is_normalized(good), "{good:?}");
+        }
     }
 
     #[test]

@@ -2,6 +2,9 @@
 
 use super::*;
 use http_body_util::BodyExt;
+use hyper::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, RANGE,
+};
 use std::time::{Duration, UNIX_EPOCH};
 
 struct Fixture {
