@@ -84,7 +84,13 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             },
         };
         let outcome = match serve_direct(&conf, &sreq) {
-            Served::File(f) => return write_file(client, req, shared, f).await,
+            Served::File(f) => {
+                // the head is written here and only the body moves into the sending future
+                let code = f.status.as_u16();
+                let ka = keepalive(req, shared, code);
+                let (scratch, body) = file_head(req, f, ka);
+                return send(client, req, code, ka, scratch, body).await;
+            }
             Served::Other(o) => o,
         };
         match outcome {
@@ -215,25 +221,18 @@ async fn send_page(
     }
 }
 
-/// A [`FileResponse`] (no `expires`, no `add_header`): its fixed headers go straight into
-/// the output buffer.
-async fn write_file(
-    client: &mut Client,
-    req: &mut Req<'_>,
-    shared: &Shared,
-    f: FileResponse<'_>,
-) -> Next {
-    let code = f.status.as_u16();
-    let ka = keepalive(req, shared, code);
+/// The head of a [`FileResponse`] (no `expires`, no `add_header`), its fixed headers
+/// written straight into a scratch buffer; returns the buffers and the body to send.
+fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
     let FileResponse {
+        status,
         content_type,
         content_length,
         last_modified,
         etag,
         content_range,
         accept_ranges,
-        mut body,
-        ..
+        body,
     } = f;
     let name = |n| canonical(req, n);
     let list = [
@@ -248,7 +247,7 @@ async fn write_file(
     write_head(
         &mut s.head,
         &Head {
-            code,
+            code: status.as_u16(),
             content_type: content_type.map(str::as_bytes),
             content_length,
             last_modified: Some(last_modified.as_bytes()),
@@ -257,8 +256,7 @@ async fn write_file(
         },
         list.iter().flatten().map(|(n, v)| (&n[..], *v)),
     );
-    drop(list);
-    send(client, req, code, ka, s, &mut body).await
+    (s, body)
 }
 
 /// A response of the `HeaderMap` path (locations with `expires` or `add_header`, multipart
@@ -271,7 +269,7 @@ async fn write_response(
 ) -> Next {
     let code = resp.status().as_u16();
     let ka = keepalive(req, shared, code);
-    let (parts, mut body) = resp.into_parts();
+    let (parts, body) = resp.into_parts();
     let h = &parts.headers;
     let get = |n: hyper::header::HeaderName| h.get(n).map(HeaderValue::as_bytes);
     let content_length = get(hyper::header::CONTENT_LENGTH)
@@ -303,7 +301,7 @@ async fn write_response(
         list.iter().map(|(n, v)| (&n[..], *v)),
     );
     drop(list);
-    send(client, req, code, ka, s, &mut body).await
+    send(client, req, code, ka, s, body).await
 }
 
 /// Sends the head in `s.head` and then `body`, records the status and byte counts, and
@@ -314,12 +312,12 @@ async fn send(
     code: u16,
     ka: Ka,
     mut s: Scratch,
-    body: &mut Body,
+    mut body: Body,
 ) -> Next {
     req.status = code;
     let head_len = s.head.len() as u64;
     let t = req.loc.send_timeout;
-    let (ok, sent) = send_with_body(client, &s.head, &mut s.buf, body, t).await;
+    let (ok, sent) = send_with_body(client, &s.head, &mut s.buf, &mut body, t).await;
     give_scratch(s);
     req.bytes_sent = sent;
     let ok = match ok {
