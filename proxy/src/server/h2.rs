@@ -6,14 +6,22 @@
 //! into an HTTP/2 response (connection-specific headers removed) as it is written, without a
 //! pipe, an HTTP/1.1 client or extra tasks in between.
 
+pub mod chunk;
 pub mod io;
+pub mod slots;
+#[cfg(test)]
+mod tests;
 
 use super::shared::Shared;
 use super::stream::Stream;
-use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use chunk::Chunk;
+use futures_util::task::AtomicWaker;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// Stream and connection flow-control windows we announce (bytes).
 const WINDOW: u32 = 1024 * 1024;
@@ -27,9 +35,38 @@ const MAX_HEADER_LIST: u32 = 16 * 1024;
 const MAX_STREAMS: u32 = 200;
 /// Streams we may reset for local errors before the connection is closed.
 const MAX_ERROR_RESETS: usize = 1024;
+/// Passes (connection, then streams) in one wake-up before yielding to other tasks.
+const PASSES: usize = 16;
+
+/// The waker the connection's I/O and its streams signal: while the connection task is in
+/// a pass it only notes the signal (the pass polls the connection again before it returns),
+/// else it wakes the task. Without it every response queued by a stream would schedule the
+/// connection task once more after it has already been flushed.
+#[derive(Default)]
+struct ConnWake {
+    /// The connection task.
+    task: AtomicWaker,
+    /// The task is running a pass.
+    in_pass: AtomicBool,
+    /// The connection was signalled since the last pass started.
+    pending: AtomicBool,
+}
+
+impl Wake for ConnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.pending.store(true, Ordering::SeqCst);
+        if !self.in_pass.load(Ordering::SeqCst) {
+            self.task.wake();
+        }
+    }
+}
 
 /// Serves one HTTP/2 connection until the client closes it; each request stream runs the
-/// HTTP/1.1 pipeline concurrently with the others, inside the connection's task.
+/// HTTP/1.1 pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
 pub async fn serve(
     stream: Stream,
     peer: SocketAddr,
@@ -45,31 +82,78 @@ pub async fn serve(
         .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
         .max_send_buffer_size(MAX_SEND_BUFFER)
         .max_concurrent_streams(MAX_STREAMS);
-    let Ok(mut conn) = b.handshake::<_, Bytes>(stream).await else {
+    let Ok(mut conn) = b.handshake::<_, Chunk>(stream).await else {
         return;
     };
-    // The streams run inside this task (no task per stream): a stream's response is queued
-    // and flushed in the same wake-up as the connection is polled.
-    let mut streams = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            biased;
-            Some(()) = streams.next(), if !streams.is_empty() => {}
-            next = conn.accept() => {
-                let Some(Ok((req, respond))) = next else { break };
-                let io = io::H2Io::new(req, respond);
-                streams.push(Box::pin(super::conn::serve_stream(
-                    Stream::Mem(Box::new(io)),
-                    peer,
-                    local,
-                    shared.clone(),
-                    https,
-                )));
+    // The streams run inside this task (no task per stream). A pass polls the connection
+    // (which flushes what the streams wrote and reads what came in), takes the new streams,
+    // and runs the streams. A client with one request in flight costs two connection polls
+    // per request (take the stream, run it; flush its response). Once a client is seen
+    // multiplexing (streams taken in two passes in a row: one read carried several), the
+    // connection takes every ready stream before running them, so their responses leave
+    // in one write, as nginx writes the frames of many streams in one event-loop pass.
+    let wake = Arc::new(ConnWake::default());
+    let waker = Waker::from(wake.clone());
+    let mut streams = slots::Slots::new();
+    let mut greedy = false;
+    std::future::poll_fn(|cx| {
+        wake.task.register(cx.waker());
+        wake.in_pass.store(true, Ordering::SeqCst);
+        let mut done = false;
+        let mut took_before = false;
+        for _ in 0..PASSES {
+            wake.pending.store(false, Ordering::SeqCst);
+            let mut conn_cx = Context::from_waker(&waker);
+            let mut took = false;
+            while !done {
+                match pin!(conn.accept()).poll(&mut conn_cx) {
+                    Poll::Ready(Some(Ok((req, respond)))) => {
+                        let io = io::H2Io::new(req, respond);
+                        streams.push(super::conn::serve_stream(
+                            Stream::Mem(Box::new(io)),
+                            peer,
+                            local,
+                            shared.clone(),
+                            https,
+                        ));
+                        greedy |= took_before;
+                        took = true;
+                        if !greedy {
+                            break;
+                        }
+                    }
+                    Poll::Ready(_) => done = true,
+                    Poll::Pending => break,
+                }
             }
+            if done {
+                break;
+            }
+            let _ = streams.poll(cx);
+            // Another pass when the connection was signalled (the streams wrote) or when
+            // more streams may be waiting in it (one was taken, not all).
+            let more = took && !greedy;
+            if !more && !wake.pending.load(Ordering::SeqCst) {
+                break;
+            }
+            took_before = took;
         }
-    }
+        wake.in_pass.store(false, Ordering::SeqCst);
+        if done {
+            return Poll::Ready(());
+        }
+        if wake.pending.swap(false, Ordering::SeqCst) {
+            // Still signalled after the passes (or since the last one): come back after the
+            // other tasks had their turn.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    })
+    .await;
     // The connection is gone: dropping it ends its streams' I/O (errors or end of file), so
     // the requests still running finish (and are logged) promptly.
     drop(conn);
-    while streams.next().await.is_some() {}
+    while !streams.is_empty() {
+        std::future::poll_fn(|cx| streams.poll(cx)).await;
+    }
 }

@@ -12,10 +12,12 @@
 //! end) into DATA frames, waiting for flow-control capacity. Dropped before a head was
 //! written: a bodiless 500; before a framed body ended: the stream is reset.
 
+use super::chunk::Chunk;
 use crate::http::chunked::Decoder;
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
+use hyper::http::request::Parts;
 use hyper::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use std::io;
 use std::pin::Pin;
@@ -54,9 +56,12 @@ enum Out {
 
 /// An HTTP/2 request stream seen as an HTTP/1.1 byte stream (see the module docs).
 pub struct H2Io {
-    /// The request head as HTTP/1.1 and how much of it was read.
-    head: Vec<u8>,
-    head_read: usize,
+    /// The request head, until it is read (serialized as HTTP/1.1 straight into the
+    /// reader's buffer when it fits, else into `spill`).
+    parts: Option<Parts>,
+    /// The serialized head when it did not fit in one read, and how much of it was read.
+    spill: Vec<u8>,
+    spill_read: usize,
     /// Request body bytes not yet read (one piece of the body, framed).
     pending: Bytes,
     /// The request body still to read (None: none, or all read).
@@ -68,9 +73,9 @@ pub struct H2Io {
     /// Where the response stands.
     out: Out,
     /// Before the response head: the handle to send it.
-    respond: Option<SendResponse<Bytes>>,
+    respond: Option<SendResponse<Chunk>>,
     /// After the response head: the body stream.
-    send: Option<SendStream<Bytes>>,
+    send: Option<SendStream<Chunk>>,
     /// A reader waiting for the response to end.
     reader: Option<Waker>,
 }
@@ -78,7 +83,8 @@ pub struct H2Io {
 impl std::fmt::Debug for H2Io {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("H2Io")
-            .field("head", &(self.head.len() - self.head_read))
+            .field("head_unread", &self.parts.is_some())
+            .field("spill", &(self.spill.len() - self.spill_read))
             .field("pending", &self.pending.len())
             .field("out", &self.out)
             .finish_non_exhaustive()
@@ -102,32 +108,42 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     len
 }
 
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
+/// Emits the request head as HTTP/1.1 piece by piece through `put`: `METHOD target
+/// HTTP/1.1`, the headers in order, `host` from `:authority` when absent, `connection:
+/// close`, `transfer-encoding: chunked` when the body is sent chunked.
+fn emit_head(parts: &Parts, chunked: bool, mut put: impl FnMut(&[u8])) {
+    put(parts.method.as_str().as_bytes());
+    put(b" ");
+    put(parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .as_bytes());
+    put(b" HTTP/1.1\r\n");
+    let mut has_host = false;
+    for (n, v) in &parts.headers {
+        has_host |= n == hyper::header::HOST;
+        put(n.as_str().as_bytes());
+        put(b": ");
+        put(v.as_bytes());
+        put(b"\r\n");
+    }
+    if !has_host && let Some(a) = parts.uri.authority() {
+        put(b"host: ");
+        put(a.as_str().as_bytes());
+        put(b"\r\n");
+    }
+    put(b"connection: close\r\n");
+    if chunked {
+        put(b"transfer-encoding: chunked\r\n");
+    }
+    put(b"\r\n");
 }
 
 impl H2Io {
     /// The transport for one accepted stream.
-    pub fn new(req: Request<RecvStream>, respond: SendResponse<Bytes>) -> H2Io {
+    pub fn new(req: Request<RecvStream>, respond: SendResponse<Chunk>) -> H2Io {
         let (parts, body) = req.into_parts();
-        let mut head = Vec::with_capacity(256);
-        head.extend_from_slice(parts.method.as_str().as_bytes());
-        head.push(b' ');
-        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        head.extend_from_slice(target.as_bytes());
-        head.extend_from_slice(b" HTTP/1.1\r\n");
-        let mut has_host = false;
-        for (n, v) in &parts.headers {
-            has_host |= n == hyper::header::HOST;
-            push_header(&mut head, n.as_str().as_bytes(), v.as_bytes());
-        }
-        if !has_host && let Some(a) = parts.uri.authority() {
-            push_header(&mut head, b"host", a.as_str().as_bytes());
-        }
-        push_header(&mut head, b"connection", b"close");
         let mut chunked = false;
         let body = if body.is_end_stream() {
             None
@@ -137,17 +153,16 @@ impl H2Io {
             None
         } else {
             chunked = true;
-            push_header(&mut head, b"transfer-encoding", b"chunked");
             Some(body)
         };
-        head.extend_from_slice(b"\r\n");
         H2Io {
-            head,
-            head_read: 0,
+            head_method: parts.method == Method::HEAD,
+            parts: Some(parts),
+            spill: Vec::new(),
+            spill_read: 0,
             pending: Bytes::new(),
             body,
             chunked,
-            head_method: parts.method == Method::HEAD,
             out: Out::Head(Vec::new()),
             respond: Some(respond),
             send: None,
@@ -255,29 +270,28 @@ impl H2Io {
     /// Sends unframed body bytes (with end of stream when the framing says so).
     fn body(&mut self, data: &[u8]) -> io::Result<()> {
         let mut end = false;
-        let payload: Vec<u8> = match &mut self.out {
+        let payload = match &mut self.out {
             Out::Length(left) => {
                 let n = (*left).min(data.len() as u64) as usize;
                 *left -= n as u64;
                 end = *left == 0;
-                data[..n].to_vec()
+                Chunk::copy_from(&data[..n])
             }
             Out::Chunked(dec) => {
                 let mut v = Vec::with_capacity(data.len());
                 dec.decode(data, &mut v)
                     .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))?;
                 end = dec.done();
-                v
+                Chunk::from(v)
             }
-            Out::Close => data.to_vec(),
+            Out::Close => Chunk::copy_from(data),
             Out::Head(_) | Out::Done => return Ok(()),
         };
-        if payload.is_empty() && !end {
+        if !payload.has_remaining() && !end {
             return Ok(());
         }
         let send = self.send.as_mut().ok_or_else(closed)?;
-        send.send_data(Bytes::from(payload), end)
-            .map_err(|_| closed())?;
+        send.send_data(payload, end).map_err(|_| closed())?;
         if end {
             self.finish();
         }
@@ -327,10 +341,21 @@ impl AsyncRead for H2Io {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
-        if me.head_read < me.head.len() {
-            let n = (me.head.len() - me.head_read).min(buf.remaining());
-            buf.put_slice(&me.head[me.head_read..me.head_read + n]);
-            me.head_read += n;
+        if let Some(parts) = me.parts.take() {
+            let mut len = 0;
+            emit_head(&parts, me.chunked, |b| len += b.len());
+            if len <= buf.remaining() {
+                emit_head(&parts, me.chunked, |b| buf.put_slice(b));
+                return Poll::Ready(Ok(()));
+            }
+            let mut spill = Vec::with_capacity(len);
+            emit_head(&parts, me.chunked, |b| spill.extend_from_slice(b));
+            me.spill = spill;
+        }
+        if me.spill_read < me.spill.len() {
+            let n = (me.spill.len() - me.spill_read).min(buf.remaining());
+            buf.put_slice(&me.spill[me.spill_read..me.spill_read + n]);
+            me.spill_read += n;
             return Poll::Ready(Ok(()));
         }
         loop {
@@ -463,7 +488,7 @@ impl H2Io {
             Out::Done => {}
             Out::Close => {
                 if let Some(s) = self.send.as_mut() {
-                    let _ = s.send_data(Bytes::new(), true);
+                    let _ = s.send_data(Chunk::empty(), true);
                 }
                 self.finish();
             }
