@@ -234,7 +234,13 @@ fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
         accept_ranges,
         body,
     } = f;
-    let name = |n| canonical(req, n);
+    // without add_header entries (the usual case here) the names are fixed
+    let plain = req.loc.add_headers.is_empty();
+    let name = |n: &'static str| match n {
+        "etag" if plain => std::borrow::Cow::Borrowed(&b"ETag"[..]),
+        "accept-ranges" if plain => std::borrow::Cow::Borrowed(&b"Accept-Ranges"[..]),
+        _ => canonical(req, n),
+    };
     let list = [
         Some((name("etag"), etag.as_bytes())),
         content_range

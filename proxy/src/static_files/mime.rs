@@ -42,9 +42,8 @@ impl MimeTypes {
 
     /// The type of extension `ext` (without the dot), if known.
     pub fn lookup(&self, ext: &[u8]) -> Option<&str> {
-        let lower = ext.iter().map(u8::to_ascii_lowercase);
         self.entries
-            .binary_search_by(|(e, _)| e.bytes().cmp(lower.clone()))
+            .binary_search_by(|(e, _)| cmp_lower(e.as_bytes(), ext))
             .ok()
             .map(|i| &*self.entries[i].1)
     }
@@ -56,6 +55,17 @@ impl MimeTypes {
             .and_then(|e| self.lookup(e))
             .unwrap_or(default_type)
     }
+}
+
+/// `key` (lowercase) against `ext` lowercased, byte by byte, without copying `ext`.
+fn cmp_lower(key: &[u8], ext: &[u8]) -> std::cmp::Ordering {
+    for (&k, &x) in key.iter().zip(ext) {
+        let x = x.to_ascii_lowercase();
+        if k != x {
+            return k.cmp(&x);
+        }
+    }
+    key.len().cmp(&ext.len())
 }
 
 #[cfg(test)]
