@@ -1,11 +1,12 @@
 //! `proxylab bench proxy`: our proxy and nginx with the same config (one worker each,
 //! upstream keepalive, small GET) in front of the same fake upstream, driven by the same
 //! client, in alternating rounds of one run. Prints the medians and the ratios ours / nginx of
-//! req/s (wrk, closed loop), p50 and p99 added latency at half of nginx's max rate (our
-//! open-loop load generator; added = through the proxy minus direct to the upstream), and CPU
-//! seconds per 100,000 requests (utime+stime from /proc during the wrk rounds).
+//! req/s (wrk, closed loop), p50 and p99 added latency at half and at a quarter of nginx's max
+//! rate (our open-loop load generator; added = through the proxy minus direct to the
+//! upstream), and CPU seconds per 100,000 requests (utime+stime from /proc during the wrk
+//! rounds).
 
-use super::support::{Child, Nginx, Rounds, Wrk, machine_load, median, which};
+use super::support::{Child, Nginx, Rounds, Wrk, machine_load, which};
 use anyhow::{Context, bail};
 use std::process::Command;
 use std::time::Duration;
@@ -163,44 +164,52 @@ pub fn run() -> anyhow::Result<()> {
         if cpu_ratio <= 1.0 { "meets" } else { "ABOVE" }
     );
 
-    let rate = rps.median("nginx") / 2.0;
-    println!(
-        "\nadded latency at half load ({rate:.0} req/s open loop, proxylab loadgen, 5 s, {ROUNDS} rounds):"
-    );
+    // The latency ratios are taken at half of nginx's max rate, as asked, and at a quarter:
+    // on a 2-vCPU machine the open-loop generator, the fake upstream and the proxy share the
+    // cores, so at half load the whole machine is near saturation and queueing in any of the
+    // three shows up as latency; a quarter is the load the machine carries with headroom.
     let tmp = tempfile::tempdir()?;
-    let mut p50 = Rounds::new(&["direct", "nginx", "ours"]);
-    let mut p99 = Rounds::new(&["direct", "nginx", "ours"]);
     let direct_url = format!("{fake_url}/");
-    for _ in 0..ROUNDS {
-        for (name, url) in [
-            ("direct", &direct_url),
-            ("nginx", &nginx_url),
-            ("ours", &ours_url),
-        ] {
-            let (a, b) = open_loop(&exe, url, rate, tmp.path())?;
-            p50.push(name, a);
-            p99.push(name, b);
+    let mut summary = Vec::new();
+    for (label, frac) in [("half", 2.0), ("quarter", 4.0)] {
+        let rate = rps.median("nginx") / frac;
+        println!(
+            "\nadded latency at {label} load ({rate:.0} req/s open loop, proxylab loadgen -c 64, 5 s, {ROUNDS} rounds):"
+        );
+        let mut p50 = Rounds::new(&["direct", "nginx", "ours"]);
+        let mut p99 = Rounds::new(&["direct", "nginx", "ours"]);
+        for _ in 0..ROUNDS {
+            for (name, url) in [
+                ("direct", &direct_url),
+                ("nginx", &nginx_url),
+                ("ours", &ours_url),
+            ] {
+                let (a, b) = open_loop(&exe, url, rate, tmp.path())?;
+                println!("  {name:<6} p50 {a:>7.0} µs  p99 {b:>8.0} µs");
+                p50.push(name, a);
+                p99.push(name, b);
+            }
+        }
+        let added = |r: &Rounds, n: &str| (r.median(n) - r.median("direct")).max(1.0);
+        for (q, r) in [("p50", &p50), ("p99", &p99)] {
+            let ratio = added(r, "ours") / added(r, "nginx");
+            println!(
+                "{q}: direct {:.0} µs, nginx {:.0} µs (+{:.0}), ours {:.0} µs (+{:.0}); added ours / nginx = {ratio:.2}   (target ≤ 1.0: {})",
+                r.median("direct"),
+                r.median("nginx"),
+                added(r, "nginx"),
+                r.median("ours"),
+                added(r, "ours"),
+                if ratio <= 1.0 { "meets" } else { "ABOVE" }
+            );
+            summary.push(format!("added {q} at {label} load {ratio:.2}"));
         }
     }
-    let added = |r: &Rounds, n: &str| r.median(n) - r.median("direct");
-    for (label, r) in [("p50", &p50), ("p99", &p99)] {
-        println!(
-            "{label}: direct {:.0} µs, nginx {:.0} µs (+{:.0}), ours {:.0} µs (+{:.0}); added ours / nginx = {:.2}",
-            r.median("direct"),
-            r.median("nginx"),
-            added(r, "nginx"),
-            r.median("ours"),
-            added(r, "ours"),
-            added(r, "ours") / added(r, "nginx")
-        );
-    }
     println!(
-        "\nsummary: req/s ratio {rps_ratio:.2}, CPU/100k ratio {cpu_ratio:.2}, added p50 ratio {:.2}, added p99 ratio {:.2}",
-        added(&p50, "ours") / added(&p50, "nginx"),
-        added(&p99, "ours") / added(&p99, "nginx")
+        "\nsummary: req/s ratio {rps_ratio:.2}, CPU/100k ratio {cpu_ratio:.2}, {}",
+        summary.join(", ")
     );
     println!("after: {}", machine_load());
-    let _ = median(&[]);
     Ok(())
 }
 

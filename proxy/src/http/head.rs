@@ -17,8 +17,8 @@ pub struct RequestHead {
     pub minor: u8,
     /// Headers in order (invalid ones, e.g. with `_`, already dropped as nginx does).
     pub headers: Vec<(Range<usize>, Range<usize>)>,
-    /// Validated Host: lowercased, without port and trailing dot.
-    pub host: Option<Vec<u8>>,
+    /// Validated Host (see [`RequestHead::host`]).
+    pub host: Host,
     /// Content-Length.
     pub content_length: Option<u64>,
     /// `Transfer-Encoding: chunked`.
@@ -31,7 +31,28 @@ pub struct RequestHead {
     pub request_line_len: usize,
 }
 
+/// Where a request's validated Host is kept.
+#[derive(Debug, Clone, Default)]
+pub enum Host {
+    /// No Host header.
+    #[default]
+    None,
+    /// A range of `raw` that is already lower-case (the usual case: no copy).
+    Raw(Range<usize>),
+    /// A lower-cased copy.
+    Lower(Vec<u8>),
+}
+
 impl RequestHead {
+    /// Validated Host: lowercased, without port and trailing dot.
+    pub fn host(&self) -> Option<&[u8]> {
+        match &self.host {
+            Host::None => None,
+            Host::Raw(r) => Some(&self.raw[r.clone()]),
+            Host::Lower(v) => Some(v),
+        }
+    }
+
     /// The method bytes.
     pub fn method(&self) -> &[u8] {
         &self.raw[self.method.clone()]
@@ -125,10 +146,13 @@ pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), u16> {
     Ok(())
 }
 
-fn validate_host(v: &[u8]) -> Option<Vec<u8>> {
-    let mut host = Vec::with_capacity(v.len());
+/// nginx's Host validation: the length of the host part of `v` (before a port, without a
+/// trailing dot) and whether it has upper-case letters; None when invalid.
+fn validate_host(v: &[u8]) -> Option<(usize, bool)> {
     let mut dot_pos: Option<usize> = None;
     let mut in_brackets = false;
+    let mut upper = false;
+    let mut end = v.len();
     for (i, &c) in v.iter().enumerate() {
         match c {
             b'.' => {
@@ -138,33 +162,58 @@ fn validate_host(v: &[u8]) -> Option<Vec<u8>> {
                 dot_pos = Some(i);
             }
             b':' if !in_brackets => {
-                return finish_host(host, v, i);
+                end = i;
+                break;
             }
             b'[' if i == 0 => in_brackets = true,
             b']' => in_brackets = false,
             b'/' | 0 => return None,
             _ => {}
         }
-        host.push(c.to_ascii_lowercase());
+        upper |= c.is_ascii_uppercase();
     }
-    finish_host(host, v, v.len())
-}
-
-fn finish_host(mut host: Vec<u8>, _v: &[u8], _end: usize) -> Option<Vec<u8>> {
+    let mut host = &v[..end];
     if host.last() == Some(&b'.') {
-        host.pop();
+        host = &host[..host.len() - 1];
     }
     if host.first() == Some(&b'.') {
         return None;
     }
-    Some(host)
+    Some((host.len(), upper))
 }
 
-/// Parses a head from `buf`. `Ok(None)` = incomplete; `Err(status)` = nginx's error status.
+/// Whether `hay` contains `needle`, ASCII case-insensitively.
+pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Parses a head from `buf` (copied into the head). `Ok(None)` = incomplete; `Err(status)` =
+/// nginx's error status.
 pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
-    let mut storage = [httparse::EMPTY_HEADER; 128];
-    let mut req = httparse::Request::new(&mut storage);
-    let n = match req.parse(buf) {
+    let Some((mut head, n)) = parse_ranges(buf, lim)? else {
+        return Ok(None);
+    };
+    head.raw = buf[..n].to_vec();
+    Ok(Some((head, n)))
+}
+
+/// As [`parse`], but the head takes `buf`'s allocation and `buf` keeps only the bytes after
+/// the head (a pipelined request or the body; unallocated when there are none).
+pub fn take(buf: &mut Vec<u8>, lim: &Limits) -> Result<Option<RequestHead>, u16> {
+    let Some((mut head, n)) = parse_ranges(buf, lim)? else {
+        return Ok(None);
+    };
+    let rest = buf.split_off(n);
+    head.raw = std::mem::replace(buf, rest);
+    Ok(Some(head))
+}
+
+/// The head's fields as ranges into `buf` (`raw` left empty) and the head's length.
+fn parse_ranges(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
+    let mut storage = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+    let mut req = httparse::Request::new(&mut []);
+    let n = match req.parse_with_uninit_headers(buf, &mut storage) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             check_sizes(buf, lim)?;
@@ -194,12 +243,12 @@ pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(0);
     let mut head = RequestHead {
-        raw: buf[..n].to_vec(),
+        raw: Vec::new(),
         method,
         target,
         minor,
         headers: Vec::with_capacity(req.headers.len()),
-        host: None,
+        host: Host::None,
         content_length: None,
         chunked: false,
         conn_close: false,
@@ -219,7 +268,13 @@ pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u
             if hosts > 1 {
                 return Err(400);
             }
-            head.host = Some(validate_host(value).ok_or(400u16)?);
+            let (len, upper) = validate_host(value).ok_or(400u16)?;
+            head.host = if upper {
+                Host::Lower(value[..len].to_ascii_lowercase())
+            } else {
+                let r = range(value);
+                Host::Raw(r.start..r.start + len)
+            };
         } else if name.eq_ignore_ascii_case(b"content-length") {
             cls += 1;
             if cls > 1 {
@@ -237,16 +292,15 @@ pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u
             }
             te_value = value;
         } else if name.eq_ignore_ascii_case(b"connection") {
-            let v = value.to_ascii_lowercase();
-            if v.windows(5).any(|w| w == b"close") {
+            if contains_ci(value, b"close") {
                 head.conn_close = true;
-            } else if v.windows(10).any(|w| w == b"keep-alive") {
+            } else if contains_ci(value, b"keep-alive") {
                 head.conn_keepalive = true;
             }
         }
         head.headers.push((range(name), range(value)));
     }
-    if minor == 1 && head.host.is_none() {
+    if minor == 1 && matches!(head.host, Host::None) {
         return Err(400);
     }
     if tes > 0 {
@@ -303,7 +357,18 @@ mod tests {
         let (h, _) = p("GET /x HTTP/1.1\r\nHost: Ex.COM.:80\r\nX_U: 1\r\n\r\n")
             .unwrap()
             .unwrap();
-        assert_eq!(h.host.as_deref(), Some(&b"ex.com"[..]));
+        assert_eq!(h.host(), Some(&b"ex.com"[..]));
+        let (h, _) = p("GET /x HTTP/1.1\r\nHost: ex.com.:80\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(h.host, Host::Raw(_)));
+        assert_eq!(h.host(), Some(&b"ex.com"[..]));
+        let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2".to_vec();
+        let h = take(&mut buf, &LIM).unwrap().unwrap();
+        assert_eq!(
+            (h.target(), h.host(), &buf[..]),
+            (&b"/"[..], Some(&b"a"[..]), &b"GET /2"[..])
+        );
         assert_eq!(h.headers.len(), 1);
         assert!(p("GET / HTTP/1.1\r\nHost: a").unwrap().is_none());
     }

@@ -4,7 +4,7 @@
 
 use crate::http::head::RequestHead;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
 /// Why reading a body stopped.
@@ -41,16 +41,7 @@ impl Client {
 
     /// Writes all of `data` with `timeout` between successive writes (nginx `send_timeout`).
     pub async fn write_all(&mut self, data: &[u8], timeout: Duration) -> std::io::Result<()> {
-        let mut off = 0;
-        while off < data.len() {
-            match tokio::time::timeout(timeout, self.stream.write(&data[off..])).await {
-                Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(Ok(n)) => off += n,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
-            }
-        }
-        Ok(())
+        super::stream::write_all_timed(&mut self.stream, data, timeout).await
     }
 
     /// Answers `Expect: 100-continue` (HTTP/1.1 only) as nginx does when it starts reading a

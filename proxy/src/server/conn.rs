@@ -166,14 +166,16 @@ pub async fn serve_stream(
             }
         }
         let reading = Gauge::new(&shared.stats.reading);
-        let deadline = Instant::now() + default.client_header_timeout;
+        // The header timer is armed only when the head is not complete in the first read.
+        let mut deadline = None;
         let parsed = loop {
-            match head::parse(&client.buf, &limits) {
+            match head::take(&mut client.buf, &limits) {
                 Ok(Some(h)) => break Ok(h),
                 Ok(None) => {}
                 Err(code) => break Err(code),
             }
-            match client.read_more(deadline).await {
+            let d = *deadline.get_or_insert_with(|| Instant::now() + default.client_header_timeout);
+            match client.read_more(d).await {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
@@ -195,7 +197,7 @@ pub async fn serve_stream(
         ci.requests += 1;
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         let _writing = Gauge::new(&shared.stats.writing);
-        let (head, used) = match parsed {
+        let head = match parsed {
             Ok(x) => x,
             Err(code) => {
                 let msg = match code {
@@ -209,8 +211,7 @@ pub async fn serve_stream(
                 return;
             }
         };
-        client.buf.drain(..used);
-        let server_idx = route.select(head.host.as_deref());
+        let server_idx = route.select(head.host());
         let next = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
         match next {
             Next::Close => return,
@@ -240,7 +241,7 @@ fn dummy_head() -> head::RequestHead {
         target: 0..0,
         minor: 1,
         headers: Vec::new(),
-        host: None,
+        host: head::Host::None,
         content_length: None,
         chunked: false,
         conn_close: true,

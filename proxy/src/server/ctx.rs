@@ -149,7 +149,7 @@ impl Req<'_> {
 
     /// `$host`.
     pub fn host(&self) -> &[u8] {
-        match &self.head.host {
+        match self.head.host() {
             Some(h) if !h.is_empty() => h,
             _ => self.server.first_name.as_bytes(),
         }

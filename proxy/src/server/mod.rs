@@ -13,6 +13,8 @@ mod limit;
 pub mod live;
 pub mod locate;
 pub mod phases;
+pub mod reply;
+pub mod req_log;
 pub mod respond;
 pub mod shared;
 mod static_serve;

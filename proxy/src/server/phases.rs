@@ -6,13 +6,17 @@ use super::client::{BodyError, Client};
 use super::ctx::{ConnInfo, Req, UpstreamLog};
 use super::live::Live;
 use super::locate::{Found, locate};
-use super::respond::{Head, Ka, write_head};
+use super::reply::do_return;
 use super::shared::Shared;
 use crate::conf::body::Lingering;
-use crate::conf::model::{Handler, LogLevel, Return};
+use crate::conf::model::{Handler, LogLevel};
 use crate::http::head::RequestHead;
 use crate::http::linger::{Discard, Finish, lingering_close};
-use crate::http::status::{error_page, forces_close};
+use crate::http::status::error_page;
+// The answer and log helpers live in their own modules; they are re-exported here, where
+// the rest of the proxy has always found them.
+pub use super::reply::{absolute, added_headers, content_type, keepalive, send_error, send_simple};
+pub use super::req_log::{access_log, log_ctx, log_error};
 use crate::http::uri::{normalize, split_args};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
@@ -24,248 +28,6 @@ pub enum Next {
     KeepAlive(Duration),
     /// Close the connection.
     Close,
-}
-
-/// Statuses `add_header` applies to without `always`.
-fn add_header_applies(code: u16) -> bool {
-    matches!(
-        code,
-        200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
-    )
-}
-
-/// Keep-alive decision for a response (nginx's `r->keepalive`; off while the generation exits
-/// after a reload or drains, as nginx's header filter does for an exiting worker).
-pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
-    let h = req.head;
-    let (timeout, header) = req.loc.keepalive_timeout;
-    let wants = if h.minor == 0 {
-        h.conn_keepalive
-    } else {
-        !h.conn_close
-    };
-    if !wants
-        || timeout.is_zero()
-        || forces_close(code)
-        || req.conn.requests >= req.loc.keepalive_requests
-        || req.conn.started.elapsed() > req.loc.keepalive_time
-        || shared.draining()
-        || shared.live.load().generation != req.live.generation
-    {
-        Ka::Close
-    } else {
-        Ka::KeepAlive(header.map(|d| d.as_secs()))
-    }
-}
-
-/// Extra headers from `add_header` for `code`.
-pub fn added_headers(req: &Req<'_>, code: u16) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v = Vec::new();
-    for a in req.loc.add_headers.iter() {
-        if a.always || add_header_applies(code) {
-            let val = a.value.render(req);
-            if !val.is_empty() {
-                v.push((a.name.as_bytes().to_vec(), val));
-            }
-        }
-    }
-    v
-}
-
-/// `http://host[:port]` + `path` for relative redirects (absolute_redirect, port_in_redirect).
-pub fn absolute(req: &Req<'_>, path: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    let https = req.conn.https;
-    v.extend_from_slice(if https { b"https://" } else { b"http://" });
-    v.extend_from_slice(req.host());
-    let port = req.conn.local.port();
-    if req.loc.port_in_redirect && port != if https { 443 } else { 80 } {
-        v.extend_from_slice(format!(":{port}").as_bytes());
-    }
-    v.extend_from_slice(path);
-    v
-}
-
-/// Sends a complete small response. `location`: (value, special_slot).
-#[allow(clippy::too_many_arguments)]
-pub async fn send_simple(
-    client: &mut Client,
-    req: &mut Req<'_>,
-    shared: &Shared,
-    code: u16,
-    content_type: Option<&[u8]>,
-    body: &[u8],
-    location: Option<(Vec<u8>, bool)>,
-    force_close: bool,
-) -> Next {
-    let mut ka = keepalive(req, shared, code);
-    if force_close {
-        ka = Ka::Close;
-    }
-    let mut list = added_headers(req, code);
-    let special = match &location {
-        Some((v, true)) => Some(v.as_slice()),
-        Some((v, false)) => {
-            list.insert(0, (b"Location".to_vec(), v.clone()));
-            None
-        }
-        None => None,
-    };
-    let mut out = Vec::with_capacity(256 + body.len());
-    let no_length = code == 204 || code == 304;
-    write_head(
-        &mut out,
-        &Head {
-            code,
-            content_type,
-            content_length: (!no_length).then_some(body.len() as u64),
-            location: special,
-            ka: Some(ka),
-            ..Head::default()
-        },
-        list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
-    );
-    let head_len = out.len();
-    if req.head.method() != b"HEAD" {
-        out.extend_from_slice(body);
-    }
-    req.status = code;
-    let r = client.write_all(&out, req.loc.send_timeout).await;
-    req.bytes_sent = out.len() as u64;
-    req.body_bytes_sent = (out.len() - head_len) as u64;
-    match (r, ka) {
-        (Ok(()), Ka::KeepAlive(_)) => Next::KeepAlive(req.loc.keepalive_timeout.0),
-        _ => Next::Close,
-    }
-}
-
-/// nginx's error page for `code`.
-pub async fn send_error(
-    client: &mut Client,
-    req: &mut Req<'_>,
-    shared: &Shared,
-    code: u16,
-) -> Next {
-    let body = error_page(code, req.loc.server_tokens);
-    let ct: Option<&[u8]> = if body.is_empty() {
-        None
-    } else {
-        Some(b"text/html")
-    };
-    send_simple(client, req, shared, code, ct, &body, None, false).await
-}
-
-async fn do_return(client: &mut Client, req: &mut Req<'_>, shared: &Shared, r: &Return) -> Next {
-    if r.code == 444 {
-        req.status = 444;
-        return Next::Close;
-    }
-    let redirect = matches!(r.code, 301 | 302 | 303 | 307 | 308);
-    if redirect {
-        let loc = r.text.as_ref().map(|t| t.render(req)).unwrap_or_default();
-        let location = if loc.first() == Some(&b'/') && req.loc.absolute_redirect {
-            (absolute(req, &loc), true)
-        } else {
-            (loc, false)
-        };
-        let body = error_page(r.code, req.loc.server_tokens);
-        return send_simple(
-            client,
-            req,
-            shared,
-            r.code,
-            Some(b"text/html"),
-            &body,
-            Some(location),
-            false,
-        )
-        .await;
-    }
-    if let Some(t) = &r.text {
-        let body = t.render(req);
-        let ct = content_type(req);
-        return send_simple(
-            client,
-            req,
-            shared,
-            r.code,
-            Some(ct.as_bytes()),
-            &body,
-            None,
-            false,
-        )
-        .await;
-    }
-    let page = error_page(r.code, req.loc.server_tokens);
-    if !page.is_empty() {
-        return send_error(client, req, shared, r.code).await;
-    }
-    let ct = content_type(req);
-    let ct = (r.code < 300 && r.code != 204).then_some(ct.as_bytes());
-    send_simple(client, req, shared, r.code, ct, b"", None, false).await
-}
-
-/// nginx's `ngx_http_set_content_type`: the URI's extension looked up in `types`, else
-/// `default_type`.
-pub fn content_type(req: &Req<'_>) -> String {
-    let uri = &req.uri;
-    let name_start = uri.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    if let Some(dot) = uri[name_start..].iter().rposition(|&b| b == b'.') {
-        let ext = String::from_utf8_lossy(&uri[name_start + dot + 1..]).to_ascii_lowercase();
-        if let Some(t) = req.loc.types.get(&ext) {
-            return t.clone();
-        }
-    }
-    req.loc.default_type.clone()
-}
-
-/// Error-log context suffix: `, client: IP, server: NAME, request: "…", host: "…"`.
-pub fn log_ctx(req: &Req<'_>) -> String {
-    let mut s = format!(
-        ", client: {}, server: {}, request: \"{}\"",
-        req.conn.peer.ip(),
-        req.server.first_name,
-        String::from_utf8_lossy(req.head.request_line())
-    );
-    if let Some(h) = req.head.header(b"host") {
-        s.push_str(&format!(", host: \"{}\"", String::from_utf8_lossy(h)));
-    }
-    s
-}
-
-/// Logs an error-log line for this request.
-pub fn log_error(live: &Live, req: &Req<'_>, level: LogLevel, msg: &str) {
-    if live.error_log.enabled(level) {
-        live.error_log
-            .log(level, &format!("*{} {msg}{}", req.conn.id, log_ctx(req)));
-    }
-}
-
-/// Writes the access log lines of the request.
-pub fn access_log(live: &Live, req: &Req<'_>) {
-    for l in req.loc.access_logs.iter() {
-        let Some(w) = live.access.get(&(std::sync::Arc::as_ptr(l) as usize)) else {
-            continue;
-        };
-        let mut line = Vec::with_capacity(256);
-        let mut val = Vec::new();
-        for p in &l.format.template.parts {
-            match p {
-                crate::vars::Part::Lit(b) => line.extend_from_slice(b),
-                crate::vars::Part::Var(v) => {
-                    val.clear();
-                    let found = crate::vars::VarSource::append_var(req, v, &mut val);
-                    if !found || val.is_empty() {
-                        line.push(b'-');
-                    } else {
-                        crate::logs::escape_into(&val, l.format.escape, &mut line);
-                    }
-                }
-            }
-        }
-        line.push(b'\n');
-        w.write_line(&line);
-    }
 }
 
 /// Handles one request whose head was read. Returns what the connection does next.
@@ -290,13 +52,14 @@ pub async fn handle(
         Some(Found::Redirect(l)) => (Some(l), true, Vec::new()),
         _ => (None, false, Vec::new()),
     };
+    let uri_ok = uri.is_some();
     let mut req = Req {
         conn: ci,
         head,
         server,
         loc: &server.base,
         live,
-        uri: uri.clone().unwrap_or_default(),
+        uri: uri.unwrap_or_default(),
         args,
         start: Instant::now(),
         start_time: SystemTime::now(),
@@ -315,7 +78,7 @@ pub async fn handle(
         client,
         &mut req,
         shared,
-        uri.is_some(),
+        uri_ok,
         location.as_deref(),
         redirect,
         &mut discard,
@@ -503,8 +266,6 @@ pub async fn body_error(
 ) -> Next {
     match e {
         BodyError::Status(413) => {
-            let total = 0;
-            let _ = total;
             log_error(
                 req.live,
                 req,

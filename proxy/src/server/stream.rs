@@ -4,8 +4,37 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+
+/// Writes all of `data` with at most `timeout` between successive writes (nginx's
+/// `send_timeout` / `proxy_send_timeout`). As nginx arms the timer only when a write would
+/// block, each write is first tried without a timer (no clock read, no timer entry).
+pub async fn write_all_timed<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    data: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut off = 0;
+    while off < data.len() {
+        let rest = &data[off..];
+        let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll_write(cx, rest)));
+        let r = match first.await {
+            Poll::Ready(r) => r,
+            Poll::Pending => match tokio::time::timeout(timeout, s.write(rest)).await {
+                Ok(r) => r,
+                Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+            },
+        };
+        match r {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => off += n,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// A client connection's byte stream.
 #[derive(Debug)]

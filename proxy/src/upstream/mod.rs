@@ -22,7 +22,7 @@ use pool::{Pool, UpConn};
 use response::{HeadError, UpHead};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// The request body of a proxied request.
@@ -94,16 +94,7 @@ pub(crate) async fn write_timed(
     data: &[u8],
     t: Duration,
 ) -> std::io::Result<()> {
-    let mut off = 0;
-    while off < data.len() {
-        match tokio::time::timeout(t, s.write(&data[off..])).await {
-            Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(Ok(n)) => off += n,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
-        }
-    }
-    Ok(())
+    crate::server::stream::write_all_timed(s, data, t).await
 }
 
 struct Sent {
@@ -187,13 +178,17 @@ async fn one_try(
     req_head: &[u8],
     body: &reqbody::Body,
     stream: Option<StreamBody<'_, '_>>,
+    t0: Instant,
 ) -> Result<Sent, Fail> {
-    let t0 = Instant::now();
-    let (mut conn, reused) = match pool.take(addr) {
-        Some(c) => (c, true),
-        None => (connect(addr, p.connect_timeout).await?, false),
+    // A cached connection has no connect time (nginx logs 0.000 for it).
+    let (mut conn, reused, connect_time) = match pool.take(addr, t0) {
+        Some(c) => (c, true, Duration::ZERO),
+        None => {
+            let c = connect(addr, p.connect_timeout).await?;
+            let t = c.created - t0;
+            (c, false, t)
+        }
     };
-    let connect_time = t0.elapsed();
     let fail = |ft, msg| Fail {
         client: None,
         ft,
@@ -269,19 +264,19 @@ async fn one_try(
             }
             Ok(Ok(_)) => {}
         }
-        match response::parse(&buf, p.buffer_size) {
-            Ok(Some((head, n))) => {
+        match response::parse(&mut buf, p.buffer_size) {
+            Ok(Some((head, leftover))) => {
                 if head.code == 100 {
-                    buf.drain(..n);
+                    buf = leftover;
+                    buf.reserve(p.buffer_size.max(1024));
                     continue;
                 }
-                let leftover = buf.split_off(n);
                 return Ok(Sent {
                     conn,
                     head,
                     leftover,
                     connect_time,
-                    header_time: t0.elapsed(),
+                    header_time: Instant::now() - t0,
                 });
             }
             Ok(None) => {
@@ -353,7 +348,8 @@ pub async fn proxy(
     let ups = &live.upstreams[pp.upstream];
     req.proxy_host = &pp.proxy_host;
     req.proxy_port = pp.proxy_port;
-    let p = req.loc.proxy.clone();
+    let loc = req.loc;
+    let p = &loc.proxy;
     let key = match &ups.conf.method {
         Method::Hash { key, .. } => key.render(req),
         _ => Vec::new(),
@@ -385,8 +381,9 @@ pub async fn proxy(
     let expired = |first: Instant| {
         !p.next_upstream_timeout.is_zero() && first.elapsed() >= p.next_upstream_timeout
     };
+    let mut now = first;
     loop {
-        let sel = match attempt.next_peer(Instant::now()) {
+        let sel = match attempt.next_peer(now) {
             Ok(s) => s,
             Err(_) => {
                 log_up(
@@ -416,7 +413,7 @@ pub async fn proxy(
             connect: None,
             header: None,
         });
-        let t0 = Instant::now();
+        let t0 = now;
         let sb = (streaming && !body_sent).then_some(StreamBody {
             client: &mut *client,
             head: req.head,
@@ -424,7 +421,7 @@ pub async fn proxy(
             timeout: req.loc.client_body_timeout,
             done: &mut *stream_done,
         });
-        let result = one_try(pool, addr, &p, &req_head, &body, sb).await;
+        let result = one_try(pool, addr, p, &req_head, &body, sb, t0).await;
         match result {
             Err(f) if f.client.is_some() => {
                 // The client failed while its body was streamed: not the peer's fault.
@@ -437,11 +434,12 @@ pub async fn proxy(
             }
             Err(f) => {
                 body_sent |= streaming && f.request_sent;
+                now = Instant::now();
                 if let Some(t) = req.up.tries.last_mut() {
                     t.status = if f.ft == nu::TIMEOUT { 504 } else { 502 };
-                    t.time = t0.elapsed();
+                    t.time = now - t0;
                 }
-                let report = attempt.finish(PeerOutcome::Failed, Instant::now());
+                let report = attempt.finish(PeerOutcome::Failed, now);
                 if f.reused && f.ft == nu::ERROR {
                     attempt.give_back_try();
                 }
@@ -479,15 +477,16 @@ pub async fn proxy(
                     && !expired(first)
                     && !body_sent
                 {
+                    now = Instant::now();
                     if let Some(t) = req.up.tries.last_mut() {
-                        t.time = t0.elapsed();
+                        t.time = now - t0;
                     }
                     let outcome = if code == 403 || code == 404 {
                         PeerOutcome::Ok
                     } else {
                         PeerOutcome::Failed
                     };
-                    let report = attempt.finish(outcome, Instant::now());
+                    let report = attempt.finish(outcome, now);
                     if report.temporarily_disabled {
                         log_up(
                             req,
@@ -519,12 +518,18 @@ pub async fn proxy(
                     pool,
                     pp,
                     &mut attempt,
+                    t0,
                 )
                 .await;
-                if let Some(t) = req.up.tries.last_mut() {
-                    t.time = t0.elapsed();
+                // relay::send released the peer and timed the try when the response was
+                // complete; only a relay that ended before that is finished here.
+                if attempt.current().is_some() {
+                    let end = Instant::now();
+                    if let Some(t) = req.up.tries.last_mut() {
+                        t.time = end - t0;
+                    }
+                    attempt.finish(PeerOutcome::Ok, end);
                 }
-                attempt.finish(PeerOutcome::Ok, Instant::now());
                 return next;
             }
         }

@@ -61,11 +61,11 @@ impl Pool {
     }
 
     /// Takes the most recently used live idle connection to `addr`.
-    pub fn take(&self, addr: SocketAddr) -> Option<UpConn> {
+    /// `now` is the current time (read once by the caller).
+    pub fn take(&self, addr: SocketAddr, now: Instant) -> Option<UpConn> {
         if self.cap == 0 {
             return None;
         }
-        let now = Instant::now();
         let mut q = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(pos) = q.iter().rposition(|i| i.conn.addr == addr) {
             let Some(idle) = q.remove(pos) else { break };
@@ -88,11 +88,12 @@ impl Pool {
         None
     }
 
-    /// Returns a connection after a complete exchange that allows keep-alive.
-    pub fn put(&self, conn: UpConn) {
+    /// Returns a connection after a complete exchange that allows keep-alive; `now` is the
+    /// current time.
+    pub fn put(&self, conn: UpConn, now: Instant) {
         if self.cap == 0
             || conn.requests >= self.max_requests
-            || conn.created.elapsed() >= self.max_time
+            || now.saturating_duration_since(conn.created) >= self.max_time
         {
             return;
         }
@@ -100,10 +101,7 @@ impl Pool {
         if q.len() >= self.cap {
             q.pop_front();
         }
-        q.push_back(Idle {
-            conn,
-            since: Instant::now(),
-        });
+        q.push_back(Idle { conn, since: now });
     }
 
     /// Idle connections cached now.

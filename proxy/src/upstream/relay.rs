@@ -50,6 +50,7 @@ pub async fn send(
     pool: &Pool,
     pp: &ProxyPass,
     attempt: &mut Attempt,
+    t0: Instant,
 ) -> Next {
     let head_req = req.head.method() == b"HEAD";
     let code = up.code;
@@ -163,13 +164,16 @@ pub async fn send(
     });
     let reusable_head =
         up.http11 && !up.conn_close && up_framing != Framing::Close && pool.enabled();
-    let mut released = false;
+    // When the upstream part ended: the peer is released and the try timed then, as nginx
+    // finalizes the upstream before the client has the whole response.
+    let mut released: Option<Instant> = None;
     let mut release = |conn: UpConn, ok: bool, attempt: &mut Attempt| {
+        let end = Instant::now();
         if ok && reusable_head {
-            pool.put(conn);
+            pool.put(conn, end);
         }
-        attempt.finish(PeerOutcome::Ok, Instant::now());
-        released = true;
+        attempt.finish(PeerOutcome::Ok, end);
+        released = Some(end);
     };
     let client_error;
     if p.buffering && !accel_off && !framer.complete && up_error.is_none() {
@@ -234,7 +238,9 @@ pub async fn send(
         let ok = framer.complete && up_error.is_none();
         release(conn, ok, attempt);
     }
-    let _ = released;
+    if let (Some(end), Some(t)) = (released, req.up.tries.last_mut()) {
+        t.time = end - t0;
+    }
     req.body_bytes_sent = req.bytes_sent.saturating_sub(head_len);
     if let Some(msg) = &up_error {
         log_error(req.live, req, LogLevel::Error, msg);

@@ -2,6 +2,8 @@
 //! header) and turning it into the client head: nginx's hidden headers, framing rebuilt,
 //! Location made absolute / rewritten by `proxy_redirect default`.
 
+use crate::http::head::contains_ci;
+
 /// A parsed upstream response head (names and values are ranges into `raw`).
 #[derive(Debug)]
 pub struct UpHead {
@@ -32,11 +34,27 @@ pub enum HeadError {
     TooBig,
 }
 
-/// Parses `buf`; Ok(None) when more bytes are needed.
-pub fn parse(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, HeadError> {
-    let mut storage = [httparse::EMPTY_HEADER; 100];
-    let mut resp = httparse::Response::new(&mut storage);
-    let n = match resp.parse(buf) {
+/// Parses the head at the start of `buf`; Ok(None) when more bytes are needed. On success the
+/// head takes `buf`'s allocation and the bytes after the head are returned beside it (an
+/// empty, unallocated Vec when there are none).
+pub fn parse(buf: &mut Vec<u8>, limit: usize) -> Result<Option<(UpHead, Vec<u8>)>, HeadError> {
+    let Some((mut h, n)) = parse_ranges(buf, limit)? else {
+        return Ok(None);
+    };
+    let leftover = buf.split_off(n);
+    h.raw = std::mem::take(buf);
+    Ok(Some((h, leftover)))
+}
+
+/// The head's fields as ranges into `buf` (`raw` left empty) and the head's length.
+fn parse_ranges(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, HeadError> {
+    let mut storage = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 100];
+    let mut resp = httparse::Response::new(&mut []);
+    let n = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut storage,
+    ) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             return if buf.len() >= limit {
@@ -77,16 +95,11 @@ pub fn parse(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, HeadEr
             }
             h.content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            h.chunked = x
-                .value
-                .to_ascii_lowercase()
-                .windows(7)
-                .any(|w| w == b"chunked");
+            h.chunked = contains_ci(x.value, b"chunked");
         } else if name.eq_ignore_ascii_case(b"connection") {
-            let v = x.value.to_ascii_lowercase();
-            if v.windows(5).any(|w| w == b"close") {
+            if contains_ci(x.value, b"close") {
                 h.conn_close = true;
-            } else if v.windows(10).any(|w| w == b"keep-alive") && !h.http11 {
+            } else if contains_ci(x.value, b"keep-alive") && !h.http11 {
                 h.conn_close = false;
             }
         }
@@ -95,7 +108,6 @@ pub fn parse(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, HeadEr
     if h.chunked {
         h.content_length = None;
     }
-    h.raw = buf[..n].to_vec();
     Ok(Some((h, n)))
 }
 
