@@ -115,13 +115,15 @@ pub struct Conditionals<'a> {
 
 /// nginx's not_modified header filter for a 200 response with `etag` and `last_modified`
 /// (seconds): If-Unmodified-Since/If-Match failing → 412; then, when If-Modified-Since or
-/// If-None-Match is present, 304 unless a present one says "modified".
+/// If-None-Match is present, 304 unless a present one says "modified". `etag` as text or
+/// bytes.
 pub fn evaluate(
     c: &Conditionals<'_>,
-    etag: &str,
+    etag: impl AsRef<[u8]>,
     last_modified: i64,
     ims: ImsMode,
 ) -> Precondition {
+    let etag = etag.as_ref();
     if let Some(v) = c.if_unmodified_since
         && parse_http_date(v).is_none_or(|t| t < last_modified)
     {
@@ -160,12 +162,12 @@ fn modified_since(v: &[u8], last_modified: i64, mode: ImsMode) -> bool {
 }
 
 /// nginx's `ngx_http_test_if_match`: `*`, or a comma list containing `etag` (with `weak`,
-/// `W/` prefixes are ignored on both sides).
-pub fn etag_list_matches(list: &[u8], etag: &str, weak: bool) -> bool {
+/// `W/` prefixes are ignored on both sides). `etag` as text or bytes.
+pub fn etag_list_matches(list: &[u8], etag: impl AsRef<[u8]>, weak: bool) -> bool {
     if list == b"*" {
         return true;
     }
-    let mut etag = etag.as_bytes();
+    let mut etag = etag.as_ref();
     if weak && etag.len() > 2 && etag.starts_with(b"W/") {
         etag = &etag[2..];
     }

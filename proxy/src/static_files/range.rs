@@ -31,7 +31,7 @@ pub enum RangeDecision {
 pub fn evaluate(
     range: Option<&[u8]>,
     if_range: Option<&[u8]>,
-    etag: &str,
+    etag: impl AsRef<[u8]>,
     last_modified: i64,
     len: u64,
     max_ranges: Option<usize>,
@@ -47,7 +47,7 @@ pub fn evaluate(
     }
     if let Some(ir) = if_range {
         if ir.len() >= 2 && ir.ends_with(b"\"") {
-            if ir != etag.as_bytes() {
+            if ir != etag.as_ref() {
                 return RangeDecision::Full;
             }
         } else if parse_http_date(ir) != Some(last_modified) {

@@ -131,7 +131,7 @@ pub(super) fn respond<'c>(
     };
     let ctype = conf.mime.for_uri(req.uri, &conf.default_type);
     let v = conditional::validators(mtime, size);
-    let (lm, tag) = (v.lm, v.etag.as_str());
+    let (lm, tag) = (v.lm, v.etag.as_bytes());
     let cond = Conditionals {
         if_modified_since: raw(IF_MODIFIED_SINCE),
         if_none_match: raw(IF_NONE_MATCH),
@@ -161,7 +161,7 @@ pub(super) fn respond<'c>(
         h.insert(CONTENT_TYPE, hv(ctype));
         h.insert(CONTENT_LENGTH, HeaderValue::from(size));
         h.insert(LAST_MODIFIED, hv(v.last_modified.as_str()));
-        h.insert(ETAG, hv(tag));
+        h.insert(ETAG, hv(v.etag.as_str()));
         h
     };
     if precondition == Precondition::NotModified {
