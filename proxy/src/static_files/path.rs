@@ -81,16 +81,28 @@ pub fn normalize_uri(raw: &[u8]) -> Result<Vec<u8>, UriError> {
 /// Whether `uri` is already normalised (what [`super::serve`] requires): starts with `/`,
 /// no NUL, no `.`/`..` segment and no empty segment except a trailing `/`.
 pub fn is_normalized(uri: &[u8]) -> bool {
-    if uri.first() != Some(&b'/') || uri.contains(&0) {
+    // one pass: a segment ends at each `/` after the first byte
+    let seg_ok = |s: &[u8], last: bool| match s {
+        b"" => last,
+        b"." | b".." => false,
+        _ => true,
+    };
+    if uri.first() != Some(&b'/') {
         return false;
     }
-    let mut segs = uri[1..].split(|&b| b == b'/').peekable();
-    while let Some(s) = segs.next() {
-        if s == b"." || s == b".." || (s.is_empty() && segs.peek().is_some()) {
+    let mut start = 1;
+    for (i, &b) in uri.iter().enumerate().skip(1) {
+        if b == 0 {
             return false;
         }
+        if b == b'/' {
+            if !seg_ok(&uri[start..i], false) {
+                return false;
+            }
+            start = i + 1;
+        }
     }
-    true
+    seg_ok(&uri[start..], true)
 }
 
 /// Where a location's files are.
@@ -194,6 +206,32 @@ mod tests {
         }
         for good in [&b"/a"[..], b"/a/b/", b"/.a", b"/a..b/c", b"/.../x"] {
             assert!(is_normalized(good), "{good:?}");
+        }
+    }
+
+    /// Without `%`, a URI is normalised exactly when normalising leaves it as it is: all
+    /// strings over `/ . a NUL` up to 7 bytes.
+    #[test]
+    fn is_normalized_agrees_with_normalize_uri() {
+        let alphabet = [b'/', b'.', b'a', 0];
+        let mut uris: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut all = uris.clone();
+        for _ in 0..7 {
+            uris = uris
+                .iter()
+                .flat_map(|u| {
+                    alphabet.iter().map(move |&c| {
+                        let mut v = u.clone();
+                        v.push(c);
+                        v
+                    })
+                })
+                .collect();
+            all.extend(uris.iter().cloned());
+        }
+        for u in &all {
+            let same = normalize_uri(u).is_ok_and(|n| &n == u);
+            assert_eq!(is_normalized(u), same, "{:?}", String::from_utf8_lossy(u));
         }
     }
 
