@@ -17,8 +17,8 @@ use std::time::Instant;
 pub struct Route {
     /// Listen address.
     pub addr: SocketAddr,
-    /// Exact names → server index.
-    pub exact: HashMap<Vec<u8>, usize>,
+    /// Exact names → server index (FNV: looked up for every request, with short keys).
+    pub exact: fnv::FnvHashMap<Vec<u8>, usize>,
     /// `*.example.com` as (".example.com", server), longest first.
     pub wild_head: Vec<(Vec<u8>, usize)>,
     /// `www.example.*` as ("www.example.", server), longest first.
@@ -33,7 +33,7 @@ impl Route {
     fn build(ls: &ListenSocket, cfg: &Config) -> Route {
         let mut r = Route {
             addr: ls.addr,
-            exact: HashMap::new(),
+            exact: fnv::FnvHashMap::default(),
             wild_head: Vec::new(),
             wild_tail: Vec::new(),
             regex: Vec::new(),
