@@ -101,6 +101,7 @@ pub async fn serve(
         wake.in_pass.store(true, Ordering::SeqCst);
         let mut done = false;
         let mut took_before = false;
+        let mut settled = false;
         for _ in 0..PASSES {
             wake.pending.store(false, Ordering::SeqCst);
             let mut conn_cx = Context::from_waker(&waker);
@@ -108,14 +109,11 @@ pub async fn serve(
             while !done {
                 match pin!(conn.accept()).poll(&mut conn_cx) {
                     Poll::Ready(Some(Ok((req, respond)))) => {
-                        let io = io::H2Io::new(req, respond);
-                        streams.push(super::conn::serve_stream(
-                            Stream::Mem(Box::new(io)),
-                            peer,
-                            local,
-                            shared.clone(),
-                            https,
-                        ));
+                        let io = Stream::Mem(Box::new(io::H2Io::new(req, respond)));
+                        let shared = shared.clone();
+                        streams.push_with(|| {
+                            super::conn::serve_stream(io, peer, local, shared, https)
+                        });
                         greedy |= took_before;
                         took = true;
                         if !greedy {
@@ -134,6 +132,7 @@ pub async fn serve(
             // more streams may be waiting in it (one was taken, not all).
             let more = took && !greedy;
             if !more && !wake.pending.load(Ordering::SeqCst) {
+                settled = true;
                 break;
             }
             took_before = took;
@@ -142,9 +141,9 @@ pub async fn serve(
         if done {
             return Poll::Ready(());
         }
-        if wake.pending.swap(false, Ordering::SeqCst) {
-            // Still signalled after the passes (or since the last one): come back after the
-            // other tasks had their turn.
+        if wake.pending.swap(false, Ordering::SeqCst) || !settled {
+            // Signalled since the last pass, or the passes ran out with work left: come back
+            // after the other tasks had their turn.
             cx.waker().wake_by_ref();
         }
         Poll::Pending

@@ -75,9 +75,11 @@ impl<F: Future<Output = ()>> Slots<F> {
         self.running == 0
     }
 
-    /// Adds `fut`; it is first polled by the next [`Slots::poll`] (the caller's, as the task
-    /// is not woken for it).
-    pub fn push(&mut self, fut: F) {
+    /// Adds the future `make` returns; it is first polled by the next [`Slots::poll`] (the
+    /// caller's, as the task is not woken for it). Inlined with `make`, the future is built
+    /// straight into its slot (no copy of it through the stack).
+    #[inline(always)]
+    pub fn push_with(&mut self, make: impl FnOnce() -> F) {
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -97,7 +99,7 @@ impl<F: Future<Output = ()>> Slots<F> {
             }
         };
         let slot = &mut self.slots[index];
-        slot.fut.set(Some(fut));
+        slot.fut.set(Some(make()));
         self.running += 1;
         // Queued for the next poll, without waking the task (the caller polls next).
         if !slot.wake.queued.swap(true, Ordering::AcqRel)
@@ -165,7 +167,7 @@ mod tests {
         let mut set = Slots::new();
         let spawn = |set: &mut Slots<_>, ms: u64| {
             let done = done.clone();
-            set.push(async move {
+            set.push_with(|| async move {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                 done.set(done.get() + 1);
             });

@@ -54,7 +54,7 @@ async fn exchange(
             .send_data(Bytes::from_static(&b[b.len() / 2..]), true)
             .expect("data");
     }
-    let resp = tokio::time::timeout(Duration::from_secs(10), resp)
+    let resp = tokio::time::timeout(Duration::from_secs(30), resp)
         .await
         .expect("response in time")
         .expect("response");
