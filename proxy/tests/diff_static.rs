@@ -1,6 +1,7 @@
 //! Static files through both proxies (the `static_files` module behind our phases): the
 //! article's `/static/` alias location with `expires` and `add_header`, `root`, index,
-//! directory redirect, HEAD, conditional 304, ranges, 404/405, and traversal attempts.
+//! directory redirect, HEAD, conditional 304, ranges, 404/405, and traversal attempts; and a
+//! location with neither `expires` nor `add_header` (our allocation-free direct path).
 
 mod common;
 
@@ -18,10 +19,16 @@ fn static_files_match_nginx() {
     std::fs::write(d.join("www/index.html"), "<h1>home</h1>\n").expect("write");
     std::fs::write(d.join("www/sub/page.txt"), "page\n").expect("write");
     std::fs::write(d.join("secret.txt"), "secret\n").expect("write");
+    std::fs::create_dir_all(d.join("www/plain/dir")).expect("mkdir");
+    let data: String = (0..500).map(|i| format!("{i:09}\n")).collect();
+    std::fs::write(d.join("www/plain/data.txt"), &data).expect("write");
+    std::fs::write(d.join("www/plain/UP.JS"), "x\n").expect("write");
+    std::fs::write(d.join("www/plain/dir/index.html"), "<p>dir</p>\n").expect("write");
     let http = format!(
         "types {{ text/html html; text/css css; application/javascript js; text/plain txt; }}\n\
          server {{ listen 127.0.0.1:{{PORT}}; server_name example.com;\n\
            location /static/ {{ alias {dir}/static/; expires 30d; add_header Cache-Control \"public, immutable\"; }}\n\
+           location /plain/ {{ root {dir}/www; }}\n\
            location / {{ root {dir}/www; add_header X-Always yes always; }} }}",
         dir = d.display()
     );
@@ -37,6 +44,20 @@ fn static_files_match_nginx() {
         .lines()
         .find_map(|l| l.strip_prefix("Last-Modified: ").map(str::to_string))
         .unwrap_or_default();
+    let plain_probe = raw(
+        nginx.addr(),
+        b"HEAD /plain/data.txt HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let plain_text = String::from_utf8_lossy(&plain_probe);
+    let header = |name: &str| {
+        plain_text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(str::to_string))
+            .unwrap_or_default()
+    };
+    let (plain_lm, plain_etag) = (header("Last-Modified: "), header("ETag: "));
+    assert!(!plain_etag.is_empty(), "nginx sent no ETag: {plain_text}");
     let cases: Vec<String> = vec![
         "GET /static/app.js".into(),
         "HEAD /static/app.js".into(),
@@ -54,6 +75,27 @@ fn static_files_match_nginx() {
         format!("GET /static/app.js\r\nIf-Modified-Since: {lm}"),
         "GET /static/app.js\r\nRange: bytes=0-9".into(),
         "GET /static/app.js\r\nRange: bytes=99999-".into(),
+        // no expires / add_header: the direct path
+        "GET /plain/data.txt".into(),
+        "HEAD /plain/data.txt".into(),
+        "GET /plain/UP.JS".into(),
+        "GET /plain/dir/".into(),
+        "GET /plain/dir".into(),
+        "GET /plain/missing".into(),
+        "POST /plain/data.txt".into(),
+        format!("GET /plain/data.txt\r\nIf-Modified-Since: {plain_lm}"),
+        format!("GET /plain/data.txt\r\nIf-None-Match: {plain_etag}"),
+        "GET /plain/data.txt\r\nIf-None-Match: \"other\"".into(),
+        format!("GET /plain/data.txt\r\nIf-Match: {plain_etag}"),
+        "GET /plain/data.txt\r\nIf-Match: \"other\"".into(),
+        "GET /plain/data.txt\r\nIf-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT".into(),
+        "GET /plain/data.txt\r\nRange: bytes=10-29".into(),
+        "GET /plain/data.txt\r\nRange: bytes=-15".into(),
+        "GET /plain/data.txt\r\nRange: bytes=4990-".into(),
+        "GET /plain/data.txt\r\nRange: bytes=0-1,10-12".into(),
+        "GET /plain/data.txt\r\nRange: bytes=5000-".into(),
+        format!("GET /plain/data.txt\r\nRange: bytes=0-3\r\nIf-Range: {plain_etag}"),
+        "GET /plain/data.txt\r\nRange: bytes=0-3\r\nIf-Range: \"stale\"".into(),
     ];
     let mut bad = Vec::new();
     for c in &cases {
