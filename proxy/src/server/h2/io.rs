@@ -26,18 +26,21 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Most response headers parsed from the pipeline's head (as an HTTP/1.1 client would).
 const MAX_HEADERS: usize = 100;
+/// Response headers parsed without filling the full array (most heads have fewer).
+const FEW_HEADERS: usize = 24;
 /// Largest response head accepted from the pipeline (bytes).
 const MAX_HEAD: usize = 400 * 1024;
 
-/// Headers HTTP/2 forbids in responses.
-const HOP: [&str; 6] = [
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-connection",
-    "te",
-];
+/// Whether HTTP/2 forbids `name` in responses (connection-specific headers and `TE`).
+fn hop(name: &HeaderName) -> bool {
+    use hyper::header::{CONNECTION, TE, TRANSFER_ENCODING, UPGRADE};
+    name == CONNECTION
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == TE
+        || name == "keep-alive"
+        || name == "proxy-connection"
+}
 
 /// How the response body is framed in the pipeline's HTTP/1.1 output.
 #[derive(Debug)]
@@ -195,9 +198,18 @@ impl H2Io {
         let mut skipped = 0;
         loop {
             let buf = &input[skipped..];
-            let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut resp = httparse::Response::new(&mut hs);
-            let used = match resp.parse(buf) {
+            // A short header array first (filling the full one costs more than parsing a
+            // typical head); the full one only for heads with more headers.
+            let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+            let mut all;
+            let mut resp = httparse::Response::new(&mut few);
+            let mut parsed = resp.parse(buf);
+            if let Err(httparse::Error::TooManyHeaders) = parsed {
+                all = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                resp = httparse::Response::new(&mut all);
+                parsed = resp.parse(buf);
+            }
+            let used = match parsed {
                 Ok(httparse::Status::Complete(n)) => n,
                 Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Ok(None),
                 _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad head")),
@@ -213,6 +225,7 @@ impl H2Io {
             let mut te: Option<bool> = None;
             let mut length: Option<u64> = None;
             let mut bad_length = false;
+            let mut has_date = false;
             for h in resp.headers.iter() {
                 let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad header");
                 let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad())?;
@@ -229,14 +242,13 @@ impl H2Io {
                         _ => bad_length = true,
                     }
                 }
-                if HOP.contains(&name.as_str()) {
+                if hop(&name) {
                     continue;
                 }
+                has_date |= name == hyper::header::DATE;
                 headers.append(name, value_of(h.value).ok_or_else(bad)?);
             }
-            if !headers.contains_key(hyper::header::DATE)
-                && let Some(v) = super::super::respond::with_date(value_of)
-            {
+            if !has_date && let Some(v) = super::super::respond::with_date(value_of) {
                 headers.insert(hyper::header::DATE, v);
             }
             if bad_length {
@@ -342,13 +354,21 @@ impl AsyncRead for H2Io {
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
         if let Some(parts) = me.parts.take() {
-            let mut len = 0;
-            emit_head(&parts, me.chunked, |b| len += b.len());
-            if len <= buf.remaining() {
-                emit_head(&parts, me.chunked, |b| buf.put_slice(b));
+            // Straight into the reader's buffer; when it does not fit, taken back and spilled.
+            let start = buf.filled().len();
+            let mut fits = true;
+            emit_head(&parts, me.chunked, |b| {
+                if fits && b.len() <= buf.remaining() {
+                    buf.put_slice(b);
+                } else {
+                    fits = false;
+                }
+            });
+            if fits {
                 return Poll::Ready(Ok(()));
             }
-            let mut spill = Vec::with_capacity(len);
+            buf.set_filled(start);
+            let mut spill = Vec::with_capacity(1024);
             emit_head(&parts, me.chunked, |b| spill.extend_from_slice(b));
             me.spill = spill;
         }

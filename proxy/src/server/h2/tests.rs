@@ -12,17 +12,23 @@ use std::time::Duration;
 
 /// Length of the `/big` response body (bytes; larger than an inline payload).
 const BIG: usize = 3000;
+/// Headers added to the `/many` response (more than the glue's short header array).
+const MANY: usize = 40;
 
 fn start_proxy(dir: &std::path::Path) -> (Proc, u16) {
     let port = free_port();
     let big = "b".repeat(BIG);
+    let many: String = (0..MANY)
+        .map(|i| format!("add_header x-h{i} v{i}; "))
+        .collect();
     let d = dir.display();
     let conf = format!(
         "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
          events {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  \
          client_body_temp_path {d}/cb;\n  server {{\n    listen 127.0.0.1:{port} http2;\n    \
          location / {{ return 200 \"$request_method $request_uri\\n\"; }}\n    \
-         location /big {{ return 200 \"{big}\"; }}\n  }}\n}}\n"
+         location /big {{ return 200 \"{big}\"; }}\n    \
+         location /many {{ {many}return 200 \"m\"; }}\n  }}\n}}\n"
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).expect("write conf");
@@ -103,6 +109,20 @@ async fn concurrent_streams_heads_and_bodies_through_the_pipeline() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, format!("GET /s?i={i}\n").into_bytes());
     }
+
+    // A response head with many headers, all passed on in order.
+    let mut send2 = send.clone().ready().await.expect("ready");
+    let (resp, _) = send2.send_request(get("/many"), true).expect("send");
+    let resp = resp.await.expect("response");
+    let names: Vec<String> = resp
+        .headers()
+        .keys()
+        .filter(|n| n.as_str().starts_with("x-h"))
+        .map(|n| n.to_string())
+        .collect();
+    let want: Vec<String> = (0..MANY).map(|i| format!("x-h{i}")).collect();
+    assert_eq!(names, want);
+    assert_eq!(resp.headers()["x-h7"], "v7");
 
     // A large body (shared payload) and a HEAD (no body).
     let (status, body) = exchange(send.clone(), get("/big"), None).await;
