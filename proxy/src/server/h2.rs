@@ -7,6 +7,7 @@
 //! pipe, an HTTP/1.1 client or extra tasks in between.
 
 pub mod chunk;
+pub mod head;
 pub mod io;
 pub mod slots;
 #[cfg(test)]
