@@ -110,7 +110,7 @@ fn with_req<T>(
         server,
         loc: &loc.conf,
         live,
-        uri: uri.to_vec(),
+        uri: uri.to_vec().into(),
         args: if q == 0 { 0..0 } else { q..head.target().len() },
         start: Instant::now(),
         start_time: SystemTime::now(),

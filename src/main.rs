@@ -3,6 +3,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: the proxy's per-request buffers (8 KiB reads, response
+/// heads) are past glibc's thread cache and paid `_int_malloc`/`_int_free` bin work each time
+/// (12 % of the proxy's user-space instructions per request under callgrind; nginx allocates
+/// from per-request pools instead).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "proxylab",

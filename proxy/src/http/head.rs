@@ -4,6 +4,9 @@
 
 use std::ops::Range;
 
+/// Header (name, value) ranges into a head's `raw`.
+pub type HeaderList = Vec<(Range<usize>, Range<usize>)>;
+
 /// A parsed request head; header names and values are ranges into `raw`.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
@@ -16,7 +19,7 @@ pub struct RequestHead {
     /// Minor version (0 = HTTP/1.0, 1 = HTTP/1.1).
     pub minor: u8,
     /// Headers in order (invalid ones, e.g. with `_`, already dropped as nginx does).
-    pub headers: Vec<(Range<usize>, Range<usize>)>,
+    pub headers: HeaderList,
     /// Validated Host (see [`RequestHead::host`]).
     pub host: Host,
     /// Content-Length.
@@ -191,7 +194,7 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 /// Parses a head from `buf` (copied into the head). `Ok(None)` = incomplete; `Err(status)` =
 /// nginx's error status.
 pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
-    let Some((mut head, n)) = parse_ranges(buf, lim)? else {
+    let Some((mut head, n)) = parse_ranges(buf, lim, &mut Vec::new())? else {
         return Ok(None);
     };
     head.raw = buf[..n].to_vec();
@@ -200,8 +203,14 @@ pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u
 
 /// As [`parse`], but the head takes `buf`'s allocation and `buf` keeps only the bytes after
 /// the head (a pipelined request or the body; unallocated when there are none).
-pub fn take(buf: &mut Vec<u8>, lim: &Limits) -> Result<Option<RequestHead>, u16> {
-    let Some((mut head, n)) = parse_ranges(buf, lim)? else {
+/// `spare` is an empty header list to fill (kept across the requests of a connection, so the
+/// list is not allocated per request).
+pub fn take(
+    buf: &mut Vec<u8>,
+    lim: &Limits,
+    spare: &mut HeaderList,
+) -> Result<Option<RequestHead>, u16> {
+    let Some((mut head, n)) = parse_ranges(buf, lim, spare)? else {
         return Ok(None);
     };
     let rest = buf.split_off(n);
@@ -210,7 +219,11 @@ pub fn take(buf: &mut Vec<u8>, lim: &Limits) -> Result<Option<RequestHead>, u16>
 }
 
 /// The head's fields as ranges into `buf` (`raw` left empty) and the head's length.
-fn parse_ranges(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
+fn parse_ranges(
+    buf: &[u8],
+    lim: &Limits,
+    spare: &mut HeaderList,
+) -> Result<Option<(RequestHead, usize)>, u16> {
     let mut storage = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut req = httparse::Request::new(&mut []);
     let n = match req.parse_with_uninit_headers(buf, &mut storage) {
@@ -247,7 +260,12 @@ fn parse_ranges(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>
         method,
         target,
         minor,
-        headers: Vec::with_capacity(req.headers.len()),
+        headers: {
+            let mut v = std::mem::take(spare);
+            v.clear();
+            v.reserve(req.headers.len());
+            v
+        },
         host: Host::None,
         content_length: None,
         chunked: false,
@@ -364,7 +382,7 @@ mod tests {
         assert!(matches!(h.host, Host::Raw(_)));
         assert_eq!(h.host(), Some(&b"ex.com"[..]));
         let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2".to_vec();
-        let h = take(&mut buf, &LIM).unwrap().unwrap();
+        let h = take(&mut buf, &LIM, &mut Vec::new()).unwrap().unwrap();
         assert_eq!(
             (h.target(), h.host(), &buf[..]),
             (&b"/"[..], Some(&b"a"[..]), &b"GET /2"[..])

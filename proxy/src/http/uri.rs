@@ -1,6 +1,8 @@
 //! Request-target handling: split path and args, and nginx's normalization (`%XX` decoding,
 //! `.`/`..` resolution, `//` merging) used for location matching and `$uri`.
 
+use std::borrow::Cow;
+
 /// Why a URI was rejected (nginx answers 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadUri;
@@ -24,15 +26,15 @@ fn hex(b: u8) -> Option<u8> {
 
 /// Normalizes a path as nginx's `ngx_http_parse_complex_uri`: decodes `%XX`, merges slashes
 /// (when `merge_slashes`), resolves `.` and `..` (`..` above the root is an error), and
-/// rejects NUL bytes.
-pub fn normalize(path: &[u8], merge_slashes: bool) -> Result<Vec<u8>, BadUri> {
+/// rejects NUL bytes. A path that needs none of that is returned as it is, without a copy.
+pub fn normalize(path: &[u8], merge_slashes: bool) -> Result<Cow<'_, [u8]>, BadUri> {
     if path.first() != Some(&b'/') {
         return Err(BadUri);
     }
     let fast = !path.iter().any(|&b| b == b'%' || b == b'.' || b == 0)
         && (!merge_slashes || !path.windows(2).any(|w| w == b"//"));
     if fast {
-        return Ok(path.to_vec());
+        return Ok(Cow::Borrowed(path));
     }
     let mut decoded = Vec::with_capacity(path.len());
     let mut i = 0;
@@ -79,7 +81,7 @@ pub fn normalize(path: &[u8], merge_slashes: bool) -> Result<Vec<u8>, BadUri> {
     if decoded.ends_with(b"/") || trailing_slash_needed || out.is_empty() {
         out.push(b'/');
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Percent-escapes a normalized path for sending upstream (nginx's `NGX_ESCAPE_URI`-like set).
@@ -100,13 +102,20 @@ mod tests {
 
     #[test]
     fn normalizes_like_nginx() {
-        assert_eq!(normalize(b"/a/../b//c%20d", true).unwrap(), b"/b/c d");
-        assert_eq!(normalize(b"/a/./b/", true).unwrap(), b"/a/b/");
-        assert_eq!(normalize(b"/a/..", true).unwrap(), b"/");
+        assert_eq!(normalize(b"/a/../b//c%20d", true).unwrap(), &b"/b/c d"[..]);
+        assert_eq!(normalize(b"/a/./b/", true).unwrap(), &b"/a/b/"[..]);
+        assert_eq!(normalize(b"/a/..", true).unwrap(), &b"/"[..]);
         assert_eq!(normalize(b"/..", true), Err(BadUri));
         assert_eq!(normalize(b"/%2e%2e/x", true), Err(BadUri));
         assert_eq!(normalize(b"/x%00", true), Err(BadUri));
-        assert_eq!(normalize(b"/plain/path", true).unwrap(), b"/plain/path");
+        assert_eq!(
+            normalize(b"/plain/path", true).unwrap(),
+            &b"/plain/path"[..]
+        );
+        assert!(matches!(
+            normalize(b"/plain/path", true),
+            Ok(Cow::Borrowed(_))
+        ));
         assert_eq!(split_args(b"/a?x=1?y"), (&b"/a"[..], &b"x=1?y"[..]));
     }
 }

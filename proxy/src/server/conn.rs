@@ -115,6 +115,8 @@ pub async fn serve_stream(
         h2,
     };
     let mut wait = None::<Duration>;
+    // The header list of the last request, reused by the next one.
+    let mut spare_headers = head::HeaderList::new();
     loop {
         let live = shared.live.load_full();
         let Some(route) = live.route(local) else {
@@ -139,6 +141,7 @@ pub async fn serve_stream(
                 client.buf = Vec::new();
                 if let super::stream::Stream::Plain(s) = &client.stream {
                     tokio::select! {
+                        biased; // fixed order: no random number per wait
                         r = tokio::time::timeout_at(deadline, s.readable()) => {
                             if !matches!(r, Ok(Ok(()))) {
                                 return;
@@ -169,7 +172,7 @@ pub async fn serve_stream(
         // The header timer is armed only when the head is not complete in the first read.
         let mut deadline = None;
         let parsed = loop {
-            match head::take(&mut client.buf, &limits) {
+            match head::take(&mut client.buf, &limits, &mut spare_headers) {
                 Ok(Some(h)) => break Ok(h),
                 Ok(None) => {}
                 Err(code) => break Err(code),
@@ -213,6 +216,7 @@ pub async fn serve_stream(
         };
         let server_idx = route.select(head.host());
         let next = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
+        spare_headers = head.headers;
         match next {
             Next::Close => return,
             Next::KeepAlive(t) => {
@@ -263,7 +267,7 @@ fn early_req<'a>(
         server,
         loc: &server.base,
         live,
-        uri: Vec::new(),
+        uri: Default::default(),
         args: 0..0,
         start: std::time::Instant::now(),
         start_time: SystemTime::now(),

@@ -64,8 +64,8 @@ pub struct Req<'a> {
     pub loc: &'a Loc,
     /// Live state (maps, zones).
     pub live: &'a Live,
-    /// Normalized path (`$uri`).
-    pub uri: Vec<u8>,
+    /// Normalized path (`$uri`): borrowed from the request line when it needed no change.
+    pub uri: std::borrow::Cow<'a, [u8]>,
     /// Args range inside the target.
     pub args: Range<usize>,
     /// Monotonic start.

@@ -159,7 +159,7 @@ async fn run_phases<'a>(
         return send_error(client, req, shared, 413).await;
     }
     if redirect {
-        let mut path = req.uri.clone();
+        let mut path = req.uri.to_vec();
         path.push(b'/');
         if !req.args().is_empty() {
             path.push(b'?');
