@@ -161,7 +161,12 @@ mod tests {
     #[test]
     fn hides_and_passes_as_nginx() {
         let none: &[String] = &[];
-        for n in ["Connection", "keep-alive", "Content-Length", "Transfer-Encoding"] {
+        for n in [
+            "Connection",
+            "keep-alive",
+            "Content-Length",
+            "Transfer-Encoding",
+        ] {
             assert!(!passed(n.as_bytes(), none, &[n.to_string()]), "{n}");
         }
         for n in [
