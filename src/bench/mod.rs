@@ -3,6 +3,7 @@
 
 mod edge_idle;
 pub mod loadgen;
+pub mod pin;
 pub mod proxy;
 pub mod proxy_edge;
 pub mod support;

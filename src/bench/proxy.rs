@@ -11,7 +11,10 @@ use anyhow::{Context, bail};
 use std::process::Command;
 use std::time::Duration;
 
-const ROUNDS: usize = 3;
+/// Alternating wrk rounds per proxy (throughput and CPU).
+const ROUNDS: usize = 5;
+/// Open-loop rounds per target and load (latency).
+const LAT_ROUNDS: usize = 3;
 const WRK: Wrk = Wrk::ROUND;
 const WARMUP: Wrk = Wrk::WARMUP;
 
@@ -73,9 +76,14 @@ fn open_loop(
     url: &str,
     rate: f64,
     dir: &std::path::Path,
+    cpus: Option<&[usize]>,
 ) -> anyhow::Result<(f64, f64)> {
     let out = dir.join("summary.json");
-    let status = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    if let Some(c) = cpus {
+        super::pin::on_cpus(&mut cmd, c);
+    }
+    let status = cmd
         .args(["loadgen", url, "--rate"])
         .arg(format!("{}", rate.round() as u64))
         .args(["-d", "5s", "-c", "64", "-q", "--summary-json"])
@@ -107,7 +115,7 @@ pub fn run() -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the proxylab binary")?;
     let mut cmd = Command::new(&exe);
     cmd.args(["upstream", "--host", "127.0.0.1", "--port", "0", "--quiet"]);
-    let (_fake, line) = Child::spawn_until_line(
+    let (fake, line) = Child::spawn_until_line(
         "fake upstream",
         cmd,
         "listening on",
@@ -123,6 +131,18 @@ pub fn run() -> anyhow::Result<()> {
     let nginx_pid = nginx_master_pid(&nginx)?;
     let (ours, ours_url, _dir) = start_ours(&exe, &upstream)?;
     let nginx_url = format!("http://{}/", nginx.addr());
+    // Each proxy on a CPU of its own; wrk, the generator and the fake upstream on the others.
+    let split = super::pin::Split::new();
+    if let Some(sp) = &split {
+        super::pin::pin_tree(nginx_pid, &sp.proxy);
+        super::pin::pin_tree(ours.pid(), &sp.proxy);
+        super::pin::pin_tree(fake.pid(), &sp.rest);
+        println!(
+            "pinned: proxies on CPU {:?}, wrk / generator / fake upstream on CPUs {:?}",
+            sp.proxy, sp.rest
+        );
+    }
+    let rest = split.as_ref().map(|sp| sp.rest.as_slice());
     let targets = [
         ("nginx", nginx_url.clone(), nginx_pid),
         ("ours", ours_url.clone(), ours.pid()),
@@ -130,12 +150,12 @@ pub fn run() -> anyhow::Result<()> {
     let mut rps = Rounds::new(&["nginx", "ours"]);
     let mut cpu = Rounds::new(&["nginx", "ours"]);
     for (_, url, _) in &targets {
-        WARMUP.run(url)?;
+        WARMUP.run_on(url, rest)?;
     }
     for round in 0..ROUNDS {
         for (name, url, pid) in &targets {
             let c0 = cpu_secs(*pid);
-            let r = WRK.run(url)?;
+            let r = WRK.run_on(url, rest)?;
             let c1 = cpu_secs(*pid);
             if r.non_2xx > 0 || r.socket_errors > 0 {
                 println!(
@@ -174,17 +194,17 @@ pub fn run() -> anyhow::Result<()> {
     for (label, frac) in [("half", 2.0), ("quarter", 4.0)] {
         let rate = rps.median("nginx") / frac;
         println!(
-            "\nadded latency at {label} load ({rate:.0} req/s open loop, proxylab loadgen -c 64, 5 s, {ROUNDS} rounds):"
+            "\nadded latency at {label} load ({rate:.0} req/s open loop, proxylab loadgen -c 64, 5 s, {LAT_ROUNDS} rounds):"
         );
         let mut p50 = Rounds::new(&["direct", "nginx", "ours"]);
         let mut p99 = Rounds::new(&["direct", "nginx", "ours"]);
-        for _ in 0..ROUNDS {
+        for _ in 0..LAT_ROUNDS {
             for (name, url) in [
                 ("direct", &direct_url),
                 ("nginx", &nginx_url),
                 ("ours", &ours_url),
             ] {
-                let (a, b) = open_loop(&exe, url, rate, tmp.path())?;
+                let (a, b) = open_loop(&exe, url, rate, tmp.path(), rest)?;
                 println!("  {name:<6} p50 {a:>7.0} µs  p99 {b:>8.0} µs");
                 p50.push(name, a);
                 p99.push(name, b);

@@ -247,8 +247,17 @@ pub struct WrkResult {
 impl Wrk {
     /// Runs wrk against `url` and parses its report.
     pub fn run(&self, url: &str) -> anyhow::Result<WrkResult> {
+        self.run_on(url, None)
+    }
+
+    /// As [`Wrk::run`], with wrk started on `cpus` when given (see [`super::pin`]).
+    pub fn run_on(&self, url: &str, cpus: Option<&[usize]>) -> anyhow::Result<WrkResult> {
         let wrk = which("wrk").context("wrk not installed (apt-get install -y wrk)")?;
-        let out = Command::new(wrk)
+        let mut cmd = Command::new(wrk);
+        if let Some(c) = cpus {
+            super::pin::on_cpus(&mut cmd, c);
+        }
+        let out = cmd
             .args([
                 format!("-t{}", self.threads),
                 format!("-c{}", self.connections),
