@@ -113,10 +113,20 @@ fn start(name: &'static str, exe: &Path) -> anyhow::Result<(Target, tempfile::Te
 }
 
 /// One loadgen closed-loop run; `Ok(rate)` only when every request completed with 200.
-fn loadgen(exe: &Path, url: &str, extra: &[&str], tmp: &Path) -> anyhow::Result<f64> {
+fn loadgen(
+    exe: &Path,
+    url: &str,
+    extra: &[&str],
+    tmp: &Path,
+    cpus: Option<&[usize]>,
+) -> anyhow::Result<f64> {
     let out = tmp.join("summary.json");
     let _ = std::fs::remove_file(&out);
-    let status = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    if let Some(c) = cpus {
+        super::pin::on_cpus(&mut cmd, c);
+    }
+    let status = cmd
         .args([
             "loadgen",
             url,
@@ -231,6 +241,18 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
         }
     };
     let targets = [nginx, ours];
+    // Each proxy on the last CPU, the clients on the others (as in `bench proxy`).
+    let split = super::pin::Split::new();
+    if let Some(sp) = &split {
+        for t in &targets {
+            super::pin::pin_tree(t.child.pid(), &sp.proxy);
+        }
+        println!(
+            "pinned: proxies on CPU {:?}, clients on CPUs {:?}",
+            sp.proxy, sp.rest
+        );
+    }
+    let rest = split.as_ref().map(|sp| sp.rest.as_slice());
     let tmp = tempfile::tempdir()?;
     let https = |t: &Target| format!("https://127.0.0.1:{}/", t.tls_port);
     let static_url = |t: &Target, f: &str| format!("http://127.0.0.1:{}/{f}", t.plain_port);
@@ -240,7 +262,7 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
         seconds: SECONDS,
     };
     let wrk_run = |url: String| -> anyhow::Result<f64> {
-        let r = wrk.run(&url)?;
+        let r = wrk.run_on(&url, rest)?;
         if r.non_2xx > 0 || r.socket_errors > 0 {
             bail!("{} non-2xx, {} socket errors", r.non_2xx, r.socket_errors);
         }
@@ -253,7 +275,7 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
             "TLS 1.3 handshakes/s (new connection per request)",
             args.rounds,
             &targets,
-            |t| loadgen(&exe, &https(t), &["--per-request"], tmp.path()),
+            |t| loadgen(&exe, &https(t), &["--per-request"], tmp.path(), rest),
         ));
         goals.push(0.8);
     }
@@ -262,7 +284,7 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
             "HTTPS keep-alive HTTP/1.1",
             args.rounds,
             &targets,
-            |t| loadgen(&exe, &https(t), &[], tmp.path()),
+            |t| loadgen(&exe, &https(t), &[], tmp.path(), rest),
         ));
         goals.push(1.0);
     }
@@ -271,7 +293,7 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
             "HTTPS keep-alive HTTP/2",
             args.rounds,
             &targets,
-            |t| loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path()),
+            |t| loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path(), rest),
         ));
         goals.push(1.0);
     }
