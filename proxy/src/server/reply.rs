@@ -108,6 +108,19 @@ pub async fn send_simple(
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
     );
+    write_answer(client, req, out, body, code, ka).await
+}
+
+/// Sends a head already in `out` followed by `body` (not for HEAD), records the status and
+/// the sizes for the log, and says whether the connection stays open.
+pub async fn write_answer(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    mut out: Vec<u8>,
+    body: &[u8],
+    code: u16,
+    ka: Ka,
+) -> Next {
     let head_len = out.len();
     if req.head.method() != b"HEAD" {
         out.extend_from_slice(body);

@@ -207,18 +207,7 @@ async fn send_page(
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
     );
-    let head_len = out.len();
-    if req.head.method() != b"HEAD" {
-        out.extend_from_slice(&body);
-    }
-    req.status = code;
-    let r = client.write_all(&out, req.loc.send_timeout).await;
-    req.bytes_sent = out.len() as u64;
-    req.body_bytes_sent = (out.len() - head_len) as u64;
-    match (r, ka) {
-        (Ok(()), Ka::KeepAlive(_)) => Next::KeepAlive(req.loc.keepalive_timeout.0),
-        _ => Next::Close,
-    }
+    super::reply::write_answer(client, req, out, &body, code, ka).await
 }
 
 /// The head of a [`FileResponse`] (no `expires`, no `add_header`), its fixed headers
