@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Alternating wrk rounds per proxy (throughput and CPU).
 const ROUNDS: usize = 5;
 /// Open-loop rounds per target and load (latency).
-const LAT_ROUNDS: usize = 3;
+const LAT_ROUNDS: usize = 5;
 const WRK: Wrk = Wrk::ROUND;
 const WARMUP: Wrk = Wrk::WARMUP;
 
