@@ -4,7 +4,9 @@
 
 use super::client::Client;
 use super::ctx::{ConnInfo, Req, UpstreamLog};
-use super::phases::{Next, access_log, handle, send_error};
+use super::phases::{Next, handle};
+use super::reply::send_error;
+use super::req_log::access_log;
 use super::shared::Shared;
 use crate::http::head::{self, Limits};
 use std::net::SocketAddr;

@@ -4,7 +4,9 @@
 
 use super::client::Client;
 use super::ctx::Req;
-use super::phases::{Next, log_error, send_error};
+use super::phases::Next;
+use super::reply::send_error;
+use super::req_log::log_error;
 use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::limit_req::{Delay, Limit, Status, check};

@@ -7,16 +7,14 @@ use super::ctx::{ConnInfo, Req, UpstreamLog};
 use super::live::Live;
 use super::locate::{Found, locate};
 use super::reply::do_return;
+use super::reply::{absolute, send_error, send_simple};
+use super::req_log::{access_log, log_error};
 use super::shared::Shared;
 use crate::conf::body::Lingering;
 use crate::conf::model::{Handler, LogLevel};
 use crate::http::head::RequestHead;
 use crate::http::linger::{Discard, Finish, lingering_close};
 use crate::http::status::error_page;
-// The answer and log helpers live in their own modules; they are re-exported here, where
-// the rest of the proxy has always found them.
-pub use super::reply::{absolute, added_headers, content_type, keepalive, send_error, send_simple};
-pub use super::req_log::{access_log, log_ctx, log_error};
 use crate::http::uri::{normalize, split_args};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};

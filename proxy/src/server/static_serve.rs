@@ -5,7 +5,9 @@
 
 use super::client::Client;
 use super::ctx::Req;
-use super::phases::{Next, absolute, keepalive, log_error, send_simple};
+use super::phases::Next;
+use super::reply::{absolute, keepalive, send_simple};
+use super::req_log::log_error;
 use super::respond::{Head, Ka, write_head};
 use super::shared::Shared;
 use crate::conf::model::LogLevel;
@@ -192,7 +194,7 @@ async fn send_page(
     }
     // add_header entries the module did not already apply (it applies them only to 200/304/416).
     if code != 416 {
-        list.extend(super::phases::added_headers(req, code));
+        list.extend(super::reply::added_headers(req, code));
     }
     let mut out = Vec::with_capacity(256 + body.len());
     write_head(

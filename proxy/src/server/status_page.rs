@@ -3,7 +3,8 @@
 
 use super::client::Client;
 use super::ctx::Req;
-use super::phases::{Next, send_error, send_simple};
+use super::phases::Next;
+use super::reply::{send_error, send_simple};
 use super::shared::Shared;
 use crate::conf::model::Handler;
 use std::sync::atomic::Ordering;

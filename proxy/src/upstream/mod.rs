@@ -16,8 +16,11 @@ use crate::balance::{PeerAddr, PeerOutcome, RequestInput};
 use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, next_upstream as nu};
 use crate::server::client::Client;
 use crate::server::ctx::{Req, UpTry};
-use crate::server::phases::{Next, log_ctx, send_error};
+use crate::server::phases::Next;
+use crate::server::reply::send_error;
+use crate::server::req_log::log_ctx;
 use crate::server::shared::Shared;
+use crate::server::stream::write_all_timed;
 use pool::{Pool, UpConn};
 use response::{HeadError, UpHead};
 use std::net::SocketAddr;
@@ -89,14 +92,6 @@ async fn connect(addr: SocketAddr, t: Duration) -> Result<UpConn, Fail> {
     }
 }
 
-pub(crate) async fn write_timed(
-    s: &mut TcpStream,
-    data: &[u8],
-    t: Duration,
-) -> std::io::Result<()> {
-    crate::server::stream::write_all_timed(s, data, t).await
-}
-
 struct Sent {
     conn: UpConn,
     head: UpHead,
@@ -121,7 +116,7 @@ async fn pump(
         loop {
             let n = (left as usize).min(client.buf.len());
             if n > 0 {
-                write_timed(up, &client.buf[..n], send_timeout)
+                write_all_timed(up, &client.buf[..n], send_timeout)
                     .await
                     .map_err(Err)?;
                 client.buf.drain(..n);
@@ -153,7 +148,7 @@ async fn pump(
             out.extend_from_slice(b"0\r\n\r\n");
         }
         if !out.is_empty() {
-            write_timed(up, &out, send_timeout).await.map_err(Err)?;
+            write_all_timed(up, &out, send_timeout).await.map_err(Err)?;
         }
         if dec.done() {
             return Ok(());

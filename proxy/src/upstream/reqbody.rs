@@ -69,19 +69,21 @@ impl Body {
         timeout: Duration,
     ) -> std::io::Result<()> {
         match self {
-            Body::Mem(b) if b.is_empty() => super::write_timed(up, head, timeout).await,
+            Body::Mem(b) if b.is_empty() => {
+                crate::server::stream::write_all_timed(up, head, timeout).await
+            }
             Body::Mem(b) if b.len() <= 16384 => {
                 let mut all = Vec::with_capacity(head.len() + b.len());
                 all.extend_from_slice(head);
                 all.extend_from_slice(b);
-                super::write_timed(up, &all, timeout).await
+                crate::server::stream::write_all_timed(up, &all, timeout).await
             }
             Body::Mem(b) => {
-                super::write_timed(up, head, timeout).await?;
-                super::write_timed(up, b, timeout).await
+                crate::server::stream::write_all_timed(up, head, timeout).await?;
+                crate::server::stream::write_all_timed(up, b, timeout).await
             }
             Body::File(t) => {
-                super::write_timed(up, head, timeout).await?;
+                crate::server::stream::write_all_timed(up, head, timeout).await?;
                 let mut buf = vec![0u8; IO_CHUNK];
                 let mut off = 0u64;
                 while off < t.len {
@@ -90,7 +92,7 @@ impl Body {
                     if n == 0 {
                         return Err(std::io::ErrorKind::UnexpectedEof.into());
                     }
-                    super::write_timed(up, &buf[..n], timeout).await?;
+                    crate::server::stream::write_all_timed(up, &buf[..n], timeout).await?;
                     off += n as u64;
                 }
                 Ok(())
@@ -296,7 +298,7 @@ pub async fn read_logged(
         crate::conf::model::LogLevel::Notice
     };
     let mut on_file = |p: &std::path::Path| {
-        crate::server::phases::log_error(
+        crate::server::req_log::log_error(
             req.live,
             req,
             level,
