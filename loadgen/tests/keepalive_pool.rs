@@ -8,6 +8,17 @@ use common::{open, plan, run};
 use proxylab_testkit::Nginx;
 use std::time::Duration;
 
+/// Runs `p` on one thread and requires at least three requests, every one completed, none
+/// failed.
+fn run_single_thread_without_errors(mut p: proxylab_loadgen::plan::Plan) {
+    p.threads = 1;
+    let res = run(&p);
+    let s = &res.summary.overall;
+    assert!(s.sent >= 3, "{s:?}");
+    assert_eq!(s.completed, s.sent, "{s:?}");
+    assert!(s.errors.values().all(|v| *v == 0), "{s:?}");
+}
+
 #[test]
 fn idle_connections_closed_by_the_server_are_not_reused() {
     let Some(n) = Nginx::start(
@@ -19,13 +30,8 @@ fn idle_connections_closed_by_the_server_are_not_reused() {
     };
     let url = format!("http://127.0.0.1:{}", n.port());
     // One request every 2 s: each finds its pooled connection closed by nginx 1 s earlier.
-    let mut p = plan(&url, open(0.5, 7), Duration::from_secs(7));
-    p.threads = 1;
-    let res = run(&p);
-    let s = &res.summary.overall;
-    assert!(s.sent >= 3, "{s:?}");
-    assert_eq!(s.completed, s.sent, "{s:?}");
-    assert!(s.errors.values().all(|v| *v == 0), "{s:?}");
+    let p = plan(&url, open(0.5, 7), Duration::from_secs(7));
+    run_single_thread_without_errors(p);
     // Ten per second: the same connection serves several requests (the pool still reuses).
     let mut p = plan(&url, open(10.0, 2), Duration::from_secs(2));
     p.threads = 1;
@@ -50,7 +56,7 @@ fn closed_loop_think_time_longer_than_keepalive_timeout_has_no_errors() {
         return;
     };
     let url = format!("http://127.0.0.1:{}", n.port());
-    let mut p = plan(
+    let p = plan(
         &url,
         proxylab_loadgen::plan::Load::Closed {
             connections: 1,
@@ -58,10 +64,5 @@ fn closed_loop_think_time_longer_than_keepalive_timeout_has_no_errors() {
         },
         Duration::from_secs(7),
     );
-    p.threads = 1;
-    let res = run(&p);
-    let s = &res.summary.overall;
-    assert!(s.sent >= 3, "{s:?}");
-    assert_eq!(s.completed, s.sent, "{s:?}");
-    assert!(s.errors.values().all(|v| *v == 0), "{s:?}");
+    run_single_thread_without_errors(p);
 }
