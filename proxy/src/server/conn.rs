@@ -139,19 +139,17 @@ pub async fn serve_stream(
             // Between requests a plain connection gives its read buffer back and waits for
             // readability without one (nginx frees its header buffer on keep-alive too); a
             // TLS stream may hold decrypted bytes already, so it reads as before.
-            if wait.is_some() && matches!(client.stream, super::stream::Stream::Plain(_)) {
+            if let (Some(_), super::stream::Stream::Plain(s)) = (wait, &client.stream) {
                 client.buf = Vec::new();
-                if let super::stream::Stream::Plain(s) = &client.stream {
-                    tokio::select! {
-                        biased; // fixed order: no random number per wait
-                        r = tokio::time::timeout_at(deadline, s.readable()) => {
-                            if !matches!(r, Ok(Ok(()))) {
-                                return;
-                            }
+                tokio::select! {
+                    biased; // fixed order: no random number per wait
+                    r = tokio::time::timeout_at(deadline, s.readable()) => {
+                        if !matches!(r, Ok(Ok(()))) {
+                            return;
                         }
-                        _ = drain.wait_for(|d| *d) => return,
-                        _ = reload.changed() => return,
                     }
+                    _ = drain.wait_for(|d| *d) => return,
+                    _ = reload.changed() => return,
                 }
             }
             // Read first: when the bytes are there (the usual case after the readiness wait)
