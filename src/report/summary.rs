@@ -156,20 +156,16 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
     names.push("runner".into());
     names.extend(s.upstreams.iter().map(|p| p.name.clone()));
     for n in names {
-        let cpu = out.samples.values(&format!("cpu.{n}"), 0.5, f64::MAX);
+        let cpu = out.samples.rate_stats(&format!("cpu.{n}"), 0.0, f64::MAX);
         let rss = out.samples.values(&format!("rss.{n}"), 0.0, f64::MAX);
-        if cpu.is_empty() && rss.is_empty() {
+        if cpu.is_none() && rss.is_empty() {
             continue;
         }
         components.insert(
             n,
             Usage {
-                cpu_avg: if cpu.is_empty() {
-                    0.0
-                } else {
-                    cpu.iter().sum::<f64>() / cpu.len() as f64
-                },
-                cpu_max: cpu.iter().copied().fold(0.0, f64::max),
+                cpu_avg: cpu.map_or(0.0, |c| c.mean),
+                cpu_max: cpu.map_or(0.0, |c| c.max),
                 rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
             },
         );

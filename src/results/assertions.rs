@@ -180,15 +180,12 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             (v.map(|us| us as f64 / 1000.0), "ms")
         }
         Metric::Cpu(c, stat) => {
-            // The first sample of a process has no CPU base; skip samples before 0.5 s.
-            let v = d
-                .samples
-                .values(&format!("cpu.{c}"), from.max(0.5), to + 0.5);
-            let x = match stat {
-                Stat::Avg if !v.is_empty() => Some(v.iter().sum::<f64>() / v.len() as f64),
-                Stat::Max => v.iter().copied().reduce(f64::max),
-                _ => None,
-            };
+            // Each CPU sample covers the time since the previous one: weighted by its overlap.
+            let r = d.samples.rate_stats(&format!("cpu.{c}"), from, to);
+            let x = r.map(|r| match stat {
+                Stat::Avg => r.mean,
+                Stat::Max => r.max,
+            });
             (x, "%")
         }
         Metric::RssMax(c) => (

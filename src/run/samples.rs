@@ -26,6 +26,15 @@ struct Row {
     vals: Vec<f64>,
 }
 
+/// Mean and maximum of a per-interval rate over a window ([`Samples::rate_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStats {
+    /// Time-weighted mean.
+    pub mean: f64,
+    /// Largest value of an interval of at least 0.5 s mostly in the window.
+    pub max: f64,
+}
+
 /// Every sample of a run, in time order.
 #[derive(Debug, Clone, Default)]
 pub struct Samples {
@@ -79,6 +88,34 @@ impl Samples {
             .filter(|r| r.t >= from && r.t < to)
             .filter_map(|r| self.get(r, col))
             .collect()
+    }
+
+    /// Time-weighted mean and maximum of `col` over `[from, to]`, for columns that are a rate
+    /// over the time since the previous sample (CPU%): each sample stands for the interval from
+    /// the previous sample that has `col` to its own time, weighted by how much of that interval
+    /// lies in the window. The first sample has no interval and is left out. The maximum takes
+    /// only intervals of at least half a second that lie mostly in the window: a 50 ms interval
+    /// (the last sample, taken while the run stops) holding one 10 ms clock tick reads 20 %.
+    pub fn rate_stats(&self, col: &str, from: f64, to: f64) -> Option<RateStats> {
+        let pts = self.points(col);
+        let (mut sum, mut weight, mut max) = (0.0, 0.0, None::<f64>);
+        for w in pts.windows(2) {
+            let ((t0, _), (t1, v)) = (w[0], w[1]);
+            let len = t1 - t0;
+            let overlap = t1.min(to) - t0.max(from);
+            if len <= 0.0 || overlap <= 0.0 {
+                continue;
+            }
+            sum += v * overlap;
+            weight += overlap;
+            if len >= 0.5 && overlap >= len / 2.0 {
+                max = Some(max.map_or(v, |m| m.max(v)));
+            }
+        }
+        (weight > 0.0).then(|| RateStats {
+            mean: sum / weight,
+            max: max.unwrap_or(sum / weight),
+        })
     }
 
     /// `(t, value)` of every sample that has `col`.
@@ -279,6 +316,26 @@ mod tests {
         assert_eq!(fmt_value(16.46875), "16.4688");
         assert_eq!(fmt_value(0.5), "0.5");
         assert_eq!(fmt_value(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn rate_stats_weigh_intervals_and_ignore_a_short_last_one_for_the_max() {
+        let mut s = Samples::default();
+        for (t, v) in [(0.0, 0.0), (1.0, 10.0), (2.0, 0.0), (3.0, 2.0), (3.05, 20.0)] {
+            s.push(&sample(t, &[("cpu.x", v)]));
+        }
+        // [1, 3]: intervals (1,2] = 0 and (2,3] = 2, plus 0.05 s of the 20 % one outside.
+        let r = s.rate_stats("cpu.x", 1.0, 3.0).unwrap();
+        assert_eq!((r.mean, r.max), (1.0, 2.0));
+        // The whole run: the short last interval counts by its length, never as the maximum.
+        let r = s.rate_stats("cpu.x", 0.0, 10.0).unwrap();
+        assert!((r.mean - 13.0 / 3.05).abs() < 1e-9, "{r:?}");
+        assert_eq!(r.max, 10.0);
+        // 40 % of (0,1] lies in [0.5, 0.9]: too little for the maximum, which is then the mean.
+        let r = s.rate_stats("cpu.x", 0.5, 0.9).unwrap();
+        assert_eq!((r.mean, r.max), (10.0, 10.0));
+        assert!(s.rate_stats("cpu.x", 5.0, 6.0).is_none());
+        assert!(s.rate_stats("cpu.y", 0.0, 6.0).is_none());
     }
 
     #[test]
