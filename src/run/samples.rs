@@ -321,7 +321,13 @@ mod tests {
     #[test]
     fn rate_stats_weigh_intervals_and_ignore_a_short_last_one_for_the_max() {
         let mut s = Samples::default();
-        for (t, v) in [(0.0, 0.0), (1.0, 10.0), (2.0, 0.0), (3.0, 2.0), (3.05, 20.0)] {
+        for (t, v) in [
+            (0.0, 0.0),
+            (1.0, 10.0),
+            (2.0, 0.0),
+            (3.0, 2.0),
+            (3.05, 20.0),
+        ] {
             s.push(&sample(t, &[("cpu.x", v)]));
         }
         // [1, 3]: intervals (1,2] = 0 and (2,3] = 2, plus 0.05 s of the 20 % one outside.
