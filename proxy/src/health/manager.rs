@@ -1,7 +1,8 @@
 //! The health-check manager: a thread with its own small runtime that follows the live
-//! config. When a config generation is activated it aborts the previous generation's
-//! checkers and starts one per upstream group that has a `health_check` (in the `upstream`
-//! block, or in a location proxying to that group). It exits when the proxy state is dropped.
+//! config. When a config generation is activated (the reload broadcast) it aborts the previous
+//! generation's checkers and starts one per upstream group that has a `health_check` (in the
+//! `upstream` block, or in a location proxying to that group). It sleeps between reloads and
+//! exits when the proxy state is dropped.
 
 use super::checker::{self, Check};
 use super::params::HealthParams;
@@ -9,29 +10,27 @@ use crate::conf::model::{Handler, Loc, LocationTree};
 use crate::server::live::Live;
 use arc_swap::ArcSwap;
 use std::sync::Weak;
-use std::time::Duration;
-
-/// How often the manager looks for a new config generation.
-const POLL: Duration = Duration::from_millis(50);
+use tokio::sync::watch;
 
 /// Handle of the running manager thread.
 #[derive(Debug)]
 pub struct Manager;
 
 impl Manager {
-    /// Starts the manager thread following `live`; it ends once `live` is dropped.
-    pub fn spawn(live: Weak<ArcSwap<Live>>) -> std::io::Result<()> {
+    /// Starts the manager thread following `live`, woken by `reloads` (the generation
+    /// broadcast after each reload); it ends once `live` or the broadcast's sender is dropped.
+    pub fn spawn(live: Weak<ArcSwap<Live>>, reloads: watch::Receiver<u64>) -> std::io::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         std::thread::Builder::new()
             .name("proxylab-health".into())
-            .spawn(move || rt.block_on(follow(live)))?;
+            .spawn(move || rt.block_on(follow(live, reloads)))?;
         Ok(())
     }
 }
 
-async fn follow(live: Weak<ArcSwap<Live>>) {
+async fn follow(live: Weak<ArcSwap<Live>>, mut reloads: watch::Receiver<u64>) {
     let mut generation = 0;
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     loop {
@@ -48,7 +47,10 @@ async fn follow(live: Weak<ArcSwap<Live>>) {
             }
         }
         drop(cur);
-        tokio::time::sleep(POLL).await;
+        // The generation is stored before it is broadcast, so a wake always sees it.
+        if reloads.changed().await.is_err() {
+            break;
+        }
     }
     for t in tasks {
         t.abort();

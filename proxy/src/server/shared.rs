@@ -54,7 +54,9 @@ impl Shared {
         let (reload_tx, _) = watch::channel(live.generation);
         let live = std::sync::Arc::new(ArcSwap::from_pointee(live));
         // Active health checks follow the live config on their own thread (nginx Plus).
-        if let Err(e) = crate::health::Manager::spawn(std::sync::Arc::downgrade(&live)) {
+        if let Err(e) =
+            crate::health::Manager::spawn(std::sync::Arc::downgrade(&live), reload_tx.subscribe())
+        {
             let msg = format!("health checks not started ({e})");
             live.load()
                 .error_log
