@@ -12,7 +12,7 @@ use crate::http::head::{self, Limits};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -107,13 +107,25 @@ pub async fn serve_stream(
     };
     let mut drain = shared.drain_tx.subscribe();
     let mut reload = shared.reload_tx.subscribe();
+    // "Drain or reload": one wait for the whole connection, registered at its first keep-alive
+    // wait and kept between requests (a wait per request costs two waiter-list inserts and
+    // removals under the channels' locks). It is polled only while idle and never after it
+    // finished: the connection returns then.
+    let stop = async move {
+        tokio::select! {
+            biased;
+            _ = drain.wait_for(|d| *d) => {}
+            _ = reload.changed() => {}
+        }
+    };
+    let mut stop = std::pin::pin!(stop);
     let mut ci = ConnInfo {
         peer,
         local,
         id,
         requests: 0,
         https,
-        started: std::time::Instant::now(),
+        started: crate::logs::time::now_mono(),
         h2,
     };
     let mut wait = None::<Duration>;
@@ -135,7 +147,8 @@ pub async fn serve_stream(
         // reading, like nginx's idle keep-alive connections ("Waiting").
         if client.buf.is_empty() {
             let idle = wait.unwrap_or(default.client_header_timeout);
-            let deadline = Instant::now() + idle;
+            // the event loop's cached time, as nginx's timers
+            let deadline = Instant::from_std(crate::logs::time::now_mono()) + idle;
             // Between requests a plain connection gives its read buffer back and waits for
             // readability without one (nginx frees its header buffer on keep-alive too); a
             // TLS stream may hold decrypted bytes already, so it reads as before.
@@ -148,8 +161,7 @@ pub async fn serve_stream(
                             return;
                         }
                     }
-                    _ = drain.wait_for(|d| *d) => return,
-                    _ = reload.changed() => return,
+                    _ = stop.as_mut() => return,
                 }
             }
             // Read first: when the bytes are there (the usual case after the readiness wait)
@@ -160,8 +172,7 @@ pub async fn serve_stream(
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
                 },
-                _ = drain.wait_for(|d| *d), if wait.is_some() => return,
-                _ = reload.changed(), if wait.is_some() => return,
+                _ = stop.as_mut(), if wait.is_some() => return,
             }
             // A request that raced a reload is read with the new config, never the old one.
             if shared.live.load().generation != live.generation {
@@ -177,7 +188,9 @@ pub async fn serve_stream(
                 Ok(None) => {}
                 Err(code) => break Err(code),
             }
-            let d = *deadline.get_or_insert_with(|| Instant::now() + default.client_header_timeout);
+            let d = *deadline.get_or_insert_with(|| {
+                Instant::from_std(crate::logs::time::now_mono()) + default.client_header_timeout
+            });
             match client.read_more(d).await {
                 Ok(0) => return,
                 Ok(_) => {}
@@ -269,8 +282,8 @@ fn early_req<'a>(
         live,
         uri: Default::default(),
         args: 0..0,
-        start: std::time::Instant::now(),
-        start_time: SystemTime::now(),
+        start: crate::logs::time::now_mono(),
+        start_time: crate::logs::time::now_wall(),
         status: 0,
         body_bytes_sent: 0,
         bytes_sent: 0,
