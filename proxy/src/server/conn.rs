@@ -12,7 +12,7 @@ use crate::http::head::{self, Limits};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -29,6 +29,41 @@ impl Drop for Gauge<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+thread_local! {
+    /// Read buffers of finished requests, reused by the next request of this worker (nginx
+    /// takes its header buffers from per-worker free lists too). Without it each request
+    /// allocates and frees an 8 KiB buffer, and as the only block of its allocator page that
+    /// frees and re-creates the page every time (two clock reads inside mimalloc per request).
+    static BUFS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Read buffers kept per worker thread.
+const BUFS_KEPT: usize = 16;
+
+/// A read buffer of [`BUF_SIZE`] bytes (empty).
+fn take_buf() -> Vec<u8> {
+    BUFS.with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| Vec::with_capacity(BUF_SIZE))
+}
+
+/// Read buffer capacity in bytes (what `Client::read_more` reserves for an empty buffer).
+const BUF_SIZE: usize = 8192;
+
+/// Keeps `v` for [`take_buf`] when it has the usual capacity and the pool is not full.
+fn give_buf(mut v: Vec<u8>) {
+    if v.capacity() != BUF_SIZE {
+        return;
+    }
+    v.clear();
+    let _ = BUFS.try_with(|b| {
+        if let Ok(mut b) = b.try_borrow_mut()
+            && b.len() < BUFS_KEPT
+        {
+            b.push(v);
+        }
+    });
 }
 
 /// `client_header_timeout` of the default server for connections to `local` (60 s when no
@@ -107,13 +142,25 @@ pub async fn serve_stream(
     };
     let mut drain = shared.drain_tx.subscribe();
     let mut reload = shared.reload_tx.subscribe();
+    // "Drain or reload": one wait for the whole connection, registered at its first keep-alive
+    // wait and kept between requests (a wait per request costs two waiter-list inserts and
+    // removals under the channels' locks). It is polled only while idle and never after it
+    // finished: the connection returns then.
+    let stop = async move {
+        tokio::select! {
+            biased;
+            _ = drain.wait_for(|d| *d) => {}
+            _ = reload.changed() => {}
+        }
+    };
+    let mut stop = std::pin::pin!(stop);
     let mut ci = ConnInfo {
         peer,
         local,
         id,
         requests: 0,
         https,
-        started: std::time::Instant::now(),
+        started: crate::logs::time::now_mono(),
         h2,
     };
     let mut wait = None::<Duration>;
@@ -135,12 +182,13 @@ pub async fn serve_stream(
         // reading, like nginx's idle keep-alive connections ("Waiting").
         if client.buf.is_empty() {
             let idle = wait.unwrap_or(default.client_header_timeout);
-            let deadline = Instant::now() + idle;
+            // the event loop's cached time, as nginx's timers
+            let deadline = Instant::from_std(crate::logs::time::now_mono()) + idle;
             // Between requests a plain connection gives its read buffer back and waits for
             // readability without one (nginx frees its header buffer on keep-alive too); a
             // TLS stream may hold decrypted bytes already, so it reads as before.
             if let (Some(_), super::stream::Stream::Plain(s)) = (wait, &client.stream) {
-                client.buf = Vec::new();
+                give_buf(std::mem::take(&mut client.buf));
                 tokio::select! {
                     biased; // fixed order: no random number per wait
                     r = tokio::time::timeout_at(deadline, s.readable()) => {
@@ -148,20 +196,21 @@ pub async fn serve_stream(
                             return;
                         }
                     }
-                    _ = drain.wait_for(|d| *d) => return,
-                    _ = reload.changed() => return,
+                    _ = stop.as_mut() => return,
                 }
             }
+            if client.buf.capacity() == 0 {
+                client.buf = take_buf();
+            }
             // Read first: when the bytes are there (the usual case after the readiness wait)
-            // the drain and reload watchers are never registered.
+            // the drain and reload watchers are never polled.
             tokio::select! {
                 biased;
                 r = client.read_more(deadline) => match r {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
                 },
-                _ = drain.wait_for(|d| *d), if wait.is_some() => return,
-                _ = reload.changed(), if wait.is_some() => return,
+                _ = stop.as_mut(), if wait.is_some() => return,
             }
             // A request that raced a reload is read with the new config, never the old one.
             if shared.live.load().generation != live.generation {
@@ -177,7 +226,9 @@ pub async fn serve_stream(
                 Ok(None) => {}
                 Err(code) => break Err(code),
             }
-            let d = *deadline.get_or_insert_with(|| Instant::now() + default.client_header_timeout);
+            let d = *deadline.get_or_insert_with(|| {
+                Instant::from_std(crate::logs::time::now_mono()) + default.client_header_timeout
+            });
             match client.read_more(d).await {
                 Ok(0) => return,
                 Ok(_) => {}
@@ -217,6 +268,7 @@ pub async fn serve_stream(
         let server_idx = route.select(head.host());
         let next = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
         spare_headers = head.headers;
+        give_buf(head.raw);
         match next {
             Next::Close => return,
             Next::KeepAlive(t) => {
@@ -269,8 +321,8 @@ fn early_req<'a>(
         live,
         uri: Default::default(),
         args: 0..0,
-        start: std::time::Instant::now(),
-        start_time: SystemTime::now(),
+        start: crate::logs::time::now_mono(),
+        start_time: crate::logs::time::now_wall(),
         status: 0,
         body_bytes_sent: 0,
         bytes_sent: 0,

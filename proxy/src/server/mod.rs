@@ -177,6 +177,7 @@ fn start_workers(n: usize) -> Result<Workers, ServerError> {
                 WORKER.with(|w| w.set(i));
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .on_thread_unpark(crate::logs::time::refresh)
                     .build()
                 {
                     Ok(rt) => rt,

@@ -17,7 +17,7 @@ use crate::http::linger::{Discard, Finish, lingering_close};
 use crate::http::status::error_page;
 use crate::http::uri::{normalize, split_args};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 /// What the connection does after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +59,8 @@ pub async fn handle(
         live,
         uri: uri.unwrap_or_default(),
         args,
-        start: Instant::now(),
-        start_time: SystemTime::now(),
+        start: crate::logs::time::now_mono(),
+        start_time: crate::logs::time::now_wall(),
         status: 0,
         body_bytes_sent: 0,
         bytes_sent: 0,

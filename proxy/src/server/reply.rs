@@ -31,7 +31,8 @@ pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
         || timeout.is_zero()
         || forces_close(code)
         || req.conn.requests >= req.loc.keepalive_requests
-        || req.conn.started.elapsed() > req.loc.keepalive_time
+        || crate::logs::time::now_mono().saturating_duration_since(req.conn.started)
+            > req.loc.keepalive_time
         || shared.draining()
         || shared.live.load().generation != req.live.generation
     {

@@ -4,7 +4,7 @@
 
 use crate::http::status::{reason, wire_code};
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// The `Server` header value we send (the one allowed difference from nginx).
 pub const SERVER: &[u8] = b"proxylab";
@@ -26,7 +26,7 @@ thread_local! {
 
 /// Runs `f` on the current `Date` value (formatted once per second per thread).
 pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    let now = SystemTime::now();
+    let now = crate::logs::time::now_wall();
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     DATE.with(|d| {
         let mut d = d.borrow_mut();

@@ -9,6 +9,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -38,8 +39,9 @@ pub enum Part {
 /// The body of every static response: empty (HEAD, 304), in memory, or file parts.
 #[derive(Debug)]
 pub struct Body {
-    /// The open file (dropped, i.e. closed, at the end or on the first error).
-    file: Option<std::fs::File>,
+    /// The open file (dropped at the end or on the first error; closed when no body and no
+    /// per-thread cache entry holds it any more).
+    file: Option<Arc<std::fs::File>>,
     /// The file's path, for error messages only.
     path: PathBuf,
     /// The next part not sent yet (`None`: the body is over); a file part is shrunk from
@@ -73,7 +75,7 @@ pub fn full(b: impl Into<Bytes>) -> Body {
 /// A body streaming `parts`, file parts read from an already-open `file` (`path` is only
 /// for error messages). A file shorter than announced ends the stream with an error (the
 /// connection is then cut, as nginx does when a file shrinks under it).
-pub fn file_parts(file: std::fs::File, path: PathBuf, parts: Vec<Part>) -> Body {
+pub fn file_parts(file: Arc<std::fs::File>, path: PathBuf, parts: Vec<Part>) -> Body {
     let mut rest = VecDeque::from(parts);
     Body {
         file: Some(file),
@@ -85,7 +87,7 @@ pub fn file_parts(file: std::fs::File, path: PathBuf, parts: Vec<Part>) -> Body 
 
 /// A body streaming `len` bytes of `file` from `offset` (see [`file_parts`]), without
 /// allocating.
-pub fn file_part(file: std::fs::File, path: PathBuf, offset: u64, len: u64) -> Body {
+pub fn file_part(file: Arc<std::fs::File>, path: PathBuf, offset: u64, len: u64) -> Body {
     Body {
         file: Some(file),
         path,

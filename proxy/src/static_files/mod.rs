@@ -11,6 +11,7 @@
 
 mod body;
 mod conditional;
+mod files;
 mod headers;
 mod mime;
 mod mime_table;
@@ -169,7 +170,7 @@ pub fn serve_direct<'c>(conf: &'c StaticConf, req: &StaticRequest<'_>) -> Served
 /// What [`open`] found.
 enum Opened {
     /// A regular file to send: the open file, its path, size (bytes) and mtime.
-    File(std::fs::File, PathBuf, u64, SystemTime),
+    File(Arc<std::fs::File>, PathBuf, u64, SystemTime),
     /// Not a file to send: the answer.
     Answer(StaticOutcome),
 }
@@ -191,8 +192,16 @@ fn open(conf: &StaticConf, req: &StaticRequest<'_>) -> Opened {
         return Opened::Answer(index(conf, req));
     }
     let path = path::map_uri_into(&conf.root, req.uri, body::take_path_buf());
+    // a regular file this thread still holds open, unchanged (see `files`)
+    if let Some((file, meta)) = files::reuse(&path) {
+        if post {
+            return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
+        }
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        return Opened::File(file, path, meta.len(), mtime);
+    }
     let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
+        Ok(f) => Arc::new(f),
         Err(e) => return Opened::Answer(open_error(&path, &e, "open()")),
     };
     let meta = match file.metadata() {
@@ -225,6 +234,7 @@ fn open(conf: &StaticConf, req: &StaticRequest<'_>) -> Opened {
     if post {
         return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
     }
+    files::keep(&path, &file, &meta);
     let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     Opened::File(file, path, meta.len(), mtime)
 }

@@ -118,7 +118,7 @@ fn finish<'c>(status: StatusCode, headers: HeaderMap, body: Body) -> Served<'c> 
 pub(super) fn respond<'c>(
     conf: &'c StaticConf,
     req: &StaticRequest<'_>,
-    file: std::fs::File,
+    file: std::sync::Arc<std::fs::File>,
     path: PathBuf,
     size: u64,
     mtime: SystemTime,
