@@ -21,8 +21,9 @@ pub const IDLE_CONNS: usize = 10_000;
 #[derive(clap::Args, Debug, Clone)]
 pub struct EdgeArgs {
     /// Run only these figures (comma-separated): `handshake`, `h1`, `h2`, `static`
-    /// (4 KiB and 1 MiB), `idle`. Default: all.
-    #[arg(long, value_delimiter = ',', value_parser = ["handshake", "h1", "h2", "static", "idle"])]
+    /// (4 KiB and 1 MiB), `static-cached` (4 KiB against nginx with `open_file_cache`, for
+    /// information: no target), `idle`. Default: all.
+    #[arg(long, value_delimiter = ',', value_parser = ["handshake", "h1", "h2", "static", "static-cached", "idle"])]
     pub only: Vec<String>,
     /// Alternating rounds per figure (medians over them); more rounds steady the ratios on a
     /// busy machine.
@@ -48,12 +49,17 @@ pub struct Target {
     pub plain_port: u16,
 }
 
-fn conf(dir: &Path, tls_port: u16, plain_port: u16) -> String {
+/// nginx's open-file cache for the `static-cached` figure: as many files as our proxy keeps
+/// open per worker (16) and closes after the same 10 s unused; nginx trusts an entry for
+/// `open_file_cache_valid` (60 s) without a `stat`, where ours `stat`s the path every time.
+const OPEN_FILE_CACHE: &str = "open_file_cache max=16 inactive=10s;";
+
+fn conf(dir: &Path, tls_port: u16, plain_port: u16, extra_http: &str) -> String {
     let d = dir.display();
     format!(
         "worker_processes 1;\nworker_rlimit_nofile 20000;\ndaemon off;\npid {d}/nginx.pid;\n\
          error_log {d}/error.log;\nevents {{ worker_connections 20000; }}\nhttp {{\n  \
-         access_log off;\n  client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n  \
+         access_log off;\n  {extra_http}\n  client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n  \
          server {{\n    listen 127.0.0.1:{tls_port} ssl http2;\n    \
          ssl_certificate {d}/bench.crt;\n    ssl_certificate_key {d}/bench.key;\n    \
          ssl_protocols TLSv1.2 TLSv1.3;\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n  \
@@ -74,14 +80,18 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start(name: &'static str, exe: &Path) -> anyhow::Result<(Target, tempfile::TempDir)> {
+fn start(
+    name: &'static str,
+    exe: &Path,
+    extra_http: &str,
+) -> anyhow::Result<(Target, tempfile::TempDir)> {
     let dir = tempfile::Builder::new()
         .prefix(&format!("proxylab-bench-edge-{name}-"))
         .tempdir()?;
     prepare(dir.path())?;
     let (tls_port, plain_port) = (free_port()?, free_port()?);
     let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, conf(dir.path(), tls_port, plain_port))?;
+    std::fs::write(&path, conf(dir.path(), tls_port, plain_port, extra_http))?;
     let child = if name == "nginx" {
         let nginx = which("nginx").context("nginx not installed (apt-get install -y nginx)")?;
         let mut cmd = Command::new(nginx);
@@ -171,7 +181,7 @@ struct Figure {
 fn measure(
     title: &'static str,
     rounds: u32,
-    targets: &[Target],
+    targets: &[&Target],
     mut run: impl FnMut(&Target) -> anyhow::Result<f64>,
 ) -> Figure {
     let mut f = Figure {
@@ -200,7 +210,8 @@ fn measure(
     f
 }
 
-fn report(figures: &[Figure], targets: &[f64]) -> Vec<String> {
+/// Prints each figure; `targets[i]` is figure i's goal for ours / nginx (`None`: information).
+fn report(figures: &[Figure], targets: &[Option<f64>]) -> Vec<String> {
     let mut summary = Vec::new();
     for (f, target) in figures.iter().zip(targets) {
         println!("\n{} ({}):", f.title, f.unit);
@@ -210,7 +221,14 @@ fn report(figures: &[Figure], targets: &[f64]) -> Vec<String> {
             continue;
         }
         f.rounds.print(f.unit);
-        let r = f.rounds.print_ratio("ours", "nginx", *target);
+        let r = match target {
+            Some(t) => f.rounds.print_ratio("ours", "nginx", *t),
+            None => {
+                let r = f.rounds.median("ours") / f.rounds.median("nginx");
+                println!("ours / nginx = {r:.2}   (for information: no target)");
+                r
+            }
+        };
         summary.push(format!("{} {r:.2}", f.title));
     }
     summary
@@ -229,8 +247,8 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
         args.rounds
     );
     println!("before: {}", machine_load());
-    let (nginx, _nd) = start("nginx", &exe)?;
-    let ours = start("ours", &exe);
+    let (nginx, _nd) = start("nginx", &exe, "")?;
+    let ours = start("ours", &exe, "");
     let (ours, _od) = match ours {
         Ok(o) => o,
         Err(e) => {
@@ -240,11 +258,16 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    let cached = if args.wants("static-cached") {
+        Some(start("nginx", &exe, OPEN_FILE_CACHE)?)
+    } else {
+        None
+    };
     let targets = [nginx, ours];
     // Each proxy on the last CPU, the clients on the others (as in `bench proxy`).
     let split = super::pin::Split::new();
     if let Some(sp) = &split {
-        for t in &targets {
+        for t in targets.iter().chain(cached.as_ref().map(|c| &c.0)) {
             super::pin::pin_tree(t.child.pid(), &sp.proxy);
         }
         println!(
@@ -270,41 +293,51 @@ pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
     };
     let mut figures = Vec::new();
     let mut goals = Vec::new();
+    let pair: Vec<&Target> = targets.iter().collect();
     if args.wants("handshake") {
         figures.push(measure(
             "TLS 1.3 handshakes/s (new connection per request)",
             args.rounds,
-            &targets,
+            &pair,
             |t| loadgen(&exe, &https(t), &["--per-request"], tmp.path(), rest),
         ));
-        goals.push(0.8);
+        goals.push(Some(0.8));
     }
     if args.wants("h1") {
         figures.push(measure(
             "HTTPS keep-alive HTTP/1.1",
             args.rounds,
-            &targets,
+            &pair,
             |t| loadgen(&exe, &https(t), &[], tmp.path(), rest),
         ));
-        goals.push(1.0);
+        goals.push(Some(1.0));
     }
     if args.wants("h2") {
         figures.push(measure(
             "HTTPS keep-alive HTTP/2",
             args.rounds,
-            &targets,
+            &pair,
             |t| loadgen(&exe, &https(t), &["--protocol", "h2"], tmp.path(), rest),
         ));
-        goals.push(1.0);
+        goals.push(Some(1.0));
     }
     if args.wants("static") {
-        figures.push(measure("static 4 KiB", args.rounds, &targets, |t| {
+        figures.push(measure("static 4 KiB", args.rounds, &pair, |t| {
             wrk_run(static_url(t, "4k.bin"))
         }));
-        figures.push(measure("static 1 MiB", args.rounds, &targets, |t| {
+        figures.push(measure("static 1 MiB", args.rounds, &pair, |t| {
             wrk_run(static_url(t, "1m.bin"))
         }));
-        goals.extend([1.0, 1.0]);
+        goals.extend([Some(1.0), Some(1.0)]);
+    }
+    if let Some((c, _)) = &cached {
+        figures.push(measure(
+            "static 4 KiB, nginx with open_file_cache max=16 inactive=10s",
+            args.rounds,
+            &[c, &targets[1]],
+            |t| wrk_run(static_url(t, "4k.bin")),
+        ));
+        goals.push(None);
     }
     let mut summary = report(&figures, &goals);
     if args.wants("idle") {
