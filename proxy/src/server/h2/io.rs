@@ -114,6 +114,25 @@ impl H2Io {
         }
     }
 
+    /// The request head as HTTP/1.1 (as reading would yield it) in a buffer of its size;
+    /// reads then go on with the body. Empty when it was read already.
+    pub fn take_head(&mut self) -> Vec<u8> {
+        let Some(parts) = self.parts.take() else {
+            return Vec::new();
+        };
+        let mut len = 0;
+        emit_head(&parts, self.chunked, |b| len += b.len());
+        let mut v = Vec::with_capacity(len);
+        emit_head(&parts, self.chunked, |b| v.extend_from_slice(b));
+        v
+    }
+
+    /// Puts `head` (from [`H2Io::take_head`]) back: the next reads yield it first.
+    pub fn unread(&mut self, head: Vec<u8>) {
+        self.spill = head;
+        self.spill_read = 0;
+    }
+
     /// Whether the client reset the stream (registers the waker otherwise).
     fn reset(&mut self, cx: &mut Context<'_>) -> bool {
         let r = match (&mut self.respond, &mut self.send) {
