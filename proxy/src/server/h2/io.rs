@@ -13,13 +13,14 @@
 //! written: a bodiless 500; before a framed body ended: the stream is reset.
 
 use super::chunk::Chunk;
-use super::head::{content_length, emit_head, hop, value_of};
+use super::head::{Line, content_length, hop, name_of, split_response, value_of, write_head};
+use crate::http::head::Written;
 use crate::http::chunked::Decoder;
 use bytes::{Buf, Bytes};
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use hyper::http::request::Parts;
-use hyper::http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode};
+use hyper::http::{HeaderMap, Method, Request, Response, StatusCode};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -29,6 +30,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 const MAX_HEADERS: usize = 100;
 /// Response headers parsed without filling the full array (most heads have fewer).
 const FEW_HEADERS: usize = 24;
+/// First allocation for a request head written as HTTP/1.1 (bytes; larger heads grow it).
+const HEAD_CAPACITY: usize = 256;
 /// Largest response head accepted from the pipeline (bytes).
 const MAX_HEAD: usize = 400 * 1024;
 
@@ -49,10 +52,10 @@ enum Out {
 
 /// An HTTP/2 request stream seen as an HTTP/1.1 byte stream (see the module docs).
 pub struct H2Io {
-    /// The request head, until it is read (serialized as HTTP/1.1 straight into the
-    /// reader's buffer when it fits, else into `spill`).
+    /// The request head, until it is taken ([`H2Io::take_head`]) or read (then written
+    /// as HTTP/1.1 into `spill`).
     parts: Option<Parts>,
-    /// The serialized head when it did not fit in one read, and how much of it was read.
+    /// The head as HTTP/1.1 bytes still to be read, and how much of it was read.
     spill: Vec<u8>,
     spill_read: usize,
     /// Request body bytes not yet read (one piece of the body, framed).
@@ -114,17 +117,16 @@ impl H2Io {
         }
     }
 
-    /// The request head as HTTP/1.1 (as reading would yield it) in a buffer of its size;
-    /// reads then go on with the body. Empty when it was read already.
-    pub fn take_head(&mut self) -> Vec<u8> {
+    /// The request head as HTTP/1.1 (as reading would yield it) and its pieces when they
+    /// need no parsing ([`write_head`]); reads then go on with the body. Empty when it was
+    /// read already.
+    pub fn take_head(&mut self) -> (Vec<u8>, Option<Written>) {
         let Some(parts) = self.parts.take() else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
-        let mut len = 0;
-        emit_head(&parts, self.chunked, |b| len += b.len());
-        let mut v = Vec::with_capacity(len);
-        emit_head(&parts, self.chunked, |b| v.extend_from_slice(b));
-        v
+        let mut raw = Vec::with_capacity(HEAD_CAPACITY);
+        let written = write_head(&parts, self.chunked, &mut raw);
+        (raw, written)
     }
 
     /// Puts `head` (from [`H2Io::take_head`]) back: the next reads yield it first.
@@ -158,6 +160,16 @@ impl H2Io {
         let mut skipped = 0;
         loop {
             let buf = &input[skipped..];
+            // The plain form the pipeline writes is split without httparse.
+            let mut lines: [Line<'_>; FEW_HEADERS] = [(&[], &[]); FEW_HEADERS];
+            if let Some((code, used, n)) = split_response(buf, &mut lines) {
+                if informational(code) {
+                    skipped += used;
+                    continue;
+                }
+                self.send_head(code, lines[..n].iter().copied())?;
+                return Ok(Some(skipped + used));
+            }
             // A short header array first (filling the full one costs more than parsing a
             // typical head); the full one only for heads with more headers.
             let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
@@ -175,68 +187,81 @@ impl H2Io {
                 _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad head")),
             };
             let code = resp.code.unwrap_or(0);
-            if (100..200).contains(&code) && code != 101 {
+            if informational(code) {
                 skipped += used;
                 continue;
             }
-            let status = StatusCode::from_u16(code)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad status"))?;
-            let mut headers = HeaderMap::with_capacity(resp.headers.len() + 1);
-            let mut te: Option<bool> = None;
-            let mut length: Option<u64> = None;
-            let mut bad_length = false;
-            let mut has_date = false;
-            for h in resp.headers.iter() {
-                let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad header");
-                let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad())?;
-                if name == hyper::header::TRANSFER_ENCODING {
-                    let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-                    te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-                } else if name == hyper::header::CONTENT_LENGTH {
-                    // Every value must parse and agree (else an HTTP/1.1 client rejects it).
-                    match std::str::from_utf8(h.value)
-                        .ok()
-                        .and_then(|v| v.trim().parse().ok())
-                    {
-                        Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
-                        _ => bad_length = true,
-                    }
-                }
-                if hop(&name) {
-                    continue;
-                }
-                has_date |= name == hyper::header::DATE;
-                headers.append(name, value_of(h.value).ok_or_else(bad)?);
-            }
-            if !has_date && let Some(v) = super::super::respond::with_date(value_of) {
-                headers.insert(hyper::header::DATE, v);
-            }
-            if bad_length {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad length"));
-            }
-            self.out = if self.head_method || code == 204 || code == 304 {
-                Out::Length(0)
-            } else {
-                match (te, length) {
-                    (Some(true), _) => Out::Chunked(Box::new(Decoder::new(0))),
-                    (Some(false), _) | (None, None) => Out::Close,
-                    (None, Some(n)) => Out::Length(n),
-                }
-            };
-            let mut r = Response::new(());
-            *r.status_mut() = status;
-            *r.headers_mut() = headers;
-            let end = matches!(self.out, Out::Length(0));
-            let respond = self.respond.as_mut().ok_or_else(closed)?;
-            let send = respond.send_response(r, end).map_err(|_| closed())?;
-            self.respond = None;
-            if end {
-                self.finish();
-            } else {
-                self.send = Some(send);
-            }
+            let lines = resp.headers.iter().map(|h| (h.name.as_bytes(), h.value));
+            self.send_head(code, lines)?;
             return Ok(Some(skipped + used));
         }
+    }
+
+    /// Sends the response head (`code`, the HTTP/1.1 header lines): connection-specific
+    /// headers dropped, `Date` added when missing; the body framing noted from
+    /// Transfer-Encoding and Content-Length.
+    fn send_head<'b>(
+        &mut self,
+        code: u16,
+        lines: impl Iterator<Item = Line<'b>>,
+    ) -> io::Result<()> {
+        let status = StatusCode::from_u16(code)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad status"))?;
+        let mut headers = HeaderMap::with_capacity(lines.size_hint().0 + 1);
+        let mut te: Option<bool> = None;
+        let mut length: Option<u64> = None;
+        let mut bad_length = false;
+        let mut has_date = false;
+        for (name, value) in lines {
+            let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad header");
+            let name = name_of(name).ok_or_else(bad)?;
+            if name == hyper::header::TRANSFER_ENCODING {
+                let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+                te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            } else if name == hyper::header::CONTENT_LENGTH {
+                // Every value must parse and agree (else an HTTP/1.1 client rejects it).
+                match std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok())
+                {
+                    Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
+                    _ => bad_length = true,
+                }
+            }
+            if hop(&name) {
+                continue;
+            }
+            has_date |= name == hyper::header::DATE;
+            headers.append(name, value_of(value).ok_or_else(bad)?);
+        }
+        if !has_date && let Some(v) = super::super::respond::with_date(value_of) {
+            headers.insert(hyper::header::DATE, v);
+        }
+        if bad_length {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad length"));
+        }
+        self.out = if self.head_method || code == 204 || code == 304 {
+            Out::Length(0)
+        } else {
+            match (te, length) {
+                (Some(true), _) => Out::Chunked(Box::new(Decoder::new(0))),
+                (Some(false), _) | (None, None) => Out::Close,
+                (None, Some(n)) => Out::Length(n),
+            }
+        };
+        let mut r = Response::new(());
+        *r.status_mut() = status;
+        *r.headers_mut() = headers;
+        let end = matches!(self.out, Out::Length(0));
+        let respond = self.respond.as_mut().ok_or_else(closed)?;
+        let send = respond.send_response(r, end).map_err(|_| closed())?;
+        self.respond = None;
+        if end {
+            self.finish();
+        } else {
+            self.send = Some(send);
+        }
+        Ok(())
     }
 
     /// Sends unframed body bytes (with end of stream when the framing says so).
@@ -271,6 +296,11 @@ impl H2Io {
     }
 }
 
+/// A 1xx head other than 101 (skipped: HTTP/2 responses carry none of ours).
+fn informational(code: u16) -> bool {
+    (100..200).contains(&code) && code != 101
+}
+
 fn closed() -> io::Error {
     io::ErrorKind::BrokenPipe.into()
 }
@@ -282,24 +312,9 @@ impl AsyncRead for H2Io {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
-        if let Some(parts) = me.parts.take() {
-            // Straight into the reader's buffer; when it does not fit, taken back and spilled.
-            let start = buf.filled().len();
-            let mut fits = true;
-            emit_head(&parts, me.chunked, |b| {
-                if fits && b.len() <= buf.remaining() {
-                    buf.put_slice(b);
-                } else {
-                    fits = false;
-                }
-            });
-            if fits {
-                return Poll::Ready(Ok(()));
-            }
-            buf.set_filled(start);
-            let mut spill = Vec::with_capacity(1024);
-            emit_head(&parts, me.chunked, |b| spill.extend_from_slice(b));
-            me.spill = spill;
+        if me.parts.is_some() {
+            let (head, _) = me.take_head();
+            me.unread(head);
         }
         if me.spill_read < me.spill.len() {
             let n = (me.spill.len() - me.spill_read).min(buf.remaining());

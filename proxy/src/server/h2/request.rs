@@ -1,6 +1,8 @@
-//! One HTTP/2 request stream through the request pipeline: the stream's head, emitted once as
-//! HTTP/1.1 into a buffer of its exact size, is parsed with the same rules as any HTTP/1.1
-//! head and handed straight to the phases ([`handle`]). The HTTP/1.1 connection loop
+//! One HTTP/2 request stream through the request pipeline: the stream's head, written once as
+//! HTTP/1.1 (the bytes `$request`, logs and proxying see), is checked with the same rules as
+//! any HTTP/1.1 head (sizes, Host, lengths; its pieces' places are known, so it is parsed
+//! only when a piece needs the parser's treatment) and handed straight to the phases
+//! ([`handle`]). The HTTP/1.1 connection loop
 //! (`conn::serve_stream`) would do the same with more per-stream work: a 4 KiB read buffer
 //! (a size whose allocator pages are freed and refetched as streams come and go), the
 //! drain and reload subscriptions it only needs between keep-alive requests, a timed read.
@@ -38,10 +40,13 @@ pub async fn serve(
         large_size: default.large_header_buffers.1,
         underscores: default.underscores_in_headers,
     };
-    let mut buf = io.take_head();
+    let (mut buf, written) = io.take_head();
     let reading = Gauge::new(&shared.stats.reading);
-    // `take` moves the bytes into the head only when it parses.
-    let parsed = head::take(&mut buf, &limits, &mut HeaderList::new());
+    // Both move the bytes into the head only when it is accepted.
+    let parsed = match written {
+        Some(w) => head::assemble(&mut buf, w, &limits).map(Some),
+        None => head::take(&mut buf, &limits, &mut HeaderList::new()),
+    };
     drop(reading);
     let Ok(Some(head)) = parsed else {
         // Rejected (or, impossibly, incomplete): the connection loop reads the same bytes
