@@ -1,5 +1,6 @@
 //! The HTTP/1.1 ⇄ HTTP/2 head conversions of [`super::io::H2Io`]: the request head written as
-//! HTTP/1.1 (with its pieces' places), the request's Content-Length, the response header names HTTP/2 forbids, and
+//! HTTP/1.1 (with its pieces' places), the request's Content-Length, the pipeline's plain
+//! response heads split without a parser, the response header names HTTP/2 forbids, and
 //! response header values shared with recent equal ones (no allocation per response).
 
 use crate::http::head::{HeaderList, MAX_HEADERS, Written};
