@@ -4,6 +4,10 @@
 
 use std::ops::Range;
 
+/// Most header lines a request head may have (more: 494, as nginx's large buffers would
+/// overflow long before).
+pub const MAX_HEADERS: usize = 128;
+
 /// Header (name, value) ranges into a head's `raw`.
 pub type HeaderList = Vec<(Range<usize>, Range<usize>)>;
 
@@ -224,7 +228,8 @@ fn parse_ranges(
     lim: &Limits,
     spare: &mut HeaderList,
 ) -> Result<Option<(RequestHead, usize)>, u16> {
-    let mut storage = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+    let mut storage =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let n = match req.parse_with_uninit_headers(buf, &mut storage) {
         Ok(httparse::Status::Complete(n)) => n,
@@ -264,6 +269,11 @@ fn parse_ranges(
             let mut v = std::mem::take(spare);
             v.clear();
             v.reserve(req.headers.len());
+            v.extend(
+                req.headers
+                    .iter()
+                    .map(|h| (range(h.name.as_bytes()), range(h.value))),
+            );
             v
         },
         host: Host::None,
@@ -273,14 +283,23 @@ fn parse_ranges(
         conn_keepalive: false,
         request_line_len,
     };
+    check_headers(&mut head, buf, lim)?;
+    Ok(Some((head, n)))
+}
+
+/// nginx's checks of the header list (`head.headers`, ranges into `raw`), in order: headers
+/// with `_` dropped unless `underscores_in_headers`, one valid Host (required in HTTP/1.1),
+/// one numeric Content-Length, one Transfer-Encoding (only `chunked`, not with a length, not
+/// in HTTP/1.0), and the Connection tokens.
+fn check_headers(head: &mut RequestHead, raw: &[u8], lim: &Limits) -> Result<(), u16> {
+    if !lim.underscores {
+        head.headers
+            .retain(|(n, _)| !raw[n.clone()].contains(&b'_'));
+    }
     let (mut hosts, mut cls, mut tes) = (0, 0, 0);
     let mut te_value: &[u8] = b"";
-    for h in req.headers.iter() {
-        let name = h.name.as_bytes();
-        if !lim.underscores && name.contains(&b'_') {
-            continue;
-        }
-        let value = h.value;
+    for (n, v) in &head.headers {
+        let (name, value) = (&raw[n.clone()], &raw[v.clone()]);
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
             if hosts > 1 {
@@ -290,8 +309,7 @@ fn parse_ranges(
             head.host = if upper {
                 Host::Lower(value[..len].to_ascii_lowercase())
             } else {
-                let r = range(value);
-                Host::Raw(r.start..r.start + len)
+                Host::Raw(v.start..v.start + len)
             };
         } else if name.eq_ignore_ascii_case(b"content-length") {
             cls += 1;
@@ -316,13 +334,12 @@ fn parse_ranges(
                 head.conn_keepalive = true;
             }
         }
-        head.headers.push((range(name), range(value)));
     }
-    if minor == 1 && matches!(head.host, Host::None) {
+    if head.minor == 1 && matches!(head.host, Host::None) {
         return Err(400);
     }
     if tes > 0 {
-        if minor == 0 {
+        if head.minor == 0 {
             return Err(400);
         }
         if te_value.eq_ignore_ascii_case(b"chunked") {
@@ -334,7 +351,45 @@ fn parse_ranges(
             return Err(501);
         }
     }
-    Ok(Some((head, n)))
+    Ok(())
+}
+
+/// The pieces of an HTTP/1.1 head written by the caller (an HTTP/2 request's), as ranges
+/// into its bytes: the caller vouches that they hold only what HTTP/1.1 parsing accepts (a
+/// token method, a target of visible bytes, token names, values without control bytes or
+/// surrounding blanks), so [`assemble`] need not parse them again.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The method.
+    pub method: Range<usize>,
+    /// The request target.
+    pub target: Range<usize>,
+    /// The headers (name, value) in order.
+    pub headers: HeaderList,
+}
+
+/// As [`take`] for a head written as HTTP/1.1 into `buf` whose pieces are known
+/// ([`Written`]): the same size limits (414/494) and header checks, without parsing. On
+/// success the head takes `buf`'s allocation; on an error `buf` is left as it was.
+pub fn assemble(buf: &mut Vec<u8>, w: Written, lim: &Limits) -> Result<RequestHead, u16> {
+    check_sizes(buf, lim)?;
+    let request_line_len = w.target.end + b" HTTP/1.1".len();
+    let mut head = RequestHead {
+        raw: Vec::new(),
+        method: w.method,
+        target: w.target,
+        minor: 1,
+        headers: w.headers,
+        host: Host::None,
+        content_length: None,
+        chunked: false,
+        conn_close: false,
+        conn_keepalive: false,
+        request_line_len,
+    };
+    check_headers(&mut head, buf, lim)?;
+    head.raw = std::mem::take(buf);
+    Ok(head)
 }
 
 #[cfg(test)]

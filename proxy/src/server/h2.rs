@@ -1,14 +1,15 @@
 //! HTTP/2 (ALPN `h2` on `listen … ssl http2`, prior-knowledge h2c on `listen … http2`):
-//! the `h2` crate's server, each stream fed as one HTTP/1.1 request (with `Connection: close`)
-//! into the same request pipeline as every other request (phases, locations, proxying, logs),
-//! so the behaviour is identical. The stream is an in-process transport ([`io::H2Io`]): the
-//! pipeline reads the request head and body from it and its HTTP/1.1 response is parsed back
-//! into an HTTP/2 response (connection-specific headers removed) as it is written, without a
-//! pipe, an HTTP/1.1 client or extra tasks in between.
+//! the `h2` crate's server, each stream's request handed as an HTTP/1.1 head (with
+//! `Connection: close`) to the same request pipeline as every other request (phases,
+//! locations, proxying, logs), so the behaviour is identical ([`request::serve`]). The stream
+//! is an in-process transport ([`io::H2Io`]): the pipeline reads the request body from it and
+//! its HTTP/1.1 response is parsed back into an HTTP/2 response (connection-specific headers
+//! removed) as it is written, without a pipe, an HTTP/1.1 client or extra tasks in between.
 
 pub mod chunk;
 pub mod head;
 pub mod io;
+pub mod request;
 pub mod slots;
 #[cfg(test)]
 mod tests;
@@ -67,7 +68,7 @@ impl Wake for ConnWake {
 }
 
 /// Serves one HTTP/2 connection until the client closes it; each request stream runs the
-/// HTTP/1.1 pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
+/// request pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
 pub async fn serve(
     stream: Stream,
     peer: SocketAddr,
@@ -110,11 +111,9 @@ pub async fn serve(
             while !done {
                 match pin!(conn.accept()).poll(&mut conn_cx) {
                     Poll::Ready(Some(Ok((req, respond)))) => {
-                        let io = Stream::Mem(Box::new(io::H2Io::new(req, respond)));
+                        let io = Box::new(io::H2Io::new(req, respond));
                         let shared = shared.clone();
-                        streams.push_with(|| {
-                            super::conn::serve_stream(io, peer, local, shared, https)
-                        });
+                        streams.push_with(|| request::serve(io, peer, local, shared, https));
                         greedy |= took_before;
                         took = true;
                         if !greedy {

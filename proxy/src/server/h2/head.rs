@@ -1,7 +1,9 @@
-//! The HTTP/1.1 ⇄ HTTP/2 head conversions of [`super::io::H2Io`]: the request head emitted as
-//! HTTP/1.1, the request's Content-Length, the response header names HTTP/2 forbids, and
+//! The HTTP/1.1 ⇄ HTTP/2 head conversions of [`super::io::H2Io`]: the request head written as
+//! HTTP/1.1 (with its pieces' places), the request's Content-Length, the pipeline's plain
+//! response heads split without a parser, the response header names HTTP/2 forbids, and
 //! response header values shared with recent equal ones (no allocation per response).
 
+use crate::http::head::{HeaderList, MAX_HEADERS, Written};
 use hyper::http::request::Parts;
 use hyper::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -33,36 +35,169 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
     len
 }
 
-/// Emits the request head as HTTP/1.1 piece by piece through `put`: `METHOD target
-/// HTTP/1.1`, the headers in order, `host` from `:authority` when absent, `connection:
-/// close`, `transfer-encoding: chunked` when the body is sent chunked.
-pub fn emit_head(parts: &Parts, chunked: bool, mut put: impl FnMut(&[u8])) {
-    put(parts.method.as_str().as_bytes());
+/// Writes the request head as HTTP/1.1 into `raw`: `METHOD target HTTP/1.1`, the headers in
+/// order, `host` from `:authority` when absent, `connection: close`, `transfer-encoding:
+/// chunked` when the body is sent chunked. Returns the pieces as ranges when HTTP/1.1
+/// parsing would find exactly them ([`Written`]); None when a piece holds what the parser
+/// treats specially (an extension method, a target byte outside `!`..=`~` and 0x80.., a value
+/// with surrounding blanks, more headers than the parser takes): that head is parsed instead.
+pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Written> {
+    use hyper::http::Method;
+    let mut plain = matches!(
+        parts.method,
+        Method::GET
+            | Method::HEAD
+            | Method::POST
+            | Method::PUT
+            | Method::DELETE
+            | Method::OPTIONS
+            | Method::CONNECT
+            | Method::PATCH
+            | Method::TRACE
+    ) && parts.headers.len() + 3 <= MAX_HEADERS;
+    let mut put = |b: &[u8]| {
+        let start = raw.len();
+        raw.extend_from_slice(b);
+        start..raw.len()
+    };
+    let method = put(parts.method.as_str().as_bytes());
     put(b" ");
-    put(parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .as_bytes());
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    plain &= target.bytes().all(|b| b > b' ' && b != 0x7f);
+    let target = put(target.as_bytes());
     put(b" HTTP/1.1\r\n");
+    let mut headers = HeaderList::with_capacity(parts.headers.len() + 2);
     let mut has_host = false;
     for (n, v) in &parts.headers {
         has_host |= n == hyper::header::HOST;
-        put(n.as_str().as_bytes());
+        let v = v.as_bytes();
+        plain &=
+            !matches!(v.first(), Some(b' ' | b'\t')) && !matches!(v.last(), Some(b' ' | b'\t'));
+        let name = put(n.as_str().as_bytes());
         put(b": ");
-        put(v.as_bytes());
+        let value = put(v);
         put(b"\r\n");
+        headers.push((name, value));
     }
     if !has_host && let Some(a) = parts.uri.authority() {
-        put(b"host: ");
-        put(a.as_str().as_bytes());
+        let name = put(b"host");
+        put(b": ");
+        let value = put(a.as_str().as_bytes());
         put(b"\r\n");
+        headers.push((name, value));
     }
-    put(b"connection: close\r\n");
+    let name = put(b"connection");
+    put(b": ");
+    let value = put(b"close");
+    put(b"\r\n");
+    headers.push((name, value));
     if chunked {
-        put(b"transfer-encoding: chunked\r\n");
+        let name = put(b"transfer-encoding");
+        put(b": ");
+        let value = put(b"chunked");
+        put(b"\r\n");
+        headers.push((name, value));
     }
     put(b"\r\n");
+    plain.then_some(Written {
+        method,
+        target,
+        headers,
+    })
+}
+
+/// One response header line: (name, value) as HTTP/1.1 parsing yields them.
+pub type Line<'b> = (&'b [u8], &'b [u8]);
+
+/// Splits a complete response head in the plain form the pipeline writes (`HTTP/1.1 DDD
+/// reason`, `Name: value` lines, all ending in CRLF) into `lines`: Some((status, head
+/// length, line count)). None for anything else (another version, an incomplete head, bare
+/// LF, folded lines, more lines than `lines` holds): httparse decides those. Names and values
+/// are not checked here; they are when they become a `HeaderName` and a `HeaderValue`, which
+/// accept exactly the bytes httparse accepts in them.
+pub fn split_response<'b>(buf: &'b [u8], lines: &mut [Line<'b>]) -> Option<(u16, usize, usize)> {
+    let rest = buf.strip_prefix(b"HTTP/1.1 ")?;
+    let (&[a, b, c, b' '], rest) = rest.split_first_chunk::<4>()? else {
+        return None;
+    };
+    if !(a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit()) {
+        return None;
+    }
+    let code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+    let (reason, mut rest) = crlf_line(rest)?;
+    if !reason
+        .iter()
+        .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f))
+    {
+        return None;
+    }
+    let mut n = 0;
+    loop {
+        if let Some(after) = rest.strip_prefix(b"\r\n") {
+            return Some((code, buf.len() - after.len(), n));
+        }
+        let (line, after) = crlf_line(rest)?;
+        let colon = line.iter().position(|&b| b == b':')?;
+        if colon == 0 || matches!(line[0], b' ' | b'\t') {
+            return None;
+        }
+        let value = line[colon + 1..].trim_ascii_start();
+        let value = value
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(&value[..0], |end| &value[..=end]);
+        *lines.get_mut(n)? = (&line[..colon], value);
+        n += 1;
+        rest = after;
+    }
+}
+
+/// The line at the start of `buf` without its CRLF, and what follows; None without a LF or
+/// with a bare LF.
+fn crlf_line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let lf = find_lf(buf)?;
+    let line = buf[..lf].strip_suffix(b"\r")?;
+    Some((line, &buf[lf + 1..]))
+}
+
+/// The first LF in `buf`, eight bytes at a time.
+fn find_lf(buf: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut words = buf.chunks_exact(8);
+    let mut at = 0;
+    for w in words.by_ref() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ LFS;
+        // The lowest flagged byte is the first zero byte of `x` (flags above it may be
+        // borrows).
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == b'\n').map(|p| at + p)
+}
+
+/// `bytes` as a header name; the ones the pipeline writes without a lookup.
+pub fn name_of(bytes: &[u8]) -> Option<HeaderName> {
+    use hyper::header;
+    Some(match bytes {
+        b"Server" => header::SERVER,
+        b"Date" => header::DATE,
+        b"Content-Type" => header::CONTENT_TYPE,
+        b"Content-Length" => header::CONTENT_LENGTH,
+        b"Last-Modified" => header::LAST_MODIFIED,
+        b"Location" => header::LOCATION,
+        b"Connection" => header::CONNECTION,
+        b"Keep-Alive" => HeaderName::from_static("keep-alive"),
+        b"Transfer-Encoding" => header::TRANSFER_ENCODING,
+        b"ETag" => header::ETAG,
+        b"Accept-Ranges" => header::ACCEPT_RANGES,
+        _ => return HeaderName::from_bytes(bytes).ok(),
+    })
 }
 
 /// Header values recently sent by this thread (`Server`, `Date`, common types…): reused
@@ -94,4 +229,136 @@ pub fn value_of(bytes: &[u8]) -> Option<HeaderValue> {
         }
         Some(v)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::head::{Limits, assemble, take};
+    use hyper::http::Request;
+
+    const LIM: Limits = Limits {
+        small: 1024,
+        large_num: 4,
+        large_size: 8192,
+        underscores: false,
+    };
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (n, v) in headers {
+            b = b.header(*n, *v);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    /// What parsing the written bytes gives, field by field.
+    fn fields(h: &crate::http::head::RequestHead) -> String {
+        let headers: Vec<_> = h
+            .headers()
+            .map(|(n, v)| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(n),
+                    String::from_utf8_lossy(v)
+                )
+            })
+            .collect();
+        format!(
+            "{:?} {:?} {} {:?} {:?} {:?} {} {} {} {}",
+            String::from_utf8_lossy(h.method()),
+            String::from_utf8_lossy(h.target()),
+            h.minor,
+            headers,
+            h.host().map(String::from_utf8_lossy),
+            h.content_length,
+            h.chunked,
+            h.conn_close,
+            h.conn_keepalive,
+            String::from_utf8_lossy(h.request_line()),
+        )
+    }
+
+    #[test]
+    fn written_pieces_are_what_parsing_finds() {
+        let cases = [
+            parts(
+                "GET",
+                "https://Ex.com/a?b=c",
+                &[("user-agent", "t"), ("x_u", "1")],
+            ),
+            parts(
+                "POST",
+                "http://h/p",
+                &[("host", "other"), ("content-length", "3")],
+            ),
+            parts("PUT", "http://h/", &[("content-length", "x")]),
+            parts("GET", "http://h/", &[("host", "a"), ("host", "b")]),
+            parts("HEAD", "http://h:8080/%41", &[("connection", "keep-alive")]),
+        ];
+        for (i, p) in cases.iter().enumerate() {
+            for chunked in [false, true] {
+                let mut raw = Vec::new();
+                let w = write_head(p, chunked, &mut raw).expect("plain pieces");
+                let mut a = raw.clone();
+                let mut b = raw.clone();
+                let direct = assemble(&mut a, w, &LIM).map(|h| fields(&h));
+                let parsed =
+                    take(&mut b, &LIM, &mut Vec::new()).map(|h| fields(&h.expect("complete head")));
+                assert_eq!(direct, parsed, "case {i} chunked {chunked}");
+                if direct.is_err() {
+                    assert_eq!(a, raw, "case {i}: the bytes stay for the parser");
+                }
+            }
+        }
+        // Pieces the parser treats specially are left to it (same bytes written).
+        let special = [
+            parts("PROPFIND", "http://h/", &[]),
+            parts("GET", "http://h/", &[("x", " padded ")]),
+        ];
+        for p in &special {
+            let mut raw = Vec::new();
+            assert!(write_head(p, false, &mut raw).is_none());
+            assert!(raw.ends_with(b"connection: close\r\n\r\n"));
+        }
+    }
+
+    #[test]
+    fn split_response_agrees_with_httparse() {
+        let heads: [&[u8]; 7] = [
+            b"HTTP/1.1 200 OK\r\nServer: proxylab\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n",
+            b"HTTP/1.1 302 Moved Temporarily\r\nLocation: http://x/\r\nX-Pad:   v  \t\r\nX-Empty:\r\n\r\n",
+            b"HTTP/1.1 204 \r\nA: b\r\n\r\n",
+            b"HTTP/1.1 200 OK\nA: b\n\n",
+            b"HTTP/1.0 200 OK\r\nA: b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n",
+        ];
+        for (i, head) in heads.iter().enumerate() {
+            let mut lines = [(&b""[..], &b""[..]); 8];
+            let mut hs = [httparse::EMPTY_HEADER; 8];
+            let mut resp = httparse::Response::new(&mut hs);
+            let parsed = resp.parse(head);
+            match split_response(head, &mut lines) {
+                Some((code, used, n)) => {
+                    assert_eq!(parsed, Ok(httparse::Status::Complete(used)), "head {i}");
+                    assert_eq!(Some(code), resp.code, "head {i}");
+                    let theirs: Vec<_> = resp
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.as_bytes(), h.value))
+                        .collect();
+                    assert_eq!(&lines[..n], &theirs[..], "head {i}");
+                }
+                None => assert!(i >= 3, "head {i} is plain"),
+            }
+        }
+        let long = [b'a'; 40];
+        for at in 0..long.len() {
+            let mut v = long.to_vec();
+            v[at] = b'\n';
+            assert_eq!(find_lf(&v), Some(at));
+        }
+        assert_eq!(find_lf(&long), None);
+    }
 }

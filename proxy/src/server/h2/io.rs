@@ -5,6 +5,8 @@
 //! with a `Content-Length`, else chunked (`Transfer-Encoding: chunked` added), except that
 //! GET, HEAD and CONNECT without a length send none. After the body, reads wait until the
 //! response is complete (end of file then) or the client resets the stream (end of file).
+//! The request pipeline usually takes the head as bytes with its pieces' places instead of
+//! reading it ([`H2Io::take_head`]) and reads only the body.
 //!
 //! Writing takes the HTTP/1.1 response: informational heads are skipped, the head becomes
 //! the HTTP/2 HEADERS (status, headers in order, connection-specific ones and `TE` removed,
@@ -12,25 +14,24 @@
 //! end) into DATA frames, waiting for flow-control capacity. Dropped before a head was
 //! written: a bodiless 500; before a framed body ended: the stream is reset.
 
+mod response;
+
 use super::chunk::Chunk;
-use super::head::{content_length, emit_head, hop, value_of};
+use super::head::{content_length, value_of, write_head};
 use crate::http::chunked::Decoder;
+use crate::http::head::Written;
 use bytes::{Buf, Bytes};
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use hyper::http::request::Parts;
-use hyper::http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode};
+use hyper::http::{Method, Request, Response, StatusCode};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Most response headers parsed from the pipeline's head (as an HTTP/1.1 client would).
-const MAX_HEADERS: usize = 100;
-/// Response headers parsed without filling the full array (most heads have fewer).
-const FEW_HEADERS: usize = 24;
-/// Largest response head accepted from the pipeline (bytes).
-const MAX_HEAD: usize = 400 * 1024;
+/// First allocation for a request head written as HTTP/1.1 (bytes; larger heads grow it).
+const HEAD_CAPACITY: usize = 256;
 
 /// How the response body is framed in the pipeline's HTTP/1.1 output.
 #[derive(Debug)]
@@ -49,10 +50,10 @@ enum Out {
 
 /// An HTTP/2 request stream seen as an HTTP/1.1 byte stream (see the module docs).
 pub struct H2Io {
-    /// The request head, until it is read (serialized as HTTP/1.1 straight into the
-    /// reader's buffer when it fits, else into `spill`).
+    /// The request head, until it is taken ([`H2Io::take_head`]) or read (then written
+    /// as HTTP/1.1 into `spill`).
     parts: Option<Parts>,
-    /// The serialized head when it did not fit in one read, and how much of it was read.
+    /// The head as HTTP/1.1 bytes still to be read, and how much of it was read.
     spill: Vec<u8>,
     spill_read: usize,
     /// Request body bytes not yet read (one piece of the body, framed).
@@ -114,6 +115,24 @@ impl H2Io {
         }
     }
 
+    /// The request head as HTTP/1.1 (as reading would yield it) and its pieces when they
+    /// need no parsing ([`write_head`]); reads then go on with the body. Empty when it was
+    /// read already.
+    pub fn take_head(&mut self) -> (Vec<u8>, Option<Written>) {
+        let Some(parts) = self.parts.take() else {
+            return (Vec::new(), None);
+        };
+        let mut raw = Vec::with_capacity(HEAD_CAPACITY);
+        let written = write_head(&parts, self.chunked, &mut raw);
+        (raw, written)
+    }
+
+    /// Puts `head` (from [`H2Io::take_head`]) back: the next reads yield it first.
+    pub fn unread(&mut self, head: Vec<u8>) {
+        self.spill = head;
+        self.spill_read = 0;
+    }
+
     /// Whether the client reset the stream (registers the waker otherwise).
     fn reset(&mut self, cx: &mut Context<'_>) -> bool {
         let r = match (&mut self.respond, &mut self.send) {
@@ -130,93 +149,6 @@ impl H2Io {
         self.send = None;
         if let Some(w) = self.reader.take() {
             w.wake();
-        }
-    }
-
-    /// Parses the response head at the start of `input` and sends it; Ok(Some(n)) with the
-    /// bytes used (informational heads before it included), Ok(None) when incomplete.
-    fn parse_head(&mut self, input: &[u8]) -> io::Result<Option<usize>> {
-        let mut skipped = 0;
-        loop {
-            let buf = &input[skipped..];
-            // A short header array first (filling the full one costs more than parsing a
-            // typical head); the full one only for heads with more headers.
-            let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
-            let mut all;
-            let mut resp = httparse::Response::new(&mut few);
-            let mut parsed = resp.parse(buf);
-            if let Err(httparse::Error::TooManyHeaders) = parsed {
-                all = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                resp = httparse::Response::new(&mut all);
-                parsed = resp.parse(buf);
-            }
-            let used = match parsed {
-                Ok(httparse::Status::Complete(n)) => n,
-                Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => return Ok(None),
-                _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad head")),
-            };
-            let code = resp.code.unwrap_or(0);
-            if (100..200).contains(&code) && code != 101 {
-                skipped += used;
-                continue;
-            }
-            let status = StatusCode::from_u16(code)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad status"))?;
-            let mut headers = HeaderMap::with_capacity(resp.headers.len() + 1);
-            let mut te: Option<bool> = None;
-            let mut length: Option<u64> = None;
-            let mut bad_length = false;
-            let mut has_date = false;
-            for h in resp.headers.iter() {
-                let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad header");
-                let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad())?;
-                if name == hyper::header::TRANSFER_ENCODING {
-                    let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-                    te = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-                } else if name == hyper::header::CONTENT_LENGTH {
-                    // Every value must parse and agree (else an HTTP/1.1 client rejects it).
-                    match std::str::from_utf8(h.value)
-                        .ok()
-                        .and_then(|v| v.trim().parse().ok())
-                    {
-                        Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
-                        _ => bad_length = true,
-                    }
-                }
-                if hop(&name) {
-                    continue;
-                }
-                has_date |= name == hyper::header::DATE;
-                headers.append(name, value_of(h.value).ok_or_else(bad)?);
-            }
-            if !has_date && let Some(v) = super::super::respond::with_date(value_of) {
-                headers.insert(hyper::header::DATE, v);
-            }
-            if bad_length {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad length"));
-            }
-            self.out = if self.head_method || code == 204 || code == 304 {
-                Out::Length(0)
-            } else {
-                match (te, length) {
-                    (Some(true), _) => Out::Chunked(Box::new(Decoder::new(0))),
-                    (Some(false), _) | (None, None) => Out::Close,
-                    (None, Some(n)) => Out::Length(n),
-                }
-            };
-            let mut r = Response::new(());
-            *r.status_mut() = status;
-            *r.headers_mut() = headers;
-            let end = matches!(self.out, Out::Length(0));
-            let respond = self.respond.as_mut().ok_or_else(closed)?;
-            let send = respond.send_response(r, end).map_err(|_| closed())?;
-            self.respond = None;
-            if end {
-                self.finish();
-            } else {
-                self.send = Some(send);
-            }
-            return Ok(Some(skipped + used));
         }
     }
 
@@ -252,7 +184,7 @@ impl H2Io {
     }
 }
 
-fn closed() -> io::Error {
+pub(super) fn closed() -> io::Error {
     io::ErrorKind::BrokenPipe.into()
 }
 
@@ -263,24 +195,9 @@ impl AsyncRead for H2Io {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
-        if let Some(parts) = me.parts.take() {
-            // Straight into the reader's buffer; when it does not fit, taken back and spilled.
-            let start = buf.filled().len();
-            let mut fits = true;
-            emit_head(&parts, me.chunked, |b| {
-                if fits && b.len() <= buf.remaining() {
-                    buf.put_slice(b);
-                } else {
-                    fits = false;
-                }
-            });
-            if fits {
-                return Poll::Ready(Ok(()));
-            }
-            buf.set_filled(start);
-            let mut spill = Vec::with_capacity(1024);
-            emit_head(&parts, me.chunked, |b| spill.extend_from_slice(b));
-            me.spill = spill;
+        if me.parts.is_some() {
+            let (head, _) = me.take_head();
+            me.unread(head);
         }
         if me.spill_read < me.spill.len() {
             let n = (me.spill.len() - me.spill_read).min(buf.remaining());

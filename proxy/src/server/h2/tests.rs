@@ -1,8 +1,9 @@
 //! End-to-end tests of the HTTP/2 glue: a real `proxylab proxy` process serving prior-knowledge
 //! h2c, and a real HTTP/2 client (the `h2` crate) sending many concurrent streams on one
 //! connection: each stream gets its own response (multiplexed streams run together), request
-//! heads larger than one read, bodies without a length (sent on chunked), and response bodies
-//! small (inline payloads) and large.
+//! heads larger than one read, bodies with and without a length (the latter sent on chunked),
+//! heads the HTTP/1.1 rules reject (answered by the connection loop's error path), and response
+//! bodies small (inline payloads) and large.
 
 use bytes::Bytes;
 use hyper::http::{Method, Request, StatusCode};
@@ -145,6 +146,33 @@ async fn concurrent_streams_heads_and_bodies_through_the_pipeline() {
     *post.method_mut() = Method::POST;
     let (status, body) = exchange(send.clone(), post, Some(b"hello, body")).await;
     assert_eq!((status, body), (StatusCode::OK, b"POST /p\n".to_vec()));
+
+    // A body with a length (read after the head was handed over without the read path).
+    let mut sized = get("/sized");
+    *sized.method_mut() = Method::PUT;
+    sized
+        .headers_mut()
+        .insert("content-length", "11".parse().expect("length"));
+    let (status, body) = exchange(send.clone(), sized, Some(b"hello, body")).await;
+    assert_eq!((status, body), (StatusCode::OK, b"PUT /sized\n".to_vec()));
+
+    // A head the HTTP/1.1 rules reject (two Host headers) gets their 400 answer, and the
+    // connection goes on serving streams.
+    let mut twice = get("/twice");
+    twice
+        .headers_mut()
+        .append("host", "a.example".parse().expect("host"));
+    twice
+        .headers_mut()
+        .append("host", "b.example".parse().expect("host"));
+    let (status, body) = exchange(send.clone(), twice, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        String::from_utf8_lossy(&body).contains("400 Bad Request"),
+        "{body:?}"
+    );
+    let (status, body) = exchange(send.clone(), get("/after"), None).await;
+    assert_eq!((status, body), (StatusCode::OK, b"GET /after\n".to_vec()));
 
     drop(send);
     driver.abort();
