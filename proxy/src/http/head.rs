@@ -260,31 +260,46 @@ fn parse_ranges(
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(0);
-    let mut head = RequestHead {
-        raw: Vec::new(),
-        method,
-        target,
-        minor,
-        headers: {
-            let mut v = std::mem::take(spare);
-            v.clear();
-            v.reserve(req.headers.len());
-            v.extend(
-                req.headers
-                    .iter()
-                    .map(|h| (range(h.name.as_bytes()), range(h.value))),
-            );
-            v
-        },
-        host: Host::None,
-        content_length: None,
-        chunked: false,
-        conn_close: false,
-        conn_keepalive: false,
-        request_line_len,
+    let headers = {
+        let mut v = std::mem::take(spare);
+        v.clear();
+        v.reserve(req.headers.len());
+        v.extend(
+            req.headers
+                .iter()
+                .map(|h| (range(h.name.as_bytes()), range(h.value))),
+        );
+        v
     };
+    let mut head = RequestHead::unchecked(method, target, minor, headers, request_line_len);
     check_headers(&mut head, buf, lim)?;
     Ok(Some((head, n)))
+}
+
+impl RequestHead {
+    /// A head from its parsed pieces, before [`check_headers`] fills in the fields it derives
+    /// (Host, Content-Length, chunked, Connection); `raw` is set by the caller.
+    fn unchecked(
+        method: Range<usize>,
+        target: Range<usize>,
+        minor: u8,
+        headers: HeaderList,
+        request_line_len: usize,
+    ) -> RequestHead {
+        RequestHead {
+            raw: Vec::new(),
+            method,
+            target,
+            minor,
+            headers,
+            host: Host::None,
+            content_length: None,
+            chunked: false,
+            conn_close: false,
+            conn_keepalive: false,
+            request_line_len,
+        }
+    }
 }
 
 /// nginx's checks of the header list (`head.headers`, ranges into `raw`), in order: headers
@@ -374,34 +389,26 @@ pub struct Written {
 pub fn assemble(buf: &mut Vec<u8>, w: Written, lim: &Limits) -> Result<RequestHead, u16> {
     check_sizes(buf, lim)?;
     let request_line_len = w.target.end + b" HTTP/1.1".len();
-    let mut head = RequestHead {
-        raw: Vec::new(),
-        method: w.method,
-        target: w.target,
-        minor: 1,
-        headers: w.headers,
-        host: Host::None,
-        content_length: None,
-        chunked: false,
-        conn_close: false,
-        conn_keepalive: false,
-        request_line_len,
-    };
+    let mut head = RequestHead::unchecked(w.method, w.target, 1, w.headers, request_line_len);
     check_headers(&mut head, buf, lim)?;
     head.raw = std::mem::take(buf);
     Ok(head)
 }
 
+/// Small limits for tests (1 KiB head buffer, 4 large buffers of 8 KiB).
+#[cfg(test)]
+pub(crate) const TEST_LIMITS: Limits = Limits {
+    small: 1024,
+    large_num: 4,
+    large_size: 8192,
+    underscores: false,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LIM: Limits = Limits {
-        small: 1024,
-        large_num: 4,
-        large_size: 8192,
-        underscores: false,
-    };
+    const LIM: Limits = TEST_LIMITS;
 
     fn p(s: &str) -> Result<Option<(RequestHead, usize)>, u16> {
         parse(s.as_bytes(), &LIM)

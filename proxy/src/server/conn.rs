@@ -7,7 +7,7 @@ use super::ctx::{ConnInfo, Req, UpstreamLog};
 use super::phases::{Next, handle};
 use super::reply::send_error;
 use super::req_log::access_log;
-use super::shared::Shared;
+use super::shared::{Gauge, Shared};
 use crate::http::head::{self, Limits};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,21 +15,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-
-struct Gauge<'a>(&'a std::sync::atomic::AtomicU64);
-
-impl<'a> Gauge<'a> {
-    fn new(a: &'a std::sync::atomic::AtomicU64) -> Gauge<'a> {
-        a.fetch_add(1, Ordering::Relaxed);
-        Gauge(a)
-    }
-}
-
-impl Drop for Gauge<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
 
 thread_local! {
     /// Read buffers of finished requests, reused by the next request of this worker (nginx

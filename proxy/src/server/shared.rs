@@ -79,3 +79,20 @@ impl Shared {
         self.draining.load(Ordering::Relaxed)
     }
 }
+
+/// Counts a connection or stream in a stub_status gauge (reading, writing) while it lives.
+pub struct Gauge<'a>(&'a AtomicU64);
+
+impl<'a> Gauge<'a> {
+    /// Adds one to `a` until dropped.
+    pub fn new(a: &'a AtomicU64) -> Gauge<'a> {
+        a.fetch_add(1, Ordering::Relaxed);
+        Gauge(a)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

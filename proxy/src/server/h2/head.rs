@@ -237,12 +237,7 @@ mod tests {
     use crate::http::head::{Limits, assemble, take};
     use hyper::http::Request;
 
-    const LIM: Limits = Limits {
-        small: 1024,
-        large_num: 4,
-        large_size: 8192,
-        underscores: false,
-    };
+    const LIM: Limits = crate::http::head::TEST_LIMITS;
 
     fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut b = Request::builder().method(method).uri(uri);

@@ -14,7 +14,7 @@ use crate::server::client::Client;
 use crate::server::conn::serve_stream;
 use crate::server::ctx::ConnInfo;
 use crate::server::phases::handle;
-use crate::server::shared::Shared;
+use crate::server::shared::{Gauge, Shared};
 use crate::server::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,20 +73,4 @@ pub async fn serve(
     // The head carries `Connection: close`: the stream ends with this request whatever
     // `handle` answers, and dropping the stream ends its response.
     let _ = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
-}
-
-/// Counts the stream in a stub_status gauge while it lives.
-struct Gauge<'a>(&'a std::sync::atomic::AtomicU64);
-
-impl<'a> Gauge<'a> {
-    fn new(a: &'a std::sync::atomic::AtomicU64) -> Gauge<'a> {
-        a.fetch_add(1, Ordering::Relaxed);
-        Gauge(a)
-    }
-}
-
-impl Drop for Gauge<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
