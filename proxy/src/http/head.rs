@@ -104,6 +104,17 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The limits a server block sets (`client_header_buffer_size`,
+    /// `large_client_header_buffers`, `underscores_in_headers`).
+    pub fn of(server: &crate::conf::model::Server) -> Limits {
+        Limits {
+            small: server.client_header_buffer_size,
+            large_num: server.large_header_buffers.0,
+            large_size: server.large_header_buffers.1,
+            underscores: server.underscores_in_headers,
+        }
+    }
+
     /// The most bytes a head may take before nginx would have failed.
     pub fn max_head(&self) -> usize {
         self.small + self.large_num * self.large_size

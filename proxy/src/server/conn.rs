@@ -157,12 +157,7 @@ pub async fn serve_stream(
             return;
         };
         let default = &live.config.http.servers[route.default];
-        let limits = Limits {
-            small: default.client_header_buffer_size,
-            large_num: default.large_header_buffers.0,
-            large_size: default.large_header_buffers.1,
-            underscores: default.underscores_in_headers,
-        };
+        let limits = Limits::of(default);
         // Wait for the first byte of the next request (keep-alive) without counting it as
         // reading, like nginx's idle keep-alive connections ("Waiting").
         if client.buf.is_empty() {

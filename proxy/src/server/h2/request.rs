@@ -34,12 +34,7 @@ pub async fn serve(
         return;
     };
     let default = &live.config.http.servers[route.default];
-    let limits = Limits {
-        small: default.client_header_buffer_size,
-        large_num: default.large_header_buffers.0,
-        large_size: default.large_header_buffers.1,
-        underscores: default.underscores_in_headers,
-    };
+    let limits = Limits::of(default);
     let (mut buf, written) = io.take_head();
     let reading = Gauge::new(&shared.stats.reading);
     // Both move the bytes into the head only when it is accepted.
