@@ -22,9 +22,17 @@ struct Clock {
 
 thread_local! {
     static CLOCK: Cell<Clock> = const {
-        Cell::new(Clock { on: false, uses: 0, mono: None, wall: None })
+        Cell::new(Clock { on: false, ..FRESH })
     };
 }
+
+/// A refreshed cache: on, nothing read yet.
+const FRESH: Clock = Clock {
+    on: true,
+    uses: 0,
+    mono: None,
+    wall: None,
+};
 
 /// Cached readings handed out before the clock is read again even though the event loop did
 /// not turn (a run queue that never empties would otherwise age the cache without bound). A
@@ -38,14 +46,7 @@ const MAX_USES: u32 = 256;
 /// call this each time their event loop wakes (`on_thread_unpark`); threads that never call
 /// it read the clock on every call.
 pub fn refresh() {
-    CLOCK.with(|c| {
-        c.set(Clock {
-            on: true,
-            uses: 0,
-            mono: None,
-            wall: None,
-        })
-    });
+    CLOCK.with(|c| c.set(FRESH));
 }
 
 /// Runs `pick` on this thread's cache, reading the clock when `pick` finds no reading.
@@ -56,12 +57,7 @@ fn cached<T: Copy>(pick: impl Fn(&mut Clock) -> &mut Option<T>, read: impl FnOnc
             return read();
         }
         if k.uses >= MAX_USES {
-            k = Clock {
-                on: true,
-                uses: 0,
-                mono: None,
-                wall: None,
-            };
+            k = FRESH;
         }
         k.uses += 1;
         let v = *pick(&mut k).get_or_insert_with(read);

@@ -67,16 +67,12 @@ thread_local! {
 pub(super) fn reuse(path: &Path) -> Option<(Arc<File>, Metadata)> {
     let key = path.as_os_str().as_bytes();
     let now = crate::logs::time::now_mono();
-    let pos = FILES.with(|f| {
-        let mut f = f.borrow_mut();
-        f.retain(|e| now.saturating_duration_since(e.used) < IDLE);
-        f.iter().position(|e| e.path == key)
-    })?;
-    let meta = std::fs::metadata(path).ok();
     FILES.with(|f| {
         let mut f = f.borrow_mut();
-        let e = f.get_mut(pos)?;
-        match meta {
+        f.retain(|e| now.saturating_duration_since(e.used) < IDLE);
+        let pos = f.iter().position(|e| e.path == key)?;
+        let e = &mut f[pos];
+        match std::fs::metadata(path).ok() {
             Some(m) if m.is_file() && Identity::of(&m) == e.id => {
                 e.used = now;
                 Some((e.file.clone(), m))

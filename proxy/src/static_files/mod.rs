@@ -192,21 +192,38 @@ fn open(conf: &StaticConf, req: &StaticRequest<'_>) -> Opened {
         return Opened::Answer(index(conf, req));
     }
     let path = path::map_uri_into(&conf.root, req.uri, body::take_path_buf());
-    // a regular file this thread still holds open, unchanged (see `files`)
-    if let Some((file, meta)) = files::reuse(&path) {
-        if post {
-            return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
-        }
-        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        return Opened::File(file, path, meta.len(), mtime);
+    // a regular file this thread still holds open, unchanged (see `files`), else opened now
+    let (file, meta, fresh) = match files::reuse(&path) {
+        Some((file, meta)) => (file, meta, false),
+        None => match open_regular(req, &path) {
+            Ok((file, meta)) => (file, meta, true),
+            Err(answer) => return Opened::Answer(*answer),
+        },
+    };
+    if post {
+        return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
     }
-    let file = match std::fs::File::open(&path) {
+    if fresh {
+        files::keep(&path, &file, &meta);
+    }
+    let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    Opened::File(file, path, meta.len(), mtime)
+}
+
+/// `open` + `fstat` of `path`: the open regular file and its metadata, or the answer for a
+/// directory (301 to the slash form), another kind of file (404) or an error (boxed: the
+/// answer is large and the rare case).
+fn open_regular(
+    req: &StaticRequest<'_>,
+    path: &std::path::Path,
+) -> Result<(Arc<std::fs::File>, std::fs::Metadata), Box<StaticOutcome>> {
+    let file = match std::fs::File::open(path) {
         Ok(f) => Arc::new(f),
-        Err(e) => return Opened::Answer(open_error(&path, &e, "open()")),
+        Err(e) => return Err(Box::new(open_error(path, &e, "open()"))),
     };
     let meta = match file.metadata() {
         Ok(m) => m,
-        Err(e) => return Opened::Answer(open_error(&path, &e, "fstat()")),
+        Err(e) => return Err(Box::new(open_error(path, &e, "fstat()"))),
     };
     if meta.is_dir() {
         let mut loc = escape_uri(req.uri);
@@ -219,24 +236,19 @@ fn open(conf: &StaticConf, req: &StaticRequest<'_>) -> Opened {
         if let Ok(v) = HeaderValue::from_bytes(&loc) {
             headers.insert(LOCATION, v);
         }
-        return Opened::Answer(StaticOutcome::Special {
+        return Err(Box::new(StaticOutcome::Special {
             status: StatusCode::MOVED_PERMANENTLY,
             headers,
             log: None,
-        });
+        }));
     }
     if !meta.is_file() {
-        return Opened::Answer(special(
+        return Err(Box::new(special(
             StatusCode::NOT_FOUND,
             Some(format!("\"{}\" is not a regular file", path.display())),
-        ));
+        )));
     }
-    if post {
-        return Opened::Answer(special(StatusCode::METHOD_NOT_ALLOWED, None));
-    }
-    files::keep(&path, &file, &meta);
-    let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    Opened::File(file, path, meta.len(), mtime)
+    Ok((file, meta))
 }
 
 /// nginx's index module for a URI ending in `/`.

@@ -10,6 +10,7 @@ use crate::conf::body::{BodyConf, InFileOnly, TempPath};
 use crate::http::chunked::{ChunkError, Decoder};
 use crate::http::head::RequestHead;
 use crate::server::client::{BodyError, Client};
+use crate::server::stream::write_all_timed;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -69,21 +70,19 @@ impl Body {
         timeout: Duration,
     ) -> std::io::Result<()> {
         match self {
-            Body::Mem(b) if b.is_empty() => {
-                crate::server::stream::write_all_timed(up, head, timeout).await
-            }
+            Body::Mem(b) if b.is_empty() => write_all_timed(up, head, timeout).await,
             Body::Mem(b) if b.len() <= 16384 => {
                 let mut all = Vec::with_capacity(head.len() + b.len());
                 all.extend_from_slice(head);
                 all.extend_from_slice(b);
-                crate::server::stream::write_all_timed(up, &all, timeout).await
+                write_all_timed(up, &all, timeout).await
             }
             Body::Mem(b) => {
-                crate::server::stream::write_all_timed(up, head, timeout).await?;
-                crate::server::stream::write_all_timed(up, b, timeout).await
+                write_all_timed(up, head, timeout).await?;
+                write_all_timed(up, b, timeout).await
             }
             Body::File(t) => {
-                crate::server::stream::write_all_timed(up, head, timeout).await?;
+                write_all_timed(up, head, timeout).await?;
                 let mut buf = vec![0u8; IO_CHUNK];
                 let mut off = 0u64;
                 while off < t.len {
@@ -92,7 +91,7 @@ impl Body {
                     if n == 0 {
                         return Err(std::io::ErrorKind::UnexpectedEof.into());
                     }
-                    crate::server::stream::write_all_timed(up, &buf[..n], timeout).await?;
+                    write_all_timed(up, &buf[..n], timeout).await?;
                     off += n as u64;
                 }
                 Ok(())

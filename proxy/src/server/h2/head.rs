@@ -55,17 +55,12 @@ pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Wri
             | Method::PATCH
             | Method::TRACE
     ) && parts.headers.len() + 3 <= MAX_HEADERS;
-    let mut put = |b: &[u8]| {
-        let start = raw.len();
-        raw.extend_from_slice(b);
-        start..raw.len()
-    };
-    let method = put(parts.method.as_str().as_bytes());
-    put(b" ");
+    let method = put(raw, parts.method.as_str().as_bytes());
+    raw.push(b' ');
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     plain &= target.bytes().all(|b| b > b' ' && b != 0x7f);
-    let target = put(target.as_bytes());
-    put(b" HTTP/1.1\r\n");
+    let target = put(raw, target.as_bytes());
+    raw.extend_from_slice(b" HTTP/1.1\r\n");
     let mut headers = HeaderList::with_capacity(parts.headers.len() + 2);
     let mut has_host = false;
     for (n, v) in &parts.headers {
@@ -73,37 +68,37 @@ pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Wri
         let v = v.as_bytes();
         plain &=
             !matches!(v.first(), Some(b' ' | b'\t')) && !matches!(v.last(), Some(b' ' | b'\t'));
-        let name = put(n.as_str().as_bytes());
-        put(b": ");
-        let value = put(v);
-        put(b"\r\n");
-        headers.push((name, value));
+        put_header(raw, &mut headers, n.as_str().as_bytes(), v);
     }
     if !has_host && let Some(a) = parts.uri.authority() {
-        let name = put(b"host");
-        put(b": ");
-        let value = put(a.as_str().as_bytes());
-        put(b"\r\n");
-        headers.push((name, value));
+        put_header(raw, &mut headers, b"host", a.as_str().as_bytes());
     }
-    let name = put(b"connection");
-    put(b": ");
-    let value = put(b"close");
-    put(b"\r\n");
-    headers.push((name, value));
+    put_header(raw, &mut headers, b"connection", b"close");
     if chunked {
-        let name = put(b"transfer-encoding");
-        put(b": ");
-        let value = put(b"chunked");
-        put(b"\r\n");
-        headers.push((name, value));
+        put_header(raw, &mut headers, b"transfer-encoding", b"chunked");
     }
-    put(b"\r\n");
+    raw.extend_from_slice(b"\r\n");
     plain.then_some(Written {
         method,
         target,
         headers,
     })
+}
+
+/// Appends `b` to `raw`; returns where it went.
+fn put(raw: &mut Vec<u8>, b: &[u8]) -> std::ops::Range<usize> {
+    let start = raw.len();
+    raw.extend_from_slice(b);
+    start..raw.len()
+}
+
+/// Appends the line `name: value` CRLF to `raw` and the places of name and value to `headers`.
+fn put_header(raw: &mut Vec<u8>, headers: &mut HeaderList, name: &[u8], value: &[u8]) {
+    let name = put(raw, name);
+    raw.extend_from_slice(b": ");
+    let value = put(raw, value);
+    raw.extend_from_slice(b"\r\n");
+    headers.push((name, value));
 }
 
 /// One response header line: (name, value) as HTTP/1.1 parsing yields them.

@@ -55,7 +55,7 @@ pub async fn serve(
         id,
         requests: 1,
         https,
-        started: std::time::Instant::now(),
+        started: crate::logs::time::now_mono(),
         h2: true,
     };
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
