@@ -1,12 +1,28 @@
 //! Static files through both proxies (the `static_files` module behind our phases): the
 //! article's `/static/` alias location with `expires` and `add_header`, `root`, index,
 //! directory redirect, HEAD, conditional 304, ranges, 404/405, and traversal attempts; and a
-//! location with neither `expires` nor `add_header` (our allocation-free direct path).
+//! location with neither `expires` nor `add_header` (our allocation-free direct path); and a
+//! file that changes under the open files our proxy keeps per worker.
 
 mod common;
 
 use common::{both, parse, raw};
 use std::time::Duration;
+
+/// A response as compared: the head without Date, Server and Expires, the port replaced,
+/// and the body (none for HEAD).
+fn view(b: &[u8], port: u16, head_only: bool) -> String {
+    let text = String::from_utf8_lossy(b).replace(&port.to_string(), "PORT");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let head: Vec<&str> = head
+        .lines()
+        .filter(|l| {
+            !l.starts_with("Date: ") && !l.starts_with("Server: ") && !l.starts_with("Expires: ")
+        })
+        .collect();
+    let body = if head_only { "" } else { body };
+    format!("{}\n\n{}", head.join("\n"), body)
+}
 
 #[test]
 fn static_files_match_nginx() {
@@ -112,21 +128,10 @@ fn static_files_match_nginx() {
         let n = raw(nginx.addr(), req.as_bytes(), Duration::from_secs(10));
         let o = raw(ours.addr(), req.as_bytes(), Duration::from_secs(10));
         let head_only = line.starts_with("HEAD");
-        let view = |b: &[u8], port: u16| -> String {
-            let text = String::from_utf8_lossy(b).replace(&port.to_string(), "PORT");
-            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-            let head: Vec<&str> = head
-                .lines()
-                .filter(|l| {
-                    !l.starts_with("Date: ")
-                        && !l.starts_with("Server: ")
-                        && !l.starts_with("Expires: ")
-                })
-                .collect();
-            let body = if head_only { "" } else { body };
-            format!("{}\n\n{}", head.join("\n"), body)
-        };
-        let (vn, vo) = (view(&n, nginx.port()), view(&o, ours.addr().port()));
+        let (vn, vo) = (
+            view(&n, nginx.port(), head_only),
+            view(&o, ours.addr().port(), head_only),
+        );
         if vn != vo {
             let short = |v: &str| v.chars().take(400).collect::<String>();
             bad.push(format!(
@@ -138,4 +143,47 @@ fn static_files_match_nginx() {
         let _ = parse(&n);
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Our proxy keeps recently served files open per worker (`static_files/files.rs`) where nginx
+/// opens each time: after the file is rewritten in place, replaced by a rename, removed and
+/// created again, every answer (status, length, Last-Modified, ETag, body) is nginx's.
+#[test]
+fn kept_open_files_answer_as_nginx_when_the_file_changes() {
+    let files = tempfile::tempdir().expect("tempdir");
+    let d = files.path();
+    let f = d.join("f.txt");
+    std::fs::write(&f, "one\n").expect("write");
+    let http = format!(
+        "types {{ text/plain txt; }}\n\
+         server {{ listen 127.0.0.1:{{PORT}}; location / {{ root {dir}; }} }}",
+        dir = d.display()
+    );
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    let req = b"GET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let compare = |step: &str, want: u16| {
+        let n = raw(nginx.addr(), req, Duration::from_secs(10));
+        let o = raw(ours.addr(), req, Duration::from_secs(10));
+        let (vn, vo) = (
+            view(&n, nginx.port(), false),
+            view(&o, ours.addr().port(), false),
+        );
+        assert_eq!(vo, vn, "{step}: ours vs nginx");
+        let status = parse(&o).map(|(r, _)| r.status);
+        assert_eq!(status, Some(want), "{step}: {vo}");
+    };
+    compare("first", 200);
+    compare("again (kept open)", 200);
+    std::fs::write(&f, "three three\n").expect("rewrite");
+    compare("rewritten in place", 200);
+    let g = d.join("g.txt");
+    std::fs::write(&g, "replaced by rename, longer than before\n").expect("write");
+    std::fs::rename(&g, &f).expect("rename");
+    compare("renamed over", 200);
+    std::fs::remove_file(&f).expect("remove");
+    compare("removed", 404);
+    std::fs::write(&f, "back\n").expect("write");
+    compare("created again", 200);
 }
