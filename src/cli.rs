@@ -54,6 +54,21 @@ pub struct ClaimsArgs {
     /// The page to write.
     #[arg(long, default_value = "docs/claims.md")]
     pub out: PathBuf,
+    /// Where the cited evidence is copied (and read back: committed runs count as runs).
+    #[arg(long, default_value = "docs/claims")]
+    pub evidence: PathBuf,
+    /// The scenario files' directory. Default: the ledger's directory.
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
+    /// First run exactly the scenario variants the ledger needs (full length; `--ci`: short).
+    #[arg(long)]
+    pub run: bool,
+    /// With `--run`: the CI-length runs.
+    #[arg(long)]
+    pub ci: bool,
+    /// Write the page even when measured rows would become unmeasured.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `proxylab run`: exit 0 all assertions held, 1 an assertion failed, 2 bad scenario, 3 a
@@ -91,43 +106,8 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     }
 }
 
-/// `proxylab claims`: writes the claims ledger page from the latest runs.
+/// `proxylab claims`: judges the article's claims on the latest sound runs and writes the
+/// ledger page (exit 0 written, 2 bad ledger, 3 not written).
 pub fn claims(args: ClaimsArgs) -> ExitCode {
-    let text = match std::fs::read_to_string(&args.ledger) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("proxylab claims: {}: {e}", args.ledger.display());
-            return ExitCode::from(2);
-        }
-    };
-    let ledger: crate::claims::Ledger = match toml::from_str(&text) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "error: {}",
-                crate::scenario::error::from_toml(&args.ledger, &text, &e)
-            );
-            return ExitCode::from(2);
-        }
-    };
-    let out_dir = args
-        .out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let md = crate::claims::render(&ledger, &args.reports, out_dir);
-    match std::fs::create_dir_all(out_dir).and_then(|_| std::fs::write(&args.out, md)) {
-        Ok(()) => {
-            println!(
-                "claims ledger: {} ({} claims)",
-                args.out.display(),
-                ledger.claim.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("proxylab claims: {}: {e}", args.out.display());
-            ExitCode::from(3)
-        }
-    }
+    ExitCode::from(crate::claims::command::main(&args))
 }

@@ -95,6 +95,9 @@ pub struct RunSummary {
     pub assertions: Vec<Verdict>,
     /// Faults as applied.
     pub faults: Vec<Marker>,
+    /// Commit, start time and how busy the machine was (absent in runs before it was kept).
+    #[serde(default)]
+    pub provenance: Option<crate::run::machine::Provenance>,
 }
 
 fn traffic(out: &RunOutput, pop: Option<&str>, from: f64, to: f64) -> Traffic {
@@ -170,6 +173,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
             },
         );
     }
+    let provenance = Some(provenance(out, &components));
     RunSummary {
         scenario: s.name.clone(),
         variant: s.variant.clone().unwrap_or_else(|| "base".into()),
@@ -197,5 +201,22 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
         components,
         assertions: verdicts,
         faults: out.markers.clone(),
+        provenance,
     }
+}
+
+/// The run's provenance with what other processes took: the machine's CPU minus the run's own
+/// components (top-level names only: a pool already sums its instances).
+fn provenance(
+    out: &RunOutput,
+    components: &BTreeMap<String, Usage>,
+) -> crate::run::machine::Provenance {
+    let own: f64 = components
+        .iter()
+        .filter(|(n, _)| !n.contains('.'))
+        .map(|(_, u)| u.cpu_avg)
+        .sum();
+    let mut p = out.provenance.clone();
+    p.others_cpu_pct = (p.machine_cpu_pct - own).max(0.0);
+    p
 }

@@ -5,6 +5,7 @@
 pub mod child;
 pub mod fault;
 pub mod launch;
+pub mod machine;
 pub mod os;
 pub mod probe;
 pub mod procstat;
@@ -68,6 +69,8 @@ pub struct RunOutput {
     pub wall: Duration,
     /// Where the wall time went.
     pub timings: Timings,
+    /// Commit, start time and how busy the machine was.
+    pub provenance: machine::Provenance,
 }
 
 /// Wall-time breakdown of a run, seconds.
@@ -120,6 +123,8 @@ pub fn loadgen_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// Runs `s` with `opts`. Every process started is gone when this returns.
 pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let cpu_before = machine::cpu_times();
     std::fs::create_dir_all(opts.dir.join("logs"))
         .map_err(|e| RunError::Io(format!("cannot create {}: {e}", opts.dir.display())))?;
     let sni: Vec<&str> = s.loadgen.tls.sni.iter().map(String::as_str).collect();
@@ -127,6 +132,7 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     let mut st = state::State::new(s, opts);
     let result = st.run_all();
     let load_end = started.elapsed();
+    let provenance = machine::provenance(started_at, cpu_before, machine::cpu_times());
     st.teardown();
     let teardown_end = started.elapsed();
     result?;
@@ -152,5 +158,6 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
             load_s: (load_end.saturating_sub(st.startup)).as_secs_f64(),
             teardown_s: (teardown_end - load_end).as_secs_f64(),
         },
+        provenance,
     })
 }

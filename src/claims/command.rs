@@ -1,0 +1,134 @@
+//! `proxylab claims` end to end: check the ledger against the scenario files, optionally run
+//! exactly the scenario variants it needs (`--run`, full length or `--ci`), judge, copy the
+//! cited evidence, print which rows change, and write the page; a page that would lose measured
+//! rows (a partial set of runs) is written only with `--force`.
+
+use super::evidence;
+use super::judge;
+use super::model::Ledger;
+use super::render::{self, Layout};
+use super::resolve;
+use crate::cli::{ClaimsArgs, RunArgs};
+use std::path::PathBuf;
+
+/// Exit code: the page was written.
+const OK: u8 = 0;
+/// Exit code: bad ledger or usage.
+const BAD: u8 = 2;
+/// Exit code: files could not be written, or the page would lose measured rows.
+const WRITE: u8 = 3;
+
+fn scenarios_dir(args: &ClaimsArgs) -> PathBuf {
+    args.scenarios
+        .clone()
+        .unwrap_or_else(|| render::page_dir(&args.ledger))
+}
+
+/// Runs every scenario variant the ledger needs; returns the worst `proxylab run` exit code.
+fn run_needed(ledger: &Ledger, args: &ClaimsArgs) -> u8 {
+    let needed = resolve::needed(ledger, &scenarios_dir(args));
+    eprintln!(
+        "proxylab claims: {} runs needed ({})",
+        needed.len(),
+        if args.ci { "CI length" } else { "full length" }
+    );
+    let mut worst = OK;
+    for n in &needed {
+        let variant = if args.ci { &n.ci } else { &n.variant };
+        let run = RunArgs {
+            path: n.file.clone(),
+            ci: args.ci,
+            variant: vec![variant.clone()],
+            proxy: None,
+            out: args.reports.clone(),
+            check: false,
+            no_compare: true,
+        };
+        let code = crate::run_cmd::main(&run);
+        if code == crate::run_cmd::INTERRUPTED {
+            return code;
+        }
+        worst = worst.max(code);
+    }
+    worst
+}
+
+fn write_page(args: &ClaimsArgs, md: &str) -> u8 {
+    let old = std::fs::read_to_string(&args.out).unwrap_or_default();
+    let changed = evidence::changed(&old, md);
+    if changed.is_empty() {
+        println!("claims ledger: no verdict changes");
+    } else {
+        println!("claims ledger: {} rows change:", changed.len());
+        for c in &changed {
+            println!("  {c}");
+        }
+    }
+    let lost = evidence::lost(&old, md);
+    if !lost.is_empty() && !args.force {
+        eprintln!(
+            "proxylab claims: not written: {} measured rows would become unmeasured ({}); \
+             run them (`--run`) or pass --force",
+            lost.len(),
+            lost.join(", ")
+        );
+        return WRITE;
+    }
+    match std::fs::create_dir_all(render::page_dir(&args.out))
+        .and_then(|_| std::fs::write(&args.out, md))
+    {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("proxylab claims: {}: {e}", args.out.display());
+            WRITE
+        }
+    }
+}
+
+/// Runs the command; returns the exit code.
+pub fn main(args: &ClaimsArgs) -> u8 {
+    let ledger = match Ledger::load(&args.ledger) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return BAD;
+        }
+    };
+    let problems = resolve::check_all(&ledger, &scenarios_dir(args));
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {}: {p}", args.ledger.display());
+        }
+        return BAD;
+    }
+    if args.run {
+        let code = run_needed(&ledger, args);
+        if code == crate::run_cmd::INTERRUPTED {
+            return code;
+        }
+    }
+    let lay = Layout {
+        out_dir: render::page_dir(&args.out),
+        evidence: args.evidence.clone(),
+    };
+    let roots = vec![args.reports.clone(), args.evidence.clone()];
+    let js = judge::judge_all(&ledger, &roots);
+    let md = render::render(&js, &lay);
+    let code = write_page(args, &md);
+    if code != OK {
+        return code;
+    }
+    match evidence::copy(&js, &lay) {
+        Ok(n) => println!(
+            "claims ledger: {} ({} claims; evidence of {n} new runs in {})",
+            args.out.display(),
+            ledger.claim.len(),
+            lay.evidence.display()
+        ),
+        Err(e) => {
+            eprintln!("proxylab claims: evidence: {e}");
+            return WRITE;
+        }
+    }
+    OK
+}

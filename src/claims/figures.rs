@@ -1,0 +1,226 @@
+//! Figures of a run for the ledger: dotted paths into summary.json, the small expressions of
+//! `checks` (`saving(A, B)`), how values are printed, and the numbers an article quote states
+//! (`"up to 30 %"` → 30, `"10K req/s"` → 10000) that a check's threshold must come from.
+
+use crate::report::RunSummary;
+
+/// Splits a `measure` entry into its label and its path: `label=path`, where the label has no
+/// `.`; without a label the path is its own label.
+pub fn measure_label(entry: &str) -> (&str, &str) {
+    match entry.split_once('=') {
+        Some((label, path)) if !label.contains('.') && !label.trim().is_empty() => {
+            (label.trim(), path.trim())
+        }
+        _ => (entry, entry),
+    }
+}
+
+/// Looks up a dotted path (`total.status.429`, `phases.spike.latency_ms.p99`: arrays of named
+/// objects are indexed by `name`, and a name may itself contain dots: `assertions.api.1 up.actual`
+/// finds the assertion named `api.1 up`) in a summary.
+pub fn measure(s: &RunSummary, path: &str) -> Option<serde_json::Value> {
+    let segs: Vec<&str> = path.split('.').collect();
+    let mut v = serde_json::to_value(s).ok()?;
+    let mut i = 0;
+    while i < segs.len() {
+        v = match v {
+            serde_json::Value::Object(mut m) => {
+                i += 1;
+                m.remove(segs[i - 1])?
+            }
+            serde_json::Value::Array(a) => {
+                // the longest run of segments that names an element
+                let (k, x) = (1..=segs.len() - i).rev().find_map(|k| {
+                    let name = segs[i..i + k].join(".");
+                    a.iter()
+                        .find(|x| x.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
+                        .map(|x| (k, x.clone()))
+                })?;
+                i += k;
+                x
+            }
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A number at `path`; a status or error count absent from the run is 0 (none happened).
+pub fn number(s: &RunSummary, path: &str) -> Option<f64> {
+    match measure(s, path) {
+        Some(v) => v.as_f64(),
+        None if path.contains(".status.") || path.contains(".errors.") => {
+            let parent = &path[..path.rfind('.')?];
+            measure(s, parent).filter(|v| v.is_object()).map(|_| 0.0)
+        }
+        None => None,
+    }
+}
+
+/// Evaluates a check's value: a path, or `saving(A, B)` = (A - B) / A x 100, `ratio(A, B)` =
+/// A / B, `diff(A, B)` = A - B, `percent(A, B)` = A / B x 100. Err names what is missing.
+pub fn evaluate(s: &RunSummary, expr: &str) -> Result<f64, String> {
+    let expr = expr.trim();
+    let Some((func, rest)) = expr.split_once('(') else {
+        return number(s, expr).ok_or_else(|| format!("the run has no figure {expr}"));
+    };
+    let args = rest
+        .strip_suffix(')')
+        .ok_or_else(|| format!("{expr}: missing `)`"))?;
+    let (a, b) = args
+        .split_once(',')
+        .ok_or_else(|| format!("{expr}: two arguments expected"))?;
+    let a = evaluate(s, a)?;
+    let b = evaluate(s, b)?;
+    let v = match func.trim() {
+        "saving" => (a - b) / a * 100.0,
+        "ratio" => a / b,
+        "diff" => a - b,
+        "percent" => a / b * 100.0,
+        f => return Err(format!("{expr}: unknown function {f:?}")),
+    };
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{expr}: not a number (a divisor is 0)"))
+    }
+}
+
+/// Whether `actual OP limit` holds.
+pub fn compare(actual: f64, op: &str, limit: f64) -> Result<bool, String> {
+    Ok(match op {
+        "<" => actual < limit,
+        "<=" => actual <= limit,
+        ">" => actual > limit,
+        ">=" => actual >= limit,
+        o => return Err(format!("unknown comparison {o:?} (<, <=, >, >=)")),
+    })
+}
+
+/// The numbers an article quote states: `1-2 ms` → 1, 2; `10K` → 10000; `40,000` → 40000;
+/// `85 % -> 55 %` → 85, 55.
+pub fn article_numbers(text: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let mut s = String::new();
+        while i < chars.len() {
+            let c = chars[i];
+            let digit_follows = chars.get(i + 1).is_some_and(|d| d.is_ascii_digit());
+            if c.is_ascii_digit() || (c == '.' && digit_follows) {
+                s.push(c);
+            } else if c != ',' || !digit_follows {
+                break;
+            }
+            i += 1;
+        }
+        let mut v: f64 = s.parse().unwrap_or(0.0);
+        if matches!(chars.get(i), Some('K' | 'k')) {
+            v *= 1000.0;
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// A measured value for the page: whole numbers and non-numbers as JSON (`2350.0`), others with
+/// one decimal from 10 up (`21.108` → `21.1`) and up to three below (`0.141`).
+pub fn show(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 => v.to_string(),
+        Some(x) => show_f64(x),
+        None => v.to_string(),
+    }
+}
+
+/// A number for the page: one decimal from 10 up, up to three below.
+pub fn show_f64(x: f64) -> String {
+    if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn article_numbers_read_the_quote() {
+        assert_eq!(article_numbers("up to 30 %"), vec![30.0]);
+        assert_eq!(article_numbers("10K req/s"), vec![10000.0]);
+        assert_eq!(article_numbers("1-2 ms per request"), vec![1.0, 2.0]);
+        assert_eq!(
+            article_numbers("40,000 requests, 85% -> 55%"),
+            vec![40000.0, 85.0, 55.0]
+        );
+        assert_eq!(article_numbers("1.5 s, then 2."), vec![1.5, 2.0]);
+        assert!(article_numbers("no numbers").is_empty());
+    }
+
+    #[test]
+    fn check_expressions() {
+        let mut s = RunSummary::default();
+        s.total.status.insert("200".into(), 80.0);
+        s.total.completed = 100.0;
+        assert_eq!(evaluate(&s, "total.completed"), Ok(100.0));
+        assert_eq!(
+            evaluate(&s, "saving(total.completed, total.status.200)"),
+            Ok(20.0)
+        );
+        assert_eq!(
+            evaluate(&s, "ratio(total.completed, total.status.200)"),
+            Ok(1.25)
+        );
+        assert_eq!(
+            evaluate(&s, "diff(total.status.200, total.completed)"),
+            Ok(-20.0)
+        );
+        assert_eq!(
+            evaluate(&s, "percent(total.status.200, total.completed)"),
+            Ok(80.0)
+        );
+        // a status that never happened counts 0; a figure that does not exist is an error
+        assert_eq!(evaluate(&s, "total.status.502"), Ok(0.0));
+        assert!(evaluate(&s, "total.nope").is_err());
+        assert!(evaluate(&s, "ratio(total.completed, total.status.502)").is_err());
+        assert!(evaluate(&s, "max(total.completed, total.completed)").is_err());
+        assert_eq!(compare(31.0, ">=", 30.0), Ok(true));
+        assert_eq!(compare(29.0, ">=", 30.0), Ok(false));
+        assert!(compare(1.0, "==", 1.0).is_err());
+    }
+
+    #[test]
+    fn measure_entries_take_an_optional_label() {
+        assert_eq!(
+            measure_label("total.status.429"),
+            ("total.status.429", "total.status.429")
+        );
+        assert_eq!(
+            measure_label("429s=total.status.429"),
+            ("429s", "total.status.429")
+        );
+        assert_eq!(
+            measure_label("assertions.fails=3 probes.actual"),
+            (
+                "assertions.fails=3 probes.actual",
+                "assertions.fails=3 probes.actual"
+            )
+        );
+        assert_eq!(show(&serde_json::json!(2350.0)), "2350.0");
+        assert_eq!(show(&serde_json::json!(7)), "7");
+        assert_eq!(show(&serde_json::json!(21.108732872)), "21.1");
+        assert_eq!(show(&serde_json::json!(0.141)), "0.141");
+        assert_eq!(show(&serde_json::json!(0.5)), "0.5");
+        assert_eq!(show(&serde_json::json!("x")), "\"x\"");
+    }
+}
