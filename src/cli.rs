@@ -69,6 +69,10 @@ pub struct ClaimsArgs {
     /// Write the page even when measured rows would become unmeasured.
     #[arg(long)]
     pub force: bool,
+    /// A run judges claims only if other processes used at most this much CPU meanwhile
+    /// (percent of one core); stated on the page.
+    #[arg(long, default_value_t = crate::claims::verdict::MAX_OTHERS_CPU_PCT)]
+    pub max_others_cpu: f64,
 }
 
 /// `proxylab run`: exit 0 all assertions held, 1 an assertion failed, 2 bad scenario, 3 a

@@ -1,74 +1,161 @@
-//! `proxylab claims`: the ledger page from real run summaries.
+//! `proxylab claims` end to end: the ledger page from a real run, its evidence copied under the
+//! evidence directory, the same page again from the evidence alone (no reports/), a run that
+//! fails the machine gate turning a verdict into "not measured" (refused without --force, the
+//! changed row printed), and a bad ledger key named with its line.
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
+const SANITY: &str = r#"
+[[assert]]
+name = "sanity: no client-side errors"
+metric = "error_count.other"
+op = "=="
+value = 0
+
+[[assert]]
+name = "sanity: the loadgen kept its schedule (generous: this test is about the ledger)"
+metric = "schedule_lag.p99"
+op = "<"
+value = "2s"
+
+[[assert]]
+name = "sanity: the loadgen was not saturated"
+metric = "cpu.loadgen"
+op = "<"
+value = 190
+
+[[variant]]
+name = "ci"
+description = "the same"
+compare = false
+set = { seed = 8 }
+"#;
+
+fn claims(args: &[&str], dir: &Path) -> common::Out {
+    let s = |p: &str| dir.join(p).display().to_string();
+    let mut a: Vec<String> = [
+        "claims",
+        "--ledger",
+        &s("claims.toml"),
+        "--scenarios",
+        &s("scenarios"),
+        "--reports",
+        &s("reports"),
+        "--out",
+        &s("docs/claims.md"),
+        "--evidence",
+        &s("docs/claims"),
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    a.extend(args.iter().map(|x| x.to_string()));
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    common::proxylab(&refs, Duration::from_secs(60))
+}
+
 #[test]
-fn ledger_page_from_the_latest_runs() {
+fn ledger_page_from_a_real_run_and_from_its_evidence() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let reports = tmp.path().join("reports");
-    let s = common::scenario("pass.toml");
+    let dir = tmp.path();
+    let scen = dir.join("scenarios");
+    std::fs::create_dir_all(&scen).expect("mkdir");
+    let text = std::fs::read_to_string(common::scenario("pass.toml")).expect("pass.toml");
+    let (head, variants) = text.split_once("[[variant]]").expect("variants");
+    std::fs::write(
+        scen.join("pass.toml"),
+        format!("{head}{SANITY}\n[[variant]]{variants}"),
+    )
+    .expect("write");
+    std::fs::copy(common::scenario("pass.conf"), scen.join("pass.conf")).expect("conf");
     let r = common::proxylab(
         &[
             "run",
-            s.to_str().expect("utf8"),
+            scen.join("pass.toml").to_str().expect("utf8"),
             "--ci",
             "--variant",
             "base",
             "--out",
-            reports.to_str().expect("utf8"),
+            dir.join("reports").to_str().expect("utf8"),
         ],
         Duration::from_secs(120),
     );
     assert_eq!(r.code, 0, "{}", r.all());
-    let ledger = tmp.path().join("claims.toml");
     std::fs::write(
-        &ledger,
-        "[[claim]]\nid = \"steady\"\ntext = \"the pool serves steady load\"\narticle = \"100 req/s\"\nscenario = \"pass\"\n\
-         assertions = [\"requests > 200\", \"status_rate.2xx >= 0.99\"]\nmeasure = [\"total.completed\"]\nplot = \"status\"\n\n\
-         [[claim]]\nid = \"absent\"\ntext = \"never run\"\nscenario = \"nope\"\nassertions = [\"x\"]\n",
+        dir.join("claims.toml"),
+        "[[claim]]\nid = \"steady\"\ntext = \"the pool serves steady load\"\narticle = \"200 req\"\nscenario = \"pass\"\n\
+         assertions = [\"requests > 200\", \"status_rate.2xx >= 0.99\"]\n\
+         checks = [{ name = \"requests\", value = \"total.completed\", op = \">\", limit = 200 }]\n\
+         measure = [\"done=total.completed\"]\nplot = \"status\"\nnote = \"a caveat\"\n\n\
+         [[claim]]\nid = \"later\"\ntext = \"not yet\"\npending = \"no scenario measures it yet\"\n",
     )
     .expect("ledger");
-    let out = tmp.path().join("docs").join("claims.md");
-    let c = common::proxylab(
-        &[
-            "claims",
-            "--ledger",
-            ledger.to_str().expect("utf8"),
-            "--reports",
-            reports.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        Duration::from_secs(30),
-    );
+    let c = claims(&["--max-others-cpu", "1000"], dir);
     assert_eq!(c.code, 0, "{}", c.all());
-    let md = std::fs::read_to_string(&out).expect("claims.md");
+    let page = dir.join("docs/claims.md");
+    let md = std::fs::read_to_string(&page).expect("claims.md");
     let completed =
-        common::summary(&common::run_dirs(&reports, "pass")[0])["total"]["completed"].clone();
+        common::summary(&common::run_dirs(&dir.join("reports"), "pass")[0])["total"]["completed"]
+            .clone();
+    assert!(md.contains(&format!("done = {completed}")), "{md}");
+    assert!(md.contains("| **holds** |"), "{md}");
     assert!(
-        md.contains(&format!("total.completed = {completed}")),
+        md.contains("- caveats: a caveat"),
+        "caveats printed for a verdict that holds: {md}"
+    );
+    assert!(
+        md.contains("**not measured (no scenario yet: no scenario measures it yet)**"),
         "{md}"
     );
-    assert!(md.contains("| **holds** |"), "{md}");
-    assert!(md.contains("**not measured (no run of nope"), "{md}");
     assert!(
-        md.contains("](../reports/pass/") && md.contains("/status.png)"),
-        "relative plot link: {md}"
+        md.contains("](claims/pass/") && md.contains("/status.png)"),
+        "{md}"
     );
+    let evidence = std::fs::read_dir(dir.join("docs/claims/pass"))
+        .expect("evidence")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("one run");
+    for f in ["summary.json", "scenario.toml", "status.png"] {
+        assert!(evidence.join(f).is_file(), "{f} copied");
+    }
+    assert!(md.contains("commit "), "provenance on the row: {md}");
 
-    std::fs::write(&ledger, "[[claim]]\nid = \"x\"\ntxt = \"typo\"\n").expect("ledger");
-    let bad = common::proxylab(
-        &[
-            "claims",
-            "--ledger",
-            ledger.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        Duration::from_secs(30),
+    // Without reports/ (a fresh checkout) the evidence gives the same page.
+    std::fs::remove_dir_all(dir.join("reports")).expect("rm reports");
+    let again = claims(&["--max-others-cpu", "1000"], dir);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again.stdout.contains("no verdict changes"),
+        "{}",
+        again.all()
     );
+    assert_eq!(std::fs::read_to_string(&page).expect("page"), md);
+
+    // A stricter machine gate makes the run unsound: not written without --force.
+    let strict = claims(&["--max-others-cpu=-1"], dir);
+    assert_eq!(strict.code, 3, "{}", strict.all());
+    assert!(
+        strict
+            .stdout
+            .contains("steady: holds -> not measured (machine busy"),
+        "{}",
+        strict.all()
+    );
+    assert_eq!(std::fs::read_to_string(&page).expect("page"), md);
+    let forced = claims(&["--max-others-cpu=-1", "--force"], dir);
+    assert_eq!(forced.code, 0, "{}", forced.all());
+
+    std::fs::write(
+        dir.join("claims.toml"),
+        "[[claim]]\nid = \"x\"\ntxt = \"typo\"\n",
+    )
+    .expect("ledger");
+    let bad = claims(&[], dir);
     assert_eq!(bad.code, 2, "{}", bad.all());
     assert!(
         bad.stderr.contains("claims.toml:3") && bad.stderr.contains("txt"),

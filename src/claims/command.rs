@@ -112,8 +112,11 @@ pub fn main(args: &ClaimsArgs) -> u8 {
         evidence: args.evidence.clone(),
     };
     let roots = vec![args.reports.clone(), args.evidence.clone()];
-    let js = judge::judge_all(&ledger, &roots);
-    let md = render::render(&js, &lay);
+    let policy = super::verdict::Policy {
+        max_others_cpu_pct: args.max_others_cpu,
+    };
+    let js = judge::judge_all(&ledger, &roots, &policy);
+    let md = render::render(&js, &lay, &policy);
     let code = write_page(args, &md);
     if code != OK {
         return code;

@@ -4,7 +4,7 @@
 use super::figures::{self, measure_label};
 use super::model::{Claim, Ledger};
 use super::runs::{self, Run};
-use super::verdict::{self, Verdict};
+use super::verdict::{self, Policy, Verdict};
 use std::path::PathBuf;
 
 /// One run's part in a judgement.
@@ -54,9 +54,10 @@ impl Judgement {
 }
 
 /// Judges `c` on `variant` among `runs` (all runs of its scenario).
-fn judge_variant(c: &Claim, runs: &[Run], variant: &str, ci: Option<&str>) -> Judged {
+fn judge_variant(c: &Claim, runs: &[Run], v: (&str, Option<&str>), policy: &Policy) -> Judged {
+    let (variant, ci) = v;
     let scenario = c.scenario.as_deref().unwrap_or_default();
-    match runs::pick(runs, variant, ci) {
+    match runs::pick(runs, variant, ci, policy) {
         None => Judged {
             variant: variant.into(),
             run: None,
@@ -70,13 +71,13 @@ fn judge_variant(c: &Claim, runs: &[Run], variant: &str, ci: Option<&str>) -> Ju
         Some((r, Ok(()))) => Judged {
             variant: variant.into(),
             run: Some(r.clone()),
-            verdict: verdict::verdict(c, &r.summary),
+            verdict: verdict::verdict_under(c, &r.summary, policy),
         },
     }
 }
 
 /// Judges one claim against the runs under `roots`.
-pub fn judge(c: &Claim, roots: &[PathBuf]) -> Judgement {
+pub fn judge(c: &Claim, roots: &[PathBuf], policy: &Policy) -> Judgement {
     let unmeasured = |v: Verdict| Judgement {
         claim: c.clone(),
         judged: Judged {
@@ -95,11 +96,14 @@ pub fn judge(c: &Claim, roots: &[PathBuf]) -> Judgement {
         return unmeasured(Verdict::NotMeasured(format!("no scenario yet: {why}")));
     };
     let runs = runs::runs_of(roots, scenario);
-    let ours = c.ours.as_deref().map(|v| judge_variant(c, &runs, v, None));
+    let ours = c
+        .ours
+        .as_deref()
+        .map(|v| judge_variant(c, &runs, (v, None), policy));
     let Some(sweep) = &c.sweep else {
         return Judgement {
             claim: c.clone(),
-            judged: judge_variant(c, &runs, &c.variant, None),
+            judged: judge_variant(c, &runs, (&c.variant, None), policy),
             ours,
             points: Vec::new(),
         };
@@ -109,7 +113,7 @@ pub fn judge(c: &Claim, roots: &[PathBuf]) -> Judgement {
         .iter()
         .map(|p| Point {
             x: p.x.clone(),
-            judged: judge_variant(c, &runs, &p.variant, p.ci.as_deref()),
+            judged: judge_variant(c, &runs, (&p.variant, p.ci.as_deref()), policy),
         })
         .collect();
     let pairs: Vec<(String, Verdict)> = points
@@ -135,8 +139,12 @@ pub fn judge(c: &Claim, roots: &[PathBuf]) -> Judgement {
 }
 
 /// Judges every claim of the ledger.
-pub fn judge_all(ledger: &Ledger, roots: &[PathBuf]) -> Vec<Judgement> {
-    ledger.claim.iter().map(|c| judge(c, roots)).collect()
+pub fn judge_all(ledger: &Ledger, roots: &[PathBuf], policy: &Policy) -> Vec<Judgement> {
+    ledger
+        .claim
+        .iter()
+        .map(|c| judge(c, roots, policy))
+        .collect()
 }
 
 /// The figures of `entries` in a run: `label = value; …` (`?` when absent).

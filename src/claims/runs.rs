@@ -66,16 +66,21 @@ pub fn pick<'a>(
     runs: &'a [Run],
     variant: &str,
     ci: Option<&str>,
+    policy: &verdict::Policy,
 ) -> Option<(&'a Run, Result<(), String>)> {
     let of: Vec<&Run> = runs
         .iter()
         .filter(|r| label_matches(&r.summary.variant, variant) || ci == Some(&r.summary.variant))
         .collect();
-    if let Some(r) = of.iter().rev().find(|r| verdict::gate(&r.summary).is_ok()) {
+    if let Some(r) = of
+        .iter()
+        .rev()
+        .find(|r| verdict::gate(&r.summary, policy).is_ok())
+    {
         return Some((r, Ok(())));
     }
     let last = of.last()?;
-    Some((last, verdict::gate(&last.summary)))
+    Some((last, verdict::gate(&last.summary, policy)))
 }
 
 /// A path relative to `from_dir` (both made absolute first).

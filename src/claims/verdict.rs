@@ -13,8 +13,23 @@ use crate::report::RunSummary;
 pub const SANITY: &str = "sanity:";
 
 /// Other processes may use at most this much CPU (percent of one core) during a run that
-/// judges a claim.
+/// judges a claim, by default.
 pub const MAX_OTHERS_CPU_PCT: f64 = 50.0;
+
+/// What a sound run must satisfy beyond its sanity assertions.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// The most CPU other processes may have used during the run, percent of one core.
+    pub max_others_cpu_pct: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_others_cpu_pct: MAX_OTHERS_CPU_PCT,
+        }
+    }
+}
 
 /// The verdict of a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +81,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// Whether a run is sound enough to judge anything: Err says why not.
-pub fn gate(s: &RunSummary) -> Result<(), String> {
+pub fn gate(s: &RunSummary, policy: &Policy) -> Result<(), String> {
     let sanity: Vec<_> = s
         .assertions
         .iter()
@@ -82,10 +97,10 @@ pub fn gate(s: &RunSummary) -> Result<(), String> {
     let Some(p) = &s.provenance else {
         return Err("the run records no machine load (it predates provenance)".into());
     };
-    if p.others_cpu_pct > MAX_OTHERS_CPU_PCT {
+    if p.others_cpu_pct > policy.max_others_cpu_pct {
         return Err(format!(
-            "machine busy: other processes used {:.0} % of a core during the run (limit {MAX_OTHERS_CPU_PCT:.0} %)",
-            p.others_cpu_pct
+            "machine busy: other processes used {:.0} % of a core during the run (limit {:.0} %)",
+            p.others_cpu_pct, policy.max_others_cpu_pct
         ));
     }
     Ok(())
@@ -125,9 +140,14 @@ pub fn conditions_phrase(c: &Claim) -> String {
         .join("; ")
 }
 
-/// Decides a claim from one run of its scenario.
+/// Decides a claim from one run of its scenario, under the default policy.
 pub fn verdict(c: &Claim, s: &RunSummary) -> Verdict {
-    if let Err(why) = gate(s) {
+    verdict_under(c, s, &Policy::default())
+}
+
+/// Decides a claim from one run of its scenario.
+pub fn verdict_under(c: &Claim, s: &RunSummary, policy: &Policy) -> Verdict {
+    if let Err(why) = gate(s, policy) {
         return Verdict::NotMeasured(why);
     }
     let results = match evidence(c, s) {
