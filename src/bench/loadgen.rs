@@ -268,12 +268,14 @@ pub fn run() -> anyhow::Result<()> {
         }
     }
     println!("\n== closed loop: req/s (nginx return 200, 1 worker) ==");
+    super::record::figure("closed loop against nginx return 200", "req/s");
     rps.print("req/s");
     rps.print_ratio("proxylab loadgen", "wrk", 1.0);
     if oha.is_some() {
         rps.print_ratio("proxylab loadgen", "oha", 1.0);
     }
     println!("\n== closed loop: requests per generator CPU-second ==");
+    super::record::figure("requests per generator CPU-second", "req/CPU-s");
     per_cpu.print("req/CPU-s");
     per_cpu.print_ratio("proxylab loadgen", "wrk", 1.0);
 

@@ -6,7 +6,9 @@ pub mod loadgen;
 pub mod pin;
 pub mod proxy;
 pub mod proxy_edge;
+pub mod record;
 pub mod support;
+pub mod table;
 pub mod upstream;
 
 use std::process::ExitCode;
@@ -30,16 +32,27 @@ pub enum Which {
     /// Our proxy vs nginx at the edge: TLS 1.3 handshakes, HTTPS keep-alive over HTTP/1.1 and
     /// HTTP/2, static files (4 KiB, 1 MiB), RSS with 10,000 idle connections.
     Edge(proxy_edge::EdgeArgs),
+    /// The reference table at the top of docs/benchmarks.md from the runs the benches saved.
+    Table(table::TableArgs),
 }
 
 /// Runs the chosen benchmark.
 pub fn main(args: BenchArgs) -> ExitCode {
-    let result = match args.which {
-        Which::Upstream => upstream::run(),
-        Which::Proxy => proxy::run(),
-        Which::Loadgen => loadgen::run(),
-        Which::Edge(a) => proxy_edge::run(&a),
+    let started = std::time::SystemTime::now();
+    let (name, result) = match args.which {
+        Which::Upstream => ("upstream", upstream::run()),
+        Which::Proxy => ("proxy", proxy::run()),
+        Which::Loadgen => ("loadgen", loadgen::run()),
+        Which::Edge(a) => ("edge", proxy_edge::run(&a)),
+        Which::Table(a) => ("", table::run(&a)),
     };
+    // Saved for `proxylab bench table` (reports/bench/); the table step cites them.
+    if result.is_ok() && !name.is_empty() {
+        match record::save(std::path::Path::new("reports/bench"), name, started) {
+            Ok(p) => println!("saved: {} (`proxylab bench table` reads it)", p.display()),
+            Err(e) => eprintln!("warning: saving the results: {e}"),
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -172,6 +172,7 @@ pub fn run() -> anyhow::Result<()> {
         }
     }
     println!("\nthroughput (req/s):");
+    super::record::figure("throughput, same config", "req/s");
     rps.print("req/s");
     let rps_ratio = rps.print_ratio("ours", "nginx", 1.0);
     println!("\nCPU seconds per 100k requests:");
@@ -179,6 +180,12 @@ pub fn run() -> anyhow::Result<()> {
         println!("{n:<28} median {:>8.3} s", cpu.median(n));
     }
     let cpu_ratio = cpu.median("ours") / cpu.median("nginx");
+    super::record::figure("CPU seconds per 100k requests", "s");
+    super::record::ratio(
+        ("ours", cpu.median("ours")),
+        ("nginx", cpu.median("nginx")),
+        Some(("<=", 1.0)),
+    );
     println!(
         "ours / nginx = {cpu_ratio:.2}   (target ≤ 1.0: {})",
         if cpu_ratio <= 1.0 { "meets" } else { "ABOVE" }

@@ -369,6 +369,11 @@ impl Rounds {
     /// Prints `a / b` of the medians with a target check, e.g. `ratio("fake", "nginx", 0.8)`.
     pub fn print_ratio(&self, a: &str, b: &str, target: f64) -> f64 {
         let r = self.median(a) / self.median(b);
+        super::record::ratio(
+            (a, self.median(a)),
+            (b, self.median(b)),
+            Some((">=", target)),
+        );
         let verdict = if r >= target { "meets" } else { "BELOW" };
         println!("{a} / {b} = {r:.2}   (target ≥ {target}: {verdict})");
         r

@@ -83,6 +83,7 @@ pub fn run() -> anyhow::Result<()> {
     }
     println!();
     rounds.print("req/s");
+    super::record::figure("hello world, wrk", "req/s");
     rounds.print_ratio(names[0], names[1], 0.8);
     if names.len() > 2 {
         rounds.print_ratio(names[0], names[2], 3.0);
