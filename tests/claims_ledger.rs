@@ -75,6 +75,13 @@ scenario = "upstream-keepalive"
 checks = [{ name = "saving", value = "components.pooled.cpu_avg", op = ">=", limit = 8 }]
 
 [[claim]]
+id = "fake-as-real"
+text = "t"
+subject = "uvicorn"
+scenario = "upstream-keepalive"
+assertions = ["every request served"]
+
+[[claim]]
 id = "no-such-variant"
 text = "t"
 scenario = "upstream-keepalive"
@@ -93,6 +100,7 @@ assertions = ["every request served"]
         "{p:#?}"
     );
     assert!(has("no-such-variant", "nope"), "{p:#?}");
+    assert!(has("fake-as-real", "runs no real uvicorn"), "{p:#?}");
     std::fs::write(&path, "[[claim]]\nid = \"a\"\ntext = \"t\"\n").expect("write");
     assert!(
         Ledger::load(&path).is_err(),

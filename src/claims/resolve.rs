@@ -85,6 +85,15 @@ fn check_scenario(c: &Claim, s: &Scenario, label: &str, kind: Option<ProxyKind>)
             ));
         }
     }
+    let real_uvicorn = s
+        .upstreams
+        .iter()
+        .any(|p| p.kind == crate::scenario::raw::UpstreamKind::Uvicorn);
+    if c.subject == Subject::Uvicorn && !real_uvicorn && !c.note.contains("fake Uvicorn") {
+        bad.push(format!(
+            "[{label}] runs no real uvicorn: say so in the note (\"the fake Uvicorn …\")"
+        ));
+    }
     if let Some(k) = kind.filter(|k| *k != s.proxy.kind) {
         bad.push(format!(
             "[{label}] runs {}, the claim needs {}",
