@@ -66,6 +66,9 @@ pub struct ClaimsArgs {
     /// With `--run`: the CI-length runs.
     #[arg(long)]
     pub ci: bool,
+    /// Only list the runs the ledger needs (scenario file, full-length and CI variants).
+    #[arg(long)]
+    pub list: bool,
     /// Write the page even when measured rows would become unmeasured.
     #[arg(long)]
     pub force: bool,

@@ -101,6 +101,12 @@ pub fn main(args: &ClaimsArgs) -> u8 {
         }
         return BAD;
     }
+    if args.list {
+        for n in resolve::needed(&ledger, &scenarios_dir(args)) {
+            println!("{}  --variant {}  (--ci: {})", n.file.display(), n.variant, n.ci);
+        }
+        return OK;
+    }
     if args.run {
         let code = run_needed(&ledger, args);
         if code == crate::run_cmd::INTERRUPTED {
