@@ -103,7 +103,12 @@ pub fn main(args: &ClaimsArgs) -> u8 {
     }
     if args.list {
         for n in resolve::needed(&ledger, &scenarios_dir(args)) {
-            println!("{}  --variant {}  (--ci: {})", n.file.display(), n.variant, n.ci);
+            println!(
+                "{}  --variant {}  (--ci: {})",
+                n.file.display(),
+                n.variant,
+                n.ci
+            );
         }
         return OK;
     }

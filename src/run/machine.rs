@@ -17,10 +17,10 @@ pub struct Provenance {
     pub cpus: u32,
     /// 1-minute load average when the load ended.
     pub load_avg_1m: f64,
-    /// CPU used by the whole machine while the run lasted, percent of one core.
+    /// CPU used by the whole machine while the load ran, percent of one core.
     pub machine_cpu_pct: f64,
-    /// `machine_cpu_pct` minus the run's own components (proxy, pools, loadgen, runner): what
-    /// other processes took, percent of one core. Filled in by the summary.
+    /// `machine_cpu_pct` minus the run's own components' mean CPU (proxy, pools, loadgen,
+    /// runner): what other processes took, percent of one core. Filled in by the summary.
     pub others_cpu_pct: f64,
 }
 

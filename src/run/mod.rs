@@ -132,7 +132,9 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     let mut st = state::State::new(s, opts);
     let result = st.run_all();
     let load_end = started.elapsed();
-    let provenance = machine::provenance(started_at, cpu_before, machine::cpu_times());
+    // The machine's CPU over the load only: startup (Python imports, nginx) is not the load's.
+    let from = st.cpu_at_load.unwrap_or(cpu_before);
+    let provenance = machine::provenance(started_at, from, machine::cpu_times());
     st.teardown();
     let teardown_end = started.elapsed();
     result?;

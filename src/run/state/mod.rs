@@ -63,6 +63,8 @@ pub(super) struct State<'a> {
     created: Instant,
     /// Time from creation to the loadgen's start.
     pub startup: Duration,
+    /// The machine's CPU times when the loadgen started (the load window's start).
+    pub cpu_at_load: Option<crate::run::machine::CpuTimes>,
     /// Time 0 follows the loadgen's own clock origin (read from its hlog header).
     aligned: bool,
     /// Wall-clock time of time 0.
@@ -95,6 +97,7 @@ impl<'a> State<'a> {
             reloads: 0,
             created: Instant::now(),
             startup: Duration::ZERO,
+            cpu_at_load: None,
             aligned: false,
             t0_wall: None,
         }
@@ -241,6 +244,7 @@ impl<'a> State<'a> {
         self.t0 = Some(Instant::now());
         self.t0_wall = Some(std::time::SystemTime::now());
         self.startup = self.created.elapsed();
+        self.cpu_at_load = Some(crate::run::machine::cpu_times());
         self.loadgen = Some(p);
         for (i, f) in s.faults.iter().enumerate() {
             self.events.push((f.at, Event::Apply(i)));
