@@ -168,12 +168,12 @@ fn details(md: &mut String, lay: &Layout, j: &Judgement) {
     let c = &j.claim;
     let _ = writeln!(
         md,
-        "\n## {} {{#{}}}\n\n> {}\n\n- article: {}\n- about: {:?}\n- verdict: **{}**",
+        "\n## {} {{#{}}}\n\n> {}\n\n- article: {}\n- about: {}\n- verdict: **{}**",
         c.id,
         c.id,
         c.text,
         c.article,
-        c.subject,
+        format!("{:?}", c.subject).to_lowercase(),
         j.verdict()
     );
     if let Some(r) = &j.judged.run {

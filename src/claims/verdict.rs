@@ -91,7 +91,9 @@ pub fn gate(s: &RunSummary, policy: &Policy) -> Result<(), String> {
         return Err("the run has no sanity assertions".into());
     }
     if let Some(a) = sanity.iter().find(|a| !a.passed) {
-        let actual = a.actual.map_or("no data".into(), figures::show_f64);
+        let actual = a.actual.map_or("no data".into(), |v| {
+            format!("{} {}", figures::show_f64(v), a.unit)
+        });
         return Err(format!("{} failed: {actual}", a.name));
     }
     let Some(p) = &s.provenance else {
