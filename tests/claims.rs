@@ -1,4 +1,4 @@
-//! `proxylab claims` end to end: the ledger page from a real run, its evidence copied under the
+//! `proxylab claims` end to end: `--run --ci` runs what the ledger needs, the page from that run, its evidence copied under the
 //! evidence directory, the same page again from the evidence alone (no reports/), a run that
 //! fails the machine gate turning a verdict into "not measured" (refused without --force, the
 //! changed row printed), and a bad ledger key named with its line.
@@ -71,19 +71,6 @@ fn ledger_page_from_a_real_run_and_from_its_evidence() {
     )
     .expect("write");
     std::fs::copy(common::scenario("pass.conf"), scen.join("pass.conf")).expect("conf");
-    let r = common::proxylab(
-        &[
-            "run",
-            scen.join("pass.toml").to_str().expect("utf8"),
-            "--ci",
-            "--variant",
-            "base",
-            "--out",
-            dir.join("reports").to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
     std::fs::write(
         dir.join("claims.toml"),
         "[[claim]]\nid = \"steady\"\ntext = \"the pool serves steady load\"\narticle = \"200 req\"\nscenario = \"pass\"\n\
@@ -93,8 +80,14 @@ fn ledger_page_from_a_real_run_and_from_its_evidence() {
          [[claim]]\nid = \"later\"\ntext = \"not yet\"\npending = \"no scenario measures it yet\"\n",
     )
     .expect("ledger");
-    let c = claims(&["--max-others-cpu", "1000"], dir);
+    // `--run --ci` runs exactly what the ledger needs (pass [base+ci]), then judges.
+    let c = claims(&["--run", "--ci", "--max-others-cpu", "1000"], dir);
     assert_eq!(c.code, 0, "{}", c.all());
+    assert!(
+        c.stderr.contains("1 runs needed (CI length)"),
+        "{}",
+        c.all()
+    );
     let page = dir.join("docs/claims.md");
     let md = std::fs::read_to_string(&page).expect("claims.md");
     let completed =

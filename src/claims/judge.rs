@@ -108,12 +108,17 @@ pub fn judge(c: &Claim, roots: &[PathBuf], policy: &Policy) -> Judgement {
             points: Vec::new(),
         };
     };
+    // Each point is judged on its own; the conditions apply to the verdict over the range.
+    let bare = Claim {
+        conditions: Vec::new(),
+        ..c.clone()
+    };
     let points: Vec<Point> = sweep
         .point
         .iter()
         .map(|p| Point {
             x: p.x.clone(),
-            judged: judge_variant(c, &runs, (&p.variant, p.ci.as_deref()), policy),
+            judged: judge_variant(&bare, &runs, (&p.variant, p.ci.as_deref()), policy),
         })
         .collect();
     let pairs: Vec<(String, Verdict)> = points

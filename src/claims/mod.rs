@@ -32,6 +32,8 @@ pub mod command;
 pub mod evidence;
 pub mod figures;
 pub mod judge;
+#[cfg(test)]
+mod judge_tests;
 pub mod model;
 pub mod render;
 pub mod resolve;
