@@ -4,6 +4,7 @@
 
 use super::judge::{Judged, Judgement};
 use super::render::Layout;
+use super::runs::Run;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,6 +20,12 @@ fn cited(js: &[Judgement]) -> Vec<(&Judged, Option<&str>)> {
     out
 }
 
+fn cited_refs(js: &[Judgement]) -> Vec<&Run> {
+    js.iter()
+        .flat_map(|j| j.refs.iter().filter_map(|r| r.run.as_ref()))
+        .collect()
+}
+
 fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
     if from == to || !from.exists() {
         return Ok(());
@@ -32,8 +39,11 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
 /// directory; returns how many run directories it wrote.
 pub fn copy(js: &[Judgement], lay: &Layout) -> Result<usize, String> {
     let mut n = 0;
-    for (j, plot) in cited(js) {
-        let Some(r) = &j.run else { continue };
+    let runs = cited(js)
+        .into_iter()
+        .filter_map(|(j, plot)| Some((j.run.as_ref()?, plot)))
+        .chain(cited_refs(js).into_iter().map(|r| (r, None)));
+    for (r, plot) in runs {
         let dest = lay.evidence_dir(r);
         std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
         let same = std::fs::canonicalize(&dest).ok() == std::fs::canonicalize(&r.dir).ok();

@@ -57,11 +57,38 @@ pub fn number(s: &RunSummary, path: &str) -> Option<f64> {
     }
 }
 
-/// Evaluates a check's value: a path, or `saving(A, B)` = (A - B) / A x 100, `ratio(A, B)` =
-/// A / B, `diff(A, B)` = A - B, `percent(A, B)` = A / B x 100. Err names what is missing.
+/// Other variants' runs of the same scenario, by variant (`at-upstream`): the summary of its
+/// latest sound run, or why there is none.
+pub type Others = std::collections::BTreeMap<String, Result<RunSummary, String>>;
+
+/// The variants an expression reads besides the judged run: `@VARIANT:path` names them.
+pub fn variants_in(expr: &str) -> Vec<String> {
+    expr.split('@')
+        .skip(1)
+        .filter_map(|x| x.split_once(':').map(|(v, _)| v.trim().to_string()))
+        .collect()
+}
+
+/// Evaluates a check's value on the judged run alone (see [`evaluate_in`]).
 pub fn evaluate(s: &RunSummary, expr: &str) -> Result<f64, String> {
+    evaluate_in(s, &Others::new(), expr)
+}
+
+/// Evaluates a check's value: a path (`@VARIANT:path` reads another variant's run), or
+/// `saving(A, B)` = (A - B) / A x 100, `ratio(A, B)` = A / B, `diff(A, B)` = A - B,
+/// `percent(A, B)` = A / B x 100, `sum(A, B)` = A + B. Err names what is missing.
+pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, String> {
     let expr = expr.trim();
     let Some((func, rest)) = expr.split_once('(') else {
+        if let Some((variant, path)) = expr.strip_prefix('@').and_then(|e| e.split_once(':')) {
+            let o = match others.get(variant.trim()) {
+                Some(Ok(o)) => o,
+                Some(Err(why)) => return Err(format!("[{variant}]: {why}")),
+                None => return Err(format!("no run of variant {variant} was looked up")),
+            };
+            return number(o, path.trim())
+                .ok_or_else(|| format!("the run of {variant} has no figure {path}"));
+        }
         return number(s, expr).ok_or_else(|| format!("the run has no figure {expr}"));
     };
     let args = rest
@@ -70,10 +97,11 @@ pub fn evaluate(s: &RunSummary, expr: &str) -> Result<f64, String> {
     let (a, b) = args
         .split_once(',')
         .ok_or_else(|| format!("{expr}: two arguments expected"))?;
-    let a = evaluate(s, a)?;
-    let b = evaluate(s, b)?;
+    let a = evaluate_in(s, others, a)?;
+    let b = evaluate_in(s, others, b)?;
     let v = match func.trim() {
         "saving" => (a - b) / a * 100.0,
+        "sum" => a + b,
         "ratio" => a / b,
         "diff" => a - b,
         "percent" => a / b * 100.0,
@@ -128,6 +156,19 @@ pub fn article_numbers(text: &str) -> Vec<f64> {
     out
 }
 
+/// Whether `limit` comes from the article's words: one of its numbers, or a ratio, percentage
+/// or saving of two of them (`85 % -> 55 %` gives 55 / 85 = 0.647, 64.7 and 35.3), to 0.05.
+pub fn from_article(article: &str, limit: f64) -> bool {
+    let n = article_numbers(article);
+    let close = |x: f64| (x - limit).abs() <= 0.05;
+    n.iter().any(|a| close(*a))
+        || n.iter().any(|a| {
+            n.iter()
+                .filter(|b| **b != 0.0 && *a != 0.0)
+                .any(|b| close(a / b) || close(a / b * 100.0) || close((a - b) / a * 100.0))
+        })
+}
+
 /// A measured value for the page: whole numbers and non-numbers as JSON (`2350.0`), others with
 /// one decimal from 10 up (`21.108` → `21.1`) and up to three below (`0.141`).
 pub fn show(v: &serde_json::Value) -> String {
@@ -165,6 +206,11 @@ mod tests {
         );
         assert_eq!(article_numbers("1.5 s, then 2."), vec![1.5, 2.0]);
         assert!(article_numbers("no numbers").is_empty());
+        assert!(from_article("85 % -> 55 %", 35.3));
+        assert!(from_article("85 % -> 55 %", 64.7));
+        assert!(from_article("up to 30 %", 30.0));
+        assert!(!from_article("up to 30 %", 8.0));
+        assert!(!from_article("85 % -> 55 %", 50.0));
     }
 
     #[test]
@@ -194,6 +240,32 @@ mod tests {
         assert!(evaluate(&s, "total.nope").is_err());
         assert!(evaluate(&s, "ratio(total.completed, total.status.502)").is_err());
         assert!(evaluate(&s, "max(total.completed, total.completed)").is_err());
+        assert_eq!(
+            evaluate(&s, "sum(total.completed, total.status.200)"),
+            Ok(180.0)
+        );
+        let mut other = RunSummary::default();
+        other.total.completed = 50.0;
+        let mut others = Others::new();
+        others.insert("before".into(), Ok(other));
+        others.insert("busy".into(), Err("machine busy".into()));
+        assert_eq!(
+            evaluate_in(
+                &s,
+                &others,
+                "saving(total.completed, @before:total.completed)"
+            ),
+            Ok(50.0)
+        );
+        assert!(
+            evaluate_in(&s, &others, "@busy:total.completed")
+                .is_err_and(|e| e.contains("machine busy"))
+        );
+        assert!(evaluate(&s, "@before:total.completed").is_err());
+        assert_eq!(
+            variants_in("saving(@at-upstream:components.app.cpu_avg, sum(a, @x:b))"),
+            vec!["at-upstream".to_string(), "x".to_string()]
+        );
         assert_eq!(compare(31.0, ">=", 30.0), Ok(true));
         assert_eq!(compare(29.0, ">=", 30.0), Ok(false));
         assert!(compare(1.0, "==", 1.0).is_err());

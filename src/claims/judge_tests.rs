@@ -176,3 +176,50 @@ fn a_different_verdict_on_our_proxy_is_shown_as_a_fidelity_defect() {
     );
     assert!(md.contains("2026-12-07T12:00:00Z, commit abc"), "{md}");
 }
+
+#[test]
+fn a_check_reads_another_variants_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("reports");
+    // "before" completed 100 with 3 x 502; the judged run 100 with none
+    write_run(
+        &root,
+        "20261207T100000Z-before",
+        "before",
+        "none",
+        true,
+        true,
+    );
+    write_run(
+        &root,
+        "20261207T100000Z-nginx",
+        "nginx",
+        "nginx",
+        false,
+        true,
+    );
+    let mut c = claim();
+    c.sweep = None;
+    c.conditions.clear();
+    c.ours = None;
+    c.refuted_by.clear();
+    c.article = "3 -> 0".into();
+    c.checks = vec![super::model::Check {
+        name: "502s gone".into(),
+        value: "diff(@before:total.status.502, total.status.502)".into(),
+        op: ">=".into(),
+        limit: 3.0,
+    }];
+    let policy = Policy::default();
+    let j = judge::judge(&c, std::slice::from_ref(&root), &policy);
+    assert_eq!(j.verdict().to_string(), "holds");
+    assert_eq!(j.refs.len(), 1);
+    // without a sound run of the other variant the claim is not measured
+    std::fs::remove_dir_all(root.join("race/20261207T100000Z-before")).unwrap();
+    let j = judge::judge(&c, std::slice::from_ref(&root), &policy);
+    assert!(
+        matches!(j.verdict(), super::Verdict::NotMeasured(w) if w.contains("before")),
+        "{}",
+        j.verdict()
+    );
+}

@@ -57,11 +57,9 @@ fn judged_on(j: &Judged, scenario: &str) -> String {
 fn row(md: &mut String, j: &Judgement) {
     let c = &j.claim;
     let scenario = c.scenario.as_deref().unwrap_or("");
-    let measured = j
-        .judged
-        .run
-        .as_ref()
-        .map_or(String::new(), |r| judge::figures_of(r, &c.measure));
+    let measured = j.judged.run.as_ref().map_or(String::new(), |r| {
+        judge::figures_of(r, &c.measure, &j.others)
+    });
     let ours = match (&j.ours, j.fidelity()) {
         (_, Some(f)) => format!("**{f}**"),
         (Some(o), None) => o.verdict.kind().to_string(),
@@ -111,6 +109,28 @@ fn run_lines(md: &mut String, lay: &Layout, what: &str, j: &Judged, plot: Option
     }
 }
 
+fn references(md: &mut String, lay: &Layout, r: &super::judge::Reference) {
+    let sound = match &r.sound {
+        Ok(()) => String::new(),
+        Err(why) => format!(" (not sound: {why})"),
+    };
+    match &r.run {
+        Some(run) => {
+            let _ = writeln!(
+                md,
+                "- compared with: run `{}` [{}]{sound} ({}); evidence: [summary.json]({})",
+                run.name(),
+                r.variant,
+                provenance_of(run),
+                lay.link(run, "summary.json")
+            );
+        }
+        None => {
+            let _ = writeln!(md, "- compared with: [{}]{sound}", r.variant);
+        }
+    }
+}
+
 fn caveats(md: &mut String, j: &Judgement) {
     let c = &j.claim;
     if !c.depends.is_empty() {
@@ -149,7 +169,7 @@ fn sweep(md: &mut String, lay: &Layout, j: &Judgement) {
                     lay.link(r, "summary.json"),
                     r.summary.variant
                 ),
-                judge::figures_of(r, &s.measure),
+                judge::figures_of(r, &s.measure, &j.others),
             ),
             None => (format!("[{}]", p.judged.variant), String::new()),
         };
@@ -177,8 +197,9 @@ fn details(md: &mut String, lay: &Layout, j: &Judgement) {
         j.verdict()
     );
     if let Some(r) = &j.judged.run {
-        let _ = writeln!(md, "- measured: {}", judge::figures_of(r, &c.measure));
-        for k in judge::checks_of(c, r) {
+        let figs = judge::figures_of(r, &c.measure, &j.others);
+        let _ = writeln!(md, "- measured: {figs}");
+        for k in judge::checks_of(c, r, &j.others) {
             let _ = writeln!(md, "- check (threshold from the article): {k}");
         }
     }
@@ -194,6 +215,9 @@ fn details(md: &mut String, lay: &Layout, j: &Judgement) {
     }
     if let Some(o) = &j.ours {
         run_lines(md, lay, "our proxy", o, None);
+    }
+    for r in &j.refs {
+        references(md, lay, r);
     }
     sweep(md, lay, j);
 }

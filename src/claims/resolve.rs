@@ -28,8 +28,9 @@ pub struct Needed {
     pub ci: String,
 }
 
-/// One variant a claim reads: full-length combination, CI-length one, the proxy it must run.
-type Reads = (String, String, Option<ProxyKind>);
+/// One variant a claim reads: full-length combination, CI-length one, the proxy it must run,
+/// and whether it must carry the claim's assertions (not a variant only its checks read).
+type Reads = (String, String, Option<ProxyKind>, bool);
 
 /// The variant combinations a claim reads, with what each must be run on.
 fn variants_of(c: &Claim) -> Vec<Reads> {
@@ -42,12 +43,15 @@ fn variants_of(c: &Claim) -> Vec<Reads> {
     match &c.sweep {
         Some(s) => v.extend(s.point.iter().map(|p| {
             let ci = p.ci.clone().unwrap_or_else(|| with_ci(&p.variant));
-            (p.variant.clone(), ci, judged)
+            (p.variant.clone(), ci, judged, true)
         })),
-        None => v.push((c.variant.clone(), with_ci(&c.variant), judged)),
+        None => v.push((c.variant.clone(), with_ci(&c.variant), judged, true)),
     }
     if let Some(o) = &c.ours {
-        v.push((o.clone(), with_ci(o), Some(ProxyKind::Proxylab)));
+        v.push((o.clone(), with_ci(o), Some(ProxyKind::Proxylab), true));
+    }
+    for r in super::judge::referenced(c) {
+        v.push((r.clone(), with_ci(&r), None, false));
     }
     v
 }
@@ -66,11 +70,17 @@ fn load(file: &Path, variant: &str) -> Result<Scenario, String> {
     scenario::load(file, &ov).map_err(|e| e.to_string())
 }
 
-fn check_scenario(c: &Claim, s: &Scenario, label: &str, kind: Option<ProxyKind>) -> Vec<String> {
+fn check_scenario(
+    c: &Claim,
+    s: &Scenario,
+    label: &str,
+    read: (Option<ProxyKind>, bool),
+) -> Vec<String> {
+    let (kind, names) = read;
     let mut bad = Vec::new();
     let has = |n: &str| s.asserts.iter().any(|a| a.name == n);
     for n in c.assertions.iter().chain(&c.refuted_by) {
-        if !has(n) {
+        if names && !has(n) {
             bad.push(format!("[{label}] has no assertion {n:?}"));
         }
     }
@@ -108,9 +118,9 @@ fn check_scenario(c: &Claim, s: &Scenario, label: &str, kind: Option<ProxyKind>)
 pub fn check(c: &Claim, dir: &Path) -> Vec<String> {
     let mut bad = Vec::new();
     for k in &c.checks {
-        if !figures::article_numbers(&c.article).contains(&k.limit) {
+        if !figures::from_article(&c.article, k.limit) {
             bad.push(format!(
-                "check {:?}: its limit {} is not a number of the article's words {:?}",
+                "check {:?}: its limit {} is not a number of the article's words {:?} (nor a ratio, percentage or saving of two)",
                 k.name, k.limit, c.article
             ));
         }
@@ -122,10 +132,10 @@ pub fn check(c: &Claim, dir: &Path) -> Vec<String> {
         return bad;
     };
     let file = dir.join(format!("{name}.toml"));
-    for (full, ci, kind) in variants_of(c) {
+    for (full, ci, kind, names) in variants_of(c) {
         for label in [full, ci] {
             match load(&file, &label) {
-                Ok(s) => bad.extend(check_scenario(c, &s, &label, kind)),
+                Ok(s) => bad.extend(check_scenario(c, &s, &label, (kind, names))),
                 Err(e) => bad.push(format!("[{label}]: {e}")),
             }
         }
@@ -149,7 +159,7 @@ pub fn needed(ledger: &Ledger, dir: &Path) -> Vec<Needed> {
         .flat_map(|(c, name)| {
             variants_of(c)
                 .into_iter()
-                .map(move |(variant, ci, _)| Needed {
+                .map(move |(variant, ci, _, _)| Needed {
                     file: dir.join(format!("{name}.toml")),
                     variant,
                     ci,

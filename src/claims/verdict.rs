@@ -109,7 +109,7 @@ pub fn gate(s: &RunSummary, policy: &Policy) -> Result<(), String> {
 }
 
 /// What each deciding item of a sound run says: true supports the claim.
-fn evidence(c: &Claim, s: &RunSummary) -> Result<Vec<bool>, String> {
+fn evidence(c: &Claim, s: &RunSummary, others: &figures::Others) -> Result<Vec<bool>, String> {
     let mut results = Vec::new();
     let named = c.assertions.iter().map(|n| (n, true));
     for (name, supports) in named.chain(c.refuted_by.iter().map(|n| (n, false))) {
@@ -122,7 +122,7 @@ fn evidence(c: &Claim, s: &RunSummary) -> Result<Vec<bool>, String> {
     if !c.checks.is_empty() {
         let mut all = true;
         for k in &c.checks {
-            let v = figures::evaluate(s, &k.value)?;
+            let v = figures::evaluate_in(s, others, &k.value)?;
             all &= figures::compare(v, &k.op, k.limit)?;
         }
         results.push(all);
@@ -144,15 +144,20 @@ pub fn conditions_phrase(c: &Claim) -> String {
 
 /// Decides a claim from one run of its scenario, under the default policy.
 pub fn verdict(c: &Claim, s: &RunSummary) -> Verdict {
-    verdict_under(c, s, &Policy::default())
+    verdict_under(c, s, &figures::Others::new(), &Policy::default())
 }
 
-/// Decides a claim from one run of its scenario.
-pub fn verdict_under(c: &Claim, s: &RunSummary, policy: &Policy) -> Verdict {
+/// Decides a claim from one run of its scenario (and the other variants' runs its checks read).
+pub fn verdict_under(
+    c: &Claim,
+    s: &RunSummary,
+    others: &figures::Others,
+    policy: &Policy,
+) -> Verdict {
     if let Err(why) = gate(s, policy) {
         return Verdict::NotMeasured(why);
     }
-    let results = match evidence(c, s) {
+    let results = match evidence(c, s, others) {
         Ok(r) => r,
         Err(why) => return Verdict::NotMeasured(why),
     };
