@@ -129,6 +129,20 @@ fn unique_dir(parent: &Path, name: &str) -> PathBuf {
     d
 }
 
+/// Where the run happened and whether the claims ledger may judge on it.
+fn print_soundness(summary: &report::RunSummary) {
+    if let Some(p) = &summary.provenance {
+        println!(
+            "machine: commit {}, other processes {:.0} % of a core during the load, load average {:.1} on {} CPUs",
+            p.commit, p.others_cpu_pct, p.load_avg_1m, p.cpus
+        );
+    }
+    let policy = report::soundness::Policy::default();
+    if let Err(why) = report::soundness::gate(summary, &policy) {
+        println!("not sound for the claims ledger: {why}");
+    }
+}
+
 /// Runs the command; returns the exit code.
 pub fn main(args: &RunArgs) -> u8 {
     let files = match scenario_files(&args.path) {
@@ -244,6 +258,7 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
         match report::write_run(s, &out, verdicts) {
             Ok((summary, index)) => {
                 print!("{}", report::table::terminal(&summary));
+                print_soundness(&summary);
                 println!("report: {}", index.display());
                 if !summary.passed {
                     worst = worst.max(FAILED);

@@ -181,14 +181,7 @@ pub fn show(v: &serde_json::Value) -> String {
 
 /// A number for the page: one decimal from 10 up, up to three below.
 pub fn show_f64(x: f64) -> String {
-    if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    }
+    crate::report::soundness::short(x)
 }
 
 #[cfg(test)]

@@ -9,27 +9,7 @@ use super::figures;
 use super::model::Claim;
 use crate::report::RunSummary;
 
-/// Prefix of the assertions that gate every verdict.
-pub const SANITY: &str = "sanity:";
-
-/// Other processes may use at most this much CPU (percent of one core) during a run that
-/// judges a claim, by default.
-pub const MAX_OTHERS_CPU_PCT: f64 = 50.0;
-
-/// What a sound run must satisfy beyond its sanity assertions.
-#[derive(Debug, Clone, Copy)]
-pub struct Policy {
-    /// The most CPU other processes may have used during the run, percent of one core.
-    pub max_others_cpu_pct: f64,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            max_others_cpu_pct: MAX_OTHERS_CPU_PCT,
-        }
-    }
-}
+pub use crate::report::soundness::{MAX_OTHERS_CPU_PCT, Policy, SANITY, gate};
 
 /// The verdict of a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,34 +58,6 @@ impl std::fmt::Display for Verdict {
             _ => write!(f, "{}", self.kind()),
         }
     }
-}
-
-/// Whether a run is sound enough to judge anything: Err says why not.
-pub fn gate(s: &RunSummary, policy: &Policy) -> Result<(), String> {
-    let sanity: Vec<_> = s
-        .assertions
-        .iter()
-        .filter(|a| a.name.starts_with(SANITY))
-        .collect();
-    if sanity.is_empty() {
-        return Err("the run has no sanity assertions".into());
-    }
-    if let Some(a) = sanity.iter().find(|a| !a.passed) {
-        let actual = a.actual.map_or("no data".into(), |v| {
-            format!("{} {}", figures::show_f64(v), a.unit)
-        });
-        return Err(format!("{} failed: {actual}", a.name));
-    }
-    let Some(p) = &s.provenance else {
-        return Err("the run records no machine load (it predates provenance)".into());
-    };
-    if p.others_cpu_pct > policy.max_others_cpu_pct {
-        return Err(format!(
-            "machine busy: other processes used {:.0} % of a core during the run (limit {:.0} %)",
-            p.others_cpu_pct, policy.max_others_cpu_pct
-        ));
-    }
-    Ok(())
 }
 
 /// What each deciding item of a sound run says: true supports the claim.

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod plots;
+pub mod soundness;
 pub mod summary;
 pub mod table;
 mod timeseries;
