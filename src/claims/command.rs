@@ -85,6 +85,31 @@ fn write_page(args: &ClaimsArgs, md: &str) -> u8 {
     }
 }
 
+/// Prints how many commits behind HEAD the judging runs are (the page itself does not change
+/// with HEAD, so it stays reproducible from its evidence).
+fn report_age(js: &[judge::Judgement]) {
+    let mut commits: Vec<String> = js
+        .iter()
+        .filter_map(|j| j.judged.run.as_ref()?.summary.provenance.as_ref())
+        .map(|p| p.commit.trim_end_matches("-dirty").to_string())
+        .filter(|c| c != "unknown" && !c.is_empty())
+        .collect();
+    commits.sort();
+    commits.dedup();
+    for c in commits {
+        let out = std::process::Command::new("git")
+            .args(["rev-list", "--count", &format!("{c}..HEAD")])
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Some(o) = out.ok().filter(|o| o.status.success()) {
+            let n = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if n != "0" {
+                println!("claims ledger: runs at commit {c} are {n} commits behind HEAD");
+            }
+        }
+    }
+}
+
 /// Runs the command; returns the exit code.
 pub fn main(args: &ClaimsArgs) -> u8 {
     let ledger = match Ledger::load(&args.ledger) {
@@ -128,6 +153,7 @@ pub fn main(args: &ClaimsArgs) -> u8 {
     };
     let js = judge::judge_all(&ledger, &roots, &policy);
     let md = render::render(&js, &lay, &policy);
+    report_age(&js);
     let code = write_page(args, &md);
     if code != OK {
         return code;
