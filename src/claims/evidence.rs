@@ -38,7 +38,7 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
 /// Copies every cited run's summary (compact), scenario and shown plot into the evidence
 /// directory; returns how many run directories it wrote.
 pub fn copy(js: &[Judgement], lay: &Layout) -> Result<usize, String> {
-    let mut n = 0;
+    let mut written = std::collections::BTreeSet::new();
     let runs = cited(js)
         .into_iter()
         .filter_map(|(j, plot)| Some((j.run.as_ref()?, plot)))
@@ -47,19 +47,19 @@ pub fn copy(js: &[Judgement], lay: &Layout) -> Result<usize, String> {
         let dest = lay.evidence_dir(r);
         std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
         let same = std::fs::canonicalize(&dest).ok() == std::fs::canonicalize(&r.dir).ok();
-        if !same {
+        if !same && !written.contains(&dest) {
             let json = serde_json::to_string(&r.summary).map_err(|e| e.to_string())?;
             std::fs::write(dest.join("summary.json"), json)
                 .map_err(|e| format!("{}: {e}", dest.display()))?;
             copy_file(&r.dir.join("scenario.toml"), &dest.join("scenario.toml"))?;
-            n += 1;
+            written.insert(dest.clone());
         }
         if let Some(p) = plot {
             let f = format!("{p}.png");
             copy_file(&r.dir.join(&f), &dest.join(&f))?;
         }
     }
-    Ok(n)
+    Ok(written.len())
 }
 
 /// The cells of a table line (`\\|` is a `|` inside a cell); cell 0 is before the first `|`.
