@@ -36,6 +36,12 @@ pub(super) fn check(m: &Model<'_>, a: &Assumptions, out: &mut Vec<Finding>) {
     }
 }
 
+/// A WebSocket location: it forwards `Upgrade` and must send `Connection: upgrade`.
+fn websocket(l: &crate::audit::model::Loc<'_>) -> bool {
+    l.inherited("proxy_set_header")
+        .is_some_and(|(_, v)| v.iter().any(|n| n.arg0().eq_ignore_ascii_case("upgrade")))
+}
+
 fn asks_keepalive(l: &crate::audit::model::Loc<'_>) -> bool {
     let v11 = l
         .value("proxy_http_version")
@@ -61,7 +67,7 @@ fn keepalive(m: &Model<'_>, u: &Node, a: &Assumptions, out: &mut Vec<Finding>) {
     let safe = Duration::from_millis((a.upstream_keepalive.as_millis() as u64 * 4 / 5).max(500));
     match ka {
         Some(k) => {
-            for l in locs.iter().filter(|l| !asks_keepalive(l)) {
+            for l in locs.iter().filter(|l| !asks_keepalive(l) && !websocket(l)) {
                 out.push(
                     Finding::new(
                         "keepalive-without-http11",

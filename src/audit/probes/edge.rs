@@ -127,7 +127,7 @@ fn with_normal(k: &mut Case, p: &str) {
 /// `slowloris`: clients that never finish their headers, next to normal clients.
 pub fn slowloris(c: &Ctx<'_>) -> Gen {
     let l = *proxied(c.m).first().ok_or("no proxied location")?;
-    let mut k = case(c, "slowloris", l, 6.0, 60.0).ok_or("unreachable")?;
+    let mut k = case(c, "slowloris", l, 4.0, 60.0).ok_or("unreachable")?;
     let n = if c.quick { 200 } else { 1000 };
     let p = sample(l).unwrap_or_default();
     k.load("slow", &format!("{n} slowloris clients"), &format!("model = \"closed\"\nconnections = {n}\nrequests = [{{ path = {p:?} }}]\nbehaviour = {{ kind = \"slow_headers\", interval = \"1s\", max_hold = \"10m\" }}"));
@@ -138,7 +138,7 @@ pub fn slowloris(c: &Ctx<'_>) -> Gen {
 /// `slow-upload`: POST bodies trickled at 16 bytes/s, next to normal clients.
 pub fn slow_upload(c: &Ctx<'_>) -> Gen {
     let l = *proxied(c.m).first().ok_or("no proxied location")?;
-    let mut k = case(c, "slow-upload", l, 6.0, 60.0).ok_or("unreachable")?;
+    let mut k = case(c, "slow-upload", l, 4.0, 60.0).ok_or("unreachable")?;
     let n = if c.quick { 50 } else { 300 };
     let p = sample(l).unwrap_or_default();
     k.load("slow", &format!("{n} slow uploads"), &format!("model = \"closed\"\nconnections = {n}\nrequests = [{{ path = {p:?}, method = \"POST\" }}]\nbehaviour = {{ kind = \"slow_body\", declared_bytes = 100000, chunk_bytes = 16, interval = \"1s\", max_hold = \"10m\" }}"));
@@ -149,7 +149,7 @@ pub fn slow_upload(c: &Ctx<'_>) -> Gen {
 /// `slow-reader`: clients reading a 2 MiB response at 16 KiB/s, next to normal clients.
 pub fn slow_reader(c: &Ctx<'_>) -> Gen {
     let l = *proxied(c.m).first().ok_or("no proxied location")?;
-    let mut k = case(c, "slow-reader", l, 6.0, 60.0).ok_or("unreachable")?;
+    let mut k = case(c, "slow-reader", l, 4.0, 60.0).ok_or("unreachable")?;
     k.app = App {
         body_bytes: 2 * 1024 * 1024,
         ..App::default()
@@ -164,7 +164,7 @@ pub fn slow_reader(c: &Ctx<'_>) -> Gen {
 /// `reload`: SIGHUP with the same config under load.
 pub fn reload(c: &Ctx<'_>) -> Gen {
     let l = *proxied(c.m).first().ok_or("no proxied location")?;
-    let mut k = case(c, "reload", l, 5.0, 30.0).ok_or("unreachable")?;
+    let mut k = case(c, "reload", l, 4.0, 30.0).ok_or("unreachable")?;
     let p = sample(l).unwrap_or_default();
     k.load("get", "GET under reload", &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = 100, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?} }}]", k.duration));
     k.faults
@@ -189,7 +189,7 @@ pub fn websocket_idle(c: &Ctx<'_>) -> Gen {
     }
     let mut out = Vec::new();
     for l in ws.into_iter().take(2) {
-        let Some(mut k) = case(c, "websocket-idle", l, 5.0, 90.0) else {
+        let Some(mut k) = case(c, "websocket-idle", l, 3.0, 90.0) else {
             continue;
         };
         let p = sample(l).unwrap_or_default();
@@ -221,7 +221,7 @@ pub fn connections(c: &Ctx<'_>) -> Gen {
             "worker_connections × workers = {total}: more than this mode opens ({cap})"
         ));
     }
-    let mut k = case(c, "connections", l, 5.0, 20.0).ok_or("unreachable")?;
+    let mut k = case(c, "connections", l, 3.0, 20.0).ok_or("unreachable")?;
     let p = sample(l).unwrap_or_default();
     k.load("hoard", &format!("{} idle connections", total + 50), &format!("model = \"closed\"\nconnections = {}\nrequests = [{{ path = {p:?} }}]\nbehaviour = {{ kind = \"idle_hoarder\", hold = \"10m\" }}", total + 50));
     with_normal(&mut k, &p);

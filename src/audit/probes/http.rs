@@ -65,7 +65,7 @@ pub fn spike(c: &Ctx<'_>) -> Gen {
         let base = zone_rate(c.m, l)
             .map_or(30.0, |r| (r / 2.0).clamp(1.0, 100.0))
             .round();
-        let Some(mut k) = case(c, "spike", l, 5.0, 30.0) else {
+        let Some(mut k) = case(c, "spike", l, 4.0, 30.0) else {
             continue;
         };
         let (at, hold) = if c.quick {
@@ -90,11 +90,13 @@ pub fn spike(c: &Ctx<'_>) -> Gen {
 
 fn crash_target<'a>(c: &Ctx<'a>) -> Result<(&'a Loc<'a>, String), String> {
     let all = first_proxied(c)?;
-    let l = all
-        .iter()
-        .copied()
-        .max_by_key(|l| pool_of(c.m, c.map, l).map_or(0, |p| p.instances.len()))
-        .ok_or("no proxied location")?;
+    let size = |l: &Loc<'_>| pool_of(c.m, c.map, l).map_or(0, |p| p.instances.len());
+    let mut l = all[0];
+    for x in &all {
+        if size(x) > size(l) {
+            l = x;
+        }
+    }
     let pool = pool_of(c.m, c.map, l).ok_or("the location's upstream is not mapped")?;
     Ok((l, pool.name.clone()))
 }
@@ -102,7 +104,7 @@ fn crash_target<'a>(c: &Ctx<'a>) -> Result<(&'a Loc<'a>, String), String> {
 /// `crash`: one upstream instance killed under GET and POST load.
 pub fn crash(c: &Ctx<'_>) -> Gen {
     let (l, pool) = crash_target(c)?;
-    let Some(mut k) = case(c, "crash", l, 5.0, 30.0) else {
+    let Some(mut k) = case(c, "crash", l, 4.0, 30.0) else {
         return Ok(vec![]);
     };
     k.app = App {
@@ -125,14 +127,14 @@ pub fn crash(c: &Ctx<'_>) -> Gen {
 /// `hung`: one upstream instance stopped (accepts, never answers).
 pub fn hung(c: &Ctx<'_>) -> Gen {
     let (l, pool) = crash_target(c)?;
-    let Some(mut k) = case(c, "hung", l, 6.0, 75.0) else {
+    let Some(mut k) = case(c, "hung", l, 5.0, 75.0) else {
         return Ok(vec![]);
     };
     let p = sample(l).unwrap_or_default();
     k.load("get", "GET", &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = 20, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?} }}]", k.duration));
     let hold = k.duration - 1.5;
     k.faults.push(format!("at = \"1s\"\naction = \"pause\"\ntarget = \"{pool}.0\"\nfor = \"{}ms\"\nlabel = \"SIGSTOP {pool}.0\"", (hold * 1000.0) as u64));
-    k.request_timeout = Some(if c.quick { "4s".into() } else { "70s".into() });
+    k.request_timeout = Some(if c.quick { "3s".into() } else { "70s".into() });
     Ok(vec![k])
 }
 
@@ -154,7 +156,7 @@ pub fn keepalive_race(c: &Ctx<'_>) -> Gen {
         .into_iter()
         .find(|l| c.m.upstream_of(l).is_some_and(|x| x.at() == u.at()))
         .ok_or("no probe-able location uses the upstream")?;
-    let Some(mut k) = case(c, "keepalive-race", l, 12.0, 120.0) else {
+    let Some(mut k) = case(c, "keepalive-race", l, 8.0, 120.0) else {
         return Ok(vec![]);
     };
     if level(u, "keepalive").is_empty() {

@@ -94,6 +94,10 @@ pub fn judge(k: &Case, pops: &BTreeMap<String, Pop>) -> Verdict {
                 format!("{b} of {} normal requests failed", p.finished()),
             )
         }
+        "websocket-idle" if get("idle").outcomes.is_empty() => (
+            false,
+            "not measured: the upstream answered the upgrade with a plain response (the fake Uvicorn's WebSocket echo is at /ws only; use --app with your own app)".into(),
+        ),
         "websocket-idle" => {
             let p = get("idle");
             let closed: u64 = p
