@@ -211,7 +211,7 @@ fn syntax_error_names_file_and_line() {
 
 #[test]
 fn directive_only_nginx_supports_runs_on_nginx() {
-    let Some(_) = proxylab_testkit::reference::require("nginx", "apt-get install nginx") else {
+    let Some(_) = proxylab_testkit::require("nginx", "apt-get install nginx") else {
         return;
     };
     let conf = format!(

@@ -98,11 +98,13 @@ fn regex_location(l: &Loc<'_>, out: &mut Vec<Finding>) {
         .filter(|p| p.meant_blocked && !p.blocked)
         .map(|p| p.path.as_str())
         .collect();
-    let over: Vec<&str> = v
+    let mut over: Vec<&str> = v
         .iter()
         .filter(|p| !p.meant_blocked && p.blocked)
         .map(|p| p.path.as_str())
         .collect();
+    // Longest first: `/api/config` says more than `/api/env`.
+    over.sort_by_key(|p| std::cmp::Reverse(p.len()));
     if missed.is_empty() && over.is_empty() {
         return;
     }

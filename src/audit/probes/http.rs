@@ -31,16 +31,30 @@ fn first_proxied<'a>(c: &Ctx<'a>) -> Result<Vec<&'a Loc<'a>>, String> {
 /// `baseline`: closed loop on each proxied location (up to three).
 pub fn baseline(c: &Ctx<'_>) -> Gen {
     let mut out = Vec::new();
-    for l in first_proxied(c)?.into_iter().take(3) {
-        let Some(mut k) = case(c, "baseline", l, 3.0, 20.0) else {
+    let n = if c.quick { 1 } else { 3 };
+    for l in first_proxied(c)?.into_iter().take(n) {
+        let Some(mut k) = case(c, "baseline", l, 2.0, 20.0) else {
             continue;
         };
         let p = sample(l).unwrap_or_default();
-        k.load(
-            "get",
-            "GET",
-            &format!("model = \"closed\"\nconnections = 4\nrequests = [{{ path = {p:?} }}]"),
-        );
+        match zone_rate(c.m, l) {
+            // Under a rate limit: half the rate, open loop (a closed loop would only measure
+            // the limit).
+            Some(r) => {
+                let rate = (r / 2.0).max(1.0).round();
+                let d = k.duration;
+                k.load(
+                    "get",
+                    &format!("GET at {rate}/s (half the limit_req rate)"),
+                    &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = {rate}, duration = \"{d}s\" }}]\nrequests = [{{ path = {p:?} }}]"),
+                );
+            }
+            None => k.load(
+                "get",
+                "GET",
+                &format!("model = \"closed\"\nconnections = 4\nrequests = [{{ path = {p:?} }}]"),
+            ),
+        }
         out.push(k);
     }
     Ok(out)
