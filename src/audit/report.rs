@@ -269,22 +269,30 @@ fn findings_html(h: &mut String, f: &Finding, r: &Report<'_>, dir: &Path) {
     h.push_str("</div>\n");
 }
 
-/// The terminal summary: one line per finding.
+/// The terminal summary: one line per finding, with the probe that showed it and whether the
+/// fix was tried.
 pub fn terminal(findings: &[Finding]) -> String {
     let mut s = String::new();
     for f in findings {
+        let mut tail = String::new();
+        if f.fidelity {
+            tail.push_str(" [proxylab fidelity defect]");
+        }
+        if let (Some(p), Some(_)) = (&f.probe, &f.evidence) {
+            tail.push_str(&format!(" [probe {p}"));
+            tail.push_str(if f.fix_evidence.is_some() {
+                ", fix tried]"
+            } else {
+                "]"
+            });
+        }
         let _ = writeln!(
             s,
-            "  {:<6} {}:{}  {}{}",
+            "  {:<6} {}:{}  {}{tail}",
             f.severity.name(),
             f.file,
             f.line,
-            f.title,
-            if f.fidelity {
-                " [proxylab fidelity defect]"
-            } else {
-                ""
-            }
+            f.title
         );
     }
     s

@@ -93,8 +93,13 @@ const MIME_TYPES: &str = "types { text/html html htm shtml; text/css css; text/p
 
 /// Reads `main` (with nginx's `-p` `prefix`, default its directory) and every include.
 pub fn read(main: &Path, prefix: Option<&Path>) -> Result<Source, AuditError> {
-    let main = std::path::absolute(main).unwrap_or_else(|_| main.to_path_buf());
-    let conf_dir = main.parent().unwrap_or(Path::new("/")).to_path_buf();
+    // Paths stay as given (relative ones relative to here), so messages name files as the
+    // user wrote them, like `nginx -t`.
+    let main = main.to_path_buf();
+    let conf_dir = match main.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let prefix = prefix
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
         .unwrap_or_else(|| conf_dir.clone());
