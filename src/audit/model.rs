@@ -317,3 +317,53 @@ pub fn target(url: &str) -> Option<Target> {
         uri,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, args: &[&str]) -> Node {
+        Node {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            file: "t.conf".into(),
+            line: 1,
+            block: None,
+        }
+    }
+
+    #[test]
+    fn listen_forms() {
+        let l = listen(&node("listen", &["443", "ssl", "http2"]));
+        assert_eq!((l.port, l.ssl, l.http2, l.v6), (443, true, true, false));
+        let l = listen(&node("listen", &["[::]:443", "ssl", "default_server"]));
+        assert_eq!((l.port, l.v6, l.default), (443, true, true));
+        assert_eq!(listen(&node("listen", &["10.0.0.1:8080"])).port, 8080);
+        assert_eq!(listen(&node("listen", &["*:80"])).port, 80);
+        assert!(
+            listen(&node("listen", &["unix:/run/x.sock"]))
+                .unix
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn proxy_pass_targets() {
+        let t = target("http://uvicorn_servers").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.uri),
+            ("uvicorn_servers", None, None)
+        );
+        let t = target("http://billing.internal:9000/v1/").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.uri.as_deref()),
+            ("billing.internal", Some(9000), Some("/v1/"))
+        );
+        let t = target("http://unix:/run/app.sock:/api/").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.uri.as_deref()),
+            ("unix:/run/app.sock", Some("/api/"))
+        );
+        assert!(target("http://$backend").is_none());
+    }
+}

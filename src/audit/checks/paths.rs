@@ -257,3 +257,18 @@ fn cache_control(l: &Loc<'_>, out: &mut Vec<Finding>) {
         ),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_of_alternations() {
+        assert_eq!(
+            words(".(env|git|svn|config)$"),
+            vec!["env", "git", "svn", "config"]
+        );
+        assert_eq!(words("\\.(?:git|env)$"), vec!["git", "env"]);
+        assert_eq!(words("/\\.ht"), vec!["ht"]);
+    }
+}

@@ -29,7 +29,7 @@ pub(super) fn check(m: &Model<'_>, a: &Assumptions, out: &mut Vec<Finding>) {
                      processed to the next server: a timeout or reset becomes a duplicate \
                      order, payment or write.",
                 )
-                .probe("crash-post")
+                .probe("crash")
                 .fix("remove `non_idempotent` from proxy_next_upstream", None),
             );
         }
@@ -203,10 +203,12 @@ fn max_fails(m: &Model<'_>, u: &Node, out: &mut Vec<Finding>) {
             "max_fails counts only the failures proxy_next_upstream names (default: error and \
              timeout). Uvicorn answers 503 when --limit-concurrency is reached and FastAPI 500 on \
              errors: a server answering those is never marked failed and keeps its full share \
-             ({}).",
+             ({}). Adding http_503 has a cost the fix run shows when every instance is at its \
+             limit: all servers are marked failed for fail_timeout and clients get 502 (no live \
+             upstreams) instead of some 503s, so size --limit-concurrency and max_fails with it.",
             labels.join(", ")
         ))
-        .probe("crash-get")
+        .probe("upstream-503")
         .fix(
             format!("add to {} ({}):\n{line}", first.label(), first.node.at()),
             Some(add(first.node.at(), vec![line.into()])),

@@ -254,3 +254,25 @@ pub fn body_size(c: &Ctx<'_>) -> Gen {
     }
     Ok(out)
 }
+
+/// `upstream-503`: every instance limited to 2 concurrent requests (Uvicorn's
+/// `--limit-concurrency`) under 12 clients: Uvicorn answers 503, and whether nginx passes it on
+/// or tries another server depends on `proxy_next_upstream`.
+pub fn upstream_503(c: &Ctx<'_>) -> Gen {
+    let (l, _) = crash_target(c)?;
+    let Some(mut k) = case(c, "upstream-503", l, 3.0, 20.0) else {
+        return Ok(vec![]);
+    };
+    k.app = App {
+        latency_ms: 20,
+        ..App::default()
+    };
+    k.pool_keys.push("limit_concurrency = 2".into());
+    let p = sample(l).unwrap_or_default();
+    k.load(
+        "get",
+        "GET, 12 clients, each instance limited to 2",
+        &format!("model = \"closed\"\nconnections = 12\nrequests = [{{ path = {p:?} }}]"),
+    );
+    Ok(vec![k])
+}

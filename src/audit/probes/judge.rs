@@ -52,6 +52,14 @@ pub fn judge(k: &Case, pops: &BTreeMap<String, Pop>) -> Verdict {
                 ),
             )
         }
+        "upstream-503" => (
+            all.range(500, 599) > 0,
+            format!(
+                "{} × 503 from Uvicorn and {} × 502 (no live upstreams) reached the clients",
+                all.n(503),
+                all.n(502)
+            ),
+        ),
         "hung" => {
             let t = all.errors.get("read_timeout").copied().unwrap_or(0) + all.n(504);
             (

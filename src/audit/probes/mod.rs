@@ -62,6 +62,11 @@ pub const BATTERY: &[Probe] = &[
         cases: http::crash,
     },
     Probe {
+        name: "upstream-503",
+        what: "each upstream instance at its --limit-concurrency: Uvicorn's 503s passed on or retried",
+        cases: http::upstream_503,
+    },
+    Probe {
         name: "hung",
         what: "one upstream instance stopped: accepts, never answers (timeouts, retries)",
         cases: http::hung,
