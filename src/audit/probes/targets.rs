@@ -10,7 +10,7 @@ pub fn sample(l: &Loc<'_>) -> Option<String> {
     match l.kind {
         Match::Regex | Match::RegexCi | Match::Named => None,
         Match::Exact => Some(l.path.clone()),
-        _ if l.path == "/" => Some("/audit-probe".into()),
+        _ if l.path == "/" => Some("/".into()),
         _ if l.path.ends_with('/') => Some(format!("{}audit-probe", l.path)),
         _ => Some(l.path.clone()),
     }
