@@ -359,3 +359,31 @@ fn real_world_shapes_flag_planted_flaws_and_not_their_clean_twins() {
         }
     }
 }
+
+#[test]
+fn upstream_that_does_not_start_exits_3() {
+    let Some(_) = proxylab_testkit::require_python(&["uvicorn"], "pip install uvicorn") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (o, dir) = audit(
+        &[
+            article().to_str().expect("utf8"),
+            "--quick",
+            "--probe",
+            "baseline",
+            "--proxy",
+            "proxylab",
+            "--app",
+            "no_such_module:app",
+            "--app-dir",
+            tmp.path().to_str().expect("utf8"),
+        ],
+        &tmp.path().join("out"),
+    );
+    assert_eq!(o.code, 3, "{}", o.all());
+    // The report is still written, with the run's error.
+    let probes =
+        std::fs::read_to_string(dir.expect("dir").join("probes.json")).expect("probes.json");
+    assert!(probes.contains("did not start"), "{probes}");
+}
