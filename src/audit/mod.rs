@@ -88,17 +88,7 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
             ..Default::default()
         },
     );
-    let mut mapping = base.mapping.clone();
-    for inc in &src.includes {
-        mapping.rows.insert(
-            0,
-            mapping::Row {
-                origin: inc.at.clone(),
-                written: format!("include {}", inc.pattern),
-                ran: inc.result.clone(),
-            },
-        );
-    }
+    let mapping = with_includes(&base.mapping, &src);
     let sni: Vec<&str> = mapping
         .listeners
         .iter()
@@ -161,16 +151,39 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
     if stop.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(AuditError::Interrupted);
     }
+    Ok(exit_code(&probes, &findings, fail_on))
+}
+
+/// 3 when a probe could not run, 1 when a finding reaches `--fail-on`, else 0.
+fn exit_code(
+    probes: &[battery::ProbeResult],
+    findings: &[Finding],
+    fail_on: Option<Severity>,
+) -> u8 {
     if probes
         .iter()
         .flat_map(|p| &p.runs)
         .any(|r| r.error.is_some())
     {
-        return Ok(3);
+        return 3;
     }
-    Ok(u8::from(findings.iter().any(|f| {
-        !f.fidelity && fail_on.is_some_and(|s| f.severity >= s)
-    })))
+    u8::from(
+        findings
+            .iter()
+            .any(|f| !f.fidelity && fail_on.is_some_and(|s| f.severity >= s)),
+    )
+}
+
+/// The mapping with one row per include first.
+fn with_includes(m: &mapping::Mapping, src: &source::Source) -> mapping::Mapping {
+    let mut out = m.clone();
+    let rows = src.includes.iter().map(|inc| mapping::Row {
+        origin: inc.at.clone(),
+        written: format!("include {}", inc.pattern),
+        ran: inc.result.clone(),
+    });
+    out.rows.splice(0..0, rows);
+    out
 }
 
 /// What to do when a proxy refuses the rewritten config.

@@ -4,22 +4,9 @@
 
 use super::scenario::{App, Case};
 use super::targets::{proxied, reach, sample};
-use super::{Ctx, Gen};
+use super::{Ctx, Gen, case};
 use crate::audit::checks::{PathVerdict, regex_paths};
 use crate::audit::model::{Loc, Match, level};
-
-fn case(c: &Ctx<'_>, probe: &str, l: &Loc<'_>, quick: f64, full: f64) -> Option<Case> {
-    let (li, front) = reach(c.m, c.map, l)?;
-    Some(Case {
-        probe: probe.into(),
-        label: l.label(),
-        at: l.node.at(),
-        duration: if c.quick { quick } else { full },
-        listener: Some(li),
-        front: Some(front),
-        ..Case::default()
-    })
-}
 
 fn blocking(l: &Loc<'_>) -> bool {
     l.own("deny").iter().any(|n| n.arg0() == "all") || !l.own("return").is_empty()

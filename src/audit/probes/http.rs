@@ -1,23 +1,10 @@
 //! Probes of the request path: baseline, a 10× spike, a crashed and a hung upstream instance,
 //! the upstream keep-alive race, large upstream headers, bodies above client_max_body_size.
 
-use super::scenario::{App, Case};
-use super::targets::{body_limit, pool_of, proxied, reach, sample, zone_rate};
-use super::{Ctx, Gen};
+use super::scenario::App;
+use super::targets::{body_limit, pool_of, proxied, sample, zone_rate};
+use super::{Ctx, Gen, case};
 use crate::audit::model::{Loc, level};
-
-fn case(c: &Ctx<'_>, probe: &str, l: &Loc<'_>, quick: f64, full: f64) -> Option<Case> {
-    let (li, front) = reach(c.m, c.map, l)?;
-    Some(Case {
-        probe: probe.into(),
-        label: l.label(),
-        at: l.node.at(),
-        duration: if c.quick { quick } else { full },
-        listener: Some(li),
-        front: Some(front),
-        ..Case::default()
-    })
-}
 
 fn first_proxied<'a>(c: &Ctx<'a>) -> Result<Vec<&'a Loc<'a>>, String> {
     let v = proxied(c.m);

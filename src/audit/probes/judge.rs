@@ -33,8 +33,42 @@ pub fn judge(k: &Case, pops: &BTreeMap<String, Pop>) -> Verdict {
         }
         a
     });
+    let (bad, concl) = conclude(k, pops, &all);
+    v.bad = bad;
+    if !concl.is_empty() {
+        v.lines.push(concl);
+    }
+    let compared = !matches!(
+        k.probe.as_str(),
+        "keepalive-race"
+            | "websocket-idle"
+            | "hung"
+            | "slowloris"
+            | "slow-upload"
+            | "slow-reader"
+            | "connections"
+            | "reload"
+            | "spike"
+    );
+    if compared {
+        let sig: Vec<String> = k
+            .roles
+            .iter()
+            .map(|(n, _)| format!("{n}={}", get(n).signature()))
+            .collect();
+        v.signature = Some(sig.join(" "));
+    } else if k.probe == "spike" {
+        v.signature = Some(format!("503={} 429={}", all.n(503) > 0, all.n(429) > 0));
+    }
+    v
+}
+
+/// Whether the case went wrong for clients, and the one-line conclusion.
+fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, String) {
+    let empty = Pop::default();
+    let get = |n: &str| pops.get(n).unwrap_or(&empty);
     let share = |p: &Pop, n: u64| n as f64 / p.finished().max(1) as f64;
-    let (bad, concl) = match k.probe.as_str() {
+    match k.probe.as_str() {
         "spike" => (
             all.n(503) > 0,
             format!("over the limit: {} × 503, {} × 429", all.n(503), all.n(429)),
@@ -122,34 +156,7 @@ pub fn judge(k: &Case, pops: &BTreeMap<String, Pop>) -> Verdict {
             )
         }
         _ => (false, String::new()),
-    };
-    v.bad = bad;
-    if !concl.is_empty() {
-        v.lines.push(concl);
     }
-    let compared = !matches!(
-        k.probe.as_str(),
-        "keepalive-race"
-            | "websocket-idle"
-            | "hung"
-            | "slowloris"
-            | "slow-upload"
-            | "slow-reader"
-            | "connections"
-            | "reload"
-            | "spike"
-    );
-    if compared {
-        let sig: Vec<String> = k
-            .roles
-            .iter()
-            .map(|(n, _)| format!("{n}={}", get(n).signature()))
-            .collect();
-        v.signature = Some(sig.join(" "));
-    } else if k.probe == "spike" {
-        v.signature = Some(format!("503={} 429={}", all.n(503) > 0, all.n(429) > 0));
-    }
-    v
 }
 
 fn deny(k: &Case, pops: &BTreeMap<String, Pop>) -> (bool, String) {

@@ -12,6 +12,7 @@ pub mod targets;
 
 use super::finding::Finding;
 use super::mapping::Mapping;
+use super::model::Loc;
 use super::model::Model;
 pub use edge::deny_paths_of;
 use scenario::Case;
@@ -132,3 +133,18 @@ pub const BATTERY: &[Probe] = &[
         cases: edge::connections,
     },
 ];
+
+/// A case of `probe` aimed at location `l` through the listener that reaches it, `quick` or
+/// `full` seconds long.
+fn case(c: &Ctx<'_>, probe: &str, l: &Loc<'_>, quick: f64, full: f64) -> Option<Case> {
+    let (li, front) = targets::reach(c.m, c.map, l)?;
+    Some(Case {
+        probe: probe.into(),
+        label: l.label(),
+        at: l.node.at(),
+        duration: if c.quick { quick } else { full },
+        listener: Some(li),
+        front: Some(front),
+        ..Case::default()
+    })
+}
