@@ -130,7 +130,7 @@ fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, String)
             let p = if pops.contains_key("normal") {
                 get("normal")
             } else {
-                &all
+                all
             };
             let b = p.range(500, 599) + p.failures();
             (
