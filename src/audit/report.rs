@@ -155,6 +155,10 @@ fn html(r: &Report<'_>, dir: &Path) -> String {
             r.proxies.join(", ")
         }
     );
+    h.push_str("<h2>Findings (by severity)</h2>\n");
+    for f in r.findings {
+        findings_html(&mut h, f, r, dir);
+    }
     h.push_str("<h2>Mapping: deployed file → what ran</h2><table><tr><th>deployed</th><th>as written</th><th>ran as</th></tr>\n");
     for m in &r.mapping.rows {
         let _ = writeln!(
@@ -165,10 +169,7 @@ fn html(r: &Report<'_>, dir: &Path) -> String {
             esc(&m.ran)
         );
     }
-    h.push_str("</table>\n<h2>Findings</h2>\n");
-    for f in r.findings {
-        findings_html(&mut h, f, r, dir);
-    }
+    h.push_str("</table>\n");
     h.push_str("<h2>Probes</h2>\n");
     for p in r.probes {
         let _ = writeln!(h, "<h3>{}</h3><p>{}</p>", esc(&p.name), esc(&p.what));
