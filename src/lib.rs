@@ -3,6 +3,7 @@
 //! `proxylab run` reads a scenario file, starts every component as its own process, applies the
 //! fault timeline, samples the processes, checks the assertions and writes one run directory.
 
+pub mod audit;
 pub mod bench;
 pub mod claims;
 pub mod cli;

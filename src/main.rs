@@ -31,6 +31,8 @@ enum Command {
     Compare(proxylab::cli::CompareArgs),
     /// Build docs/claims.md from run summaries: the article's claims and their verdicts.
     Claims(proxylab::cli::ClaimsArgs),
+    /// Audit a deployed nginx.conf, unmodified: static findings and the outage battery.
+    Audit(proxylab::audit::AuditArgs),
     /// Side-by-side benchmarks against the reference programs (nginx, wrk, uvicorn).
     Bench(proxylab::bench::BenchArgs),
     /// Run the reverse proxy on an nginx.conf (`-t` tests the config like `nginx -t`).
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Run(a) => proxylab::cli::run(a),
         Command::Compare(a) => proxylab::cli::compare(a),
         Command::Claims(a) => proxylab::cli::claims(a),
+        Command::Audit(a) => ExitCode::from(proxylab::audit::main(&a)),
         Command::Bench(a) => proxylab::bench::main(a),
         Command::Proxy(a) => proxylab_proxy::cli::main(a),
         Command::Loadgen(a) => proxylab_loadgen::cli::main(a),

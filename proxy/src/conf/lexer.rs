@@ -49,6 +49,8 @@ struct Lexer<'a> {
     pos: usize,
     line: u32,
     file: Arc<str>,
+    /// Expand `include` in place (false: keep it as a directive, for tools reading the tree).
+    expand: bool,
 }
 
 fn is_space(c: u8) -> bool {
@@ -243,9 +245,26 @@ pub fn parse_file(path: &Path, conf_prefix: &Path) -> Result<Vec<Item>, ConfErro
         pos: 0,
         line: 1,
         file,
+        expand: true,
     };
     let mut items = Vec::new();
     parse_items(&mut lx, &mut items, false, conf_prefix, 0);
+    Ok(items)
+}
+
+/// Reads and parses one file without expanding `include`: each stays an `include` directive
+/// with its file and line, for tools that resolve includes themselves (`proxylab audit`).
+pub fn parse_file_unexpanded(path: &Path) -> Result<Vec<Item>, ConfError> {
+    let text = std::fs::read(path).map_err(|e| open_error(path, &e))?;
+    let mut lx = Lexer {
+        src: &text,
+        pos: 0,
+        line: 1,
+        file: path.display().to_string().into(),
+        expand: false,
+    };
+    let mut items = Vec::new();
+    parse_items(&mut lx, &mut items, false, Path::new("/"), 0);
     Ok(items)
 }
 
@@ -306,7 +325,7 @@ fn parse_items(
             continue;
         };
         let (args, quoted): (Vec<String>, Vec<bool>) = it.unzip();
-        if name == "include" && !is_block && args.len() == 1 {
+        if lx.expand && name == "include" && !is_block && args.len() == 1 {
             if !expand_include(&args[0], prefix, lx, line, out, depth) {
                 return false;
             }
@@ -391,6 +410,7 @@ fn expand_include(
             pos: 0,
             line: 1,
             file: path.display().to_string().into(),
+            expand: true,
         };
         if !parse_items(&mut sub, out, false, prefix, depth + 1) {
             return false;
@@ -409,6 +429,7 @@ mod tests {
             pos: 0,
             line: 1,
             file: "t.conf".into(),
+            expand: true,
         };
         let mut v = Vec::new();
         parse_items(&mut lx, &mut v, false, Path::new("/nonexistent"), 0);

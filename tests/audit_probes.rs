@@ -1,0 +1,162 @@
+//! `proxylab audit --quick` on the article's deployed config: the whole outage battery on our
+//! proxy and on real nginx. Every probe either runs on both or says why it does not apply;
+//! findings link to the probe run that shows them; the standard fixes are tried and change
+//! the outcome (503 → 429, 502 → 200); a difference between the proxies is flagged as ours.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
+}
+
+fn pop_status(run: &serde_json::Value, code: &str) -> u64 {
+    run["pops"]
+        .as_object()
+        .map(|o| {
+            o.values()
+                .map(|p| p["status"][code].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
+    let Some(_) = proxylab_testkit::require("nginx", "apt-get install nginx") else {
+        return;
+    };
+    let conf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/audit/article/nginx.conf");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = common::proxylab(
+        &[
+            "audit",
+            conf.to_str().expect("utf8"),
+            "--quick",
+            "--proxy",
+            "both",
+            "--ci",
+            "--out",
+            tmp.path().to_str().expect("utf8"),
+        ],
+        Duration::from_secs(1200),
+    );
+    // The regex location that misses /.git/HEAD is a high finding: exit 1.
+    assert_eq!(out.code, 1, "{}", out.all());
+    let page = out
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("audit report: "))
+        .expect("last line names audit.html");
+    let dir = Path::new(page).parent().expect("dir").to_path_buf();
+    let probes = json(&dir.join("probes.json"));
+    let probes = probes.as_array().expect("list");
+    for p in probes {
+        let name = p["name"].as_str().unwrap_or("");
+        if let Some(why) = p["skipped"].as_str() {
+            assert!(why.starts_with("not applicable: "), "{name}: {why}");
+            continue;
+        }
+        for proxy in ["proxylab", "nginx"] {
+            let runs: Vec<_> = p["runs"]
+                .as_array()
+                .expect("runs")
+                .iter()
+                .filter(|r| r["proxy"] == proxy && r["fix_of"].is_null())
+                .collect();
+            assert!(!runs.is_empty(), "{name} did not run on {proxy}");
+            for r in runs {
+                assert!(r["error"].is_null(), "{name} [{proxy}]: {}", r["error"]);
+                let d = PathBuf::from(r["dir"].as_str().expect("dir"));
+                assert!(
+                    d.join("scenario.toml").is_file() && d.join("run/index.html").is_file(),
+                    "{name}: {}",
+                    d.display()
+                );
+            }
+        }
+    }
+    let by_name = |n: &str| probes.iter().find(|p| p["name"] == n).expect(n);
+    // Spike: 503 as deployed, 429 with the fix, on nginx.
+    let spike = by_name("spike")["runs"].as_array().expect("runs");
+    let before = spike
+        .iter()
+        .find(|r| r["proxy"] == "nginx" && r["fix_of"].is_null())
+        .expect("spike nginx");
+    let after = spike
+        .iter()
+        .find(|r| !r["fix_of"].is_null())
+        .expect("spike fix tried");
+    assert!(
+        pop_status(before, "503") > 0 && pop_status(before, "429") == 0,
+        "{before}"
+    );
+    assert!(
+        pop_status(after, "429") > 0 && pop_status(after, "503") == 0,
+        "{after}"
+    );
+    // Big upstream headers: 502 as deployed on both proxies, 200 with proxy_buffer_size 16k.
+    let big = by_name("big-headers")["runs"].as_array().expect("runs");
+    for r in big.iter().filter(|r| r["fix_of"].is_null()) {
+        assert!(pop_status(r, "502") > 0 && pop_status(r, "200") == 0, "{r}");
+    }
+    let fixed = big
+        .iter()
+        .find(|r| !r["fix_of"].is_null())
+        .expect("big-headers fix tried");
+    assert!(
+        pop_status(fixed, "200") > 0 && pop_status(fixed, "502") == 0,
+        "{fixed}"
+    );
+    // deny/return paths: /.git/HEAD reaches the app, /api/config is blocked, on both.
+    for r in by_name("deny-paths")["runs"].as_array().expect("runs") {
+        let last = r["verdict"]["lines"]
+            .as_array()
+            .and_then(|l| l.last())
+            .and_then(|l| l.as_str())
+            .unwrap_or("");
+        assert!(
+            last.contains("meant blocked: /.git/HEAD") && last.contains("/api/config"),
+            "{last}"
+        );
+    }
+    // Every WebSocket-less, keepalive-less... probe that cannot apply says so; the redirect
+    // server answers 301.
+    let redirect = &by_name("redirect")["runs"][0];
+    assert!(pop_status(redirect, "301") > 0, "{redirect}");
+    // Findings point at their evidence and at the fix run.
+    let findings = json(&dir.join("findings.json"));
+    let f = |check: &str| {
+        findings
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|x| x["check"] == check)
+            .unwrap_or_else(|| panic!("no {check}"))
+            .clone()
+    };
+    let lr = f("limit-req-503");
+    assert!(
+        lr["evidence"]
+            .as_str()
+            .is_some_and(|e| Path::new(e).join("status.png").is_file()),
+        "{lr}"
+    );
+    assert!(lr["fix_evidence"].as_str().is_some(), "{lr}");
+    assert!(f("regex-location")["evidence"].as_str().is_some());
+    // The report: findings with before/after, junit with probes and findings.
+    let html = std::fs::read_to_string(dir.join("audit.html")).expect("audit.html");
+    assert!(
+        html.contains("after the fix") && html.contains("limit_req_status 429;"),
+        "audit.html"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains("classname=\"audit.probe\" name=\"spike")
+            && junit.contains("audit.finding.high"),
+        "{junit}"
+    );
+}
