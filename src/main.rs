@@ -31,6 +31,12 @@ enum Command {
     Compare(proxylab::cli::CompareArgs),
     /// Build docs/claims.md from run summaries: the article's claims and their verdicts.
     Claims(proxylab::cli::ClaimsArgs),
+    /// List the optional programs (nginx, uvicorn, wrk, chromium, ...): found or not, version,
+    /// what each enables and how to install it.
+    Doctor(proxylab::doctor::DoctorArgs),
+    /// Print the JSON Schema of scenario files (for editors; committed as
+    /// scenarios/scenario.schema.json).
+    Schema(proxylab::cli::SchemaArgs),
     /// Side-by-side benchmarks against the reference programs (nginx, wrk, uvicorn).
     Bench(proxylab::bench::BenchArgs),
     /// Run the reverse proxy on an nginx.conf (`-t` tests the config like `nginx -t`).
@@ -46,6 +52,8 @@ fn main() -> ExitCode {
         Command::Run(a) => proxylab::cli::run(a),
         Command::Compare(a) => proxylab::cli::compare(a),
         Command::Claims(a) => proxylab::cli::claims(a),
+        Command::Doctor(a) => proxylab::doctor::main(a),
+        Command::Schema(a) => proxylab::cli::schema(a),
         Command::Bench(a) => proxylab::bench::main(a),
         Command::Proxy(a) => proxylab_proxy::cli::main(a),
         Command::Loadgen(a) => proxylab_loadgen::cli::main(a),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod metric;
 pub mod model;
 pub mod raw;
+pub mod schema;
 pub mod template;
 mod validate;
 pub mod variant;
