@@ -43,8 +43,8 @@ pub const PROGRAMS: &[Program] = &[
     Program {
         name: "nginx",
         probe: bin(&["nginx"], &["-v"]),
-        enables: "the `nginx` variant of every scenario and `--proxy nginx`; seed-config; \
-                  bench proxy, bench edge, bench upstream; the proxy's nginx comparison tests",
+        enables: "the `nginx` variant of the scenarios and `--proxy nginx`; bench proxy, \
+                  bench edge, bench upstream; the proxy's comparison tests against nginx",
         install: "apt-get install nginx",
     },
     Program {
@@ -52,8 +52,9 @@ pub const PROGRAMS: &[Program] = &[
         probe: Probe::Python {
             modules: &["uvicorn", "fastapi"],
         },
-        enables: "upstreams with kind = \"uvicorn\": workers-per-core, uvicorn-throughput, the \
-                  `uvicorn` variants; bench upstream; the fake upstream's conformance tests",
+        enables: "upstreams with kind = \"uvicorn\" (real Uvicorn + FastAPI): offload, \
+                  max-requests-restart, uvicorn-throughput, workers-per-core; bench upstream; \
+                  the fake upstream's comparison tests against real Uvicorn",
         install: "pip install 'uvicorn[standard]' fastapi sqlalchemy",
     },
     Program {
@@ -68,7 +69,8 @@ pub const PROGRAMS: &[Program] = &[
     Program {
         name: "wrk",
         probe: bin(&["wrk"], &["--version"]),
-        enables: "bench loadgen and bench upstream (the closed-loop reference); loadgen tests",
+        enables: "bench loadgen, bench upstream and bench proxy (wrk is the closed-loop \
+                  reference); the fake upstream's wrk test",
         install: "apt-get install wrk",
     },
     Program {
