@@ -40,13 +40,9 @@ fn vars(y: &Yaml) -> BTreeMap<String, String> {
 
 /// The references the templates install, present here; else SKIPPED (or a failure in CI).
 fn references_present() -> bool {
-    proxylab_testkit::require("nginx", "apt-get install nginx").is_some()
-        && proxylab_testkit::require("wrk", "apt-get install wrk").is_some()
-        && proxylab_testkit::require_python(
-            &["uvicorn", "fastapi"],
-            "pip install 'uvicorn[standard]' fastapi",
-        )
-        .is_some()
+    proxylab_testkit::require_listed("nginx").is_some()
+        && proxylab_testkit::require_listed("wrk").is_some()
+        && proxylab_testkit::require_listed("uvicorn").is_some()
 }
 
 /// A scenario directory holding copies of the given files.

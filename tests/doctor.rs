@@ -23,7 +23,7 @@ fn doctor_lists_every_optional_program_and_exits_0() {
         assert!(r.stdout.contains(p.enables), "what {} enables", p.name);
     }
     // nginx is found here exactly when the testkit finds it, with the version nginx prints.
-    if let Some(nginx) = proxylab_testkit::require("nginx", "apt-get install nginx") {
+    if let Some(nginx) = proxylab_testkit::require_listed("nginx") {
         let out = std::process::Command::new(nginx)
             .arg("-v")
             .output()

@@ -83,7 +83,7 @@ fn csv_p99(dir: &Path, second: u32) -> f64 {
 
 #[test]
 fn charts_render_hover_matches_timeseries_and_screenshot() {
-    let Some(bin) = proxylab_testkit::require("chromium", "apt-get install chromium") else {
+    let Some(bin) = proxylab_testkit::require_listed("chromium") else {
         return;
     };
     let out = tempfile::tempdir().expect("tempdir");

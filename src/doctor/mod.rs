@@ -68,6 +68,14 @@ pub fn markdown() -> String {
     s
 }
 
+/// `NAME not installed (INSTALL COMMAND)`, for a program of the table (benchmarks' messages).
+pub fn not_installed(name: &str) -> String {
+    match programs::program(name) {
+        Some(p) => format!("{name} not installed ({})", p.install),
+        None => format!("{name} not installed"),
+    }
+}
+
 /// A program a scenario needs and this machine lacks.
 #[derive(Debug, Clone)]
 pub struct Missing {

@@ -1,6 +1,7 @@
 //! The optional programs proxylab can use: what each enables, how to install it, and how to find
-//! it and its version on this machine. One table, read by `proxylab doctor` and by `run`'s
-//! check before it starts anything.
+//! it and its version on this machine. One table, read by `proxylab doctor`, by `run`'s
+//! check before it starts anything, by the benchmarks' messages and by the tests' SKIPPED hints
+//! (`proxylab_testkit::require_listed` includes this file). Only `std` here, for that reason.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
