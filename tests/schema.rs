@@ -139,3 +139,51 @@ fn misspelt_keys_fail_validation() {
     );
     assert!(!errors(&v, &doc).is_empty());
 }
+
+/// Runs `taplo lint FILES` in `dir`; returns (success, everything it printed).
+fn taplo_lint(taplo: &Path, dir: &Path, files: &[String]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(taplo);
+    cmd.arg("lint").args(files).current_dir(dir);
+    let mut p = proxylab_testkit::Proc::spawn("taplo", cmd).expect("spawn taplo");
+    let status = p.wait_exit(Duration::from_secs(60)).expect("taplo exits");
+    let text = format!("{}\n{}", p.stdout_lines().join("\n"), p.stderr_log());
+    (status.success(), text)
+}
+
+/// Taplo, the engine of the TOML editor plugins, follows each file's `#:schema` line: every
+/// scenario passes, and a misspelt key is reported.
+#[test]
+fn taplo_follows_the_schema_directive() {
+    let Some(taplo) = proxylab_testkit::require("taplo", "npm install -g @taplo/cli") else {
+        return;
+    };
+    let files: Vec<String> = scenario_files()
+        .iter()
+        .map(|p| {
+            p.strip_prefix(root())
+                .expect("in repo")
+                .display()
+                .to_string()
+        })
+        .collect();
+    let (ok, out) = taplo_lint(&taplo, &root(), &files);
+    assert!(ok, "taplo lint of every scenario: {out}");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        root().join("scenarios/scenario.schema.json"),
+        tmp.path().join("scenario.schema.json"),
+    )
+    .expect("schema");
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml")).expect("read");
+    std::fs::write(
+        tmp.path().join("bad.toml"),
+        text.replacen("instances = 2", "instanses = 2", 1),
+    )
+    .expect("write");
+    let (ok, out) = taplo_lint(&taplo, tmp.path(), &["bad.toml".into()]);
+    assert!(
+        !ok && out.contains("instanses"),
+        "taplo reports the misspelt key: {out}"
+    );
+}
