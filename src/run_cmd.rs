@@ -30,22 +30,7 @@ pub fn timestamp() -> String {
 
 fn scenario_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-            // The claims ledger (`proxylab claims`' default) lives next to the scenarios.
-            .filter(|p| p.file_name().is_some_and(|n| n != "claims.toml"))
-            .collect();
-        v.sort();
-        if v.is_empty() {
-            return Err(format!(
-                "{}: no *.toml scenario in this directory",
-                path.display()
-            ));
-        }
-        Ok(v)
+        scenario::files_in(path)
     } else if path.is_file() {
         Ok(vec![path.to_path_buf()])
     } else {

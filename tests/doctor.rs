@@ -22,6 +22,13 @@ fn doctor_lists_every_optional_program_and_exits_0() {
         );
         assert!(r.stdout.contains(p.enables), "what {} enables", p.name);
     }
+    // The repository's scenarios and variants are listed under the program they need.
+    let nginx_users = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("needed by (scenarios):") && l.contains("[nginx]"))
+        .unwrap_or_else(|| panic!("who needs nginx: {}", r.stdout));
+    assert!(nginx_users.contains("quickstart [nginx]"), "{nginx_users}");
     // nginx is found here exactly when the testkit finds it, with the version nginx prints.
     if let Some(nginx) = proxylab_testkit::require_listed("nginx") {
         let out = std::process::Command::new(nginx)
@@ -45,8 +52,8 @@ fn doctor_markdown_is_the_readme_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
     assert!(
-        readme.contains(&r.stdout),
-        "README.md's requirements table is `proxylab doctor --markdown`:\n{}",
+        readme.contains(&format!("\n\n{}\n", r.stdout)),
+        "README.md's requirements table is `proxylab doctor --markdown`, blank lines around:\n{}",
         r.stdout
     );
 }

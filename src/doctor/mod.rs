@@ -2,11 +2,12 @@
 //! enables and how to install the missing ones; and the same table's check of a scenario before
 //! `run` starts anything ([`missing_for`]).
 
+pub mod needs;
 pub mod programs;
 
-use crate::scenario::{ProxyKind, Scenario, Supervisor, UpstreamKind};
+pub use needs::{Missing, missing_for};
 pub use programs::{Found, PROGRAMS, Program};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Flags of `proxylab doctor`.
@@ -16,6 +17,10 @@ pub struct DoctorArgs {
     /// looking for them.
     #[arg(long)]
     pub markdown: bool,
+    /// Also list which scenarios and variants of this directory need each program (nothing is
+    /// listed when it does not exist).
+    #[arg(long, default_value = "scenarios")]
+    pub scenarios: PathBuf,
 }
 
 /// `proxylab doctor`: always exit 0 (a missing optional program is information, not an error).
@@ -30,6 +35,7 @@ pub fn main(args: DoctorArgs) -> ExitCode {
         std::env::consts::OS,
         os.trim()
     );
+    let uses = needs::uses_in(&args.scenarios);
     let mut missing = 0;
     for p in PROGRAMS {
         let state = match programs::detect(p) {
@@ -44,6 +50,14 @@ pub fn main(args: DoctorArgs) -> ExitCode {
             }
         };
         println!("{:<11} {state}\n{:<11} enables: {}", p.name, "", p.enables);
+        if let Some(u) = uses.get(p.name) {
+            println!(
+                "{:<11} needed by ({}): {}",
+                "",
+                args.scenarios.display(),
+                u.join(", ")
+            );
+        }
     }
     println!(
         "\n{} of {} optional programs found. Scenarios and variants that need a missing one \
@@ -74,54 +88,4 @@ pub fn not_installed(name: &str) -> String {
         Some(p) => format!("{name} not installed ({})", p.install),
         None => format!("{name} not installed"),
     }
-}
-
-/// A program a scenario needs and this machine lacks.
-#[derive(Debug, Clone)]
-pub struct Missing {
-    /// The table row.
-    pub program: &'static Program,
-    /// What in the scenario needs it (`proxy kind "nginx"`, `upstream "api"`).
-    pub needed_by: String,
-}
-
-impl std::fmt::Display for Missing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} not installed (needed by {}; install: {})",
-            self.program.name, self.needed_by, self.program.install
-        )
-    }
-}
-
-/// Every optional program `s` needs that cannot be found, found the way the runner will start it
-/// (`PATH`, the scenario's `binary` and `python`).
-pub fn missing_for(s: &Scenario) -> Vec<Missing> {
-    let mut out = Vec::new();
-    let mut need = |name: &str, needed_by: String, ok: bool| {
-        if let (false, Some(program)) = (ok, programs::program(name)) {
-            out.push(Missing { program, needed_by });
-        }
-    };
-    if s.proxy.kind == ProxyKind::Nginx {
-        let ok = programs::resolve(&s.proxy.binary).is_some();
-        need("nginx", format!("proxy {}", s.proxy.binary.display()), ok);
-    }
-    for pool in s
-        .upstreams
-        .iter()
-        .filter(|u| u.kind == UpstreamKind::Uvicorn)
-    {
-        let by = format!("upstream {:?}, kind = \"uvicorn\"", pool.name);
-        need("uvicorn", by.clone(), has_python(&pool.python, "uvicorn"));
-        if pool.supervisor == Some(Supervisor::Gunicorn) {
-            need("gunicorn", by, has_python(&pool.python, "gunicorn"));
-        }
-    }
-    out
-}
-
-fn has_python(python: &Path, name: &str) -> bool {
-    programs::program(name).is_some_and(|p| programs::detect_with(p, python).is_some())
 }

@@ -54,8 +54,8 @@ pub const PROGRAMS: &[Program] = &[
             modules: &["uvicorn", "fastapi"],
         },
         enables: "upstreams with kind = \"uvicorn\" (real Uvicorn + FastAPI): offload, \
-                  max-requests-restart, uvicorn-throughput, workers-per-core; bench upstream; \
-                  the fake upstream's comparison tests against real Uvicorn",
+                  uvicorn-throughput, workers-per-core; bench upstream; the fake upstream's \
+                  comparison tests against real Uvicorn",
         install: "pip install 'uvicorn[standard]' fastapi sqlalchemy",
     },
     Program {
@@ -63,8 +63,9 @@ pub const PROGRAMS: &[Program] = &[
         probe: Probe::Python {
             modules: &["gunicorn"],
         },
-        enables: "uvicorn upstreams with supervisor = \"gunicorn\" (max-requests-restart's \
-                  gunicorn variant)",
+        enables: "upstreams with kind = \"uvicorn\" and supervisor = \"gunicorn\" (real \
+                  gunicorn with UvicornWorker; the library's max-requests-restart emulates it \
+                  with the fake upstream instead)",
         install: "pip install gunicorn",
     },
     Program {
