@@ -1,7 +1,8 @@
 //! The report's interactive charts in headless Chromium: every plot is drawn by the embedded
 //! uPlot (pixels on each canvas), a scripted hover on the latency chart shows the p99 that
 //! `timeseries.csv` holds for that second, and a screenshot of the page has the window's size
-//! and is not blank. The page loads nothing from outside (one file, offline).
+//! and is not blank; the comparison report's overlays are drawn too. The page loads nothing from
+//! outside (one file, offline).
 
 mod common;
 
