@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Do not write a comparison report when several variants ran.
     #[arg(long)]
     pub no_compare: bool,
+    /// Skip (with a `skipped:` line) the scenarios and variants whose optional program is not
+    /// installed, instead of stopping with exit 2 before anything starts.
+    #[arg(long)]
+    pub skip_missing: bool,
 }
 
 /// Flags of `proxylab compare`.
@@ -76,6 +80,31 @@ pub struct ClaimsArgs {
     /// (percent of one core); stated on the page.
     #[arg(long, default_value_t = crate::claims::verdict::MAX_OTHERS_CPU_PCT)]
     pub max_others_cpu: f64,
+}
+
+/// Flags of `proxylab schema`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Write the schema to this file instead of standard output (the committed copy is
+    /// `scenarios/scenario.schema.json`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `proxylab schema`: the JSON Schema of scenario files.
+pub fn schema(args: SchemaArgs) -> ExitCode {
+    let text = crate::scenario::schema::text();
+    match args.out {
+        None => print!("{text}"),
+        Some(path) => {
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("proxylab schema: {}: {e}", path.display());
+                return ExitCode::from(3);
+            }
+            println!("scenario schema: {}", path.display());
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `proxylab run`: exit 0 all assertions held, 1 an assertion failed, 2 bad scenario, 3 a

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bench;
 pub mod claims;
 pub mod cli;
+pub mod doctor;
 pub mod progress;
 pub mod report;
 pub mod results;

@@ -33,6 +33,12 @@ enum Command {
     Claims(proxylab::cli::ClaimsArgs),
     /// Audit a deployed nginx.conf, unmodified: static findings and the outage battery.
     Audit(proxylab::audit::AuditArgs),
+    /// List the optional programs (nginx, uvicorn, wrk, chromium, ...): found or not, version,
+    /// what each enables and how to install it.
+    Doctor(proxylab::doctor::DoctorArgs),
+    /// Print the JSON Schema of scenario files (for editors; committed as
+    /// scenarios/scenario.schema.json).
+    Schema(proxylab::cli::SchemaArgs),
     /// Side-by-side benchmarks against the reference programs (nginx, wrk, uvicorn).
     Bench(proxylab::bench::BenchArgs),
     /// Run the reverse proxy on an nginx.conf (`-t` tests the config like `nginx -t`).
@@ -49,6 +55,8 @@ fn main() -> ExitCode {
         Command::Compare(a) => proxylab::cli::compare(a),
         Command::Claims(a) => proxylab::cli::claims(a),
         Command::Audit(a) => ExitCode::from(proxylab::audit::main(&a)),
+        Command::Doctor(a) => proxylab::doctor::main(a),
+        Command::Schema(a) => proxylab::cli::schema(a),
         Command::Bench(a) => proxylab::bench::main(a),
         Command::Proxy(a) => proxylab_proxy::cli::main(a),
         Command::Loadgen(a) => proxylab_loadgen::cli::main(a),

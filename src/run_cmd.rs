@@ -30,22 +30,7 @@ pub fn timestamp() -> String {
 
 fn scenario_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-            // The claims ledger (`proxylab claims`' default) lives next to the scenarios.
-            .filter(|p| p.file_name().is_some_and(|n| n != "claims.toml"))
-            .collect();
-        v.sort();
-        if v.is_empty() {
-            return Err(format!(
-                "{}: no *.toml scenario in this directory",
-                path.display()
-            ));
-        }
-        Ok(v)
+        scenario::files_in(path)
     } else if path.is_file() {
         Ok(vec![path.to_path_buf()])
     } else {
@@ -143,6 +128,17 @@ fn print_soundness(summary: &report::RunSummary) {
     }
 }
 
+/// One scenario file, loaded with each variant combination to run.
+struct Planned {
+    file: PathBuf,
+    /// The base scenario's name (the report directory under `--out`).
+    name: String,
+    /// (label, scenario) per combination; empty when every one was skipped.
+    runs: Vec<(String, Scenario)>,
+    /// Combinations skipped by `--skip-missing`.
+    skipped: usize,
+}
+
 /// Runs the command; returns the exit code.
 pub fn main(args: &RunArgs) -> u8 {
     let files = match scenario_files(&args.path) {
@@ -157,65 +153,136 @@ pub fn main(args: &RunArgs) -> u8 {
         "none" => ProxyKind::None,
         _ => ProxyKind::Proxylab,
     });
-    let stop = install_stop_handler();
+    // Every file is loaded before anything starts, so that a bad file or a missing program
+    // stops the run (or is skipped) up front.
     let mut worst = PASS;
-    let several = files.len() > 1;
     let mut outcomes = Vec::new();
+    let mut planned = Vec::new();
     for file in files {
-        let code = run_file(&file, args, proxy, &stop);
+        match plan_file(&file, args, proxy) {
+            Ok(p) => planned.push(p),
+            Err(code) => {
+                worst = worst.max(code);
+                outcomes.push((file, code, 0));
+            }
+        }
+    }
+    if !args.check && !check_programs(&mut planned, args.skip_missing) {
+        return BAD_SCENARIO;
+    }
+    let several = outcomes.len() + planned.len() > 1;
+    let stop = install_stop_handler();
+    for p in planned {
+        let code = if args.check || p.runs.is_empty() {
+            PASS
+        } else {
+            run_planned(&p, args, &stop)
+        };
         worst = worst.max(code);
-        outcomes.push((file, code));
         if code == INTERRUPTED {
             return INTERRUPTED;
         }
+        outcomes.push((p.file, code, p.skipped));
     }
     if several {
-        println!("\n{} scenario file(s):", outcomes.len());
-        for (f, code) in &outcomes {
-            let what = match *code {
-                PASS if args.check => "valid",
-                PASS => "passed",
-                FAILED => "assertion failed",
-                BAD_SCENARIO => "bad scenario",
-                _ => "component failed",
-            };
-            println!("  {what:<17} (exit {code})  {}", f.display());
-        }
+        print_outcomes(&mut outcomes, args.check);
     }
     worst
 }
 
-fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<AtomicBool>) -> u8 {
-    let base = match scenario::load(file, &Overrides::default()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return BAD_SCENARIO;
-        }
-    };
-    let mut scenarios = Vec::new();
+fn print_outcomes(outcomes: &mut [(PathBuf, u8, usize)], check: bool) {
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    println!("\n{} scenario file(s):", outcomes.len());
+    for (f, code, skipped) in outcomes.iter() {
+        let what = match *code {
+            PASS if check => "valid",
+            PASS => "passed",
+            FAILED => "assertion failed",
+            BAD_SCENARIO => "bad scenario",
+            _ => "component failed",
+        };
+        let note = if *skipped > 0 {
+            format!("  ({skipped} skipped: missing program)")
+        } else {
+            String::new()
+        };
+        println!("  {what:<17} (exit {code})  {}{note}", f.display());
+    }
+}
+
+/// Loads `file` with every combination to run; prints the error and returns the exit code on
+/// a bad file. `--check` prints one `ok:` line per combination.
+fn plan_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>) -> Result<Planned, u8> {
+    let base = scenario::load(file, &Overrides::default()).map_err(|e| {
+        eprintln!("error: {e}");
+        BAD_SCENARIO
+    })?;
+    let mut runs = Vec::new();
     for c in combos(&base, args) {
         let ov = Overrides { variants: c, proxy };
         match scenario::load(file, &ov) {
-            Ok(s) => scenarios.push((ov.label(), s)),
+            Ok(s) => runs.push((ov.label(), s)),
             Err(e) => {
                 eprintln!("error: {e}");
-                return BAD_SCENARIO;
+                return Err(BAD_SCENARIO);
             }
         }
     }
     if args.check {
-        for (label, s) in &scenarios {
+        for (label, s) in &runs {
             println!("ok: {} [{label}] ({})", s.name, file.display());
         }
-        return PASS;
     }
+    Ok(Planned {
+        file: file.to_path_buf(),
+        name: base.name,
+        runs,
+        skipped: 0,
+    })
+}
+
+/// The optional programs every planned run needs (`doctor`'s table). Missing ones: without
+/// `skip`, one error line each and `false` (nothing has started); with `skip`, one `skipped:`
+/// line per combination, which is dropped.
+fn check_programs(planned: &mut [Planned], skip: bool) -> bool {
+    let mut ok = true;
+    for p in planned.iter_mut() {
+        let mut kept = Vec::new();
+        for (label, s) in std::mem::take(&mut p.runs) {
+            let missing = crate::doctor::missing_for(&s);
+            if missing.is_empty() {
+                kept.push((label, s));
+                continue;
+            }
+            for m in &missing {
+                if skip {
+                    println!("skipped: {} [{label}]: {m}", s.name);
+                } else {
+                    eprintln!("error: {} [{label}] ({}): {m}", s.name, p.file.display());
+                }
+            }
+            ok = false;
+            p.skipped += 1;
+        }
+        p.runs = kept;
+    }
+    if !ok && !skip {
+        eprintln!(
+            "proxylab run: nothing was started. Install the program(s) above, choose other \
+             variants (--variant), or pass --skip-missing to run the rest; `proxylab doctor` \
+             lists every optional program."
+        );
+    }
+    ok || skip
+}
+
+fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
     let stamp = timestamp();
-    let parent = args.out.join(&base.name);
+    let parent = args.out.join(&p.name);
     let mut worst = PASS;
     let mut done = Vec::new();
-    let several = scenarios.len() > 1;
-    for (label, s) in &scenarios {
+    let several = p.runs.len() > 1 || p.skipped > 0;
+    for (label, s) in &p.runs {
         let name = if several || s.variant.is_some() {
             format!("{stamp}-{label}")
         } else {
@@ -302,6 +369,7 @@ mod tests {
             out: PathBuf::from("reports"),
             check: true,
             no_compare: false,
+            skip_missing: false,
         }
     }
 

@@ -105,7 +105,7 @@ fn open_loop(
 /// Runs the benchmark and prints the table.
 pub fn run() -> anyhow::Result<()> {
     if which("wrk").is_none() {
-        bail!("wrk not installed (apt-get install -y wrk)");
+        bail!(crate::doctor::not_installed("wrk"));
     }
     println!(
         "proxylab bench proxy: wrk -t{} -c{} -d{}s, {ROUNDS} alternating rounds; one worker each, upstream keepalive 32",

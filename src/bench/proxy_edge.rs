@@ -93,7 +93,7 @@ fn start(
     let path = dir.path().join("nginx.conf");
     std::fs::write(&path, conf(dir.path(), tls_port, plain_port, extra_http))?;
     let child = if name == "nginx" {
-        let nginx = which("nginx").context("nginx not installed (apt-get install -y nginx)")?;
+        let nginx = which("nginx").with_context(|| crate::doctor::not_installed("nginx"))?;
         let mut cmd = Command::new(nginx);
         cmd.arg("-p").arg(dir.path()).arg("-c").arg(&path);
         cmd.arg("-e").arg(dir.path().join("error.log"));
@@ -240,7 +240,7 @@ fn report(figures: &[Figure], targets: &[Option<f64>]) -> Vec<String> {
 /// Runs the benchmark (the figures `args` selects) and prints the table.
 pub fn run(args: &EdgeArgs) -> anyhow::Result<()> {
     if which("wrk").is_none() {
-        bail!("wrk not installed (apt-get install -y wrk)");
+        bail!(crate::doctor::not_installed("wrk"));
     }
     super::edge_idle::raise_nofile();
     let exe = std::env::current_exe().context("cannot find the proxylab binary")?;

@@ -148,7 +148,7 @@ impl Nginx {
 
     /// Like [`Nginx::start`] with `workers` worker processes.
     pub fn start_with(workers: u32, http_body: &str) -> anyhow::Result<Nginx> {
-        let nginx = which("nginx").context("nginx not installed (apt-get install -y nginx)")?;
+        let nginx = which("nginx").with_context(|| crate::doctor::not_installed("nginx"))?;
         let dir = tempfile::Builder::new()
             .prefix("proxylab-bench-nginx-")
             .tempdir()?;
@@ -252,7 +252,7 @@ impl Wrk {
 
     /// As [`Wrk::run`], with wrk started on `cpus` when given (see [`super::pin`]).
     pub fn run_on(&self, url: &str, cpus: Option<&[usize]>) -> anyhow::Result<WrkResult> {
-        let wrk = which("wrk").context("wrk not installed (apt-get install -y wrk)")?;
+        let wrk = which("wrk").with_context(|| crate::doctor::not_installed("wrk"))?;
         let mut cmd = Command::new(wrk);
         if let Some(c) = cpus {
             super::pin::on_cpus(&mut cmd, c);

@@ -61,7 +61,8 @@ pub fn run() -> anyhow::Result<()> {
             targets.push(("uvicorn raw ASGI (1 worker)", format!("http://{addr}/")));
         }
         None => println!(
-            "uvicorn not installed (pip install 'uvicorn[standard]'): skipping that column"
+            "{}: skipping that column",
+            crate::doctor::not_installed("uvicorn")
         ),
     }
     let names: Vec<&str> = targets.iter().map(|(n, _)| *n).collect();

@@ -43,6 +43,7 @@ fn run_needed(ledger: &Ledger, args: &ClaimsArgs) -> u8 {
             out: args.reports.clone(),
             check: false,
             no_compare: true,
+            skip_missing: true,
         };
         let code = crate::run_cmd::main(&run);
         if code == crate::run_cmd::INTERRUPTED {

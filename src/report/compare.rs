@@ -229,7 +229,8 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
     }
     let hdr: Vec<&str> = headers.iter().map(String::as_str).collect();
     let mut h = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proxylab compare</title><style>{STYLE}</style></head><body>\n<h1>Comparison of {} runs</h1>\n<ul>",
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proxylab compare</title><style>{STYLE}</style>\n{}</head><body>\n<h1>Comparison of {} runs</h1>\n<ul>",
+        super::interactive::head(),
         runs.len()
     );
     for (r, n) in runs.iter().zip(&names) {
@@ -250,14 +251,16 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
     h.push_str("</ul>\n<h2>Deltas</h2>\n");
     h.push_str(&html_table("deltas", &hdr, &delta_rows(runs), None));
     h.push_str("<h2>Overlays</h2>\n");
+    h.push_str(super::interactive::HELP);
     for (stem, c) in charts {
+        let image = img(
+            &out.join(format!("{stem}.png")),
+            &format!("plot-{stem}"),
+            &c.title,
+        );
         h.push_str(&format!(
             "{}\n",
-            img(
-                &out.join(format!("{stem}.png")),
-                &format!("plot-{stem}"),
-                &c.title
-            )
+            super::interactive::figure(stem, c, &image)
         ));
     }
     h.push_str("<h2>Side by side</h2>\n<table id=\"side\"><tr>");

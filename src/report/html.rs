@@ -1,7 +1,9 @@
 //! `index.html`: one self-contained page (images inlined as data URIs, no external resource):
 //! verdict, summary table, assertion results, every plot, faults, the scenario and the config.
 
+use super::interactive;
 use super::junit::esc;
+use super::plots::Chart;
 use super::summary::RunSummary;
 use super::table;
 use base64::Engine as _;
@@ -84,6 +86,7 @@ pub fn render(
     scenario_text: &str,
     proxy_config: &str,
     description: &str,
+    charts: &[(&str, Chart)],
 ) -> String {
     let verdict = if s.assertions.is_empty() {
         "<span>no assertions</span>".to_string()
@@ -93,7 +96,7 @@ pub fn render(
         "<span class=\"fail\" id=\"verdict\">FAIL</span>".to_string()
     };
     let mut h = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proxylab: {name} [{variant}]</title><style>{STYLE}</style></head><body>\n\
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proxylab: {name} [{variant}]</title><style>{STYLE}</style>\n{interactive}</head><body>\n\
          <h1>{name} <small>[{variant}]</small> {verdict}</h1>\n<p>{desc}</p>\n\
          <p>proxy: <b>{proxy}</b> &middot; duration {dur:.0} s &middot; wall time {wall:.1} s</p>\n",
         name = esc(&s.scenario),
@@ -102,6 +105,7 @@ pub fn render(
         proxy = esc(&s.proxy),
         dur = s.duration_s,
         wall = s.wall_s,
+        interactive = interactive::head(),
     );
     h.push_str("<h2>Summary</h2>\n");
     h.push_str(&html_table(
@@ -133,15 +137,20 @@ pub fn render(
         ));
     }
     h.push_str("<h2>Plots</h2>\n");
+    h.push_str(interactive::HELP);
     for (stem, title) in PLOTS {
+        let image = img(
+            &dir.join(format!("{stem}.png")),
+            &format!("plot-{stem}"),
+            title,
+        );
+        let fig = match charts.iter().find(|(s, _)| *s == stem) {
+            Some((_, c)) => interactive::figure(stem, c, &image),
+            None => image,
+        };
         h.push_str(&format!(
-            "<h3>{}</h3>\n{}\n<p><a href=\"{stem}.svg\">SVG</a></p>\n",
+            "<h3>{}</h3>\n{fig}\n<p><a href=\"{stem}.svg\">SVG</a> &middot; <a href=\"{stem}.png\">PNG</a></p>\n",
             esc(title),
-            img(
-                &dir.join(format!("{stem}.png")),
-                &format!("plot-{stem}"),
-                title
-            )
         ));
     }
     h.push_str("<h2>Components</h2>\n");

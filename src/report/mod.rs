@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod compare;
 pub mod html;
+pub mod interactive;
 pub mod junit;
 pub mod plots;
 pub mod soundness;
@@ -71,7 +72,14 @@ pub fn write_run(
     w("scenario.toml", &s.text)?;
     w(
         "index.html",
-        &html::render(&summary, dir, &s.text, &out.proxy_config, &describe(s)),
+        &html::render(
+            &summary,
+            dir,
+            &s.text,
+            &out.proxy_config,
+            &describe(s),
+            &charts,
+        ),
     )?;
     Ok((summary, index))
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod metric;
 pub mod model;
 pub mod raw;
+pub mod schema;
 pub mod template;
 mod validate;
 pub mod variant;
@@ -188,6 +189,26 @@ fn derived(
         s.variant = None;
     }
     Ok(s)
+}
+
+/// The scenario files of a directory: every `*.toml` directly in it but the claims ledger
+/// (`claims.toml`), sorted; an error when there is none.
+pub fn files_in(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "claims.toml"))
+        .collect();
+    v.sort();
+    if v.is_empty() {
+        return Err(format!(
+            "{}: no *.toml scenario in this directory",
+            dir.display()
+        ));
+    }
+    Ok(v)
 }
 
 /// `proxylab`, `nginx`, `none`.

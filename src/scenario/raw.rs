@@ -12,33 +12,46 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 /// The whole file.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
     pub description: Option<String>,
+    #[schemars(with = "Dur")]
     pub duration: Spanned<Dur>,
     pub seed: Option<u64>,
+    #[schemars(with = "Option<Dur>")]
     pub sample_interval: Option<Spanned<Dur>>,
+    #[schemars(with = "Option<Dur>")]
     pub ready_timeout: Option<Spanned<Dur>>,
+    #[schemars(with = "Option<RawProxy>")]
     pub proxy: Option<Spanned<RawProxy>>,
     pub loadgen: Option<RawLoadgen>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawUpstream>")]
     pub upstream: Vec<Spanned<RawUpstream>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawLoad>")]
     pub load: Vec<Spanned<RawLoad>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawFault>")]
     pub fault: Vec<Spanned<RawFault>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawPhase>")]
     pub phase: Vec<Spanned<RawPhase>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawAssert>")]
     pub assert: Vec<Spanned<RawAssert>>,
     #[serde(default)]
+    #[schemars(with = "Vec<RawVariant>")]
     pub variant: Vec<Spanned<RawVariant>>,
 }
 
 /// Which proxy sits between the clients and the upstreams.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProxyKind {
     /// `proxylab proxy` (ours).
@@ -50,19 +63,23 @@ pub enum ProxyKind {
 }
 
 /// `[proxy]`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProxy {
+    #[schemars(with = "Option<ProxyKind>")]
     pub kind: Option<Spanned<ProxyKind>>,
+    #[schemars(with = "Option<PathBuf>")]
     pub config: Option<Spanned<PathBuf>>,
+    #[schemars(with = "Option<Vec<usize>>")]
     pub cpus: Option<Spanned<Vec<usize>>>,
     pub status_path: Option<String>,
+    #[schemars(with = "Option<String>")]
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,
 }
 
 /// `[loadgen]`: plan-wide settings of the load generator.
-#[derive(Deserialize, Debug, Clone, Default)]
+#[derive(Deserialize, Debug, Clone, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoadgen {
     pub protocol: Option<Protocol>,
@@ -70,11 +87,14 @@ pub struct RawLoadgen {
     pub connect_timeout: Option<Dur>,
     pub request_timeout: Option<Dur>,
     pub threads: Option<usize>,
+    #[schemars(with = "Option<Vec<usize>>")]
     pub cpus: Option<Spanned<Vec<usize>>>,
 }
 
 /// Kind of an upstream pool.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UpstreamKind {
     /// `proxylab upstream` (fake Uvicorn).
@@ -84,7 +104,9 @@ pub enum UpstreamKind {
 }
 
 /// Process supervisor emulated (fake) or used (uvicorn kind).
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Supervisor {
     /// uvicorn's own `--workers` supervisor.
@@ -94,12 +116,15 @@ pub enum Supervisor {
 }
 
 /// `[[upstream]]`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     pub kind: Option<UpstreamKind>,
+    #[schemars(with = "Option<u32>")]
     pub instances: Option<Spanned<u32>>,
+    #[schemars(with = "Option<u32>")]
     pub workers: Option<Spanned<u32>>,
     pub limit_concurrency: Option<u32>,
     pub limit_max_requests: Option<u64>,
@@ -108,14 +133,19 @@ pub struct RawUpstream {
     pub timeout_graceful_shutdown: Option<Dur>,
     pub supervisor: Option<Supervisor>,
     pub seed: Option<u64>,
+    #[schemars(with = "Option<proxylab_upstream::app::AppSpec>")]
     pub app: Option<Spanned<proxylab_upstream::app::AppSpec>>,
+    #[schemars(with = "Option<PathBuf>")]
     pub app_file: Option<Spanned<PathBuf>>,
+    #[schemars(with = "Option<String>")]
     pub asgi: Option<Spanned<String>>,
     pub app_dir: Option<PathBuf>,
     pub python: Option<PathBuf>,
     #[serde(default)]
     pub args: Vec<String>,
+    #[schemars(with = "Option<std::collections::BTreeMap<String, serde_json::Value>>")]
     pub flags: Option<Spanned<std::collections::BTreeMap<String, toml::Value>>>,
+    #[schemars(with = "Option<Vec<usize>>")]
     pub cpus: Option<Spanned<Vec<usize>>>,
     pub restart_sec: Option<Dur>,
     #[serde(default)]
@@ -123,20 +153,24 @@ pub struct RawUpstream {
 }
 
 /// `[[load]]`: one client population.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoad {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     pub target: Option<Spanned<String>>,
     #[serde(default)]
     pub tls: bool,
     pub start: Option<Dur>,
     pub duration: Option<Dur>,
     pub max_requests: Option<u64>,
+    #[schemars(with = "Option<String>")]
     pub model: Option<Spanned<String>>,
     pub stages: Option<Vec<Stage>>,
     pub arrivals: Option<Arrivals>,
     pub max_connections: Option<u32>,
+    #[schemars(with = "Option<u32>")]
     pub connections: Option<Spanned<u32>>,
     pub think_time: Option<Dur>,
     pub connection: Option<ConnectionPolicy>,
@@ -145,49 +179,65 @@ pub struct RawLoad {
 }
 
 /// `[[fault]]`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
+    #[schemars(with = "Dur")]
     pub at: Spanned<Dur>,
+    #[schemars(with = "String")]
     pub action: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     pub target: Option<Spanned<String>>,
     pub restart_after: Option<Dur>,
     #[serde(rename = "for")]
     pub for_: Option<Dur>,
+    #[schemars(with = "Option<f64>")]
     pub factor: Option<Spanned<f64>>,
+    #[schemars(with = "Option<String>")]
     pub signal: Option<Spanned<String>>,
+    #[schemars(with = "Option<PathBuf>")]
     pub config: Option<Spanned<PathBuf>>,
     pub label: Option<String>,
 }
 
 /// `[[phase]]`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPhase {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    #[schemars(with = "Dur")]
     pub start: Spanned<Dur>,
+    #[schemars(with = "Option<Dur>")]
     pub end: Option<Spanned<Dur>>,
 }
 
 /// `[[assert]]`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAssert {
     pub name: Option<String>,
+    #[schemars(with = "String")]
     pub metric: Spanned<String>,
+    #[schemars(with = "Option<String>")]
     pub phase: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
     pub population: Option<Spanned<String>>,
+    #[schemars(with = "String")]
     pub op: Spanned<String>,
+    #[schemars(with = "serde_json::Value")]
     pub value: Spanned<toml::Value>,
 }
 
 /// `[[variant]]`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawVariant {
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub compare: Option<bool>,
     #[serde(default)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub set: toml::Table,
 }

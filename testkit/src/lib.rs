@@ -9,6 +9,9 @@ mod bin;
 mod net;
 mod nginx;
 mod proc;
+/// The optional-program table of `proxylab doctor` (one source file, shared with the runner).
+#[path = "../../src/doctor/programs.rs"]
+pub mod programs;
 mod reference;
 mod upstream;
 
@@ -16,5 +19,5 @@ pub use bin::proxylab_bin;
 pub use net::{free_port, raw_exchange, wait_for_port};
 pub use nginx::Nginx;
 pub use proc::Proc;
-pub use reference::{references_required, require, require_python};
+pub use reference::{references_required, require, require_listed, require_python};
 pub use upstream::FakeUpstream;

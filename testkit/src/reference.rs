@@ -66,3 +66,20 @@ fn is_executable(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+/// [`require`] or [`require_python`] for a program of `proxylab doctor`'s table (`nginx`,
+/// `uvicorn`, `chromium`, …), with the table's install command as the hint, so tests, `doctor`
+/// and `run` name the same command.
+pub fn require_listed(name: &str) -> Option<PathBuf> {
+    use crate::programs::Probe;
+    let Some(p) = crate::programs::program(name) else {
+        panic!("{name} is not in proxylab doctor's table (src/doctor/programs.rs)");
+    };
+    match p.probe {
+        Probe::Binary { names, .. } => names
+            .iter()
+            .find_map(|n| find_program(n))
+            .or_else(|| require(names[0], p.install)),
+        Probe::Python { modules } => require_python(modules, p.install),
+    }
+}

@@ -40,9 +40,15 @@ impl Out {
 
 /// Runs `proxylab ARGS` in its own process group; kills it after `limit`.
 pub fn proxylab(args: &[&str], limit: Duration) -> Out {
+    proxylab_env(args, &[], limit)
+}
+
+/// [`proxylab`] with environment variables set (`PATH` without a program, say).
+pub fn proxylab_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Out {
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(bin())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A whole route table (`--app FILE`).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSpec {
     /// After the table's routes, also serve the default app (`/`, `/health`, `/sleep`, ...).
@@ -38,7 +38,7 @@ fn yes() -> bool {
 }
 
 /// One route.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
     /// HTTP method, upper case (default `GET`); `*` matches any method.
@@ -91,7 +91,9 @@ fn default_status() -> u16 {
 }
 
 /// Where a route spends its latency, as in a FastAPI app.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum KindSpec {
     /// `async def` awaiting I/O: other requests on the worker proceed.
@@ -107,7 +109,7 @@ pub enum KindSpec {
 }
 
 /// A latency distribution; all values in milliseconds, `dist` selects the family.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LatencySpec {
     /// Always `ms`.
@@ -154,7 +156,7 @@ pub enum LatencySpec {
 }
 
 /// One component of a mixture.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MixturePart {
     /// Relative weight, > 0.
@@ -164,7 +166,7 @@ pub struct MixturePart {
 }
 
 /// Per-request fault probabilities (each in `[0, 1]`, sum ≤ 1), drawn after the latency.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// Unhandled exception: FastAPI's 500 `Internal Server Error`, then the connection closes.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What a client of a population does. The load model decides when sessions start (open loop:
 /// one per arrival; closed loop: each client starts the next when the previous ends); the
 /// behaviour decides what a session is. Requests use the population's request mix.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Behaviour {
     /// One ordinary request and its response per session.

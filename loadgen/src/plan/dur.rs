@@ -50,6 +50,21 @@ impl Serialize for Dur {
     }
 }
 
+/// In a schema, a duration is a string humantime parses: `"10s"`, `"250ms"`, `"1m 30s"`.
+impl schemars::JsonSchema for Dur {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit, e.g. \"10s\", \"250ms\", \"1m 30s\"",
+            "pattern": "^\\s*[0-9]"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

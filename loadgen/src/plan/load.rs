@@ -4,7 +4,7 @@ use super::Dur;
 use serde::{Deserialize, Serialize};
 
 /// How a population decides when to start work.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Load {
     /// Open loop: arrivals follow a global schedule of intended send times built from `stages`,
@@ -32,7 +32,9 @@ pub enum Load {
 }
 
 /// Spacing of open-loop arrivals.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrivals {
     /// Evenly spaced at the current rate.
@@ -43,7 +45,7 @@ pub enum Arrivals {
 }
 
 /// One stage of an open-loop rate schedule. Rates are in requests (sessions) per second.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "shape", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Stage {
     /// `rate` for `duration`.
@@ -112,7 +114,7 @@ impl Stage {
 }
 
 /// How requests use connections.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectionPolicy {
     /// Reuse connections; close one after `max_requests` requests. Default, unlimited.

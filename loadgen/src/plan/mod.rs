@@ -68,7 +68,9 @@ pub struct Plan {
 }
 
 /// Wire protocol of HTTP requests.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// HTTP/1.1 (over TLS for `https://`).
@@ -81,7 +83,7 @@ pub enum Protocol {
 }
 
 /// TLS client options.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsOptions {
     /// PEM file of CA certificates to trust. Default: none (use `insecure` for self-signed).
@@ -144,7 +146,7 @@ pub struct Population {
 }
 
 /// One entry of a weighted request mix.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// Relative weight in the mix. Default 1.

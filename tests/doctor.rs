@@ -1,0 +1,136 @@
+//! `proxylab doctor` on this machine, and `run`'s check of optional programs: a scenario whose
+//! program is missing (nginx, hidden by a `PATH` without it) stops before anything starts with
+//! exit 2 and the install hint; `--skip-missing` skips that variant and runs the rest.
+
+mod common;
+
+use std::time::Duration;
+
+#[test]
+fn doctor_lists_every_optional_program_and_exits_0() {
+    let r = common::proxylab(&["doctor"], Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{}", r.all());
+    for p in proxylab::doctor::PROGRAMS {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{:<11} ", p.name)))
+            .unwrap_or_else(|| panic!("a line for {}: {}", p.name, r.all()));
+        assert!(
+            line.contains("found ") || line.contains(p.install),
+            "{line}: found, or the install command"
+        );
+        assert!(r.stdout.contains(p.enables), "what {} enables", p.name);
+    }
+    // The repository's scenarios and variants are listed under the program they need.
+    let nginx_users = r
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("needed by (scenarios):") && l.contains("[nginx]"))
+        .unwrap_or_else(|| panic!("who needs nginx: {}", r.stdout));
+    assert!(nginx_users.contains("quickstart [nginx]"), "{nginx_users}");
+    // nginx is found here exactly when the testkit finds it, with the version nginx prints.
+    if let Some(nginx) = proxylab_testkit::require_listed("nginx") {
+        let out = std::process::Command::new(nginx)
+            .arg("-v")
+            .output()
+            .expect("nginx -v");
+        let banner = String::from_utf8_lossy(&out.stderr).to_string();
+        let version = proxylab::doctor::programs::version_in(&banner).expect("a version");
+        assert!(
+            r.stdout.contains(&format!("nginx       found {version} (")),
+            "{banner} in {}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn doctor_markdown_is_the_readme_table() {
+    let r = common::proxylab(&["doctor", "--markdown"], Duration::from_secs(30));
+    assert_eq!(r.code, 0, "{}", r.all());
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(&format!("\n\n{}\n", r.stdout)),
+        "README.md's requirements table is `proxylab doctor --markdown`, blank lines around:\n{}",
+        r.stdout
+    );
+}
+
+/// A directory holding nothing, for a `PATH` without nginx (the runner needs nothing else).
+fn empty_path() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+#[test]
+fn run_without_nginx_stops_before_starting_with_exit_2_and_the_hint() {
+    let path = empty_path();
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario("pass.toml");
+    let r = common::proxylab_env(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--ci",
+            "--variant",
+            "base,nginx",
+            "--out",
+            out.path().to_str().expect("utf8"),
+        ],
+        &[("PATH", path.path().to_str().expect("utf8"))],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "nginx not installed (needed by proxy nginx; install: apt-get install nginx)"
+        ),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("nothing was started"), "{}", r.all());
+    assert!(
+        common::run_dirs(out.path(), "pass").is_empty(),
+        "no run directory: nothing started"
+    );
+    assert!(!r.stderr.contains("component"), "{}", r.all());
+}
+
+#[test]
+fn skip_missing_skips_the_nginx_variant_and_runs_the_rest() {
+    let path = empty_path();
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario("pass.toml");
+    let r = common::proxylab_env(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--ci",
+            "--variant",
+            "base,nginx",
+            "--skip-missing",
+            "--no-compare",
+            "--out",
+            out.path().to_str().expect("utf8"),
+        ],
+        &[("PATH", path.path().to_str().expect("utf8"))],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("skipped: pass [nginx]: nginx not installed")
+            && r.stdout.contains("apt-get install nginx"),
+        "{}",
+        r.all()
+    );
+    let dirs = common::run_dirs(out.path(), "pass");
+    assert_eq!(
+        dirs.len(),
+        1,
+        "the base ran, the nginx variant did not: {dirs:?}"
+    );
+    assert!(dirs[0].to_string_lossy().ends_with("-base"), "{dirs:?}");
+    assert_eq!(common::summary(&dirs[0])["passed"], true);
+}
