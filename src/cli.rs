@@ -29,6 +29,9 @@ pub struct RunArgs {
     /// Do not write a comparison report when several variants ran.
     #[arg(long)]
     pub no_compare: bool,
+    /// Shards, synchronised start and live metrics (docs/distributed.md).
+    #[command(flatten)]
+    pub dist: crate::distributed::DistFlags,
 }
 
 /// Flags of `proxylab compare`.

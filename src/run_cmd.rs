@@ -196,6 +196,17 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
         }
         return PASS;
     }
+    let shard = match args.dist.shard() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("proxylab run: {e}");
+            return BAD_SCENARIO;
+        }
+    };
+    if shard.is_some() && scenarios.len() > 1 {
+        eprintln!("proxylab run: a shard runs one combination: pick it with --variant");
+        return BAD_SCENARIO;
+    }
     let stamp = timestamp();
     let parent = args.out.join(&base.name);
     let mut worst = PASS;
@@ -207,7 +218,10 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
         } else {
             stamp.clone()
         };
-        let dir = unique_dir(&parent, &name);
+        let dir = match shard {
+            Some((i, _)) => crate::distributed::shard_dir(&args.out, i),
+            None => unique_dir(&parent, &name),
+        };
         eprintln!(
             "proxylab: running {} [{label}] ({} s, proxy {}) → {}",
             s.name,
@@ -219,12 +233,30 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
             dir: dir.clone(),
             progress: !args.ci,
             stop: Arc::clone(stop),
+            shard,
+            metrics: args.dist.metrics.clone(),
         };
+        if let Some(at) = &args.dist.start_at {
+            match proxylab_loadgen::cli::start_at::wait_announced(at, &|| {
+                stop.load(Ordering::SeqCst)
+            }) {
+                Ok(true) => {}
+                Ok(false) => return INTERRUPTED,
+                Err(e) => {
+                    eprintln!("proxylab run: {e}");
+                    return BAD_SCENARIO;
+                }
+            }
+        }
         let out = match run::run(s, &opts) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {} [{label}]: {e}", s.name);
                 let code = e.exit_code();
+                if let Some(sh) = shard {
+                    let st = args.dist.start_at.as_deref();
+                    crate::distributed::shard::done(file, label, sh, st, &opts.dir, None, code);
+                }
                 if code == INTERRUPTED {
                     return INTERRUPTED;
                 }
@@ -232,6 +264,13 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
                 continue;
             }
         };
+        if let Some(sh) = shard {
+            let st = args.dist.start_at.as_deref();
+            let done = Some((s, &out));
+            let code = crate::distributed::shard::done(file, label, sh, st, &dir, done, PASS);
+            worst = worst.max(code);
+            continue;
+        }
         let verdicts = assertions::evaluate(
             s,
             Data {
@@ -287,6 +326,7 @@ mod tests {
             out: PathBuf::from("reports"),
             check: true,
             no_compare: false,
+            dist: Default::default(),
         }
     }
 

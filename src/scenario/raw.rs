@@ -22,6 +22,7 @@ pub struct RawScenario {
     pub sample_interval: Option<Spanned<Dur>>,
     pub ready_timeout: Option<Spanned<Dur>>,
     pub proxy: Option<Spanned<RawProxy>>,
+    pub target: Option<Spanned<RawTarget>>,
     pub loadgen: Option<RawLoadgen>,
     #[serde(default)]
     pub upstream: Vec<Spanned<RawUpstream>>,
@@ -59,6 +60,17 @@ pub struct RawProxy {
     pub status_path: Option<String>,
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,
+}
+
+/// `[target]`: a deployment outside this machine.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub url: Spanned<String>,
+    pub host: Option<String>,
+    pub sni: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: Option<bool>,
 }
 
 /// `[loadgen]`: plan-wide settings of the load generator.
