@@ -298,6 +298,10 @@ fn deploy_k8s_writes_manifests_the_kubernetes_schemas_accept() {
             "registry.example.test/proxylab:0.1.0",
             "--start-at",
             "2030-01-01T00:00:00Z",
+            "--metrics-port",
+            "9464",
+            "--metrics-push",
+            "http://prometheus.monitoring:9090/api/v1/write",
         ],
         LIMIT,
     );
@@ -310,6 +314,9 @@ fn deploy_k8s_writes_manifests_the_kubernetes_schemas_accept() {
         "- \"--shards=4\"",
         "- \"--start-at=2030-01-01T00:00:00Z\"",
         "claimName: dist-results",
+        "containerPort: 9464",
+        "prometheus.io/scrape: \"true\"",
+        "- \"--metrics-push=http://prometheus.monitoring:9090/api/v1/write\"",
     ] {
         assert!(job.contains(want), "{want}:\n{job}");
     }

@@ -52,6 +52,14 @@ pub struct K8sArgs {
     /// Variant of the scenario to run (one combination, e.g. `ci`).
     #[arg(long)]
     pub variant: Option<String>,
+    /// Every shard pushes its live metrics here (Prometheus remote write, http://), labelled
+    /// with the run id and its shard.
+    #[arg(long, value_name = "URL")]
+    pub metrics_push: Option<String>,
+    /// Every shard serves /metrics on this container port (annotated for Prometheus'
+    /// pod discovery).
+    #[arg(long, value_name = "PORT")]
+    pub metrics_port: Option<u16>,
     /// Extra flags for every shard's `proxylab run` (e.g. `--metrics-push=URL`), repeatable.
     #[arg(long = "run-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub run_args: Vec<String>,
@@ -118,6 +126,27 @@ fn mounts() -> Value {
     ])
 }
 
+/// Labels of a shard pod, and Prometheus' scrape annotations when it serves /metrics.
+fn shard_pod_meta(d: &Deployment) -> Value {
+    let mut m = json!({ "labels": { "app.kubernetes.io/name": "proxylab", "app.kubernetes.io/component": "shard" } });
+    if let Some(p) = d.args.metrics_port {
+        m["annotations"] = json!({
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": p.to_string(),
+            "prometheus.io/path": "/metrics"
+        });
+    }
+    m
+}
+
+fn shard_container(d: &Deployment, args: Vec<String>) -> Value {
+    let mut c = container(d, "shard", args);
+    if let Some(p) = d.args.metrics_port {
+        c["ports"] = json!([{ "name": "metrics", "containerPort": p }]);
+    }
+    c
+}
+
 /// The image's non-root user; `fsGroup` lets it write the results volume.
 fn pod_security() -> Value {
     json!({ "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532 })
@@ -159,6 +188,16 @@ pub fn manifests(d: &Deployment) -> Vec<(&'static str, Value)> {
     if let Some(v) = &d.args.variant {
         run.push(format!("--variant={v}"));
     }
+    if let Some(url) = &d.args.metrics_push {
+        run.push(format!("--metrics-push={url}"));
+    }
+    if let Some(p) = d.args.metrics_port {
+        run.push(format!("--metrics-listen=0.0.0.0:{p}"));
+        run.push("--metrics-linger=30s".into());
+    }
+    if d.args.metrics_push.is_some() || d.args.metrics_port.is_some() {
+        run.push(format!("--metrics-labels=run={}", d.run_id));
+    }
     run.extend(d.args.run_args.iter().cloned());
     let shards_name = format!("{}-shards", d.name);
     // The shards finish within the start delay + duration + teardown; the merge waits that
@@ -168,10 +207,7 @@ pub fn manifests(d: &Deployment) -> Vec<(&'static str, Value)> {
         "merge-shards".to_string(),
         results.clone(),
         format!("--shards={n}"),
-        format!(
-            "--wait={}",
-            humantime::format_duration(wait_after_start(d) + wait)
-        ),
+        format!("--wait={}s", (wait_after_start(d) + wait).as_secs()),
         format!("--scenario={SCENARIO_DIR}/scenario.toml"),
     ];
     let selector = json!({ "matchLabels": { "batch.kubernetes.io/job-name": shards_name } });
@@ -203,11 +239,11 @@ pub fn manifests(d: &Deployment) -> Vec<(&'static str, Value)> {
                     "parallelism": n,
                     "backoffLimit": 0,
                     "template": {
-                        "metadata": { "labels": { "app.kubernetes.io/name": "proxylab", "app.kubernetes.io/component": "shard" } },
+                        "metadata": shard_pod_meta(d),
                         "spec": {
                             "restartPolicy": "Never",
                             "securityContext": pod_security(),
-                            "containers": [container(d, "shard", run)],
+                            "containers": [shard_container(d, run)],
                             "volumes": volumes(d),
                             "topologySpreadConstraints": [{
                                 "maxSkew": 1,
