@@ -246,4 +246,34 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
         );
         assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
     }
+    dashboard_metrics_exist(&prom);
+}
+
+/// Every metric the Grafana dashboard plots is one the runs produced (faults excepted: a
+/// `[target]` scenario has none).
+fn dashboard_metrics_exist(prom: &Prometheus) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grafana/proxylab.json");
+    let dash: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard"))
+        .expect("dashboard JSON");
+    let mut names = std::collections::BTreeSet::new();
+    for p in dash["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().expect("targets") {
+            let e = t["expr"].as_str().expect("expr");
+            for (i, _) in e.match_indices("proxylab_") {
+                let n: String = e[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                names.insert(n);
+            }
+        }
+    }
+    assert!(names.len() >= 10, "{names:?}");
+    for n in names.iter().filter(|n| *n != "proxylab_fault_active") {
+        let q = format!("count(last_over_time({{__name__=\"{n}\"}}[10m]))");
+        assert!(
+            prom.query(&q).is_some_and(|c| c > 0.0),
+            "dashboard metric {n} never arrived"
+        );
+    }
 }

@@ -150,6 +150,25 @@ impl Live {
             self.labels(&[]),
             st.second
         );
+        let (cpu, rss) = own_usage();
+        head(
+            &mut o,
+            "proxylab_loadgen_cpu_seconds_total",
+            "counter",
+            "CPU time (user + system) of the loadgen process.",
+        );
+        let _ = writeln!(
+            o,
+            "proxylab_loadgen_cpu_seconds_total{} {cpu}",
+            self.labels(&[])
+        );
+        head(
+            &mut o,
+            "proxylab_loadgen_rss_bytes",
+            "gauge",
+            "Resident memory of the loadgen process.",
+        );
+        let _ = writeln!(o, "proxylab_loadgen_rss_bytes{} {rss}", self.labels(&[]));
         self.counters(&mut o, &st, &mut head);
         self.gauges(&mut o, &st, &mut head);
         self.latency(&mut o, &st, &mut head);
@@ -268,6 +287,29 @@ impl Live {
     }
 }
 
+/// CPU seconds (user + system, from `/proc/self/stat`) and resident bytes (from
+/// `/proc/self/statm`) of this process; zeros when unreadable.
+fn own_usage() -> (f64, u64) {
+    // Linux reports clock ticks of 1/100 s (USER_HZ) in /proc.
+    const TICK: f64 = 0.01;
+    const PAGE: u64 = 4096;
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|t| {
+            let rest = &t[t.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ut: u64 = f.get(11)?.parse().ok()?;
+            let st: u64 = f.get(12)?.parse().ok()?;
+            Some((ut + st) as f64 * TICK)
+        })
+        .unwrap_or(0.0);
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |p| p * PAGE);
+    (cpu, rss)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +342,14 @@ mod tests {
         assert!(t.contains("proxylab_latency_seconds_bucket{le=\"+Inf\",population=\"web\",run=\"r1\",shard=\"1\"} 4\n"), "{t}");
         assert!(
             t.contains("proxylab_in_flight{population=\"web\",run=\"r1\",shard=\"1\"} 4\n"),
+            "{t}"
+        );
+        assert!(
+            !t.contains("proxylab_loadgen_rss_bytes{run=\"r1\",shard=\"1\"} 0\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("proxylab_loadgen_rss_bytes{run=\"r1\",shard=\"1\"} "),
             "{t}"
         );
         live.finish();
