@@ -203,6 +203,15 @@ fn run_file(file: &Path, args: &RunArgs, proxy: Option<ProxyKind>, stop: &Arc<At
             return BAD_SCENARIO;
         }
     };
+    if let Err(e) = args
+        .dist
+        .metrics
+        .durations()
+        .and_then(|_| args.dist.metrics.labels(None))
+    {
+        eprintln!("proxylab run: {e}");
+        return BAD_SCENARIO;
+    }
     if shard.is_some() && scenarios.len() > 1 {
         eprintln!("proxylab run: a shard runs one combination: pick it with --variant");
         return BAD_SCENARIO;

@@ -140,9 +140,12 @@ pub fn series_csv(rows: &[SeriesRow]) -> String {
     out
 }
 
+/// One sampled value: (seconds, column, value).
+pub type SampleCell = (f64, String, f64);
+
 /// Adds the shards' samples (`(t, column, value)` each, shifted by its offset) per sampling
 /// interval: CPU and RSS of all the shards' loadgens together, as one component.
-pub fn merge_samples(shards: &[(Vec<(f64, String, f64)>, u64)], interval: f64) -> Samples {
+pub fn merge_samples(shards: &[(Vec<SampleCell>, u64)], interval: f64) -> Samples {
     let interval = interval.max(0.1);
     let mut acc: BTreeMap<i64, BTreeMap<String, f64>> = BTreeMap::new();
     for (rows, offset) in shards {

@@ -7,6 +7,7 @@
 pub mod cmd;
 pub mod combine;
 pub mod k8s;
+pub mod manifests;
 pub mod merge;
 pub mod shard;
 pub mod yaml;

@@ -64,7 +64,7 @@ pub fn write_samples(path: &Path, samples: &Samples) -> Result<(), String> {
 }
 
 /// Reads a file of [`write_samples`] (missing: no samples).
-pub fn read_samples(path: &Path) -> Vec<(f64, String, f64)> {
+pub fn read_samples(path: &Path) -> Vec<super::combine::SampleCell> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };

@@ -320,14 +320,16 @@ mod tests {
             vec!["web".into()],
             parse_labels("shard=1,run=r1").expect("labels"),
         );
-        let mut s = Stats::default();
-        s.sent = 3;
-        s.completed = 3;
+        let mut s = Stats {
+            sent: 3,
+            completed: 3,
+            in_flight: 4,
+            ..Stats::default()
+        };
         s.status[200] = 2;
         s.status[503] = 1;
         s.latency.record(2000).expect("record");
         s.latency.record(20_000).expect("record");
-        s.in_flight = 4;
         live.second(0, std::slice::from_ref(&s));
         live.second(1, &[s]);
         let t = live.render();
