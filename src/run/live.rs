@@ -7,7 +7,7 @@
 use super::Sample;
 use crate::scenario::Scenario;
 use proxylab_loadgen::cli::live::MetricsFlags;
-use proxylab_loadgen::metrics::escape;
+use proxylab_loadgen::metrics::label_set;
 use proxylab_loadgen::metrics::push::Pusher;
 use proxylab_loadgen::metrics::server::{MetricsServer, fetch};
 use std::collections::BTreeMap;
@@ -38,97 +38,77 @@ pub struct RunnerLive {
     last_poll: Option<Instant>,
 }
 
+/// One gauge family: HELP, TYPE, then a sample per (label set, value).
+fn gauge(o: &mut String, name: &str, help: &str, rows: Vec<(String, f64)>) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, v) in rows {
+        let _ = writeln!(o, "{name}{labels} {v}");
+    }
+}
+
 fn render(snap: &Snap, labels: &[(String, String)]) -> String {
-    let l = |extra: &[(&str, &str)]| {
-        let mut all: Vec<(String, String)> = labels.to_vec();
-        all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        all.sort();
-        let b: Vec<String> = all
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-            .collect();
-        format!("{{{}}}", b.join(","))
+    let l = |extra: &[(&str, &str)]| label_set(labels, extra);
+    let by = |prefix: &str, scale: f64| -> Vec<(String, f64)> {
+        let of = |(k, v): (&String, &f64)| {
+            let c = k.strip_prefix(prefix)?;
+            Some((l(&[("component", c)]), v * scale))
+        };
+        snap.values.iter().filter_map(of).collect()
     };
-    let mut o = String::new();
-    let head = |o: &mut String, n: &str, help: &str| {
-        let _ = writeln!(o, "# HELP {n} {help}\n# TYPE {n} gauge");
+    let flags = |items: &[(String, bool)], label: &str| -> Vec<(String, f64)> {
+        let one = |(n, on): &(String, bool)| (l(&[(label, n)]), f64::from(u8::from(*on)));
+        items.iter().map(one).collect()
     };
-    head(&mut o, "proxylab_run_running", "1 while the scenario runs.");
-    let _ = writeln!(
-        o,
-        "proxylab_run_running{} {}",
-        l(&[]),
-        u8::from(!snap.finished)
-    );
-    head(
-        &mut o,
-        "proxylab_run_elapsed_seconds",
-        "Seconds since the load started.",
-    );
-    let _ = writeln!(o, "proxylab_run_elapsed_seconds{} {}", l(&[]), snap.t);
-    head(
-        &mut o,
-        "proxylab_component_cpu_percent",
-        "CPU of a component's process group, % of one core.",
-    );
-    for (k, v) in snap.values.iter().filter(|(k, _)| k.starts_with("cpu.")) {
-        let _ = writeln!(
-            o,
-            "proxylab_component_cpu_percent{} {v}",
-            l(&[("component", &k[4..])])
-        );
-    }
-    head(
-        &mut o,
-        "proxylab_component_rss_bytes",
-        "Resident memory of a component's process group.",
-    );
-    for (k, v) in snap.values.iter().filter(|(k, _)| k.starts_with("rss.")) {
-        let _ = writeln!(
-            o,
-            "proxylab_component_rss_bytes{} {}",
-            l(&[("component", &k[4..])]),
-            v * 1048576.0
-        );
-    }
-    head(
-        &mut o,
-        "proxylab_sample",
-        "Every other sampled column (stub_status, upstream counters).",
-    );
-    for (k, v) in snap
+    let other: Vec<(String, f64)> = snap
         .values
         .iter()
         .filter(|(k, _)| !k.starts_with("cpu.") && !k.starts_with("rss."))
-    {
-        let _ = writeln!(o, "proxylab_sample{} {v}", l(&[("column", k)]));
-    }
-    head(
+        .map(|(k, v)| (l(&[("column", k)]), *v))
+        .collect();
+    let mut o = String::new();
+    let running = f64::from(u8::from(!snap.finished));
+    gauge(
+        &mut o,
+        "proxylab_run_running",
+        "1 while the scenario runs.",
+        vec![(l(&[]), running)],
+    );
+    gauge(
+        &mut o,
+        "proxylab_run_elapsed_seconds",
+        "Seconds since the load started.",
+        vec![(l(&[]), snap.t)],
+    );
+    gauge(
+        &mut o,
+        "proxylab_component_cpu_percent",
+        "CPU of a component's process group, % of one core.",
+        by("cpu.", 1.0),
+    );
+    gauge(
+        &mut o,
+        "proxylab_component_rss_bytes",
+        "Resident memory of a component's process group.",
+        by("rss.", 1048576.0),
+    );
+    gauge(
+        &mut o,
+        "proxylab_sample",
+        "Every other sampled column (stub_status, upstream counters).",
+        other,
+    );
+    gauge(
         &mut o,
         "proxylab_phase_active",
         "1 for the [[phase]] the run is in.",
+        flags(&snap.phases, "phase"),
     );
-    for (p, on) in &snap.phases {
-        let _ = writeln!(
-            o,
-            "proxylab_phase_active{} {}",
-            l(&[("phase", p)]),
-            u8::from(*on)
-        );
-    }
-    head(
+    gauge(
         &mut o,
         "proxylab_fault_active",
         "1 while a [[fault]] is in effect.",
+        flags(&snap.faults, "fault"),
     );
-    for (f, on) in &snap.faults {
-        let _ = writeln!(
-            o,
-            "proxylab_fault_active{} {}",
-            l(&[("fault", f)]),
-            u8::from(*on)
-        );
-    }
     o.push_str(&snap.child_text);
     o
 }

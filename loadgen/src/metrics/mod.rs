@@ -41,6 +41,18 @@ pub fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// `{k="v",…}`: `base` and `extra` together, sorted by name, values escaped.
+pub fn label_set(base: &[(String, String)], extra: &[(&str, &str)]) -> String {
+    let mut all: Vec<(String, String)> = base.to_vec();
+    all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    all.sort();
+    let body: Vec<String> = all
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
 /// Parses `k=v,k=v` (label names: letters, digits, `_`, not starting with a digit or `__`).
 pub fn parse_labels(s: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
@@ -107,14 +119,7 @@ impl Live {
     }
 
     fn labels(&self, extra: &[(&str, &str)]) -> String {
-        let mut all: Vec<(String, String)> = self.labels.clone();
-        all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        all.sort();
-        let body: Vec<String> = all
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-            .collect();
-        format!("{{{}}}", body.join(","))
+        label_set(&self.labels, extra)
     }
 
     /// The totals in the Prometheus text exposition format (version 0.0.4).
