@@ -195,6 +195,7 @@ pub fn merge_outputs(
     let series = combine::merge_series(&series, &hlog);
     std::fs::write(&ser_p, combine::series_csv(&series))
         .map_err(|e| io(format!("{}: {e}", ser_p.display())))?;
+    let (wall, timings) = slowest(&dirs);
     let samples = combine::merge_samples(&samples, s.sample_interval.as_secs_f64());
     super::shard::write_samples(&out_dir.join(super::shard::SAMPLES), &samples).map_err(io)?;
     Ok(RunOutput {
@@ -206,9 +207,28 @@ pub fn merge_outputs(
         summary: Some(merged),
         proxy_config: String::new(),
         components: vec!["loadgen".into()],
-        wall: Duration::ZERO,
-        timings: Timings::default(),
+        wall,
+        timings,
     })
+}
+
+/// The slowest shard's wall time and its breakdown (from its `summary.json`).
+fn slowest(dirs: &[PathBuf]) -> (Duration, Timings) {
+    let mut best = (0.0f64, Timings::default());
+    for d in dirs {
+        let Ok(text) = std::fs::read_to_string(d.join("summary.json")) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let wall = v["wall_s"].as_f64().unwrap_or(0.0);
+        if wall > best.0 {
+            let t = serde_json::from_value(v["timings"].clone()).unwrap_or_default();
+            best = (wall, t);
+        }
+    }
+    (Duration::from_secs_f64(best.0.max(0.0)), best.1)
 }
 
 /// Merges, evaluates and writes the one report; returns the exit code (0 every assertion
