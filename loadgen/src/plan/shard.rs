@@ -15,6 +15,9 @@ impl Plan {
         let part = |total: u64| total / n as u64 + u64::from((i as u64) < total % n as u64);
         let f = n as f64;
         let mut plan = self.clone();
+        // Each shard its own random stream (Poisson arrivals, `{rand}`, the request mix): N
+        // copies of one stream would arrive in bursts together. Shard 0 keeps the plan's.
+        plan.seed = self.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         plan.max_requests = plan.max_requests.map(part);
         for p in &mut plan.populations {
             p.max_requests = p.max_requests.map(part);
@@ -148,6 +151,11 @@ load = { model = "closed", connections = 10 }
                 })
                 .sum();
             assert!((rate - 1000.0).abs() < 1e-9, "n={n}: {rate}");
+            let mut seeds: Vec<u64> = parts.iter().map(|p| p.seed).collect();
+            assert_eq!(seeds[0], plan.seed);
+            seeds.sort();
+            seeds.dedup();
+            assert_eq!(seeds.len(), n as usize, "one random stream per shard");
             // Larger parts first, never more than one apart (k6's execution segments).
             let sizes: Vec<u32> = parts
                 .iter()
