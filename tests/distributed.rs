@@ -55,13 +55,12 @@ value = "2s"
     )
 }
 
-fn spawn_shard(file: &str, out: &Path, n: u32, index: Option<&str>, start_at: &str) -> Child {
+/// `proxylab ARGS` in the background (own process group, stderr kept), with
+/// `JOB_COMPLETION_INDEX` set to `index` or unset.
+fn spawn(args: &[&str], index: Option<&str>) -> Child {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(bin());
-    cmd.args(["run", file, "--ci", "--shards", &n.to_string()])
-        .arg(format!("--start-at={start_at}"))
-        .arg("--out")
-        .arg(out)
+    cmd.args(args)
         .env_remove("JOB_COMPLETION_INDEX")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -70,7 +69,16 @@ fn spawn_shard(file: &str, out: &Path, n: u32, index: Option<&str>, start_at: &s
     if let Some(i) = index {
         cmd.env("JOB_COMPLETION_INDEX", i);
     }
-    cmd.spawn().expect("spawn shard")
+    cmd.spawn().expect("spawn proxylab")
+}
+
+fn spawn_shard(file: &str, out: &Path, n: u32, index: Option<&str>, start_at: &str) -> Child {
+    let (n, at) = (n.to_string(), format!("--start-at={start_at}"));
+    let out = out.to_str().expect("utf8");
+    spawn(
+        &["run", file, "--ci", "--shards", &n, &at, "--out", out],
+        index,
+    )
 }
 
 /// Waits for every child (bounded); returns (exit code, stderr) of each.
@@ -144,11 +152,15 @@ fn shards_with_job_completion_index_merge_into_the_single_run_verdict() {
     let kids = (0..3)
         .map(|i| spawn_shard(&file, &shared, 3, Some(&i.to_string()), &start_at))
         .collect();
+    // The merge starts with the shards, as the merge Job does, and waits for them.
+    let dir = shared.to_str().expect("utf8");
+    let merge = spawn(&["merge-shards", dir, "--shards=3", "--wait=150s"], None);
     for (code, err) in wait_all(kids, LIMIT) {
         assert_eq!(code, 0, "{err}");
     }
-    let r = proxylab(&["merge-shards", shared.to_str().expect("utf8")], LIMIT);
-    assert_eq!(r.code, 0, "{}", r.all());
+    let (code, err) = wait_all(vec![merge], LIMIT).remove(0);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("waiting"), "the merge did not wait: {err}");
     let merged = summary(&shared.join("merged"));
     assert!(
         shared.join("merged/junit.xml").is_file() && shared.join("merged/index.html").is_file()

@@ -51,7 +51,7 @@ pub fn collect(
     wait: Duration,
 ) -> Result<Vec<ShardInfo>, MergeError> {
     let until = Instant::now() + wait;
-    let mut shown = 0;
+    let mut shown = usize::MAX;
     loop {
         let got = finished(dir);
         let want = expected.or(got.first().map(|s| s.count));
@@ -73,7 +73,12 @@ pub fn collect(
         }
         if got.len() != shown {
             shown = got.len();
-            eprintln!("merge-shards: {shown} shard(s) finished, waiting");
+            eprintln!(
+                "merge-shards: {shown} of {} shard(s) finished in {}, waiting (up to {} s)",
+                want.map_or("?".into(), |n| n.to_string()),
+                dir.display(),
+                until.saturating_duration_since(Instant::now()).as_secs()
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
