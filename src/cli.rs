@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// installed, instead of stopping with exit 2 before anything starts.
     #[arg(long)]
     pub skip_missing: bool,
+    /// Shards, synchronised start and live metrics (docs/distributed.md).
+    #[command(flatten)]
+    pub dist: crate::distributed::DistFlags,
 }
 
 /// Flags of `proxylab compare`.

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod claims;
 pub mod cli;
 pub mod doctor;
+pub mod distributed;
 pub mod progress;
 pub mod report;
 pub mod results;

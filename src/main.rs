@@ -43,6 +43,10 @@ enum Command {
     Bench(proxylab::bench::BenchArgs),
     /// Run the reverse proxy on an nginx.conf (`-t` tests the config like `nginx -t`).
     Proxy(proxylab_proxy::cli::Args),
+    /// Merge the shards of a distributed run into one report, summary, JUnit file and verdict.
+    MergeShards(proxylab::distributed::cmd::MergeShardsArgs),
+    /// Write deployment manifests for a distributed run (`deploy k8s`).
+    Deploy(proxylab::distributed::cmd::DeployArgs),
     /// Generate load: open loop (--rate) or closed loop (--connections).
     Loadgen(proxylab_loadgen::cli::Args),
     /// Run fake Uvicorn workers (flags as uvicorn names them).
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Command::Schema(a) => proxylab::cli::schema(a),
         Command::Bench(a) => proxylab::bench::main(a),
         Command::Proxy(a) => proxylab_proxy::cli::main(a),
+        Command::MergeShards(a) => proxylab::distributed::cmd::merge_shards(a),
+        Command::Deploy(a) => proxylab::distributed::cmd::deploy(a),
         Command::Loadgen(a) => proxylab_loadgen::cli::main(a),
         Command::Upstream(a) => proxylab_upstream::cli::main(a),
     }

@@ -277,6 +277,26 @@ fn check_programs(planned: &mut [Planned], skip: bool) -> bool {
 }
 
 fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
+    let shard = match args.dist.shard() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("proxylab run: {e}");
+            return BAD_SCENARIO;
+        }
+    };
+    if let Err(e) = args
+        .dist
+        .metrics
+        .durations()
+        .and_then(|_| args.dist.metrics.labels(None))
+    {
+        eprintln!("proxylab run: {e}");
+        return BAD_SCENARIO;
+    }
+    if shard.is_some() && p.runs.len() > 1 {
+        eprintln!("proxylab run: a shard runs one combination: pick it with --variant");
+        return BAD_SCENARIO;
+    }
     let stamp = timestamp();
     let parent = args.out.join(&p.name);
     let mut worst = PASS;
@@ -288,7 +308,10 @@ fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
         } else {
             stamp.clone()
         };
-        let dir = unique_dir(&parent, &name);
+        let dir = match shard {
+            Some((i, _)) => crate::distributed::shard_dir(&args.out, i),
+            None => unique_dir(&parent, &name),
+        };
         eprintln!(
             "proxylab: running {} [{label}] ({} s, proxy {}) → {}",
             s.name,
@@ -300,12 +323,30 @@ fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
             dir: dir.clone(),
             progress: !args.ci,
             stop: Arc::clone(stop),
+            shard,
+            metrics: args.dist.metrics.clone(),
         };
+        if let Some(at) = &args.dist.start_at {
+            match proxylab_loadgen::cli::start_at::wait_announced(at, &|| {
+                stop.load(Ordering::SeqCst)
+            }) {
+                Ok(true) => {}
+                Ok(false) => return INTERRUPTED,
+                Err(e) => {
+                    eprintln!("proxylab run: {e}");
+                    return BAD_SCENARIO;
+                }
+            }
+        }
         let out = match run::run(s, &opts) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {} [{label}]: {e}", s.name);
                 let code = e.exit_code();
+                if let Some(sh) = shard {
+                    let st = args.dist.start_at.as_deref();
+                    crate::distributed::shard::done(&p.file, label, sh, st, &opts.dir, None, code);
+                }
                 if code == INTERRUPTED {
                     return INTERRUPTED;
                 }
@@ -313,6 +354,13 @@ fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
                 continue;
             }
         };
+        if let Some(sh) = shard {
+            let st = args.dist.start_at.as_deref();
+            let done = Some((s, &out));
+            let code = crate::distributed::shard::done(&p.file, label, sh, st, &dir, done, PASS);
+            worst = worst.max(code);
+            continue;
+        }
         let verdicts = assertions::evaluate(
             s,
             Data {
@@ -370,6 +418,7 @@ mod tests {
             check: true,
             no_compare: false,
             skip_missing: false,
+            dist: Default::default(),
         }
     }
 

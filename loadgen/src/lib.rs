@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod fdlimit;
 pub mod merge;
+pub mod metrics;
 pub mod plan;
 pub mod record;
 pub mod report;

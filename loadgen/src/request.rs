@@ -87,6 +87,16 @@ impl Prepared {
         self.method == http::Method::HEAD
     }
 
+    /// The `Host` / `:authority` to send: the mix entry's own `Host` header when it has one
+    /// (a remote target reached by address but named otherwise), else the target's authority.
+    pub fn authority<'a>(&'a self, ep: &'a Endpoint) -> &'a str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == http::header::HOST)
+            .and_then(|(_, v)| v.to_str().ok())
+            .unwrap_or(&ep.target.authority)
+    }
+
     /// The path with `{seq}` / `{rand}` substituted, prefixed by the endpoint's base path.
     pub fn path(&self, ep: &Endpoint, seq: u64, rand: u64) -> String {
         let mut s = ep.target.base_path.clone();
@@ -123,9 +133,11 @@ impl Prepared {
     pub fn render_h1(&self, ep: &Endpoint, path: &str, close: bool, with_body: bool) -> Vec<u8> {
         let mut s = format!(
             "{} {} HTTP/1.1\r\nHost: {}\r\n",
-            self.method, path, ep.target.authority
+            self.method,
+            path,
+            self.authority(ep)
         );
-        for (k, v) in &self.headers {
+        for (k, v) in self.headers.iter().filter(|(k, _)| k != http::header::HOST) {
             s.push_str(k.as_str());
             s.push_str(": ");
             s.push_str(v.to_str().unwrap_or(""));
@@ -162,13 +174,13 @@ impl Prepared {
         let scheme = if ep.target.tls { "https" } else { "http" };
         let uri = format!(
             "{scheme}://{}{}",
-            ep.target.authority,
+            self.authority(ep),
             self.path(ep, seq, rand)
         );
         let mut b = http::Request::builder()
             .method(self.method.clone())
             .uri(uri);
-        for (k, v) in &self.headers {
+        for (k, v) in self.headers.iter().filter(|(k, _)| k != http::header::HOST) {
             b = b.header(k, v);
         }
         if let Some(body) = &self.body {

@@ -44,6 +44,7 @@ fn run_needed(ledger: &Ledger, args: &ClaimsArgs) -> u8 {
             check: false,
             no_compare: true,
             skip_missing: true,
+            dist: Default::default(),
         };
         let code = crate::run_cmd::main(&run);
         if code == crate::run_cmd::INTERRUPTED {

@@ -162,22 +162,28 @@ fn for_each_interval(path: &Path, mut f: impl FnMut(f64, &str, &Histogram<u64>))
     let Ok(bytes) = std::fs::read(path) else {
         return;
     };
+    for (ts, tag, h) in intervals(&bytes) {
+        f(ts, &tag, &h);
+    }
+}
+
+/// The intervals of an interval log's bytes, in file order: (start in seconds from the log's
+/// `StartTime`, tag or `all`, histogram). Undecodable intervals are skipped.
+pub fn intervals(bytes: &[u8]) -> impl Iterator<Item = (f64, String, Histogram<u64>)> + '_ {
     let mut de = Deserializer::new();
     let mut start: Option<f64> = None;
-    for e in IntervalLogIterator::new(&bytes).flatten() {
-        match e {
+    IntervalLogIterator::new(bytes)
+        .flatten()
+        .filter_map(move |e| match e {
             LogEntry::StartTime(t) | LogEntry::BaseTime(t) => {
                 start.get_or_insert(t.as_secs_f64());
+                None
             }
             LogEntry::Interval(ilh) => {
-                let Ok(raw) =
-                    base64::engine::general_purpose::STANDARD.decode(ilh.encoded_histogram())
-                else {
-                    continue;
-                };
-                let Ok(h) = de.deserialize::<u64, _>(&mut raw.as_slice()) else {
-                    continue;
-                };
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(ilh.encoded_histogram())
+                    .ok()?;
+                let h = de.deserialize::<u64, _>(&mut raw.as_slice()).ok()?;
                 let mut ts = ilh.start_timestamp().as_secs_f64();
                 // Absolute timestamps (seconds since the epoch) are made relative.
                 if let Some(s) = start
@@ -186,11 +192,10 @@ fn for_each_interval(path: &Path, mut f: impl FnMut(f64, &str, &Histogram<u64>))
                 {
                     ts -= s;
                 }
-                let tag = ilh.tag().map_or("all", |t| t.as_str());
-                f(ts, tag, &h);
+                let tag = ilh.tag().map_or("all", |t| t.as_str()).to_string();
+                Some((ts, tag, h))
             }
-        }
-    }
+        })
 }
 
 impl HistLog {

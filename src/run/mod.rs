@@ -6,6 +6,7 @@ pub mod child;
 pub mod fault;
 pub mod launch;
 pub mod machine;
+pub mod live;
 pub mod os;
 pub mod probe;
 pub mod procstat;
@@ -14,6 +15,7 @@ mod state;
 pub mod tls;
 
 pub use samples::{Sample, SampleLog, Samples};
+pub use state::hlog_origin;
 
 use crate::results::loadgen_out::{HistLog, SeriesRow, parse_series, read_summary};
 use crate::scenario::Scenario;
@@ -33,6 +35,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set by the Ctrl-C handler: stop everything now.
     pub stop: Arc<AtomicBool>,
+    /// Run only this shard (0-based index, count) of the scenario's load.
+    pub shard: Option<(u32, u32)>,
+    /// Live metrics: serve and push.
+    pub metrics: proxylab_loadgen::cli::live::MetricsFlags,
 }
 
 /// A fault as it happened, for plots and the report.
@@ -130,12 +136,17 @@ pub fn run(s: &Scenario, opts: &RunOptions) -> Result<RunOutput, RunError> {
     let sni: Vec<&str> = s.loadgen.tls.sni.iter().map(String::as_str).collect();
     tls::generate(&opts.dir, &sni).map_err(RunError::Io)?;
     let mut st = state::State::new(s, opts);
+    st.live =
+        live::RunnerLive::start(&opts.metrics, opts.shard.map(|x| x.0)).map_err(RunError::Io)?;
     let result = st.run_all();
     let load_end = started.elapsed();
     // The machine's CPU over the load only: startup (Python imports, nginx) is not the load's.
     let from = st.cpu_at_load.unwrap_or(cpu_before);
     let provenance = machine::provenance(started_at, from, machine::cpu_times());
     st.teardown();
+    if let Some(l) = st.live.take() {
+        l.finish();
+    }
     let teardown_end = started.elapsed();
     result?;
     st.load_samples();

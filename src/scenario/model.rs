@@ -33,6 +33,8 @@ pub struct Scenario {
     pub proxy: ProxySpec,
     /// Upstream pools.
     pub upstreams: Vec<UpstreamPool>,
+    /// `[target]`: a deployment outside this machine (no proxy, no upstreams started).
+    pub target: Option<RemoteTarget>,
     /// Plan-wide loadgen settings.
     pub loadgen: LoadgenSettings,
     /// Client populations.
@@ -68,6 +70,17 @@ pub struct ProxySpec {
     pub status_listener: String,
     /// nginx binary (default `nginx` from PATH).
     pub binary: PathBuf,
+}
+
+/// `[target]`: where the populations go when the system under test runs elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTarget {
+    /// `http(s)://authority[/prefix]` (no trailing slash).
+    pub url: String,
+    /// `https://`.
+    pub tls: bool,
+    /// `Host` header to send instead of the URL's authority.
+    pub host: Option<String>,
 }
 
 /// `[loadgen]`.

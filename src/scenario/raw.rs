@@ -27,6 +27,8 @@ pub struct RawScenario {
     pub ready_timeout: Option<Spanned<Dur>>,
     #[schemars(with = "Option<RawProxy>")]
     pub proxy: Option<Spanned<RawProxy>>,
+    #[schemars(with = "Option<RawTarget>")]
+    pub target: Option<Spanned<RawTarget>>,
     pub loadgen: Option<RawLoadgen>,
     #[serde(default)]
     #[schemars(with = "Vec<RawUpstream>")]
@@ -76,6 +78,18 @@ pub struct RawProxy {
     #[schemars(with = "Option<String>")]
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,
+}
+
+/// `[target]`: a deployment outside this machine.
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    pub host: Option<String>,
+    pub sni: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: Option<bool>,
 }
 
 /// `[loadgen]`: plan-wide settings of the load generator.

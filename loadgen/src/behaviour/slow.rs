@@ -88,7 +88,9 @@ fn request_line(ctx: &PopCtx, ep: usize, seq: u64) -> (String, String) {
     (
         format!(
             "{} {} HTTP/1.1\r\nHost: {}\r\n",
-            spec.method, path, ps.endpoints[ep].target.authority
+            spec.method,
+            path,
+            spec.authority(&ps.endpoints[ep])
         ),
         spec.method.to_string(),
     )

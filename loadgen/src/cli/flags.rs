@@ -47,12 +47,29 @@ pub fn plan_from_args(a: &Args) -> Result<Plan, String> {
     o.summary_json = a.summary_json.clone().or(o.summary_json.take());
     o.series_csv = a.series_csv.clone().or(o.series_csv.take());
     o.hlog = a.hlog.clone().or(o.hlog.take());
-    if let Some(s) = &a.shard {
-        let (i, n) = parse_shard(s).map_err(|e| e.to_string())?;
+    if let Some((i, n)) = shard_of(a)? {
         plan = plan.shard(i, n).map_err(|e| e.to_string())?;
     }
     plan.validate().map_err(|e| e.to_string())?;
     Ok(plan)
+}
+
+/// `--shard i/n`, or `--shards n` with the index from `JOB_COMPLETION_INDEX`: (0-based i, n).
+pub fn shard_of(a: &Args) -> Result<Option<(u32, u32)>, String> {
+    match (&a.shard, a.shards) {
+        (Some(s), Some(n)) => {
+            let (i, m) = parse_shard(s).map_err(|e| e.to_string())?;
+            if m != n {
+                return Err(format!("--shard {s} disagrees with --shards {n}"));
+            }
+            Ok(Some((i, n)))
+        }
+        (Some(s), None) => parse_shard(s).map(Some).map_err(|e| e.to_string()),
+        (None, Some(n)) => crate::plan::index_from_env(n)
+            .map(|i| Some((i, n)))
+            .map_err(|e| e.to_string()),
+        (None, None) => Ok(None),
+    }
 }
 
 fn from_flags(a: &Args) -> Result<Plan, String> {

@@ -3,8 +3,12 @@
 //! Usage errors (bad URL, unreachable target, bad rate or stage) print one line and exit 2.
 
 mod flags;
+pub mod live;
 mod merge;
 mod run;
+pub mod start_at;
+
+pub use flags::shard_of;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +106,17 @@ pub struct Args {
     /// Run shard i of n (1-based), e.g. 2/4: rates and connections divided by n.
     #[arg(long, value_name = "i/n")]
     pub shard: Option<String>,
+    /// Run one of N shards, the 0-based index taken from `JOB_COMPLETION_INDEX` (set by a
+    /// Kubernetes Indexed Job) unless --shard gives it.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Start the load at this time (RFC 3339 UTC, `@UNIX_SECONDS` or `+DURATION`), so that
+    /// shards on different machines start together without a coordinator.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Live metrics: serve and push.
+    #[command(flatten)]
+    pub metrics: live::MetricsFlags,
     /// Do not check that the targets accept connections before starting.
     #[arg(long)]
     pub no_preflight: bool,

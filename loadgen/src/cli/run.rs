@@ -35,9 +35,27 @@ pub(super) fn main(args: Args) -> ExitCode {
         return usage(e);
     }
     crate::fdlimit::raise_nofile();
+    if let Some(at) = &args.start_at {
+        let stop = stop_rx.clone();
+        match super::start_at::wait_announced(at, &|| *stop.borrow()) {
+            Ok(true) => {}
+            Ok(false) => return ExitCode::from(130),
+            Err(e) => return usage(e),
+        }
+    }
+    let live = match super::live::start(&args, &plan) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
     let mut progress = Progress::new(args.quiet);
-    let res = engine::run(&plan, stop_rx, &mut |rows| progress.second(rows));
+    let res = engine::run_live(
+        &plan,
+        stop_rx,
+        &mut |rows| progress.second(rows),
+        live.live(),
+    );
     progress.finish();
+    live.finish();
     let res = match res {
         Ok(r) => r,
         Err(e) => return usage(e),

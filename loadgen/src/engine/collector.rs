@@ -81,6 +81,8 @@ pub struct Sinks<'a> {
     pub hlog: Option<&'a mut HlogWriter>,
     /// The series CSV.
     pub series: Option<&'a mut SeriesWriter>,
+    /// Live metrics (`--metrics-listen`, `--metrics-push`).
+    pub live: Option<&'a crate::metrics::Live>,
 }
 
 /// Receives until every worker is done. `on_second` sees each closed second's rows: one per
@@ -108,6 +110,9 @@ pub fn collect(
             totals[i].merge(s);
         }
         rows.push(Row::from_stats(sec, None, &all));
+        if let Some(l) = sinks.live {
+            l.second(sec, &stats);
+        }
         if let Some(h) = sinks.hlog.as_deref_mut() {
             h.flush();
         }

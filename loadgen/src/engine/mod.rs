@@ -52,6 +52,16 @@ pub fn run(
     stop: watch::Receiver<bool>,
     on_second: &mut dyn FnMut(&[Row]),
 ) -> Result<RunResult, EngineError> {
+    run_live(plan, stop, on_second, None)
+}
+
+/// [`run`], also folding every closed second into `live` (live metrics).
+pub fn run_live(
+    plan: &Plan,
+    stop: watch::Receiver<bool>,
+    on_second: &mut dyn FnMut(&[Row]),
+    live: Option<&crate::metrics::Live>,
+) -> Result<RunResult, EngineError> {
     let shared = Arc::new(Shared::new(plan, Duration::from_millis(20))?);
     let names: Vec<String> = plan.populations.iter().map(|p| p.name.clone()).collect();
     let mut warnings = Vec::new();
@@ -84,6 +94,7 @@ pub fn run(
     let sinks = collector::Sinks {
         hlog: hlog.as_mut(),
         series: series.as_mut(),
+        live,
     };
     let collected = collector::collect(rx, shared.threads, names.len(), sinks, on_second);
     for h in handles {

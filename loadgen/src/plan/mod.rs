@@ -17,7 +17,7 @@ mod validate;
 pub use behaviour::Behaviour;
 pub use dur::Dur;
 pub use load::{Arrivals, ConnectionPolicy, Load, Stage};
-pub use shard::parse_shard;
+pub use shard::{INDEX_ENV, index_from, index_from_env, parse_shard};
 pub use stage_syntax::parse_stage;
 pub use target::Target;
 pub use validate::PlanError;

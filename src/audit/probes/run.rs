@@ -121,6 +121,8 @@ fn go(
         dir: dir.join("run"),
         progress: false,
         stop: Arc::clone(&env.stop),
+        shard: None,
+        metrics: Default::default(),
     };
     let out = run::run(&s, &opts).map_err(|e| e.to_string())?;
     crate::report::write_run(&s, &out, Vec::new())?;

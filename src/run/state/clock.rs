@@ -5,7 +5,7 @@ use super::State;
 use std::time::{Duration, Instant};
 
 /// The loadgen's clock origin: the `#[StartTime: SECONDS` header of its interval log.
-pub(super) fn hlog_origin(path: &std::path::Path) -> Option<std::time::SystemTime> {
+pub fn hlog_origin(path: &std::path::Path) -> Option<std::time::SystemTime> {
     use std::io::Read;
     let mut head = String::new();
     std::fs::File::open(path)

@@ -6,6 +6,8 @@ mod events;
 mod proxy;
 mod sampling;
 
+pub use clock::hlog_origin;
+
 use super::child::Proc;
 use super::launch::{self, InstancePorts, StartError};
 use super::procstat::ProcStat;
@@ -69,6 +71,14 @@ pub(super) struct State<'a> {
     aligned: bool,
     /// Wall-clock time of time 0.
     t0_wall: Option<std::time::SystemTime>,
+    /// Live metrics (`--metrics-listen`, `--metrics-push`).
+    pub live: Option<super::live::RunnerLive>,
+}
+
+/// `[target] url` with the population's scheme (`ws`/`wss` for WebSocket behaviours).
+fn remote_url(url: &str, scheme: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    format!("{scheme}://{rest}")
 }
 
 fn deadline(s: &Scenario) -> Instant {
@@ -100,6 +110,7 @@ impl<'a> State<'a> {
             cpu_at_load: None,
             aligned: false,
             t0_wall: None,
+            live: None,
         }
     }
 
@@ -161,6 +172,9 @@ impl<'a> State<'a> {
     }
 
     fn targets(&self, t: &LoadTarget, scheme: &str) -> Vec<String> {
+        if let Some(r) = &self.s.target {
+            return vec![remote_url(&r.url, scheme)];
+        }
         let ports: Vec<u16> = match t {
             LoadTarget::Proxy(l) if self.s.proxy.kind != ProxyKind::None => self
                 .bindings
@@ -230,6 +244,12 @@ impl<'a> State<'a> {
             },
             populations,
         };
+        let plan = match self.opts.shard {
+            Some((i, n)) => plan
+                .shard(i, n)
+                .map_err(|e| RunError::Io(format!("shard {i} of {n}: {e}")))?,
+            None => plan,
+        };
         let log = self.opts.dir.join("logs").join("loadgen.log");
         let plan_path = self.opts.dir.join("plan.toml");
         let text = plan.to_toml_string().map_err(|e| {
@@ -239,6 +259,9 @@ impl<'a> State<'a> {
             .map_err(|e| RunError::Io(format!("{}: {e}", plan_path.display())))?;
         let mut cmd = std::process::Command::new(launch::self_exe());
         cmd.arg("loadgen").arg("--plan").arg(&plan_path);
+        if let Some(l) = &self.live {
+            cmd.args(l.child_args());
+        }
         let p = Proc::spawn("loadgen", cmd, &log, &s.loadgen.cpus)
             .map_err(|e| StartError::spawn("loadgen", &log, e))?;
         self.t0 = Some(Instant::now());
@@ -282,8 +305,14 @@ impl<'a> State<'a> {
                 let (_, ev) = self.events.remove(0);
                 self.handle(ev);
             }
+            if let Some(l) = self.live.as_mut() {
+                l.poll_child();
+            }
             if now >= next_sample {
                 self.sample(now);
+                if let Some(l) = &self.live {
+                    l.update(s, now, self.sample_log.as_ref().and_then(|g| g.last()));
+                }
                 next_sample += s.sample_interval;
                 bar.update(
                     now,

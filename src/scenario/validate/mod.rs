@@ -16,6 +16,7 @@ use toml::Spanned;
 mod asserts;
 mod loads;
 mod pools;
+mod target;
 mod timeline;
 
 use asserts::asserts;
@@ -98,13 +99,28 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
         .map_or(Duration::from_secs(15), |s| s.get_ref().get());
     let seed = raw.seed.unwrap_or(0);
 
+    let remote = target::remote(ctx, &raw)?;
     let upstreams = upstreams(ctx, &raw.upstream, seed)?;
-    let proxy = proxy(ctx, raw.proxy.as_ref(), &upstreams)?;
-    let loadgen = loadgen(ctx, raw.loadgen.clone().unwrap_or_default())?;
-    let loads = loads(ctx, &raw.load, &proxy, &upstreams, &loadgen, duration)?;
+    let mut proxy = match &remote {
+        // A stand-in the loads' checks accept; nothing starts (kind none below).
+        Some(_) => target::no_proxy(),
+        None => proxy(ctx, raw.proxy.as_ref(), &upstreams)?,
+    };
+    let mut loadgen = loadgen(ctx, raw.loadgen.clone().unwrap_or_default())?;
+    if let Some(t) = &raw.target {
+        target::tls(ctx, t.get_ref(), &mut loadgen);
+    }
+    let mut loads = loads(ctx, &raw.load, &proxy, &upstreams, &loadgen, duration)?;
+    if let Some(t) = &remote {
+        target::aim(t, &mut loads);
+        proxy.kind = ProxyKind::None;
+    }
     let phases = phases(ctx, &raw.phase, duration)?;
     let faults = faults(ctx, &raw.fault, &upstreams, duration)?;
     let asserts = asserts(ctx, &raw.assert, &phases, &loads, &upstreams)?;
+    if remote.is_some() {
+        target::check_asserts(ctx, &asserts)?;
+    }
     let mut seen = HashSet::new();
     let mut variants = Vec::new();
     for v in &raw.variant {
@@ -147,6 +163,7 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
         dir: ctx.dir.clone(),
         proxy,
         upstreams,
+        target: remote,
         loadgen,
         loads,
         faults,

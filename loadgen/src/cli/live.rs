@@ -1,0 +1,126 @@
+//! `--metrics-listen`, `--metrics-push`, `--metrics-labels`, `--metrics-linger`: the live
+//! metrics of one loadgen run, set up before the load and finished after it.
+
+use super::Args;
+use crate::metrics::push::Pusher;
+use crate::metrics::server::MetricsServer;
+use crate::metrics::{Live, parse_labels};
+use crate::plan::{Dur, Plan};
+use std::time::Duration;
+
+/// Flags of the live metrics (shared by `loadgen` and `run`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct MetricsFlags {
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run goes (e.g. 0.0.0.0:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Push the metrics with Prometheus remote write to this http:// URL (e.g.
+    /// http://prometheus:9090/api/v1/write), every --metrics-push-interval and at the end.
+    #[arg(long, value_name = "URL")]
+    pub metrics_push: Option<String>,
+    /// Period of the pushes.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub metrics_push_interval: String,
+    /// Labels on every series, `name=value,…` (default `run` = the start time; `shard` = the
+    /// shard index when sharded).
+    #[arg(long, value_name = "LABELS")]
+    pub metrics_labels: Option<String>,
+    /// Keep serving /metrics this long after the run, so the last scrape sees the final totals.
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub metrics_linger: String,
+}
+
+/// The live metrics of a run in progress.
+#[derive(Debug, Default)]
+pub struct LiveSetup {
+    live: Option<Live>,
+    server: Option<MetricsServer>,
+    pusher: Option<Pusher>,
+    linger: Duration,
+}
+
+impl MetricsFlags {
+    /// Labels: the given ones, plus `run` and `shard` defaults.
+    pub fn labels(&self, shard: Option<u32>) -> Result<Vec<(String, String)>, String> {
+        let mut l = parse_labels(self.metrics_labels.as_deref().unwrap_or(""))
+            .map_err(|e| format!("--metrics-labels: {e}"))?;
+        if !l.iter().any(|(k, _)| k == "run") {
+            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                .to_string()
+                .replace(['-', ':'], "");
+            l.push(("run".into(), stamp));
+        }
+        if let Some(i) = shard
+            && !l.iter().any(|(k, _)| k == "shard")
+        {
+            l.push(("shard".into(), i.to_string()));
+        }
+        l.sort();
+        Ok(l)
+    }
+
+    /// Push period and linger, checked.
+    pub fn durations(&self) -> Result<(Duration, Duration), String> {
+        let d = |flag: &str, v: &str| {
+            v.parse::<Dur>()
+                .map(|d| d.get())
+                .map_err(|e| format!("--{flag} {v:?}: {e}"))
+        };
+        let every = d("metrics-push-interval", &self.metrics_push_interval)?;
+        if every < Duration::from_millis(100) {
+            return Err("--metrics-push-interval must be at least 100ms".into());
+        }
+        Ok((every, d("metrics-linger", &self.metrics_linger)?))
+    }
+}
+
+/// Starts the server and the pusher the flags ask for (nothing when none is set).
+pub fn start(a: &Args, plan: &Plan) -> Result<LiveSetup, String> {
+    let m = &a.metrics;
+    if m.metrics_listen.is_none() && m.metrics_push.is_none() {
+        return Ok(LiveSetup::default());
+    }
+    let shard = super::flags::shard_of(a)?.map(|(i, _)| i);
+    let (every, linger) = m.durations()?;
+    let names = plan.populations.iter().map(|p| p.name.clone()).collect();
+    let live = Live::new(names, m.labels(shard)?);
+    let server = match &m.metrics_listen {
+        Some(addr) => {
+            let l = live.clone();
+            let s = MetricsServer::start(addr, move || l.render())?;
+            eprintln!("metrics: http://{}/metrics", s.addr());
+            Some(s)
+        }
+        None => None,
+    };
+    let pusher = m.metrics_push.as_ref().map(|url| {
+        let l = live.clone();
+        Pusher::start(url.clone(), every, move || l.render())
+    });
+    Ok(LiveSetup {
+        live: Some(live),
+        server,
+        pusher,
+        linger,
+    })
+}
+
+impl LiveSetup {
+    /// The totals the engine folds seconds into.
+    pub fn live(&self) -> Option<&Live> {
+        self.live.as_ref()
+    }
+
+    /// After the run: final push, then serve the final totals for the linger time.
+    pub fn finish(self) {
+        if let Some(l) = &self.live {
+            l.finish();
+        }
+        if let Some(p) = self.pusher {
+            p.finish();
+        }
+        if self.server.is_some() && !self.linger.is_zero() {
+            std::thread::sleep(self.linger);
+        }
+    }
+}
