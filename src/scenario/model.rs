@@ -208,6 +208,8 @@ pub enum FaultAction {
     CrashWorker,
     /// Reload the proxy with another config template (SIGHUP).
     Reload(PathBuf),
+    /// A network fault on a link, carried out by the in-path relay (removed after `for`).
+    Toxic(proxylab_relay::ToxicSpec),
 }
 
 /// What a fault acts on.
@@ -219,6 +221,30 @@ pub enum FaultTarget {
     Pool(String),
     /// One instance.
     Instance(String, u32),
+    /// A network hop (`link:…`), relayed.
+    Link(Hop),
+}
+
+/// A network hop a relay can sit on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hop {
+    /// `loadgen->proxy`: every proxy listener the populations use (with proxy `none`, the
+    /// instances they hit instead).
+    ClientProxy,
+    /// `proxy->POOL`: every instance of the pool.
+    ProxyPool(String),
+    /// `proxy->POOL.I`: one instance.
+    ProxyInstance(String, u32),
+}
+
+impl std::fmt::Display for Hop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hop::ClientProxy => write!(f, "loadgen->proxy"),
+            Hop::ProxyPool(p) => write!(f, "proxy->{p}"),
+            Hop::ProxyInstance(p, i) => write!(f, "proxy->{p}.{i}"),
+        }
+    }
 }
 
 /// `[[fault]]`.

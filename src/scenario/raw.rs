@@ -158,6 +158,18 @@ pub struct RawFault {
     pub signal: Option<Spanned<String>>,
     pub config: Option<Spanned<PathBuf>>,
     pub label: Option<String>,
+    /// Link faults (`target = "link:…"`): see `validate::links`.
+    pub latency: Option<Spanned<String>>,
+    pub jitter: Option<Spanned<String>>,
+    pub delay: Option<Spanned<String>>,
+    pub close_after: Option<Spanned<String>>,
+    pub rate: Option<Spanned<toml::Value>>,
+    pub bytes: Option<Spanned<toml::Value>>,
+    pub average_size: Option<Spanned<toml::Value>>,
+    pub size_variation: Option<Spanned<toml::Value>>,
+    pub direction: Option<Spanned<String>>,
+    pub toxicity: Option<Spanned<f64>>,
+    pub mode: Option<Spanned<String>>,
 }
 
 /// `[[phase]]`.

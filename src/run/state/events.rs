@@ -13,7 +13,7 @@ impl State<'_> {
             .iter()
             .enumerate()
             .filter(|(_, i)| match t {
-                FaultTarget::Proxy => false,
+                FaultTarget::Proxy | FaultTarget::Link(_) => false,
                 FaultTarget::Pool(p) => &self.s.upstreams[i.pool].name == p,
                 FaultTarget::Instance(p, n) => &self.s.upstreams[i.pool].name == p && i.index == *n,
             })
@@ -24,19 +24,20 @@ impl State<'_> {
     pub(super) fn handle(&mut self, ev: Event) {
         let t = self.now().as_secs_f64();
         let (label, result) = match ev {
-            Event::Apply(k) => {
+            Event::Apply(k) | Event::Undo(k) => {
+                let undo = matches!(ev, Event::Undo(_));
                 let f = self.s.faults[k].clone();
-                (
-                    f.label.clone(),
-                    self.apply(&f.action, &f.target, f.at, false),
-                )
-            }
-            Event::Undo(k) => {
-                let f = self.s.faults[k].clone();
-                (
-                    format!("end of {}", f.label),
-                    self.apply(&f.action, &f.target, f.at, true),
-                )
+                let label = if undo {
+                    format!("end of {}", f.label)
+                } else {
+                    f.label.clone()
+                };
+                let r = if matches!(f.target, FaultTarget::Link(_)) {
+                    self.apply_link(k, undo)
+                } else {
+                    self.apply(&f.action, &f.target, f.at, undo)
+                };
+                (label, r)
             }
             Event::Restart(i) => {
                 let name = self.instances[i].name.clone();
@@ -164,7 +165,7 @@ impl State<'_> {
                 })
             }
             FaultAction::CrashWorker => admin("/faults/crash"),
-            FaultAction::Reload(_) => Ok(()),
+            FaultAction::Reload(_) | FaultAction::Toxic(_) => Ok(()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod clock;
 mod events;
+mod links;
 mod proxy;
 mod sampling;
 
@@ -48,6 +49,8 @@ pub(super) struct State<'a> {
     /// The proxy is SIGSTOPped (pause fault): its status page is not sampled.
     proxy_paused: bool,
     loadgen: Option<Proc>,
+    /// The in-path relay, when a fault names a link.
+    relay: Option<links::Relay>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
@@ -83,6 +86,7 @@ impl<'a> State<'a> {
             proxy_down: false,
             proxy_paused: false,
             loadgen: None,
+            relay: None,
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),
@@ -113,6 +117,9 @@ impl<'a> State<'a> {
         if self.s.proxy.kind != ProxyKind::None {
             v.push("proxy".into());
         }
+        if self.relay.is_some() {
+            v.push("relay".into());
+        }
         v.push("loadgen".into());
         v
     }
@@ -124,7 +131,9 @@ impl<'a> State<'a> {
                 .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?,
         );
         self.start_upstreams()?;
+        self.start_pool_links()?;
         self.start_proxy()?;
+        self.start_client_links()?;
         self.start_loadgen()?;
         self.main_loop()
     }
@@ -158,7 +167,17 @@ impl<'a> State<'a> {
     }
 
     fn targets(&self, t: &LoadTarget, scheme: &str) -> Vec<String> {
-        let ports: Vec<u16> = match t {
+        let relayed = matches!(t, LoadTarget::Proxy(_));
+        self.direct_ports(t)
+            .into_iter()
+            .map(|p| if relayed { self.client_port(p) } else { p })
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The ports a population's target resolves to, before any relay.
+    fn direct_ports(&self, t: &LoadTarget) -> Vec<u16> {
+        match t {
             LoadTarget::Proxy(l) if self.s.proxy.kind != ProxyKind::None => self
                 .bindings
                 .listeners
@@ -185,11 +204,7 @@ impl<'a> State<'a> {
                     .map(|i| i.ports.port)
                     .collect()
             }
-        };
-        ports
-            .iter()
-            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
-            .collect()
+        }
     }
 
     fn start_loadgen(&mut self) -> Result<(), RunError> {
@@ -317,6 +332,14 @@ impl<'a> State<'a> {
     }
 
     fn check_deaths(&mut self, now: Duration) -> Result<(), RunError> {
+        if let Some(r) = self.relay.as_mut()
+            && let Some(st) = r.proc.exited()
+        {
+            return Err(RunError::Died(format!(
+                "the relay exited unexpectedly ({st})\n--- last lines of logs/relay.log ---\n{}",
+                r.proc.log_tail(20)
+            )));
+        }
         if let Some(p) = self.proxy.as_mut()
             && !self.proxy_down
             && let Some(st) = p.exited()
@@ -363,6 +386,9 @@ impl<'a> State<'a> {
         }
         if let Some(p) = self.proxy.as_mut() {
             procs.push(p);
+        }
+        if let Some(r) = self.relay.as_mut() {
+            procs.push(&mut r.proc);
         }
         for i in &mut self.instances {
             if let Some(p) = i.proc.as_mut() {

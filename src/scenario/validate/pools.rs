@@ -12,11 +12,11 @@ pub(super) fn upstreams(
         let key = |k: &str| format!("upstream[{i}].{k}");
         let r = u.get_ref();
         let name = r.name.get_ref().clone();
-        if !valid_name(&name) || name == "proxy" || name == "loadgen" {
+        if !valid_name(&name) || name == "proxy" || name == "loadgen" || name == "relay" {
             return Err(ctx.err(
                 r.name.span(),
                 key("name"),
-                "letters, digits, '-', '_'; not \"proxy\" or \"loadgen\"",
+                "letters, digits, '-', '_'; not \"proxy\", \"loadgen\" or \"relay\"",
             ));
         }
         if out.iter().any(|p| p.name == name) {
