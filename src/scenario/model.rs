@@ -176,6 +176,8 @@ pub struct LoadSpec {
     pub requests: Vec<RequestSpec>,
     /// Behaviour.
     pub behaviour: Behaviour,
+    /// Clients come from this many loopback addresses (None: the kernel's choice).
+    pub source_addresses: Option<u32>,
 }
 
 /// What a fault does.

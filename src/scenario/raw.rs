@@ -142,6 +142,7 @@ pub struct RawLoad {
     pub connection: Option<ConnectionPolicy>,
     pub requests: Option<Vec<RequestSpec>>,
     pub behaviour: Option<Behaviour>,
+    pub source_addresses: Option<u32>,
 }
 
 /// `[[fault]]`.
