@@ -1,6 +1,8 @@
 //! One direction of a relayed connection: read a chunk, apply the toxics that touch it, write
 //! it. Without a toxic a chunk is written as soon as it is read; with latency, chunks wait in
-//! a queue (in order, each `latency` ± jitter after it was read) while reading goes on.
+//! a queue (in order, each `latency` ± jitter after it was read) while reading goes on. On a
+//! connection opened under latency, the first client bytes also wait one round trip, what the
+//! TCP handshake costs on a real link (the relay accepts locally at once).
 
 use crate::state::{LinkState, View, mix, unit};
 use crate::toxic::Direction;
@@ -42,6 +44,9 @@ pub(crate) struct Pump<'a> {
     counted: (u64, u64),
     /// Due time of the last queued chunk (order is kept under jitter).
     last_due: Instant,
+    /// Extra delay of the first chunk: the round trip of the TCP handshake a real link
+    /// would cost a new connection (client → server only; zero once spent).
+    handshake: Duration,
 }
 
 enum Step {
@@ -69,8 +74,13 @@ impl<'a> Pump<'a> {
             pace: now,
             counted: (u64::MAX, 0),
             last_due: now,
+            handshake: Duration::ZERO,
         };
         p.refresh();
+        if dir == Direction::Up {
+            let st = p.rx.borrow();
+            p.handshake = p.view.latency + st.view(seed, Direction::Down, opened).latency;
+        }
         p
     }
 
@@ -90,7 +100,8 @@ impl<'a> Pump<'a> {
     fn due(&mut self) -> Instant {
         let (lat, jit) = (self.view.latency, self.view.jitter);
         let spread = jit.as_secs_f64() * (2.0 * self.draw() - 1.0);
-        let d = Duration::from_secs_f64((lat.as_secs_f64() + spread).max(0.0));
+        let d = Duration::from_secs_f64((lat.as_secs_f64() + spread).max(0.0))
+            + std::mem::take(&mut self.handshake);
         let due = (Instant::now() + d).max(self.last_due);
         self.last_due = due;
         due
@@ -141,7 +152,7 @@ impl<'a> Pump<'a> {
             }
             let data = self.budget(&buf[..n], &mut limit_hit);
             self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-            if self.view.latency.is_zero() && q.is_empty() {
+            if self.view.latency.is_zero() && self.handshake.is_zero() && q.is_empty() {
                 self.write(wr, data).await?;
             } else {
                 let due = self.due();
