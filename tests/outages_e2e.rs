@@ -1,0 +1,72 @@
+//! Outage scenarios of `scenarios/` measured end to end: retry amplification at the
+//! upstream when every upstream hangs (`hung-upstream-retries.toml`), read from the fake
+//! upstreams' request counters against the requests the loadgen sent.
+
+mod common;
+
+use common::{proxylab, run_dirs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// (requests the upstreams received, requests the loadgen sent) of a run.
+fn upstream_vs_sent(run: &Path) -> (f64, f64) {
+    let text = std::fs::read_to_string(run.join("samples.csv")).expect("samples");
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let h = rd.headers().expect("header").clone();
+    let col = h
+        .iter()
+        .position(|c| c == "up.api.requests")
+        .expect("up.api.requests");
+    let upstream = rd
+        .records()
+        .flatten()
+        .filter_map(|r| r.get(col).and_then(|v| v.parse::<f64>().ok()))
+        .fold(0.0, f64::max);
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("loadgen-summary.json")).expect("summary"),
+    )
+    .expect("json");
+    let sent = s["overall"]["sent"].as_f64().expect("sent");
+    (upstream, sent)
+}
+
+#[test]
+fn hung_upstreams_with_retries_double_the_upstream_work() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/hung-upstream-retries.toml");
+    let r = proxylab(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--ci",
+            "--no-compare",
+            "--variant",
+            "base,no-retry",
+            "--out",
+            out.path().to_str().expect("utf8"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let dirs = run_dirs(out.path(), "hung-upstream-retries");
+    let find = |suffix: &str| {
+        dirs.iter()
+            .find(|d| d.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no run {suffix}: {dirs:?}"))
+    };
+    // 50 req/s; the upstreams hang for 4 of 8 seconds (200 requests). With retries each of
+    // those reaches both instances: 200 + 2 × 200 = 600 upstream requests for 400 sent.
+    // Without: one each. ±5 % covers the requests at the fault's edges.
+    let (up, sent) = upstream_vs_sent(find("Z-ci"));
+    let amp = up / sent;
+    assert!(
+        (1.42..1.58).contains(&amp),
+        "retries: {up} upstream / {sent} sent"
+    );
+    let (up, sent) = upstream_vs_sent(find("no-retry+ci"));
+    let amp = up / sent;
+    assert!(
+        (0.97..1.03).contains(&amp),
+        "no retry: {up} upstream / {sent} sent"
+    );
+}
