@@ -1,12 +1,42 @@
 //! Outage scenarios of `scenarios/` measured end to end: retry amplification at the
 //! upstream when every upstream hangs (`hung-upstream-retries.toml`), read from the fake
-//! upstreams' request counters against the requests the loadgen sent.
+//! upstreams' request counters against the requests the loadgen sent; the proxy out of file
+//! descriptors or worker connections (`proxy-out-of-fds.toml`), read from the proxy's log.
 
 mod common;
 
 use common::{proxylab, run_dirs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Runs `scenarios/NAME.toml --ci` with `variants`; its run directories.
+fn run_scenario(name: &str, variants: &str, out: &Path) -> Vec<PathBuf> {
+    let s = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+    let r = proxylab(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--ci",
+            "--no-compare",
+            "--variant",
+            variants,
+            "--out",
+            out.to_str().expect("utf8"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    run_dirs(out, name)
+}
+
+/// The proxy's log of the run whose directory ends with `suffix`.
+fn proxy_log(dirs: &[PathBuf], suffix: &str) -> String {
+    let d = dirs
+        .iter()
+        .find(|d| d.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no run {suffix}: {dirs:?}"));
+    std::fs::read_to_string(d.join("logs/proxy.log")).expect("proxy log")
+}
 
 /// (requests the upstreams received, requests the loadgen sent) of a run.
 fn upstream_vs_sent(run: &Path) -> (f64, f64) {
@@ -33,22 +63,7 @@ fn upstream_vs_sent(run: &Path) -> (f64, f64) {
 #[test]
 fn hung_upstreams_with_retries_double_the_upstream_work() {
     let out = tempfile::tempdir().expect("tempdir");
-    let s = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/hung-upstream-retries.toml");
-    let r = proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--ci",
-            "--no-compare",
-            "--variant",
-            "base,no-retry",
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let dirs = run_dirs(out.path(), "hung-upstream-retries");
+    let dirs = run_scenario("hung-upstream-retries", "base,no-retry", out.path());
     let find = |suffix: &str| {
         dirs.iter()
             .find(|d| d.to_string_lossy().ends_with(suffix))
@@ -69,4 +84,36 @@ fn hung_upstreams_with_retries_double_the_upstream_work() {
         (0.97..1.03).contains(&amp),
         "no retry: {up} upstream / {sent} sent"
     );
+}
+
+#[test]
+fn proxy_out_of_descriptors_logs_the_real_error_and_ends_cleanly() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let dirs = run_scenario("proxy-out-of-fds", "base", out.path());
+    let ours = proxy_log(&dirs, "Z-ci");
+    assert!(
+        ours.contains("(24: Too many open files) while connecting to upstream"),
+        "{ours}"
+    );
+}
+
+#[test]
+fn nginx_out_of_descriptors_and_worker_connections_log_their_real_errors() {
+    let Some(_) = proxylab_testkit::require("nginx", "apt-get install -y nginx") else {
+        return;
+    };
+    let out = tempfile::tempdir().expect("tempdir");
+    let dirs = run_scenario(
+        "proxy-out-of-fds",
+        "nginx,worker-connections+nginx",
+        out.path(),
+    );
+    let fds = proxy_log(&dirs, "Z-nginx+ci");
+    assert!(
+        fds.contains("accept4() failed (24: Too many open files)")
+            || fds.contains("socket() failed (24: Too many open files)"),
+        "{fds}"
+    );
+    let wc = proxy_log(&dirs, "worker-connections+nginx+ci");
+    assert!(wc.contains("40 worker_connections are not enough"), "{wc}");
 }

@@ -68,6 +68,8 @@ pub struct ProxySpec {
     pub status_listener: String,
     /// nginx binary (default `nginx` from PATH).
     pub binary: PathBuf,
+    /// RLIMIT_NOFILE of the proxy's processes (None: inherited).
+    pub rlimit_nofile: Option<u64>,
 }
 
 /// `[loadgen]`.

@@ -59,6 +59,7 @@ pub struct RawProxy {
     pub status_path: Option<String>,
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,
+    pub rlimit_nofile: Option<Spanned<u64>>,
 }
 
 /// `[loadgen]`: plan-wide settings of the load generator.

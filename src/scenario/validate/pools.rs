@@ -272,8 +272,29 @@ pub(super) fn proxy(
         Some(l) => l.get_ref().clone(),
         None => String::new(),
     };
+    let rlimit_nofile = match r.and_then(|r| r.rlimit_nofile.as_ref()) {
+        Some(n) if *n.get_ref() < 16 => {
+            return Err(ctx.err(
+                n.span(),
+                "proxy.rlimit_nofile",
+                "at least 16 (the proxy needs a few descriptors to start)",
+            ));
+        }
+        Some(n) if hard_nofile().is_some_and(|h| *n.get_ref() > h) => {
+            return Err(ctx.err(
+                n.span(),
+                "proxy.rlimit_nofile",
+                format!(
+                    "above this machine's hard limit ({}): raising it needs CAP_SYS_RESOURCE",
+                    hard_nofile().unwrap_or_default()
+                ),
+            ));
+        }
+        n => n.map(|n| *n.get_ref()),
+    };
     Ok(ProxySpec {
         kind,
+        rlimit_nofile,
         config,
         config_text,
         listeners,
@@ -284,4 +305,11 @@ pub(super) fn proxy(
             .and_then(|r| r.binary.clone())
             .unwrap_or_else(|| "nginx".into()),
     })
+}
+
+/// The hard RLIMIT_NOFILE of this process (`Max open files` in /proc/self/limits).
+fn hard_nofile() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(4)?.parse().ok()
 }
