@@ -117,3 +117,33 @@ fn nginx_out_of_descriptors_and_worker_connections_log_their_real_errors() {
     let wc = proxy_log(&dirs, "worker-connections+nginx+ci");
     assert!(wc.contains("40 worker_connections are not enough"), "{wc}");
 }
+
+/// Uploads spill to a 1 MiB tmpfs in the proxy's own mount namespace: both proxies log their
+/// real ENOSPC line, and the directory the runner made is empty afterwards (the tmpfs went
+/// with the namespace).
+#[test]
+fn full_temp_directory_logs_no_space_left_and_leaves_nothing_behind() {
+    let nginx = proxylab_testkit::require("nginx", "apt-get install -y nginx").is_some();
+    let out = tempfile::tempdir().expect("tempdir");
+    let variants = if nginx { "base,nginx" } else { "base" };
+    let dirs = run_scenario("full-disk-uploads", variants, out.path());
+    let mut suffixes = vec!["Z-ci"];
+    if nginx {
+        suffixes.push("Z-nginx+ci");
+    }
+    for suffix in suffixes {
+        let log = proxy_log(&dirs, suffix);
+        assert!(
+            log.contains("failed (28: No space left on device)"),
+            "{log}"
+        );
+        let d = dirs
+            .iter()
+            .find(|d| d.to_string_lossy().ends_with(suffix))
+            .expect("run");
+        let left: Vec<_> = std::fs::read_dir(d.join("proxy/limited"))
+            .expect("limited dir")
+            .collect();
+        assert!(left.is_empty(), "{suffix}: {left:?}");
+    }
+}

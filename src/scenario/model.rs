@@ -70,6 +70,9 @@ pub struct ProxySpec {
     pub binary: PathBuf,
     /// RLIMIT_NOFILE of the proxy's processes (None: inherited).
     pub rlimit_nofile: Option<u64>,
+    /// Size in bytes of `{{dir}}/limited`, a tmpfs in the proxy's own mount namespace (None:
+    /// no such directory).
+    pub disk_limit: Option<u64>,
 }
 
 /// `[loadgen]`.

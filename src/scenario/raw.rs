@@ -60,6 +60,7 @@ pub struct RawProxy {
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,
     pub rlimit_nofile: Option<Spanned<u64>>,
+    pub disk_limit: Option<Spanned<toml::Value>>,
 }
 
 /// `[loadgen]`: plan-wide settings of the load generator.

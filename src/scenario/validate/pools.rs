@@ -292,9 +292,27 @@ pub(super) fn proxy(
         }
         n => n.map(|n| *n.get_ref()),
     };
+    let disk_limit = match r.and_then(|r| r.disk_limit.as_ref()) {
+        None => None,
+        Some(v) => {
+            let n = match v.get_ref() {
+                toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
+                toml::Value::String(s) => proxylab_relay::toxic::parse_size(s).filter(|n| *n > 0),
+                _ => None,
+            };
+            Some(n.ok_or_else(|| {
+                ctx.err(
+                    v.span(),
+                    "proxy.disk_limit",
+                    "a size > 0: bytes or \"1MiB\", \"512KiB\"",
+                )
+            })?)
+        }
+    };
     Ok(ProxySpec {
         kind,
         rlimit_nofile,
+        disk_limit,
         config,
         config_text,
         listeners,
