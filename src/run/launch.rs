@@ -84,6 +84,7 @@ pub fn start_instance(
     match pool.kind {
         UpstreamKind::Fake => {
             let mut cmd = Command::new(self_exe());
+            cmd.envs(pool.env.iter().map(|(k, v)| (k, v)));
             cmd.arg("upstream").args(["--host", "127.0.0.1"]);
             cmd.args(["--port", &ports.port.to_string()]);
             cmd.args(["--admin-port", &ports.admin.unwrap_or(0).to_string()]);
@@ -116,7 +117,8 @@ pub fn start_instance(
             } else {
                 ports.port
             };
-            let cmd = uvicorn_cmd(pool, port, run_dir);
+            let mut cmd = uvicorn_cmd(pool, port, run_dir);
+            cmd.envs(pool.env.iter().map(|(k, v)| (k, v)));
             let mut p = Proc::spawn(&name, cmd, &log, &pool.cpus)
                 .map_err(|e| StartError::spawn(&name, &log, e))?;
             if !wait_port(port, deadline, || p.exited().is_none()) {

@@ -9,6 +9,7 @@ pub mod os;
 pub mod probe;
 pub mod procstat;
 pub mod samples;
+pub mod services;
 mod state;
 pub mod tls;
 

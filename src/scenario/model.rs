@@ -1,7 +1,7 @@
 //! Validated scenario: the domain types the runner works with. Every reference is resolved,
 //! every duration is a `Duration`, every path is absolute (relative to the scenario file).
 
-pub use super::raw::{ProxyKind, Supervisor, UpstreamKind};
+pub use super::raw::{ProxyKind, ServiceKind, Supervisor, UpstreamKind};
 use proxylab_loadgen::plan::{
     Behaviour, ConnectionPolicy, Load, Protocol, RequestSpec, TlsOptions,
 };
@@ -47,6 +47,21 @@ pub struct Scenario {
     pub variants: Vec<VariantInfo>,
     /// The variant applied to build this scenario, if any.
     pub variant: Option<String>,
+    /// Real databases and caches (`[[service]]`), started before the upstreams.
+    pub services: Vec<ServiceSpec>,
+}
+
+/// `[[service]]`: a real PostgreSQL or Redis on a free port with a throwaway data directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// Name (`{{service.NAME.url}}`, component name in samples).
+    pub name: String,
+    /// postgres or redis.
+    pub kind: ServiceKind,
+    /// Directory holding the server programs (`postgres`, `initdb` / `redis-server`).
+    pub bin_dir: PathBuf,
+    /// PostgreSQL `max_connections` (default 100, PostgreSQL's own); Redis `maxclients`.
+    pub max_connections: Option<u32>,
 }
 
 /// `[proxy]`.
@@ -136,6 +151,9 @@ pub struct UpstreamPool {
     /// An instance exiting by itself is not an error (e.g. `limit_max_requests` without a
     /// supervisor).
     pub may_exit: bool,
+    /// Environment the runner adds at start (`PROXYLAB_SERVICE_<NAME>_URL` per service);
+    /// empty in a checked scenario.
+    pub env: Vec<(String, String)>,
 }
 
 /// Where a fake upstream's route table comes from.

@@ -35,6 +35,27 @@ pub struct RawScenario {
     pub assert: Vec<Spanned<RawAssert>>,
     #[serde(default)]
     pub variant: Vec<Spanned<RawVariant>>,
+    #[serde(default)]
+    pub service: Vec<Spanned<RawService>>,
+}
+
+/// Kind of a `[[service]]`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// Real PostgreSQL (Debian's `postgresql` package).
+    Postgres,
+    /// Real Redis (Debian's `redis-server` package).
+    Redis,
+}
+
+/// `[[service]]`: a real database or cache the apps use.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: Spanned<String>,
+    pub kind: Spanned<ServiceKind>,
+    pub max_connections: Option<Spanned<u32>>,
 }
 
 /// Which proxy sits between the clients and the upstreams.

@@ -57,7 +57,7 @@ impl State<'_> {
         if inst.proc.is_some() {
             return Ok(());
         }
-        let pool = &self.s.upstreams[inst.pool];
+        let pool = &self.pool_for_start(inst.pool);
         match launch::start_instance(
             pool,
             inst.index,

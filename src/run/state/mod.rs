@@ -6,6 +6,7 @@ mod events;
 mod links;
 mod proxy;
 mod sampling;
+mod services;
 
 use super::child::Proc;
 use super::launch::{self, InstancePorts, StartError};
@@ -51,6 +52,8 @@ pub(super) struct State<'a> {
     loadgen: Option<Proc>,
     /// The in-path relay, when a fault names a link.
     relay: Option<links::Relay>,
+    /// Real services (`[[service]]`), by name.
+    services: Vec<(String, crate::run::services::Service)>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
@@ -87,6 +90,7 @@ impl<'a> State<'a> {
             proxy_paused: false,
             loadgen: None,
             relay: None,
+            services: Vec::new(),
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),
@@ -113,7 +117,8 @@ impl<'a> State<'a> {
     }
 
     pub fn component_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.instances.iter().map(|i| i.name.clone()).collect();
+        let mut v: Vec<String> = self.services.iter().map(|(n, _)| n.clone()).collect();
+        v.extend(self.instances.iter().map(|i| i.name.clone()));
         if self.s.proxy.kind != ProxyKind::None {
             v.push("proxy".into());
         }
@@ -130,6 +135,7 @@ impl<'a> State<'a> {
             SampleLog::create(&path)
                 .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?,
         );
+        self.start_services()?;
         self.start_upstreams()?;
         self.start_pool_links()?;
         self.start_proxy()?;
@@ -139,7 +145,8 @@ impl<'a> State<'a> {
     }
 
     fn start_upstreams(&mut self) -> Result<(), RunError> {
-        for (pi, pool) in self.s.upstreams.iter().enumerate() {
+        for pi in 0..self.s.upstreams.len() {
+            let pool = &self.pool_for_start(pi);
             let mut addrs = Vec::new();
             for index in 0..pool.instances {
                 self.stopped()?;
@@ -332,6 +339,7 @@ impl<'a> State<'a> {
     }
 
     fn check_deaths(&mut self, now: Duration) -> Result<(), RunError> {
+        self.check_services()?;
         if let Some(r) = self.relay.as_mut()
             && let Some(st) = r.proc.exited()
         {
@@ -394,6 +402,9 @@ impl<'a> State<'a> {
             if let Some(p) = i.proc.as_mut() {
                 procs.push(p);
             }
+        }
+        for (_, s) in self.services.iter_mut() {
+            procs.push(&mut s.proc);
         }
         for p in procs.iter() {
             p.signal(libc::SIGCONT);

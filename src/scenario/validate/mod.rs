@@ -17,6 +17,7 @@ mod asserts;
 mod links;
 mod loads;
 mod pools;
+mod services;
 mod timeline;
 
 use asserts::asserts;
@@ -106,6 +107,7 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
     let phases = phases(ctx, &raw.phase, duration)?;
     let faults = faults(ctx, &raw.fault, &upstreams, proxy.kind, duration)?;
     let asserts = asserts(ctx, &raw.assert, &phases, &loads, &upstreams)?;
+    let services = services::services(ctx, &raw.service, &upstreams)?;
     let mut seen = HashSet::new();
     let mut variants = Vec::new();
     for v in &raw.variant {
@@ -155,5 +157,6 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
         asserts,
         variants,
         variant,
+        services,
     })
 }

@@ -103,6 +103,7 @@ pub(super) fn upstreams(
             restart_sec: r.restart_sec.map(Dur::get),
             may_exit: r.may_exit,
             flags: flags(ctx, &key("flags"), r.flags.as_ref())?,
+            env: Vec::new(),
         });
         if let Some(pool) = out.last()
             && pool.kind == UpstreamKind::Fake
