@@ -163,3 +163,45 @@ fn a_service_whose_program_is_missing_names_the_install_command() {
         "{err}"
     );
 }
+
+#[test]
+fn a_killed_database_fails_queries_and_serves_again_after_its_restart() {
+    if !references() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = snapshot();
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario("services-kill.toml");
+    let r = common::proxylab(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--out",
+            out.path().to_str().expect("utf8"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let sm = common::summary(&common::run_dirs(out.path(), "services-kill")[0]);
+    let labels: Vec<(String, bool)> = sm["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .map(|m| {
+            (
+                m["label"].as_str().unwrap_or("").to_string(),
+                m["error"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("kill db".to_string(), true),
+            ("restart db".to_string(), true)
+        ],
+        "{sm}"
+    );
+    assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
+}

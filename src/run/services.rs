@@ -22,6 +22,8 @@ pub struct Service {
     pub url: String,
     /// The data directory (removed when dropped, after the process is gone).
     pub data: tempfile::TempDir,
+    /// Stopped on purpose (kill fault): its exit is expected.
+    pub down: bool,
 }
 
 /// (uid, gid) of `user` from /etc/passwd.
@@ -66,17 +68,44 @@ pub fn start(spec: &ServiceSpec, run_dir: &Path, deadline: Instant) -> Result<Se
     )
     .map_err(|e| fail(format!("data directory: {e}")))?;
     let port = free_port().map_err(|e| StartError::spawn(&spec.name, &log, e))?;
+    if spec.kind == ServiceKind::Postgres {
+        initdb(spec, data.path(), &log, deadline).map_err(fail)?;
+    }
+    let (proc, url) = spawn(spec, data.path(), port, &log, deadline)?;
+    Ok(Service {
+        proc,
+        port,
+        url,
+        data,
+        down: false,
+    })
+}
+
+/// Starts the server of `spec` on `port` over the existing data directory `data` (first
+/// start, or again after a kill fault) and waits until it accepts clients.
+pub fn spawn(
+    spec: &ServiceSpec,
+    data: &Path,
+    port: u16,
+    log: &Path,
+    deadline: Instant,
+) -> Result<(Proc, String), StartError> {
+    let fail = |reason: String| StartError {
+        component: spec.name.clone(),
+        reason,
+        log: log.display().to_string(),
+        tail: super::child::log_tail(log, 20),
+    };
     let (cmd, url) = match spec.kind {
         ServiceKind::Postgres => {
-            initdb(spec, data.path(), &log, deadline).map_err(fail)?;
             let mut cmd = Command::new(spec.bin_dir.join("postgres"));
-            cmd.arg("-D").arg(data.path()).arg("-k").arg(data.path());
+            cmd.arg("-D").arg(data).arg("-k").arg(data);
             cmd.args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"]);
             let max = spec.max_connections.unwrap_or(100);
             cmd.args(["-c", &format!("max_connections={max}")]);
             cmd.args(["-c", "fsync=off", "-c", "full_page_writes=off"]);
             cmd.args(["-c", "synchronous_commit=off", "-c", "shared_buffers=16MB"]);
-            as_postgres(&mut cmd, data.path()).map_err(fail)?;
+            as_postgres(&mut cmd, data).map_err(fail)?;
             (
                 cmd,
                 format!("postgresql://postgres@127.0.0.1:{port}/postgres"),
@@ -85,7 +114,7 @@ pub fn start(spec: &ServiceSpec, run_dir: &Path, deadline: Instant) -> Result<Se
         ServiceKind::Redis => {
             let mut cmd = Command::new(spec.bin_dir.join("redis-server"));
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
-            cmd.arg("--dir").arg(data.path());
+            cmd.arg("--dir").arg(data);
             cmd.args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
             if let Some(m) = spec.max_connections {
                 cmd.args(["--maxclients", &m.to_string()]);
@@ -93,9 +122,10 @@ pub fn start(spec: &ServiceSpec, run_dir: &Path, deadline: Instant) -> Result<Se
             (cmd, format!("redis://127.0.0.1:{port}/0"))
         }
     };
-    let mut proc = Proc::spawn(&spec.name, cmd, &log, &[])
-        .map_err(|e| StartError::spawn(&spec.name, &log, e))?;
-    if !wait_port(port, deadline, || proc.exited().is_none()) || !ready(spec, &log, deadline) {
+    let skip = std::fs::metadata(log).map_or(0, |m| m.len());
+    let mut proc = Proc::spawn(&spec.name, cmd, log, &[])
+        .map_err(|e| StartError::spawn(&spec.name, log, e))?;
+    if !wait_port(port, deadline, || proc.exited().is_none()) || !ready(spec, log, skip, deadline) {
         let e = StartError::from_proc(
             &mut proc,
             format!("port {port} not ready before the deadline"),
@@ -103,22 +133,19 @@ pub fn start(spec: &ServiceSpec, run_dir: &Path, deadline: Instant) -> Result<Se
         proc.kill();
         return Err(e);
     }
-    Ok(Service {
-        proc,
-        port,
-        url,
-        data,
-    })
+    Ok((proc, url))
 }
 
-/// PostgreSQL accepts TCP before it accepts clients: wait for its own ready line.
-fn ready(spec: &ServiceSpec, log: &Path, deadline: Instant) -> bool {
+/// PostgreSQL accepts TCP before it accepts clients: wait for its own ready line (after byte
+/// `skip` of the log: a restart does not count the first start's line).
+fn ready(spec: &ServiceSpec, log: &Path, skip: u64, deadline: Instant) -> bool {
     if spec.kind != ServiceKind::Postgres {
         return true;
     }
     while Instant::now() < deadline {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains("database system is ready to accept connections") {
+        let text = std::fs::read(log).unwrap_or_default();
+        let new = text.get(skip as usize..).unwrap_or_default();
+        if String::from_utf8_lossy(new).contains("database system is ready to accept connections") {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -248,6 +248,8 @@ pub enum FaultTarget {
     Instance(String, u32),
     /// A network hop (`link:…`), relayed.
     Link(Hop),
+    /// A `[[service]]` (kill, restart, pause, resume).
+    Service(String),
 }
 
 /// A network hop a relay can sit on.

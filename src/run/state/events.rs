@@ -13,7 +13,7 @@ impl State<'_> {
             .iter()
             .enumerate()
             .filter(|(_, i)| match t {
-                FaultTarget::Proxy | FaultTarget::Link(_) => false,
+                FaultTarget::Proxy | FaultTarget::Link(_) | FaultTarget::Service(_) => false,
                 FaultTarget::Pool(p) => &self.s.upstreams[i.pool].name == p,
                 FaultTarget::Instance(p, n) => &self.s.upstreams[i.pool].name == p && i.index == *n,
             })
@@ -44,6 +44,10 @@ impl State<'_> {
                 (format!("restart {name}"), self.restart(i))
             }
             Event::RestartProxy => ("restart proxy".to_string(), self.restart_proxy()),
+            Event::RestartService(name) => {
+                let r = self.restart_service(&name);
+                (format!("restart {name}"), r)
+            }
         };
         self.markers.push(Marker {
             t,
@@ -88,6 +92,9 @@ impl State<'_> {
         }
         if *target == FaultTarget::Proxy {
             return self.apply_proxy(action, at, undo);
+        }
+        if let FaultTarget::Service(name) = target {
+            return self.apply_service(name, action, at, undo);
         }
         let mut errors = Vec::new();
         for i in self.targets_of(target) {

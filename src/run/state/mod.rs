@@ -38,6 +38,7 @@ enum Event {
     Undo(usize),
     Restart(usize),
     RestartProxy,
+    RestartService(String),
 }
 
 pub(super) struct State<'a> {

@@ -105,9 +105,9 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
     let loadgen = loadgen(ctx, raw.loadgen.clone().unwrap_or_default())?;
     let loads = loads(ctx, &raw.load, &proxy, &upstreams, &loadgen, duration)?;
     let phases = phases(ctx, &raw.phase, duration)?;
-    let faults = faults(ctx, &raw.fault, &upstreams, proxy.kind, duration)?;
-    let asserts = asserts(ctx, &raw.assert, &phases, &loads, &upstreams)?;
     let services = services::services(ctx, &raw.service, &upstreams)?;
+    let faults = faults(ctx, &raw.fault, &upstreams, &services, proxy.kind, duration)?;
+    let asserts = asserts(ctx, &raw.assert, &phases, &loads, &upstreams)?;
     let mut seen = HashSet::new();
     let mut variants = Vec::new();
     for v in &raw.variant {

@@ -97,6 +97,7 @@ pub(super) fn faults(
     ctx: &Ctx,
     raw: &[Spanned<RawFault>],
     pools: &[UpstreamPool],
+    services: &[ServiceSpec],
     proxy: ProxyKind,
     duration: Duration,
 ) -> R<Vec<Fault>> {
@@ -124,6 +125,9 @@ pub(super) fn faults(
             Some(t) if link.is_some() => {
                 FaultTarget::Link(links::hop(ctx, t, &key("target"), pools, proxy)?)
             }
+            Some(t) if services.iter().any(|s| &s.name == t.get_ref()) => {
+                FaultTarget::Service(t.get_ref().clone())
+            }
             Some(t) => fault_target(ctx, t, &key("target"), pools)?,
             None if action_name == "reload" => FaultTarget::Proxy,
             None => {
@@ -139,7 +143,7 @@ pub(super) fn faults(
             FaultTarget::Pool(p) | FaultTarget::Instance(p, _) => {
                 pools.iter().find(|x| &x.name == p).map(|x| x.kind)
             }
-            FaultTarget::Proxy | FaultTarget::Link(_) => None,
+            FaultTarget::Proxy | FaultTarget::Link(_) | FaultTarget::Service(_) => None,
         };
         let not_proxy = |what: &str| -> R<()> {
             if is_proxy {
@@ -276,6 +280,7 @@ pub(super) fn faults(
                 FaultTarget::Pool(p) => p.clone(),
                 FaultTarget::Instance(p, i) => format!("{p}.{i}"),
                 FaultTarget::Link(h) => format!("link:{h}"),
+                FaultTarget::Service(s) => s.clone(),
             };
             format!("{action_name} {t}")
         });
