@@ -51,6 +51,8 @@ enum Command {
     Loadgen(proxylab_loadgen::cli::Args),
     /// Run fake Uvicorn workers (flags as uvicorn names them).
     Upstream(proxylab_upstream::cli::Args),
+    /// In-path TCP relay with network faults (started by `run` for `link:` faults).
+    Relay(proxylab_relay::cli::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,5 +69,6 @@ fn main() -> ExitCode {
         Command::Deploy(a) => proxylab::distributed::cmd::deploy(a),
         Command::Loadgen(a) => proxylab_loadgen::cli::main(a),
         Command::Upstream(a) => proxylab_upstream::cli::main(a),
+        Command::Relay(a) => proxylab_relay::cli::main(a),
     }
 }

@@ -84,6 +84,7 @@ pub fn start_instance(
     match pool.kind {
         UpstreamKind::Fake => {
             let mut cmd = Command::new(self_exe());
+            cmd.envs(pool.env.iter().map(|(k, v)| (k, v)));
             cmd.arg("upstream").args(["--host", "127.0.0.1"]);
             cmd.args(["--port", &ports.port.to_string()]);
             cmd.args(["--admin-port", &ports.admin.unwrap_or(0).to_string()]);
@@ -116,7 +117,8 @@ pub fn start_instance(
             } else {
                 ports.port
             };
-            let cmd = uvicorn_cmd(pool, port, run_dir);
+            let mut cmd = uvicorn_cmd(pool, port, run_dir);
+            cmd.envs(pool.env.iter().map(|(k, v)| (k, v)));
             let mut p = Proc::spawn(&name, cmd, &log, &pool.cpus)
                 .map_err(|e| StartError::spawn(&name, &log, e))?;
             if !wait_port(port, deadline, || p.exited().is_none()) {
@@ -274,6 +276,23 @@ pub fn parse_ready_line(line: &str) -> Option<InstancePorts> {
             None => None,
         },
     })
+}
+
+/// `cmd` run in its own mount namespace where `dir` is a tmpfs of `bytes` bytes (a full disk
+/// under the proxy's temp paths and logs). `unshare` (util-linux) makes the namespace; where
+/// the kernel or the runner's privileges refuse it, the proxy does not start and the log says
+/// why (no silent fallback).
+pub fn in_limited_dir(cmd: Command, dir: &Path, bytes: u64) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "--", "sh", "-c"]);
+    c.arg(format!(
+        "mount -t tmpfs -o size={bytes},mode=0777 proxylab-limited \"$0\" && exec \"$@\""
+    ));
+    c.arg(dir).arg(cmd.get_program()).args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        c.current_dir(d);
+    }
+    c
 }
 
 /// The proxy's command line for an expanded config at `conf` in `dir`.

@@ -5,12 +5,13 @@
 pub mod child;
 pub mod fault;
 pub mod launch;
-pub mod machine;
 pub mod live;
+pub mod machine;
 pub mod os;
 pub mod probe;
 pub mod procstat;
 pub mod samples;
+pub mod services;
 mod state;
 pub mod tls;
 

@@ -47,6 +47,25 @@ pub fn prepare(cmd: &mut Command, cpus: &[usize]) {
     }
 }
 
+/// Sets the child's RLIMIT_NOFILE (soft and hard) to `n` before it runs: the proxy's
+/// open-file limit reached, as when a unit file or ulimit sets it low.
+pub fn limit_nofile(cmd: &mut Command, n: u64) {
+    // SAFETY: runs between fork and exec; setrlimit is async-signal-safe and reads only the
+    // struct on the stack.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// True when running as root (nginx then needs `user root;` to write its temp files).
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.

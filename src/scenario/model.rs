@@ -1,7 +1,7 @@
 //! Validated scenario: the domain types the runner works with. Every reference is resolved,
 //! every duration is a `Duration`, every path is absolute (relative to the scenario file).
 
-pub use super::raw::{ProxyKind, Supervisor, UpstreamKind};
+pub use super::raw::{ProxyKind, ServiceKind, Supervisor, UpstreamKind};
 use proxylab_loadgen::plan::{
     Behaviour, ConnectionPolicy, Load, Protocol, RequestSpec, TlsOptions,
 };
@@ -49,6 +49,21 @@ pub struct Scenario {
     pub variants: Vec<VariantInfo>,
     /// The variant applied to build this scenario, if any.
     pub variant: Option<String>,
+    /// Real databases and caches (`[[service]]`), started before the upstreams.
+    pub services: Vec<ServiceSpec>,
+}
+
+/// `[[service]]`: a real PostgreSQL or Redis on a free port with a throwaway data directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// Name (`{{service.NAME.url}}`, component name in samples).
+    pub name: String,
+    /// postgres or redis.
+    pub kind: ServiceKind,
+    /// Directory holding the server programs (`postgres`, `initdb` / `redis-server`).
+    pub bin_dir: PathBuf,
+    /// PostgreSQL `max_connections` (default 100, PostgreSQL's own); Redis `maxclients`.
+    pub max_connections: Option<u32>,
 }
 
 /// `[proxy]`.
@@ -70,6 +85,11 @@ pub struct ProxySpec {
     pub status_listener: String,
     /// nginx binary (default `nginx` from PATH).
     pub binary: PathBuf,
+    /// RLIMIT_NOFILE of the proxy's processes (None: inherited).
+    pub rlimit_nofile: Option<u64>,
+    /// Size in bytes of `{{dir}}/limited`, a tmpfs in the proxy's own mount namespace (None:
+    /// no such directory).
+    pub disk_limit: Option<u64>,
 }
 
 /// `[target]`: where the populations go when the system under test runs elsewhere.
@@ -144,6 +164,9 @@ pub struct UpstreamPool {
     /// An instance exiting by itself is not an error (e.g. `limit_max_requests` without a
     /// supervisor).
     pub may_exit: bool,
+    /// Environment the runner adds at start (`PROXYLAB_SERVICE_<NAME>_URL` per service);
+    /// empty in a checked scenario.
+    pub env: Vec<(String, String)>,
 }
 
 /// Where a fake upstream's route table comes from.
@@ -189,6 +212,8 @@ pub struct LoadSpec {
     pub requests: Vec<RequestSpec>,
     /// Behaviour.
     pub behaviour: Behaviour,
+    /// Clients come from this many loopback addresses (None: the kernel's choice).
+    pub source_addresses: Option<u32>,
 }
 
 /// What a fault does.
@@ -221,6 +246,8 @@ pub enum FaultAction {
     CrashWorker,
     /// Reload the proxy with another config template (SIGHUP).
     Reload(PathBuf),
+    /// A network fault on a link, carried out by the in-path relay (removed after `for`).
+    Toxic(proxylab_relay::ToxicSpec),
 }
 
 /// What a fault acts on.
@@ -232,6 +259,32 @@ pub enum FaultTarget {
     Pool(String),
     /// One instance.
     Instance(String, u32),
+    /// A network hop (`link:…`), relayed.
+    Link(Hop),
+    /// A `[[service]]` (kill, restart, pause, resume).
+    Service(String),
+}
+
+/// A network hop a relay can sit on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hop {
+    /// `loadgen->proxy`: every proxy listener the populations use (with proxy `none`, the
+    /// instances they hit instead).
+    ClientProxy,
+    /// `proxy->POOL`: every instance of the pool.
+    ProxyPool(String),
+    /// `proxy->POOL.I`: one instance.
+    ProxyInstance(String, u32),
+}
+
+impl std::fmt::Display for Hop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hop::ClientProxy => write!(f, "loadgen->proxy"),
+            Hop::ProxyPool(p) => write!(f, "proxy->{p}"),
+            Hop::ProxyInstance(p, i) => write!(f, "proxy->{p}.{i}"),
+        }
+    }
 }
 
 /// `[[fault]]`.

@@ -48,6 +48,33 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Vec<RawVariant>")]
     pub variant: Vec<Spanned<RawVariant>>,
+    #[serde(default)]
+    #[schemars(with = "Vec<RawService>")]
+    pub service: Vec<Spanned<RawService>>,
+}
+
+/// Kind of a `[[service]]`.
+#[derive(
+    Deserialize, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// Real PostgreSQL (Debian's `postgresql` package).
+    Postgres,
+    /// Real Redis (Debian's `redis-server` package).
+    Redis,
+}
+
+/// `[[service]]`: a real database or cache the apps use.
+#[derive(Deserialize, Debug, Clone, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[schemars(with = "ServiceKind")]
+    pub kind: Spanned<ServiceKind>,
+    #[schemars(with = "Option<u32>")]
+    pub max_connections: Option<Spanned<u32>>,
 }
 
 /// Which proxy sits between the clients and the upstreams.
@@ -78,6 +105,10 @@ pub struct RawProxy {
     #[schemars(with = "Option<String>")]
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,
+    #[schemars(with = "Option<u64>")]
+    pub rlimit_nofile: Option<Spanned<u64>>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub disk_limit: Option<Spanned<toml::Value>>,
 }
 
 /// `[target]`: a deployment outside this machine.
@@ -190,6 +221,7 @@ pub struct RawLoad {
     pub connection: Option<ConnectionPolicy>,
     pub requests: Option<Vec<RequestSpec>>,
     pub behaviour: Option<Behaviour>,
+    pub source_addresses: Option<u32>,
 }
 
 /// `[[fault]]`.
@@ -212,6 +244,29 @@ pub struct RawFault {
     #[schemars(with = "Option<PathBuf>")]
     pub config: Option<Spanned<PathBuf>>,
     pub label: Option<String>,
+    /// Link faults (`target = "link:…"`): see `validate::links`.
+    #[schemars(with = "Option<String>")]
+    pub latency: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub jitter: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub delay: Option<Spanned<String>>,
+    #[schemars(with = "Option<String>")]
+    pub close_after: Option<Spanned<String>>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub rate: Option<Spanned<toml::Value>>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub bytes: Option<Spanned<toml::Value>>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub average_size: Option<Spanned<toml::Value>>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub size_variation: Option<Spanned<toml::Value>>,
+    #[schemars(with = "Option<String>")]
+    pub direction: Option<Spanned<String>>,
+    #[schemars(with = "Option<f64>")]
+    pub toxicity: Option<Spanned<f64>>,
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<Spanned<String>>,
 }
 
 /// `[[phase]]`.

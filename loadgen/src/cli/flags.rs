@@ -178,6 +178,7 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
             connection,
             requests: vec![request],
             behaviour,
+            source_addresses: None,
         }],
     })
 }

@@ -157,7 +157,13 @@ impl PopCtx {
         recv_buffer: Option<u32>,
     ) -> Result<Stream, ErrorKind> {
         let ps = self.ps();
-        ps.connector.connect(&ps.endpoints[ep], recv_buffer).await
+        let source = ps.pop.source_addresses.map(|n| {
+            let i = (self.rand() % u64::from(n.max(1))) as u32;
+            std::net::IpAddr::V4(crate::plan::source_address(i))
+        });
+        ps.connector
+            .connect_from(&ps.endpoints[ep], recv_buffer, source)
+            .await
     }
 
     /// Opens a request connection (HTTP/1.1 or HTTP/2 per the plan) to endpoint `ep`.

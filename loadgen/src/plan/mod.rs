@@ -143,6 +143,22 @@ pub struct Population {
     /// What each client does on the wire. Default `normal`.
     #[serde(default)]
     pub behaviour: Behaviour,
+    /// Clients come from this many loopback addresses (each new connection binds one of
+    /// them, drawn at random; see [`source_address`]). Default: the kernel's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_addresses: Option<u32>,
+}
+
+/// Most source addresses a population may use.
+pub const MAX_SOURCE_ADDRESSES: u32 = 1_000_000;
+
+/// Source address `i` (0-based) of a population: 127.A.B.C with C in 1..=254, spread so
+/// that no two share an address and none is 127.0.0.1 (A starts at 1).
+pub fn source_address(i: u32) -> std::net::Ipv4Addr {
+    let c = 1 + (i % 254) as u8;
+    let b = ((i / 254) % 256) as u8;
+    let a = 1 + (i / (254 * 256)) as u8;
+    std::net::Ipv4Addr::new(127, a, b, c)
 }
 
 /// One entry of a weighted request mix.
@@ -247,5 +263,24 @@ impl Plan {
             (None, Load::Closed { .. }) => self.duration.get(),
         };
         (p.start.get() + own).min(self.duration.get())
+    }
+}
+
+#[cfg(test)]
+mod source_address_tests {
+    use super::{MAX_SOURCE_ADDRESSES, source_address};
+
+    #[test]
+    fn source_addresses_are_distinct_loopback_and_never_localhost() {
+        let mut seen = std::collections::HashSet::new();
+        for i in (0..MAX_SOURCE_ADDRESSES)
+            .step_by(17)
+            .chain([MAX_SOURCE_ADDRESSES - 1])
+        {
+            let a = source_address(i);
+            assert!(a.is_loopback() && a != std::net::Ipv4Addr::LOCALHOST, "{a}");
+            assert!(a.octets()[3] != 0 && a.octets()[3] != 255, "{a}");
+            assert!(seen.insert(a), "{i} -> {a} twice");
+        }
     }
 }

@@ -92,6 +92,15 @@ impl Plan {
                 p.start, self.duration
             )));
         }
+        if let Some(n) = p.source_addresses
+            && !(1..=super::MAX_SOURCE_ADDRESSES).contains(&n)
+        {
+            return Err(inv(format!(
+                "population {:?}: source_addresses must be 1..={} (got {n})",
+                p.name,
+                super::MAX_SOURCE_ADDRESSES
+            )));
+        }
         if p.duration.is_some_and(|d| d.get().is_zero()) || p.max_requests == Some(0) {
             return Err(inv("duration and max_requests must be > 0".into()));
         }

@@ -69,8 +69,18 @@ impl Connector {
         ep: &Endpoint,
         recv_buffer: Option<u32>,
     ) -> Result<Stream, ErrorKind> {
-        match tokio::time::timeout(self.connect_timeout, self.connect_inner(ep, recv_buffer)).await
-        {
+        self.connect_from(ep, recv_buffer, None).await
+    }
+
+    /// Like [`Connector::connect`], from local address `source` (port chosen by the kernel).
+    pub async fn connect_from(
+        &self,
+        ep: &Endpoint,
+        recv_buffer: Option<u32>,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Stream, ErrorKind> {
+        let inner = self.connect_inner(ep, recv_buffer, source);
+        match tokio::time::timeout(self.connect_timeout, inner).await {
             Ok(r) => r,
             Err(_) => Err(ErrorKind::ConnectTimeout),
         }
@@ -80,6 +90,7 @@ impl Connector {
         &self,
         ep: &Endpoint,
         recv_buffer: Option<u32>,
+        source: Option<std::net::IpAddr>,
     ) -> Result<Stream, ErrorKind> {
         let sock = if ep.addr.is_ipv4() {
             TcpSocket::new_v4()
@@ -89,6 +100,10 @@ impl Connector {
         .map_err(|e| ErrorKind::from_connect(&e))?;
         if let Some(n) = recv_buffer {
             sock.set_recv_buffer_size(n)
+                .map_err(|e| ErrorKind::from_connect(&e))?;
+        }
+        if let Some(ip) = source {
+            sock.bind(SocketAddr::new(ip, 0))
                 .map_err(|e| ErrorKind::from_connect(&e))?;
         }
         let tcp = sock

@@ -13,7 +13,7 @@ impl State<'_> {
             .iter()
             .enumerate()
             .filter(|(_, i)| match t {
-                FaultTarget::Proxy => false,
+                FaultTarget::Proxy | FaultTarget::Link(_) | FaultTarget::Service(_) => false,
                 FaultTarget::Pool(p) => &self.s.upstreams[i.pool].name == p,
                 FaultTarget::Instance(p, n) => &self.s.upstreams[i.pool].name == p && i.index == *n,
             })
@@ -24,25 +24,30 @@ impl State<'_> {
     pub(super) fn handle(&mut self, ev: Event) {
         let t = self.now().as_secs_f64();
         let (label, result) = match ev {
-            Event::Apply(k) => {
+            Event::Apply(k) | Event::Undo(k) => {
+                let undo = matches!(ev, Event::Undo(_));
                 let f = self.s.faults[k].clone();
-                (
-                    f.label.clone(),
-                    self.apply(&f.action, &f.target, f.at, false),
-                )
-            }
-            Event::Undo(k) => {
-                let f = self.s.faults[k].clone();
-                (
-                    format!("end of {}", f.label),
-                    self.apply(&f.action, &f.target, f.at, true),
-                )
+                let label = if undo {
+                    format!("end of {}", f.label)
+                } else {
+                    f.label.clone()
+                };
+                let r = if matches!(f.target, FaultTarget::Link(_)) {
+                    self.apply_link(k, undo)
+                } else {
+                    self.apply(&f.action, &f.target, f.at, undo)
+                };
+                (label, r)
             }
             Event::Restart(i) => {
                 let name = self.instances[i].name.clone();
                 (format!("restart {name}"), self.restart(i))
             }
             Event::RestartProxy => ("restart proxy".to_string(), self.restart_proxy()),
+            Event::RestartService(name) => {
+                let r = self.restart_service(&name);
+                (format!("restart {name}"), r)
+            }
         };
         self.markers.push(Marker {
             t,
@@ -56,7 +61,7 @@ impl State<'_> {
         if inst.proc.is_some() {
             return Ok(());
         }
-        let pool = &self.s.upstreams[inst.pool];
+        let pool = &self.pool_for_start(inst.pool);
         match launch::start_instance(
             pool,
             inst.index,
@@ -87,6 +92,9 @@ impl State<'_> {
         }
         if *target == FaultTarget::Proxy {
             return self.apply_proxy(action, at, undo);
+        }
+        if let FaultTarget::Service(name) = target {
+            return self.apply_service(name, action, at, undo);
         }
         let mut errors = Vec::new();
         for i in self.targets_of(target) {
@@ -164,7 +172,7 @@ impl State<'_> {
                 })
             }
             FaultAction::CrashWorker => admin("/faults/crash"),
-            FaultAction::Reload(_) => Ok(()),
+            FaultAction::Reload(_) | FaultAction::Toxic(_) => Ok(()),
         }
     }
 

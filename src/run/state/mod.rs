@@ -3,8 +3,10 @@
 
 mod clock;
 mod events;
+mod links;
 mod proxy;
 mod sampling;
+mod services;
 
 pub use clock::hlog_origin;
 
@@ -38,6 +40,7 @@ enum Event {
     Undo(usize),
     Restart(usize),
     RestartProxy,
+    RestartService(String),
 }
 
 pub(super) struct State<'a> {
@@ -50,6 +53,10 @@ pub(super) struct State<'a> {
     /// The proxy is SIGSTOPped (pause fault): its status page is not sampled.
     proxy_paused: bool,
     loadgen: Option<Proc>,
+    /// The in-path relay, when a fault names a link.
+    relay: Option<links::Relay>,
+    /// Real services (`[[service]]`), by name.
+    services: Vec<(String, crate::run::services::Service)>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
@@ -95,6 +102,8 @@ impl<'a> State<'a> {
             proxy_down: false,
             proxy_paused: false,
             loadgen: None,
+            relay: None,
+            services: Vec::new(),
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),
@@ -123,9 +132,13 @@ impl<'a> State<'a> {
     }
 
     pub fn component_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.instances.iter().map(|i| i.name.clone()).collect();
+        let mut v: Vec<String> = self.services.iter().map(|(n, _)| n.clone()).collect();
+        v.extend(self.instances.iter().map(|i| i.name.clone()));
         if self.s.proxy.kind != ProxyKind::None {
             v.push("proxy".into());
+        }
+        if self.relay.is_some() {
+            v.push("relay".into());
         }
         v.push("loadgen".into());
         v
@@ -137,14 +150,18 @@ impl<'a> State<'a> {
             SampleLog::create(&path)
                 .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?,
         );
+        self.start_services()?;
         self.start_upstreams()?;
+        self.start_pool_links()?;
         self.start_proxy()?;
+        self.start_client_links()?;
         self.start_loadgen()?;
         self.main_loop()
     }
 
     fn start_upstreams(&mut self) -> Result<(), RunError> {
-        for (pi, pool) in self.s.upstreams.iter().enumerate() {
+        for pi in 0..self.s.upstreams.len() {
+            let pool = &self.pool_for_start(pi);
             let mut addrs = Vec::new();
             for index in 0..pool.instances {
                 self.stopped()?;
@@ -175,7 +192,17 @@ impl<'a> State<'a> {
         if let Some(r) = &self.s.target {
             return vec![remote_url(&r.url, scheme)];
         }
-        let ports: Vec<u16> = match t {
+        let relayed = matches!(t, LoadTarget::Proxy(_));
+        self.direct_ports(t)
+            .into_iter()
+            .map(|p| if relayed { self.client_port(p) } else { p })
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The ports a population's target resolves to, before any relay.
+    fn direct_ports(&self, t: &LoadTarget) -> Vec<u16> {
+        match t {
             LoadTarget::Proxy(l) if self.s.proxy.kind != ProxyKind::None => self
                 .bindings
                 .listeners
@@ -202,11 +229,7 @@ impl<'a> State<'a> {
                     .map(|i| i.ports.port)
                     .collect()
             }
-        };
-        ports
-            .iter()
-            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
-            .collect()
+        }
     }
 
     fn start_loadgen(&mut self) -> Result<(), RunError> {
@@ -350,6 +373,15 @@ impl<'a> State<'a> {
     }
 
     fn check_deaths(&mut self, now: Duration) -> Result<(), RunError> {
+        self.check_services()?;
+        if let Some(r) = self.relay.as_mut()
+            && let Some(st) = r.proc.exited()
+        {
+            return Err(RunError::Died(format!(
+                "the relay exited unexpectedly ({st})\n--- last lines of logs/relay.log ---\n{}",
+                r.proc.log_tail(20)
+            )));
+        }
         if let Some(p) = self.proxy.as_mut()
             && !self.proxy_down
             && let Some(st) = p.exited()
@@ -397,10 +429,16 @@ impl<'a> State<'a> {
         if let Some(p) = self.proxy.as_mut() {
             procs.push(p);
         }
+        if let Some(r) = self.relay.as_mut() {
+            procs.push(&mut r.proc);
+        }
         for i in &mut self.instances {
             if let Some(p) = i.proc.as_mut() {
                 procs.push(p);
             }
+        }
+        for (_, s) in self.services.iter_mut() {
+            procs.push(&mut s.proc);
         }
         for p in procs.iter() {
             p.signal(libc::SIGCONT);

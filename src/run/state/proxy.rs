@@ -68,13 +68,21 @@ impl State<'_> {
     fn spawn_proxy(&self) -> Result<Proc, StartError> {
         let p = &self.s.proxy;
         let log = self.proxy_log();
-        let cmd = launch::proxy_cmd(
+        let mut cmd = launch::proxy_cmd(
             p.kind,
             &p.binary,
             &self.proxy_conf_path,
             &self.opts.dir.join("proxy"),
             &self.proxy_config,
         );
+        if let Some(n) = p.rlimit_nofile {
+            os::limit_nofile(&mut cmd, n);
+        }
+        if let Some(bytes) = p.disk_limit {
+            let dir = self.opts.dir.join("proxy").join("limited");
+            std::fs::create_dir_all(&dir).map_err(|e| StartError::spawn("proxy", &log, e))?;
+            cmd = launch::in_limited_dir(cmd, &dir, bytes);
+        }
         let mut proc = Proc::spawn("proxy", cmd, &log, &p.cpus)
             .map_err(|e| StartError::spawn("proxy", &log, e))?;
         let dl = deadline(self.s);

@@ -36,6 +36,12 @@ impl State<'_> {
         if let Some(p) = &self.loadgen {
             groups.push(("loadgen".into(), p.pid()));
         }
+        if let Some(r) = &self.relay {
+            groups.push(("relay".into(), r.proc.pid()));
+        }
+        for (name, s) in &self.services {
+            groups.push((name.clone(), s.proc.pid()));
+        }
         for i in &self.instances {
             if let Some(p) = &i.proc {
                 groups.push((i.name.clone(), p.pid()));

@@ -18,6 +18,7 @@ pub(super) fn asserts(
         if let Some(c) = metric.component() {
             let ok = c == "proxy"
                 || c == "loadgen"
+                || c == "relay"
                 || pools.iter().any(|p| {
                     p.name == c
                         || c.strip_prefix(&format!("{}.", p.name))
@@ -28,7 +29,7 @@ pub(super) fn asserts(
                 return Err(ctx.err(
                     r.metric.span(),
                     key("metric"),
-                    format!("unknown component {c:?}: proxy, loadgen, a pool or POOL.INDEX"),
+                    format!("unknown component {c:?}: proxy, loadgen, relay, a pool or POOL.INDEX"),
                 ));
             }
         }

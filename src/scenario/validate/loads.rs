@@ -147,6 +147,7 @@ pub(super) fn loads(
             connection: r.connection.clone().unwrap_or_default(),
             requests,
             behaviour: r.behaviour.clone().unwrap_or_default(),
+            source_addresses: r.source_addresses,
         };
         // The loadgen's own rules, on a one-population plan with a placeholder target.
         let probe = Plan {
@@ -193,5 +194,6 @@ pub fn population(l: &LoadSpec, targets: Option<Vec<String>>) -> Population {
         connection: l.connection.clone(),
         requests: l.requests.clone(),
         behaviour: l.behaviour.clone(),
+        source_addresses: l.source_addresses,
     }
 }

@@ -14,8 +14,10 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod asserts;
+mod links;
 mod loads;
 mod pools;
+mod services;
 mod target;
 mod timeline;
 
@@ -116,7 +118,8 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
         proxy.kind = ProxyKind::None;
     }
     let phases = phases(ctx, &raw.phase, duration)?;
-    let faults = faults(ctx, &raw.fault, &upstreams, duration)?;
+    let services = services::services(ctx, &raw.service, &upstreams)?;
+    let faults = faults(ctx, &raw.fault, &upstreams, &services, proxy.kind, duration)?;
     let asserts = asserts(ctx, &raw.assert, &phases, &loads, &upstreams)?;
     if remote.is_some() {
         target::check_asserts(ctx, &asserts)?;
@@ -171,5 +174,6 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
         asserts,
         variants,
         variant,
+        services,
     })
 }

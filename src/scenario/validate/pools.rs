@@ -12,11 +12,11 @@ pub(super) fn upstreams(
         let key = |k: &str| format!("upstream[{i}].{k}");
         let r = u.get_ref();
         let name = r.name.get_ref().clone();
-        if !valid_name(&name) || name == "proxy" || name == "loadgen" {
+        if !valid_name(&name) || name == "proxy" || name == "loadgen" || name == "relay" {
             return Err(ctx.err(
                 r.name.span(),
                 key("name"),
-                "letters, digits, '-', '_'; not \"proxy\" or \"loadgen\"",
+                "letters, digits, '-', '_'; not \"proxy\", \"loadgen\" or \"relay\"",
             ));
         }
         if out.iter().any(|p| p.name == name) {
@@ -103,6 +103,7 @@ pub(super) fn upstreams(
             restart_sec: r.restart_sec.map(Dur::get),
             may_exit: r.may_exit,
             flags: flags(ctx, &key("flags"), r.flags.as_ref())?,
+            env: Vec::new(),
         });
         if let Some(pool) = out.last()
             && pool.kind == UpstreamKind::Fake
@@ -272,8 +273,47 @@ pub(super) fn proxy(
         Some(l) => l.get_ref().clone(),
         None => String::new(),
     };
+    let rlimit_nofile = match r.and_then(|r| r.rlimit_nofile.as_ref()) {
+        Some(n) if *n.get_ref() < 16 => {
+            return Err(ctx.err(
+                n.span(),
+                "proxy.rlimit_nofile",
+                "at least 16 (the proxy needs a few descriptors to start)",
+            ));
+        }
+        Some(n) if hard_nofile().is_some_and(|h| *n.get_ref() > h) => {
+            return Err(ctx.err(
+                n.span(),
+                "proxy.rlimit_nofile",
+                format!(
+                    "above this machine's hard limit ({}): raising it needs CAP_SYS_RESOURCE",
+                    hard_nofile().unwrap_or_default()
+                ),
+            ));
+        }
+        n => n.map(|n| *n.get_ref()),
+    };
+    let disk_limit = match r.and_then(|r| r.disk_limit.as_ref()) {
+        None => None,
+        Some(v) => {
+            let n = match v.get_ref() {
+                toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
+                toml::Value::String(s) => proxylab_relay::toxic::parse_size(s).filter(|n| *n > 0),
+                _ => None,
+            };
+            Some(n.ok_or_else(|| {
+                ctx.err(
+                    v.span(),
+                    "proxy.disk_limit",
+                    "a size > 0: bytes or \"1MiB\", \"512KiB\"",
+                )
+            })?)
+        }
+    };
     Ok(ProxySpec {
         kind,
+        rlimit_nofile,
+        disk_limit,
         config,
         config_text,
         listeners,
@@ -284,4 +324,11 @@ pub(super) fn proxy(
             .and_then(|r| r.binary.clone())
             .unwrap_or_else(|| "nginx".into()),
     })
+}
+
+/// The hard RLIMIT_NOFILE of this process (`Max open files` in /proc/self/limits).
+fn hard_nofile() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(4)?.parse().ok()
 }

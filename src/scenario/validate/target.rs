@@ -71,6 +71,8 @@ pub(super) fn no_proxy() -> ProxySpec {
         status_path: None,
         status_listener: String::new(),
         binary: PathBuf::from("nginx"),
+        rlimit_nofile: None,
+        disk_limit: None,
     }
 }
 

@@ -97,6 +97,8 @@ pub(super) fn faults(
     ctx: &Ctx,
     raw: &[Spanned<RawFault>],
     pools: &[UpstreamPool],
+    services: &[ServiceSpec],
+    proxy: ProxyKind,
     duration: Duration,
 ) -> R<Vec<Fault>> {
     let mut out = Vec::new();
@@ -112,7 +114,20 @@ pub(super) fn faults(
             ));
         }
         let action_name = r.action.get_ref().as_str();
+        let link = r
+            .target
+            .as_ref()
+            .filter(|t| t.get_ref().starts_with("link:"));
+        if link.is_none() {
+            links::no_toxic_keys(ctx, i, r)?;
+        }
         let target = match &r.target {
+            Some(t) if link.is_some() => {
+                FaultTarget::Link(links::hop(ctx, t, &key("target"), pools, proxy)?)
+            }
+            Some(t) if services.iter().any(|s| &s.name == t.get_ref()) => {
+                FaultTarget::Service(t.get_ref().clone())
+            }
             Some(t) => fault_target(ctx, t, &key("target"), pools)?,
             None if action_name == "reload" => FaultTarget::Proxy,
             None => {
@@ -128,7 +143,7 @@ pub(super) fn faults(
             FaultTarget::Pool(p) | FaultTarget::Instance(p, _) => {
                 pools.iter().find(|x| &x.name == p).map(|x| x.kind)
             }
-            FaultTarget::Proxy => None,
+            FaultTarget::Proxy | FaultTarget::Link(_) | FaultTarget::Service(_) => None,
         };
         let not_proxy = |what: &str| -> R<()> {
             if is_proxy {
@@ -154,6 +169,7 @@ pub(super) fn faults(
             Ok(())
         };
         let action = match action_name {
+            _ if link.is_some() => FaultAction::Toxic(links::toxic(ctx, i, f)?),
             "kill" => {
                 let signal = match &r.signal {
                     None => libc::SIGKILL,
@@ -249,12 +265,13 @@ pub(super) fn faults(
                 | FaultAction::Unhealthy
                 | FaultAction::Latency(_)
                 | FaultAction::StopAccepting
+                | FaultAction::Toxic(_)
         );
         if r.for_.is_some() && !undoable {
             return Err(ctx.err(
                 f.span(),
                 key("for"),
-                "only pause, unhealthy, latency and stop_accepting take `for`",
+                "only pause, unhealthy, latency, stop_accepting and link faults take `for`",
             ));
         }
         let label = r.label.clone().unwrap_or_else(|| {
@@ -262,6 +279,8 @@ pub(super) fn faults(
                 FaultTarget::Proxy => "proxy".to_string(),
                 FaultTarget::Pool(p) => p.clone(),
                 FaultTarget::Instance(p, i) => format!("{p}.{i}"),
+                FaultTarget::Link(h) => format!("link:{h}"),
+                FaultTarget::Service(s) => s.clone(),
             };
             format!("{action_name} {t}")
         });

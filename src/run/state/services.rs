@@ -1,0 +1,127 @@
+//! The run's real services: started first (their addresses go into the upstreams' arguments
+//! and environment), sampled, watched and stopped like every component.
+
+use super::{Event, State, deadline};
+use crate::run::services;
+use crate::run::{RunError, os};
+use crate::scenario::{FaultAction, UpstreamPool};
+use std::time::{Duration, Instant};
+
+impl State<'_> {
+    pub(super) fn start_services(&mut self) -> Result<(), RunError> {
+        for spec in &self.s.services {
+            self.stopped()?;
+            let svc = services::start(spec, &self.opts.dir, deadline(self.s))?;
+            self.services.push((spec.name.clone(), svc));
+        }
+        Ok(())
+    }
+
+    /// Pool `pi` as it is started: `{{service.NAME.url}}` expanded in its arguments and flags,
+    /// one `PROXYLAB_SERVICE_<NAME>_URL` variable per service in its environment.
+    pub(super) fn pool_for_start(&self, pi: usize) -> UpstreamPool {
+        let mut pool = self.s.upstreams[pi].clone();
+        if self.services.is_empty() {
+            return pool;
+        }
+        let urls: Vec<(String, String)> = self
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), s.url.clone()))
+            .collect();
+        for a in pool.args.iter_mut().chain(pool.flags.iter_mut()) {
+            *a = services::expand(a, &urls);
+        }
+        pool.env = urls
+            .iter()
+            .map(|(n, u)| (services::env_name(n), u.clone()))
+            .collect();
+        pool
+    }
+
+    /// A service that exited by itself stops the run (exit 3).
+    pub(super) fn check_services(&mut self) -> Result<(), RunError> {
+        for (name, svc) in &mut self.services {
+            if svc.down {
+                continue;
+            }
+            if let Some(st) = svc.proc.exited() {
+                return Err(RunError::Died(format!(
+                    "service {name} exited unexpectedly ({st})\n--- last lines of logs/{name}.log ---\n{}",
+                    svc.proc.log_tail(20)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A fault on a service: kill (and restart after a delay), restart, pause, resume.
+    pub(super) fn apply_service(
+        &mut self,
+        name: &str,
+        action: &FaultAction,
+        at: Duration,
+        undo: bool,
+    ) -> Result<(), String> {
+        let now = self.now();
+        let Some((_, svc)) = self.services.iter_mut().find(|(n, _)| n == name) else {
+            return Err(format!("no service {name}"));
+        };
+        let pid = svc.proc.pid();
+        let running = !svc.down && svc.proc.exited().is_none();
+        match action {
+            FaultAction::Kill {
+                signal,
+                restart_after,
+            } => {
+                if !running {
+                    return Err("not running".into());
+                }
+                svc.down = true;
+                os::signal_group(pid, libc::SIGCONT);
+                os::signal_group(pid, *signal);
+                if let Some(d) = restart_after {
+                    let ev = Event::RestartService(name.to_string());
+                    self.events.push((now.max(at) + *d, ev));
+                }
+                Ok(())
+            }
+            FaultAction::Restart => self.restart_service(name),
+            FaultAction::Pause | FaultAction::Resume => {
+                if !running {
+                    return Err("not running".into());
+                }
+                let stop = matches!(action, FaultAction::Pause) && !undo;
+                os::signal_group(pid, if stop { libc::SIGSTOP } else { libc::SIGCONT });
+                Ok(())
+            }
+            _ => Err("not applicable to a service (kill, restart, pause, resume)".into()),
+        }
+    }
+
+    /// Starts a killed service again: same port, same data directory.
+    pub(super) fn restart_service(&mut self, name: &str) -> Result<(), String> {
+        let Some(spec) = self.s.services.iter().find(|s| s.name == name) else {
+            return Err(format!("no service {name}"));
+        };
+        let dl = deadline(self.s);
+        let log = self.opts.dir.join("logs").join(format!("{name}.log"));
+        let Some((_, svc)) = self.services.iter_mut().find(|(n, _)| n == name) else {
+            return Err(format!("no service {name}"));
+        };
+        if !svc.down && svc.proc.exited().is_none() {
+            return Err("already running".into());
+        }
+        // The old server (and, for PostgreSQL, its backends) must be gone first.
+        let pg = svc.proc.pid();
+        svc.proc.kill();
+        while os::group_alive(pg) && Instant::now() < dl {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (proc, _) = services::spawn(spec, svc.data.path(), svc.port, &log, dl)
+            .map_err(|e| e.to_string())?;
+        svc.proc = proc;
+        svc.down = false;
+        Ok(())
+    }
+}

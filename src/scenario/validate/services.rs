@@ -1,0 +1,99 @@
+//! `[[service]]`: real PostgreSQL and Redis. The programs are looked up when the file is
+//! loaded; a missing one is exit 2 naming the key and the install command. Every
+//! `{{service.NAME.url}}` in an upstream's `args` or `flags` must name a service.
+
+use super::*;
+
+/// Where Debian puts a PostgreSQL server (`/usr/lib/postgresql/VERSION/bin`, newest first),
+/// or the directory of `postgres` on PATH.
+fn postgres_dir() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("postgres").is_file() && p.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .or_else(|| on_path("postgres").filter(|d| d.join("initdb").is_file()))
+}
+
+/// The directory of `program` on PATH.
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join(program).is_file()))
+}
+
+pub(super) fn services(
+    ctx: &Ctx,
+    raw: &[Spanned<RawService>],
+    pools: &[UpstreamPool],
+) -> R<Vec<ServiceSpec>> {
+    let mut out: Vec<ServiceSpec> = Vec::new();
+    for (i, s) in raw.iter().enumerate() {
+        let r = s.get_ref();
+        let key = |k: &str| format!("service[{i}].{k}");
+        let name = r.name.get_ref().clone();
+        let taken = ["proxy", "loadgen", "relay", "runner"].contains(&name.as_str())
+            || pools.iter().any(|p| p.name == name)
+            || out.iter().any(|o| o.name == name);
+        if !valid_name(&name) || taken {
+            return Err(ctx.err(
+                r.name.span(),
+                key("name"),
+                "letters, digits, '-', '_'; not a pool's name, \"proxy\", \"loadgen\", \"relay\" or another service's",
+            ));
+        }
+        let kind = *r.kind.get_ref();
+        let (bin_dir, install) = match kind {
+            ServiceKind::Postgres => (postgres_dir(), "apt-get install -y postgresql"),
+            ServiceKind::Redis => (on_path("redis-server"), "apt-get install -y redis-server"),
+        };
+        let Some(bin_dir) = bin_dir else {
+            return Err(ctx.err(
+                r.kind.span(),
+                key("kind"),
+                format!("{kind:?} is not installed on this machine ({install})").to_lowercase(),
+            ));
+        };
+        let max_connections = match &r.max_connections {
+            Some(m) if *m.get_ref() == 0 => {
+                return Err(ctx.err(m.span(), key("max_connections"), "must be > 0"));
+            }
+            m => m.as_ref().map(|m| *m.get_ref()),
+        };
+        out.push(ServiceSpec {
+            name,
+            kind,
+            bin_dir,
+            max_connections,
+        });
+    }
+    for (pi, p) in pools.iter().enumerate() {
+        for a in p.args.iter().chain(&p.flags) {
+            let mut rest = a.as_str();
+            while let Some(at) = rest.find("{{service.") {
+                let tail = &rest[at + "{{service.".len()..];
+                let name = tail.split(['.', '}']).next().unwrap_or_default();
+                if !out.iter().any(|s| s.name == name) || !tail[name.len()..].starts_with(".url}}")
+                {
+                    return Err(ctx.err(
+                        0..0,
+                        format!("upstream[{pi}].args"),
+                        format!(
+                            "{a:?}: `{{{{service.NAME.url}}}}` with NAME a [[service]] (known: {})",
+                            out.iter()
+                                .map(|s| s.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                rest = &tail[name.len()..];
+            }
+        }
+    }
+    Ok(out)
+}

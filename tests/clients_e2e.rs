@@ -1,0 +1,94 @@
+//! Many clients: `source_addresses` on a population makes every connection come from one of
+//! N loopback addresses, and the proxy (ours and real nginx) sees them as distinct clients:
+//! its access log lists them and `limit_req` keyed on `$binary_remote_addr` gives each its own
+//! bucket (`scenarios/per-ip-limit.toml`).
+
+mod common;
+
+use common::{proxylab, run_dirs};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn scenario_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/per-ip-limit.toml")
+}
+
+/// Distinct `$remote_addr` values of a run's access log.
+fn addresses(run: &Path) -> BTreeSet<String> {
+    let log = std::fs::read_to_string(run.join("proxy/access.log"))
+        .unwrap_or_else(|e| panic!("{}: {e}", run.display()));
+    log.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_variants(variants: &str, out: &Path) {
+    let s = scenario_file();
+    let r = proxylab(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--ci",
+            "--no-compare",
+            "--variant",
+            variants,
+            "--out",
+            out.to_str().expect("utf8"),
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+fn check_many(run: &Path) {
+    let addrs = addresses(run);
+    // 1,500 connections, each from one of 1,000 addresses drawn at random: about
+    // 1000 × (1 − e^-1.5) ≈ 777 distinct ones; 600 is far below any plausible draw.
+    assert!(addrs.len() >= 600, "{} distinct: {addrs:?}", addrs.len());
+    assert!(addrs.len() <= 1000, "{}", addrs.len());
+    for a in &addrs {
+        let ip: std::net::Ipv4Addr = a.parse().unwrap_or_else(|_| panic!("address {a:?}"));
+        assert!(
+            ip.is_loopback() && ip != std::net::Ipv4Addr::LOCALHOST,
+            "{ip}"
+        );
+    }
+}
+
+#[test]
+fn source_addresses_reach_our_proxy_as_distinct_clients() {
+    let out = tempfile::tempdir().expect("tempdir");
+    run_variants("base,one-address", out.path());
+    let dirs = run_dirs(out.path(), "per-ip-limit");
+    let base = dirs.iter().find(|d| d.ends_with_ci()).expect("base run");
+    check_many(base);
+    let one = dirs
+        .iter()
+        .find(|d| d.to_string_lossy().ends_with("one-address+ci"))
+        .expect("one-address run");
+    assert_eq!(addresses(one).len(), 1, "one address");
+}
+
+#[test]
+fn source_addresses_reach_nginx_as_distinct_clients() {
+    let Some(_) = proxylab_testkit::require("nginx", "apt-get install -y nginx") else {
+        return;
+    };
+    let out = tempfile::tempdir().expect("tempdir");
+    run_variants("nginx", out.path());
+    let dirs = run_dirs(out.path(), "per-ip-limit");
+    check_many(&dirs[0]);
+}
+
+trait EndsWithCi {
+    fn ends_with_ci(&self) -> bool;
+}
+
+impl EndsWithCi for PathBuf {
+    /// The base run's directory is `<time>-ci`.
+    fn ends_with_ci(&self) -> bool {
+        self.to_string_lossy().ends_with("Z-ci")
+    }
+}

@@ -1,0 +1,47 @@
+"""A real ASGI app using the run's PostgreSQL and Redis (URLs from the runner's environment).
+
+GET /db    -> one connection per request, `SELECT count(*) FROM pg_stat_activity`
+GET /cache -> PING over a raw RESP connection (no client library needed)
+"""
+import asyncio
+import os
+
+import psycopg
+
+DB = os.environ.get("PROXYLAB_SERVICE_DB_URL", "")
+CACHE = os.environ.get("PROXYLAB_SERVICE_CACHE_URL", "")
+
+
+def db_query():
+    with psycopg.connect(DB, connect_timeout=5) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0]
+
+
+async def cache_ping():
+    host_port = CACHE.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"PING\r\n")
+    await writer.drain()
+    line = await reader.readline()
+    writer.close()
+    return line.strip().decode()
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    try:
+        if path == "/db":
+            body = f"connections={await asyncio.to_thread(db_query)}"
+        elif path == "/cache":
+            body = await cache_ping()
+        else:
+            body = "ok"
+        status = 200
+    except Exception as e:  # the error class is the point of an outage test
+        body, status = f"{type(e).__name__}: {e}", 500
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body.encode()})
