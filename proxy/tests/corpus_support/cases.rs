@@ -98,7 +98,10 @@ pub fn unescape(s: &str) -> Result<Vec<u8>, String> {
                 let inner = s.get(i + 1..end).ok_or("bad \\R")?;
                 let (n, c) = inner.split_once(',').ok_or("\\R{N,c} needs a comma")?;
                 let n: usize = n.parse().map_err(|e| format!("\\R count: {e}"))?;
-                out.extend(std::iter::repeat_n(c.as_bytes().first().copied().unwrap_or(b'a'), n));
+                out.extend(std::iter::repeat_n(
+                    c.as_bytes().first().copied().unwrap_or(b'a'),
+                    n,
+                ));
                 i = end + 1;
             }
             other => return Err(format!("unknown escape \\{}", other as char)),

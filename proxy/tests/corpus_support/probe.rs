@@ -38,7 +38,12 @@ pub fn send(addr: SocketAddr, bytes: &[u8]) -> Answer {
         match s.read(&mut tmp) {
             Ok(0) => break "closed",
             Ok(n) => out.extend_from_slice(&tmp[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 break "open";
             }
             Err(_) => break "closed",
@@ -74,7 +79,13 @@ fn responses(mut raw: &[u8]) -> Vec<String> {
             .headers
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-            .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok());
+            .and_then(|h| {
+                std::str::from_utf8(h.value)
+                    .ok()?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            });
         let chunked = r.headers.iter().any(|h| {
             h.name.eq_ignore_ascii_case("transfer-encoding")
                 && h.value.eq_ignore_ascii_case(b"chunked")

@@ -75,7 +75,8 @@ fn serve(mut s: TcpStream, seen: &Mutex<Vec<String>>) {
         seen.lock().expect("lock").push(line);
     }
     if got_some {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+        let _ =
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
     }
 }
 
