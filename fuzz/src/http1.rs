@@ -12,18 +12,20 @@ pub const LIMITS: Limits = Limits {
     ignore_invalid: true,
 };
 
-/// What the proxy acts on in a head (and forwards).
-fn view(
-    h: &RequestHead,
-) -> (
+/// Method, target, minor version, headers, Host, Content-Length, chunked.
+type View = (
     Vec<u8>,
     Vec<u8>,
     u8,
-    Vec<(Vec<u8>, Vec<u8>)>,
+    Headers,
     Option<Vec<u8>>,
     Option<u64>,
     bool,
-) {
+);
+type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// What the proxy acts on in a head (and forwards).
+fn view(h: &RequestHead) -> View {
     (
         h.method().to_vec(),
         h.target().to_vec(),
