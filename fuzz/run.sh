@@ -16,6 +16,7 @@ bin=target/afl/debug/proxylab-fuzz-afl
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_SKIP_CRASHES=1 AFL_QUIET=1
 failed=0
+mkdir -p target/afl/out
 for t in "${targets[@]}"; do
   out=target/afl/out/$t
   rm -rf "$out"
