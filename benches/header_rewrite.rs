@@ -75,6 +75,7 @@ fn head(path: &str) -> RequestHead {
         large_num: 4,
         large_size: 8192,
         underscores: false,
+        ignore_invalid: true,
     };
     match parse(raw.as_bytes(), &lim) {
         Ok(Some((h, _))) => h,

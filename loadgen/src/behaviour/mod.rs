@@ -1,6 +1,7 @@
 //! Client behaviours: what one session does on the wire. The drivers (open / closed loop)
 //! call [`run_session`]; each behaviour records through the population's `Rec`.
 
+mod h2abuse;
 mod normal;
 mod slow;
 mod throttle;
@@ -73,5 +74,8 @@ pub async fn run_session(ctx: &PopCtx, intended: Instant, seq: u64, slot: &mut O
             backoff,
             websocket,
         } => ws::reconnect(ctx, intended, seq, hold.get(), backoff.get(), *websocket).await,
+        Behaviour::H2Abuse { attack, hold } => {
+            h2abuse::run(ctx, intended, *attack, hold.get()).await
+        }
     }
 }

@@ -82,7 +82,8 @@ pub struct Args {
     pub sni: Option<String>,
     /// Client behaviour: a kind (normal, slow_headers, slow_body, slow_reader, large_upload,
     /// idle_hoarder, ws_idle, ws_chatty, reconnect_storm) or an inline TOML table such as
-    /// '{ kind = "slow_headers", interval = "5s" }'.
+    /// '{ kind = "slow_headers", interval = "5s" }' or
+    /// '{ kind = "h2_abuse", attack = "rapid_reset" }' (with --protocol h2 or h2c).
     #[arg(long)]
     pub behaviour: Option<String>,
     /// TCP+TLS connect timeout (default 5s).

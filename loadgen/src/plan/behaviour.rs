@@ -1,6 +1,7 @@
 //! Client behaviours: what one session of a population does on the wire.
 
 use super::Dur;
+pub use crate::transport::h2attack::H2Attack;
 use serde::{Deserialize, Serialize};
 
 /// What a client of a population does. The load model decides when sessions start (open loop:
@@ -97,6 +98,17 @@ pub enum Behaviour {
         #[serde(default)]
         websocket: bool,
     },
+    /// One of the known HTTP/2 attacks on each connection (rapid reset, CONTINUATION flood,
+    /// HPACK bomb, SETTINGS or PING flood, zero-window stall, stream exhaustion), written frame
+    /// by frame, for `hold` or until the server closes. Needs `protocol = "h2"` or `"h2c"`.
+    H2Abuse {
+        /// Which attack (`rapid_reset`, `continuation_flood`, `hpack_bomb`, `settings_flood`,
+        /// `ping_flood`, `zero_window`, `stream_exhaustion`).
+        attack: H2Attack,
+        /// How long each connection attacks. Default `"10s"`.
+        #[serde(default = "d10s")]
+        hold: Dur,
+    },
 }
 
 impl Default for Behaviour {
@@ -118,6 +130,7 @@ impl Behaviour {
             Behaviour::WsIdle { .. } => "ws_idle",
             Behaviour::WsChatty { .. } => "ws_chatty",
             Behaviour::ReconnectStorm { .. } => "reconnect_storm",
+            Behaviour::H2Abuse { .. } => "h2_abuse",
         }
     }
 
@@ -139,6 +152,7 @@ impl Behaviour {
         !matches!(
             self,
             Behaviour::Normal {}
+                | Behaviour::H2Abuse { .. }
                 | Behaviour::ReconnectStorm {
                     websocket: false,
                     ..

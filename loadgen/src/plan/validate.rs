@@ -172,6 +172,12 @@ impl Plan {
                 self.protocol
             )));
         }
+        if self.protocol == Protocol::H1 && matches!(p.behaviour, Behaviour::H2Abuse { .. }) {
+            return Err(inv(
+                "behaviour h2_abuse speaks HTTP/2 only (set protocol = \"h2\" or \"h2c\")"
+                    .to_string(),
+            ));
+        }
         validate_behaviour(&p.behaviour)
     }
 }
@@ -247,5 +253,6 @@ fn validate_behaviour(b: &Behaviour) -> Result<(), PlanError> {
             positive("hold", !hold.get().is_zero())
         }
         Behaviour::ReconnectStorm { .. } => Ok(()),
+        Behaviour::H2Abuse { hold, .. } => positive("hold", !hold.get().is_zero()),
     }
 }

@@ -3,7 +3,9 @@
 mod connect;
 mod error;
 pub mod h1;
+pub mod h2attack;
 pub mod h2conn;
+pub mod h2raw;
 mod stream;
 pub mod tls;
 

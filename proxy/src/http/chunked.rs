@@ -70,8 +70,9 @@ impl Decoder {
                         _ => None,
                     };
                     if let Some(d) = d {
-                        self.digits += 1;
-                        if self.digits > 15 {
+                        // nginx bounds the value (off_t), not the digits: leading zeros pass.
+                        self.digits = self.digits.saturating_add(1);
+                        if self.size > (i64::MAX as u64) / 16 {
                             return Err(ChunkError::Invalid);
                         }
                         self.size = self.size * 16 + u64::from(d);

@@ -2,11 +2,16 @@
 //! plus `large_client_header_buffers`: 414 for the request line, 494 for header lines) and
 //! nginx's validation (Host, Content-Length, Transfer-Encoding).
 
+use super::{hline, reqline};
 use std::ops::Range;
 
-/// Most header lines a request head may have (more: 494, as nginx's large buffers would
-/// overflow long before).
+/// Most header fields an HTTP/2 request head is written with for HTTP/1.1 parsing
+/// (`server::h2::head`).
 pub const MAX_HEADERS: usize = 128;
+
+/// Most header lines an HTTP/1.x head may have: nginx 1.22 (as packaged by Debian) answers
+/// 400 "client sent too many header lines" past 1000, even when they fit its buffers.
+pub const MAX_HEADER_LINES: usize = 1000;
 
 /// Header (name, value) ranges into a head's `raw`.
 pub type HeaderList = Vec<(Range<usize>, Range<usize>)>;
@@ -101,6 +106,8 @@ pub struct Limits {
     pub large_size: usize,
     /// `underscores_in_headers`.
     pub underscores: bool,
+    /// `ignore_invalid_headers` (HTTP/1.x: headers with invalid names are dropped).
+    pub ignore_invalid: bool,
 }
 
 impl Limits {
@@ -112,6 +119,7 @@ impl Limits {
             large_num: server.large_header_buffers.0,
             large_size: server.large_header_buffers.1,
             underscores: server.underscores_in_headers,
+            ignore_invalid: server.ignore_invalid_headers,
         }
     }
 
@@ -164,40 +172,56 @@ pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), u16> {
     Ok(())
 }
 
-/// nginx's Host validation: the length of the host part of `v` (before a port, without a
-/// trailing dot) and whether it has upper-case letters; None when invalid.
+/// nginx's Host validation (`ngx_http_validate_host`): the length of the host part of `v`
+/// (before a port, without one trailing dot) and whether it has upper-case letters; None
+/// when invalid (two dots in a row, `/`, a control byte, a space or DEL anywhere, or an empty
+/// host part).
 fn validate_host(v: &[u8]) -> Option<(usize, bool)> {
-    let mut dot_pos: Option<usize> = None;
-    let mut in_brackets = false;
+    #[derive(PartialEq)]
+    enum St {
+        Usual,
+        Literal,
+        Rest,
+    }
+    let mut dot_pos = usize::MAX;
+    let mut host_len = v.len();
+    let mut st = St::Usual;
     let mut upper = false;
-    let mut end = v.len();
     for (i, &c) in v.iter().enumerate() {
         match c {
             b'.' => {
-                if dot_pos == Some(i.wrapping_sub(1)) {
+                if i > 0 && dot_pos == i - 1 {
                     return None;
                 }
-                dot_pos = Some(i);
+                dot_pos = i;
             }
-            b':' if !in_brackets => {
-                end = i;
-                break;
+            b':' if st == St::Usual => {
+                host_len = i;
+                st = St::Rest;
             }
-            b'[' if i == 0 => in_brackets = true,
-            b']' => in_brackets = false,
-            b'/' | 0 => return None,
-            _ => {}
+            b'[' if i == 0 => st = St::Literal,
+            b']' if st == St::Literal => {
+                host_len = i + 1;
+                st = St::Rest;
+            }
+            b'/' | 0..=0x20 | 0x7f => return None,
+            _ => upper |= c.is_ascii_uppercase(),
         }
-        upper |= c.is_ascii_uppercase();
     }
-    let mut host = &v[..end];
-    if host.last() == Some(&b'.') {
-        host = &host[..host.len() - 1];
+    if host_len > 0 && dot_pos == host_len - 1 {
+        host_len -= 1;
     }
-    if host.first() == Some(&b'.') {
-        return None;
+    (host_len > 0).then_some((host_len, upper))
+}
+
+/// The [`Host`] for a validated host at `start` in the head: a range when it is already
+/// lower-case, else a lower-cased copy.
+fn host_of(value: &[u8], start: usize, len: usize, upper: bool) -> Host {
+    if upper {
+        Host::Lower(value[..len].to_ascii_lowercase())
+    } else {
+        Host::Raw(start..start + len)
     }
-    Some((host.len(), upper))
 }
 
 /// Whether `hay` contains `needle`, ASCII case-insensitively.
@@ -209,11 +233,20 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 /// Parses a head from `buf` (copied into the head). `Ok(None)` = incomplete; `Err(status)` =
 /// nginx's error status.
 pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
+    let skip = blank_prefix(buf);
+    let buf = &buf[skip..];
     let Some((mut head, n)) = parse_ranges(buf, lim, &mut Vec::new())? else {
         return Ok(None);
     };
     head.raw = buf[..n].to_vec();
-    Ok(Some((head, n)))
+    Ok(Some((head, skip + n)))
+}
+
+/// The empty lines (CR and LF bytes) nginx skips before a request line.
+fn blank_prefix(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
 }
 
 /// As [`parse`], but the head takes `buf`'s allocation and `buf` keeps only the bytes after
@@ -225,6 +258,10 @@ pub fn take(
     lim: &Limits,
     spare: &mut HeaderList,
 ) -> Result<Option<RequestHead>, u16> {
+    let skip = blank_prefix(buf);
+    if skip > 0 {
+        buf.drain(..skip);
+    }
     let Some((mut head, n)) = parse_ranges(buf, lim, spare)? else {
         return Ok(None);
     };
@@ -233,57 +270,64 @@ pub fn take(
     Ok(Some(head))
 }
 
-/// The head's fields as ranges into `buf` (`raw` left empty) and the head's length.
+/// The head's fields as ranges into `buf` (`raw` left empty) and the head's length, read
+/// as nginx reads them ([`reqline`], [`hline`]); invalid header names are dropped unless
+/// `ignore_invalid_headers off`. An error is returned as soon as the bytes so far can no
+/// longer start a valid head, as nginx does, even when the head is not complete.
 fn parse_ranges(
     buf: &[u8],
     lim: &Limits,
     spare: &mut HeaderList,
 ) -> Result<Option<(RequestHead, usize)>, u16> {
-    let mut storage =
-        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut []);
-    let n = match req.parse_with_uninit_headers(buf, &mut storage) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            check_sizes(buf, lim)?;
-            if buf.len() > lim.max_head() {
-                return Err(494);
+    let partial = |lim: &Limits| {
+        check_sizes(buf, lim)?;
+        if buf.len() > lim.max_head() {
+            return Err(494);
+        }
+        Ok(None)
+    };
+    let Some(line) = reqline::parse(buf)? else {
+        return partial(lim);
+    };
+    let mut headers = std::mem::take(spare);
+    headers.clear();
+    let mut at = line.end;
+    let mut lines = 0;
+    let n = loop {
+        match hline::parse(buf, at, lim.underscores) {
+            Err(e) => {
+                *spare = headers;
+                return Err(e);
             }
-            return Ok(None);
+            Ok(None) => {
+                *spare = headers;
+                return partial(lim);
+            }
+            Ok(Some(hline::Next::End(end))) => break end,
+            Ok(Some(hline::Next::Field(f, end))) => {
+                lines += 1;
+                if lines > MAX_HEADER_LINES {
+                    *spare = headers;
+                    return Err(400);
+                }
+                if !(f.invalid && lim.ignore_invalid) {
+                    headers.push((f.name, f.value));
+                }
+                at = end;
+            }
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(494),
-        Err(httparse::Error::Version) => {
-            let is_v2 = buf.windows(7).any(|w| w == b"HTTP/2." || w == b"HTTP/3.");
-            return Err(if is_v2 { 505 } else { 400 });
-        }
-        Err(_) => return Err(400),
     };
     check_sizes(&buf[..n], lim)?;
-    let base = buf.as_ptr() as usize;
-    let range = |s: &[u8]| {
-        let start = s.as_ptr() as usize - base;
-        start..start + s.len()
-    };
-    let method = range(req.method.unwrap_or("").as_bytes());
-    let target = range(req.path.unwrap_or("").as_bytes());
-    let minor = req.version.unwrap_or(1);
-    let request_line_len = buf
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(0);
-    let headers = {
-        let mut v = std::mem::take(spare);
-        v.clear();
-        v.reserve(req.headers.len());
-        v.extend(
-            req.headers
-                .iter()
-                .map(|h| (range(h.name.as_bytes()), range(h.value))),
-        );
-        v
-    };
-    let mut head = RequestHead::unchecked(method, target, minor, headers, request_line_len);
-    check_headers(&mut head, buf, lim)?;
+    let minor = line.minor;
+    let mut head = RequestHead::unchecked(line.method, line.target, minor, headers, line.len);
+    check_headers(&mut head, buf)?;
+    if let Some(h) = line.host {
+        let (len, upper) = validate_host(&buf[h.clone()]).ok_or(400u16)?;
+        head.host = host_of(&buf[h.clone()], h.start, len, upper);
+    }
+    if &buf[head.method.clone()] == b"TRACE" {
+        return Err(405);
+    }
     Ok(Some((head, n)))
 }
 
@@ -317,11 +361,7 @@ impl RequestHead {
 /// with `_` dropped unless `underscores_in_headers`, one valid Host (required in HTTP/1.1),
 /// one numeric Content-Length, one Transfer-Encoding (only `chunked`, not with a length, not
 /// in HTTP/1.0), and the Connection tokens.
-fn check_headers(head: &mut RequestHead, raw: &[u8], lim: &Limits) -> Result<(), u16> {
-    if !lim.underscores {
-        head.headers
-            .retain(|(n, _)| !raw[n.clone()].contains(&b'_'));
-    }
+fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), u16> {
     let (mut hosts, mut cls, mut tes) = (0, 0, 0);
     let mut te_value: &[u8] = b"";
     for (n, v) in &head.headers {
@@ -332,11 +372,7 @@ fn check_headers(head: &mut RequestHead, raw: &[u8], lim: &Limits) -> Result<(),
                 return Err(400);
             }
             let (len, upper) = validate_host(value).ok_or(400u16)?;
-            head.host = if upper {
-                Host::Lower(value[..len].to_ascii_lowercase())
-            } else {
-                Host::Raw(v.start..v.start + len)
-            };
+            head.host = host_of(value, v.start, len, upper);
         } else if name.eq_ignore_ascii_case(b"content-length") {
             cls += 1;
             if cls > 1 {
@@ -401,7 +437,11 @@ pub fn assemble(buf: &mut Vec<u8>, w: Written, lim: &Limits) -> Result<RequestHe
     check_sizes(buf, lim)?;
     let request_line_len = w.target.end + b" HTTP/1.1".len();
     let mut head = RequestHead::unchecked(w.method, w.target, 1, w.headers, request_line_len);
-    check_headers(&mut head, buf, lim)?;
+    if !lim.underscores {
+        head.headers
+            .retain(|(n, _)| !buf[n.clone()].contains(&b'_'));
+    }
+    check_headers(&mut head, buf)?;
     head.raw = std::mem::take(buf);
     Ok(head)
 }
@@ -413,76 +453,9 @@ pub(crate) const TEST_LIMITS: Limits = Limits {
     large_num: 4,
     large_size: 8192,
     underscores: false,
+    ignore_invalid: true,
 };
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIM: Limits = TEST_LIMITS;
-
-    fn p(s: &str) -> Result<Option<(RequestHead, usize)>, u16> {
-        parse(s.as_bytes(), &LIM)
-    }
-
-    #[test]
-    fn validation_as_nginx() {
-        assert_eq!(p("GET / HTTP/1.1\r\n\r\n").unwrap_err(), 400);
-        assert!(p("GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
-        assert_eq!(
-            p("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").unwrap_err(),
-            400
-        );
-        assert_eq!(
-            p("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap_err(),
-            400
-        );
-        assert_eq!(
-            p("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap_err(),
-            501
-        );
-        assert_eq!(
-            p("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n").unwrap_err(),
-            400
-        );
-        let (h, _) = p("GET /x HTTP/1.1\r\nHost: Ex.COM.:80\r\nX_U: 1\r\n\r\n")
-            .unwrap()
-            .unwrap();
-        assert_eq!(h.host(), Some(&b"ex.com"[..]));
-        let (h, _) = p("GET /x HTTP/1.1\r\nHost: ex.com.:80\r\n\r\n")
-            .unwrap()
-            .unwrap();
-        assert!(matches!(h.host, Host::Raw(_)));
-        assert_eq!(h.host(), Some(&b"ex.com"[..]));
-        let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /2".to_vec();
-        let h = take(&mut buf, &LIM, &mut Vec::new()).unwrap().unwrap();
-        assert_eq!(
-            (h.target(), h.host(), &buf[..]),
-            (&b"/"[..], Some(&b"a"[..]), &b"GET /2"[..])
-        );
-        assert_eq!(h.headers.len(), 1);
-        assert!(p("GET / HTTP/1.1\r\nHost: a").unwrap().is_none());
-    }
-
-    #[test]
-    fn header_size_limits() {
-        let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
-        assert_eq!(p(&long_uri).unwrap_err(), 414);
-        let ok_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(8100));
-        assert!(p(&ok_uri).unwrap().is_some());
-        let big = format!(
-            "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
-            "b".repeat(9000)
-        );
-        assert_eq!(p(&big).unwrap_err(), 494);
-        let h7 = |n: usize| {
-            let mut s = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
-            for i in 0..n {
-                s.push_str(&format!("X-{i}: {}\r\n", "c".repeat(7000)));
-            }
-            s + "\r\n"
-        };
-        assert!(p(&h7(4)).unwrap().is_some());
-        assert_eq!(p(&h7(5)).unwrap_err(), 494);
-    }
-}
+#[path = "head_tests.rs"]
+mod tests;

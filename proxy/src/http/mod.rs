@@ -1,9 +1,12 @@
-//! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`]),
+//! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`],
+//! with nginx's grammar for the request line ([`reqline`]) and header lines ([`hline`])),
 //! chunked coding ([`chunked`]), URI normalization ([`uri`]), status lines and error pages
 //! ([`status`]), discarded bodies and lingering close ([`linger`]).
 
 pub mod chunked;
 pub mod head;
+pub mod hline;
 pub mod linger;
+pub mod reqline;
 pub mod status;
 pub mod uri;

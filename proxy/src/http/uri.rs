@@ -31,6 +31,11 @@ pub fn normalize(path: &[u8], merge_slashes: bool) -> Result<Cow<'_, [u8]>, BadU
     if path.first() != Some(&b'/') {
         return Err(BadUri);
     }
+    // nginx ends the path at a raw `#` (a fragment sent by the client).
+    let path = match path.iter().position(|&b| b == b'#') {
+        Some(i) => &path[..i],
+        None => path,
+    };
     let fast = !path.iter().any(|&b| b == b'%' || b == b'.' || b == 0)
         && (!merge_slashes || !path.windows(2).any(|w| w == b"//"));
     if fast {
@@ -84,10 +89,12 @@ pub fn normalize(path: &[u8], merge_slashes: bool) -> Result<Cow<'_, [u8]>, BadU
     Ok(Cow::Owned(out))
 }
 
-/// Percent-escapes a normalized path for sending upstream (nginx's `NGX_ESCAPE_URI`-like set).
+/// Percent-escapes a normalized path for sending upstream with nginx's `NGX_ESCAPE_URI`
+/// set: control bytes, space, `#`, `%`, `?`, DEL and bytes above 0x7f; everything else
+/// (`\\`, `"`, `<`, `{`, ...) goes as it is, as nginx sends it.
 pub fn escape_path(path: &[u8], out: &mut Vec<u8>) {
     for &b in path {
-        let keep = b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b);
+        let keep = b > 0x20 && b < 0x7f && !matches!(b, b'#' | b'%' | b'?');
         if keep {
             out.push(b);
         } else {
@@ -117,5 +124,10 @@ mod tests {
             Ok(Cow::Borrowed(_))
         ));
         assert_eq!(split_args(b"/a?x=1?y"), (&b"/a"[..], &b"x=1?y"[..]));
+        // Regression (corpus uri/secret-fragment): `/secret#f` is `/secret` to nginx.
+        assert_eq!(normalize(b"/secret#f", true).unwrap(), &b"/secret"[..]);
+        let mut out = Vec::new();
+        escape_path(b"/a\\b c%\xff", &mut out);
+        assert_eq!(out, b"/a\\b%20c%25%FF");
     }
 }

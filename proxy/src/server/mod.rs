@@ -8,7 +8,7 @@
 pub mod client;
 pub mod conn;
 pub mod ctx;
-mod h2;
+pub mod h2;
 mod limit;
 pub mod live;
 pub mod locate;

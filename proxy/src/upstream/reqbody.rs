@@ -230,9 +230,9 @@ pub async fn read(
     timeout: Duration,
     on_file: &mut (dyn FnMut(&Path) + Send),
 ) -> Result<Body, ReadError> {
-    if head.chunked || head.content_length.is_some_and(|n| n > 0) {
-        client.send_continue_if_expected(head, timeout).await;
-    }
+    // nginx tests `Expect` whenever it starts reading a body, even an empty one (corpus case
+    // pipelining/expect-get-no-body).
+    client.send_continue_if_expected(head, timeout).await;
     let in_file = conf.in_file_only != InFileOnly::Off;
     let mut sink = Sink::Mem(Vec::new());
     if in_file && (head.chunked || head.content_length.is_some()) {

@@ -70,9 +70,12 @@ fn parse_ranges(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, Hea
         return Err(HeadError::TooBig);
     }
     let base = buf.as_ptr() as usize;
-    let range = |b: &[u8]| {
-        let start = b.as_ptr() as usize - base;
-        start..start + b.len()
+    // httparse gives an empty reason (`HTTP/1.1 200` and a line end) as a static "" that is
+    // not inside `buf`: such a slice is the empty range (fuzz seed
+    // upstream_response/crash-status-without-reason; it used to underflow).
+    let range = |b: &[u8]| match (b.as_ptr() as usize).checked_sub(base) {
+        Some(start) if !b.is_empty() && start + b.len() <= buf.len() => start..start + b.len(),
+        _ => 0..0,
     };
     let reason = resp.reason.map_or(0..0, |r| range(r.as_bytes()));
     let mut h = UpHead {
@@ -156,7 +159,16 @@ pub fn passed(name: &[u8], hide: &[String], pass: &[String]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::passed;
+    use super::{parse, passed};
+
+    /// Regression (found by the `upstream_response` fuzz target): a status line without a
+    /// reason phrase made the reason's range underflow (a panic in debug builds).
+    #[test]
+    fn status_line_without_reason() {
+        let mut buf = b"HTTP/1.1 200\n\nx".to_vec();
+        let (h, rest) = parse(&mut buf, 4096).unwrap().unwrap();
+        assert_eq!((h.code, h.reason(), &rest[..]), (200, &b""[..], &b"x"[..]));
+    }
 
     #[test]
     fn hides_and_passes_as_nginx() {

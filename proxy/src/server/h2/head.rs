@@ -39,8 +39,10 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// order, `host` from `:authority` when absent, `connection: close`, `transfer-encoding:
 /// chunked` when the body is sent chunked. Returns the pieces as ranges when HTTP/1.1
 /// parsing would find exactly them ([`Written`]); None when a piece holds what the parser
-/// treats specially (an extension method, a target byte outside `!`..=`~` and 0x80.., a value
-/// with surrounding blanks, more headers than the parser takes): that head is parsed instead.
+/// treats specially (an extension method, a target not starting with `/` or with a byte
+/// outside `!`..=`~` and 0x80.., a header name nginx counts invalid, a value with surrounding
+/// blanks, more headers than the fast path takes): that head is parsed instead (the fuzz
+/// target `h2_head` checks that both ways agree).
 pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Written> {
     use hyper::http::Method;
     let mut plain = matches!(
@@ -58,7 +60,7 @@ pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Wri
     let method = put(raw, parts.method.as_str().as_bytes());
     raw.push(b' ');
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    plain &= target.bytes().all(|b| b > b' ' && b != 0x7f);
+    plain &= target.starts_with('/') && target.bytes().all(|b| b > b' ' && b != 0x7f);
     let target = put(raw, target.as_bytes());
     raw.extend_from_slice(b" HTTP/1.1\r\n");
     let mut headers = HeaderList::with_capacity(parts.headers.len() + 2);
@@ -68,6 +70,11 @@ pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Wri
         let v = v.as_bytes();
         plain &=
             !matches!(v.first(), Some(b' ' | b'\t')) && !matches!(v.last(), Some(b' ' | b'\t'));
+        // Names nginx counts invalid (dropped when parsed) are left to the parser.
+        plain &= n
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         put_header(raw, &mut headers, n.as_str().as_bytes(), v);
     }
     if !has_host && let Some(a) = parts.uri.authority() {
