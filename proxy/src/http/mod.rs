@@ -1,9 +1,11 @@
 //! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`]),
 //! chunked coding ([`chunked`]), URI normalization ([`uri`]), status lines and error pages
-//! ([`status`]), discarded bodies and lingering close ([`linger`]).
+//! ([`status`]), discarded bodies and lingering close ([`linger`]), upstream response heads
+//! ([`response`]).
 
 pub mod chunked;
 pub mod head;
 pub mod linger;
+pub mod response;
 pub mod status;
 pub mod uri;

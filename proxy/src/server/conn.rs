@@ -2,13 +2,15 @@
 //! `keepalive_timeout` between requests), answers head errors as nginx (400/414/494/501/505,
 //! then close), runs each request through the phases, and counts stub_status states.
 
-use super::client::Client;
-use super::ctx::{ConnInfo, Req, UpstreamLog};
-use super::phases::{Next, handle};
-use super::reply::send_error;
-use super::req_log::access_log;
-use super::shared::{Gauge, Shared};
 use crate::http::head::{self, Limits};
+use crate::live::{Gauge, Shared};
+use crate::phases::handle;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::{ConnInfo, Req, UpstreamLog};
+use crate::request::log::access_log;
+use crate::request::reply::send_error;
+use crate::request::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -90,16 +92,16 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let https = tls.is_some();
     let stream = match tls {
-        None => super::stream::Stream::Plain(stream),
+        None => Stream::Plain(stream),
         Some(acceptor) => {
             let limit = header_timeout(&shared, local);
             match tokio::time::timeout(limit, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => {
                     if s.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        let st = super::stream::Stream::Tls(Box::new(s));
+                        let st = Stream::Tls(Box::new(s));
                         return super::h2::serve(st, peer, local, shared, true).await;
                     }
-                    super::stream::Stream::Tls(Box::new(s))
+                    Stream::Tls(Box::new(s))
                 }
                 _ => return,
             }
@@ -113,14 +115,14 @@ pub async fn serve(
 
 /// The HTTP/1.x request loop on an established stream.
 pub async fn serve_stream(
-    stream: super::stream::Stream,
+    stream: Stream,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
     https: bool,
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let h2 = matches!(stream, super::stream::Stream::Mem(_));
+    let h2 = matches!(stream, Stream::Mem(_));
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -167,7 +169,7 @@ pub async fn serve_stream(
             // Between requests a plain connection gives its read buffer back and waits for
             // readability without one (nginx frees its header buffer on keep-alive too); a
             // TLS stream may hold decrypted bytes already, so it reads as before.
-            if let (Some(_), super::stream::Stream::Plain(s)) = (wait, &client.stream) {
+            if let (Some(_), Stream::Plain(s)) = (wait, &client.stream) {
                 give_buf(std::mem::take(&mut client.buf));
                 tokio::select! {
                     biased; // fixed order: no random number per wait
@@ -263,7 +265,7 @@ pub async fn serve_stream(
     }
 }
 
-fn log_plain(live: &super::live::Live, id: u64, peer: SocketAddr, msg: &str) {
+fn log_plain(live: &crate::live::Live, id: u64, peer: SocketAddr, msg: &str) {
     live.error_log.log(
         crate::conf::model::LogLevel::Info,
         &format!("*{id} {msg}, client: {}", peer.ip()),
@@ -287,7 +289,7 @@ fn dummy_head() -> head::RequestHead {
 }
 
 fn early_req<'a>(
-    live: &'a super::live::Live,
+    live: &'a crate::live::Live,
     ci: &'a ConnInfo,
     head: &'a head::RequestHead,
     server_idx: usize,
@@ -316,7 +318,7 @@ fn early_req<'a>(
 }
 
 fn log_early(
-    live: &super::live::Live,
+    live: &crate::live::Live,
     _shared: &Shared,
     ci: &ConnInfo,
     server_idx: usize,
@@ -330,7 +332,7 @@ fn log_early(
 
 async fn answer_head_error(
     client: &mut Client,
-    live: &super::live::Live,
+    live: &crate::live::Live,
     shared: &Shared,
     ci: &ConnInfo,
     server_idx: usize,

@@ -5,26 +5,11 @@
 //! drains (stop accepting, finish in-flight requests, close idle connections), SIGTERM and
 //! SIGINT exit at once.
 
-pub mod client;
 pub mod conn;
-pub mod ctx;
 mod h2;
-mod limit;
-pub mod live;
-pub mod locate;
-pub mod phases;
-pub mod reply;
-pub mod req_log;
-pub mod respond;
-pub mod shared;
-mod static_serve;
-mod status_page;
-pub mod stream;
 
 use crate::conf::Loaded;
-use live::Live;
-use shared::Shared;
-use std::cell::Cell;
+use crate::live::{Live, Shared};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -47,17 +32,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-thread_local! {
-    static WORKER: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Index of the worker thread running the current task (0 outside workers).
-pub fn worker_index() -> usize {
-    WORKER.with(Cell::get)
-}
-
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
-    let err = |e: std::io::Error| ServerError::Bind(addr, crate::upstream::os_err(&e));
+    let err = |e: std::io::Error| ServerError::Bind(addr, crate::logs::os_error(&e));
     let domain = if addr.is_ipv4() {
         socket2::Domain::IPV4
     } else {
@@ -174,7 +150,7 @@ fn start_workers(n: usize) -> Result<Workers, ServerError> {
         std::thread::Builder::new()
             .name(format!("proxylab-worker-{i}"))
             .spawn(move || {
-                WORKER.with(|w| w.set(i));
+                crate::live::set_worker_index(i);
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .on_thread_unpark(crate::logs::time::refresh)
@@ -214,6 +190,17 @@ pub fn run(conf: PathBuf, prefix: Option<PathBuf>, loaded: Loaded) -> Result<(),
         listeners.push((a, bind(a)?));
     }
     let shared = Arc::new(Shared::new(live, epoch));
+    // Active health checks follow the live config on their own thread (nginx Plus).
+    if let Err(e) =
+        crate::health::Manager::spawn(Arc::downgrade(&shared.live), shared.reload_tx.subscribe())
+    {
+        let msg = format!("health checks not started ({e})");
+        shared
+            .live
+            .load()
+            .error_log
+            .log(crate::conf::model::LogLevel::Alert, &msg);
+    }
     let workers = start_workers(nworkers)?;
     spawn_accepts(&workers, &listeners, &shared, max_conns)?;
     let addrs: Vec<String> = {

@@ -6,8 +6,8 @@
 //! client does not hold an upstream worker.
 
 use super::framer::Framer;
-use super::pool::UpConn;
-use crate::server::client::Client;
+use crate::live::pool::UpConn;
+use crate::request::client::Client;
 use std::collections::VecDeque;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
@@ -126,7 +126,7 @@ pub async fn copy(
                         done_ok = Some(false);
                     }
                     Ok(Err(e)) => {
-                        out.up_error = Some(format!("recv() failed ({}) while reading upstream", super::os_err(&e)));
+                        out.up_error = Some(format!("recv() failed ({}) while reading upstream", crate::logs::os_error(&e)));
                         done_ok = Some(false);
                     }
                     Ok(Ok(0)) => {

@@ -5,24 +5,24 @@
 
 mod buffered;
 mod framer;
-pub mod pool;
+mod hidden;
 mod relay;
 pub mod reqbody;
 pub mod request;
-pub mod response;
 mod tunnel;
 
 use crate::balance::{PeerAddr, PeerOutcome, RequestInput};
 use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, next_upstream as nu};
-use crate::server::client::Client;
-use crate::server::ctx::{Req, UpTry};
-use crate::server::phases::Next;
-use crate::server::reply::send_error;
-use crate::server::req_log::log_ctx;
-use crate::server::shared::Shared;
-use crate::server::stream::write_all_timed;
-use pool::{Pool, UpConn};
-use response::{HeadError, UpHead};
+use crate::http::response::{self, HeadError, UpHead};
+use crate::live::Shared;
+use crate::live::pool::{Pool, UpConn};
+use crate::logs::os_error;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::{Req, UpTry};
+use crate::request::log::log_ctx;
+use crate::request::reply::send_error;
+use crate::request::stream::write_all_timed;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
@@ -43,20 +43,12 @@ pub enum ReqBody<'a> {
 /// A failed try.
 struct Fail {
     /// The client failed while its body was streamed (not an upstream failure).
-    client: Option<crate::server::client::BodyError>,
+    client: Option<crate::request::client::BodyError>,
     /// NGX_HTTP_UPSTREAM_FT_* bit.
     ft: u32,
     msg: String,
     request_sent: bool,
     reused: bool,
-}
-
-/// `errno: text` as nginx prints it.
-pub fn os_err(e: &std::io::Error) -> String {
-    let code = e.raw_os_error().unwrap_or(0);
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    format!("{code}: {text}")
 }
 
 fn timeout_msg(stage: &str) -> String {
@@ -85,7 +77,7 @@ async fn connect(addr: SocketAddr, t: Duration) -> Result<UpConn, Fail> {
             nu::ERROR,
             format!(
                 "connect() failed ({}) while connecting to upstream",
-                os_err(&e)
+                os_error(&e)
             ),
         )),
         Err(_) => Err(fail(nu::TIMEOUT, timeout_msg("connecting to upstream"))),
@@ -108,9 +100,9 @@ async fn pump(
     body_timeout: Duration,
     up: &mut TcpStream,
     send_timeout: Duration,
-) -> Result<(), Result<crate::server::client::BodyError, std::io::Error>> {
+) -> Result<(), Result<crate::request::client::BodyError, std::io::Error>> {
     use crate::http::chunked::{ChunkError, Decoder, encode_chunk};
-    use crate::server::client::BodyError;
+    use crate::request::client::BodyError;
     if let Some(cl) = head.content_length {
         let mut left = cl;
         loop {
@@ -227,7 +219,7 @@ async fn one_try(
                 nu::ERROR,
                 format!(
                     "writev() failed ({}) while sending request to upstream",
-                    os_err(&e)
+                    os_error(&e)
                 ),
             )
         });
@@ -247,7 +239,7 @@ async fn one_try(
                     nu::ERROR,
                     format!(
                         "recv() failed ({}) while reading response header from upstream",
-                        os_err(&e)
+                        os_error(&e)
                     ),
                 ));
             }
@@ -371,7 +363,7 @@ pub async fn proxy(
     let mut body_sent = false;
     let first = Instant::now();
     let non_idempotent = matches!(req.head.method(), b"POST" | b"LOCK" | b"PATCH");
-    let pool = &ups.pools[crate::server::worker_index() % ups.pools.len().max(1)];
+    let pool = &ups.pools[crate::live::worker_index() % ups.pools.len().max(1)];
     let mask = p.next_upstream;
     let expired = |first: Instant| {
         !p.next_upstream_timeout.is_zero() && first.elapsed() >= p.next_upstream_timeout
@@ -424,8 +416,10 @@ pub async fn proxy(
                 if let Some(t) = req.up.tries.last_mut() {
                     t.time = t0.elapsed();
                 }
-                let e = f.client.unwrap_or(crate::server::client::BodyError::Closed);
-                return crate::server::phases::body_error(client, req, shared, e).await;
+                let e = f
+                    .client
+                    .unwrap_or(crate::request::client::BodyError::Closed);
+                return crate::request::reply::body_error(client, req, shared, e).await;
             }
             Err(f) => {
                 body_sent |= streaming && f.request_sent;

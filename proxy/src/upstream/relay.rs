@@ -5,17 +5,18 @@
 //! pool when the exchange allows it.
 
 use super::framer::{Framer, Framing};
-use super::pool::{Pool, UpConn};
-use super::response::{UpHead, passed};
+use super::hidden::passed;
 use crate::balance::{Attempt, PeerOutcome};
 use crate::conf::model::{LogLevel, ProxyPass};
-use crate::server::client::Client;
-use crate::server::ctx::Req;
-use crate::server::phases::Next;
-use crate::server::reply::{absolute, added_headers, keepalive};
-use crate::server::req_log::log_error;
-use crate::server::respond::{Head, Ka, write_head};
-use crate::server::shared::Shared;
+use crate::http::response::UpHead;
+use crate::live::Shared;
+use crate::live::pool::{Pool, UpConn};
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::log::log_error;
+use crate::request::reply::{absolute, added_headers, keepalive};
+use crate::request::respond::{Head, Ka, write_head};
 use std::time::Instant;
 use tokio::io::AsyncReadExt;
 
@@ -229,7 +230,7 @@ pub async fn send(
                 Ok(Err(e)) => {
                     up_error = Some(format!(
                         "recv() failed ({}) while reading upstream",
-                        super::os_err(&e)
+                        crate::logs::os_error(&e)
                     ));
                 }
                 Ok(Ok(0)) => up_error = framer.eof(&mut out).err(),

@@ -9,8 +9,8 @@
 use crate::conf::body::{BodyConf, InFileOnly, TempPath};
 use crate::http::chunked::{ChunkError, Decoder};
 use crate::http::head::RequestHead;
-use crate::server::client::{BodyError, Client};
-use crate::server::stream::write_all_timed;
+use crate::request::client::{BodyError, Client};
+use crate::request::stream::write_all_timed;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -127,7 +127,7 @@ impl Sink {
                     ReadError::File(format!(
                         "write() \"{}\" failed ({})",
                         path.display(),
-                        super::os_err(&e)
+                        crate::logs::os_error(&e)
                     ))
                 })?;
                 t.len += data.len() as u64;
@@ -207,7 +207,7 @@ fn create(tp: &TempPath, keep: bool) -> Result<(std::fs::File, PathBuf), String>
                 return Err(format!(
                     "open() \"{}\" failed ({})",
                     path.display(),
-                    super::os_err(&e)
+                    crate::logs::os_error(&e)
                 ));
             }
         }
@@ -287,7 +287,7 @@ pub async fn read(
 /// logging the temp file as nginx does.
 pub async fn read_logged(
     client: &mut Client,
-    req: &crate::server::ctx::Req<'_>,
+    req: &crate::request::ctx::Req<'_>,
     max: u64,
 ) -> Result<Body, ReadError> {
     let conf = &*req.loc.body;
@@ -297,7 +297,7 @@ pub async fn read_logged(
         crate::conf::model::LogLevel::Notice
     };
     let mut on_file = |p: &std::path::Path| {
-        crate::server::req_log::log_error(
+        crate::request::log::log_error(
             req.live,
             req,
             level,

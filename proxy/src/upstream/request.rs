@@ -5,7 +5,7 @@
 
 use crate::conf::model::ProxyPass;
 use crate::http::uri::escape_path;
-use crate::server::ctx::Req;
+use crate::request::ctx::Req;
 
 /// Client header names never copied (set by nginx itself or dropped).
 fn dropped(name: &[u8]) -> bool {

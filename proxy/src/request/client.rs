@@ -1,8 +1,11 @@
-//! The client side of a connection: buffered reads with deadlines, timed writes, the
-//! `100 Continue` answer, and the body-read error type (bodies are read in
-//! `upstream::reqbody` and discarded in `http::linger`).
+//! The client session: one connection (or HTTP/2 stream) with its read buffer, buffered reads
+//! with deadlines, timed writes, the `100 Continue` answer, and the body-read error type
+//! (bodies are read in `upstream::reqbody` and discarded in `http::linger`, through
+//! [`ClientConn`]).
 
+use super::stream::Stream;
 use crate::http::head::RequestHead;
+use crate::http::linger::ClientConn;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
@@ -22,7 +25,7 @@ pub enum BodyError {
 #[derive(Debug)]
 pub struct Client {
     /// The socket (plain or TLS).
-    pub stream: super::stream::Stream,
+    pub stream: Stream,
     /// Bytes read but not consumed yet.
     pub buf: Vec<u8>,
 }
@@ -66,5 +69,30 @@ impl Client {
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(BodyError::Timeout),
             Err(_) => Err(BodyError::Closed),
         }
+    }
+}
+
+impl ClientConn for Client {
+    type Io = Stream;
+
+    fn parts(&mut self) -> (&mut Stream, &mut Vec<u8>) {
+        (&mut self.stream, &mut self.buf)
+    }
+
+    async fn read_more(&mut self, deadline: Instant) -> std::io::Result<usize> {
+        Client::read_more(self, deadline).await
+    }
+
+    async fn send_continue_if_expected(&mut self, head: &RequestHead, timeout: Duration) {
+        Client::send_continue_if_expected(self, head, timeout).await
+    }
+
+    fn reset_on_close(&self) {
+        let tcp = match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.get_ref().0,
+            Stream::Mem(_) => return,
+        };
+        let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
     }
 }

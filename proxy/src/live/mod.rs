@@ -1,12 +1,21 @@
 //! The live state built from one validated config: routing tables per listen socket, upstream
-//! groups (the `balance` module) with per-worker keepalive pools, access-log writers, and
-//! limit_req zones. A reload builds a new [`Live`] and swaps it in.
+//! groups (the `balance` module) with per-worker keepalive pools ([`pool`]), access-log
+//! writers, and limit_req zones. A reload builds a new [`Live`] and swaps it in; [`shared`]
+//! holds the swap and the counters every worker shares. This layer sits under the request
+//! path: it knows the config and the balancer, not requests.
+
+pub mod pool;
+pub mod shared;
+mod worker;
+
+pub use shared::{Gauge, Shared, Stats};
+pub use worker::{set_worker_index, worker_index};
 
 use crate::balance::{self, PeerAddr, ResolvedServer, ServerSpec};
 use crate::conf::Config;
 use crate::conf::model::{ListenSocket, Method, ServerName, Upstream};
 use crate::logs::{AccessWriter, ErrorLog};
-use crate::upstream::pool::Pool;
+use pool::Pool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

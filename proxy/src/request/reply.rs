@@ -1,13 +1,15 @@
 //! Writing simple answers as nginx does: keep-alive decision, `add_header`, absolute
 //! redirects, `return` and the default error pages.
 
-use super::client::Client;
+use super::Next;
+use super::client::{BodyError, Client};
 use super::ctx::Req;
-use super::phases::Next;
+use super::log::log_error;
 use super::respond::{Head, Ka, write_head};
-use super::shared::Shared;
+use crate::conf::model::LogLevel;
 use crate::conf::model::Return;
 use crate::http::status::{error_page, forces_close};
+use crate::live::Shared;
 
 /// Statuses `add_header` applies to without `always`.
 fn add_header_applies(code: u16) -> bool {
@@ -152,7 +154,8 @@ pub async fn send_error(
     send_simple(client, req, shared, code, ct, &body, None, false).await
 }
 
-pub(super) async fn do_return(
+/// Answers a `return` directive (444 closes without an answer).
+pub async fn do_return(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
@@ -219,4 +222,53 @@ pub fn content_type(req: &Req<'_>) -> String {
         }
     }
     req.loc.default_type.clone()
+}
+
+/// Maps a body-reading failure to nginx's behaviour.
+pub async fn body_error(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    e: BodyError,
+) -> Next {
+    match e {
+        BodyError::Status(413) => {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Error,
+                "client intended to send too large chunked body",
+            );
+            send_error(client, req, shared, 413).await
+        }
+        BodyError::Status(code) => {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Info,
+                "client sent invalid chunked body",
+            );
+            send_error(client, req, shared, code).await
+        }
+        BodyError::Timeout => {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Info,
+                "client timed out (110: Connection timed out) while reading client request body",
+            );
+            req.status = 408;
+            Next::Close
+        }
+        BodyError::Closed => {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Info,
+                "client prematurely closed connection while reading client request body",
+            );
+            req.status = 400;
+            Next::Close
+        }
+    }
 }

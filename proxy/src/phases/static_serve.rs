@@ -3,15 +3,15 @@
 //! answer into nginx's bytes on our connection (head order, absolute Location, error pages
 //! with `add_header`) and streams the body.
 
-use super::client::Client;
-use super::ctx::Req;
-use super::phases::Next;
-use super::reply::{absolute, keepalive, send_simple};
-use super::req_log::log_error;
-use super::respond::{Head, Ka, write_head};
-use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::http::status::error_page;
+use crate::live::Shared;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::log::log_error;
+use crate::request::reply::{absolute, keepalive, send_simple};
+use crate::request::respond::{Head, Ka, write_head};
 use crate::static_files::{
     AddHeader, Body, CHUNK, Expires, FileResponse, Served, StaticOutcome, StaticRequest,
     serve_direct,
@@ -194,7 +194,7 @@ async fn send_page(
     }
     // add_header entries the module did not already apply (it applies them only to 200/304/416).
     if code != 416 {
-        list.extend(super::reply::added_headers(req, code));
+        list.extend(crate::request::reply::added_headers(req, code));
     }
     let mut out = Vec::with_capacity(256 + body.len());
     write_head(
@@ -209,7 +209,7 @@ async fn send_page(
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
     );
-    super::reply::write_answer(client, req, out, &body, code, ka).await
+    crate::request::reply::write_answer(client, req, out, &body, code, ka).await
 }
 
 /// The head of a [`FileResponse`] (no `expires`, no `add_header`), its fixed headers

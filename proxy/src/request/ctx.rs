@@ -1,9 +1,9 @@
 //! Per-request context: what the phases decided so far and everything variables read
 //! ([`VarSource`] for `$host`, `$request_uri`, `$upstream_addr`, …).
 
-use super::live::Live;
 use crate::conf::model::{Loc, Server};
 use crate::http::head::RequestHead;
+use crate::live::Live;
 use crate::vars::{Var, VarSource};
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -49,7 +49,7 @@ pub struct UpstreamLog {
     /// Tries in order.
     pub tries: Vec<UpTry>,
     /// The last upstream response head (`$upstream_http_*`).
-    pub last_head: Option<crate::upstream::response::UpHead>,
+    pub last_head: Option<crate::http::response::UpHead>,
 }
 
 /// One request in progress.

@@ -1,32 +1,32 @@
 //! One request through nginx's phases (spec §0): server-level `return`, location lookup with
 //! the up-front `client_max_body_size` check, location `return`, `limit_req`, `allow`/`deny`,
 //! then the content handler (proxy, stub_status, static), and the access log.
+//!
+//! The handlers sit here, above the request layer and beside `upstream` (proxy_pass):
+//! [`limit`] (PREACCESS), [`static_serve`] and [`status_page`] (CONTENT, with the
+//! Prometheus text of [`prometheus`]); [`locate`] is FIND_CONFIG's location search.
 
-use super::client::{BodyError, Client};
-use super::ctx::{ConnInfo, Req, UpstreamLog};
-use super::live::Live;
-use super::locate::{Found, locate};
-use super::reply::do_return;
-use super::reply::{absolute, send_error, send_simple};
-use super::req_log::{access_log, log_error};
-use super::shared::Shared;
+mod limit;
+pub mod locate;
+mod prometheus;
+mod static_serve;
+mod status_page;
+
 use crate::conf::body::Lingering;
 use crate::conf::model::{Handler, LogLevel};
 use crate::http::head::RequestHead;
 use crate::http::linger::{Discard, Finish, lingering_close};
 use crate::http::status::error_page;
 use crate::http::uri::{normalize, split_args};
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
-/// What the connection does after a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Wait for another request for at most this long.
-    KeepAlive(Duration),
-    /// Close the connection.
-    Close,
-}
+use crate::live::Live;
+use crate::live::Shared;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::{ConnInfo, Req, UpstreamLog};
+use crate::request::log::{access_log, log_error};
+use crate::request::reply::do_return;
+use crate::request::reply::{absolute, body_error, send_error, send_simple};
+use locate::{Found, locate};
 
 /// Handles one request whose head was read. Returns what the connection does next.
 pub async fn handle(
@@ -185,7 +185,7 @@ async fn run_phases<'a>(
     }
     // PREACCESS: limit_req
     if !req.loc.limit_req.is_empty()
-        && let Some(next) = super::limit::apply(client, req, shared, discard).await
+        && let Some(next) = limit::apply(client, req, shared, discard).await
     {
         return next;
     }
@@ -246,65 +246,11 @@ async fn run_phases<'a>(
         }
         Handler::StubStatus | Handler::ProxylabStatus => {
             *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
-            super::status_page::serve(client, req, shared).await
+            status_page::serve(client, req, shared).await
         }
         Handler::Static => {
             *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
-            super::static_serve::serve(client, req, shared).await
+            static_serve::serve(client, req, shared).await
         }
     }
-}
-
-/// Maps a body-reading failure to nginx's behaviour.
-pub async fn body_error(
-    client: &mut Client,
-    req: &mut Req<'_>,
-    shared: &Shared,
-    e: BodyError,
-) -> Next {
-    match e {
-        BodyError::Status(413) => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Error,
-                "client intended to send too large chunked body",
-            );
-            send_error(client, req, shared, 413).await
-        }
-        BodyError::Status(code) => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client sent invalid chunked body",
-            );
-            send_error(client, req, shared, code).await
-        }
-        BodyError::Timeout => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client timed out (110: Connection timed out) while reading client request body",
-            );
-            req.status = 408;
-            Next::Close
-        }
-        BodyError::Closed => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client prematurely closed connection while reading client request body",
-            );
-            req.status = 400;
-            Next::Close
-        }
-    }
-}
-
-/// Counts a request for stub_status.
-pub fn count_request(shared: &Shared) {
-    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
 }
