@@ -7,13 +7,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// One import: the importing file and line, and the top-level module it names.
+/// One import: the importing file and line, and the module path it names (at most two
+/// segments: `crate::request::client::Client` → `request::client`).
 #[derive(Debug, Clone)]
 struct Import {
     file: String,
     line: usize,
-    target: String,
+    target: Vec<String>,
 }
+
+/// A graph of modules: for each module, the modules it imports and the imports that do.
+type Graph = BTreeMap<String, BTreeMap<String, Vec<Import>>>;
 
 /// Every `.rs` file under `dir`, sorted.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -182,7 +186,39 @@ fn group_heads(s: &str) -> Vec<String> {
     heads
 }
 
-/// The top-level modules named by the paths in one file (`module` is the file's module path).
+/// The module paths (up to two segments) that `tail` names below `path`.
+fn resolve(mut path: Vec<String>, mut tail: &str) -> Vec<Vec<String>> {
+    while path.len() < 2 {
+        if let Some(group) = tail.strip_prefix('{') {
+            return group_heads(group)
+                .into_iter()
+                .filter(|h| !h.is_empty())
+                .map(|h| {
+                    let mut p = path.clone();
+                    p.push(h);
+                    p
+                })
+                .collect();
+        }
+        let id = ident_at(tail);
+        if id.is_empty() {
+            break;
+        }
+        path.push(id.to_string());
+        match tail[id.len()..].strip_prefix("::") {
+            Some(t) => tail = t,
+            None => break,
+        }
+    }
+    path.truncate(2);
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        vec![path]
+    }
+}
+
+/// The module paths named in one file (`module` is the file's module path).
 fn imports_of(code: &str, module: &[String], file: &str) -> Vec<Import> {
     let mut out = Vec::new();
     for (n, line) in code.lines().enumerate() {
@@ -206,52 +242,38 @@ fn imports_of(code: &str, module: &[String], file: &str) -> Vec<Import> {
                 path.pop();
                 tail = t;
             }
-            let targets = match path.first() {
-                Some(top) => vec![top.clone()],
-                None => match tail.strip_prefix('{') {
-                    Some(group) => group_heads(group),
-                    None => vec![ident_at(tail).to_string()],
-                },
-            };
-            out.extend(
-                targets
-                    .into_iter()
-                    .filter(|t| !t.is_empty())
-                    .map(|target| Import {
-                        file: file.to_string(),
-                        line: n + 1,
-                        target,
-                    }),
-            );
+            out.extend(resolve(path, tail).into_iter().map(|target| Import {
+                file: file.to_string(),
+                line: n + 1,
+                target,
+            }));
         }
     }
     out.sort_by_key(|i| (i.line, i.target.clone()));
     out
 }
 
-/// Edges between top-level modules, each with the imports that make it.
-fn module_graph(src: &Path) -> BTreeMap<String, BTreeMap<String, Vec<Import>>> {
-    let files = rust_files(src);
-    let tops: BTreeSet<String> = files
-        .iter()
-        .filter_map(|f| module_path(f.strip_prefix(src).ok()?).into_iter().next())
-        .collect();
-    let mut graph: BTreeMap<String, BTreeMap<String, Vec<Import>>> = BTreeMap::new();
-    for f in &files {
+/// The graph of imports between the nodes `node_of` gives module paths (files and import
+/// targets it maps to None are left out, and so are imports within one node).
+fn module_graph(src: &Path, node_of: impl Fn(&[String]) -> Option<String>) -> Graph {
+    let mut graph = Graph::new();
+    for f in rust_files(src) {
         let rel = f.strip_prefix(src).expect("under src");
         let module = module_path(rel);
-        let Some(from) = module.first().cloned() else {
-            continue; // lib.rs / main.rs: the crate root declares every module
+        let Some(from) = node_of(&module) else {
+            continue;
         };
         let text =
-            std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+            std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
         let shown = rel.display().to_string();
         for imp in imports_of(&code_only(&text), &module, &shown) {
-            if imp.target != from && tops.contains(&imp.target) {
+            if let Some(to) = node_of(&imp.target)
+                && to != from
+            {
                 graph
                     .entry(from.clone())
                     .or_default()
-                    .entry(imp.target.clone())
+                    .entry(to)
                     .or_default()
                     .push(imp);
             }
@@ -261,10 +283,24 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeMap<String, Vec<Import>>> {
     graph
 }
 
+/// The module paths of the crate's files, cut to `depth` segments (lib.rs and main.rs, the
+/// crate root, are left out).
+fn modules(src: &Path, depth: usize) -> BTreeSet<Vec<String>> {
+    rust_files(src)
+        .iter()
+        .map(|f| {
+            let mut m = module_path(f.strip_prefix(src).expect("under src"));
+            m.truncate(depth);
+            m
+        })
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
 /// Strongly connected components with more than one module (Tarjan), each sorted.
-fn cycles(graph: &BTreeMap<String, BTreeMap<String, Vec<Import>>>) -> Vec<Vec<String>> {
+fn cycles(graph: &Graph) -> Vec<Vec<String>> {
     struct State<'g> {
-        graph: &'g BTreeMap<String, BTreeMap<String, Vec<Import>>>,
+        graph: &'g Graph,
         index: BTreeMap<&'g str, usize>,
         low: BTreeMap<&'g str, usize>,
         stack: Vec<&'g str>,
@@ -324,7 +360,7 @@ fn cycles(graph: &BTreeMap<String, BTreeMap<String, Vec<Import>>>) -> Vec<Vec<St
     s.found
 }
 
-fn describe(graph: &BTreeMap<String, BTreeMap<String, Vec<Import>>>, comp: &[String]) -> String {
+fn describe(graph: &Graph, comp: &[String]) -> String {
     let mut text = format!("cycle among {{{}}}:\n", comp.join(", "));
     for (i, a) in comp.iter().enumerate() {
         for b in &comp[i + 1..] {
@@ -349,34 +385,79 @@ fn describe(graph: &BTreeMap<String, BTreeMap<String, Vec<Import>>>, comp: &[Str
     text
 }
 
-#[test]
+fn assert_no_cycle(graph: &Graph, what: &str) {
+    let found = cycles(graph);
+    let report: Vec<String> = found.iter().map(|c| describe(graph, c)).collect();
+    assert!(
+        found.is_empty(),
+        "{what}: module cycles:\n{}",
+        report.join("")
+    );
+}
 
+fn src_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
 fn top_level_modules_import_each_other_in_no_cycle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let graph = module_graph(&src);
+    let src = src_dir();
+    let tops: BTreeSet<String> = modules(&src, 1).into_iter().map(|m| m[0].clone()).collect();
+    let graph = module_graph(&src, |p| p.first().filter(|t| tops.contains(*t)).cloned());
     assert!(
         graph.len() > 5,
         "found only {:?} under {}",
         graph.keys(),
         src.display()
     );
-    let found = cycles(&graph);
-    let report: Vec<String> = found.iter().map(|c| describe(&graph, c)).collect();
-    assert!(found.is_empty(), "module cycles:\n{}", report.join(""));
+    assert_no_cycle(&graph, "top-level modules");
+}
+
+/// The request path's modules, whose files import each other in no cycle either (phases,
+/// replies, limit_req, static files and status pages used to, through `Next`).
+const REQUEST_PATH: [&str; 5] = ["server", "phases", "upstream", "request", "live"];
+
+#[test]
+fn the_request_path_s_files_import_each_other_in_no_cycle() {
+    let src = src_dir();
+    let subs = modules(&src, 2);
+    for top in REQUEST_PATH {
+        let graph = module_graph(&src, |p| {
+            if p.first().map(String::as_str) != Some(top) {
+                return None;
+            }
+            Some(match p.get(1) {
+                Some(sub) if subs.contains(&p[..2].to_vec()) => format!("{top}::{sub}"),
+                _ => top.to_string(),
+            })
+        });
+        assert!(graph.len() > 2, "{top}: found only {:?}", graph.keys());
+        assert_no_cycle(&graph, top);
+    }
 }
 
 #[test]
 fn the_import_reader_sees_paths_groups_and_super_and_skips_comments() {
     let code = code_only(
         "use crate::{conf::x, http};\n// crate::server in a comment\nlet s = \"crate::logs\";\n\
-         fn f() { super::super::tls::go(); crate::vars::v(); 'c'; }\n",
+         fn f() { super::super::tls::go(); crate::vars::v(); 'c'; }\nuse super::{a, b::c};\n",
     );
     let module = vec!["upstream".to_string(), "pool".to_string()];
     let found: Vec<String> = imports_of(&code, &module, "f.rs")
         .into_iter()
-        .map(|i| format!("{}@{}", i.target, i.line))
+        .map(|i| format!("{}@{}", i.target.join("::"), i.line))
         .collect();
-    assert_eq!(found, ["conf@1", "http@1", "tls@4", "vars@4"]);
+    assert_eq!(
+        found,
+        [
+            "conf@1",
+            "http@1",
+            "tls::go@4",
+            "vars::v@4",
+            "upstream::a@5",
+            "upstream::b@5"
+        ]
+    );
     let edges = BTreeMap::from([
         (
             "a".to_string(),

@@ -1,6 +1,7 @@
-//! One client connection: waits for request heads (`client_header_timeout` for the first,
-//! `keepalive_timeout` between requests), answers head errors as nginx (400/414/494/501/505,
-//! then close), runs each request through the phases, and counts stub_status states.
+//! The HTTP/1.x connection loop: waits for request heads (`client_header_timeout` for the
+//! first, `keepalive_timeout` between requests), answers head errors as nginx
+//! (400/414/494/501/505, then close), runs each request through the phases, and counts
+//! stub_status states.
 
 use crate::http::head::{self, Limits};
 use crate::live::{Gauge, Shared};
@@ -15,7 +16,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 thread_local! {
@@ -51,66 +51,6 @@ fn give_buf(mut v: Vec<u8>) {
             b.push(v);
         }
     });
-}
-
-/// `client_header_timeout` of the default server for connections to `local` (60 s when no
-/// server listens there any more, e.g. after a reload).
-fn header_timeout(shared: &Shared, local: SocketAddr) -> Duration {
-    let live = shared.live.load();
-    live.route(local)
-        .map(|r| live.config.http.servers[r.default].client_header_timeout)
-        .unwrap_or(Duration::from_secs(60))
-}
-
-/// Waits until the client's first bytes (or EOF) are readable, at most the default server's
-/// `client_header_timeout`; false when it expired or the socket failed. The accept loop awaits
-/// this small future before it builds any per-connection state (buffers, TLS session, the
-/// request loop), so a connection that sends nothing costs a few hundred bytes, as in nginx,
-/// which also waits for the first read event before allocating its buffer or SSL object.
-pub async fn first_byte(stream: &TcpStream, local: SocketAddr, shared: &Shared) -> bool {
-    let limit = header_timeout(shared, local);
-    // A peek, not `readable()`: tokio marks an accepted stream ready before any event, so
-    // only a read that finds nothing makes it wait for the kernel's first read event.
-    let mut one = [0u8; 1];
-    matches!(
-        tokio::time::timeout(limit, stream.peek(&mut one)).await,
-        Ok(Ok(_))
-    )
-}
-
-/// Serves one accepted connection (accepted on `local`) until it closes; `tls` does the
-/// handshake first (bounded by the default server's `client_header_timeout`); `h2c` serves
-/// prior-knowledge HTTP/2.
-pub async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-    shared: Arc<Shared>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    h2c: bool,
-) {
-    let _ = stream.set_nodelay(true);
-    let https = tls.is_some();
-    let stream = match tls {
-        None => Stream::Plain(stream),
-        Some(acceptor) => {
-            let limit = header_timeout(&shared, local);
-            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => {
-                    if s.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        let st = Stream::Tls(Box::new(s));
-                        return super::h2::serve(st, peer, local, shared, true).await;
-                    }
-                    Stream::Tls(Box::new(s))
-                }
-                _ => return,
-            }
-        }
-    };
-    if h2c {
-        return super::h2::serve(stream, peer, local, shared, false).await;
-    }
-    serve_stream(stream, peer, local, shared, https).await;
 }
 
 /// The HTTP/1.x request loop on an established stream.

@@ -5,6 +5,7 @@
 //! drains (stop accepting, finish in-flight requests, close idle connections), SIGTERM and
 //! SIGINT exit at once.
 
+mod accept;
 pub mod conn;
 mod h2;
 
@@ -69,62 +70,6 @@ struct Workers {
     handles: Vec<tokio::runtime::Handle>,
 }
 
-/// Counts one open connection (stub_status "active" and the worker's own count for
-/// `worker_connections`) until dropped.
-struct Active {
-    shared: Arc<Shared>,
-    local: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.local.fetch_sub(1, Ordering::Relaxed);
-        if self.shared.stats.active.fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.shared.idle.notify_waiters();
-        }
-    }
-}
-
-async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns: usize) {
-    let bound = l.local_addr().ok();
-    let mut drain = shared.drain_tx.subscribe();
-    let local_active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    loop {
-        tokio::select! {
-            r = l.accept() => {
-                let Ok((stream, peer)) = r else { continue };
-                shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                if local_active.load(Ordering::Relaxed) >= max_conns {
-                    drop(stream);
-                    continue;
-                }
-                shared.stats.handled.fetch_add(1, Ordering::Relaxed);
-                shared.stats.active.fetch_add(1, Ordering::Relaxed);
-                local_active.fetch_add(1, Ordering::Relaxed);
-                let sh = shared.clone();
-                let la = local_active.clone();
-                let (tls, h2c) = {
-                    let live = sh.live.load();
-                    let tls = bound
-                        .and_then(|b| live.tls.get(&b).cloned())
-                        .map(tokio_rustls::TlsAcceptor::from);
-                    (tls, bound.is_some_and(|b| live.h2c.contains(&b)))
-                };
-                // Kept small while the client sends nothing: the request loop (several KiB
-                // of state) is boxed only once the first bytes are readable.
-                tokio::spawn(async move {
-                    let _active = Active { shared: sh.clone(), local: la };
-                    let Ok(local) = stream.local_addr() else { return };
-                    if conn::first_byte(&stream, local, &sh).await {
-                        Box::pin(conn::serve(stream, peer, local, sh, tls, h2c)).await;
-                    }
-                });
-            }
-            _ = drain.wait_for(|d| *d) => return,
-        }
-    }
-}
-
 fn spawn_accepts(
     workers: &Workers,
     listeners: &[(SocketAddr, std::net::TcpListener)],
@@ -137,7 +82,7 @@ fn spawn_accepts(
             let sh = shared.clone();
             let _g = h.enter();
             let tl = tokio::net::TcpListener::from_std(l)?;
-            h.spawn(accept_loop(tl, sh, max_conns));
+            h.spawn(accept::accept_loop(tl, sh, max_conns));
         }
     }
     Ok(())
