@@ -427,7 +427,7 @@ fn the_request_path_s_files_import_each_other_in_no_cycle() {
                 return None;
             }
             Some(match p.get(1) {
-                Some(sub) if subs.contains(&p[..2].to_vec()) => format!("{top}::{sub}"),
+                Some(sub) if subs.contains(&p[..2]) => format!("{top}::{sub}"),
                 _ => top.to_string(),
             })
         });
