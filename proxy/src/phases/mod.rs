@@ -25,7 +25,7 @@ use crate::request::client::Client;
 use crate::request::ctx::{ConnInfo, Req, UpstreamLog};
 use crate::request::log::{access_log, log_error};
 use crate::request::reply::do_return;
-use crate::request::reply::{absolute, body_error, send_error, send_simple};
+use crate::request::reply::{absolute, send_error, send_failure, send_simple};
 use locate::{Found, locate};
 
 /// Handles one request whose head was read. Returns what the connection does next.
@@ -228,13 +228,7 @@ async fn run_phases<'a>(
             }
             let body = match crate::upstream::reqbody::read_logged(client, req, max).await {
                 Ok(b) => b,
-                Err(crate::upstream::reqbody::ReadError::Client(e)) => {
-                    return body_error(client, req, shared, e).await;
-                }
-                Err(crate::upstream::reqbody::ReadError::File(msg)) => {
-                    log_error(live, req, LogLevel::Crit, &msg);
-                    return send_error(client, req, shared, 500).await;
-                }
+                Err(error) => return send_failure(client, req, shared, &error).await,
             };
             crate::upstream::proxy(
                 client,

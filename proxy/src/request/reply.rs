@@ -2,11 +2,11 @@
 //! redirects, `return` and the default error pages.
 
 use super::Next;
-use super::client::{BodyError, Client};
+use super::client::Client;
 use super::ctx::Req;
+use super::error::Error;
 use super::log::log_error;
 use super::respond::{Head, Ka, write_head};
-use crate::conf::model::LogLevel;
 use crate::conf::model::Return;
 use crate::http::status::{error_page, forces_close};
 use crate::live::Shared;
@@ -224,51 +224,24 @@ pub fn content_type(req: &Req<'_>) -> String {
     req.loc.default_type.clone()
 }
 
-/// Maps a body-reading failure to nginx's behaviour.
-pub async fn body_error(
+/// Answers a failed request as nginx does: the error's line in the error log (with the
+/// request's context), then its status's error page, or, for a client that timed out or
+/// closed, no answer (the status is logged and the connection closes).
+pub async fn send_failure(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    e: BodyError,
+    error: &Error,
 ) -> Next {
-    match e {
-        BodyError::Status(413) => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Error,
-                "client intended to send too large chunked body",
-            );
-            send_error(client, req, shared, 413).await
-        }
-        BodyError::Status(code) => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client sent invalid chunked body",
-            );
-            send_error(client, req, shared, code).await
-        }
-        BodyError::Timeout => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client timed out (110: Connection timed out) while reading client request body",
-            );
-            req.status = 408;
-            Next::Close
-        }
-        BodyError::Closed => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client prematurely closed connection while reading client request body",
-            );
-            req.status = 400;
-            Next::Close
-        }
+    let outcome = error.outcome();
+    if let Some(level) = outcome.level
+        && req.live.error_log.enabled(level)
+    {
+        log_error(req.live, req, level, &error.to_string());
     }
+    if outcome.answered {
+        return send_error(client, req, shared, outcome.status).await;
+    }
+    req.status = outcome.status;
+    Next::Close
 }

@@ -20,15 +20,15 @@ use crate::request::respond::{Head, Ka, write_head};
 use std::time::Instant;
 use tokio::io::AsyncReadExt;
 
-fn redirect(req: &Req<'_>, pp: &ProxyPass, loc: &[u8]) -> Vec<u8> {
+fn redirect(req: &Req<'_>, pass: &ProxyPass, loc: &[u8]) -> Vec<u8> {
     // proxy_redirect default: the proxy_pass URL (with "/" when it has no URI) → location name.
-    let scheme = if pp.https { "https://" } else { "http://" };
+    let scheme = if pass.https { "https://" } else { "http://" };
     let pattern = format!(
         "{scheme}{}{}",
-        pp.proxy_host,
-        pp.uri.as_deref().unwrap_or("/")
+        pass.proxy_host,
+        pass.uri.as_deref().unwrap_or("/")
     );
-    let replacement = if pp.uri.is_some() {
+    let replacement = if pass.uri.is_some() {
         req.loc.name.as_str()
     } else {
         "/"
@@ -51,7 +51,7 @@ pub async fn send(
     up: UpHead,
     mut leftover: Vec<u8>,
     pool: &Pool,
-    pp: &ProxyPass,
+    pass: &ProxyPass,
     attempt: &mut Attempt,
     t0: Instant,
 ) -> Next {
@@ -93,7 +93,7 @@ pub async fn send(
         } else if last_modified.is_none() && n.eq_ignore_ascii_case(b"last-modified") {
             last_modified = Some(v);
         } else if n.eq_ignore_ascii_case(b"location") {
-            let v2 = redirect(req, pp, v);
+            let v2 = redirect(req, pass, v);
             if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
                 location_special = Some(absolute(req, &v2));
             } else if v2 == v {
