@@ -474,3 +474,33 @@ fn the_import_reader_sees_paths_groups_and_super_and_skips_comments() {
     ]);
     assert_eq!(cycles(&edges), vec![vec!["a".to_string(), "b".to_string()]]);
 }
+
+/// The library can be embedded ([`proxylab_proxy::server::Server`]): only the binary's
+/// `main.rs` and `cli.rs` may end the process.
+#[test]
+fn only_main_and_cli_call_process_exit() {
+    let src = src_dir();
+    let mut found = Vec::new();
+    for f in rust_files(&src) {
+        let rel = f.strip_prefix(&src).expect("under src");
+        if rel == Path::new("main.rs") || rel == Path::new("cli.rs") {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+        for (n, line) in code_only(&text).lines().enumerate() {
+            if line.contains("process::exit") || line.contains("libc::exit") {
+                found.push(format!("{}:{}", rel.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        rust_files(&src).len() > 50,
+        "sources not found under {}",
+        src.display()
+    );
+    assert!(
+        found.is_empty(),
+        "process exits outside main.rs/cli.rs: {found:?}"
+    );
+}
