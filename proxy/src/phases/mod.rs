@@ -201,43 +201,20 @@ async fn run_phases<'a>(
             break;
         }
     }
-    // CONTENT
+    content(client, req, shared, discard).await
+}
+
+/// CONTENT: the location's handler (proxy, status pages, static files); the handlers that
+/// do not read the body start discarding it first.
+async fn content(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    discard: &mut Discard,
+) -> Next {
+    let head = req.head;
     match &req.loc.handler {
-        Handler::Proxy(_) => {
-            let p = &req.loc.proxy;
-            let has_body = head.content_length.is_some_and(|n| n > 0) || head.chunked;
-            // nginx streams only what is still being read: a chunked body already complete
-            // in the preread buffer goes upstream with Content-Length.
-            let chunked_done = head.chunked && {
-                let mut d = crate::http::chunked::Decoder::new(0);
-                let mut scratch = Vec::new();
-                d.decode(&client.buf, &mut scratch).is_ok() && d.done()
-            };
-            if !p.request_buffering && has_body && !chunked_done && (!head.chunked || p.http11) {
-                let mut done = false;
-                let next = crate::upstream::proxy(
-                    client,
-                    req,
-                    shared,
-                    crate::upstream::ReqBody::Stream(&mut done),
-                )
-                .await;
-                // nginx: a body still being read when the request ends means no keep-alive
-                // (even after a `keep-alive` header) and a lingering close.
-                return if done { next } else { Next::Close };
-            }
-            let body = match crate::upstream::reqbody::read_logged(client, req, max).await {
-                Ok(b) => b,
-                Err(error) => return send_failure(client, req, shared, &error).await,
-            };
-            crate::upstream::proxy(
-                client,
-                req,
-                shared,
-                crate::upstream::ReqBody::Buffered(body),
-            )
-            .await
-        }
+        Handler::Proxy(_) => proxy(client, req, shared).await,
         Handler::StubStatus | Handler::ProxylabStatus => {
             *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
             status_page::serve(client, req, shared).await
@@ -247,4 +224,44 @@ async fn run_phases<'a>(
             static_serve::serve(client, req, shared).await
         }
     }
+}
+
+/// `proxy_pass`: the body streamed while proxying (`proxy_request_buffering off`, when
+/// still being read), else read whole first (memory or a temporary file).
+async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
+    let head = req.head;
+    let max = req.loc.client_max_body_size;
+    let conf = &req.loc.proxy;
+    let has_body = head.content_length.is_some_and(|n| n > 0) || head.chunked;
+    // nginx streams only what is still being read: a chunked body already complete
+    // in the preread buffer goes upstream with Content-Length.
+    let chunked_done = head.chunked && {
+        let mut d = crate::http::chunked::Decoder::new(0);
+        let mut scratch = Vec::new();
+        d.decode(&client.buf, &mut scratch).is_ok() && d.done()
+    };
+    if !conf.request_buffering && has_body && !chunked_done && (!head.chunked || conf.http11) {
+        let mut done = false;
+        let next = crate::upstream::proxy(
+            client,
+            req,
+            shared,
+            crate::upstream::ReqBody::Stream(&mut done),
+        )
+        .await;
+        // nginx: a body still being read when the request ends means no keep-alive
+        // (even after a `keep-alive` header) and a lingering close.
+        return if done { next } else { Next::Close };
+    }
+    let body = match crate::upstream::reqbody::read_logged(client, req, max).await {
+        Ok(b) => b,
+        Err(error) => return send_failure(client, req, shared, &error).await,
+    };
+    crate::upstream::proxy(
+        client,
+        req,
+        shared,
+        crate::upstream::ReqBody::Buffered(body),
+    )
+    .await
 }
