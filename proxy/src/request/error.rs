@@ -20,6 +20,8 @@ pub enum Stage {
     SendingRequest,
     /// Reading the upstream's response head.
     ReadingResponseHeader,
+    /// Reading the upstream's response body (the response has started: only logged).
+    ReadingUpstream,
 }
 
 impl Stage {
@@ -30,6 +32,7 @@ impl Stage {
             Stage::Connecting => "connecting to upstream",
             Stage::SendingRequest => "sending request to upstream",
             Stage::ReadingResponseHeader => "reading response header from upstream",
+            Stage::ReadingUpstream => "reading upstream",
         }
     }
 }
@@ -47,6 +50,9 @@ pub enum Cause {
     InvalidHeader,
     /// The upstream's response head is larger than `proxy_buffer_size`.
     HeaderTooBig,
+    /// The upstream's body breaks its framing (`upstream sent …`: more data than its
+    /// Content-Length, data after the final chunk, an invalid chunk).
+    InvalidBody(&'static str),
     /// The upstream answered with a status `proxy_next_upstream` may pass over (`http_500`,
     /// `http_502`, `http_503`, `http_504`, `http_403`, `http_404`, `http_429`).
     Status(u16),
@@ -56,8 +62,9 @@ pub enum Cause {
     InvalidChunkedBody,
     /// The client's chunked body is larger than `client_max_body_size`.
     BodyTooLarge,
-    /// The body's temporary file could not be created or written (nginx's `open() … failed`
-    /// line): an internal error, answered 500.
+    /// A temporary file (of the request body, or of a buffered response) could not be
+    /// created or written: nginx's line as is; for the request body an internal error,
+    /// answered 500.
     TempFile(String),
 }
 
@@ -129,12 +136,14 @@ impl Error {
     }
 
     /// nginx's status and log level for this error: the client body readers' answers (413,
-    /// 400; a timeout logged as 408 and a close as 400 without an answer), and
+    /// 400; a timeout logged as 408 and a close as 400 without an answer; 500 at `crit` for
+    /// the body's temporary file), and
     /// `ngx_http_upstream_next`'s status when no other peer is tried (504 for a timeout, the
-    /// upstream's own 500/503/504/403/404/429, else 502).
+    /// upstream's own 500/503/504/403/404/429, else 502; failures while reading the body of a
+    /// response already started are only logged, at `error`).
     pub fn outcome(&self) -> Outcome {
         let (status, answered, level) = match (&self.cause, self.from_client()) {
-            (Cause::TempFile(_), _) => (500, true, Some(LogLevel::Crit)),
+            (Cause::TempFile(_), true) => (500, true, Some(LogLevel::Crit)),
             (Cause::BodyTooLarge, _) => (413, true, Some(LogLevel::Error)),
             (Cause::InvalidChunkedBody, _) => (400, true, Some(LogLevel::Info)),
             (Cause::TimedOut, true) => (408, false, Some(LogLevel::Info)),
@@ -175,6 +184,7 @@ impl fmt::Display for Error {
             ),
             Cause::InvalidHeader => write!(f, "upstream sent invalid header while {during}"),
             Cause::HeaderTooBig => write!(f, "upstream sent too big header while {during}"),
+            Cause::InvalidBody(what) => write!(f, "upstream sent {what} while {during}"),
             Cause::Status(code) => write!(f, "upstream answered {code} while {during}"),
             Cause::NoLiveUpstreams => write!(f, "no live upstreams while {during}"),
             Cause::InvalidChunkedBody => write!(f, "client sent invalid chunked body"),
@@ -228,6 +238,21 @@ mod tests {
                 true,
             ),
             (
+                Error::at(
+                    Stage::ReadingUpstream,
+                    Cause::InvalidBody("data after final chunk"),
+                ),
+                "upstream sent data after final chunk while reading upstream",
+                502,
+                true,
+            ),
+            (
+                Error::at(Stage::ReadingUpstream, Cause::Closed),
+                "upstream prematurely closed connection while reading upstream",
+                502,
+                true,
+            ),
+            (
                 Error::client(Cause::TimedOut),
                 "client timed out (110: Connection timed out) while reading client request body",
                 408,
@@ -276,5 +301,16 @@ mod tests {
         assert_eq!(e.condition(false), condition::TIMEOUT);
         let e = Error::at(Stage::ReadingResponseHeader, Cause::InvalidHeader);
         assert_eq!(e.condition(false), condition::INVALID_HEADER);
+        let line = "cannot create temporary file while reading upstream";
+        let e = Error::at(Stage::ReadingUpstream, Cause::TempFile(line.into()));
+        assert_eq!(e.to_string(), line);
+        assert_eq!(e.outcome().level, Some(LogLevel::Error));
+        let e = Error::client(Cause::TempFile(
+            "open() \"/x\" failed (13: Permission denied)".into(),
+        ));
+        assert_eq!(
+            (e.outcome().status, e.outcome().level),
+            (500, Some(LogLevel::Crit))
+        );
     }
 }

@@ -8,6 +8,7 @@
 use super::framer::Framer;
 use crate::live::pool::UpConn;
 use crate::request::client::Client;
+use crate::request::error::{Cause, Error, Stage};
 use std::collections::VecDeque;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
@@ -26,13 +27,21 @@ pub struct Limits {
     pub send_timeout: Duration,
 }
 
+/// A temporary file failure while buffering the response (`WHAT while reading upstream`).
+fn temp_file(what: &str) -> Error {
+    Error::at(
+        Stage::ReadingUpstream,
+        Cause::TempFile(format!("{what} while reading upstream")),
+    )
+}
+
 /// What the copy did.
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// Bytes written to the client.
     pub sent: u64,
     /// Upstream failure (nginx's error-log text).
-    pub up_error: Option<String>,
+    pub up_error: Option<Error>,
     /// The client failed or went away.
     pub client_error: bool,
     /// Part of the response went through a temporary file.
@@ -122,11 +131,11 @@ pub async fn copy(
                 let mut done_ok = None;
                 match r {
                     Err(_) => {
-                        out.up_error = Some("upstream timed out (110: Connection timed out) while reading upstream".into());
+                        out.up_error = Some(Error::at(Stage::ReadingUpstream, Cause::TimedOut));
                         done_ok = Some(false);
                     }
                     Ok(Err(e)) => {
-                        out.up_error = Some(format!("recv() failed ({}) while reading upstream", crate::logs::os_error(&e)));
+                        out.up_error = Some(Error::at(Stage::ReadingUpstream, Cause::Os("recv", e)));
                         done_ok = Some(false);
                     }
                     Ok(Ok(0)) => {
@@ -150,7 +159,7 @@ pub async fn copy(
                             match tempfile::tempfile() {
                                 Ok(file) => spill = Some(Spill { file, written: 0, read: 0 }),
                                 Err(_) => {
-                                    out.up_error = Some("cannot create temporary file while reading upstream".into());
+                                    out.up_error = Some(temp_file("cannot create temporary file"));
                                     done_ok = Some(false);
                                 }
                             }
@@ -160,7 +169,7 @@ pub async fn copy(
                                 s.written += data.len() as u64;
                                 out.spilled = true;
                             } else {
-                                out.up_error = Some("write() to temporary file failed while reading upstream".into());
+                                out.up_error = Some(temp_file("write() to temporary file failed"));
                                 done_ok = Some(false);
                             }
                         }

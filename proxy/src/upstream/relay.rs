@@ -14,6 +14,7 @@ use crate::live::pool::{Pool, UpConn};
 use crate::request::Next;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
+use crate::request::error::{Cause, Error, Stage};
 use crate::request::log::log_error;
 use crate::request::reply::{absolute, added_headers, keepalive};
 use crate::request::respond::{Head, Ka, write_head};
@@ -181,8 +182,8 @@ async fn tunnel(
 
 /// What relaying the body did.
 struct Relayed {
-    /// The upstream failed (nginx's error-log text).
-    up_error: Option<String>,
+    /// The upstream failed.
+    up_error: Option<Error>,
     /// The client failed or went away.
     client_error: bool,
 }
@@ -219,13 +220,8 @@ async fn stream_body(
         }
         relayed.up_error =
             match tokio::time::timeout(read_timeout, conn.stream.read_buf(&mut rbuf)).await {
-                Err(_) => Some(
-                    "upstream timed out (110: Connection timed out) while reading upstream".into(),
-                ),
-                Ok(Err(e)) => Some(format!(
-                    "recv() failed ({}) while reading upstream",
-                    crate::logs::os_error(&e)
-                )),
+                Err(_) => Some(Error::at(Stage::ReadingUpstream, Cause::TimedOut)),
+                Ok(Err(e)) => Some(Error::at(Stage::ReadingUpstream, Cause::Os("recv", e))),
                 Ok(Ok(0)) => framer.eof(&mut out).err(),
                 Ok(Ok(_)) => framer.feed(&rbuf, &mut out).err(),
             };
@@ -315,8 +311,11 @@ pub async fn send(
 
 /// Logs how the relay ended and says what the client connection does next.
 fn finish(req: &mut Req<'_>, up: UpHead, framer: &Framer, relayed: Relayed, ka: Ka) -> Next {
-    if let Some(msg) = &relayed.up_error {
-        log_error(req.live, req, LogLevel::Error, msg);
+    if let Some(error) = &relayed.up_error
+        && let Some(level) = error.outcome().level
+        && req.live.error_log.enabled(level)
+    {
+        log_error(req.live, req, level, &error.to_string());
     }
     if relayed.client_error {
         log_error(
