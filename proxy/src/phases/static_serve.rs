@@ -29,12 +29,9 @@ const READ_HEADERS: [&[u8]; 6] = [
     b"if-range",
 ];
 
-/// Serves the request from the location's root/alias.
-pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
-    let conf = req.loc.static_conf.clone();
-    let method = hyper::Method::from_bytes(req.head.method()).unwrap_or(hyper::Method::GET);
-    // Only the headers the static module reads (conditionals and ranges): most requests
-    // have none, and then the map allocates nothing.
+/// Only the request headers the static module reads (conditionals and ranges): most
+/// requests have none, and then the map allocates nothing.
+fn read_headers(req: &Req<'_>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (n, v) in req.head.headers() {
         // all of them start with `i` or `r`
@@ -48,6 +45,11 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             headers.append(n, v);
         }
     }
+    headers
+}
+
+/// The location's `add_header` entries, rendered.
+fn add_headers(req: &Req<'_>) -> Vec<AddHeader> {
     let mut adds = Vec::new();
     for a in req.loc.add_headers.iter() {
         let v = a.value.render(req);
@@ -62,6 +64,15 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             });
         }
     }
+    adds
+}
+
+/// Serves the request from the location's root/alias.
+pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
+    let conf = req.loc.static_conf.clone();
+    let method = hyper::Method::from_bytes(req.head.method()).unwrap_or(hyper::Method::GET);
+    let headers = read_headers(req);
+    let adds = add_headers(req);
     let args = String::from_utf8_lossy(req.args());
     let version = if req.head.minor == 0 {
         hyper::Version::HTTP_10
@@ -115,24 +126,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             }
         }
     }
-    log_error(
-        req.live,
-        req,
-        LogLevel::Error,
-        "rewrite or internal redirection cycle",
-    );
-    let body = error_page(500, req.loc.server_tokens);
-    send_simple(
-        client,
-        req,
-        shared,
-        500,
-        Some(b"text/html"),
-        &body,
-        None,
-        false,
-    )
-    .await
+    redirection_cycle(client, req, shared).await
 }
 
 /// nginx's canonical spelling of a header name (HeaderMap keeps names lowercased): the
@@ -420,4 +414,26 @@ async fn send_with_body(
         }
         start = 0;
     }
+}
+
+/// Too many index redirections: nginx's error line and 500 page.
+async fn redirection_cycle(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
+    log_error(
+        req.live,
+        req,
+        LogLevel::Error,
+        "rewrite or internal redirection cycle",
+    );
+    let body = error_page(500, req.loc.server_tokens);
+    send_simple(
+        client,
+        req,
+        shared,
+        500,
+        Some(b"text/html"),
+        &body,
+        None,
+        false,
+    )
+    .await
 }
