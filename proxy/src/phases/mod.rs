@@ -72,7 +72,7 @@ pub async fn handle(
         captures,
     };
     let mut discard = Discard::none();
-    let mut next = run_phases(
+    let next = run_phases(
         client,
         &mut req,
         shared,
@@ -82,6 +82,20 @@ pub async fn handle(
         &mut discard,
     )
     .await;
+    finish(client, &req, shared, discard, next).await
+}
+
+/// The end of a request: the rest of a discarded body read (or the connection closed), the
+/// access log and the status count, and nginx's lingering close when the connection closes
+/// while the client may still be sending.
+async fn finish(
+    client: &mut Client,
+    req: &Req<'_>,
+    shared: &Shared,
+    mut discard: Discard,
+    mut next: Next,
+) -> Next {
+    let head = req.head;
     // nginx's r->lingering_close: a request with a body, until the body is known read whole.
     let mut linger = head.chunked || head.content_length.is_some_and(|n| n > 0);
     let mut plain_close = req.bytes_sent == 0 || req.status == 444;
@@ -98,9 +112,9 @@ pub async fn handle(
             plain_close = true;
         }
     }
-    access_log(live, &req);
+    access_log(req.live, req);
     shared.stats.by_status.add(req.status);
-    if next == Next::Close && !plain_close && !ci.h2 {
+    if next == Next::Close && !plain_close && !req.conn.h2 {
         let b = &*req.loc.body;
         // nginx's error page for 400 clears r->lingering_close.
         let linger = (linger && req.status != 400) || !client.buf.is_empty();
@@ -116,6 +130,8 @@ pub async fn handle(
     next
 }
 
+/// The phases in order: server `return`, FIND_CONFIG with the up-front 413, the slash
+/// redirect, location `return`, PREACCESS (`limit_req`), ACCESS (`allow`/`deny`), CONTENT.
 async fn run_phases<'a>(
     client: &mut Client,
     req: &mut Req<'a>,
