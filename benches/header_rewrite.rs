@@ -21,9 +21,9 @@ use std::time::{Instant, SystemTime};
 use criterion::Criterion;
 use proxylab_proxy::conf::model::{Handler, ProxyPass};
 use proxylab_proxy::http::head::{Limits, RequestHead, parse};
-use proxylab_proxy::server::ctx::{ConnInfo, Req, UpstreamLog};
-use proxylab_proxy::server::live::Live;
-use proxylab_proxy::server::locate::{Found, locate};
+use proxylab_proxy::live::Live;
+use proxylab_proxy::phases::locate::{Found, locate};
+use proxylab_proxy::request::ctx::{ConnInfo, Req, UpstreamLog};
 use proxylab_proxy::upstream::request::{BodyLen, build};
 
 const CONF: &str = r#"worker_processes 1;

@@ -274,8 +274,8 @@ fn config(c: &mut Criterion) {
                 b.iter(|| {
                     i = (i + 1) % uris.len();
                     black_box(matches!(
-                        proxylab_proxy::server::locate::locate(tree, uris[i]),
-                        proxylab_proxy::server::locate::Found::Loc(..)
+                        proxylab_proxy::phases::locate::locate(tree, uris[i]),
+                        proxylab_proxy::phases::locate::Found::Loc(..)
                     ))
                 })
             });

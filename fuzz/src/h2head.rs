@@ -1,11 +1,11 @@
 //! HTTP/2 head assembly: an HTTP/2 request's pieces written as an HTTP/1.1 head
-//! (`server::h2::head::write_head`) and taken without parsing (`http::head::assemble`) must
+//! (`request::h2::head::write_head`) and taken without parsing (`http::head::assemble`) must
 //! give exactly what parsing that head gives (`http::head::parse`).
 
 use crate::http1::LIMITS;
 use hyper::http::{Method, Request};
 use proxylab_proxy::http::head::{self, RequestHead};
-use proxylab_proxy::server::h2::head::write_head;
+use proxylab_proxy::request::h2::head::write_head;
 
 /// Input: line 1 the method, line 2 the URI, then `name:value` lines; a first byte with
 /// its low bit set asks for a chunked body.

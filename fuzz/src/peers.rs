@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use proxylab_loadgen::transport::h1::H1Conn;
-use proxylab_proxy::upstream::response;
+use proxylab_proxy::http::response;
 use proxylab_upstream::wire::request::{BodyReader, parse_head};
 use tokio::io::AsyncWriteExt;
 

@@ -38,11 +38,60 @@ pub fn main(args: Args) -> ExitCode {
         eprintln!("proxylab: configuration file {shown} test is successful");
         return ExitCode::SUCCESS;
     }
-    match crate::server::run(args.conf.clone(), args.prefix.clone(), loaded) {
-        Ok(()) => ExitCode::SUCCESS,
+    let server = crate::server::Server {
+        file: args.conf.clone(),
+        prefix: args.prefix.clone(),
+    };
+    match server.start(loaded).and_then(run_until_signalled) {
+        // Exit at once: the workers' threads and sockets go with the process.
+        Ok(()) => std::process::exit(0),
         Err(e) => {
             eprintln!("proxylab: [emerg] {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Prints the ready line, then serves until SIGTERM/SIGINT (fast stop) or SIGQUIT (graceful:
+/// drained, or cut short by SIGTERM/SIGINT); SIGHUP reloads.
+fn run_until_signalled(
+    mut handle: crate::server::Handle,
+) -> Result<(), crate::server::ServerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut quit = signal(SignalKind::quit())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "proxylab-proxy ready {}", handle.urls().join(" "));
+            let _ = out.flush();
+        }
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    // a config that does not load is logged and the old one kept
+                    let _ = handle.reload();
+                }
+                _ = quit.recv() => {
+                    tokio::select! {
+                        _ = handle.drained() => {}
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                    break;
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        Ok::<(), crate::server::ServerError>(())
+    })?;
+    handle.stop();
+    Ok(())
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Conn, Ours, conf, get, request, wait_until};
+use common::{Conn, Embedded, conf, get, request, wait_until};
 use proxylab_testkit::FakeUpstream;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -122,7 +122,8 @@ fn prometheus_endpoint_during_traffic() {
         a.addr(),
         b.addr()
     ));
-    let ours = Ours::start_full(&c);
+    // Only our proxy is needed here: it runs in this process.
+    let ours = Embedded::start_full(&c);
     let addr = ours.addr();
     let traffic = std::thread::spawn(move || {
         let mut codes = HashMap::<u16, u32>::new();

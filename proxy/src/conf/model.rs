@@ -1,6 +1,7 @@
 //! Typed configuration after validation: what the runtime reads. Built once per (re)load and
 //! shared read-only (`Arc`), with every inherited value already merged.
 
+pub use crate::logs::{LogEscape, LogLevel};
 use crate::vars::Template;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -24,58 +25,6 @@ pub struct Config {
     pub http: Http,
 }
 
-/// Error log severity, nginx's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// `debug`.
-    Debug,
-    /// `info`.
-    Info,
-    /// `notice`.
-    Notice,
-    /// `warn`.
-    Warn,
-    /// `error` (the default).
-    Error,
-    /// `crit`.
-    Crit,
-    /// `alert`.
-    Alert,
-    /// `emerg`.
-    Emerg,
-}
-
-impl LogLevel {
-    /// Parses nginx's level name.
-    pub fn parse(s: &str) -> Option<LogLevel> {
-        Some(match s {
-            "debug" => LogLevel::Debug,
-            "info" => LogLevel::Info,
-            "notice" => LogLevel::Notice,
-            "warn" => LogLevel::Warn,
-            "error" => LogLevel::Error,
-            "crit" => LogLevel::Crit,
-            "alert" => LogLevel::Alert,
-            "emerg" => LogLevel::Emerg,
-            _ => return None,
-        })
-    }
-
-    /// nginx's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Notice => "notice",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-            LogLevel::Crit => "crit",
-            LogLevel::Alert => "alert",
-            LogLevel::Emerg => "emerg",
-        }
-    }
-}
-
 /// The `http {}` block.
 #[derive(Debug, Default)]
 pub struct Http {
@@ -90,7 +39,7 @@ pub struct Http {
     /// `map` blocks.
     pub maps: Vec<Arc<MapBlock>>,
     /// `match {}` blocks for health checks (nginx Plus).
-    pub matches: Vec<Arc<crate::health::MatchBlock>>,
+    pub matches: Vec<Arc<super::health::MatchBlock>>,
 }
 
 /// One listening address and the servers on it.
@@ -292,17 +241,6 @@ pub struct LogFormat {
     pub template: Template,
     /// `escape=json` / `none` / default.
     pub escape: LogEscape,
-}
-
-/// `log_format ... escape=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogEscape {
-    /// `\xHH` for control, `"`, `\`, and bytes ≥ 0x7F.
-    Default,
-    /// JSON string escaping.
-    Json,
-    /// No escaping.
-    None,
 }
 
 /// `limit_req zone=NAME [burst=N] [nodelay|delay=N]` in a location.

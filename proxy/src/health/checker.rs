@@ -2,10 +2,9 @@
 //! applies nginx Plus's rule — `fails` consecutive failed probes take a peer out
 //! (`set_unhealthy(peer, true)`), `passes` consecutive good ones bring it back.
 
-use super::matcher::MatchBlock;
-use super::params::HealthParams;
 use super::probe::{ProbeOutcome, probe};
 use crate::balance::{PeerAddr, PeerId, Upstream};
+use crate::conf::health::{HealthParams, MatchBlock};
 use crate::conf::model::LogLevel;
 use crate::logs::ErrorLog;
 use std::sync::Arc;

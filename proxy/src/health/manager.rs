@@ -5,9 +5,9 @@
 //! exits when the proxy state is dropped.
 
 use super::checker::{self, Check};
-use super::params::HealthParams;
+use crate::conf::health::HealthParams;
 use crate::conf::model::{Handler, Loc, LocationTree};
-use crate::server::live::Live;
+use crate::live::Live;
 use arc_swap::ArcSwap;
 use std::sync::Weak;
 use tokio::sync::watch;

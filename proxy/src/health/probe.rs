@@ -1,7 +1,7 @@
 //! One health probe: `GET uri HTTP/1.1` with the proxied server's Host and `Connection:
 //! close`, the response read (head and the first 64 KiB of body) within a deadline.
 
-use super::matcher::{MatchBlock, default_ok};
+use crate::conf::health::{MatchBlock, default_ok};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -8,14 +8,37 @@
 //! instead of a reset. When the connection then closes while the client may still be sending,
 //! [`lingering_close`] shuts the write side down (the client sees EOF after the response) and
 //! keeps reading and dropping for up to `lingering_time` before closing.
+//!
+//! The client connection is any [`ClientConn`] (the request layer's session implements it),
+//! so this module stays below the request layer.
 
 use crate::http::chunked::Decoder;
 use crate::http::head::RequestHead;
-use crate::server::client::Client;
-use crate::server::stream::Stream;
+use std::future::Future;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
+
+/// The client connection bodies are discarded from and lingering-closed.
+pub trait ClientConn {
+    /// The byte stream (shut down and read by [`lingering_close`]).
+    type Io: AsyncRead + AsyncWrite + Unpin + Send;
+    /// The stream and the bytes read from it but not consumed yet.
+    fn parts(&mut self) -> (&mut Self::Io, &mut Vec<u8>);
+    /// Reads more bytes into the buffer before `deadline` (Ok(0): end of file).
+    fn read_more(
+        &mut self,
+        deadline: Instant,
+    ) -> impl Future<Output = std::io::Result<usize>> + Send;
+    /// Answers `Expect: 100-continue` when `head` asks for it (HTTP/1.1).
+    fn send_continue_if_expected(
+        &mut self,
+        head: &RequestHead,
+        timeout: Duration,
+    ) -> impl Future<Output = ()> + Send;
+    /// Makes the coming close send a reset, as a close with unread data does.
+    fn reset_on_close(&self);
+}
 
 /// nginx's `NGX_HTTP_LINGERING_BUFFER_SIZE`.
 const LINGER_BUF: usize = 4096;
@@ -67,7 +90,7 @@ impl Discard {
     /// Starts discarding the body of `head`: answers `Expect: 100-continue` when `expect`
     /// (nginx does not for the up-front 413) and drops the body bytes already read.
     pub async fn start(
-        client: &mut Client,
+        client: &mut impl ClientConn,
         head: &RequestHead,
         expect: bool,
         send_timeout: Duration,
@@ -87,7 +110,7 @@ impl Discard {
             left,
             started: true,
         };
-        d.eat(&mut client.buf);
+        d.eat(client.parts().1);
         d
     }
 
@@ -132,13 +155,13 @@ impl Discard {
     /// (`lingering_timeout`) for each read and `time` (`lingering_time`) in all.
     pub async fn finish(
         &mut self,
-        client: &mut Client,
+        client: &mut impl ClientConn,
         time: Duration,
         timeout: Duration,
     ) -> Finish {
         let end = Instant::now() + time;
         loop {
-            self.eat(&mut client.buf);
+            self.eat(client.parts().1);
             match self.left {
                 Left::Nothing => return Finish::Done,
                 Left::Invalid => return Finish::Failed,
@@ -153,7 +176,7 @@ impl Discard {
                 Ok(_) if Instant::now() >= end => {
                     // nginx sees the time is up when data arrives and closes without
                     // reading it: the client gets a reset.
-                    reset_on_close(&client.stream);
+                    client.reset_on_close();
                     return Finish::Failed;
                 }
                 Ok(_) => {}
@@ -169,26 +192,16 @@ fn wait_until(now: Instant, end: Instant, timeout: Duration) -> Instant {
     (now + timeout).min(end + Duration::from_secs(1))
 }
 
-/// Makes the coming close send a reset, as a close with unread data does.
-fn reset_on_close(stream: &Stream) {
-    let tcp = match stream {
-        Stream::Plain(s) => s,
-        Stream::Tls(t) => t.get_ref().0,
-        Stream::Mem(_) => return,
-    };
-    let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
-}
-
 /// nginx's lingering close: shuts down the write side (after a TLS close_notify), then reads
 /// and drops whatever the client still sends until it closes, `timeout` passes without data,
 /// or `time` passes in all; then the connection is dropped.
-pub async fn lingering_close(client: &mut Client, time: Duration, timeout: Duration) {
+pub async fn lingering_close(client: &mut impl ClientConn, time: Duration, timeout: Duration) {
     let end = Instant::now() + time;
-    let shut = tokio::time::timeout(timeout, client.stream.shutdown()).await;
+    let shut = tokio::time::timeout(timeout, client.parts().0.shutdown()).await;
     if !matches!(shut, Ok(Ok(()))) {
         return;
     }
-    client.buf.clear();
+    client.parts().1.clear();
     let mut scratch = [0u8; LINGER_BUF];
     loop {
         let now = Instant::now();
@@ -196,9 +209,9 @@ pub async fn lingering_close(client: &mut Client, time: Duration, timeout: Durat
             return;
         }
         let wait = wait_until(now, end, timeout);
-        match tokio::time::timeout_at(wait, client.stream.read(&mut scratch)).await {
+        match tokio::time::timeout_at(wait, client.parts().0.read(&mut scratch)).await {
             Ok(Ok(n)) if n > 0 && Instant::now() >= end => {
-                reset_on_close(&client.stream);
+                client.reset_on_close();
                 return;
             }
             Ok(Ok(n)) if n > 0 => {}

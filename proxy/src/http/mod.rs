@@ -1,12 +1,14 @@
 //! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`],
 //! with nginx's grammar for the request line ([`reqline`]) and header lines ([`hline`])),
 //! chunked coding ([`chunked`]), URI normalization ([`uri`]), status lines and error pages
-//! ([`status`]), discarded bodies and lingering close ([`linger`]).
+//! ([`status`]), discarded bodies and lingering close ([`linger`]), upstream response heads
+//! ([`response`]).
 
 pub mod chunked;
 pub mod head;
 pub mod hline;
 pub mod linger;
 pub mod reqline;
+pub mod response;
 pub mod status;
 pub mod uri;

@@ -2,11 +2,21 @@
 //! `buffer=SIZE` (written when the next line does not fit, or `flush=TIME` after the first line
 //! entered an empty buffer, or on drop/reload), and nginx's default escaping.
 
-use crate::conf::model::LogEscape;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// `log_format ... escape=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEscape {
+    /// `\xHH` for control, `"`, `\`, and bytes ≥ 0x7F.
+    Default,
+    /// JSON string escaping.
+    Json,
+    /// No escaping.
+    None,
+}
 
 /// Appends `v` escaped as nginx's `escape=default` (`\xHH` for control bytes, `"`, `\`, and
 /// bytes ≥ 0x7F) or `escape=json`.

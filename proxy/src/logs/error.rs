@@ -2,11 +2,62 @@
 //! client: IP, server: NAME, request: "…", upstream: "…", host: "…"`) to a file or stderr,
 //! filtered by level.
 
-use crate::conf::model::LogLevel;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::SystemTime;
+
+/// Error log severity, nginx's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// `debug`.
+    Debug,
+    /// `info`.
+    Info,
+    /// `notice`.
+    Notice,
+    /// `warn`.
+    Warn,
+    /// `error` (the default).
+    Error,
+    /// `crit`.
+    Crit,
+    /// `alert`.
+    Alert,
+    /// `emerg`.
+    Emerg,
+}
+
+impl LogLevel {
+    /// Parses nginx's level name.
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s {
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "notice" => LogLevel::Notice,
+            "warn" => LogLevel::Warn,
+            "error" => LogLevel::Error,
+            "crit" => LogLevel::Crit,
+            "alert" => LogLevel::Alert,
+            "emerg" => LogLevel::Emerg,
+            _ => return None,
+        })
+    }
+
+    /// nginx's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Notice => "notice",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+            LogLevel::Crit => "crit",
+            LogLevel::Alert => "alert",
+            LogLevel::Emerg => "emerg",
+        }
+    }
+}
 
 /// An open error log.
 #[derive(Debug)]
@@ -57,4 +108,12 @@ impl ErrorLog {
             }
         }
     }
+}
+
+/// `errno: text` as nginx prints it.
+pub fn os_error(e: &std::io::Error) -> String {
+    let code = e.raw_os_error().unwrap_or(0);
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    format!("{code}: {text}")
 }

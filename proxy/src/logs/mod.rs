@@ -5,5 +5,5 @@ pub mod access;
 pub mod error;
 pub mod time;
 
-pub use access::{AccessWriter, escape_into};
-pub use error::ErrorLog;
+pub use access::{AccessWriter, LogEscape, escape_into};
+pub use error::{ErrorLog, LogLevel, os_error};

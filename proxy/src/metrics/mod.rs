@@ -1,8 +1,6 @@
-//! Metrics: cheap process-wide counters (atomics only on the request path) and the
-//! Prometheus text rendered by `proxylab_status`.
+//! Metrics: cheap process-wide counters (atomics only on the request path). The Prometheus
+//! text of `proxylab_status` is rendered by the status page (`phases::prometheus`).
 
 pub mod counters;
-pub mod prometheus;
 
 pub use counters::{StatusCounts, WebSocketGuard, websockets_open};
-pub use prometheus::render;

@@ -1,19 +1,21 @@
-//! One client connection: waits for request heads (`client_header_timeout` for the first,
-//! `keepalive_timeout` between requests), answers head errors as nginx (400/414/494/501/505,
-//! then close), runs each request through the phases, and counts stub_status states.
+//! The HTTP/1.x connection loop: waits for request heads (`client_header_timeout` for the
+//! first, `keepalive_timeout` between requests), answers head errors as nginx
+//! (400/414/494/501/505, then close), runs each request through the phases, and counts
+//! stub_status states.
 
-use super::client::Client;
-use super::ctx::{ConnInfo, Req, UpstreamLog};
-use super::phases::{Next, handle};
-use super::reply::send_error;
-use super::req_log::access_log;
-use super::shared::{Gauge, Shared};
 use crate::http::head::{self, Limits};
+use crate::live::{Gauge, Live, Shared};
+use crate::phases::handle;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::{ConnInfo, Req, UpstreamLog};
+use crate::request::log::access_log;
+use crate::request::reply::send_error;
+use crate::request::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 thread_local! {
@@ -51,93 +53,21 @@ fn give_buf(mut v: Vec<u8>) {
     });
 }
 
-/// `client_header_timeout` of the default server for connections to `local` (60 s when no
-/// server listens there any more, e.g. after a reload).
-fn header_timeout(shared: &Shared, local: SocketAddr) -> Duration {
-    let live = shared.live.load();
-    live.route(local)
-        .map(|r| live.config.http.servers[r.default].client_header_timeout)
-        .unwrap_or(Duration::from_secs(60))
-}
-
-/// Waits until the client's first bytes (or EOF) are readable, at most the default server's
-/// `client_header_timeout`; false when it expired or the socket failed. The accept loop awaits
-/// this small future before it builds any per-connection state (buffers, TLS session, the
-/// request loop), so a connection that sends nothing costs a few hundred bytes, as in nginx,
-/// which also waits for the first read event before allocating its buffer or SSL object.
-pub async fn first_byte(stream: &TcpStream, local: SocketAddr, shared: &Shared) -> bool {
-    let limit = header_timeout(shared, local);
-    // A peek, not `readable()`: tokio marks an accepted stream ready before any event, so
-    // only a read that finds nothing makes it wait for the kernel's first read event.
-    let mut one = [0u8; 1];
-    matches!(
-        tokio::time::timeout(limit, stream.peek(&mut one)).await,
-        Ok(Ok(_))
-    )
-}
-
-/// Serves one accepted connection (accepted on `local`) until it closes; `tls` does the
-/// handshake first (bounded by the default server's `client_header_timeout`); `h2c` serves
-/// prior-knowledge HTTP/2.
-pub async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-    shared: Arc<Shared>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    h2c: bool,
-) {
-    let _ = stream.set_nodelay(true);
-    let https = tls.is_some();
-    let stream = match tls {
-        None => super::stream::Stream::Plain(stream),
-        Some(acceptor) => {
-            let limit = header_timeout(&shared, local);
-            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => {
-                    if s.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        let st = super::stream::Stream::Tls(Box::new(s));
-                        return super::h2::serve(st, peer, local, shared, true).await;
-                    }
-                    super::stream::Stream::Tls(Box::new(s))
-                }
-                _ => return,
-            }
-        }
-    };
-    if h2c {
-        return super::h2::serve(stream, peer, local, shared, false).await;
-    }
-    serve_stream(stream, peer, local, shared, https).await;
-}
-
 /// The HTTP/1.x request loop on an established stream.
 pub async fn serve_stream(
-    stream: super::stream::Stream,
+    stream: Stream,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
     https: bool,
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let h2 = matches!(stream, super::stream::Stream::Mem(_));
+    let h2 = matches!(stream, Stream::Mem(_));
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
     };
-    let mut drain = shared.drain_tx.subscribe();
-    let mut reload = shared.reload_tx.subscribe();
-    // "Drain or reload": one wait for the whole connection, registered at its first keep-alive
-    // wait and kept between requests (a wait per request costs two waiter-list inserts and
-    // removals under the channels' locks). It is polled only while idle and never after it
-    // finished: the connection returns then.
-    let stop = async move {
-        tokio::select! {
-            biased;
-            _ = drain.wait_for(|d| *d) => {}
-            _ = reload.changed() => {}
-        }
-    };
+    let stop = drain_or_reload(&shared);
     let mut stop = std::pin::pin!(stop);
     let mut ci = ConnInfo {
         peer,
@@ -162,35 +92,8 @@ pub async fn serve_stream(
         // reading, like nginx's idle keep-alive connections ("Waiting").
         if client.buf.is_empty() {
             let idle = wait.unwrap_or(default.client_header_timeout);
-            // the event loop's cached time, as nginx's timers
-            let deadline = Instant::from_std(crate::logs::time::now_mono()) + idle;
-            // Between requests a plain connection gives its read buffer back and waits for
-            // readability without one (nginx frees its header buffer on keep-alive too); a
-            // TLS stream may hold decrypted bytes already, so it reads as before.
-            if let (Some(_), super::stream::Stream::Plain(s)) = (wait, &client.stream) {
-                give_buf(std::mem::take(&mut client.buf));
-                tokio::select! {
-                    biased; // fixed order: no random number per wait
-                    r = tokio::time::timeout_at(deadline, s.readable()) => {
-                        if !matches!(r, Ok(Ok(()))) {
-                            return;
-                        }
-                    }
-                    _ = stop.as_mut() => return,
-                }
-            }
-            if client.buf.capacity() == 0 {
-                client.buf = take_buf();
-            }
-            // Read first: when the bytes are there (the usual case after the readiness wait)
-            // the drain and reload watchers are never polled.
-            tokio::select! {
-                biased;
-                r = client.read_more(deadline) => match r {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                },
-                _ = stop.as_mut(), if wait.is_some() => return,
+            if !next_bytes(&mut client, idle, wait.is_some(), stop.as_mut()).await {
+                return;
             }
             // A request that raced a reload is read with the new config, never the old one.
             if shared.live.load().generation != live.generation {
@@ -198,34 +101,15 @@ pub async fn serve_stream(
             }
         }
         let reading = Gauge::new(&shared.stats.reading);
-        // The header timer is armed only when the head is not complete in the first read.
-        let mut deadline = None;
-        let parsed = loop {
-            match head::take(&mut client.buf, &limits, &mut spare_headers) {
-                Ok(Some(h)) => break Ok(h),
-                Ok(None) => {}
-                Err(code) => break Err(code),
+        let timeout = default.client_header_timeout;
+        let parsed = match read_head(&mut client, &limits, &mut spare_headers, timeout).await {
+            HeadRead::Closed => return,
+            HeadRead::TimedOut => {
+                let partial = !client.buf.is_empty();
+                return header_timed_out(&live, &ci, route.default, partial);
             }
-            let d = *deadline.get_or_insert_with(|| {
-                Instant::from_std(crate::logs::time::now_mono()) + default.client_header_timeout
-            });
-            match client.read_more(d).await {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    log_plain(
-                        &live,
-                        id,
-                        peer,
-                        "client timed out (110: Connection timed out) while reading client request headers",
-                    );
-                    if !client.buf.is_empty() {
-                        log_early(&live, &shared, &ci, route.default, 408);
-                    }
-                    return;
-                }
-                Err(_) => return,
-            }
+            HeadRead::Head(head) => Ok(head),
+            HeadRead::Rejected(code) => Err(code),
         };
         drop(reading);
         ci.requests += 1;
@@ -234,15 +118,7 @@ pub async fn serve_stream(
         let head = match parsed {
             Ok(x) => x,
             Err(code) => {
-                let msg = match code {
-                    414 => "client sent too long URI",
-                    494 => "client sent too long header line",
-                    501 => "client sent unknown \"Transfer-Encoding\"",
-                    _ => "client sent invalid request",
-                };
-                log_plain(&live, id, peer, msg);
-                answer_head_error(&mut client, &live, &shared, &ci, route.default, code).await;
-                return;
+                return reject(&mut client, &live, &shared, &ci, route.default, code).await;
             }
         };
         let server_idx = route.select(head.host());
@@ -263,7 +139,131 @@ pub async fn serve_stream(
     }
 }
 
-fn log_plain(live: &super::live::Live, id: u64, peer: SocketAddr, msg: &str) {
+/// Waits for the first bytes of the next request: at most `idle`, and (between keep-alive
+/// requests) until `stop` (drain or reload). False: close the connection.
+async fn next_bytes(
+    client: &mut Client,
+    idle: Duration,
+    keepalive: bool,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> bool {
+    // the event loop's cached time, as nginx's timers
+    let deadline = Instant::from_std(crate::logs::time::now_mono()) + idle;
+    // Between requests a plain connection gives its read buffer back and waits for
+    // readability without one (nginx frees its header buffer on keep-alive too); a
+    // TLS stream may hold decrypted bytes already, so it reads as before.
+    if let (true, Stream::Plain(s)) = (keepalive, &client.stream) {
+        give_buf(std::mem::take(&mut client.buf));
+        tokio::select! {
+            biased; // fixed order: no random number per wait
+            r = tokio::time::timeout_at(deadline, s.readable()) => {
+                if !matches!(r, Ok(Ok(()))) {
+                    return false;
+                }
+            }
+            _ = stop.as_mut() => return false,
+        }
+    }
+    if client.buf.capacity() == 0 {
+        client.buf = take_buf();
+    }
+    // Read first: when the bytes are there (the usual case after the readiness wait)
+    // the drain and reload watchers are never polled.
+    tokio::select! {
+        biased;
+        r = client.read_more(deadline) => matches!(r, Ok(n) if n > 0),
+        _ = stop.as_mut(), if keepalive => false,
+    }
+}
+
+/// How reading a request head ended.
+enum HeadRead {
+    /// A head that passed the checks.
+    Head(head::RequestHead),
+    /// A head the rules reject, with nginx's status (400, 414, 494, 501, 505).
+    Rejected(u16),
+    /// `client_header_timeout` ran out.
+    TimedOut,
+    /// The client closed, or the read failed.
+    Closed,
+}
+
+/// Reads a request head; the header timer (`timeout`) is armed only when the head is not
+/// complete in the bytes already read.
+async fn read_head(
+    client: &mut Client,
+    limits: &Limits,
+    spare_headers: &mut head::HeaderList,
+    timeout: Duration,
+) -> HeadRead {
+    let mut deadline = None;
+    loop {
+        match head::take(&mut client.buf, limits, spare_headers) {
+            Ok(Some(h)) => return HeadRead::Head(h),
+            Ok(None) => {}
+            Err(code) => return HeadRead::Rejected(code),
+        }
+        let d = *deadline
+            .get_or_insert_with(|| Instant::from_std(crate::logs::time::now_mono()) + timeout);
+        match client.read_more(d).await {
+            Ok(0) => return HeadRead::Closed,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return HeadRead::TimedOut,
+            Err(_) => return HeadRead::Closed,
+        }
+    }
+}
+
+/// "Drain or reload": one wait for the whole connection, registered at its first keep-alive
+/// wait and kept between requests (a wait per request costs two waiter-list inserts and
+/// removals under the channels' locks). It is polled only while idle and never after it
+/// finished: the connection returns then.
+fn drain_or_reload(shared: &Shared) -> impl std::future::Future<Output = ()> + use<> {
+    let mut drain = shared.drain_tx.subscribe();
+    let mut reload = shared.reload_tx.subscribe();
+    async move {
+        tokio::select! {
+            biased;
+            _ = drain.wait_for(|d| *d) => {}
+            _ = reload.changed() => {}
+        }
+    }
+}
+
+/// `client_header_timeout` ran out: the info line, and a 408 in the access log when part of a
+/// head had come.
+fn header_timed_out(live: &Live, ci: &ConnInfo, server_idx: usize, partial: bool) {
+    log_plain(
+        live,
+        ci.id,
+        ci.peer,
+        "client timed out (110: Connection timed out) while reading client request headers",
+    );
+    if partial {
+        log_early(live, ci, server_idx, 408);
+    }
+}
+
+/// A head the rules reject: nginx's info line, then its error page (`code`), then close.
+async fn reject(
+    client: &mut Client,
+    live: &Live,
+    shared: &Shared,
+    ci: &ConnInfo,
+    server_idx: usize,
+    code: u16,
+) {
+    let msg = match code {
+        414 => "client sent too long URI",
+        494 => "client sent too long header line",
+        501 => "client sent unknown \"Transfer-Encoding\"",
+        _ => "client sent invalid request",
+    };
+    log_plain(live, ci.id, ci.peer, msg);
+    answer_head_error(client, live, shared, ci, server_idx, code).await;
+}
+
+fn log_plain(live: &Live, id: u64, peer: SocketAddr, msg: &str) {
     live.error_log.log(
         crate::conf::model::LogLevel::Info,
         &format!("*{id} {msg}, client: {}", peer.ip()),
@@ -287,7 +287,7 @@ fn dummy_head() -> head::RequestHead {
 }
 
 fn early_req<'a>(
-    live: &'a super::live::Live,
+    live: &'a Live,
     ci: &'a ConnInfo,
     head: &'a head::RequestHead,
     server_idx: usize,
@@ -315,13 +315,7 @@ fn early_req<'a>(
     }
 }
 
-fn log_early(
-    live: &super::live::Live,
-    _shared: &Shared,
-    ci: &ConnInfo,
-    server_idx: usize,
-    status: u16,
-) {
+fn log_early(live: &Live, ci: &ConnInfo, server_idx: usize, status: u16) {
     let head = dummy_head();
     let mut req = early_req(live, ci, &head, server_idx);
     req.status = status;
@@ -330,7 +324,7 @@ fn log_early(
 
 async fn answer_head_error(
     client: &mut Client,
-    live: &super::live::Live,
+    live: &Live,
     shared: &Shared,
     ci: &ConnInfo,
     server_idx: usize,

@@ -1,22 +1,20 @@
 //! HTTP/2 (ALPN `h2` on `listen … ssl http2`, prior-knowledge h2c on `listen … http2`):
 //! the `h2` crate's server, each stream's request handed as an HTTP/1.1 head (with
 //! `Connection: close`) to the same request pipeline as every other request (phases,
-//! locations, proxying, logs), so the behaviour is identical ([`request::serve`]). The stream
-//! is an in-process transport ([`io::H2Io`]): the pipeline reads the request body from it and
+//! locations, proxying, logs), so the behaviour is identical ([`stream::serve`]). The stream
+//! is an in-process transport (`request::h2::io::H2Io`): the pipeline reads the request body from it and
 //! its HTTP/1.1 response is parsed back into an HTTP/2 response (connection-specific headers
 //! removed) as it is written, without a pipe, an HTTP/1.1 client or extra tasks in between.
 
-pub mod chunk;
-pub mod head;
-pub mod io;
-pub mod request;
-pub mod slots;
+mod slots;
+mod stream;
 #[cfg(test)]
 mod tests;
 
-use super::shared::Shared;
-use super::stream::Stream;
-use chunk::Chunk;
+use crate::live::Shared;
+use crate::request::h2::chunk::Chunk;
+use crate::request::h2::io;
+use crate::request::stream::Stream;
 use futures_util::task::AtomicWaker;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -113,7 +111,7 @@ pub async fn serve(
                     Poll::Ready(Some(Ok((req, respond)))) => {
                         let io = Box::new(io::H2Io::new(req, respond));
                         let shared = shared.clone();
-                        streams.push_with(|| request::serve(io, peer, local, shared, https));
+                        streams.push_with(|| stream::serve(io, peer, local, shared, https));
                         greedy |= took_before;
                         took = true;
                         if !greedy {

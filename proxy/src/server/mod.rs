@@ -1,37 +1,28 @@
-//! The running proxy: binds the listen sockets, starts `worker_processes` worker threads (one
-//! single-threaded tokio runtime each, all accepting on the same sockets, as nginx workers
-//! do), prints the ready line, and handles signals: SIGHUP reloads (new config swapped in;
-//! listeners kept, new ones opened; a bad config is logged and the old one kept), SIGQUIT
-//! drains (stop accepting, finish in-flight requests, close idle connections), SIGTERM and
-//! SIGINT exit at once.
+//! The running proxy, embeddable: [`Server::start`] builds the live state, binds the listen
+//! sockets and starts `worker_processes` worker threads (one single-threaded tokio runtime
+//! each, all accepting on the same sockets, as nginx workers do) and a log flusher; the
+//! [`Handle`] it returns reloads (new config swapped in; listeners kept, new ones opened; a bad
+//! config is logged and the old one kept), drains (stop accepting, finish in-flight requests,
+//! close idle connections), and stops. Signals and the process's exit belong to the binary
+//! (`cli.rs`).
 
-pub mod client;
+mod accept;
 pub mod conn;
-pub mod ctx;
-pub mod h2;
-mod limit;
-pub mod live;
-pub mod locate;
-pub mod phases;
-pub mod reply;
-pub mod req_log;
-pub mod respond;
-pub mod shared;
-mod static_serve;
-mod status_page;
-pub mod stream;
+mod h2;
+mod workers;
 
 use crate::conf::Loaded;
-use live::Live;
-use shared::Shared;
-use std::cell::Cell;
-use std::collections::HashMap;
-use std::io::Write;
+use crate::conf::model::LogLevel;
+use crate::live::{Live, Shared};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use workers::{Workers, bind, bind_set};
+
+/// How often buffered access logs are checked for their `flush=` time.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Errors starting the proxy.
 #[derive(Debug, thiserror::Error)]
@@ -47,151 +38,27 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-thread_local! {
-    static WORKER: Cell<usize> = const { Cell::new(0) };
+/// Where a server's configuration comes from (read again by [`Handle::reload`]).
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The configuration file (nginx syntax).
+    pub file: PathBuf,
+    /// Prefix for relative paths (`-p`); None: the file's directory.
+    pub prefix: Option<PathBuf>,
 }
 
-/// Index of the worker thread running the current task (0 outside workers).
-pub fn worker_index() -> usize {
-    WORKER.with(Cell::get)
-}
-
-fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
-    let err = |e: std::io::Error| ServerError::Bind(addr, crate::upstream::os_err(&e));
-    let domain = if addr.is_ipv4() {
-        socket2::Domain::IPV4
-    } else {
-        socket2::Domain::IPV6
-    };
-    let s = socket2::Socket::new(domain, socket2::Type::STREAM, None).map_err(err)?;
-    s.set_reuse_address(true).map_err(err)?;
-    if addr.is_ipv6() {
-        let _ = s.set_only_v6(true);
-    }
-    s.bind(&addr.into()).map_err(err)?;
-    s.listen(511).map_err(err)?;
-    s.set_nonblocking(true).map_err(err)?;
-    Ok(s.into())
-}
-
-/// Addresses to bind: a wildcard address covers specific ones on the same port (nginx binds
-/// only the wildcard and picks the server by the connection's local address).
-fn bind_set(live: &Live) -> Vec<SocketAddr> {
-    let mut v: Vec<SocketAddr> = Vec::new();
-    for r in &live.routes {
-        let covered = live.routes.iter().any(|w| {
-            w.addr.ip().is_unspecified() && w.addr.port() == r.addr.port() && w.addr != r.addr
-        });
-        if !covered && !v.contains(&r.addr) {
-            v.push(r.addr);
-        }
-    }
-    v
-}
-
-struct Workers {
-    handles: Vec<tokio::runtime::Handle>,
-}
-
-/// Counts one open connection (stub_status "active" and the worker's own count for
-/// `worker_connections`) until dropped.
-struct Active {
+/// A running server.
+pub struct Handle {
+    server: Server,
     shared: Arc<Shared>,
-    local: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.local.fetch_sub(1, Ordering::Relaxed);
-        if self.shared.stats.active.fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.shared.idle.notify_waiters();
-        }
-    }
-}
-
-async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_conns: usize) {
-    let bound = l.local_addr().ok();
-    let mut drain = shared.drain_tx.subscribe();
-    let local_active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    loop {
-        tokio::select! {
-            r = l.accept() => {
-                let Ok((stream, peer)) = r else { continue };
-                shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                if local_active.load(Ordering::Relaxed) >= max_conns {
-                    drop(stream);
-                    continue;
-                }
-                shared.stats.handled.fetch_add(1, Ordering::Relaxed);
-                shared.stats.active.fetch_add(1, Ordering::Relaxed);
-                local_active.fetch_add(1, Ordering::Relaxed);
-                let sh = shared.clone();
-                let la = local_active.clone();
-                let (tls, h2c) = {
-                    let live = sh.live.load();
-                    let tls = bound
-                        .and_then(|b| live.tls.get(&b).cloned())
-                        .map(tokio_rustls::TlsAcceptor::from);
-                    (tls, bound.is_some_and(|b| live.h2c.contains(&b)))
-                };
-                // Kept small while the client sends nothing: the request loop (several KiB
-                // of state) is boxed only once the first bytes are readable.
-                tokio::spawn(async move {
-                    let _active = Active { shared: sh.clone(), local: la };
-                    let Ok(local) = stream.local_addr() else { return };
-                    if conn::first_byte(&stream, local, &sh).await {
-                        Box::pin(conn::serve(stream, peer, local, sh, tls, h2c)).await;
-                    }
-                });
-            }
-            _ = drain.wait_for(|d| *d) => return,
-        }
-    }
-}
-
-fn spawn_accepts(
-    workers: &Workers,
-    listeners: &[(SocketAddr, std::net::TcpListener)],
-    shared: &Arc<Shared>,
+    workers: Workers,
+    /// Bound listen addresses, first the initial ones in config order.
+    bound: Vec<SocketAddr>,
+    workers_count: usize,
     max_conns: usize,
-) -> Result<(), ServerError> {
-    for h in &workers.handles {
-        for (_, l) in listeners {
-            let l = l.try_clone()?;
-            let sh = shared.clone();
-            let _g = h.enter();
-            let tl = tokio::net::TcpListener::from_std(l)?;
-            h.spawn(accept_loop(tl, sh, max_conns));
-        }
-    }
-    Ok(())
-}
-
-fn start_workers(n: usize) -> Result<Workers, ServerError> {
-    let mut handles = Vec::new();
-    for i in 0..n {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("proxylab-worker-{i}"))
-            .spawn(move || {
-                WORKER.with(|w| w.set(i));
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .on_thread_unpark(crate::logs::time::refresh)
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(_) => return,
-                };
-                let _ = tx.send(rt.handle().clone());
-                rt.block_on(std::future::pending::<()>());
-            })?;
-        let h = rx
-            .recv()
-            .map_err(|_| ServerError::Setup("worker runtime failed to start".into()))?;
-        handles.push(h);
-    }
-    Ok(Workers { handles })
+    generation: u64,
+    epoch: Instant,
+    flusher: Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 fn flush_logs(shared: &Shared, force: bool) {
@@ -202,25 +69,83 @@ fn flush_logs(shared: &Shared, force: bool) {
     }
 }
 
-/// Runs the proxy until SIGTERM/SIGINT (fast) or SIGQUIT (graceful).
-pub fn run(conf: PathBuf, prefix: Option<PathBuf>, loaded: Loaded) -> Result<(), ServerError> {
-    let epoch = Instant::now();
-    let config = Arc::new(loaded.config);
-    let nworkers = config.worker_processes.max(1);
-    let max_conns = config.worker_connections.max(1);
-    let live = Live::build(config, nworkers, 1, epoch).map_err(ServerError::Setup)?;
-    let mut listeners: Vec<(SocketAddr, std::net::TcpListener)> = Vec::new();
-    for a in bind_set(&live) {
-        listeners.push((a, bind(a)?));
+/// A thread that flushes due access-log buffers every [`FLUSH_EVERY`] until told to stop.
+fn start_flusher(
+    shared: &Arc<Shared>,
+) -> std::io::Result<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let shared = Arc::downgrade(shared);
+    let thread = std::thread::Builder::new()
+        .name("proxylab-log-flush".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(FLUSH_EVERY)
+            {
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                flush_logs(&shared, false);
+            }
+        })?;
+    Ok((stop, thread))
+}
+
+impl Server {
+    /// Starts serving `loaded` (read from [`Server::file`]): live state, sockets, workers,
+    /// the health checker and the log flusher.
+    pub fn start(self, loaded: Loaded) -> Result<Handle, ServerError> {
+        let epoch = Instant::now();
+        let config = Arc::new(loaded.config);
+        let workers_count = config.worker_processes.max(1);
+        let max_conns = config.worker_connections.max(1);
+        let live = Live::build(config, workers_count, 1, epoch).map_err(ServerError::Setup)?;
+        let mut listeners = Vec::new();
+        for a in bind_set(&live) {
+            listeners.push((a, bind(a)?));
+        }
+        let shared = Arc::new(Shared::new(live, epoch));
+        // Active health checks follow the live config on their own thread (nginx Plus).
+        if let Err(e) = crate::health::Manager::spawn(
+            Arc::downgrade(&shared.live),
+            shared.reload_tx.subscribe(),
+        ) {
+            let msg = format!("health checks not started ({e})");
+            shared.live.load().error_log.log(LogLevel::Alert, &msg);
+        }
+        let workers = Workers::start(workers_count)?;
+        workers.accept(&listeners, &shared, max_conns)?;
+        let flusher = Some(start_flusher(&shared)?);
+        Ok(Handle {
+            server: self,
+            bound: listeners.iter().map(|(a, _)| *a).collect(),
+            shared,
+            workers,
+            workers_count,
+            max_conns,
+            generation: 1,
+            epoch,
+            flusher,
+        })
     }
-    let shared = Arc::new(Shared::new(live, epoch));
-    let workers = start_workers(nworkers)?;
-    spawn_accepts(&workers, &listeners, &shared, max_conns)?;
-    let addrs: Vec<String> = {
-        let live = shared.live.load();
-        listeners
+}
+
+impl Handle {
+    /// The bound listen addresses.
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.bound
+    }
+
+    /// The stub_status counters (connections, requests, states).
+    pub fn stats(&self) -> &crate::live::Stats {
+        &self.shared.stats
+    }
+
+    /// `http://ADDR` or `https://ADDR` for each bound address (the ready line's words).
+    pub fn urls(&self) -> Vec<String> {
+        let live = self.shared.live.load();
+        self.bound
             .iter()
-            .map(|(a, _)| {
+            .map(|a| {
                 let scheme = if live.tls.contains_key(a) {
                     "https"
                 } else {
@@ -229,71 +154,75 @@ pub fn run(conf: PathBuf, prefix: Option<PathBuf>, loaded: Loaded) -> Result<(),
                 format!("{scheme}://{a}")
             })
             .collect()
-    };
-    {
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "proxylab-proxy ready {}", addrs.join(" "));
-        let _ = out.flush();
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut quit = signal(SignalKind::quit())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-        let mut generation = 1;
-        let mut bound: HashMap<SocketAddr, ()> = listeners.iter().map(|(a, _)| (*a, ())).collect();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => flush_logs(&shared, false),
-                _ = hup.recv() => {
-                    generation += 1;
-                    let old = shared.live.load_full();
-                    match crate::conf::load(&conf, prefix.as_deref())
-                        .map_err(|e| e.to_string())
-                        .and_then(|l| Live::build(Arc::new(l.config), nworkers, generation, epoch))
-                    {
-                        Ok(new) => {
-                            let mut fresh = Vec::new();
-                            for a in bind_set(&new) {
-                                if bound.contains_key(&a) { continue; }
-                                match bind(a) {
-                                    Ok(l) => { bound.insert(a, ()); fresh.push((a, l)); }
-                                    Err(e) => old.error_log.log(crate::conf::model::LogLevel::Emerg, &e.to_string()),
-                                }
-                            }
-                            flush_logs(&shared, true);
-                            shared.live.store(Arc::new(new));
-                            shared.reload_tx.send_replace(generation);
-                            let _ = spawn_accepts(&workers, &fresh, &shared, max_conns);
-                            shared.live.load().error_log.log(crate::conf::model::LogLevel::Notice, "reconfiguring");
-                        }
-                        Err(e) => old.error_log.log(crate::conf::model::LogLevel::Emerg, &e),
-                    }
+
+    /// Reads the configuration file again and swaps the new config in (nginx's SIGHUP): new
+    /// listen addresses are bound, old ones kept; idle connections of the old generation
+    /// close. A config that does not load is logged (`emerg`) and returned; the old one stays.
+    pub fn reload(&mut self) -> Result<(), String> {
+        self.generation += 1;
+        let shared = &self.shared;
+        let old = shared.live.load_full();
+        let new = crate::conf::load(&self.server.file, self.server.prefix.as_deref())
+            .map_err(|e| e.to_string())
+            .and_then(|l| {
+                let config = Arc::new(l.config);
+                Live::build(config, self.workers_count, self.generation, self.epoch)
+            });
+        let new = match new {
+            Ok(new) => new,
+            Err(e) => {
+                old.error_log.log(LogLevel::Emerg, &e);
+                return Err(e);
+            }
+        };
+        let mut fresh = Vec::new();
+        for a in bind_set(&new) {
+            if self.bound.contains(&a) {
+                continue;
+            }
+            match bind(a) {
+                Ok(l) => {
+                    self.bound.push(a);
+                    fresh.push((a, l));
                 }
-                _ = quit.recv() => {
-                    shared.draining.store(true, Ordering::Relaxed);
-                    let _ = shared.drain_tx.send(true);
-                    loop {
-                        let notified = shared.idle.notified();
-                        if shared.stats.active.load(Ordering::Relaxed) == 0 { break; }
-                        tokio::select! {
-                            _ = notified => {}
-                            _ = term.recv() => break,
-                            _ = int.recv() => break,
-                        }
-                    }
-                    flush_logs(&shared, true);
-                    return Ok::<(), ServerError>(());
-                }
-                _ = term.recv() => { flush_logs(&shared, true); return Ok(()); }
-                _ = int.recv() => { flush_logs(&shared, true); return Ok(()); }
+                Err(e) => old.error_log.log(LogLevel::Emerg, &e.to_string()),
             }
         }
-    })?;
-    std::process::exit(0);
+        flush_logs(shared, true);
+        shared.live.store(Arc::new(new));
+        shared.reload_tx.send_replace(self.generation);
+        let _ = self.workers.accept(&fresh, shared, self.max_conns);
+        shared
+            .live
+            .load()
+            .error_log
+            .log(LogLevel::Notice, "reconfiguring");
+        Ok(())
+    }
+
+    /// Starts a graceful stop (nginx's SIGQUIT): no new connections, idle ones close, requests
+    /// in flight finish. Resolves once no client connection is left.
+    pub async fn drained(&self) {
+        let shared = &self.shared;
+        shared.draining.store(true, Ordering::Relaxed);
+        let _ = shared.drain_tx.send(true);
+        loop {
+            let notified = shared.idle.notified();
+            if shared.stats.active.load(Ordering::Relaxed) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Stops at once: logs flushed, workers ended (their connections dropped).
+    pub fn stop(mut self) {
+        if let Some((stop, thread)) = self.flusher.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+        flush_logs(&self.shared, true);
+        self.workers.stop();
+    }
 }

@@ -6,8 +6,9 @@
 //! client does not hold an upstream worker.
 
 use super::framer::Framer;
-use super::pool::UpConn;
-use crate::server::client::Client;
+use crate::live::pool::UpConn;
+use crate::request::client::Client;
+use crate::request::error::{Cause, Error, Stage};
 use std::collections::VecDeque;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
@@ -26,13 +27,21 @@ pub struct Limits {
     pub send_timeout: Duration,
 }
 
+/// A temporary file failure while buffering the response (`WHAT while reading upstream`).
+fn temp_file(what: &str) -> Error {
+    Error::at(
+        Stage::ReadingUpstream,
+        Cause::TempFile(format!("{what} while reading upstream")),
+    )
+}
+
 /// What the copy did.
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// Bytes written to the client.
     pub sent: u64,
     /// Upstream failure (nginx's error-log text).
-    pub up_error: Option<String>,
+    pub up_error: Option<Error>,
     /// The client failed or went away.
     pub client_error: bool,
     /// Part of the response went through a temporary file.
@@ -43,6 +52,115 @@ struct Spill {
     file: std::fs::File,
     written: u64,
     read: u64,
+}
+
+/// The response bytes waiting for the client: in memory up to `Limits::memory`, then in a
+/// temporary file up to `Limits::file`.
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<Vec<u8>>,
+    queued: usize,
+    spill: Option<Spill>,
+}
+
+impl Pending {
+    /// Refills the empty `wbuf` with the next bytes for the client (memory first, then the
+    /// file); Err when the temporary file cannot be read back.
+    fn refill(&mut self, wbuf: &mut Vec<u8>) -> Result<(), ()> {
+        if let Some(b) = self.queue.pop_front() {
+            self.queued -= b.len();
+            *wbuf = b;
+            return Ok(());
+        }
+        let Some(s) = self.spill.as_mut().filter(|s| s.read < s.written) else {
+            return Ok(());
+        };
+        let n = ((s.written - s.read) as usize).min(65536);
+        wbuf.resize(n, 0);
+        match s.file.read_at(wbuf, s.read) {
+            Ok(k) if k > 0 => {
+                wbuf.truncate(k);
+                s.read += k as u64;
+            }
+            _ => return Err(()),
+        }
+        if s.read == s.written {
+            let _ = s.file.set_len(0);
+            s.read = 0;
+            s.written = 0;
+        }
+        Ok(())
+    }
+
+    /// Whether bytes wait in the temporary file (new bytes must follow them there).
+    fn spilling(&self) -> bool {
+        self.spill.as_ref().is_some_and(|s| s.written > 0)
+    }
+
+    /// Bytes waiting in the temporary file.
+    fn in_file(&self) -> u64 {
+        self.spill.as_ref().map_or(0, |s| s.written)
+    }
+
+    /// Keeps `data` in memory when `in_memory`, else appends it to the temporary file
+    /// (created on first use); `spilled` is set once the file is used.
+    fn store(&mut self, data: Vec<u8>, in_memory: bool, spilled: &mut bool) -> Result<(), Error> {
+        if in_memory {
+            self.queued += data.len();
+            self.queue.push_back(data);
+            return Ok(());
+        }
+        if self.spill.is_none() {
+            let file =
+                tempfile::tempfile().map_err(|_| temp_file("cannot create temporary file"))?;
+            self.spill = Some(Spill {
+                file,
+                written: 0,
+                read: 0,
+            });
+        }
+        if let Some(s) = self.spill.as_mut() {
+            if s.file.write_all_at(&data, s.written).is_err() {
+                return Err(temp_file("write() to temporary file failed"));
+            }
+            s.written += data.len() as u64;
+            *spilled = true;
+        }
+        Ok(())
+    }
+}
+
+/// Feeds one upstream read's result to the framer: the client bytes it produced, and
+/// whether the upstream part ended (Some(complete without error)).
+fn upstream_read(
+    r: Result<std::io::Result<usize>, tokio::time::error::Elapsed>,
+    framer: &mut Framer,
+    rbuf: &mut Vec<u8>,
+    out: &mut Outcome,
+) -> (Vec<u8>, Option<bool>) {
+    let mut data = Vec::new();
+    let failed = |cause| Some(Error::at(Stage::ReadingUpstream, cause));
+    let done = match r {
+        Err(_) => {
+            out.up_error = failed(Cause::TimedOut);
+            Some(false)
+        }
+        Ok(Err(e)) => {
+            out.up_error = failed(Cause::Os("recv", e));
+            Some(false)
+        }
+        Ok(Ok(0)) => {
+            out.up_error = framer.eof(&mut data).err();
+            Some(false)
+        }
+        Ok(Ok(_)) => {
+            out.up_error = framer.feed(rbuf, &mut data).err();
+            rbuf.clear();
+            (framer.complete || out.up_error.is_some())
+                .then(|| framer.complete && out.up_error.is_none())
+        }
+    };
+    (data, done)
 }
 
 /// Copies the response body; `first` holds client bytes already produced (head + the body
@@ -57,9 +175,7 @@ pub async fn copy(
     mut release: impl FnMut(UpConn, bool),
 ) -> Outcome {
     let mut out = Outcome::default();
-    let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut queued = 0usize;
-    let mut spill: Option<Spill> = None;
+    let mut pending = Pending::default();
     let mut up = Some(conn);
     let mut wbuf: Vec<u8> = first;
     let mut wpos = 0usize;
@@ -73,98 +189,32 @@ pub async fn copy(
         if wpos == wbuf.len() {
             wbuf.clear();
             wpos = 0;
-            if let Some(b) = queue.pop_front() {
-                queued -= b.len();
-                wbuf = b;
-            } else if let Some(s) = spill.as_mut()
-                && s.read < s.written
-            {
-                let n = ((s.written - s.read) as usize).min(65536);
-                wbuf.resize(n, 0);
-                match s.file.read_at(&mut wbuf, s.read) {
-                    Ok(k) if k > 0 => {
-                        wbuf.truncate(k);
-                        s.read += k as u64;
-                    }
-                    _ => {
-                        out.client_error = true;
-                        break;
-                    }
-                }
-                if s.read == s.written {
-                    let _ = s.file.set_len(0);
-                    s.read = 0;
-                    s.written = 0;
-                }
+            if pending.refill(&mut wbuf).is_err() {
+                out.client_error = true;
+                break;
             }
         }
         let have = wpos < wbuf.len();
-        let spilling = spill.as_ref().is_some_and(|s| s.written > 0);
-        let room_mem = !spilling && queued < lim.memory;
-        let room_file = lim.file > 0 && spill.as_ref().map_or(0, |s| s.written) < lim.file;
+        let room_mem = !pending.spilling() && pending.queued < lim.memory;
+        let room_file = lim.file > 0 && pending.in_file() < lim.file;
         let can_read = up.is_some() && out.up_error.is_none() && (room_mem || room_file);
-        if !have && up.is_none() {
-            break;
-        }
-        if !have && !can_read {
-            // Upstream paused on full buffers with nothing to write cannot happen; be safe.
+        if !have && (up.is_none() || !can_read) {
+            // (upstream paused on full buffers with nothing to write cannot happen; be safe)
             break;
         }
         tokio::select! {
             r = async {
-                let c = up.as_mut().map(|c| &mut c.stream);
-                match c {
+                match up.as_mut().map(|c| &mut c.stream) {
                     Some(s) => tokio::time::timeout(lim.read_timeout, s.read_buf(&mut rbuf)).await,
                     None => std::future::pending().await,
                 }
             }, if can_read => {
-                let mut data = Vec::new();
-                let mut done_ok = None;
-                match r {
-                    Err(_) => {
-                        out.up_error = Some("upstream timed out (110: Connection timed out) while reading upstream".into());
-                        done_ok = Some(false);
-                    }
-                    Ok(Err(e)) => {
-                        out.up_error = Some(format!("recv() failed ({}) while reading upstream", super::os_err(&e)));
-                        done_ok = Some(false);
-                    }
-                    Ok(Ok(0)) => {
-                        out.up_error = framer.eof(&mut data).err();
-                        done_ok = Some(false);
-                    }
-                    Ok(Ok(_)) => {
-                        out.up_error = framer.feed(&rbuf, &mut data).err();
-                        rbuf.clear();
-                        if framer.complete || out.up_error.is_some() {
-                            done_ok = Some(framer.complete && out.up_error.is_none());
-                        }
-                    }
-                }
-                if !data.is_empty() {
-                    if room_mem {
-                        queued += data.len();
-                        queue.push_back(data);
-                    } else {
-                        if spill.is_none() {
-                            match tempfile::tempfile() {
-                                Ok(file) => spill = Some(Spill { file, written: 0, read: 0 }),
-                                Err(_) => {
-                                    out.up_error = Some("cannot create temporary file while reading upstream".into());
-                                    done_ok = Some(false);
-                                }
-                            }
-                        }
-                        if let Some(s) = spill.as_mut() {
-                            if s.file.write_all_at(&data, s.written).is_ok() {
-                                s.written += data.len() as u64;
-                                out.spilled = true;
-                            } else {
-                                out.up_error = Some("write() to temporary file failed while reading upstream".into());
-                                done_ok = Some(false);
-                            }
-                        }
-                    }
+                let (data, mut done_ok) = upstream_read(r, framer, &mut rbuf, &mut out);
+                if !data.is_empty()
+                    && let Err(e) = pending.store(data, room_mem, &mut out.spilled)
+                {
+                    out.up_error = Some(e);
+                    done_ok = Some(false);
                 }
                 if let Some(ok) = done_ok
                     && let Some(c) = up.take()

@@ -2,6 +2,12 @@
 //! re-chunked for HTTP/1.1 clients) or close-delimited framing, with nginx's error wording.
 
 use crate::http::chunked::{Decoder, encode_chunk};
+use crate::request::error::{Cause, Error, Stage};
+
+/// The upstream's body breaks its framing: `upstream sent WHAT while reading upstream`.
+fn invalid(what: &'static str) -> Error {
+    Error::at(Stage::ReadingUpstream, Cause::InvalidBody(what))
+}
 
 /// How the upstream delimits its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +66,7 @@ impl Framer {
     }
 
     /// Converts `data` read from the upstream, appending client bytes to `out`.
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         match self.framing {
             Framing::None => {
                 self.complete = true;
@@ -73,7 +79,9 @@ impl Framer {
                 self.remaining -= n as u64;
                 self.complete = self.remaining == 0;
                 if n < data.len() {
-                    return Err("upstream sent more data than specified in \"Content-Length\" header while reading upstream".into());
+                    return Err(invalid(
+                        "more data than specified in \"Content-Length\" header",
+                    ));
                 }
                 Ok(())
             }
@@ -88,13 +96,9 @@ impl Framer {
                     out.extend_from_slice(b"0\r\n\r\n");
                 }
                 match r {
-                    Ok(used) if used < data.len() => {
-                        Err("upstream sent data after final chunk while reading upstream".into())
-                    }
+                    Ok(used) if used < data.len() => Err(invalid("data after final chunk")),
                     Ok(_) => Ok(()),
-                    Err(_) => {
-                        Err("upstream sent invalid chunked response while reading upstream".into())
-                    }
+                    Err(_) => Err(invalid("invalid chunked response")),
                 }
             }
             Framing::Close => {
@@ -106,7 +110,7 @@ impl Framer {
 
     /// The upstream closed: fine for close-delimited bodies (the final chunk is appended for
     /// chunked clients), an error otherwise.
-    pub fn eof(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn eof(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         if self.framing == Framing::Close {
             self.complete = true;
             if self.client_chunked {
@@ -117,6 +121,6 @@ impl Framer {
         if self.complete {
             return Ok(());
         }
-        Err("upstream prematurely closed connection while reading upstream".into())
+        Err(Error::at(Stage::ReadingUpstream, Cause::Closed))
     }
 }

@@ -4,29 +4,26 @@
 //! gives its try back), the 502/504 split, and the keepalive pool.
 
 mod buffered;
+mod exchange;
 mod framer;
-pub mod pool;
+mod hidden;
 mod relay;
 pub mod reqbody;
 pub mod request;
-pub mod response;
 mod tunnel;
 
-use crate::balance::{PeerAddr, PeerOutcome, RequestInput};
-use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, next_upstream as nu};
-use crate::server::client::Client;
-use crate::server::ctx::{Req, UpTry};
-use crate::server::phases::Next;
-use crate::server::reply::send_error;
-use crate::server::req_log::log_ctx;
-use crate::server::shared::Shared;
-use crate::server::stream::write_all_timed;
-use pool::{Pool, UpConn};
-use response::{HeadError, UpHead};
-use std::net::SocketAddr;
+use crate::balance::{Attempt, PeerAddr, PeerOutcome, RequestInput};
+use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, ProxyPass};
+use crate::live::pool::Pool;
+use crate::live::{Shared, UpstreamRt};
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::{Req, UpTry};
+use crate::request::error::{Cause, Error, Stage};
+use crate::request::log::log_ctx;
+use crate::request::reply::{send_error, send_failure};
+use exchange::{Sent, StreamBody};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 /// The request body of a proxied request.
 #[derive(Debug)]
@@ -40,276 +37,52 @@ pub enum ReqBody<'a> {
     Stream(&'a mut bool),
 }
 
-/// A failed try.
-struct Fail {
-    /// The client failed while its body was streamed (not an upstream failure).
-    client: Option<crate::server::client::BodyError>,
-    /// NGX_HTTP_UPSTREAM_FT_* bit.
-    ft: u32,
-    msg: String,
-    request_sent: bool,
-    reused: bool,
+/// What every try of one request reads: `proxy_next_upstream*` and the request's kind.
+struct Retry<'c> {
+    conf: &'c ProxyConf,
+    /// When the first try started (`proxy_next_upstream_timeout`).
+    started: Instant,
+    /// POST, LOCK or PATCH: not retried once sent unless `non_idempotent`.
+    non_idempotent: bool,
 }
 
-/// `errno: text` as nginx prints it.
-pub fn os_err(e: &std::io::Error) -> String {
-    let code = e.raw_os_error().unwrap_or(0);
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    format!("{code}: {text}")
-}
+impl Retry<'_> {
+    fn expired(&self) -> bool {
+        let limit = self.conf.next_upstream_timeout;
+        !limit.is_zero() && self.started.elapsed() >= limit
+    }
 
-fn timeout_msg(stage: &str) -> String {
-    format!("upstream timed out (110: Connection timed out) while {stage}")
-}
+    /// Whether `proxy_next_upstream` lists the condition `error` meets.
+    fn allows(&self, error: &Error, non_idempotent: bool) -> bool {
+        let condition = error.condition(non_idempotent);
+        self.conf.next_upstream & condition == condition
+    }
 
-async fn connect(addr: SocketAddr, t: Duration) -> Result<UpConn, Fail> {
-    let fail = |ft, msg| Fail {
-        client: None,
-        ft,
-        msg,
-        request_sent: false,
-        reused: false,
-    };
-    match tokio::time::timeout(t, TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            Ok(UpConn {
-                stream,
-                addr,
-                created: Instant::now(),
-                requests: 0,
-            })
+    /// nginx's `ngx_http_upstream_next`: no other peer after `error` when no try is left, the
+    /// condition is not listed, the time is up, or a streamed body was sent already.
+    fn gives_up(&self, attempt: &Attempt, error: &Error, body_sent: bool) -> bool {
+        attempt.tries_left() == 0
+            || !self.allows(error, self.non_idempotent)
+            || self.expired()
+            || body_sent
+    }
+
+    /// The status to pass over (`http_500` … `http_429`) when another try may follow:
+    /// nginx's `ngx_http_upstream_test_next`.
+    fn passes_over(&self, attempt: &Attempt, sent: &Sent, body_sent: bool) -> Option<Error> {
+        let code = sent.head.code;
+        if !matches!(code, 500 | 502 | 503 | 504 | 403 | 404 | 429) {
+            return None;
         }
-        Ok(Err(e)) => Err(fail(
-            nu::ERROR,
-            format!(
-                "connect() failed ({}) while connecting to upstream",
-                os_err(&e)
-            ),
-        )),
-        Err(_) => Err(fail(nu::TIMEOUT, timeout_msg("connecting to upstream"))),
+        let mut error = Error::at(Stage::ReadingResponseHeader, Cause::Status(code));
+        error.request_sent = true;
+        let retry =
+            attempt.tries_left() > 1 && self.allows(&error, false) && !self.expired() && !body_sent;
+        retry.then_some(error)
     }
 }
 
-struct Sent {
-    conn: UpConn,
-    head: UpHead,
-    leftover: Vec<u8>,
-    connect_time: Duration,
-    header_time: Duration,
-}
-
-/// Streams the client's body to the upstream (Content-Length as is, chunked re-chunked).
-async fn pump(
-    client: &mut Client,
-    head: &crate::http::head::RequestHead,
-    max: u64,
-    body_timeout: Duration,
-    up: &mut TcpStream,
-    send_timeout: Duration,
-) -> Result<(), Result<crate::server::client::BodyError, std::io::Error>> {
-    use crate::http::chunked::{ChunkError, Decoder, encode_chunk};
-    use crate::server::client::BodyError;
-    if let Some(cl) = head.content_length {
-        let mut left = cl;
-        loop {
-            let n = (left as usize).min(client.buf.len());
-            if n > 0 {
-                write_all_timed(up, &client.buf[..n], send_timeout)
-                    .await
-                    .map_err(Err)?;
-                client.buf.drain(..n);
-                left -= n as u64;
-            }
-            if left == 0 {
-                return Ok(());
-            }
-            client.fill(body_timeout).await.map_err(Ok)?;
-        }
-    }
-    let mut dec = Decoder::new(max);
-    let mut decoded = Vec::new();
-    let mut out = Vec::new();
-    loop {
-        decoded.clear();
-        let used = dec.decode(&client.buf, &mut decoded).map_err(|e| {
-            Ok(match e {
-                ChunkError::Invalid => BodyError::Status(400),
-                ChunkError::TooLarge => BodyError::Status(413),
-            })
-        })?;
-        client.buf.drain(..used);
-        out.clear();
-        if !decoded.is_empty() {
-            encode_chunk(&decoded, &mut out);
-        }
-        if dec.done() {
-            out.extend_from_slice(b"0\r\n\r\n");
-        }
-        if !out.is_empty() {
-            write_all_timed(up, &out, send_timeout).await.map_err(Err)?;
-        }
-        if dec.done() {
-            return Ok(());
-        }
-        client.fill(body_timeout).await.map_err(Ok)?;
-    }
-}
-
-/// Streaming source for [`one_try`].
-struct StreamBody<'c, 'h> {
-    client: &'c mut Client,
-    head: &'h crate::http::head::RequestHead,
-    max: u64,
-    timeout: Duration,
-    done: &'c mut bool,
-}
-
-async fn one_try(
-    pool: &Pool,
-    addr: SocketAddr,
-    p: &ProxyConf,
-    req_head: &[u8],
-    body: &reqbody::Body,
-    stream: Option<StreamBody<'_, '_>>,
-    t0: Instant,
-) -> Result<Sent, Fail> {
-    // A cached connection has no connect time (nginx logs 0.000 for it).
-    let (mut conn, reused, connect_time) = match pool.take(addr, t0) {
-        Some(c) => (c, true, Duration::ZERO),
-        None => {
-            let c = connect(addr, p.connect_timeout).await?;
-            let t = c.created - t0;
-            (c, false, t)
-        }
-    };
-    let fail = |ft, msg| Fail {
-        client: None,
-        ft,
-        msg,
-        request_sent: true,
-        reused,
-    };
-    conn.requests += 1;
-    let send = body.send(&mut conn.stream, req_head, p.send_timeout).await;
-    let send = match (send, stream) {
-        (Ok(()), Some(sb)) => {
-            match pump(
-                sb.client,
-                sb.head,
-                sb.max,
-                sb.timeout,
-                &mut conn.stream,
-                p.send_timeout,
-            )
-            .await
-            {
-                Ok(()) => {
-                    *sb.done = true;
-                    Ok(())
-                }
-                Err(Ok(be)) => {
-                    let mut f = fail(nu::ERROR, String::new());
-                    f.client = Some(be);
-                    return Err(f);
-                }
-                Err(Err(e)) => Err(e),
-            }
-        }
-        (r, _) => r,
-    };
-    if let Err(e) = send {
-        return Err(if e.kind() == std::io::ErrorKind::TimedOut {
-            fail(nu::TIMEOUT, timeout_msg("sending request to upstream"))
-        } else {
-            fail(
-                nu::ERROR,
-                format!(
-                    "writev() failed ({}) while sending request to upstream",
-                    os_err(&e)
-                ),
-            )
-        });
-    }
-    let mut buf: Vec<u8> = Vec::with_capacity(p.buffer_size.max(1024));
-    loop {
-        let r = tokio::time::timeout(p.read_timeout, conn.stream.read_buf(&mut buf)).await;
-        match r {
-            Err(_) => {
-                return Err(fail(
-                    nu::TIMEOUT,
-                    timeout_msg("reading response header from upstream"),
-                ));
-            }
-            Ok(Err(e)) => {
-                return Err(fail(
-                    nu::ERROR,
-                    format!(
-                        "recv() failed ({}) while reading response header from upstream",
-                        os_err(&e)
-                    ),
-                ));
-            }
-            Ok(Ok(0)) => {
-                return Err(fail(
-                    nu::ERROR,
-                    "upstream prematurely closed connection while reading response header from upstream".into(),
-                ));
-            }
-            Ok(Ok(_)) => {}
-        }
-        match response::parse(&mut buf, p.buffer_size) {
-            Ok(Some((head, leftover))) => {
-                if head.code == 100 {
-                    buf = leftover;
-                    buf.reserve(p.buffer_size.max(1024));
-                    continue;
-                }
-                return Ok(Sent {
-                    conn,
-                    head,
-                    leftover,
-                    connect_time,
-                    header_time: Instant::now() - t0,
-                });
-            }
-            Ok(None) => {
-                if buf.capacity() == buf.len() {
-                    buf.reserve(1024);
-                }
-            }
-            Err(HeadError::TooBig) => {
-                return Err(fail(
-                    nu::INVALID_HEADER,
-                    "upstream sent too big header while reading response header from upstream"
-                        .into(),
-                ));
-            }
-            Err(HeadError::Invalid) => {
-                return Err(fail(
-                    nu::INVALID_HEADER,
-                    "upstream sent invalid header while reading response header from upstream"
-                        .into(),
-                ));
-            }
-        }
-    }
-}
-
-fn status_ft(code: u16) -> u32 {
-    match code {
-        500 => nu::HTTP_500,
-        502 => nu::HTTP_502,
-        503 => nu::HTTP_503,
-        504 => nu::HTTP_504,
-        403 => nu::HTTP_403,
-        404 => nu::HTTP_404,
-        429 => nu::HTTP_429,
-        _ => 0,
-    }
-}
-
+/// Logs `msg` with the request's context and `upstream: "http://PEER/URI"`.
 fn log_up(req: &Req<'_>, level: LogLevel, msg: &str, peer: &str) {
     let live = req.live;
     if !live.error_log.enabled(level) {
@@ -328,205 +101,245 @@ fn log_up(req: &Req<'_>, level: LogLevel, msg: &str, peer: &str) {
         .log(level, &format!("*{} {msg}{before}{up}{host}", req.conn.id));
 }
 
-/// Proxies the request (body already read) and writes the response. Returns what the client
-/// connection does next.
-pub async fn proxy(
+/// The new try's entry in `$upstream_*`.
+fn new_try(addr: std::sync::Arc<str>) -> UpTry {
+    UpTry {
+        addr,
+        status: 0,
+        time: Duration::ZERO,
+        connect: None,
+        header: None,
+    }
+}
+
+/// Times the current try and sets its status.
+fn end_try(req: &mut Req<'_>, status: u16, time: Duration) {
+    if let Some(t) = req.up.tries.last_mut() {
+        t.status = status;
+        t.time = time;
+    }
+}
+
+/// Records a failed try: its status and time, the peer's failure (a reused connection's
+/// `error` gives the try back), and the log lines.
+fn try_failed(
+    req: &mut Req<'_>,
+    attempt: &mut Attempt,
+    error: &Error,
+    end: Instant,
+    started: Instant,
+    peer: &str,
+) {
+    end_try(req, error.outcome().status, end - started);
+    let report = attempt.finish(PeerOutcome::Failed, end);
+    if error.reused && error.condition(false) == crate::conf::model::next_upstream::ERROR {
+        attempt.give_back_try();
+    }
+    log_up(req, LogLevel::Error, &error.to_string(), peer);
+    if report.temporarily_disabled {
+        log_up(
+            req,
+            LogLevel::Warn,
+            "upstream server temporarily disabled while connecting to upstream",
+            peer,
+        );
+    }
+}
+
+/// Records a status passed over: the try's time, the peer's outcome (403 and 404 are not
+/// failures), and the log line when the peer got disabled.
+fn status_passed_over(
+    req: &mut Req<'_>,
+    attempt: &mut Attempt,
+    code: u16,
+    end: Instant,
+    started: Instant,
+    peer: &str,
+) {
+    end_try(req, code, end - started);
+    let outcome = if code == 403 || code == 404 {
+        PeerOutcome::Ok
+    } else {
+        PeerOutcome::Failed
+    };
+    if attempt.finish(outcome, end).temporarily_disabled {
+        log_up(
+            req,
+            LogLevel::Warn,
+            "upstream server temporarily disabled while reading response header from upstream",
+            peer,
+        );
+    }
+}
+
+/// No peer can be tried: nginx's `no live upstreams` (logged with the group's name) and 502.
+async fn no_live_upstreams(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    body: ReqBody<'_>,
+    upstream: &UpstreamRt,
 ) -> Next {
-    let Handler::Proxy(pp) = &req.loc.handler else {
-        return send_error(client, req, shared, 500).await;
-    };
-    let live = req.live;
-    let ups = &live.upstreams[pp.upstream];
-    req.proxy_host = &pp.proxy_host;
-    req.proxy_port = pp.proxy_port;
-    let loc = req.loc;
-    let p = &loc.proxy;
-    let key = match &ups.conf.method {
+    let error = Error::at(Stage::Connecting, Cause::NoLiveUpstreams);
+    let status = error.outcome().status;
+    log_up(
+        req,
+        LogLevel::Error,
+        &error.to_string(),
+        &upstream.conf.name,
+    );
+    let mut entry = new_try(upstream.conf.name.as_str().into());
+    entry.status = status;
+    req.up.tries.push(entry);
+    send_error(client, req, shared, status).await
+}
+
+/// The balancer's attempt for this request (`hash` renders its key), at most
+/// `proxy_next_upstream_tries` tries.
+fn begin(req: &Req<'_>, upstream: &UpstreamRt) -> Attempt {
+    let key = match &upstream.conf.method {
         Method::Hash { key, .. } => key.render(req),
         _ => Vec::new(),
     };
-    let mut attempt = ups.group.begin(RequestInput {
+    let mut attempt = upstream.group.begin(RequestInput {
         client_ip: Some(req.conn.peer.ip()),
         hash_key: &key,
     });
-    attempt.limit_tries(p.next_upstream_tries);
-    let streaming = matches!(body, ReqBody::Stream(_));
-    let mut unused = false;
-    let (body, stream_done) = match body {
-        ReqBody::Buffered(b) => (b, &mut unused),
-        ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
-    };
-    let body_len = if !streaming {
+    attempt.limit_tries(req.loc.proxy.next_upstream_tries);
+    attempt
+}
+
+/// The request head sent upstream, framed for the body.
+fn request_head(req: &Req<'_>, pass: &ProxyPass, body: &reqbody::Body, streaming: bool) -> Vec<u8> {
+    let length = if !streaming {
         request::BodyLen::Known(body.len())
     } else if let Some(n) = req.head.content_length {
         request::BodyLen::Known(n)
     } else {
         request::BodyLen::Chunked
     };
-    let req_head = request::build(req, pp, body_len);
-    let mut body_sent = false;
-    let first = Instant::now();
-    let non_idempotent = matches!(req.head.method(), b"POST" | b"LOCK" | b"PATCH");
-    let pool = &ups.pools[crate::server::worker_index() % ups.pools.len().max(1)];
-    let mask = p.next_upstream;
-    let expired = |first: Instant| {
-        !p.next_upstream_timeout.is_zero() && first.elapsed() >= p.next_upstream_timeout
+    request::build(req, pass, length)
+}
+
+/// Proxies the request (body already read, or streamed) and writes the response. Returns
+/// what the client connection does next.
+pub async fn proxy(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    body: ReqBody<'_>,
+) -> Next {
+    let Handler::Proxy(pass) = &req.loc.handler else {
+        return send_error(client, req, shared, 500).await;
     };
-    let mut now = first;
+    let loc = req.loc;
+    let upstream = &req.live.upstreams[pass.upstream];
+    req.proxy_host = &pass.proxy_host;
+    req.proxy_port = pass.proxy_port;
+    let mut attempt = begin(req, upstream);
+    let streaming = matches!(body, ReqBody::Stream(_));
+    let mut unused = false;
+    let (body, stream_done) = match body {
+        ReqBody::Buffered(b) => (b, &mut unused),
+        ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
+    };
+    let head = request_head(req, pass, &body, streaming);
+    let retry = Retry {
+        conf: &loc.proxy,
+        started: Instant::now(),
+        non_idempotent: matches!(req.head.method(), b"POST" | b"LOCK" | b"PATCH"),
+    };
+    let pool = &upstream.pools[crate::live::worker_index() % upstream.pools.len().max(1)];
+    let mut body_sent = false;
+    let mut now = retry.started;
     loop {
-        let sel = match attempt.next_peer(now) {
-            Ok(s) => s,
-            Err(_) => {
-                log_up(
-                    req,
-                    LogLevel::Error,
-                    "no live upstreams while connecting to upstream",
-                    &ups.conf.name,
-                );
-                req.up.tries.push(UpTry {
-                    addr: ups.conf.name.as_str().into(),
-                    status: 502,
-                    time: Duration::ZERO,
-                    connect: None,
-                    header: None,
-                });
-                return send_error(client, req, shared, 502).await;
-            }
+        let Ok(peer) = attempt.next_peer(now) else {
+            return no_live_upstreams(client, req, shared, upstream).await;
         };
-        let PeerAddr::Inet(addr) = sel.addr else {
+        let PeerAddr::Inet(addr) = peer.addr else {
             attempt.finish(PeerOutcome::Failed, Instant::now());
             return send_error(client, req, shared, 502).await;
         };
-        req.up.tries.push(UpTry {
-            addr: sel.name.clone(),
-            status: 0,
-            time: Duration::ZERO,
-            connect: None,
-            header: None,
-        });
-        let t0 = now;
-        let sb = (streaming && !body_sent).then_some(StreamBody {
+        req.up.tries.push(new_try(peer.name.clone()));
+        let started = now;
+        let streamed = (streaming && !body_sent).then_some(StreamBody {
             client: &mut *client,
             head: req.head,
             max: req.loc.client_max_body_size,
             timeout: req.loc.client_body_timeout,
             done: &mut *stream_done,
         });
-        let result = one_try(pool, addr, p, &req_head, &body, sb, t0).await;
-        match result {
-            Err(f) if f.client.is_some() => {
+        let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, streamed, started);
+        let error = match tried.await {
+            Err(error) if error.from_client() => {
                 // The client failed while its body was streamed: not the peer's fault.
                 attempt.finish(PeerOutcome::Ok, Instant::now());
                 if let Some(t) = req.up.tries.last_mut() {
-                    t.time = t0.elapsed();
+                    t.time = started.elapsed();
                 }
-                let e = f.client.unwrap_or(crate::server::client::BodyError::Closed);
-                return crate::server::phases::body_error(client, req, shared, e).await;
+                return send_failure(client, req, shared, &error).await;
             }
-            Err(f) => {
-                body_sent |= streaming && f.request_sent;
+            Err(error) => {
+                body_sent |= streaming && error.request_sent;
                 now = Instant::now();
-                if let Some(t) = req.up.tries.last_mut() {
-                    t.status = if f.ft == nu::TIMEOUT { 504 } else { 502 };
-                    t.time = now - t0;
-                }
-                let report = attempt.finish(PeerOutcome::Failed, now);
-                if f.reused && f.ft == nu::ERROR {
-                    attempt.give_back_try();
-                }
-                log_up(req, LogLevel::Error, &f.msg, &sel.name);
-                if report.temporarily_disabled {
-                    log_up(
-                        req,
-                        LogLevel::Warn,
-                        "upstream server temporarily disabled while connecting to upstream",
-                        &sel.name,
-                    );
-                }
-                let status = if f.ft == nu::TIMEOUT { 504 } else { 502 };
-                let mut ft = f.ft;
-                if f.request_sent && non_idempotent {
-                    ft |= nu::NON_IDEMPOTENT;
-                }
-                // proxy_request_buffering off: no retry once sending started.
-                if attempt.tries_left() == 0 || mask & ft != ft || expired(first) || body_sent {
-                    return send_error(client, req, shared, status).await;
-                }
+                try_failed(req, &mut attempt, &error, now, started, &peer.name);
+                error
             }
             Ok(sent) => {
                 body_sent |= streaming;
-                let code = sent.head.code;
-                let ft = status_ft(code);
                 if let Some(t) = req.up.tries.last_mut() {
-                    t.status = code;
+                    t.status = sent.head.code;
                     t.connect = Some(sent.connect_time);
                     t.header = Some(sent.header_time);
                 }
-                if ft != 0
-                    && attempt.tries_left() > 1
-                    && mask & ft == ft
-                    && !expired(first)
-                    && !body_sent
-                {
-                    now = Instant::now();
-                    if let Some(t) = req.up.tries.last_mut() {
-                        t.time = now - t0;
-                    }
-                    let outcome = if code == 403 || code == 404 {
-                        PeerOutcome::Ok
-                    } else {
-                        PeerOutcome::Failed
-                    };
-                    let report = attempt.finish(outcome, now);
-                    if report.temporarily_disabled {
-                        log_up(
-                            req,
-                            LogLevel::Warn,
-                            "upstream server temporarily disabled while reading response header from upstream",
-                            &sel.name,
-                        );
-                    }
-                    let mut ftm = ft;
-                    if non_idempotent {
-                        ftm |= nu::NON_IDEMPOTENT;
-                    }
-                    if attempt.tries_left() == 0 || mask & ftm != ftm || expired(first) {
-                        let status = match code {
-                            500 | 503 | 504 | 403 | 404 | 429 => code,
-                            _ => 502,
-                        };
-                        return send_error(client, req, shared, status).await;
-                    }
-                    continue;
-                }
-                let next = relay::send(
-                    client,
-                    req,
-                    shared,
-                    sent.conn,
-                    sent.head,
-                    sent.leftover,
-                    pool,
-                    pp,
-                    &mut attempt,
-                    t0,
-                )
-                .await;
-                // relay::send released the peer and timed the try when the response was
-                // complete; only a relay that ended before that is finished here.
-                if attempt.current().is_some() {
-                    let end = Instant::now();
-                    if let Some(t) = req.up.tries.last_mut() {
-                        t.time = end - t0;
-                    }
-                    attempt.finish(PeerOutcome::Ok, end);
-                }
-                return next;
+                let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
+                    return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
+                        .await;
+                };
+                now = Instant::now();
+                status_passed_over(req, &mut attempt, sent.head.code, now, started, &peer.name);
+                error
             }
+        };
+        if retry.gives_up(&attempt, &error, body_sent) {
+            return send_error(client, req, shared, error.outcome().status).await;
         }
     }
+}
+
+/// Relays the response of the try that got one; a relay that ended before the upstream part
+/// was complete releases the peer here.
+#[allow(clippy::too_many_arguments)]
+async fn respond(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    sent: Sent,
+    pool: &Pool,
+    pass: &ProxyPass,
+    attempt: &mut Attempt,
+    started: Instant,
+) -> Next {
+    let next = relay::send(
+        client,
+        req,
+        shared,
+        sent.conn,
+        sent.head,
+        sent.leftover,
+        pool,
+        pass,
+        attempt,
+        started,
+    )
+    .await;
+    // relay::send released the peer and timed the try when the response was complete; only a
+    // relay that ended before that is finished here.
+    if attempt.current().is_some() {
+        let end = Instant::now();
+        if let Some(t) = req.up.tries.last_mut() {
+            t.time = end - started;
+        }
+        attempt.finish(PeerOutcome::Ok, end);
+    }
+    next
 }

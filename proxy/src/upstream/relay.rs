@@ -5,29 +5,31 @@
 //! pool when the exchange allows it.
 
 use super::framer::{Framer, Framing};
-use super::pool::{Pool, UpConn};
-use super::response::{UpHead, passed};
+use super::hidden::passed;
 use crate::balance::{Attempt, PeerOutcome};
 use crate::conf::model::{LogLevel, ProxyPass};
-use crate::server::client::Client;
-use crate::server::ctx::Req;
-use crate::server::phases::Next;
-use crate::server::reply::{absolute, added_headers, keepalive};
-use crate::server::req_log::log_error;
-use crate::server::respond::{Head, Ka, write_head};
-use crate::server::shared::Shared;
+use crate::http::response::UpHead;
+use crate::live::Shared;
+use crate::live::pool::{Pool, UpConn};
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::error::{Cause, Error, Stage};
+use crate::request::log::log_error;
+use crate::request::reply::{absolute, added_headers, keepalive};
+use crate::request::respond::{Head, Ka, write_head};
 use std::time::Instant;
 use tokio::io::AsyncReadExt;
 
-fn redirect(req: &Req<'_>, pp: &ProxyPass, loc: &[u8]) -> Vec<u8> {
+fn redirect(req: &Req<'_>, pass: &ProxyPass, loc: &[u8]) -> Vec<u8> {
     // proxy_redirect default: the proxy_pass URL (with "/" when it has no URI) → location name.
-    let scheme = if pp.https { "https://" } else { "http://" };
+    let scheme = if pass.https { "https://" } else { "http://" };
     let pattern = format!(
         "{scheme}{}{}",
-        pp.proxy_host,
-        pp.uri.as_deref().unwrap_or("/")
+        pass.proxy_host,
+        pass.uri.as_deref().unwrap_or("/")
     );
-    let replacement = if pp.uri.is_some() {
+    let replacement = if pass.uri.is_some() {
         req.loc.name.as_str()
     } else {
         "/"
@@ -40,24 +42,23 @@ fn redirect(req: &Req<'_>, pp: &ProxyPass, loc: &[u8]) -> Vec<u8> {
     loc.to_vec()
 }
 
-/// Sends the response whose head was read from `conn`; `leftover` holds body bytes already read.
-#[allow(clippy::too_many_arguments)]
-pub async fn send(
-    client: &mut Client,
-    req: &mut Req<'_>,
-    shared: &Shared,
-    mut conn: UpConn,
-    up: UpHead,
-    mut leftover: Vec<u8>,
-    pool: &Pool,
-    pp: &ProxyPass,
-    attempt: &mut Attempt,
-    t0: Instant,
-) -> Next {
-    let head_req = req.head.method() == b"HEAD";
+/// How the response goes to the client.
+struct Plan {
+    /// How the upstream delimits its body.
+    framing: Framing,
+    /// The client gets the body chunked (length unknown, HTTP/1.1 client).
+    client_chunked: bool,
+    /// A 101 answer to an `Upgrade` request: the connection becomes a tunnel.
+    upgrade: bool,
+    /// The client connection's disposition.
+    ka: Ka,
+}
+
+fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     let code = up.code;
-    let no_body = head_req || (100..200).contains(&code) || code == 204 || code == 304;
-    let up_framing = if no_body {
+    let no_body =
+        req.head.method() == b"HEAD" || (100..200).contains(&code) || code == 204 || code == 304;
+    let framing = if no_body {
         Framing::None
     } else if up.chunked {
         Framing::Chunked
@@ -72,19 +73,30 @@ pub async fn send(
     } else {
         keepalive(req, shared, code)
     };
-    let client_chunked =
-        matches!(up_framing, Framing::Chunked | Framing::Close) && req.head.minor == 1;
-    if matches!(up_framing, Framing::Chunked | Framing::Close) && !client_chunked {
+    let unknown_length = matches!(framing, Framing::Chunked | Framing::Close);
+    let client_chunked = unknown_length && req.head.minor == 1;
+    if unknown_length && !client_chunked {
         ka = Ka::Close;
     }
-    let p = &req.loc.proxy;
+    Plan {
+        framing,
+        client_chunked,
+        upgrade,
+        ka,
+    }
+}
+
+/// Writes the client's response head into `out`: the upstream's headers that pass nginx's
+/// hide list, Location rewritten by `proxy_redirect default` (or made absolute), `add_header`.
+fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &mut Vec<u8>) {
+    let conf = &req.loc.proxy;
     let mut content_type = None;
     let mut last_modified = None;
     let mut location_special = None;
     let mut list: Vec<(&[u8], &[u8])> = Vec::with_capacity(up.headers.len() + 2);
     let mut location_rel: Option<Vec<u8>> = None;
     for (n, v) in up.headers() {
-        if !passed(n, &p.hide_headers, &p.pass_headers) {
+        if !passed(n, &conf.hide_headers, &conf.pass_headers) {
             continue;
         }
         if content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
@@ -92,7 +104,7 @@ pub async fn send(
         } else if last_modified.is_none() && n.eq_ignore_ascii_case(b"last-modified") {
             last_modified = Some(v);
         } else if n.eq_ignore_ascii_case(b"location") {
-            let v2 = redirect(req, pp, v);
+            let v2 = redirect(req, pass, v);
             if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
                 location_special = Some(absolute(req, &v2));
             } else if v2 == v {
@@ -112,60 +124,147 @@ pub async fn send(
     {
         e.1 = l.as_slice();
     }
-    let added = added_headers(req, code);
+    let added = added_headers(req, up.code);
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-    let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
+    let head_request = req.head.method() == b"HEAD";
     write_head(
-        &mut out,
+        out,
         &Head {
-            code,
+            code: up.code,
             reason: Some(up.reason()),
             content_type,
-            content_length: match up_framing {
+            content_length: match plan.framing {
                 Framing::Length(n) => Some(n),
-                Framing::None => up.content_length.filter(|_| head_req),
+                Framing::None => up.content_length.filter(|_| head_request),
                 _ => None,
             },
             last_modified,
             location: location_special.as_deref(),
-            chunked: client_chunked,
-            ka: Some(ka),
+            chunked: plan.client_chunked,
+            ka: Some(plan.ka),
         },
         list.iter().copied(),
     );
-    drop(list);
-    req.status = code;
-    let head_len = out.len() as u64;
-    if upgrade {
-        let r = client.write_all(&out, req.loc.send_timeout).await;
-        req.bytes_sent = head_len;
-        if r.is_ok() {
-            let (end, n) =
-                super::tunnel::run(client, &mut conn.stream, &leftover, p.read_timeout).await;
-            req.bytes_sent += n;
-            req.body_bytes_sent = n;
-            if end == super::tunnel::TunnelEnd::IdleTimeout {
-                log_error(
-                    req.live,
-                    req,
-                    LogLevel::Info,
-                    "upstream timed out (110: Connection timed out) while proxying upgraded connection",
-                );
-            }
+}
+
+/// A 101 answer: the head, then bytes both ways until either side closes or
+/// `proxy_read_timeout` passes without traffic.
+async fn tunnel(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    conn: &mut UpConn,
+    head: &[u8],
+    leftover: &[u8],
+) -> Next {
+    let r = client.write_all(head, req.loc.send_timeout).await;
+    req.bytes_sent = head.len() as u64;
+    if r.is_ok() {
+        let (end, n) = super::tunnel::run(
+            client,
+            &mut conn.stream,
+            leftover,
+            req.loc.proxy.read_timeout,
+        )
+        .await;
+        req.bytes_sent += n;
+        req.body_bytes_sent = n;
+        if end == super::tunnel::TunnelEnd::IdleTimeout {
+            log_error(
+                req.live,
+                req,
+                LogLevel::Info,
+                "upstream timed out (110: Connection timed out) while proxying upgraded connection",
+            );
         }
-        req.up.last_head = Some(up);
-        return Next::Close;
     }
+    Next::Close
+}
+
+/// What relaying the body did.
+struct Relayed {
+    /// The upstream failed.
+    up_error: Option<Error>,
+    /// The client failed or went away.
+    client_error: bool,
+}
+
+/// Relays the body without buffering: each upstream read written to the client before the
+/// next (`proxy_read_timeout` between reads, `send_timeout` between writes); `out` holds the
+/// client bytes already produced. Returns whether the upstream part was complete.
+async fn stream_body(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    conn: &mut UpConn,
+    framer: &mut Framer,
+    mut out: Vec<u8>,
+    relayed: &mut Relayed,
+) -> bool {
     let send_timeout = req.loc.send_timeout;
-    let read_timeout = p.read_timeout;
-    let mut framer = Framer::new(up_framing, client_chunked);
-    let mut up_error = framer.feed(&leftover, &mut out).err();
+    let read_timeout = req.loc.proxy.read_timeout;
+    let mut rbuf: Vec<u8> = Vec::new();
+    loop {
+        if !out.is_empty() {
+            if client.write_all(&out, send_timeout).await.is_err() {
+                relayed.client_error = true;
+                break;
+            }
+            req.bytes_sent += out.len() as u64;
+            out.clear();
+        }
+        if framer.complete || relayed.up_error.is_some() {
+            break;
+        }
+        rbuf.clear();
+        if rbuf.capacity() < 16384 {
+            rbuf.reserve(16384);
+        }
+        relayed.up_error =
+            match tokio::time::timeout(read_timeout, conn.stream.read_buf(&mut rbuf)).await {
+                Err(_) => Some(Error::at(Stage::ReadingUpstream, Cause::TimedOut)),
+                Ok(Err(e)) => Some(Error::at(Stage::ReadingUpstream, Cause::Os("recv", e))),
+                Ok(Ok(0)) => framer.eof(&mut out).err(),
+                Ok(Ok(_)) => framer.feed(&rbuf, &mut out).err(),
+            };
+    }
+    framer.complete && relayed.up_error.is_none()
+}
+
+/// Sends the response whose head was read from `conn`; `leftover` holds body bytes already read.
+#[allow(clippy::too_many_arguments)]
+pub async fn send(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    mut conn: UpConn,
+    up: UpHead,
+    mut leftover: Vec<u8>,
+    pool: &Pool,
+    pass: &ProxyPass,
+    attempt: &mut Attempt,
+    started: Instant,
+) -> Next {
+    let plan = plan(req, shared, &up);
+    let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
+    client_head(req, pass, &up, &plan, &mut out);
+    req.status = up.code;
+    let head_len = out.len() as u64;
+    if plan.upgrade {
+        let next = tunnel(client, req, &mut conn, &out, &leftover).await;
+        req.up.last_head = Some(up);
+        return next;
+    }
+    let conf = &req.loc.proxy;
+    let mut framer = Framer::new(plan.framing, plan.client_chunked);
+    let mut relayed = Relayed {
+        up_error: framer.feed(&leftover, &mut out).err(),
+        client_error: false,
+    };
     leftover.clear();
     let accel_off = up.headers().any(|(n, v)| {
         n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
     });
     let reusable_head =
-        up.http11 && !up.conn_close && up_framing != Framing::Close && pool.enabled();
+        up.http11 && !up.conn_close && plan.framing != Framing::Close && pool.enabled();
     // When the upstream part ended: the peer is released and the try timed then, as nginx
     // finalizes the upstream before the client has the whole response.
     let mut released: Option<Instant> = None;
@@ -177,21 +276,20 @@ pub async fn send(
         attempt.finish(PeerOutcome::Ok, end);
         released = Some(end);
     };
-    let client_error;
-    if p.buffering && !accel_off && !framer.complete && up_error.is_none() {
+    if conf.buffering && !accel_off && !framer.complete && relayed.up_error.is_none() {
         let limits = super::buffered::Limits {
-            memory: p.buffers.0 * p.buffers.1,
-            file: p.max_temp_file_size,
-            read_timeout,
-            send_timeout,
+            memory: conf.buffers.0 * conf.buffers.1,
+            file: conf.max_temp_file_size,
+            read_timeout: conf.read_timeout,
+            send_timeout: req.loc.send_timeout,
         };
         let r = super::buffered::copy(client, conn, &mut framer, out, limits, |c, ok| {
             release(c, ok, attempt)
         })
         .await;
         req.bytes_sent += r.sent;
-        up_error = r.up_error;
-        client_error = r.client_error;
+        relayed.up_error = r.up_error;
+        relayed.client_error = r.client_error;
         if r.spilled {
             log_error(
                 req.live,
@@ -201,53 +299,25 @@ pub async fn send(
             );
         }
     } else {
-        let mut ce = false;
-        let mut rbuf: Vec<u8> = Vec::new();
-        loop {
-            if !out.is_empty() {
-                if client.write_all(&out, send_timeout).await.is_err() {
-                    ce = true;
-                    break;
-                }
-                req.bytes_sent += out.len() as u64;
-                out.clear();
-            }
-            if framer.complete || up_error.is_some() {
-                break;
-            }
-            rbuf.clear();
-            if rbuf.capacity() < 16384 {
-                rbuf.reserve(16384);
-            }
-            match tokio::time::timeout(read_timeout, conn.stream.read_buf(&mut rbuf)).await {
-                Err(_) => {
-                    up_error = Some(
-                        "upstream timed out (110: Connection timed out) while reading upstream"
-                            .into(),
-                    );
-                }
-                Ok(Err(e)) => {
-                    up_error = Some(format!(
-                        "recv() failed ({}) while reading upstream",
-                        super::os_err(&e)
-                    ));
-                }
-                Ok(Ok(0)) => up_error = framer.eof(&mut out).err(),
-                Ok(Ok(_)) => up_error = framer.feed(&rbuf, &mut out).err(),
-            }
-        }
-        client_error = ce;
-        let ok = framer.complete && up_error.is_none();
+        let ok = stream_body(client, req, &mut conn, &mut framer, out, &mut relayed).await;
         release(conn, ok, attempt);
     }
     if let (Some(end), Some(t)) = (released, req.up.tries.last_mut()) {
-        t.time = end - t0;
+        t.time = end - started;
     }
     req.body_bytes_sent = req.bytes_sent.saturating_sub(head_len);
-    if let Some(msg) = &up_error {
-        log_error(req.live, req, LogLevel::Error, msg);
+    finish(req, up, &framer, relayed, plan.ka)
+}
+
+/// Logs how the relay ended and says what the client connection does next.
+fn finish(req: &mut Req<'_>, up: UpHead, framer: &Framer, relayed: Relayed, ka: Ka) -> Next {
+    if let Some(error) = &relayed.up_error
+        && let Some(level) = error.outcome().level
+        && req.live.error_log.enabled(level)
+    {
+        log_error(req.live, req, level, &error.to_string());
     }
-    if client_error {
+    if relayed.client_error {
         log_error(
             req.live,
             req,
@@ -256,12 +326,12 @@ pub async fn send(
         );
     }
     req.up.last_head = Some(up);
-    if framer.complete && up_error.is_none() && !client_error {
-        match ka {
-            Ka::KeepAlive(_) => Next::KeepAlive(req.loc.keepalive_timeout.0),
-            _ => Next::Close,
+    match ka {
+        Ka::KeepAlive(_)
+            if framer.complete && relayed.up_error.is_none() && !relayed.client_error =>
+        {
+            Next::KeepAlive(req.loc.keepalive_timeout.0)
         }
-    } else {
-        Next::Close
+        _ => Next::Close,
     }
 }

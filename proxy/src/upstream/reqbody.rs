@@ -9,8 +9,9 @@
 use crate::conf::body::{BodyConf, InFileOnly, TempPath};
 use crate::http::chunked::{ChunkError, Decoder};
 use crate::http::head::RequestHead;
-use crate::server::client::{BodyError, Client};
-use crate::server::stream::write_all_timed;
+use crate::request::client::Client;
+use crate::request::error::{Cause, Error};
+use crate::request::stream::write_all_timed;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -100,13 +101,9 @@ impl Body {
     }
 }
 
-/// Why reading the body failed.
-#[derive(Debug)]
-pub enum ReadError {
-    /// The client side (400/413, timeout, closed).
-    Client(BodyError),
-    /// The temp file could not be created or written: nginx's crit line; answered 500.
-    File(String),
+/// The temp file could not be created or written: nginx's crit line `line`, answered 500.
+fn temp_file(line: String) -> Error {
+    Error::client(Cause::TempFile(line))
 }
 
 /// Where the body is being collected.
@@ -116,7 +113,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn put(&mut self, data: &[u8]) -> Result<(), ReadError> {
+    fn put(&mut self, data: &[u8]) -> Result<(), Error> {
         match self {
             Sink::Mem(v) => {
                 v.extend_from_slice(data);
@@ -124,10 +121,10 @@ impl Sink {
             }
             Sink::File(t, path) => {
                 t.file.write_all(data).map_err(|e| {
-                    ReadError::File(format!(
+                    temp_file(format!(
                         "write() \"{}\" failed ({})",
                         path.display(),
-                        super::os_err(&e)
+                        crate::logs::os_error(&e)
                     ))
                 })?;
                 t.len += data.len() as u64;
@@ -141,10 +138,10 @@ impl Sink {
         &mut self,
         conf: &BodyConf,
         on_file: &mut (dyn FnMut(&Path) + Send),
-    ) -> Result<(), ReadError> {
+    ) -> Result<(), Error> {
         if let Sink::Mem(v) = self {
             let keep = conf.in_file_only != InFileOnly::Off;
-            let (file, path) = create(&conf.temp_path, keep).map_err(ReadError::File)?;
+            let (file, path) = create(&conf.temp_path, keep).map_err(temp_file)?;
             on_file(&path);
             let data = std::mem::take(v);
             *self = Sink::File(
@@ -207,7 +204,7 @@ fn create(tp: &TempPath, keep: bool) -> Result<(std::fs::File, PathBuf), String>
                 return Err(format!(
                     "open() \"{}\" failed ({})",
                     path.display(),
-                    super::os_err(&e)
+                    crate::logs::os_error(&e)
                 ));
             }
         }
@@ -229,7 +226,7 @@ pub async fn read(
     max: u64,
     timeout: Duration,
     on_file: &mut (dyn FnMut(&Path) + Send),
-) -> Result<Body, ReadError> {
+) -> Result<Body, Error> {
     // nginx tests `Expect` whenever it starts reading a body, even an empty one (corpus case
     // pipelining/expect-get-no-body).
     client.send_continue_if_expected(head, timeout).await;
@@ -255,7 +252,7 @@ pub async fn read(
             if left == 0 {
                 return Ok(sink.done());
             }
-            client.fill(timeout).await.map_err(ReadError::Client)?;
+            client.fill(timeout).await?;
         }
     }
     if !head.chunked {
@@ -266,9 +263,9 @@ pub async fn read(
     loop {
         piece.clear();
         let used = dec.decode(&client.buf, &mut piece).map_err(|e| {
-            ReadError::Client(match e {
-                ChunkError::Invalid => BodyError::Status(400),
-                ChunkError::TooLarge => BodyError::Status(413),
+            Error::client(match e {
+                ChunkError::Invalid => Cause::InvalidChunkedBody,
+                ChunkError::TooLarge => Cause::BodyTooLarge,
             })
         })?;
         client.buf.drain(..used);
@@ -279,7 +276,7 @@ pub async fn read(
         if dec.done() {
             return Ok(sink.done());
         }
-        client.fill(timeout).await.map_err(ReadError::Client)?;
+        client.fill(timeout).await?;
     }
 }
 
@@ -287,9 +284,9 @@ pub async fn read(
 /// logging the temp file as nginx does.
 pub async fn read_logged(
     client: &mut Client,
-    req: &crate::server::ctx::Req<'_>,
+    req: &crate::request::ctx::Req<'_>,
     max: u64,
-) -> Result<Body, ReadError> {
+) -> Result<Body, Error> {
     let conf = &*req.loc.body;
     let level = if conf.in_file_only == InFileOnly::Off {
         crate::conf::model::LogLevel::Warn
@@ -297,7 +294,7 @@ pub async fn read_logged(
         crate::conf::model::LogLevel::Notice
     };
     let mut on_file = |p: &std::path::Path| {
-        crate::server::req_log::log_error(
+        crate::request::log::log_error(
             req.live,
             req,
             level,

@@ -5,7 +5,7 @@
 
 use crate::conf::model::ProxyPass;
 use crate::http::uri::escape_path;
-use crate::server::ctx::Req;
+use crate::request::ctx::Req;
 
 /// Client header names never copied (set by nginx itself or dropped).
 fn dropped(name: &[u8]) -> bool {
@@ -23,8 +23,8 @@ fn dropped(name: &[u8]) -> bool {
 }
 
 /// The URI part sent upstream.
-fn upstream_uri(req: &Req<'_>, pp: &ProxyPass, out: &mut Vec<u8>) {
-    let Some(uri_part) = &pp.uri else {
+fn upstream_uri(req: &Req<'_>, pass: &ProxyPass, out: &mut Vec<u8>) {
+    let Some(uri_part) = &pass.uri else {
         // No URI in proxy_pass: the original request target, byte for byte.
         out.extend_from_slice(req.head.target());
         return;
@@ -54,12 +54,12 @@ pub enum BodyLen {
 }
 
 /// Builds the request head sent upstream for this request.
-pub fn build(req: &Req<'_>, pp: &ProxyPass, body: BodyLen) -> Vec<u8> {
+pub fn build(req: &Req<'_>, pass: &ProxyPass, body: BodyLen) -> Vec<u8> {
     let proxy = &req.loc.proxy;
     let mut out = Vec::with_capacity(512 + req.head.raw.len());
     out.extend_from_slice(req.head.method());
     out.push(b' ');
-    upstream_uri(req, pp, &mut out);
+    upstream_uri(req, pass, &mut out);
     out.extend_from_slice(if proxy.http11 {
         b" HTTP/1.1\r\n"
     } else {

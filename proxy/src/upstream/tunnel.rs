@@ -2,7 +2,7 @@
 //! `Upgrade`, both directions are copied raw until either side closes or nothing moves for
 //! `proxy_read_timeout` (re-armed on every read or write in either direction, as nginx).
 
-use crate::server::client::Client;
+use crate::request::client::Client;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,4 +1,5 @@
-//! Shared helpers for the proxy's integration tests: our proxy as a real process (config
+//! Shared helpers for the proxy's integration tests: our proxy as a real process or in this
+//! process ([`Embedded`]) (config
 //! placeholders as testkit's nginx: `{PORT}`, `{PORT2}`, `{PORT3}`, `{DIR}`), a whole-file
 //! config template used for both proxies, a raw HTTP/1.1 client, and response parsing.
 
@@ -74,6 +75,70 @@ impl Ours {
     /// error.log text.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+/// Our proxy in this process ([`proxylab_proxy::server::Server`]): no binary to build or
+/// spawn; stopped when dropped.
+pub struct Embedded {
+    pub handle: Option<proxylab_proxy::server::Handle>,
+    pub dir: tempfile::TempDir,
+    pub ports: [u16; 3],
+    pub conf_path: PathBuf,
+}
+
+impl Embedded {
+    /// Loads a whole config (placeholders replaced) and starts serving it.
+    pub fn start_full(conf: &str) -> Embedded {
+        let dir = tempfile::Builder::new()
+            .prefix("proxylab-embedded-")
+            .tempdir()
+            .expect("tempdir");
+        let ports = [free_port(), free_port(), free_port()];
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, fill(conf, ports, dir.path())).expect("write conf");
+        let prefix = Some(dir.path().to_path_buf());
+        let loaded = proxylab_proxy::conf::load(&conf_path, prefix.as_deref())
+            .unwrap_or_else(|e| panic!("config does not load: {e}"));
+        let server = proxylab_proxy::server::Server {
+            file: conf_path.clone(),
+            prefix,
+        };
+        let handle = server.start(loaded).expect("server starts");
+        Embedded {
+            handle: Some(handle),
+            dir,
+            ports,
+            conf_path,
+        }
+    }
+
+    /// The running server.
+    pub fn handle(&mut self) -> &mut proxylab_proxy::server::Handle {
+        self.handle.as_mut().expect("running")
+    }
+
+    /// `127.0.0.1:{PORT}`.
+    pub fn addr(&self) -> SocketAddr {
+        ([127, 0, 0, 1], self.ports[0]).into()
+    }
+
+    /// access.log text.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+    }
+
+    /// error.log text.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.stop();
+        }
     }
 }
 

@@ -51,7 +51,7 @@ pub(crate) struct Builder {
     /// The `http` directive with `line` set to its closing brace (merge errors point there).
     pub http_end: Option<Directive>,
     /// `health_check` / `match` collected for the health module.
-    pub health: crate::health::HealthConf,
+    pub health: crate::conf::health::HealthConf,
 }
 
 /// Reads `path` and validates it. `prefix` is nginx's `-p` (default: the config's directory);

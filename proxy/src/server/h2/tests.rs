@@ -1,14 +1,14 @@
-//! End-to-end tests of the HTTP/2 glue: a real `proxylab proxy` process serving prior-knowledge
-//! h2c, and a real HTTP/2 client (the `h2` crate) sending many concurrent streams on one
+//! End-to-end tests of the HTTP/2 glue: a real proxy (the server, started in this process)
+//! serving prior-knowledge h2c, and a real HTTP/2 client (the `h2` crate) sending many concurrent streams on one
 //! connection: each stream gets its own response (multiplexed streams run together), request
 //! heads larger than one read, bodies with and without a length (the latter sent on chunked),
 //! heads the HTTP/1.1 rules reject (answered by the connection loop's error path), and response
 //! bodies small (inline payloads) and large.
 
+use crate::server::{Handle, Server};
 use bytes::Bytes;
 use hyper::http::{Method, Request, StatusCode};
-use proxylab_testkit::{Proc, free_port, proxylab_bin, wait_for_port};
-use std::process::Command;
+use proxylab_testkit::free_port;
 use std::time::Duration;
 
 /// Length of the `/big` response body (bytes; larger than an inline payload).
@@ -16,7 +16,7 @@ const BIG: usize = 3000;
 /// Headers added to the `/many` response (more than the glue's short header array).
 const MANY: usize = 40;
 
-fn start_proxy(dir: &std::path::Path) -> (Proc, u16) {
+fn start_proxy(dir: &std::path::Path) -> (Handle, u16) {
     let port = free_port();
     let big = "b".repeat(BIG);
     let many: String = (0..MANY)
@@ -33,16 +33,13 @@ fn start_proxy(dir: &std::path::Path) -> (Proc, u16) {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).expect("write conf");
-    let mut cmd = Command::new(proxylab_bin());
-    cmd.arg("proxy").arg("-c").arg(&path).arg("-p").arg(dir);
-    let proc = Proc::spawn("proxy-h2", cmd).expect("spawn proxy");
-    let ready = proc.wait_stdout_line(
-        |l| l.contains("proxylab-proxy ready"),
-        Duration::from_secs(30),
-    );
-    assert!(ready.is_some(), "proxy not ready: {}", proc.stderr_log());
-    wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(10)).expect("port");
-    (proc, port)
+    // In this process: the server is a library (no binary to build or spawn).
+    let loaded = crate::conf::load(&path, Some(dir)).expect("config loads");
+    let server = Server {
+        file: path,
+        prefix: Some(dir.to_path_buf()),
+    };
+    (server.start(loaded).expect("server starts"), port)
 }
 
 /// Sends `req` (with `body` in DATA frames, no length) and returns status and body.

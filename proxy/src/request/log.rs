@@ -1,8 +1,8 @@
 //! A request's error-log and access-log lines.
 
 use super::ctx::Req;
-use super::live::Live;
 use crate::conf::model::LogLevel;
+use crate::live::Live;
 
 /// Error-log context suffix: `, client: IP, server: NAME, request: "…", host: "…"`.
 pub fn log_ctx(req: &Req<'_>) -> String {

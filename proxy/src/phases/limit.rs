@@ -2,14 +2,14 @@
 //! `$limit_req_status`, nginx's log lines and levels, delays that really wait, and
 //! `limit_req_status` rejections.
 
-use super::client::Client;
-use super::ctx::Req;
-use super::phases::Next;
-use super::reply::send_error;
-use super::req_log::log_error;
-use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::limit_req::{Delay, Limit, Status, check};
+use crate::live::Shared;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::log::log_error;
+use crate::request::reply::send_error;
 
 fn one_less(l: LogLevel) -> LogLevel {
     match l {

@@ -3,8 +3,7 @@
 //! in-flight / latency histogram, limit_req decisions per zone, open WebSockets.
 
 use crate::balance::{LATENCY_BUCKETS_US, PeerSnapshot, PeerStatus};
-use crate::server::live::Live;
-use crate::server::shared::Stats;
+use crate::live::{Live, Stats};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -69,7 +68,11 @@ pub fn render(s: &Stats, live: &Live, now: Instant) -> String {
         "gauge",
         "Open WebSocket/Upgrade tunnels.",
     );
-    let _ = writeln!(o, "proxylab_websockets_open {}", super::websockets_open());
+    let _ = writeln!(
+        o,
+        "proxylab_websockets_open {}",
+        crate::metrics::websockets_open()
+    );
     upstreams(&mut o, live, now);
     limit_req(&mut o, live);
     o

@@ -1,28 +1,20 @@
-//! The client side of a connection: buffered reads with deadlines, timed writes, the
-//! `100 Continue` answer, and the body-read error type (bodies are read in
-//! `upstream::reqbody` and discarded in `http::linger`).
+//! The client session: one connection (or HTTP/2 stream) with its read buffer, buffered reads
+//! with deadlines, timed writes and the `100 Continue` answer (bodies are read in
+//! `upstream::reqbody` and discarded in `http::linger`, through [`ClientConn`]).
 
+use super::error::{Cause, Error};
+use super::stream::Stream;
 use crate::http::head::RequestHead;
+use crate::http::linger::ClientConn;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
-
-/// Why reading a body stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyError {
-    /// nginx status to answer (400 invalid chunked, 413 too large).
-    Status(u16),
-    /// `client_body_timeout` expired (logged as 408, connection closed).
-    Timeout,
-    /// The client closed the connection (logged as 400/499).
-    Closed,
-}
 
 /// A client connection with its read buffer.
 #[derive(Debug)]
 pub struct Client {
     /// The socket (plain or TLS).
-    pub stream: super::stream::Stream,
+    pub stream: Stream,
     /// Bytes read but not consumed yet.
     pub buf: Vec<u8>,
 }
@@ -58,13 +50,41 @@ impl Client {
         }
     }
 
-    /// Reads more body bytes into `buf` (client_body_timeout), mapping failures.
-    pub async fn fill(&mut self, timeout: Duration) -> Result<(), BodyError> {
+    /// Reads more body bytes into `buf` (`client_body_timeout`): end of file or a failed
+    /// read is the client's close, as nginx counts it.
+    pub async fn fill(&mut self, timeout: Duration) -> Result<(), Error> {
         match self.read_more(Instant::now() + timeout).await {
-            Ok(0) => Err(BodyError::Closed),
+            Ok(0) => Err(Error::client(Cause::Closed)),
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(BodyError::Timeout),
-            Err(_) => Err(BodyError::Closed),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(Error::client(Cause::TimedOut))
+            }
+            Err(_) => Err(Error::client(Cause::Closed)),
         }
+    }
+}
+
+impl ClientConn for Client {
+    type Io = Stream;
+
+    fn parts(&mut self) -> (&mut Stream, &mut Vec<u8>) {
+        (&mut self.stream, &mut self.buf)
+    }
+
+    async fn read_more(&mut self, deadline: Instant) -> std::io::Result<usize> {
+        Client::read_more(self, deadline).await
+    }
+
+    async fn send_continue_if_expected(&mut self, head: &RequestHead, timeout: Duration) {
+        Client::send_continue_if_expected(self, head, timeout).await
+    }
+
+    fn reset_on_close(&self) {
+        let tcp = match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.get_ref().0,
+            Stream::Mem(_) => return,
+        };
+        let _ = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO));
     }
 }

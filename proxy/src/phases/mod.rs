@@ -1,32 +1,32 @@
 //! One request through nginx's phases (spec §0): server-level `return`, location lookup with
 //! the up-front `client_max_body_size` check, location `return`, `limit_req`, `allow`/`deny`,
 //! then the content handler (proxy, stub_status, static), and the access log.
+//!
+//! The handlers sit here, above the request layer and beside `upstream` (proxy_pass):
+//! [`limit`] (PREACCESS), [`static_serve`] and [`status_page`] (CONTENT, with the
+//! Prometheus text of [`prometheus`]); [`locate`] is FIND_CONFIG's location search.
 
-use super::client::{BodyError, Client};
-use super::ctx::{ConnInfo, Req, UpstreamLog};
-use super::live::Live;
-use super::locate::{Found, locate};
-use super::reply::do_return;
-use super::reply::{absolute, send_error, send_simple};
-use super::req_log::{access_log, log_error};
-use super::shared::Shared;
+mod limit;
+pub mod locate;
+mod prometheus;
+mod static_serve;
+mod status_page;
+
 use crate::conf::body::Lingering;
 use crate::conf::model::{Handler, LogLevel};
 use crate::http::head::RequestHead;
 use crate::http::linger::{Discard, Finish, lingering_close};
 use crate::http::status::error_page;
 use crate::http::uri::{normalize, split_args};
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
-/// What the connection does after a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Wait for another request for at most this long.
-    KeepAlive(Duration),
-    /// Close the connection.
-    Close,
-}
+use crate::live::Live;
+use crate::live::Shared;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::{ConnInfo, Req, UpstreamLog};
+use crate::request::log::{access_log, log_error};
+use crate::request::reply::do_return;
+use crate::request::reply::{absolute, send_error, send_failure, send_simple};
+use locate::{Found, locate};
 
 /// Handles one request whose head was read. Returns what the connection does next.
 pub async fn handle(
@@ -72,7 +72,7 @@ pub async fn handle(
         captures,
     };
     let mut discard = Discard::none();
-    let mut next = run_phases(
+    let next = run_phases(
         client,
         &mut req,
         shared,
@@ -82,6 +82,20 @@ pub async fn handle(
         &mut discard,
     )
     .await;
+    finish(client, &req, shared, discard, next).await
+}
+
+/// The end of a request: the rest of a discarded body read (or the connection closed), the
+/// access log and the status count, and nginx's lingering close when the connection closes
+/// while the client may still be sending.
+async fn finish(
+    client: &mut Client,
+    req: &Req<'_>,
+    shared: &Shared,
+    mut discard: Discard,
+    mut next: Next,
+) -> Next {
+    let head = req.head;
     // nginx's r->lingering_close: a request with a body, until the body is known read whole.
     let mut linger = head.chunked || head.content_length.is_some_and(|n| n > 0);
     let mut plain_close = req.bytes_sent == 0 || req.status == 444;
@@ -98,9 +112,9 @@ pub async fn handle(
             plain_close = true;
         }
     }
-    access_log(live, &req);
+    access_log(req.live, req);
     shared.stats.by_status.add(req.status);
-    if next == Next::Close && !plain_close && !ci.h2 {
+    if next == Next::Close && !plain_close && !req.conn.h2 {
         let b = &*req.loc.body;
         // nginx's error page for 400 clears r->lingering_close.
         let linger = (linger && req.status != 400) || !client.buf.is_empty();
@@ -116,6 +130,8 @@ pub async fn handle(
     next
 }
 
+/// The phases in order: server `return`, FIND_CONFIG with the up-front 413, the slash
+/// redirect, location `return`, PREACCESS (`limit_req`), ACCESS (`allow`/`deny`), CONTENT.
 async fn run_phases<'a>(
     client: &mut Client,
     req: &mut Req<'a>,
@@ -185,7 +201,7 @@ async fn run_phases<'a>(
     }
     // PREACCESS: limit_req
     if !req.loc.limit_req.is_empty()
-        && let Some(next) = super::limit::apply(client, req, shared, discard).await
+        && let Some(next) = limit::apply(client, req, shared, discard).await
     {
         return next;
     }
@@ -201,110 +217,67 @@ async fn run_phases<'a>(
             break;
         }
     }
-    // CONTENT
-    match &req.loc.handler {
-        Handler::Proxy(_) => {
-            let p = &req.loc.proxy;
-            let has_body = head.content_length.is_some_and(|n| n > 0) || head.chunked;
-            // nginx streams only what is still being read: a chunked body already complete
-            // in the preread buffer goes upstream with Content-Length.
-            let chunked_done = head.chunked && {
-                let mut d = crate::http::chunked::Decoder::new(0);
-                let mut scratch = Vec::new();
-                d.decode(&client.buf, &mut scratch).is_ok() && d.done()
-            };
-            if !p.request_buffering && has_body && !chunked_done && (!head.chunked || p.http11) {
-                let mut done = false;
-                let next = crate::upstream::proxy(
-                    client,
-                    req,
-                    shared,
-                    crate::upstream::ReqBody::Stream(&mut done),
-                )
-                .await;
-                // nginx: a body still being read when the request ends means no keep-alive
-                // (even after a `keep-alive` header) and a lingering close.
-                return if done { next } else { Next::Close };
-            }
-            let body = match crate::upstream::reqbody::read_logged(client, req, max).await {
-                Ok(b) => b,
-                Err(crate::upstream::reqbody::ReadError::Client(e)) => {
-                    return body_error(client, req, shared, e).await;
-                }
-                Err(crate::upstream::reqbody::ReadError::File(msg)) => {
-                    log_error(live, req, LogLevel::Crit, &msg);
-                    return send_error(client, req, shared, 500).await;
-                }
-            };
-            crate::upstream::proxy(
-                client,
-                req,
-                shared,
-                crate::upstream::ReqBody::Buffered(body),
-            )
-            .await
-        }
-        Handler::StubStatus | Handler::ProxylabStatus => {
-            *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
-            super::status_page::serve(client, req, shared).await
-        }
-        Handler::Static => {
-            *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
-            super::static_serve::serve(client, req, shared).await
-        }
-    }
+    content(client, req, shared, discard).await
 }
 
-/// Maps a body-reading failure to nginx's behaviour.
-pub async fn body_error(
+/// CONTENT: the location's handler (proxy, status pages, static files); the handlers that
+/// do not read the body start discarding it first.
+async fn content(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    e: BodyError,
+    discard: &mut Discard,
 ) -> Next {
-    match e {
-        BodyError::Status(413) => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Error,
-                "client intended to send too large chunked body",
-            );
-            send_error(client, req, shared, 413).await
+    let head = req.head;
+    match &req.loc.handler {
+        Handler::Proxy(_) => proxy(client, req, shared).await,
+        Handler::StubStatus | Handler::ProxylabStatus => {
+            *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
+            status_page::serve(client, req, shared).await
         }
-        BodyError::Status(code) => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client sent invalid chunked body",
-            );
-            send_error(client, req, shared, code).await
-        }
-        BodyError::Timeout => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client timed out (110: Connection timed out) while reading client request body",
-            );
-            req.status = 408;
-            Next::Close
-        }
-        BodyError::Closed => {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Info,
-                "client prematurely closed connection while reading client request body",
-            );
-            req.status = 400;
-            Next::Close
+        Handler::Static => {
+            *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
+            static_serve::serve(client, req, shared).await
         }
     }
 }
 
-/// Counts a request for stub_status.
-pub fn count_request(shared: &Shared) {
-    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+/// `proxy_pass`: the body streamed while proxying (`proxy_request_buffering off`, when
+/// still being read), else read whole first (memory or a temporary file).
+async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
+    let head = req.head;
+    let max = req.loc.client_max_body_size;
+    let conf = &req.loc.proxy;
+    let has_body = head.content_length.is_some_and(|n| n > 0) || head.chunked;
+    // nginx streams only what is still being read: a chunked body already complete
+    // in the preread buffer goes upstream with Content-Length.
+    let chunked_done = head.chunked && {
+        let mut d = crate::http::chunked::Decoder::new(0);
+        let mut scratch = Vec::new();
+        d.decode(&client.buf, &mut scratch).is_ok() && d.done()
+    };
+    if !conf.request_buffering && has_body && !chunked_done && (!head.chunked || conf.http11) {
+        let mut done = false;
+        let next = crate::upstream::proxy(
+            client,
+            req,
+            shared,
+            crate::upstream::ReqBody::Stream(&mut done),
+        )
+        .await;
+        // nginx: a body still being read when the request ends means no keep-alive
+        // (even after a `keep-alive` header) and a lingering close.
+        return if done { next } else { Next::Close };
+    }
+    let body = match crate::upstream::reqbody::read_logged(client, req, max).await {
+        Ok(b) => b,
+        Err(error) => return send_failure(client, req, shared, &error).await,
+    };
+    crate::upstream::proxy(
+        client,
+        req,
+        shared,
+        crate::upstream::ReqBody::Buffered(body),
+    )
+    .await
 }

@@ -1,6 +1,6 @@
-//! Reading the upstream response head (limited by `proxy_buffer_size`; too big → invalid
-//! header) and turning it into the client head: nginx's hidden headers, framing rebuilt,
-//! Location made absolute / rewritten by `proxy_redirect default`.
+//! Parsing an upstream's HTTP/1.x response head (limited by `proxy_buffer_size`; too big →
+//! invalid header) into [`UpHead`]: status, reason, headers as ranges, framing, and
+//! `Connection: close`. Turning it into the client's head is the `upstream` module's job.
 
 use crate::http::head::contains_ci;
 
@@ -128,74 +128,19 @@ impl UpHead {
     }
 }
 
-/// Whether an upstream header is copied to the client (nginx's hide list + framing).
-pub fn passed(name: &[u8], hide: &[String], pass: &[String]) -> bool {
-    let is = |n: &[u8]| n.eq_ignore_ascii_case(name);
-    // Dispatch on the length first: this runs for every header of every response.
-    let never = match name.len() {
-        10 => is(b"connection") || is(b"keep-alive"),
-        14 => is(b"content-length"),
-        17 => is(b"transfer-encoding"),
-        _ => false,
-    };
-    if never {
-        return false;
-    }
-    let hidden = match name.len() {
-        4 => is(b"date"),
-        5 => is(b"x-pad"),
-        6 => is(b"server"),
-        15 => is(b"x-accel-expires") || is(b"x-accel-charset"),
-        16 => is(b"x-accel-redirect"),
-        17 => is(b"x-accel-buffering"),
-        18 => is(b"x-accel-limit-rate"),
-        _ => false,
-    };
-    if hidden {
-        return pass.iter().any(|p| p.as_bytes().eq_ignore_ascii_case(name));
-    }
-    !hide.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse, passed};
+    use super::parse;
 
     /// Regression (found by the `upstream_response` fuzz target): a status line without a
     /// reason phrase made the reason's range underflow (a panic in debug builds).
     #[test]
     fn status_line_without_reason() {
-        let mut buf = b"HTTP/1.1 200\n\nx".to_vec();
+        let mut buf = b"HTTP/1.1 200
+
+x"
+        .to_vec();
         let (h, rest) = parse(&mut buf, 4096).unwrap().unwrap();
         assert_eq!((h.code, h.reason(), &rest[..]), (200, &b""[..], &b"x"[..]));
-    }
-
-    #[test]
-    fn hides_and_passes_as_nginx() {
-        let none: &[String] = &[];
-        for n in [
-            "Connection",
-            "keep-alive",
-            "Content-Length",
-            "Transfer-Encoding",
-        ] {
-            assert!(!passed(n.as_bytes(), none, &[n.to_string()]), "{n}");
-        }
-        for n in [
-            "Date",
-            "X-Pad",
-            "server",
-            "X-Accel-Expires",
-            "x-accel-charset",
-            "X-Accel-Redirect",
-            "X-Accel-Buffering",
-            "X-Accel-Limit-Rate",
-        ] {
-            assert!(!passed(n.as_bytes(), none, none), "{n}");
-            assert!(passed(n.as_bytes(), none, &[n.to_ascii_lowercase()]), "{n}");
-        }
-        assert!(passed(b"X-Custom", none, none));
-        assert!(passed(b"Content-Type", none, none));
-        assert!(!passed(b"X-Custom", &["x-custom".to_string()], none));
     }
 }

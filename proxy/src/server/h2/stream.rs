@@ -8,14 +8,14 @@
 //! drain and reload subscriptions it only needs between keep-alive requests, a timed read.
 //! A head that fails to parse goes through that loop unchanged (its error answers and logs).
 
-use super::io::H2Io;
 use crate::http::head::{self, HeaderList, Limits};
-use crate::server::client::Client;
+use crate::live::{Gauge, Shared};
+use crate::phases::handle;
+use crate::request::client::Client;
+use crate::request::ctx::ConnInfo;
+use crate::request::h2::io::H2Io;
+use crate::request::stream::Stream;
 use crate::server::conn::serve_stream;
-use crate::server::ctx::ConnInfo;
-use crate::server::phases::handle;
-use crate::server::shared::{Gauge, Shared};
-use crate::server::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -96,7 +96,7 @@ impl H2Io {
             has_date |= name == hyper::header::DATE;
             headers.append(name, value_of(value).ok_or_else(bad)?);
         }
-        if !has_date && let Some(v) = crate::server::respond::with_date(value_of) {
+        if !has_date && let Some(v) = crate::request::respond::with_date(value_of) {
             headers.insert(hyper::header::DATE, v);
         }
         if bad_length {

@@ -1,12 +1,21 @@
 //! The live state built from one validated config: routing tables per listen socket, upstream
-//! groups (the `balance` module) with per-worker keepalive pools, access-log writers, and
-//! limit_req zones. A reload builds a new [`Live`] and swaps it in.
+//! groups (the `balance` module) with per-worker keepalive pools ([`pool`]), access-log
+//! writers, and limit_req zones. A reload builds a new [`Live`] and swaps it in; [`shared`]
+//! holds the swap and the counters every worker shares. This layer sits under the request
+//! path: it knows the config and the balancer, not requests.
+
+pub mod pool;
+pub mod shared;
+mod worker;
+
+pub use shared::{Gauge, Shared, Stats};
+pub use worker::{set_worker_index, worker_index};
 
 use crate::balance::{self, PeerAddr, ResolvedServer, ServerSpec};
 use crate::conf::Config;
 use crate::conf::model::{ListenSocket, Method, ServerName, Upstream};
 use crate::logs::{AccessWriter, ErrorLog};
-use crate::upstream::pool::Pool;
+use pool::Pool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -152,86 +161,9 @@ impl Live {
             .iter()
             .map(|l| Route::build(l, &config))
             .collect();
-        let mut upstreams = Vec::new();
-        for u in &config.http.upstreams {
-            let servers = u
-                .servers
-                .iter()
-                .map(|s| ResolvedServer {
-                    spec: ServerSpec {
-                        address: s.name.clone(),
-                        weight: s.weight,
-                        max_fails: s.max_fails,
-                        fail_timeout: s.fail_timeout,
-                        backup: s.backup,
-                        down: s.down,
-                        max_conns: s.max_conns,
-                    },
-                    addrs: vec![PeerAddr::Inet(s.addr)],
-                })
-                .collect();
-            let group = balance::Upstream::new(u.name.clone(), method(&u.method), servers, epoch)
-                .map_err(|e| e.to_string())?;
-            upstreams.push(UpstreamRt {
-                conf: u.clone(),
-                group: Arc::new(group),
-                pools: (0..workers).map(|_| Pool::new(u)).collect(),
-            });
-        }
-        let error_log = Arc::new(match &config.error_log {
-            Some((p, lvl)) => {
-                let path = std::path::PathBuf::from(p);
-                let path = if path.is_absolute() || p == "stderr" {
-                    path
-                } else {
-                    config.prefix.join(path)
-                };
-                ErrorLog::open(Some(path), *lvl)
-            }
-            None => ErrorLog::open(None, crate::conf::model::LogLevel::Error),
-        });
-        let mut access = HashMap::new();
-        let mut by_path: HashMap<std::path::PathBuf, Arc<AccessWriter>> = HashMap::new();
-        let mut writers = Vec::new();
-        let mut visit = |loc: &crate::conf::model::Loc| -> Result<(), String> {
-            for l in loc.access_logs.iter() {
-                let key = Arc::as_ptr(l) as usize;
-                let w = match by_path.get(&l.path) {
-                    Some(w) => w.clone(),
-                    None => {
-                        let w = Arc::new(
-                            AccessWriter::open(&l.path, l.buffer.unwrap_or(0), l.flush).map_err(
-                                |e| format!("open() \"{}\" failed ({e})", l.path.display()),
-                            )?,
-                        );
-                        by_path.insert(l.path.clone(), w.clone());
-                        writers.push(w.clone());
-                        w
-                    }
-                };
-                access.insert(key, w);
-            }
-            Ok(())
-        };
-        for s in &config.http.servers {
-            visit(&s.base)?;
-            let mut stack: Vec<&crate::conf::model::LocationTree> = vec![&s.locations];
-            while let Some(t) = stack.pop() {
-                for l in t
-                    .exact
-                    .iter()
-                    .map(|(_, l)| l)
-                    .chain(&t.prefix)
-                    .chain(&t.regex)
-                {
-                    visit(&l.conf)?;
-                    stack.push(&l.children);
-                }
-            }
-            for (_, l) in &s.named {
-                visit(l)?;
-            }
-        }
+        let upstreams = upstream_groups(&config, workers, epoch)?;
+        let error_log = Arc::new(error_log(&config));
+        let (access, writers) = access_writers(&config)?;
         let zones = config
             .http
             .limit_req_zones
@@ -320,4 +252,106 @@ fn build_tls(config: &Config) -> Result<HashMap<SocketAddr, Arc<rustls::ServerCo
         out.insert(ls.addr, cfg);
     }
     Ok(out)
+}
+
+/// The runtime side of every upstream group: the balancer with its peers, and a keepalive
+/// pool per worker.
+fn upstream_groups(
+    config: &Config,
+    workers: usize,
+    epoch: Instant,
+) -> Result<Vec<UpstreamRt>, String> {
+    let mut upstreams = Vec::new();
+    for u in &config.http.upstreams {
+        let servers = u
+            .servers
+            .iter()
+            .map(|s| ResolvedServer {
+                spec: ServerSpec {
+                    address: s.name.clone(),
+                    weight: s.weight,
+                    max_fails: s.max_fails,
+                    fail_timeout: s.fail_timeout,
+                    backup: s.backup,
+                    down: s.down,
+                    max_conns: s.max_conns,
+                },
+                addrs: vec![PeerAddr::Inet(s.addr)],
+            })
+            .collect();
+        let group = balance::Upstream::new(u.name.clone(), method(&u.method), servers, epoch)
+            .map_err(|e| e.to_string())?;
+        upstreams.push(UpstreamRt {
+            conf: u.clone(),
+            group: Arc::new(group),
+            pools: (0..workers).map(|_| Pool::new(u)).collect(),
+        });
+    }
+    Ok(upstreams)
+}
+
+/// The error log (`error_log` relative to the prefix; stderr at `error` when unset).
+fn error_log(config: &Config) -> ErrorLog {
+    match &config.error_log {
+        Some((p, lvl)) => {
+            let path = std::path::PathBuf::from(p);
+            let path = if path.is_absolute() || p == "stderr" {
+                path
+            } else {
+                config.prefix.join(path)
+            };
+            ErrorLog::open(Some(path), *lvl)
+        }
+        None => ErrorLog::open(None, crate::conf::model::LogLevel::Error),
+    }
+}
+
+/// The access-log writers, one per file, keyed by the address of each `access_log` entry
+/// (every location of every server is visited), and every writer once.
+#[allow(clippy::type_complexity)]
+fn access_writers(
+    config: &Config,
+) -> Result<(HashMap<usize, Arc<AccessWriter>>, Vec<Arc<AccessWriter>>), String> {
+    let mut access = HashMap::new();
+    let mut by_path: HashMap<std::path::PathBuf, Arc<AccessWriter>> = HashMap::new();
+    let mut writers = Vec::new();
+    let mut visit = |loc: &crate::conf::model::Loc| -> Result<(), String> {
+        for l in loc.access_logs.iter() {
+            let key = Arc::as_ptr(l) as usize;
+            let w = match by_path.get(&l.path) {
+                Some(w) => w.clone(),
+                None => {
+                    let w = Arc::new(
+                        AccessWriter::open(&l.path, l.buffer.unwrap_or(0), l.flush)
+                            .map_err(|e| format!("open() \"{}\" failed ({e})", l.path.display()))?,
+                    );
+                    by_path.insert(l.path.clone(), w.clone());
+                    writers.push(w.clone());
+                    w
+                }
+            };
+            access.insert(key, w);
+        }
+        Ok(())
+    };
+    for s in &config.http.servers {
+        visit(&s.base)?;
+        let mut stack: Vec<&crate::conf::model::LocationTree> = vec![&s.locations];
+        while let Some(t) = stack.pop() {
+            for l in t
+                .exact
+                .iter()
+                .map(|(_, l)| l)
+                .chain(&t.prefix)
+                .chain(&t.regex)
+            {
+                visit(&l.conf)?;
+                stack.push(&l.children);
+            }
+        }
+        for (_, l) in &s.named {
+            visit(l)?;
+        }
+    }
+    Ok((access, writers))
 }

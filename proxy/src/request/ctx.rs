@@ -1,9 +1,9 @@
 //! Per-request context: what the phases decided so far and everything variables read
 //! ([`VarSource`] for `$host`, `$request_uri`, `$upstream_addr`, …).
 
-use super::live::Live;
 use crate::conf::model::{Loc, Server};
 use crate::http::head::RequestHead;
+use crate::live::Live;
 use crate::vars::{Var, VarSource};
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -49,7 +49,7 @@ pub struct UpstreamLog {
     /// Tries in order.
     pub tries: Vec<UpTry>,
     /// The last upstream response head (`$upstream_http_*`).
-    pub last_head: Option<crate::upstream::response::UpHead>,
+    pub last_head: Option<crate::http::response::UpHead>,
 }
 
 /// One request in progress.
@@ -202,6 +202,69 @@ impl Req<'_> {
 impl VarSource for Req<'_> {
     fn append_var(&self, v: &Var, out: &mut Vec<u8>) -> bool {
         match v {
+            Var::Host
+            | Var::Hostname
+            | Var::ServerName
+            | Var::RequestUri
+            | Var::Uri
+            | Var::Args
+            | Var::IsArgs
+            | Var::Arg(_)
+            | Var::Scheme
+            | Var::Https
+            | Var::RemoteUser
+            | Var::Http(_)
+            | Var::Cookie(_)
+            | Var::RequestMethod
+            | Var::Request
+            | Var::ServerProtocol
+            | Var::ContentLength
+            | Var::ContentType => self.request_var(v, out),
+            Var::RemoteAddr
+            | Var::RemotePort
+            | Var::BinaryRemoteAddr
+            | Var::ProxyAddXForwardedFor
+            | Var::ProxyHost
+            | Var::ProxyPort
+            | Var::ServerPort
+            | Var::ServerAddr
+            | Var::Connection
+            | Var::ConnectionRequests => self.connection_var(v, out),
+            Var::UpstreamHttp(_)
+            | Var::UpstreamAddr
+            | Var::UpstreamStatus
+            | Var::UpstreamResponseTime
+            | Var::UpstreamConnectTime
+            | Var::UpstreamHeaderTime => self.upstream_var(v, out),
+            Var::SentHttp(_)
+            | Var::Status
+            | Var::TimeLocal
+            | Var::TimeIso8601
+            | Var::Msec
+            | Var::BodyBytesSent
+            | Var::BytesSent
+            | Var::RequestLength
+            | Var::RequestTime
+            | Var::LimitReqStatus
+            | Var::Pid
+            | Var::NginxVersion
+            | Var::RequestId => self.response_var(v, out),
+            Var::Capture(n) => match self.captures.get(usize::from(*n)).cloned().flatten() {
+                Some(r) => {
+                    out.extend_from_slice(&self.uri[r]);
+                    true
+                }
+                None => false,
+            },
+            Var::Custom(name) => self.map_var(name, out),
+        }
+    }
+}
+
+impl Req<'_> {
+    /// Variables of the request line and headers (`$host`, `$uri`, `$http_*`, …).
+    fn request_var(&self, v: &Var, out: &mut Vec<u8>) -> bool {
+        match v {
             Var::Host => out.extend_from_slice(self.host()),
             Var::Hostname => out.extend_from_slice(hostname().as_bytes()),
             Var::ServerName => out.extend_from_slice(self.server.first_name.as_bytes()),
@@ -231,24 +294,10 @@ impl VarSource for Req<'_> {
                     out.extend_from_slice(b"on");
                 }
             }
-            Var::RemoteAddr => push_num(out, self.conn.peer.ip()),
-            Var::RemotePort => push_num(out, self.conn.peer.port()),
-            Var::BinaryRemoteAddr => match self.conn.peer.ip() {
-                std::net::IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
-                std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
-            },
             Var::RemoteUser => match self.head.header(b"authorization").and_then(b64_user) {
                 Some(u) => out.extend_from_slice(&u),
                 None => return false,
             },
-            Var::ProxyAddXForwardedFor => {
-                if self.header_joined(b"x-forwarded-for", b", ", out) {
-                    out.extend_from_slice(b", ");
-                }
-                push_num(out, self.conn.peer.ip());
-            }
-            Var::ProxyHost => out.extend_from_slice(self.proxy_host.as_bytes()),
-            Var::ProxyPort => push_num(out, self.proxy_port),
             Var::Http(name) => {
                 let sep: &[u8] = match &**name {
                     b"cookie" => b"; ",
@@ -274,18 +323,6 @@ impl VarSource for Req<'_> {
                 }
                 return false;
             }
-            Var::SentHttp(_) => return false,
-            Var::UpstreamHttp(name) => {
-                let found = self
-                    .up
-                    .last_head
-                    .as_ref()
-                    .and_then(|h| h.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)));
-                match found {
-                    Some((_, v)) => out.extend_from_slice(v),
-                    None => return false,
-                }
-            }
             Var::RequestMethod => out.extend_from_slice(self.head.method()),
             Var::Request if self.conn.h2 => {
                 out.extend_from_slice(self.head.method());
@@ -301,6 +338,87 @@ impl VarSource for Req<'_> {
             } else {
                 b"HTTP/1.1"
             }),
+            Var::ContentLength => match self.head.header(b"content-length") {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            Var::ContentType => match self.head.header(b"content-type") {
+                Some(v) => out.extend_from_slice(v),
+                None => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    /// Variables of the connection and the proxied request (`$remote_addr`, `$server_port`, `$proxy_host`, …).
+    fn connection_var(&self, v: &Var, out: &mut Vec<u8>) -> bool {
+        match v {
+            Var::RemoteAddr => push_num(out, self.conn.peer.ip()),
+            Var::RemotePort => push_num(out, self.conn.peer.port()),
+            Var::BinaryRemoteAddr => match self.conn.peer.ip() {
+                std::net::IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+            },
+            Var::ProxyAddXForwardedFor => {
+                if self.header_joined(b"x-forwarded-for", b", ", out) {
+                    out.extend_from_slice(b", ");
+                }
+                push_num(out, self.conn.peer.ip());
+            }
+            Var::ProxyHost => out.extend_from_slice(self.proxy_host.as_bytes()),
+            Var::ProxyPort => push_num(out, self.proxy_port),
+            Var::ServerPort => push_num(out, self.conn.local.port()),
+            Var::ServerAddr => push_num(out, self.conn.local.ip()),
+            Var::Connection => push_num(out, self.conn.id),
+            Var::ConnectionRequests => push_num(out, self.conn.requests),
+            _ => return false,
+        }
+        true
+    }
+
+    /// `$upstream_*`: one value per try, comma separated.
+    fn upstream_var(&self, v: &Var, out: &mut Vec<u8>) -> bool {
+        match v {
+            Var::UpstreamHttp(name) => {
+                let found = self
+                    .up
+                    .last_head
+                    .as_ref()
+                    .and_then(|h| h.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)));
+                match found {
+                    Some((_, v)) => out.extend_from_slice(v),
+                    None => return false,
+                }
+            }
+            Var::UpstreamAddr => {
+                return join(out, &self.up.tries, |t, o| {
+                    o.extend_from_slice(t.addr.as_bytes())
+                });
+            }
+            Var::UpstreamStatus => return join(out, &self.up.tries, |t, o| push_num(o, t.status)),
+            Var::UpstreamResponseTime => return join(out, &self.up.tries, |t, o| secs(o, t.time)),
+            Var::UpstreamConnectTime => {
+                return join(out, &self.up.tries, |t, o| match t.connect {
+                    Some(d) => secs(o, d),
+                    None => o.push(b'-'),
+                });
+            }
+            Var::UpstreamHeaderTime => {
+                return join(out, &self.up.tries, |t, o| match t.header {
+                    Some(d) => secs(o, d),
+                    None => o.push(b'-'),
+                });
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Variables of the response and the log line (`$status`, `$time_local`, `$request_time`, …).
+    fn response_var(&self, v: &Var, out: &mut Vec<u8>) -> bool {
+        match v {
+            Var::SentHttp(_) => return false,
             Var::Status => {
                 use std::io::Write;
                 let _ = write!(out, "{:03}", self.status);
@@ -322,37 +440,6 @@ impl VarSource for Req<'_> {
                 use std::io::Write;
                 let _ = write!(out, "{}.{:03}", d.as_secs(), d.subsec_millis());
             }
-            Var::UpstreamAddr => {
-                return join(out, &self.up.tries, |t, o| {
-                    o.extend_from_slice(t.addr.as_bytes())
-                });
-            }
-            Var::UpstreamStatus => return join(out, &self.up.tries, |t, o| push_num(o, t.status)),
-            Var::UpstreamResponseTime => return join(out, &self.up.tries, |t, o| secs(o, t.time)),
-            Var::UpstreamConnectTime => {
-                return join(out, &self.up.tries, |t, o| match t.connect {
-                    Some(d) => secs(o, d),
-                    None => o.push(b'-'),
-                });
-            }
-            Var::UpstreamHeaderTime => {
-                return join(out, &self.up.tries, |t, o| match t.header {
-                    Some(d) => secs(o, d),
-                    None => o.push(b'-'),
-                });
-            }
-            Var::ServerPort => push_num(out, self.conn.local.port()),
-            Var::ServerAddr => push_num(out, self.conn.local.ip()),
-            Var::Connection => push_num(out, self.conn.id),
-            Var::ConnectionRequests => push_num(out, self.conn.requests),
-            Var::ContentLength => match self.head.header(b"content-length") {
-                Some(v) => out.extend_from_slice(v),
-                None => return false,
-            },
-            Var::ContentType => match self.head.header(b"content-type") {
-                Some(v) => out.extend_from_slice(v),
-                None => return false,
-            },
             Var::LimitReqStatus => match self.limit_req_status {
                 Some(s) => out.extend_from_slice(s.as_bytes()),
                 None => return false,
@@ -372,11 +459,7 @@ impl VarSource for Req<'_> {
                         .map_or(0, |d| d.as_nanos() as u64)
                 );
             }
-            Var::Capture(n) => match self.captures.get(usize::from(*n)).cloned().flatten() {
-                Some(r) => out.extend_from_slice(&self.uri[r]),
-                None => return false,
-            },
-            Var::Custom(name) => return self.map_var(name, out),
+            _ => return false,
         }
         true
     }

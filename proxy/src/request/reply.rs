@@ -1,13 +1,15 @@
 //! Writing simple answers as nginx does: keep-alive decision, `add_header`, absolute
 //! redirects, `return` and the default error pages.
 
+use super::Next;
 use super::client::Client;
 use super::ctx::Req;
-use super::phases::Next;
+use super::error::Error;
+use super::log::log_error;
 use super::respond::{Head, Ka, write_head};
-use super::shared::Shared;
 use crate::conf::model::Return;
 use crate::http::status::{error_page, forces_close};
+use crate::live::Shared;
 
 /// Statuses `add_header` applies to without `always`.
 fn add_header_applies(code: u16) -> bool {
@@ -152,7 +154,8 @@ pub async fn send_error(
     send_simple(client, req, shared, code, ct, &body, None, false).await
 }
 
-pub(super) async fn do_return(
+/// Answers a `return` directive (444 closes without an answer).
+pub async fn do_return(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
@@ -219,4 +222,26 @@ pub fn content_type(req: &Req<'_>) -> String {
         }
     }
     req.loc.default_type.clone()
+}
+
+/// Answers a failed request as nginx does: the error's line in the error log (with the
+/// request's context), then its status's error page, or, for a client that timed out or
+/// closed, no answer (the status is logged and the connection closes).
+pub async fn send_failure(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    error: &Error,
+) -> Next {
+    let outcome = error.outcome();
+    if let Some(level) = outcome.level
+        && req.live.error_log.enabled(level)
+    {
+        log_error(req.live, req, level, &error.to_string());
+    }
+    if outcome.answered {
+        return send_error(client, req, shared, outcome.status).await;
+    }
+    req.status = outcome.status;
+    Next::Close
 }

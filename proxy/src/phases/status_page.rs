@@ -1,12 +1,12 @@
 //! `stub_status` (nginx's exact text) and `proxylab_status` (Prometheus text: connections,
 //! requests, per-peer upstream state, limit_req counters).
 
-use super::client::Client;
-use super::ctx::Req;
-use super::phases::Next;
-use super::reply::{send_error, send_simple};
-use super::shared::Shared;
 use crate::conf::model::Handler;
+use crate::live::Shared;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::reply::{send_error, send_simple};
 use std::sync::atomic::Ordering;
 
 /// Answers a stub_status / proxylab_status request.
@@ -28,7 +28,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             s.requests.load(Ordering::Relaxed),
         )
     } else {
-        crate::metrics::render(s, req.live, std::time::Instant::now())
+        super::prometheus::render(s, req.live, std::time::Instant::now())
     };
     send_simple(
         client,

@@ -1,7 +1,7 @@
 //! State shared by all workers: the swappable [`Live`] config, stub_status counters, and the
 //! drain signal.
 
-use super::live::Live;
+use super::Live;
 use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Notify, watch};
@@ -53,15 +53,6 @@ impl Shared {
         let (drain_tx, _) = watch::channel(false);
         let (reload_tx, _) = watch::channel(live.generation);
         let live = std::sync::Arc::new(ArcSwap::from_pointee(live));
-        // Active health checks follow the live config on their own thread (nginx Plus).
-        if let Err(e) =
-            crate::health::Manager::spawn(std::sync::Arc::downgrade(&live), reload_tx.subscribe())
-        {
-            let msg = format!("health checks not started ({e})");
-            live.load()
-                .error_log
-                .log(crate::conf::model::LogLevel::Alert, &msg);
-        }
         Shared {
             live,
             stats: Stats::default(),

@@ -3,15 +3,15 @@
 //! answer into nginx's bytes on our connection (head order, absolute Location, error pages
 //! with `add_header`) and streams the body.
 
-use super::client::Client;
-use super::ctx::Req;
-use super::phases::Next;
-use super::reply::{absolute, keepalive, send_simple};
-use super::req_log::log_error;
-use super::respond::{Head, Ka, write_head};
-use super::shared::Shared;
 use crate::conf::model::LogLevel;
 use crate::http::status::error_page;
+use crate::live::Shared;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::log::log_error;
+use crate::request::reply::{absolute, keepalive, send_simple};
+use crate::request::respond::{Head, Ka, write_head};
 use crate::static_files::{
     AddHeader, Body, CHUNK, Expires, FileResponse, Served, StaticOutcome, StaticRequest,
     serve_direct,
@@ -29,12 +29,9 @@ const READ_HEADERS: [&[u8]; 6] = [
     b"if-range",
 ];
 
-/// Serves the request from the location's root/alias.
-pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
-    let conf = req.loc.static_conf.clone();
-    let method = hyper::Method::from_bytes(req.head.method()).unwrap_or(hyper::Method::GET);
-    // Only the headers the static module reads (conditionals and ranges): most requests
-    // have none, and then the map allocates nothing.
+/// Only the request headers the static module reads (conditionals and ranges): most
+/// requests have none, and then the map allocates nothing.
+fn read_headers(req: &Req<'_>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (n, v) in req.head.headers() {
         // all of them start with `i` or `r`
@@ -48,6 +45,11 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             headers.append(n, v);
         }
     }
+    headers
+}
+
+/// The location's `add_header` entries, rendered.
+fn add_headers(req: &Req<'_>) -> Vec<AddHeader> {
     let mut adds = Vec::new();
     for a in req.loc.add_headers.iter() {
         let v = a.value.render(req);
@@ -62,6 +64,15 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             });
         }
     }
+    adds
+}
+
+/// Serves the request from the location's root/alias.
+pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
+    let conf = req.loc.static_conf.clone();
+    let method = hyper::Method::from_bytes(req.head.method()).unwrap_or(hyper::Method::GET);
+    let headers = read_headers(req);
+    let adds = add_headers(req);
     let args = String::from_utf8_lossy(req.args());
     let version = if req.head.minor == 0 {
         hyper::Version::HTTP_10
@@ -115,24 +126,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
             }
         }
     }
-    log_error(
-        req.live,
-        req,
-        LogLevel::Error,
-        "rewrite or internal redirection cycle",
-    );
-    let body = error_page(500, req.loc.server_tokens);
-    send_simple(
-        client,
-        req,
-        shared,
-        500,
-        Some(b"text/html"),
-        &body,
-        None,
-        false,
-    )
-    .await
+    redirection_cycle(client, req, shared).await
 }
 
 /// nginx's canonical spelling of a header name (HeaderMap keeps names lowercased): the
@@ -194,7 +188,7 @@ async fn send_page(
     }
     // add_header entries the module did not already apply (it applies them only to 200/304/416).
     if code != 416 {
-        list.extend(super::reply::added_headers(req, code));
+        list.extend(crate::request::reply::added_headers(req, code));
     }
     let mut out = Vec::with_capacity(256 + body.len());
     write_head(
@@ -209,7 +203,7 @@ async fn send_page(
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
     );
-    super::reply::write_answer(client, req, out, &body, code, ka).await
+    crate::request::reply::write_answer(client, req, out, &body, code, ka).await
 }
 
 /// The head of a [`FileResponse`] (no `expires`, no `add_header`), its fixed headers
@@ -420,4 +414,26 @@ async fn send_with_body(
         }
         start = 0;
     }
+}
+
+/// Too many index redirections: nginx's error line and 500 page.
+async fn redirection_cycle(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
+    log_error(
+        req.live,
+        req,
+        LogLevel::Error,
+        "rewrite or internal redirection cycle",
+    );
+    let body = error_page(500, req.loc.server_tokens);
+    send_simple(
+        client,
+        req,
+        shared,
+        500,
+        Some(b"text/html"),
+        &body,
+        None,
+        false,
+    )
+    .await
 }

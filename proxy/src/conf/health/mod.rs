@@ -1,10 +1,16 @@
-//! Config-time hooks for the reader: `match {}` blocks collected from `http`, every
-//! `health_check` validated where it is written, and `match=` names resolved at the end.
+//! Health-check configuration (nginx Plus's `health_check` and `match {}`): the parameters
+//! ([`params`]), the response rules ([`matcher`]), and the reader's hooks: `match {}` blocks
+//! collected from `http`, every `health_check` validated where it is written, and `match=`
+//! names resolved at the end. The checks themselves run in the `health` module.
 
-use super::matcher::{MatchBlock, parse_match};
-use super::params::HealthParams;
-use crate::conf::ConfError;
-use crate::conf::lexer::Directive;
+mod matcher;
+mod params;
+
+pub use matcher::{MatchBlock, default_ok, parse_match};
+pub use params::HealthParams;
+
+use super::ConfError;
+use super::lexer::Directive;
 use std::sync::Arc;
 
 /// What the reader collects for health checks while walking a config.

@@ -1,0 +1,203 @@
+//! One try against one peer: a keepalive connection from the pool or a new one
+//! (`proxy_connect_timeout`), the request head and body sent (`proxy_send_timeout`; a streamed
+//! body is read from the client as it goes), and the response head read (`proxy_read_timeout`,
+//! at most `proxy_buffer_size`; `100 Continue` skipped). Failures are [`Error`]s saying where
+//! they happened, whether the request had been sent, and whether the connection was reused.
+
+use super::reqbody;
+use crate::conf::model::ProxyConf;
+use crate::http::chunked::{ChunkError, Decoder, encode_chunk};
+use crate::http::head::RequestHead;
+use crate::http::response::{self, HeadError, UpHead};
+use crate::live::pool::{Pool, UpConn};
+use crate::request::client::Client;
+use crate::request::error::{Cause, Error, Stage};
+use crate::request::stream::write_all_timed;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// A try that got a response head.
+pub struct Sent {
+    /// The upstream connection (the body follows on it).
+    pub conn: UpConn,
+    /// The response head.
+    pub head: UpHead,
+    /// Body bytes read with the head.
+    pub leftover: Vec<u8>,
+    /// Time to connect (zero for a reused connection).
+    pub connect_time: Duration,
+    /// Time from the try's start to the response head.
+    pub header_time: Duration,
+}
+
+/// A client body streamed upstream while it is read (`proxy_request_buffering off`).
+pub struct StreamBody<'c, 'h> {
+    /// The client it is read from.
+    pub client: &'c mut Client,
+    /// The request head (its framing).
+    pub head: &'h RequestHead,
+    /// `client_max_body_size` (0: unlimited).
+    pub max: u64,
+    /// `client_body_timeout`.
+    pub timeout: Duration,
+    /// Set once the whole body was read from the client.
+    pub done: &'c mut bool,
+}
+
+/// The cause of a failed read or write at `stage`: a timeout, or the system call's error.
+fn io_cause(call: &'static str, e: std::io::Error) -> Cause {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        Cause::TimedOut
+    } else {
+        Cause::Os(call, e)
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<UpConn, Error> {
+    let fail = |cause| Error::at(Stage::Connecting, cause);
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Ok(UpConn {
+                stream,
+                addr,
+                created: Instant::now(),
+                requests: 0,
+            })
+        }
+        Ok(Err(e)) => Err(fail(Cause::Os("connect", e))),
+        Err(_) => Err(fail(Cause::TimedOut)),
+    }
+}
+
+/// Streams the client's body to the upstream (Content-Length as is, chunked re-chunked).
+async fn pump(
+    body: &mut StreamBody<'_, '_>,
+    up: &mut TcpStream,
+    send_timeout: Duration,
+) -> Result<(), Error> {
+    let client = &mut *body.client;
+    let sending = |e| Error::at(Stage::SendingRequest, io_cause("writev", e));
+    if let Some(length) = body.head.content_length {
+        let mut left = length;
+        loop {
+            let n = (left as usize).min(client.buf.len());
+            if n > 0 {
+                write_all_timed(up, &client.buf[..n], send_timeout)
+                    .await
+                    .map_err(sending)?;
+                client.buf.drain(..n);
+                left -= n as u64;
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            client.fill(body.timeout).await?;
+        }
+    }
+    let mut decoder = Decoder::new(body.max);
+    let mut decoded = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        decoded.clear();
+        let used = decoder.decode(&client.buf, &mut decoded).map_err(|e| {
+            Error::client(match e {
+                ChunkError::Invalid => Cause::InvalidChunkedBody,
+                ChunkError::TooLarge => Cause::BodyTooLarge,
+            })
+        })?;
+        client.buf.drain(..used);
+        out.clear();
+        if !decoded.is_empty() {
+            encode_chunk(&decoded, &mut out);
+        }
+        if decoder.done() {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        if !out.is_empty() {
+            write_all_timed(up, &out, send_timeout)
+                .await
+                .map_err(sending)?;
+        }
+        if decoder.done() {
+            return Ok(());
+        }
+        client.fill(body.timeout).await?;
+    }
+}
+
+/// Reads the response head from `conn` (skipping `100 Continue`); the head and the body
+/// bytes read with it.
+async fn read_head(conn: &mut UpConn, conf: &ProxyConf) -> Result<(UpHead, Vec<u8>), Error> {
+    let fail = |cause| Error::at(Stage::ReadingResponseHeader, cause);
+    let mut buf: Vec<u8> = Vec::with_capacity(conf.buffer_size.max(1024));
+    loop {
+        match tokio::time::timeout(conf.read_timeout, conn.stream.read_buf(&mut buf)).await {
+            Err(_) => return Err(fail(Cause::TimedOut)),
+            Ok(Err(e)) => return Err(fail(Cause::Os("recv", e))),
+            Ok(Ok(0)) => return Err(fail(Cause::Closed)),
+            Ok(Ok(_)) => {}
+        }
+        match response::parse(&mut buf, conf.buffer_size) {
+            Ok(Some((head, leftover))) if head.code == 100 => {
+                buf = leftover;
+                buf.reserve(conf.buffer_size.max(1024));
+            }
+            Ok(Some(parsed)) => return Ok(parsed),
+            Ok(None) => {
+                if buf.capacity() == buf.len() {
+                    buf.reserve(1024);
+                }
+            }
+            Err(HeadError::TooBig) => return Err(fail(Cause::HeaderTooBig)),
+            Err(HeadError::Invalid) => return Err(fail(Cause::InvalidHeader)),
+        }
+    }
+}
+
+/// One try: connection, request (head, then the buffered `body` or the streamed one), and
+/// the response head. `started` is the try's start.
+pub async fn try_peer(
+    pool: &Pool,
+    addr: SocketAddr,
+    conf: &ProxyConf,
+    request_head: &[u8],
+    body: &reqbody::Body,
+    stream: Option<StreamBody<'_, '_>>,
+    started: Instant,
+) -> Result<Sent, Error> {
+    // A cached connection has no connect time (nginx logs 0.000 for it).
+    let (mut conn, reused, connect_time) = match pool.take(addr, started) {
+        Some(c) => (c, true, Duration::ZERO),
+        None => {
+            let c = connect(addr, conf.connect_timeout).await?;
+            let t = c.created - started;
+            (c, false, t)
+        }
+    };
+    let sent = |mut error: Error| {
+        error.request_sent = true;
+        error.reused = reused;
+        error
+    };
+    conn.requests += 1;
+    body.send(&mut conn.stream, request_head, conf.send_timeout)
+        .await
+        .map_err(|e| sent(Error::at(Stage::SendingRequest, io_cause("writev", e))))?;
+    if let Some(mut streamed) = stream {
+        pump(&mut streamed, &mut conn.stream, conf.send_timeout)
+            .await
+            .map_err(sent)?;
+        *streamed.done = true;
+    }
+    let (head, leftover) = read_head(&mut conn, conf).await.map_err(sent)?;
+    Ok(Sent {
+        conn,
+        head,
+        leftover,
+        connect_time,
+        header_time: Instant::now() - started,
+    })
+}
