@@ -9,7 +9,7 @@ use crate::plan::{Dur, Plan};
 use std::time::Duration;
 
 /// Flags of the live metrics (shared by `loadgen` and `run`).
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct MetricsFlags {
     /// Serve Prometheus metrics at http://ADDR/metrics while the run goes (e.g. 0.0.0.0:9464).
     #[arg(long, value_name = "ADDR")]
@@ -28,6 +28,20 @@ pub struct MetricsFlags {
     /// Keep serving /metrics this long after the run, so the last scrape sees the final totals.
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub metrics_linger: String,
+}
+
+/// The flags' command-line defaults (a derived `Default` would leave the durations empty,
+/// which `durations()` refuses).
+impl Default for MetricsFlags {
+    fn default() -> Self {
+        MetricsFlags {
+            metrics_listen: None,
+            metrics_push: None,
+            metrics_push_interval: "5s".into(),
+            metrics_labels: None,
+            metrics_linger: "0s".into(),
+        }
+    }
 }
 
 /// The live metrics of a run in progress.
@@ -122,5 +136,28 @@ impl LiveSetup {
         if self.server.is_some() && !self.linger.is_zero() {
             std::thread::sleep(self.linger);
         }
+    }
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::MetricsFlags;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        metrics: MetricsFlags,
+    }
+
+    /// Code that builds `run`'s flags without a command line (`claims --run`, the audit) gets
+    /// the same defaults as the command line, which `durations()` accepts.
+    #[test]
+    fn default_is_the_command_line_default() {
+        let parsed = Wrapper::parse_from(["x"]).metrics;
+        let made = MetricsFlags::default();
+        assert_eq!(made.metrics_push_interval, parsed.metrics_push_interval);
+        assert_eq!(made.metrics_linger, parsed.metrics_linger);
+        assert!(made.durations().is_ok());
     }
 }
