@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{proxylab, run_dirs};
+use common::{run_ci, run_dirs};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 fn scenario_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/per-ip-limit.toml")
@@ -25,19 +24,10 @@ fn addresses(run: &Path) -> BTreeSet<String> {
 }
 
 fn run_variants(variants: &str, out: &Path) {
-    let s = scenario_file();
-    let r = proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--ci",
-            "--no-compare",
-            "--variant",
-            variants,
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
+    let r = run_ci(
+        &scenario_file(),
+        &["--no-compare", "--variant", variants],
+        out,
     );
     assert_eq!(r.code, 0, "{}", r.all());
 }

@@ -4,22 +4,12 @@
 
 mod common;
 
-use common::{Out, csv_column, proxylab, run_dirs, scenario, summary};
+use common::{Out, csv_column, proxylab, run_ci, run_dirs, scenario, summary};
 use std::path::Path;
 use std::time::Duration;
 
 fn run(file: &str, out: &Path) -> Out {
-    let s = scenario(file);
-    proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--ci",
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    )
+    run_ci(&scenario(file), &[], out)
 }
 
 /// (label, applied without error) of every fault marker.

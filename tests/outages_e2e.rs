@@ -5,26 +5,13 @@
 
 mod common;
 
-use common::{proxylab, run_dirs};
+use common::{run_ci, run_dirs};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Runs `scenarios/NAME.toml --ci` with `variants`; its run directories.
 fn run_scenario(name: &str, variants: &str, out: &Path) -> Vec<PathBuf> {
     let s = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
-    let r = proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--ci",
-            "--no-compare",
-            "--variant",
-            variants,
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    );
+    let r = run_ci(&s, &["--no-compare", "--variant", variants], out);
     assert_eq!(r.code, 0, "{}", r.all());
     run_dirs(out, name)
 }

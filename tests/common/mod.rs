@@ -43,6 +43,16 @@ pub fn proxylab(args: &[&str], limit: Duration) -> Out {
     proxylab_env(args, &[], limit)
 }
 
+/// `proxylab run FILE --ci [EXTRA…] --out OUT`, bounded to 120 s.
+pub fn run_ci(file: &Path, extra: &[&str], out: &Path) -> Out {
+    let file = file.to_str().expect("utf8");
+    let out = out.to_str().expect("utf8");
+    let mut args = vec!["run", file, "--ci"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out]);
+    proxylab(&args, Duration::from_secs(120))
+}
+
 /// [`proxylab`] with environment variables set (`PATH` without a program, say).
 pub fn proxylab_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Out {
     use std::os::unix::process::CommandExt;
