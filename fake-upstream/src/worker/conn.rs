@@ -137,12 +137,17 @@ impl Conn {
                     Ok(None) => {}
                 }
             }
-            if self.w.shutting_down() {
-                // Idle (no request in progress): uvicorn closes it right away.
-                return Next::Abort;
-            }
             if self.buf.capacity() - self.buf.len() < 1024 {
                 self.buf.reserve(8192);
+            }
+            if self.w.shutting_down() {
+                // Idle (no request in progress): uvicorn closes it right away. A request that
+                // already sits in the socket buffer is not idle: uvicorn's event loop has read
+                // it before its shutdown runs, so take what is there first.
+                match self.sock.try_read_buf(&mut self.buf) {
+                    Ok(n) if n > 0 => continue,
+                    _ => return Next::Abort,
+                }
             }
             tokio::select! {
                 biased;
