@@ -18,17 +18,36 @@ use corpus_support::cases::{Case, load};
 use corpus_support::probe::{Answer, send};
 use corpus_support::recorder::Recorder;
 use proxylab_testkit::Nginx;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 /// Parallel lanes (one listening port and one recorder per lane and proxy).
 const LANES: usize = 3;
 const PORTS: [&str; LANES] = ["{PORT}", "{PORT2}", "{PORT3}"];
+/// Each lane's second address (the same port): another default server.
+const ALT: [u8; 4] = [127, 0, 0, 2];
 
 /// The `http {}` body: per lane a default server proxying to the lane's recorder (raw target
 /// under `/`, normalised target under `/n/`, guarded paths, a websocket location, a small
-/// body limit), a server without `merge_slashes`, and one answering by itself.
+/// body limit), a server without `merge_slashes`, and one answering by itself; on the lane's
+/// second address ([`ALT`], cases with `to = "alt"`) the reverse: a default server without
+/// `merge_slashes` and a named one with it.
 fn lane_servers(port: &str, rec: SocketAddr) -> String {
+    let alt = Ipv4Addr::from(ALT);
+    let main = lane_main(port, rec);
+    format!(
+        "{main}\
+         server {{ listen {alt}:{port}; server_name alt-off.test; merge_slashes off;\n\
+           location / {{ proxy_pass http://{rec}/off/; }} }}\n\
+         server {{ listen {alt}:{port}; server_name alt-on.test;\n\
+           location / {{ proxy_pass http://{rec}/on/; }}\n\
+           location = /a/b {{ return 403; }}\n\
+           location /p/ {{ return 403; }} }}\n"
+    )
+}
+
+/// The servers of a lane's first address (see [`lane_servers`]).
+fn lane_main(port: &str, rec: SocketAddr) -> String {
     format!(
         "server {{ listen 127.0.0.1:{port}; server_name a.test localhost;\n\
            client_header_timeout 3s; client_body_timeout 3s;\n\
@@ -132,11 +151,13 @@ fn malformed_requests_match_nginx() {
             .map(|lane| {
                 let (nrec, orec) = (&nrecs[lane], &orecs[lane]);
                 let mine: Vec<&Case> = cases.iter().skip(lane).step_by(LANES).collect();
-                let naddr: SocketAddr = ([127, 0, 0, 1], nports[lane]).into();
-                let oaddr: SocketAddr = ([127, 0, 0, 1], oports[lane]).into();
+                let (nport, oport) = (nports[lane], oports[lane]);
                 sc.spawn(move || {
                     let mut out = Vec::new();
                     for case in mine {
+                        let ip = if case.alt { ALT } else { [127, 0, 0, 1] };
+                        let naddr: SocketAddr = (ip, nport).into();
+                        let oaddr: SocketAddr = (ip, oport).into();
                         let (n, o) = std::thread::scope(|s2| {
                             let n = s2.spawn(|| run_one(naddr, nrec, case));
                             let o = run_one(oaddr, orec, case);

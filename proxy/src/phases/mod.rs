@@ -18,8 +18,8 @@ use crate::http::head::RequestHead;
 use crate::http::linger::{Discard, Finish, lingering_close};
 use crate::http::status::error_page;
 use crate::http::uri::{normalize, split_args};
-use crate::live::Live;
 use crate::live::Shared;
+use crate::live::{Live, Route};
 use crate::request::Next;
 use crate::request::client::Client;
 use crate::request::ctx::{ConnInfo, Req, UpstreamLog};
@@ -28,22 +28,26 @@ use crate::request::reply::do_return;
 use crate::request::reply::{absolute, send_error, send_failure, send_simple};
 use locate::{Found, locate};
 
-/// Handles one request whose head was read. Returns what the connection does next.
+/// Handles one request whose head was read, on the address `route` serves: the virtual
+/// server is chosen by Host. Returns what the connection does next.
 pub async fn handle(
     client: &mut Client,
     head: &RequestHead,
     ci: &ConnInfo,
     live: &Live,
     shared: &Shared,
-    server_idx: usize,
+    route: &Route,
 ) -> Next {
-    let server = &*live.config.http.servers[server_idx];
+    let servers = &live.config.http.servers;
+    let server = &*servers[route.select(head.host())];
     let target = head.target();
     let args = match target.iter().position(|&b| b == b'?') {
         Some(i) if target.first() == Some(&b'/') => i + 1..target.len(),
         _ => target.len()..target.len(),
     };
-    let uri = normalize(split_args(target).0, server.merge_slashes).ok();
+    // nginx normalises the URI as the request line is read, before Host is known, so with the
+    // `merge_slashes` of the address's default server (ngx_http_process_request_uri).
+    let uri = normalize(split_args(target).0, servers[route.default].merge_slashes).ok();
     let (location, redirect, captures) = match uri.as_deref().map(|u| locate(&server.locations, u))
     {
         Some(Found::Loc(l, caps)) => (Some(l), false, caps),

@@ -121,8 +121,7 @@ pub async fn serve_stream(
                 return reject(&mut client, &live, &shared, &ci, route.default, code).await;
             }
         };
-        let server_idx = route.select(head.host());
-        let next = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
+        let next = handle(&mut client, &head, &ci, &live, &shared, route).await;
         spare_headers = head.headers;
         give_buf(head.raw);
         match next {

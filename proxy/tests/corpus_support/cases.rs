@@ -1,7 +1,8 @@
 //! The malformed-request corpus on disk: `proxy/tests/corpus/malformed/*.toml`, each a list of
 //! `[[case]]` tables with a `name`, the `raw` bytes to send (a TOML literal string with this
 //! module's escapes) and, for a difference from nginx that is understood and accepted, a
-//! `known` reason.
+//! `known` reason. `to = "alt"` sends the case to the lane's second address (127.0.0.2, same
+//! port), whose default server differs from the first's.
 //!
 //! Escapes in `raw`: `\r`, `\n`, `\t`, `\0`, `\\`, `\xHH` (any byte) and `\R{N,c}` (the
 //! character `c` repeated `N` times, for oversized lines).
@@ -16,6 +17,8 @@ struct RawCase {
     raw: String,
     #[serde(default)]
     known: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +35,8 @@ pub struct Case {
     pub bytes: Vec<u8>,
     /// Why ours may differ from nginx here (a listed, documented difference).
     pub known: Option<String>,
+    /// Sent to the lane's second address (`to = "alt"`).
+    pub alt: bool,
 }
 
 /// Loads every `*.toml` of `dir`, sorted by file name; panics naming the file and case on a
@@ -52,10 +57,20 @@ pub fn load(dir: &Path) -> Vec<Case> {
         for c in file.case {
             let bytes = unescape(&c.raw)
                 .unwrap_or_else(|e| panic!("{}: case {}: {e}", path.display(), c.name));
+            let alt = match c.to.as_deref() {
+                None => false,
+                Some("alt") => true,
+                Some(o) => panic!(
+                    "{}: case {}: to = {o:?} (only \"alt\")",
+                    path.display(),
+                    c.name
+                ),
+            };
             out.push(Case {
                 name: format!("{stem}/{}", c.name),
                 bytes,
                 known: c.known,
+                alt,
             });
         }
     }

@@ -64,8 +64,7 @@ pub async fn serve(
         stream: Stream::Mem(io),
         buf,
     };
-    let server_idx = route.select(head.host());
     // The head carries `Connection: close`: the stream ends with this request whatever
     // `handle` answers, and dropping the stream ends its response.
-    let _ = handle(&mut client, &head, &ci, &live, &shared, server_idx).await;
+    let _ = handle(&mut client, &head, &ci, &live, &shared, route).await;
 }
