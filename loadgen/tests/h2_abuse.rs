@@ -3,14 +3,17 @@
 //! `http2_recv_buffer_size 256k`, `keepalive_requests 1000`): while four connections attack,
 //! a normal HTTP/2 client must keep being served, and the proxy's memory must stay bounded.
 //! The table printed per attack sets ours beside nginx (CPU seconds used, RSS before and
-//! after, how the attack connections ended, probes served). Numbers come from a shared
-//! machine: they show orders of magnitude, not benchmarks.
+//! after, how the attack connections ended, probes served). Ours must also stay within a CPU
+//! bound set against nginx's. Numbers come from a shared machine: they show orders of
+//! magnitude, not benchmarks.
 
 use proxylab_loadgen::transport::h2attack::{self, H2Attack};
 use proxylab_loadgen::transport::h2raw::{self, END_HEADERS, END_STREAM, kind};
-use proxylab_testkit::{Nginx, Proc, free_port, proxylab_bin};
+mod proxies;
+
+use proxies::{proc_uid, start_ours, usage};
+use proxylab_testkit::Nginx;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -18,6 +21,11 @@ const ATTACKERS: usize = 4;
 const HOLD: Duration = Duration::from_secs(2);
 /// The most ours may grow during one attack.
 const RSS_BOUND_KB: u64 = 64 * 1024;
+/// Ours may use at most this many times nginx's CPU during an attack, or [`CPU_FLOOR_S`],
+/// whichever is more (ours runs as a debug build here, on a shared machine).
+const CPU_RATIO: f64 = 4.0;
+/// CPU seconds ours may always use during one attack (a tenth of the four attackers' time).
+const CPU_FLOOR_S: f64 = 0.8;
 
 fn conf() -> String {
     let user = if proc_uid() == 0 { "user root;\n" } else { "" };
@@ -28,73 +36,6 @@ fn conf() -> String {
          http2_max_concurrent_streams 128;\n  http2_recv_buffer_size 256k;\n  keepalive_requests 1000;\n  \
          server {{ listen 127.0.0.1:{{PORT}} http2; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n"
     )
-}
-
-fn proc_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(1)
-}
-
-/// Our proxy as a real process on a free port.
-fn start_ours(conf: &str) -> (Proc, tempfile::TempDir, SocketAddr) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let text = conf
-        .replace("{PORT}", &port.to_string())
-        .replace("{DIR}", &dir.path().display().to_string());
-    let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, text).expect("write conf");
-    let mut cmd = Command::new(proxylab_bin());
-    cmd.arg("proxy")
-        .arg("-c")
-        .arg(&path)
-        .arg("-p")
-        .arg(dir.path());
-    let proc = Proc::spawn("proxylab-proxy", cmd).expect("spawn");
-    proc.wait_stdout_line(
-        |l| l.starts_with("proxylab-proxy ready"),
-        Duration::from_secs(60),
-    )
-    .unwrap_or_else(|| panic!("our proxy did not start: {}", proc.describe()));
-    (proc, dir, ([127, 0, 0, 1], port).into())
-}
-
-/// The process and its children (nginx's workers): CPU ticks and RSS in KiB, summed.
-fn usage(pid: u32) -> (u64, u64) {
-    let mut pids = vec![pid];
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            let after = stat.rsplit_once(") ").map(|x| x.1).unwrap_or("");
-            if after.split(' ').nth(1).and_then(|v| v.parse::<u32>().ok()) == Some(pid) {
-                pids.push(p);
-            }
-        }
-    }
-    let (mut ticks, mut rss) = (0, 0);
-    for p in pids {
-        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-        let f: Vec<&str> = stat
-            .rsplit_once(") ")
-            .map(|x| x.1)
-            .unwrap_or("")
-            .split(' ')
-            .collect();
-        ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        ticks += f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-        rss += status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-            .unwrap_or(0);
-    }
-    (ticks, rss)
 }
 
 /// One ordinary HTTP/2 GET on a new connection: the time to its response HEADERS, if any
@@ -237,6 +178,15 @@ fn http2_attacks_are_held_off_like_nginx() {
                 a.name(),
                 o.served,
                 o.probes
+            ));
+        }
+        let cpu_bound = (n.cpu_s * CPU_RATIO).max(CPU_FLOOR_S);
+        if o.cpu_s > cpu_bound {
+            failures.push(format!(
+                "{}: ours used {:.2} CPU s (nginx {:.2}, bound {cpu_bound:.2})",
+                a.name(),
+                o.cpu_s,
+                n.cpu_s
             ));
         }
         if o.rss_after > o.rss_before + RSS_BOUND_KB {

@@ -6,22 +6,27 @@
 //! its HTTP/1.1 response is parsed back into an HTTP/2 response (connection-specific headers
 //! removed) as it is written, without a pipe, an HTTP/1.1 client or extra tasks in between.
 
+mod guard;
 mod slots;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 use crate::live::Shared;
+use crate::logs::error::LogLevel;
 use crate::request::h2::chunk::Chunk;
 use crate::request::h2::io;
 use crate::request::stream::Stream;
 use futures_util::task::AtomicWaker;
+use h2::Reason;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
+use timers::{ConnLimits, ReadTimer};
 
 /// Stream and connection flow-control windows we announce (bytes).
 const WINDOW: u32 = 1024 * 1024;
@@ -67,6 +72,7 @@ impl Wake for ConnWake {
 
 /// Serves one HTTP/2 connection until the client closes it; each request stream runs the
 /// request pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
+/// nginx's flood limits and timers bound the connection ([`guard`], [`timers`]).
 pub async fn serve(
     stream: Stream,
     peer: SocketAddr,
@@ -74,6 +80,15 @@ pub async fn serve(
     shared: Arc<Shared>,
     https: bool,
 ) {
+    let limits = ConnLimits::of(&shared, local);
+    let deadline = tokio::time::Instant::now() + limits.header;
+    let watch = Arc::new(guard::Watch::default());
+    let io = guard::Guard::new(
+        stream,
+        watch.clone(),
+        limits.keepalive_requests,
+        limits.send,
+    );
     let mut b = h2::server::Builder::new();
     b.initial_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
@@ -82,53 +97,83 @@ pub async fn serve(
         .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
         .max_send_buffer_size(MAX_SEND_BUFFER)
         .max_concurrent_streams(MAX_STREAMS);
-    let Ok(mut conn) = b.handshake::<_, Chunk>(stream).await else {
+    let handshake = tokio::time::timeout_at(deadline, b.handshake::<_, Chunk>(io));
+    let Ok(Ok(conn)) = handshake.await else {
         return;
     };
-    // The streams run inside this task (no task per stream). A pass polls the connection
-    // (which flushes what the streams wrote and reads what came in), takes the new streams,
-    // and runs the streams. A client with one request in flight costs two connection polls
-    // per request (take the stream, run it; flush its response). Once a client is seen
-    // multiplexing (streams taken in two passes in a row: one read carried several), the
-    // connection takes every ready stream before running them, so their responses leave
-    // in one write, as nginx writes the frames of many streams in one event-loop pass.
-    let wake = Arc::new(ConnWake::default());
-    let waker = Waker::from(wake.clone());
-    let mut streams = slots::Slots::new();
-    let mut greedy = false;
-    std::future::poll_fn(|cx| {
+    let spawn_shared = shared.clone();
+    let mut c = Conn {
+        conn,
+        streams: slots::Slots::new(),
+        make: move |io| stream::serve(io, peer, local, spawn_shared.clone(), https),
+        timer: ReadTimer::new(deadline, limits.keepalive),
+        watch,
+        had_stream: false,
+        shut: false,
+        greedy: false,
+        wake: Arc::new(ConnWake::default()),
+        peer,
+        local,
+        shared,
+    };
+    std::future::poll_fn(|cx| c.poll(cx)).await;
+    // The connection is gone: dropping it ends its streams' I/O (errors or end of file), so
+    // the requests still running finish (and are logged) promptly.
+    let Conn {
+        conn, mut streams, ..
+    } = c;
+    drop(conn);
+    while !streams.is_empty() {
+        std::future::poll_fn(|cx| streams.poll(cx)).await;
+    }
+}
+
+/// One HTTP/2 connection being served; `make` starts a stream's request ([`stream::serve`]).
+struct Conn<F, M> {
+    conn: h2::server::Connection<guard::Guard<Stream>, Chunk>,
+    streams: slots::Slots<F>,
+    make: M,
+    timer: ReadTimer,
+    watch: Arc<guard::Watch>,
+    /// A stream was opened once (nginx's idle state begins after the first).
+    had_stream: bool,
+    /// GOAWAY was sent (timeout or flood): the connection is closing.
+    shut: bool,
+    /// The client multiplexes: take every ready stream before running them.
+    greedy: bool,
+    wake: Arc<ConnWake>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl<F: Future<Output = ()>, M: Fn(Box<io::H2Io>) -> F> Conn<F, M> {
+    /// The streams run inside this task (no task per stream). A pass polls the connection
+    /// (which flushes what the streams wrote and reads what came in), takes the new streams,
+    /// and runs the streams. A client with one request in flight costs two connection polls
+    /// per request (take the stream, run it; flush its response). Once a client is seen
+    /// multiplexing (streams taken in two passes in a row: one read carried several), the
+    /// connection takes every ready stream before running them, so their responses leave
+    /// in one write, as nginx writes the frames of many streams in one event-loop pass.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let wake = self.wake.clone();
         wake.task.register(cx.waker());
         wake.in_pass.store(true, Ordering::SeqCst);
+        let waker = Waker::from(wake.clone());
         let mut done = false;
         let mut took_before = false;
         let mut settled = false;
         for _ in 0..PASSES {
             wake.pending.store(false, Ordering::SeqCst);
-            let mut conn_cx = Context::from_waker(&waker);
-            let mut took = false;
-            while !done {
-                match pin!(conn.accept()).poll(&mut conn_cx) {
-                    Poll::Ready(Some(Ok((req, respond)))) => {
-                        let io = Box::new(io::H2Io::new(req, respond));
-                        let shared = shared.clone();
-                        streams.push_with(|| stream::serve(io, peer, local, shared, https));
-                        greedy |= took_before;
-                        took = true;
-                        if !greedy {
-                            break;
-                        }
-                    }
-                    Poll::Ready(_) => done = true,
-                    Poll::Pending => break,
-                }
-            }
+            let (took, finished) = self.take_streams(&mut Context::from_waker(&waker), took_before);
+            done = finished;
             if done {
                 break;
             }
-            let _ = streams.poll(cx);
+            let _ = self.streams.poll(cx);
             // Another pass when the connection was signalled (the streams wrote) or when
             // more streams may be waiting in it (one was taken, not all).
-            let more = took && !greedy;
+            let more = took && !self.greedy;
             if !more && !wake.pending.load(Ordering::SeqCst) {
                 settled = true;
                 break;
@@ -139,18 +184,78 @@ pub async fn serve(
         if done {
             return Poll::Ready(());
         }
-        if wake.pending.swap(false, Ordering::SeqCst) || !settled {
+        if self.limits(cx) || wake.pending.swap(false, Ordering::SeqCst) || !settled {
             // Signalled since the last pass, or the passes ran out with work left: come back
             // after the other tasks had their turn.
             cx.waker().wake_by_ref();
         }
         Poll::Pending
-    })
-    .await;
-    // The connection is gone: dropping it ends its streams' I/O (errors or end of file), so
-    // the requests still running finish (and are logged) promptly.
-    drop(conn);
-    while !streams.is_empty() {
-        std::future::poll_fn(|cx| streams.poll(cx)).await;
+    }
+
+    /// Takes the streams the connection has ready (one, or all once greedy); returns whether
+    /// one was taken and whether the connection is done.
+    fn take_streams(&mut self, conn_cx: &mut Context<'_>, took_before: bool) -> (bool, bool) {
+        let mut took = false;
+        loop {
+            match pin!(self.conn.accept()).poll(conn_cx) {
+                Poll::Ready(Some(Ok((req, respond)))) => {
+                    let io = Box::new(io::H2Io::new(req, respond));
+                    let make = &self.make;
+                    self.streams.push_with(|| make(io));
+                    self.timer.stream_opened();
+                    self.had_stream = true;
+                    self.greedy |= took_before;
+                    took = true;
+                    if !self.greedy {
+                        return (took, false);
+                    }
+                }
+                Poll::Ready(_) => return (took, true),
+                Poll::Pending => return (took, false),
+            }
+        }
+    }
+
+    /// nginx's timers and flood limits: sends GOAWAY and starts closing when one is hit;
+    /// true when the connection must be polled again.
+    fn limits(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.shut {
+            return false;
+        }
+        // No stream running here and none in the connection (a finished stream's response
+        // may still be queued there).
+        let idle = self.streams.is_empty() && !self.conn.has_streams();
+        self.watch
+            .idle
+            .store(idle && self.had_stream, Ordering::Relaxed);
+        if idle {
+            self.timer.idle();
+        }
+        let (reason, why) = if self.watch.flood.load(Ordering::Relaxed) {
+            (Reason::NO_ERROR, "http2 flood detected")
+        } else if !self.timer.poll(cx) {
+            return false;
+        } else if self.watch.partial.load(Ordering::Relaxed) {
+            (
+                Reason::PROTOCOL_ERROR,
+                "client timed out (110: Connection timed out)",
+            )
+        } else {
+            (Reason::NO_ERROR, "")
+        };
+        if !why.is_empty() {
+            let live = self.shared.live.load();
+            live.error_log.log(
+                LogLevel::Info,
+                &format!(
+                    "{why} while processing HTTP/2 connection, client: {}, server: {}",
+                    self.peer.ip(),
+                    self.local
+                ),
+            );
+        }
+        self.conn.abrupt_shutdown(reason);
+        self.shut = true;
+        true
     }
 }
