@@ -11,8 +11,18 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(ls fuzz/seeds)
 fi
 export CARGO_TARGET_DIR=target/afl
-cargo afl build -q -p proxylab-fuzz --features afl --bin proxylab-fuzz-afl
-bin=target/afl/debug/proxylab-fuzz-afl
+# The build's cost (docs/fuzzing.md, "Budget"): cargo-afl compiles every crate with
+# `-C opt-level=3 -C codegen-units=1` and the coverage passes. `--target` keeps those flags
+# off build scripts and proc-macros (syn, serde_derive, ...: host code that is never fuzzed);
+# AFL_OPT_LEVEL=1 and no debug info make the rest quicker to build. A long run can set
+# AFL_OPT_LEVEL=3 for more executions per second.
+export AFL_OPT_LEVEL=${AFL_OPT_LEVEL:-1}
+export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-0}
+host=$(rustc -vV | sed -n 's/^host: //p')
+build_start=$(date +%s)
+cargo afl build -q -p proxylab-fuzz --features afl --bin proxylab-fuzz-afl --target "$host"
+echo "fuzz: instrumented build took $(( $(date +%s) - build_start )) s"
+bin=target/afl/$host/debug/proxylab-fuzz-afl
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_SKIP_CRASHES=1 AFL_QUIET=1
 failed=0
