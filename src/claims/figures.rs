@@ -4,15 +4,40 @@
 
 use crate::report::RunSummary;
 
-/// Splits a `measure` entry into its label and its path: `label=path`, where the label has no
-/// `.`; without a label the path is its own label.
+/// The top-level keys of summary.json a path starts with.
+const ROOTS: [&str; 8] = [
+    "total",
+    "populations",
+    "phases",
+    "components",
+    "assertions",
+    "faults",
+    "timings",
+    "provenance",
+];
+
+/// Splits a `measure` entry into its label and its path: `label=path`. Text before the first `=`
+/// that starts with a summary key (`assertions.fails=3 probes.actual`) is part of the path, so a
+/// label may hold dots (`/.env 404s=...`); without a label the path is its own label.
 pub fn measure_label(entry: &str) -> (&str, &str) {
     match entry.split_once('=') {
-        Some((label, path)) if !label.contains('.') && !label.trim().is_empty() => {
+        Some((label, path))
+            if !label.trim().is_empty()
+                && !ROOTS.iter().any(|r| label.starts_with(&format!("{r}."))) =>
+        {
             (label.trim(), path.trim())
         }
         _ => (entry, entry),
     }
+}
+
+/// Whether a measure path is an expression for [`evaluate_in`] (a function of paths, or a path
+/// into another variant's run) rather than a plain path, whose names may hold parentheses.
+pub fn is_expression(path: &str) -> bool {
+    path.starts_with('@')
+        || ["saving(", "ratio(", "diff(", "percent(", "sum("]
+            .iter()
+            .any(|f| path.starts_with(f))
 }
 
 /// Looks up a dotted path (`total.status.429`, `phases.spike.latency_ms.p99`: arrays of named
@@ -281,6 +306,13 @@ mod tests {
                 "assertions.fails=3 probes.actual"
             )
         );
+        assert_eq!(
+            measure_label("/.env 404s=populations.probe-env.status.404"),
+            ("/.env 404s", "populations.probe-env.status.404")
+        );
+        assert!(is_expression("@at-upstream:components.app.cpu_avg"));
+        assert!(is_expression("saving(a, b)"));
+        assert!(!is_expression("assertions.sync I/O (> 90 req/s).actual"));
         assert_eq!(show(&serde_json::json!(2350.0)), "2350.0");
         assert_eq!(show(&serde_json::json!(7)), "7");
         assert_eq!(show(&serde_json::json!(21.108732872)), "21.1");
