@@ -149,7 +149,10 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
     // the GETs are retried on the healthy instances.
     let sick = by_name("sick-instance")["runs"].as_array().expect("runs");
     for r in sick.iter().filter(|r| r["fix_of"].is_null()) {
-        assert!(r["pops"]["get"]["status"]["503"].as_u64().unwrap_or(0) > 0, "{r}");
+        assert!(
+            r["pops"]["get"]["status"]["503"].as_u64().unwrap_or(0) > 0,
+            "{r}"
+        );
     }
     let fixed = sick
         .iter()

@@ -319,7 +319,10 @@ fn cache_and_gzip_directives_are_mapped_not_refused() {
         conf.contains("proxy_cache_path {{dir}}/cache-app levels=1:2 keys_zone=app:10m"),
         "{conf}"
     );
-    assert!(conf.contains("gzip on;") && conf.contains("proxy_cache app;"), "{conf}");
+    assert!(
+        conf.contains("gzip on;") && conf.contains("proxy_cache app;"),
+        "{conf}"
+    );
 }
 
 fn shape(name: &str) -> Vec<serde_json::Value> {

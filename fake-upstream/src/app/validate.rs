@@ -403,7 +403,10 @@ faults = { error_500 = 0.01, reset = 0.001 }
         )
         .expect("valid");
         assert!(app.websocket_at("/chat/lobby"));
-        assert!(!app.websocket_at("/ws"), "a table route without websocket wins");
+        assert!(
+            !app.websocket_at("/ws"),
+            "a table route without websocket wins"
+        );
         assert!(!app.websocket_at("/other"));
         let default = parse_str("[[routes]]\npath = \"/x\"\n", "t").expect("valid");
         assert!(default.websocket_at("/ws") && !default.websocket_at("/x"));

@@ -21,8 +21,8 @@ const CBC: &[u16] = &[
 const RSA: &[u16] = &[0x002f, 0x0035, 0x003c, 0x003d, 0x009c, 0x009d];
 /// 3DES, RC4, NULL, EXPORT and anonymous suites.
 const LEGACY: &[u16] = &[
-    0x000a, 0xc012, 0x0005, 0xc011, 0x0004, 0x0001, 0x0002, 0x003b, 0x0003, 0x0008, 0x0018,
-    0x0034, 0x003a, 0x006c, 0x006d,
+    0x000a, 0xc012, 0x0005, 0xc011, 0x0004, 0x0001, 0x0002, 0x003b, 0x0003, 0x0008, 0x0018, 0x0034,
+    0x003a, 0x006c, 0x006d,
 ];
 
 /// The suites offered for a class.
@@ -55,7 +55,12 @@ fn ext(v: &mut Vec<u8>, kind: u16, body: &[u8]) {
 
 /// One ClientHello record for `version`, offering `class`, with SNI `host`; `random` fills
 /// the random, the session id and the key share.
-pub fn client_hello(version: TlsVersion, class: TlsCipherClass, host: &str, random: &[u8; 64]) -> Vec<u8> {
+pub fn client_hello(
+    version: TlsVersion,
+    class: TlsCipherClass,
+    host: &str,
+    random: &[u8; 64],
+) -> Vec<u8> {
     let wire = match version {
         TlsVersion::V1_0 => 0x0301,
         TlsVersion::V1_1 => 0x0302,
@@ -67,7 +72,11 @@ pub fn client_hello(version: TlsVersion, class: TlsCipherClass, host: &str, rand
         ext(&mut exts, 0x0000, &with_len(2, &name));
     }
     // supported_groups: x25519, secp256r1, secp384r1; ec_point_formats: uncompressed.
-    ext(&mut exts, 0x000a, &with_len(2, &[0, 0x1d, 0, 0x17, 0, 0x18]));
+    ext(
+        &mut exts,
+        0x000a,
+        &with_len(2, &[0, 0x1d, 0, 0x17, 0, 0x18]),
+    );
     ext(&mut exts, 0x000b, &with_len(1, &[0]));
     // signature_algorithms: ECDSA/RSA-PSS/RSA-PKCS1 with SHA-256/384, RSA-PKCS1-SHA1.
     let sigs = [4u8, 3, 5, 3, 8, 4, 8, 5, 4, 1, 5, 1, 2, 1];
@@ -116,7 +125,9 @@ pub fn parse_answer(got: &[u8]) -> Option<Answer> {
     let body = got.get(5..5 + len)?;
     match head[0] {
         0x15 => Some(Answer::Alert(body.get(1).copied().unwrap_or(0))),
-        0x16 if body.first() == Some(&2) => Some(server_hello(body.get(4..)?).unwrap_or(Answer::Other)),
+        0x16 if body.first() == Some(&2) => {
+            Some(server_hello(body.get(4..)?).unwrap_or(Answer::Other))
+        }
         _ => Some(Answer::Other),
     }
 }
@@ -162,17 +173,38 @@ pub fn outcome_name(a: &Answer) -> String {
 }
 
 /// One session: hello out, first record in.
-pub(super) async fn run(ctx: &PopCtx, intended: Instant, version: TlsVersion, class: TlsCipherClass) {
+pub(super) async fn run(
+    ctx: &PopCtx,
+    intended: Instant,
+    version: TlsVersion,
+    class: TlsCipherClass,
+) {
     let ps = ctx.ps();
     let e = &ps.endpoints[ctx.next_ep()];
-    let host = ctx.shared.plan.tls.sni.clone().unwrap_or_else(|| e.target.host.clone());
+    let host = ctx
+        .shared
+        .plan
+        .tls
+        .sni
+        .clone()
+        .unwrap_or_else(|| e.target.host.clone());
     let mut random = [0u8; 64];
     for c in random.chunks_mut(8) {
         c.copy_from_slice(&ctx.rand().to_be_bytes());
     }
     let t_conn = Instant::now();
-    let limit = ctx.shared.plan.connect_timeout.get().max(Duration::from_secs(1));
-    let name = match tokio::time::timeout(limit, exchange(e.addr, &client_hello(version, class, &host, &random))).await {
+    let limit = ctx
+        .shared
+        .plan
+        .connect_timeout
+        .get()
+        .max(Duration::from_secs(1));
+    let name = match tokio::time::timeout(
+        limit,
+        exchange(e.addr, &client_hello(version, class, &host, &random)),
+    )
+    .await
+    {
         Ok(n) => n,
         Err(_) => "refused_timeout".into(),
     };
@@ -209,13 +241,21 @@ mod tests {
 
     #[test]
     fn hello_lengths_are_consistent_and_answers_parse() {
-        let h = client_hello(TlsVersion::V1_3, TlsCipherClass::Modern, "example.com", &[7; 64]);
+        let h = client_hello(
+            TlsVersion::V1_3,
+            TlsCipherClass::Modern,
+            "example.com",
+            &[7; 64],
+        );
         assert_eq!(h[0], 0x16);
         assert_eq!(usize::from(u16::from_be_bytes([h[3], h[4]])), h.len() - 5);
         assert_eq!(h[5], 1);
         let body = (usize::from(h[6]) << 16) | (usize::from(h[7]) << 8) | usize::from(h[8]);
         assert_eq!(body, h.len() - 9);
-        assert_eq!(parse_answer(&[0x15, 3, 3, 0, 2, 2, 70]), Some(Answer::Alert(70)));
+        assert_eq!(
+            parse_answer(&[0x15, 3, 3, 0, 2, 2, 70]),
+            Some(Answer::Alert(70))
+        );
         // A ServerHello choosing TLS 1.3 through supported_versions.
         let mut sh = vec![3u8, 3];
         sh.extend_from_slice(&[0; 32]);

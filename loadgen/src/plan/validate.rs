@@ -184,9 +184,7 @@ impl Plan {
                 .iter()
                 .any(|t| Target::parse(t).is_ok_and(|t| !t.tls))
         {
-            return Err(inv(
-                "behaviour tls_hello needs https:// targets".to_string(),
-            ));
+            return Err(inv("behaviour tls_hello needs https:// targets".to_string()));
         }
         validate_behaviour(&p.behaviour)
     }

@@ -161,7 +161,7 @@ fn race(
         .probe("keepalive-race")
         .fix(
             format!(
-                "in upstream {} ({}):\n{}",
+                "in upstream {} ({}), after its balancing method (least_conn, hash, ...):\n{}",
                 u.arg0(),
                 u.at(),
                 add_lines.join("\n")

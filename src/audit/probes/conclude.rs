@@ -152,10 +152,7 @@ fn tls_versions(k: &Case, pops: &BTreeMap<String, Pop>) -> (bool, String) {
         text.push_str("; 3DES/RC4/NULL/EXPORT/anonymous suites accepted");
     }
     if !weak.is_empty() {
-        text.push_str(&format!(
-            "; also accepted on TLS 1.2: {}",
-            weak.join(", ")
-        ));
+        text.push_str(&format!("; also accepted on TLS 1.2: {}", weak.join(", ")));
     }
     (old || legacy, text)
 }

@@ -32,7 +32,12 @@ pub const HELLOS: &[(&str, &str, &str, &str)] = &[
     ("v1_3", "TLS 1.3", "1.3", "modern"),
     ("cbc", "TLS 1.2, ECDHE with AES-CBC only", "1.2", "cbc"),
     ("rsa", "TLS 1.2, static RSA key exchange only", "1.2", "rsa"),
-    ("legacy", "TLS 1.2, 3DES/RC4/NULL/EXPORT/anonymous only", "1.2", "legacy"),
+    (
+        "legacy",
+        "TLS 1.2, 3DES/RC4/NULL/EXPORT/anonymous only",
+        "1.2",
+        "legacy",
+    ),
 ];
 
 /// The `ssl_protocols` in effect for a server, as written (None: nginx's default).
@@ -40,7 +45,10 @@ pub fn protocols(m: &Model<'_>, s: &Srv<'_>) -> Option<Vec<String>> {
     level(s.node, "ssl_protocols")
         .last()
         .copied()
-        .or_else(|| m.http.and_then(|h| level(h, "ssl_protocols").last().copied()))
+        .or_else(|| {
+            m.http
+                .and_then(|h| level(h, "ssl_protocols").last().copied())
+        })
         .map(|n| n.args.clone())
 }
 
