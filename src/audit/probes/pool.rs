@@ -3,7 +3,7 @@
 
 use super::http::crash_target;
 use super::scenario::App;
-use super::targets::{pool_of, proxied, sample};
+use super::targets::{pool_of, proxied, sample, zone_rate};
 use super::{Ctx, Gen, case};
 use crate::audit::model::level;
 use crate::audit::rewrite::Patch;
@@ -88,13 +88,15 @@ pub fn sick_instance(c: &Ctx<'_>) -> Gen {
         ..App::default()
     };
     let p = sample(l).unwrap_or_default();
-    for (name, method, rate) in [("get", "GET", 40), ("post", "POST", 10)] {
+    // Under a rate limit, half its rate in all (its 503s are not the sick instance's).
+    let total = zone_rate(c.m, l).map_or(50.0, |r| (r / 2.0).clamp(2.0, 50.0));
+    for (name, method, rate) in [("get", "GET", total * 0.8), ("post", "POST", total * 0.2)] {
         let body = if method == "POST" {
             ", body_size = 256"
         } else {
             ""
         };
-        k.load(name, method, &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = {rate}, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?}, method = \"{method}\"{body} }}]", k.duration));
+        k.load(name, method, &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = {rate:.1}, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?}, method = \"{method}\"{body} }}]", k.duration));
     }
     let at = if c.quick { "1s" } else { "5s" };
     k.faults.push(format!(
