@@ -59,6 +59,8 @@ pub struct Route {
     pub chunked: bool,
     /// Health route (admin can make it answer 503).
     pub health: bool,
+    /// Upgrade requests on this route get the WebSocket echo.
+    pub websocket: bool,
     /// Cumulative fault thresholds.
     pub faults: Faults,
 }
@@ -112,6 +114,15 @@ impl App {
     /// Finds the first table route matching `method` and `path`. Returns the route index.
     pub fn find(&self, method: &str, path: &str) -> Option<usize> {
         self.routes.iter().position(|r| r.matches(method, path))
+    }
+
+    /// Whether an upgrade request for `path` gets the WebSocket echo: a table route marked
+    /// `websocket` matches it, or the default routes' `/ws` does.
+    pub fn websocket_at(&self, path: &str) -> bool {
+        match self.find("GET", path) {
+            Some(i) => self.routes[i].websocket,
+            None => self.include_default_routes && path == "/ws",
+        }
     }
 
     /// Whether some table route has this path under another method (for 405).

@@ -77,6 +77,11 @@ pub struct RouteSpec {
     /// This route is the health route that the admin API can turn unhealthy (503).
     #[serde(default)]
     pub health: bool,
+    /// A WebSocket endpoint: an upgrade request (`GET` with `Upgrade: websocket`) on this
+    /// route gets the echo of the built-in `/ws` (uvicorn's pings and close codes) instead of
+    /// the route's response; plain requests get the response. Default false.
+    #[serde(default)]
+    pub websocket: bool,
     /// Fault rates for this route.
     #[serde(default)]
     pub faults: FaultSpec,

@@ -14,7 +14,7 @@ mod stage_syntax;
 mod target;
 mod validate;
 
-pub use behaviour::Behaviour;
+pub use behaviour::{Behaviour, TlsCipherClass, TlsVersion};
 pub use dur::Dur;
 pub use load::{Arrivals, ConnectionPolicy, Load, Stage};
 pub use shard::{INDEX_ENV, index_from, index_from_env, parse_shard};

@@ -178,6 +178,14 @@ impl Plan {
                     .to_string(),
             ));
         }
+        if matches!(p.behaviour, Behaviour::TlsHello { .. })
+            && self
+                .targets_of(p)
+                .iter()
+                .any(|t| Target::parse(t).is_ok_and(|t| !t.tls))
+        {
+            return Err(inv("behaviour tls_hello needs https:// targets".to_string()));
+        }
         validate_behaviour(&p.behaviour)
     }
 }
@@ -252,7 +260,7 @@ fn validate_behaviour(b: &Behaviour) -> Result<(), PlanError> {
             positive("message_bytes", *message_bytes > 0)?;
             positive("hold", !hold.get().is_zero())
         }
-        Behaviour::ReconnectStorm { .. } => Ok(()),
+        Behaviour::ReconnectStorm { .. } | Behaviour::TlsHello { .. } => Ok(()),
         Behaviour::H2Abuse { hold, .. } => positive("hold", !hold.get().is_zero()),
     }
 }
