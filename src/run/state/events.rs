@@ -172,6 +172,7 @@ impl State<'_> {
                 })
             }
             FaultAction::CrashWorker => admin("/faults/crash"),
+            FaultAction::CrashWorkers => admin("/faults/crash?worker=all"),
             FaultAction::Reload(_) | FaultAction::Toxic(_) => Ok(()),
         }
     }
