@@ -45,7 +45,10 @@ fn cgroup_of(run: &Path) -> Option<PathBuf> {
 fn leaking_workers_die_at_the_limit_unless_max_requests_recycles_them() {
     let out = tempfile::tempdir().expect("tempdir");
     let (stderr, dirs) = run("leaking-app", "base,max-requests", &[], out.path());
-    assert!(stderr.contains("upstream api.0: memory_limit 48.0 MiB via"), "{stderr}");
+    assert!(
+        stderr.contains("upstream api.0: memory_limit 48.0 MiB via"),
+        "{stderr}"
+    );
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     for d in &dirs {
         if let Some(cg) = cgroup_of(d) {

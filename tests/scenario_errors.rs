@@ -212,7 +212,11 @@ fn bad_memory_limit_and_leak_name_their_keys() {
         )
     };
     let out = check(&up("memory_limit = \"-5MiB\""), None);
-    assert!(out.stderr.contains("upstream[0].memory_limit"), "{}", out.all());
+    assert!(
+        out.stderr.contains("upstream[0].memory_limit"),
+        "{}",
+        out.all()
+    );
     let out = check(&up("leak_per_request = \"lots\""), None);
     assert!(
         out.stderr.contains("upstream[0].leak_per_request"),

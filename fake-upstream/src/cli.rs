@@ -138,7 +138,11 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
         "KiB" | "k" | "K" => 1 << 10,
         "MiB" | "M" => 1 << 20,
         "GiB" | "G" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} in {v:?} (KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {v:?} (KiB, MiB, GiB)"
+            ));
+        }
     };
     n.checked_mul(mul)
         .filter(|b| *b <= 1 << 40)

@@ -230,7 +230,10 @@ fn note_exit(b: &SupBackend, s: &Settings, st: std::process::ExitStatus) {
                 eprintln!("ERROR:    Worker was sent SIGKILL! Perhaps out of memory?")
             }
             Some(sig) => eprintln!("ERROR:    Worker was sent signal {sig}"),
-            None => eprintln!("ERROR:    Worker exited with code {}", st.code().unwrap_or(-1)),
+            None => eprintln!(
+                "ERROR:    Worker exited with code {}",
+                st.code().unwrap_or(-1)
+            ),
         }
     }
 }

@@ -42,7 +42,8 @@ pub fn open(kind: ServiceKind, port: u16, n: u32, limit: Duration) -> Held {
 }
 
 fn connect(kind: ServiceKind, addr: SocketAddr) -> Result<TcpStream, String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     match kind {

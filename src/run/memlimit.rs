@@ -89,7 +89,11 @@ fn make_cgroup(name: &str, bytes: u64) -> Result<(u8, PathBuf), String> {
         return Err(format!("{}: {e}", dir.join(limit).display()));
     }
     // No swap beyond the limit where the kernel accounts it (else the leak swaps out).
-    let swap_value = if v == 1 { bytes.to_string() } else { "0".into() };
+    let swap_value = if v == 1 {
+        bytes.to_string()
+    } else {
+        "0".into()
+    };
     let _ = std::fs::write(dir.join(swap), swap_value);
     Ok((v, dir))
 }

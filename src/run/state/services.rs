@@ -2,8 +2,8 @@
 //! and environment), sampled, watched and stopped like every component.
 
 use super::{Event, State, deadline};
-use crate::run::{hold, services};
 use crate::run::{RunError, os};
+use crate::run::{hold, services};
 use crate::scenario::{FaultAction, UpstreamPool};
 use std::time::{Duration, Instant};
 
@@ -118,8 +118,17 @@ impl State<'_> {
             self.held.retain(|(s, _)| s != name);
             return Ok(());
         }
-        let kind = self.s.services.iter().find(|s| s.name == name).map(|s| s.kind);
-        let port = self.services.iter().find(|(x, _)| x == name).map(|(_, s)| s.port);
+        let kind = self
+            .s
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.kind);
+        let port = self
+            .services
+            .iter()
+            .find(|(x, _)| x == name)
+            .map(|(_, s)| s.port);
         let (Some(kind), Some(port)) = (kind, port) else {
             return Err(format!("no service {name}"));
         };
@@ -129,7 +138,9 @@ impl State<'_> {
         self.held.push((name.to_string(), h));
         match refused {
             None => Ok(()),
-            Some(e) => Err(format!("held {got} of {n}; the server refused the rest: {e}")),
+            Some(e) => Err(format!(
+                "held {got} of {n}; the server refused the rest: {e}"
+            )),
         }
     }
 

@@ -302,7 +302,11 @@ pub(super) fn proxy(
         }
         n => n.map(|n| *n.get_ref()),
     };
-    let disk_limit = size(ctx, r.and_then(|r| r.disk_limit.as_ref()), "proxy.disk_limit")?;
+    let disk_limit = size(
+        ctx,
+        r.and_then(|r| r.disk_limit.as_ref()),
+        "proxy.disk_limit",
+    )?;
     Ok(ProxySpec {
         kind,
         rlimit_nofile,
