@@ -264,3 +264,18 @@ pub fn main(args: Args) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn parses_leak_sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size(" 1MiB "), Ok(1 << 20));
+        for bad in ["", "lots", "64 parsecs", "-1", "2048GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}
