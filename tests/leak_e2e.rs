@@ -41,20 +41,25 @@ fn cgroup_of(run: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(&line[start..end]))
 }
 
+/// The CI scenario run checks every variant's assertions; these check what it does not: the
+/// cgroup (where the kernel allows one) counted OOM kills and is gone after the run, the
+/// fallback says why and aborts the worker at its allocation, and real nginx sees the herd.
 #[test]
-fn leaking_workers_die_at_the_limit_unless_max_requests_recycles_them() {
+fn leaking_workers_die_at_the_limit_and_the_cgroup_goes_with_the_run() {
     let out = tempfile::tempdir().expect("tempdir");
-    let (stderr, dirs) = run("leaking-app", "base,max-requests", &[], out.path());
+    let (stderr, dirs) = run("leaking-app", "base", &[], out.path());
     assert!(
         stderr.contains("upstream api.0: memory_limit 48.0 MiB via"),
         "{stderr}"
     );
-    assert_eq!(dirs.len(), 2, "{dirs:?}");
-    for d in &dirs {
-        if let Some(cg) = cgroup_of(d) {
-            assert!(!cg.exists(), "cgroup {} left behind", cg.display());
-        }
-    }
+    let Some(cg) = cgroup_of(&dirs[0]) else {
+        eprintln!("no memory cgroup on this machine (RLIMIT_DATA used): {stderr}");
+        return;
+    };
+    assert!(!cg.exists(), "cgroup {} left behind", cg.display());
+    let kills = common::csv_column(&dirs[0].join("samples.csv"), "up.api.oom_kills");
+    let most = kills.iter().flatten().copied().fold(0.0, f64::max);
+    assert!(most >= 1.0, "no OOM kill sampled: {kills:?}");
 }
 
 #[test]
@@ -72,14 +77,13 @@ fn memory_limit_falls_back_to_rlimit_data_and_says_so() {
 }
 
 #[test]
-fn returning_worker_refuses_the_herd_unless_replaced_at_once() {
-    let nginx = proxylab_testkit::require("nginx", "apt-get install -y nginx").is_some();
+fn nginx_sees_the_returning_worker_refuse_the_herd() {
+    if proxylab_testkit::require("nginx", "apt-get install -y nginx").is_none() {
+        return;
+    }
     let out = tempfile::tempdir().expect("tempdir");
-    let variants = if nginx {
-        "base,gunicorn,nginx"
-    } else {
-        "base,gunicorn"
-    };
-    let (_, dirs) = run("thundering-herd", variants, &[], out.path());
-    assert_eq!(dirs.len(), variants.split(',').count(), "{dirs:?}");
+    let (_, dirs) = run("thundering-herd", "nginx", &[], out.path());
+    let s = common::summary(&dirs[0]);
+    let n503 = s["total"]["status"]["503"].as_f64().unwrap_or(0.0);
+    assert!(n503 > 200.0, "{}", s["total"]);
 }
