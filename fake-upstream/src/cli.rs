@@ -77,6 +77,10 @@ pub struct Args {
     /// near FastAPI's ≈5k req/s).
     #[arg(long, default_value_t = 0)]
     pub cpu_overhead_us: u64,
+    /// Memory each request allocates, writes and never frees (`64KiB`, `1MiB` or bytes): a
+    /// leaking app, for memory limits and `--limit-max-requests`.
+    #[arg(long, default_value = "0", value_parser = parse_size)]
+    pub leak_per_request: u64,
     /// WebSocket PING interval in seconds (0 disables).
     #[arg(long, allow_negative_numbers = true, default_value_t = 20.0)]
     pub ws_ping_interval: f64,
@@ -118,6 +122,31 @@ pub struct Settings {
     pub worker: WorkerConfig,
     /// The app.
     pub app: App,
+}
+
+/// Parses a byte size: a number of bytes or `N` with `KiB`, `MiB` or `GiB` (`64KiB`).
+pub fn parse_size(v: &str) -> Result<u64, String> {
+    let t = v.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{v:?} is not a size (e.g. 65536, \"64KiB\", \"1MiB\")"))?;
+    let mul: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "k" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {v:?} (KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(mul)
+        .filter(|b| *b <= 1 << 40)
+        .ok_or_else(|| format!("{v:?} is larger than 1 TiB"))
 }
 
 fn secs(v: f64, flag: &str) -> Result<Duration, String> {
@@ -178,6 +207,8 @@ pub fn settings(a: &Args) -> Result<Settings, String> {
             timeout: secs(a.pool_timeout, "pool-timeout")?,
         },
         cpu_overhead: Duration::from_micros(a.cpu_overhead_us),
+        leak_per_request: usize::try_from(a.leak_per_request)
+            .map_err(|_| "--leak-per-request: too large for this machine".to_string())?,
         seed: a.seed,
         ws: WsConfig {
             ping_interval: (!ping.is_zero()).then_some(ping),
@@ -230,6 +261,21 @@ pub fn main(args: Args) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn parses_leak_sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size(" 1MiB "), Ok(1 << 20));
+        for bad in ["", "lots", "64 parsecs", "-1", "2048GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
         }
     }
 }

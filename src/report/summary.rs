@@ -2,6 +2,7 @@
 //! written as `summary.json` and read back by `proxylab compare`.
 
 use crate::results::assertions::{Verdict, summary_counts};
+use crate::results::clients::{ClientFigures, figures, per_client};
 use crate::results::counts::{self, Counts};
 use crate::run::{Marker, RunOutput};
 use crate::scenario::Scenario;
@@ -98,6 +99,9 @@ pub struct RunSummary {
     /// Commit, start time and how busy the machine was (absent in runs before it was kept).
     #[serde(default)]
     pub provenance: Option<crate::run::machine::Provenance>,
+    /// Per-client figures of the populations with `source_addresses` (by population).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clients: BTreeMap<String, ClientFigures>,
 }
 
 fn traffic(out: &RunOutput, pop: Option<&str>, from: f64, to: f64) -> Traffic {
@@ -202,7 +206,19 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
         assertions: verdicts,
         faults: out.markers.clone(),
         provenance,
+        clients: client_figures(s, out),
     }
+}
+
+/// Per-client figures of every population that has them.
+fn client_figures(s: &Scenario, out: &RunOutput) -> BTreeMap<String, ClientFigures> {
+    let Some(sm) = &out.summary else {
+        return BTreeMap::new();
+    };
+    s.loads
+        .iter()
+        .filter_map(|l| Some((l.name.clone(), figures(&per_client(sm, Some(&l.name)))?)))
+        .collect()
 }
 
 /// The run's provenance with what other processes took: the machine's CPU minus the run's own

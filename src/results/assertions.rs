@@ -2,6 +2,7 @@
 //! the loadgen's series (counts), its interval log (latency percentiles, merged per window),
 //! its summary (whole-run fallbacks, schedule lag) and the runner's samples (CPU, RSS).
 
+use super::clients;
 use super::counts::{self, Counts};
 use super::loadgen_out::{HistLog, SeriesRow};
 use crate::run::Samples;
@@ -188,6 +189,28 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             });
             (x, "%")
         }
+        Metric::ClientMax(sel) => {
+            let (v, n) = client_max(d, pop, sel, whole);
+            note = n;
+            (v, "count")
+        }
+        Metric::Clients => {
+            if !whole {
+                note = "client addresses are only known for the whole run; phase ignored".into();
+            }
+            let v = d
+                .summary
+                .map(|sm| clients::per_client(sm, pop).len() as f64)
+                .filter(|n| *n > 0.0);
+            (v, "count")
+        }
+        Metric::Upstream(c, k) => (
+            d.samples
+                .values(&format!("up.{c}.{k}"), from, to + 0.5)
+                .into_iter()
+                .reduce(f64::max),
+            "count",
+        ),
         Metric::RssMax(c) => (
             d.samples
                 .values(&format!("rss.{c}"), from, to + 0.5)
@@ -219,6 +242,35 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
         passed,
         note,
         line: a.line,
+    }
+}
+
+/// `client_max.status_count.SEL`: the most such responses of any one client address, and a
+/// note naming that address (or why there is no figure).
+fn client_max(
+    d: Data<'_>,
+    pop: Option<&str>,
+    sel: &crate::scenario::metric::StatusSel,
+    whole: bool,
+) -> (Option<f64>, String) {
+    let per = d
+        .summary
+        .map(|sm| clients::per_client(sm, pop))
+        .unwrap_or_default();
+    let phase = if whole {
+        ""
+    } else {
+        "; per-client counts cover the whole run, phase ignored"
+    };
+    match clients::max_by(&per, |k| clients::status_matches(sel, k)) {
+        Some((addr, n)) => (
+            Some(n as f64),
+            format!("{n} from {addr} (of {} client addresses){phase}", per.len()),
+        ),
+        None => (
+            None,
+            "no per-client outcomes: the population needs source_addresses".into(),
+        ),
     }
 }
 

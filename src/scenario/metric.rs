@@ -67,7 +67,29 @@ pub enum Metric {
     Cpu(String, Stat),
     /// RSS of a component in MiB.
     RssMax(String),
+    /// The most responses with the status that any one client address got (whole run only;
+    /// populations with `source_addresses`).
+    ClientMax(StatusSel),
+    /// Distinct client addresses that sent requests (whole run only).
+    Clients,
+    /// The highest sampled value in the window of a fake upstream counter (`crashes`,
+    /// `restarts`, …) or of `oom_kills` (pools with `memory_limit`), of a pool or `POOL.I`.
+    Upstream(String, String),
 }
+
+/// The counters `upstream.POOL.KEY` reads (sampled from the fake's admin API and the memory
+/// cgroups).
+pub const UPSTREAM_KEYS: &[&str] = &[
+    "crashes",
+    "restarts",
+    "oom_kills",
+    "requests",
+    "in_flight",
+    "queued",
+    "connections",
+    "workers",
+    "responses_5xx",
+];
 
 /// The unit a metric's limit is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +181,7 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
 corrupt, achieved_rate, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
-rss_max.COMPONENT";
+rss_max.COMPONENT, client_max.status_count.CODE|CLASS, clients, upstream.POOL.KEY";
 
 impl Metric {
     /// Parses a metric name; components are checked later against the scenario.
@@ -198,6 +220,23 @@ impl Metric {
             ("cpu_max", Some(c)) => Metric::Cpu(c.to_string(), Stat::Max),
             ("rss_max", Some(c)) => Metric::RssMax(c.to_string()),
             ("cpu" | "cpu_max" | "rss_max", None) => return Err(need("proxy")),
+            ("client_max", Some(r)) => match r.split_once('.') {
+                Some(("status_count", c)) => Metric::ClientMax(status_sel(c)?),
+                _ => return Err(need("status_count.429")),
+            },
+            ("client_max", None) => return Err(need("status_count.429")),
+            ("clients", None) => Metric::Clients,
+            ("upstream", Some(r)) => match r.rsplit_once('.') {
+                Some((c, k)) if UPSTREAM_KEYS.contains(&k) => {
+                    Metric::Upstream(c.to_string(), k.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "metric {s:?}: upstream.POOL.KEY with KEY one of {}",
+                        UPSTREAM_KEYS.join(", ")
+                    ));
+                }
+            },
             _ => return Err(format!("unknown metric {s:?}; known: {METRICS_HELP}")),
         })
     }
@@ -205,7 +244,7 @@ impl Metric {
     /// The component a CPU/RSS metric refers to.
     pub fn component(&self) -> Option<&str> {
         match self {
-            Metric::Cpu(c, _) | Metric::RssMax(c) => Some(c),
+            Metric::Cpu(c, _) | Metric::RssMax(c) | Metric::Upstream(c, _) => Some(c),
             _ => None,
         }
     }
@@ -219,7 +258,10 @@ impl Metric {
             | Metric::ErrorCount(_)
             | Metric::Lost
             | Metric::Corrupt
-            | Metric::Requests => Unit::Count,
+            | Metric::Requests
+            | Metric::ClientMax(_)
+            | Metric::Clients
+            | Metric::Upstream(..) => Unit::Count,
             Metric::AchievedRate => Unit::PerSecond,
             Metric::Cpu(..) => Unit::Percent,
             Metric::RssMax(_) => Unit::Mib,
@@ -247,6 +289,9 @@ impl fmt::Display for Metric {
             Metric::Cpu(c, Stat::Avg) => write!(f, "cpu.{c}"),
             Metric::Cpu(c, Stat::Max) => write!(f, "cpu_max.{c}"),
             Metric::RssMax(c) => write!(f, "rss_max.{c}"),
+            Metric::ClientMax(s) => write!(f, "client_max.status_count.{s}"),
+            Metric::Clients => write!(f, "clients"),
+            Metric::Upstream(c, k) => write!(f, "upstream.{c}.{k}"),
         }
     }
 }
@@ -332,12 +377,25 @@ mod tests {
             Metric::parse("cpu.proxy").unwrap(),
             Metric::Cpu("proxy".into(), Stat::Avg)
         );
+        assert_eq!(
+            Metric::parse("client_max.status_count.429").unwrap(),
+            Metric::ClientMax(StatusSel::Code(429))
+        );
+        assert_eq!(Metric::parse("clients").unwrap(), Metric::Clients);
+        assert_eq!(
+            Metric::parse("upstream.api.0.crashes").unwrap(),
+            Metric::Upstream("api.0".into(), "crashes".into())
+        );
         for bad in [
             "latency",
             "latency.x",
             "status_rate.9xx",
             "status_rate.700",
             "cpu",
+            "client_max",
+            "client_max.latency.p99",
+            "upstream.api",
+            "upstream.api.bogus",
             "foo",
         ] {
             assert!(Metric::parse(bad).is_err(), "{bad}");

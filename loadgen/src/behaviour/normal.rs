@@ -15,6 +15,13 @@ pub(super) async fn run(ctx: &PopCtx, intended: Instant, seq: u64, slot: &mut Op
     let done = Instant::now();
     let rec = &ctx.rec;
     let (limit, _) = ctx.ps().per_conn_limit();
+    if let Some(a) = slot.as_ref().and_then(Conn::source) {
+        match &res {
+            Ok(Ok(r)) => rec.source(a, &r.status.to_string()),
+            Ok(Err(kind)) => rec.source(a, kind.as_str()),
+            Err(_) => rec.source(a, ErrorKind::ReadTimeout.as_str()),
+        }
+    }
     match res {
         Ok(Ok(r)) => {
             rec.response(r.status, r.verified, intended, sent_at, done);

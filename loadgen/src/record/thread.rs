@@ -137,6 +137,19 @@ impl Rec {
         self.with(|s| s.errors[kind.index()] += 1);
     }
 
+    /// One outcome (a status code or an error kind) of a request sent from client address `a`.
+    pub fn source(&self, a: std::net::Ipv4Addr, outcome: &str) {
+        self.with(|s| {
+            let per = s.by_source.entry(a).or_default();
+            match per.get_mut(outcome) {
+                Some(n) => *n += 1,
+                None => {
+                    per.insert(outcome.to_string(), 1);
+                }
+            }
+        });
+    }
+
     /// How a long session ended, and how long the connection was kept.
     pub fn outcome(&self, what: &str, held_from: Instant, now: Instant) {
         self.with(|s| {

@@ -127,7 +127,15 @@ impl State<'_> {
                 .or_default()
                 .entry("responses_5xx".into())
                 .or_default() += fivexx;
-            for k in ["in_flight", "queued", "connections", "requests", "workers"] {
+            for k in [
+                "in_flight",
+                "queued",
+                "connections",
+                "requests",
+                "workers",
+                "restarts",
+                "crashes",
+            ] {
                 if let Some(x) = json.get(k).and_then(|x| x.as_f64()) {
                     v.insert(format!("up.{}.{k}", i.name), x);
                     *pool_tot
@@ -136,6 +144,20 @@ impl State<'_> {
                         .entry(k.to_string())
                         .or_default() += x;
                 }
+            }
+        }
+        for i in &self.instances {
+            let pool = &self.s.upstreams[i.pool];
+            if pool.memory_limit.is_none() {
+                continue;
+            }
+            if let Some(n) = crate::run::memlimit::oom_kills(&i.name) {
+                v.insert(format!("up.{}.oom_kills", i.name), n as f64);
+                *pool_tot
+                    .entry(pool.name.clone())
+                    .or_default()
+                    .entry("oom_kills".into())
+                    .or_default() += n as f64;
             }
         }
         for (pool, m) in pool_tot {
