@@ -1,6 +1,7 @@
 //! Assertion verdicts: each `[[assert]]` evaluated over its phase window and population, from
 //! the loadgen's series (counts), its interval log (latency percentiles, merged per window),
-//! its summary (whole-run fallbacks, schedule lag) and the runner's samples (CPU, RSS).
+//! its summary (whole-run fallbacks, schedule lag, session outcomes), the runner's samples (CPU, RSS, context
+//! switches) and the proxy's access logs (`log_lines`).
 
 use super::counts::{self, Counts};
 use super::loadgen_out::{HistLog, SeriesRow};
@@ -27,7 +28,7 @@ pub struct Verdict {
     pub limit: f64,
     /// Measured value, in `unit` (None: no data).
     pub actual: Option<f64>,
-    /// `ms`, `fraction`, `count`, `req/s`, `%`, `MiB`.
+    /// `ms`, `fraction`, `count`, `req/s`, `%`, `MiB`, `/s` (context switches).
     pub unit: String,
     /// Whether it held.
     pub passed: bool,
@@ -48,6 +49,8 @@ pub struct Data<'a> {
     pub summary: Option<&'a Summary>,
     /// Runner samples.
     pub samples: &'a Samples,
+    /// The run directory (the proxy's access logs); None for merged shards.
+    pub run_dir: Option<&'a std::path::Path>,
 }
 
 /// The whole-run counts of one population (or `overall`) from the loadgen's summary JSON.
@@ -195,6 +198,35 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
                 .reduce(f64::max),
             "MiB",
         ),
+        Metric::Switches(c) => {
+            let r = d.samples.rate_stats(&format!("csw.{c}"), from, to);
+            (r.map(|r| r.mean), "/s")
+        }
+        Metric::Outcome(k) => {
+            if !whole {
+                note = "session outcomes are only known for the whole run; phase ignored".into();
+            }
+            let v = d.summary.map(|sm| {
+                sm.details
+                    .iter()
+                    .filter(|(name, _)| pop.is_none_or(|p| p == name.as_str()))
+                    .filter_map(|(_, det)| det.outcomes.get(k))
+                    .sum::<u64>() as f64
+            });
+            (v, "count")
+        }
+        Metric::LogLines(prefix) => {
+            if !whole {
+                note = "the access log is counted over the whole run; phase ignored".into();
+            }
+            let v = d
+                .run_dir
+                .and_then(|dir| super::access_log::lines(dir, prefix.as_deref()));
+            if v.is_none() {
+                note = "no access log in the run directory (the proxy's {{dir}}, a file named *access*): counted as failed".into();
+            }
+            (v, "count")
+        }
     };
     // Limits are stored in base units (µs); report latency in ms.
     let limit = if unit == "ms" {
@@ -238,6 +270,7 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
         "req/s" => format!("{v:.1} req/s"),
         "%" => format!("{v:.1}%"),
         "MiB" => format!("{v:.1} MiB"),
+        "/s" => format!("{v:.0}/s"),
         _ => format!("{v}"),
     }
 }

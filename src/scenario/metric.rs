@@ -67,6 +67,15 @@ pub enum Metric {
     Cpu(String, Stat),
     /// RSS of a component in MiB.
     RssMax(String),
+    /// Context switches (voluntary + involuntary, every thread) of a component per second.
+    Switches(String),
+    /// Lines of the proxy's access logs (whole run), all or those whose request target starts
+    /// with the prefix (`log_lines./health`).
+    LogLines(Option<String>),
+    /// Sessions of the loadgen that ended this way (whole run): `closed_by_server` (an idle
+    /// keep-alive connection the server closed during a closed-loop client's think time, or a
+    /// slow client's connection), `held_to_end`, `ws_close_1001`, …
+    Outcome(String),
 }
 
 /// The unit a metric's limit is written in.
@@ -159,7 +168,7 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
 corrupt, achieved_rate, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
-rss_max.COMPONENT";
+rss_max.COMPONENT, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME";
 
 impl Metric {
     /// Parses a metric name; components are checked later against the scenario.
@@ -197,7 +206,17 @@ impl Metric {
             ("cpu", Some(c)) => Metric::Cpu(c.to_string(), Stat::Avg),
             ("cpu_max", Some(c)) => Metric::Cpu(c.to_string(), Stat::Max),
             ("rss_max", Some(c)) => Metric::RssMax(c.to_string()),
-            ("cpu" | "cpu_max" | "rss_max", None) => return Err(need("proxy")),
+            ("ctx_switches", Some(c)) => Metric::Switches(c.to_string()),
+            ("cpu" | "cpu_max" | "rss_max" | "ctx_switches", None) => return Err(need("proxy")),
+            ("outcome_count", Some(k)) => Metric::Outcome(k.to_string()),
+            ("outcome_count", None) => return Err(need("closed_by_server")),
+            ("log_lines", None) => Metric::LogLines(None),
+            ("log_lines", Some(p)) if p.starts_with('/') => Metric::LogLines(Some(p.to_string())),
+            ("log_lines", Some(p)) => {
+                return Err(format!(
+                    "metric {s:?}: {p:?} is not a path prefix (e.g. log_lines./health)"
+                ));
+            }
             _ => return Err(format!("unknown metric {s:?}; known: {METRICS_HELP}")),
         })
     }
@@ -205,7 +224,7 @@ impl Metric {
     /// The component a CPU/RSS metric refers to.
     pub fn component(&self) -> Option<&str> {
         match self {
-            Metric::Cpu(c, _) | Metric::RssMax(c) => Some(c),
+            Metric::Cpu(c, _) | Metric::RssMax(c) | Metric::Switches(c) => Some(c),
             _ => None,
         }
     }
@@ -219,8 +238,10 @@ impl Metric {
             | Metric::ErrorCount(_)
             | Metric::Lost
             | Metric::Corrupt
-            | Metric::Requests => Unit::Count,
-            Metric::AchievedRate => Unit::PerSecond,
+            | Metric::Requests
+            | Metric::LogLines(_)
+            | Metric::Outcome(_) => Unit::Count,
+            Metric::AchievedRate | Metric::Switches(_) => Unit::PerSecond,
             Metric::Cpu(..) => Unit::Percent,
             Metric::RssMax(_) => Unit::Mib,
         }
@@ -247,6 +268,10 @@ impl fmt::Display for Metric {
             Metric::Cpu(c, Stat::Avg) => write!(f, "cpu.{c}"),
             Metric::Cpu(c, Stat::Max) => write!(f, "cpu_max.{c}"),
             Metric::RssMax(c) => write!(f, "rss_max.{c}"),
+            Metric::Switches(c) => write!(f, "ctx_switches.{c}"),
+            Metric::LogLines(None) => write!(f, "log_lines"),
+            Metric::LogLines(Some(p)) => write!(f, "log_lines.{p}"),
+            Metric::Outcome(k) => write!(f, "outcome_count.{k}"),
         }
     }
 }
@@ -332,7 +357,23 @@ mod tests {
             Metric::parse("cpu.proxy").unwrap(),
             Metric::Cpu("proxy".into(), Stat::Avg)
         );
+        assert_eq!(
+            Metric::parse("ctx_switches.api.0").unwrap(),
+            Metric::Switches("api.0".into())
+        );
+        assert_eq!(Metric::parse("log_lines").unwrap(), Metric::LogLines(None));
+        let health = Metric::parse("log_lines./health.json").unwrap();
+        assert_eq!(health, Metric::LogLines(Some("/health.json".into())));
+        assert_eq!(health.to_string(), "log_lines./health.json");
+        assert_eq!(health.unit(), Unit::Count);
+        assert_eq!(
+            Metric::parse("outcome_count.closed_by_server").unwrap(),
+            Metric::Outcome("closed_by_server".into())
+        );
         for bad in [
+            "outcome_count",
+            "ctx_switches",
+            "log_lines.health",
             "latency",
             "latency.x",
             "status_rate.9xx",
