@@ -174,6 +174,7 @@ impl RouteSpec {
                 .unwrap_or_else(|| content_type.to_string()),
         );
         let faults = faults(&self.faults, &format!("{key}.faults"))?;
+        let require = super::require::parse(&self.require_headers, key)?;
         Ok(Route {
             name: format!("{} {}", self.method, self.path),
             method,
@@ -188,6 +189,7 @@ impl RouteSpec {
             chunked: self.chunked,
             health: self.health,
             faults,
+            require,
         })
     }
 }
