@@ -77,6 +77,7 @@ fn stats_of(
         s.conns_opened = d.connections_opened;
         s.verified = d.bodies_verified;
         s.outcomes = d.outcomes.clone();
+        s.headers = d.headers.clone();
         for (k, v) in &d.hdr {
             let h = decode(v)?;
             let target = match k.as_str() {

@@ -215,6 +215,24 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             });
             (v, "count")
         }
+        Metric::HeaderRate(name, text) => {
+            if !whole {
+                note = "recorded headers are only known for the whole run; phase ignored".into();
+            }
+            let recorded = s
+                .loads
+                .iter()
+                .filter(|l| pop.is_none_or(|p| p == l.name))
+                .any(|l| l.record_headers.iter().any(|h| h.eq_ignore_ascii_case(name)));
+            let v = d
+                .summary
+                .filter(|_| recorded)
+                .and_then(|sm| header_rate(sm, pop, name, text.as_deref()));
+            if !recorded {
+                note = format!("the population's `record_headers` does not name {name}: counted as failed");
+            }
+            (v, "count")
+        }
         Metric::LogLines(prefix) => {
             if !whole {
                 note = "the access log is counted over the whole run; phase ignored".into();
@@ -252,6 +270,23 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
         note,
         line: a.line,
     }
+}
+
+/// Header lines named `name` (whose value contains `text`) per completed response of the
+/// population (or all), from the loadgen's recorded headers; None without a response.
+fn header_rate(sm: &Summary, pop: Option<&str>, name: &str, text: Option<&str>) -> Option<f64> {
+    let prefix = format!("{name}: ");
+    let lines: u64 = sm
+        .details
+        .iter()
+        .filter(|(p, _)| pop.is_none_or(|x| x == p.as_str()))
+        .flat_map(|(_, det)| &det.headers)
+        .filter_map(|(k, n)| Some((k.strip_prefix(&prefix)?, n)))
+        .filter(|(value, _)| text.is_none_or(|t| value.contains(t)))
+        .map(|(_, n)| n)
+        .sum();
+    let completed = pop_summary(sm, pop)?.completed;
+    (completed > 0).then(|| lines as f64 / completed as f64)
 }
 
 fn err(c: &Counts, kind: Option<&str>) -> f64 {

@@ -76,6 +76,10 @@ pub enum Metric {
     /// keep-alive connection the server closed during a closed-loop client's think time, or a
     /// slow client's connection), `held_to_end`, `ws_close_1001`, …
     Outcome(String),
+    /// Recorded response header lines per response (whole run): `header_rate.NAME` counts
+    /// every `NAME` line, `header_rate.NAME=TEXT` those whose value contains TEXT. Needs the
+    /// population's `record_headers` to name it.
+    HeaderRate(String, Option<String>),
 }
 
 /// The unit a metric's limit is written in.
@@ -168,7 +172,7 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
 corrupt, achieved_rate, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
-rss_max.COMPONENT, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME";
+rss_max.COMPONENT, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME, header_rate.NAME[=TEXT]";
 
 impl Metric {
     /// Parses a metric name; components are checked later against the scenario.
@@ -209,6 +213,17 @@ impl Metric {
             ("ctx_switches", Some(c)) => Metric::Switches(c.to_string()),
             ("cpu" | "cpu_max" | "rss_max" | "ctx_switches", None) => return Err(need("proxy")),
             ("outcome_count", Some(k)) => Metric::Outcome(k.to_string()),
+            ("header_rate", Some(h)) => {
+                let (name, text) = match h.split_once('=') {
+                    Some((n, t)) => (n, Some(t.to_string())),
+                    None => (h, None),
+                };
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    return Err(format!("metric {s:?}: {name:?} is not a header name"));
+                }
+                Metric::HeaderRate(name.to_ascii_lowercase(), text)
+            }
+            ("header_rate", None) => return Err(need("cache-control")),
             ("outcome_count", None) => return Err(need("closed_by_server")),
             ("log_lines", None) => Metric::LogLines(None),
             ("log_lines", Some(p)) if p.starts_with('/') => Metric::LogLines(Some(p.to_string())),
@@ -240,7 +255,8 @@ impl Metric {
             | Metric::Corrupt
             | Metric::Requests
             | Metric::LogLines(_)
-            | Metric::Outcome(_) => Unit::Count,
+            | Metric::Outcome(_)
+            | Metric::HeaderRate(..) => Unit::Count,
             Metric::AchievedRate | Metric::Switches(_) => Unit::PerSecond,
             Metric::Cpu(..) => Unit::Percent,
             Metric::RssMax(_) => Unit::Mib,
@@ -272,6 +288,8 @@ impl fmt::Display for Metric {
             Metric::LogLines(None) => write!(f, "log_lines"),
             Metric::LogLines(Some(p)) => write!(f, "log_lines.{p}"),
             Metric::Outcome(k) => write!(f, "outcome_count.{k}"),
+            Metric::HeaderRate(n, None) => write!(f, "header_rate.{n}"),
+            Metric::HeaderRate(n, Some(t)) => write!(f, "header_rate.{n}={t}"),
         }
     }
 }
@@ -370,7 +388,15 @@ mod tests {
             Metric::parse("outcome_count.closed_by_server").unwrap(),
             Metric::Outcome("closed_by_server".into())
         );
+        let cc = Metric::parse("header_rate.Cache-Control=public, immutable").unwrap();
+        assert_eq!(
+            cc,
+            Metric::HeaderRate("cache-control".into(), Some("public, immutable".into()))
+        );
+        assert_eq!(cc.to_string(), "header_rate.cache-control=public, immutable");
         for bad in [
+            "header_rate",
+            "header_rate.cache control",
             "outcome_count",
             "ctx_switches",
             "log_lines.health",

@@ -60,6 +60,7 @@ pub fn details(s: &Stats, behaviour: &str) -> Details {
         held_us: percentiles(&s.held),
         ws_rtt_us: percentiles(&s.ws_rtt),
         bodies_verified: s.verified,
+        headers: s.headers.clone(),
         hdr: BTreeMap::new(),
     }
 }

@@ -50,6 +50,8 @@ pub struct Stats {
     pub verified: u64,
     /// Session outcomes (behaviours).
     pub outcomes: BTreeMap<String, u64>,
+    /// Recorded response headers: `name: value` → count.
+    pub headers: BTreeMap<String, u64>,
     /// Gauge: requests in flight at the end of the interval.
     pub in_flight: i64,
     /// Gauge: open connections at the end of the interval.
@@ -74,6 +76,7 @@ impl Default for Stats {
             conns_opened: 0,
             verified: 0,
             outcomes: BTreeMap::new(),
+            headers: BTreeMap::new(),
             in_flight: 0,
             open_conns: 0,
             waiting: 0,
@@ -102,6 +105,9 @@ impl Stats {
         self.verified += o.verified;
         for (k, v) in &o.outcomes {
             *self.outcomes.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.headers {
+            *self.headers.entry(k.clone()).or_default() += v;
         }
         self.in_flight += o.in_flight;
         self.open_conns += o.open_conns;
