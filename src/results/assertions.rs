@@ -202,46 +202,13 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             let r = d.samples.rate_stats(&format!("csw.{c}"), from, to);
             (r.map(|r| r.mean), "/s")
         }
-        Metric::Outcome(k) => {
+        Metric::Outcome(_) | Metric::HeaderRate(..) | Metric::LogLines(_) => {
+            let (v, why) = whole_run(s, a, d);
             if !whole {
-                note = "session outcomes are only known for the whole run; phase ignored".into();
+                note = "known for the whole run only; phase ignored".into();
             }
-            let v = d.summary.map(|sm| {
-                sm.details
-                    .iter()
-                    .filter(|(name, _)| pop.is_none_or(|p| p == name.as_str()))
-                    .filter_map(|(_, det)| det.outcomes.get(k))
-                    .sum::<u64>() as f64
-            });
-            (v, "count")
-        }
-        Metric::HeaderRate(name, text) => {
-            if !whole {
-                note = "recorded headers are only known for the whole run; phase ignored".into();
-            }
-            let recorded = s
-                .loads
-                .iter()
-                .filter(|l| pop.is_none_or(|p| p == l.name))
-                .any(|l| l.record_headers.iter().any(|h| h.eq_ignore_ascii_case(name)));
-            let v = d
-                .summary
-                .filter(|_| recorded)
-                .and_then(|sm| header_rate(sm, pop, name, text.as_deref()));
-            if !recorded {
-                note = format!("the population's `record_headers` does not name {name}: counted as failed");
-            }
-            (v, "count")
-        }
-        Metric::LogLines(prefix) => {
-            if !whole {
-                note = "the access log is counted over the whole run; phase ignored".into();
-            }
-            let v = d
-                .run_dir
-                .and_then(|dir| super::access_log::lines(dir, prefix.as_deref()));
-            if v.is_none() {
-                note = "no access log in the run directory (the proxy's {{dir}}, a file named *access*): counted as failed".into();
+            if let Some(why) = why {
+                note = why;
             }
             (v, "count")
         }
@@ -269,6 +236,47 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
         passed,
         note,
         line: a.line,
+    }
+}
+
+/// The metrics known only once the run is over (whole run): session outcomes, recorded
+/// response headers, access-log lines. Returns the value and, without one, why.
+fn whole_run(s: &Scenario, a: &Assertion, d: Data<'_>) -> (Option<f64>, Option<String>) {
+    let pop = a.population.as_deref();
+    match &a.metric {
+        Metric::Outcome(k) => {
+            let v = d.summary.map(|sm| {
+                sm.details
+                    .iter()
+                    .filter(|(name, _)| pop.is_none_or(|p| p == name.as_str()))
+                    .filter_map(|(_, det)| det.outcomes.get(k))
+                    .sum::<u64>() as f64
+            });
+            (v, None)
+        }
+        Metric::HeaderRate(name, text) => {
+            let recorded = s
+                .loads
+                .iter()
+                .filter(|l| pop.is_none_or(|p| p == l.name))
+                .any(|l| l.record_headers.iter().any(|h| h.eq_ignore_ascii_case(name)));
+            if !recorded {
+                let why = format!("no population's `record_headers` names {name}: counted as failed");
+                return (None, Some(why));
+            }
+            let v = d.summary.and_then(|sm| header_rate(sm, pop, name, text.as_deref()));
+            (v, None)
+        }
+        Metric::LogLines(prefix) => {
+            let v = d
+                .run_dir
+                .and_then(|dir| super::access_log::lines(dir, prefix.as_deref()));
+            let why = v.is_none().then(|| {
+                "no access log in the run directory (a file named *access* in the proxy's {{dir}}): counted as failed".to_string()
+            });
+            (v, why)
+        }
+        _ => (None, None),
     }
 }
 
@@ -307,5 +315,39 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
         "MiB" => format!("{v:.1} MiB"),
         "/s" => format!("{v:.0}/s"),
         _ => format!("{v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proxylab_loadgen::record::summary::Details;
+
+    #[test]
+    fn header_rate_is_lines_per_response() {
+        let mut sm = Summary::default();
+        let p = PopulationSummary {
+            completed: 10,
+            ..Default::default()
+        };
+        sm.populations.insert("static".into(), p.clone());
+        sm.overall = p;
+        let headers = [
+            ("cache-control: max-age=2592000", 10),
+            ("cache-control: public, immutable", 10),
+            ("expires: Thu, 01 Jan 2027 00:00:00 GMT", 5),
+        ];
+        let d = Details {
+            headers: headers.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            ..Default::default()
+        };
+        sm.details.insert("static".into(), d);
+        let rate = |name: &str, text: Option<&str>| header_rate(&sm, Some("static"), name, text);
+        assert_eq!(rate("cache-control", None), Some(2.0));
+        assert_eq!(rate("cache-control", Some("immutable")), Some(1.0));
+        assert_eq!(rate("cache-control", Some("no-store")), Some(0.0));
+        assert_eq!(rate("expires", None), Some(0.5));
+        assert_eq!(header_rate(&sm, None, "expires", None), Some(0.5));
+        assert_eq!(header_rate(&sm, Some("other"), "expires", None), None);
     }
 }

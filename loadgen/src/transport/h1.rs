@@ -320,6 +320,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn watched_headers_are_captured_every_line() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        a.write_all(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=2592000\r\nX-A: 1\r\ncache-control: public, immutable\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        drop(a);
+        let mut c = H1Conn::new(b);
+        c.watch = vec!["cache-control".into(), "expires".into()];
+        c.read_response(false).await.unwrap();
+        assert_eq!(
+            c.seen,
+            vec![
+                (0, "max-age=2592000".to_string()),
+                (0, "public, immutable".to_string())
+            ]
+        );
+        // Nothing watched: nothing kept.
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        a.write_all(b"HTTP/1.1 200 OK\r\nCache-Control: x\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        drop(a);
+        let mut c = H1Conn::new(b);
+        c.read_response(false).await.unwrap();
+        assert!(c.seen.is_empty());
+    }
+
+    #[tokio::test]
     async fn checksums_detect_truncation_and_corruption() {
         let good = format!(
             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-body-sha256: {}\r\n\r\nhello",
