@@ -184,7 +184,8 @@ fn a_run_that_cannot_be_made_fails_claims_run_naming_it() {
     let c = claims(&["--run", "--ci", "--max-others-cpu", "1000"], dir);
     assert_eq!(c.code, 4, "{}", c.all());
     assert!(
-        c.stderr.contains("1 runs could not be made") && (c.stderr.contains("broken.toml [base+ci]: exit 3")
+        c.stderr.contains("1 runs could not be made")
+            && (c.stderr.contains("broken.toml [base+ci]: exit 3")
                 || c.stderr.contains("broken.toml [base+ci]: exit 2")),
         "{}",
         c.all()

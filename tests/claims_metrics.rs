@@ -25,23 +25,37 @@ fn access_log_context_switches_and_server_closes_are_measured() {
     let s = common::summary(dir);
     // Every /api/ response is one line of the unbuffered log; /health has none.
     let api = s["populations"]["web"]["completed"].as_f64().expect("web");
-    let lines = assertion(&s, "api lines")["actual"].as_f64().expect("lines");
+    let lines = assertion(&s, "api lines")["actual"]
+        .as_f64()
+        .expect("lines");
     // (a request cut by the end of the load is logged but not counted as completed)
     assert!(
         lines >= api && lines <= api + 5.0,
         "one line per proxied /api/ request: {lines} lines, {api} responses"
     );
-    let health = s["populations"]["health"]["completed"].as_f64().expect("health");
+    let health = s["populations"]["health"]["completed"]
+        .as_f64()
+        .expect("health");
     assert!(health > 5.0, "health checks were sent: {s}");
     assert_eq!(assertion(&s, "no /health line")["actual"], 0.0);
     let log = std::fs::read_to_string(dir.join("proxy/access.log")).expect("access.log");
     assert!(!log.contains("/health"), "{log}");
     // Context switches: the metric and the summary's per-component mean.
     assert!(assertion(&s, "worker switches")["actual"].as_f64() > Some(0.0));
-    assert!(s["components"]["api"]["csw_avg"].as_f64() > Some(0.0), "{s}");
+    assert!(
+        s["components"]["api"]["csw_avg"].as_f64() > Some(0.0),
+        "{s}"
+    );
     // 2 clients pausing 1.5 s against a 1 s keep-alive timeout: closed before each later request.
-    let closes = assertion(&s, "idle closes")["actual"].as_f64().expect("closes");
-    let idle = s["populations"]["idle"]["completed"].as_f64().expect("idle");
-    assert!(closes >= 2.0 && closes <= idle, "{closes} closes, {idle} requests");
+    let closes = assertion(&s, "idle closes")["actual"]
+        .as_f64()
+        .expect("closes");
+    let idle = s["populations"]["idle"]["completed"]
+        .as_f64()
+        .expect("idle");
+    assert!(
+        closes >= 2.0 && closes <= idle,
+        "{closes} closes, {idle} requests"
+    );
     assert_eq!(assertion(&s, "health closes")["actual"], 0.0);
 }

@@ -195,7 +195,11 @@ pub fn main(args: &ClaimsArgs) -> u8 {
             return WRITE;
         }
     }
-    if failed.is_empty() { OK } else { report_failed(&failed) }
+    if failed.is_empty() {
+        OK
+    } else {
+        report_failed(&failed)
+    }
 }
 
 /// Names the runs that could not be made; returns [`RUN_FAILED`].

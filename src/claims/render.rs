@@ -140,7 +140,10 @@ fn caveats(md: &mut String, j: &Judgement) {
         let _ = writeln!(md, "- condition the article does not state: {cond}");
     }
     for r in super::verdict::readings(c) {
-        let _ = writeln!(md, "- the article gives no number: the check reads it as {r}");
+        let _ = writeln!(
+            md,
+            "- the article gives no number: the check reads it as {r}"
+        );
     }
     if !c.note.is_empty() {
         let _ = writeln!(md, "- caveats: {}", c.note);

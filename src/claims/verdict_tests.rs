@@ -161,9 +161,17 @@ fn a_reading_of_words_without_a_number_is_a_condition() {
         Verdict::Depends("(holds only on reading \"dramatically\" as at least halved)".into())
     );
     // the ledger check accepts the limit only with its reading
-    assert!(super::resolve::check(&c, std::path::Path::new("/nonexistent")).iter().all(|p| !p.contains("not a number of the article")));
+    assert!(
+        super::resolve::check(&c, std::path::Path::new("/nonexistent"))
+            .iter()
+            .all(|p| !p.contains("not a number of the article"))
+    );
     c.checks[0].reading = None;
-    assert!(super::resolve::check(&c, std::path::Path::new("/nonexistent")).iter().any(|p| p.contains("not a number of the article")));
+    assert!(
+        super::resolve::check(&c, std::path::Path::new("/nonexistent"))
+            .iter()
+            .any(|p| p.contains("not a number of the article"))
+    );
 }
 
 #[test]

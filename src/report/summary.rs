@@ -165,6 +165,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
     for n in names {
         let cpu = out.samples.rate_stats(&format!("cpu.{n}"), 0.0, f64::MAX);
         let rss = out.samples.values(&format!("rss.{n}"), 0.0, f64::MAX);
+        let csw = out.samples.rate_stats(&format!("csw.{n}"), 0.0, f64::MAX);
         if cpu.is_none() && rss.is_empty() {
             continue;
         }
@@ -174,10 +175,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
                 cpu_avg: cpu.map_or(0.0, |c| c.mean),
                 cpu_max: cpu.map_or(0.0, |c| c.max),
                 rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
-                csw_avg: out
-                    .samples
-                    .rate_stats(&format!("csw.{n}"), 0.0, f64::MAX)
-                    .map_or(0.0, |c| c.mean),
+                csw_avg: csw.map_or(0.0, |c| c.mean),
             },
         );
     }

@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn reads_the_path_of_the_request() {
-        assert_eq!(target(COMBINED.lines().next().unwrap()), Some("/api/items?page=2"));
+        assert_eq!(
+            target(COMBINED.lines().next().unwrap()),
+            Some("/api/items?page=2")
+        );
         assert_eq!(target("127.1.0.7 /plain/path 200"), Some("/plain/path"));
         assert_eq!(target("127.0.0.1 \"-\" 400"), None);
     }

@@ -259,12 +259,19 @@ fn whole_run(s: &Scenario, a: &Assertion, d: Data<'_>) -> (Option<f64>, Option<S
                 .loads
                 .iter()
                 .filter(|l| pop.is_none_or(|p| p == l.name))
-                .any(|l| l.record_headers.iter().any(|h| h.eq_ignore_ascii_case(name)));
+                .any(|l| {
+                    l.record_headers
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(name))
+                });
             if !recorded {
-                let why = format!("no population's `record_headers` names {name}: counted as failed");
+                let why =
+                    format!("no population's `record_headers` names {name}: counted as failed");
                 return (None, Some(why));
             }
-            let v = d.summary.and_then(|sm| header_rate(sm, pop, name, text.as_deref()));
+            let v = d
+                .summary
+                .and_then(|sm| header_rate(sm, pop, name, text.as_deref()));
             (v, None)
         }
         Metric::LogLines(prefix) => {

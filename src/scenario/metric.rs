@@ -218,7 +218,11 @@ impl Metric {
                     Some((n, t)) => (n, Some(t.to_string())),
                     None => (h, None),
                 };
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
                     return Err(format!("metric {s:?}: {name:?} is not a header name"));
                 }
                 Metric::HeaderRate(name.to_ascii_lowercase(), text)
@@ -393,7 +397,10 @@ mod tests {
             cc,
             Metric::HeaderRate("cache-control".into(), Some("public, immutable".into()))
         );
-        assert_eq!(cc.to_string(), "header_rate.cache-control=public, immutable");
+        assert_eq!(
+            cc.to_string(),
+            "header_rate.cache-control=public, immutable"
+        );
         for bad in [
             "header_rate",
             "header_rate.cache control",

@@ -90,7 +90,10 @@ fn unmet_requirements(r: &Route, head: &RequestHead) -> Option<Response> {
     };
     let missing = crate::app::require::unmet(&r.require, &seen);
     (!missing.is_empty()).then(|| {
-        let body = format!("{{\"detail\":\"missing or wrong: {}\"}}", missing.join(", "));
+        let body = format!(
+            "{{\"detail\":\"missing or wrong: {}\"}}",
+            missing.join(", ")
+        );
         Response::json(412, body.into_bytes())
     })
 }

@@ -73,7 +73,12 @@ async fn exchange(
                 return Err(ErrorKind::Protocol);
             }
             if c.watch.is_empty() && !ps.pop.record_headers.is_empty() {
-                c.watch = ps.pop.record_headers.iter().map(|n| n.to_ascii_lowercase()).collect();
+                c.watch = ps
+                    .pop
+                    .record_headers
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect();
             }
             *sent_at = Instant::now();
             c.send(&bytes).await?;

@@ -121,7 +121,8 @@ pub async fn closed_client(ctx: Rc<PopCtx>, client: u64, clients: u64) {
             // the outcome `closed_by_server` (held: the idle time it was seen closed after).
             if matches!(&slot, Some(super::ctx::Conn::H1 { c, .. }) if c.io.is_stale()) {
                 slot = None;
-                ctx.rec.outcome("closed_by_server", idle_from, Instant::now());
+                ctx.rec
+                    .outcome("closed_by_server", idle_from, Instant::now());
             }
         }
     }

@@ -102,9 +102,14 @@ impl Plan {
             )));
         }
         let bad_name = |n: &String| {
-            n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        if p.record_headers.len() > super::MAX_RECORD_HEADERS || p.record_headers.iter().any(bad_name) {
+        if p.record_headers.len() > super::MAX_RECORD_HEADERS
+            || p.record_headers.iter().any(bad_name)
+        {
             return Err(inv(format!(
                 "population {:?}: record_headers takes at most {} header names (letters, digits, `-`)",
                 p.name,

@@ -171,7 +171,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
         if !self.watch.is_empty() {
             self.seen.clear();
             for h in resp.headers.iter() {
-                if let Some(i) = self.watch.iter().position(|w| h.name.eq_ignore_ascii_case(w)) {
+                if let Some(i) = self
+                    .watch
+                    .iter()
+                    .position(|w| h.name.eq_ignore_ascii_case(w))
+                {
                     let v = String::from_utf8_lossy(h.value).trim().to_string();
                     self.seen.push((i, v));
                 }
