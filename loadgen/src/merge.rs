@@ -83,6 +83,7 @@ fn stats_of(
                 .map_err(|_| format!("bad client address {a:?} in by_source"))?;
             s.by_source.insert(a, per.clone());
         }
+        s.headers = d.headers.clone();
         for (k, v) in &d.hdr {
             let h = decode(v)?;
             let target = match k.as_str() {

@@ -101,7 +101,8 @@ pub fn evaluate(s: &RunSummary, expr: &str) -> Result<f64, String> {
 
 /// Evaluates a check's value: a path (`@VARIANT:path` reads another variant's run), or
 /// `saving(A, B)` = (A - B) / A x 100, `ratio(A, B)` = A / B, `diff(A, B)` = A - B,
-/// `percent(A, B)` = A / B x 100, `sum(A, B)` = A + B. Err names what is missing.
+/// `percent(A, B)` = A / B x 100, `sum(A, B)` = A + B, nested (`diff(diff(A, B), C)`). Err
+/// names what is missing.
 pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, String> {
     let expr = expr.trim();
     let Some((func, rest)) = expr.split_once('(') else {
@@ -119,9 +120,7 @@ pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, S
     let args = rest
         .strip_suffix(')')
         .ok_or_else(|| format!("{expr}: missing `)`"))?;
-    let (a, b) = args
-        .split_once(',')
-        .ok_or_else(|| format!("{expr}: two arguments expected"))?;
+    let (a, b) = split_args(args).ok_or_else(|| format!("{expr}: two arguments expected"))?;
     let a = evaluate_in(s, others, a)?;
     let b = evaluate_in(s, others, b)?;
     let v = match func.trim() {
@@ -137,6 +136,21 @@ pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, S
     } else {
         Err(format!("{expr}: not a number (a divisor is 0)"))
     }
+}
+
+/// Splits `A, B` at the comma outside parentheses, so arguments may be expressions themselves:
+/// `diff(A, B), diff(C, D)`.
+fn split_args(args: &str) -> Option<(&str, &str)> {
+    let mut depth = 0i32;
+    for (i, c) in args.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => return Some((&args[..i], &args[i + 1..])),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether `actual OP limit` holds.
@@ -261,6 +275,14 @@ mod tests {
         assert_eq!(
             evaluate(&s, "sum(total.completed, total.status.200)"),
             Ok(180.0)
+        );
+        // arguments may be expressions, in either place
+        assert_eq!(
+            evaluate(
+                &s,
+                "diff(diff(total.completed, total.status.200), sum(total.status.200, total.completed))"
+            ),
+            Ok(-160.0)
         );
         let mut other = RunSummary::default();
         other.total.completed = 50.0;

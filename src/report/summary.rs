@@ -64,6 +64,10 @@ pub struct Usage {
     pub cpu_max: f64,
     /// Highest RSS, MiB.
     pub rss_max_mib: f64,
+    /// Mean context switches per second (voluntary + involuntary, every thread; absent in runs
+    /// before they were sampled).
+    #[serde(default)]
+    pub csw_avg: f64,
 }
 
 /// The whole `summary.json`.
@@ -165,6 +169,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
     for n in names {
         let cpu = out.samples.rate_stats(&format!("cpu.{n}"), 0.0, f64::MAX);
         let rss = out.samples.values(&format!("rss.{n}"), 0.0, f64::MAX);
+        let csw = out.samples.rate_stats(&format!("csw.{n}"), 0.0, f64::MAX);
         if cpu.is_none() && rss.is_empty() {
             continue;
         }
@@ -174,6 +179,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
                 cpu_avg: cpu.map_or(0.0, |c| c.mean),
                 cpu_max: cpu.map_or(0.0, |c| c.max),
                 rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
+                csw_avg: csw.map_or(0.0, |c| c.mean),
             },
         );
     }

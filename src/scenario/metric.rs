@@ -75,6 +75,19 @@ pub enum Metric {
     /// The highest sampled value in the window of a fake upstream counter (`crashes`,
     /// `restarts`, …) or of `oom_kills` (pools with `memory_limit`), of a pool or `POOL.I`.
     Upstream(String, String),
+    /// Context switches (voluntary + involuntary, every thread) of a component per second.
+    Switches(String),
+    /// Lines of the proxy's access logs (whole run), all or those whose request target starts
+    /// with the prefix (`log_lines./health`).
+    LogLines(Option<String>),
+    /// Sessions of the loadgen that ended this way (whole run): `closed_by_server` (an idle
+    /// keep-alive connection the server closed during a closed-loop client's think time, or a
+    /// slow client's connection), `held_to_end`, `ws_close_1001`, …
+    Outcome(String),
+    /// Recorded response header lines per response (whole run): `header_rate.NAME` counts
+    /// every `NAME` line, `header_rate.NAME=TEXT` those whose value contains TEXT. Needs the
+    /// population's `record_headers` to name it.
+    HeaderRate(String, Option<String>),
 }
 
 /// The counters `upstream.POOL.KEY` reads (sampled from the fake's admin API and the memory
@@ -181,7 +194,7 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
 corrupt, achieved_rate, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
-rss_max.COMPONENT, client_max.status_count.CODE|CLASS, clients, upstream.POOL.KEY";
+rss_max.COMPONENT, client_max.status_count.CODE|CLASS, clients, upstream.POOL.KEY, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME, header_rate.NAME[=TEXT]";
 
 impl Metric {
     /// Parses a metric name; components are checked later against the scenario.
@@ -219,7 +232,6 @@ impl Metric {
             ("cpu", Some(c)) => Metric::Cpu(c.to_string(), Stat::Avg),
             ("cpu_max", Some(c)) => Metric::Cpu(c.to_string(), Stat::Max),
             ("rss_max", Some(c)) => Metric::RssMax(c.to_string()),
-            ("cpu" | "cpu_max" | "rss_max", None) => return Err(need("proxy")),
             ("client_max", Some(r)) => match r.split_once('.') {
                 Some(("status_count", c)) => Metric::ClientMax(status_sel(c)?),
                 _ => return Err(need("status_count.429")),
@@ -237,6 +249,32 @@ impl Metric {
                     ));
                 }
             },
+            ("ctx_switches", Some(c)) => Metric::Switches(c.to_string()),
+            ("cpu" | "cpu_max" | "rss_max" | "ctx_switches", None) => return Err(need("proxy")),
+            ("outcome_count", Some(k)) => Metric::Outcome(k.to_string()),
+            ("header_rate", Some(h)) => {
+                let (name, text) = match h.split_once('=') {
+                    Some((n, t)) => (n, Some(t.to_string())),
+                    None => (h, None),
+                };
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(format!("metric {s:?}: {name:?} is not a header name"));
+                }
+                Metric::HeaderRate(name.to_ascii_lowercase(), text)
+            }
+            ("header_rate", None) => return Err(need("cache-control")),
+            ("outcome_count", None) => return Err(need("closed_by_server")),
+            ("log_lines", None) => Metric::LogLines(None),
+            ("log_lines", Some(p)) if p.starts_with('/') => Metric::LogLines(Some(p.to_string())),
+            ("log_lines", Some(p)) => {
+                return Err(format!(
+                    "metric {s:?}: {p:?} is not a path prefix (e.g. log_lines./health)"
+                ));
+            }
             _ => return Err(format!("unknown metric {s:?}; known: {METRICS_HELP}")),
         })
     }
@@ -244,7 +282,7 @@ impl Metric {
     /// The component a CPU/RSS metric refers to.
     pub fn component(&self) -> Option<&str> {
         match self {
-            Metric::Cpu(c, _) | Metric::RssMax(c) | Metric::Upstream(c, _) => Some(c),
+            Metric::Cpu(c, _) | Metric::RssMax(c) | Metric::Upstream(c, _) | Metric::Switches(c) => Some(c),
             _ => None,
         }
     }
@@ -261,8 +299,11 @@ impl Metric {
             | Metric::Requests
             | Metric::ClientMax(_)
             | Metric::Clients
-            | Metric::Upstream(..) => Unit::Count,
-            Metric::AchievedRate => Unit::PerSecond,
+            | Metric::Upstream(..)
+            | Metric::LogLines(_)
+            | Metric::Outcome(_)
+            | Metric::HeaderRate(..) => Unit::Count,
+            Metric::AchievedRate | Metric::Switches(_) => Unit::PerSecond,
             Metric::Cpu(..) => Unit::Percent,
             Metric::RssMax(_) => Unit::Mib,
         }
@@ -292,6 +333,12 @@ impl fmt::Display for Metric {
             Metric::ClientMax(s) => write!(f, "client_max.status_count.{s}"),
             Metric::Clients => write!(f, "clients"),
             Metric::Upstream(c, k) => write!(f, "upstream.{c}.{k}"),
+            Metric::Switches(c) => write!(f, "ctx_switches.{c}"),
+            Metric::LogLines(None) => write!(f, "log_lines"),
+            Metric::LogLines(Some(p)) => write!(f, "log_lines.{p}"),
+            Metric::Outcome(k) => write!(f, "outcome_count.{k}"),
+            Metric::HeaderRate(n, None) => write!(f, "header_rate.{n}"),
+            Metric::HeaderRate(n, Some(t)) => write!(f, "header_rate.{n}={t}"),
         }
     }
 }
@@ -386,7 +433,34 @@ mod tests {
             Metric::parse("upstream.api.0.crashes").unwrap(),
             Metric::Upstream("api.0".into(), "crashes".into())
         );
+        assert_eq!(
+            Metric::parse("ctx_switches.api.0").unwrap(),
+            Metric::Switches("api.0".into())
+        );
+        assert_eq!(Metric::parse("log_lines").unwrap(), Metric::LogLines(None));
+        let health = Metric::parse("log_lines./health.json").unwrap();
+        assert_eq!(health, Metric::LogLines(Some("/health.json".into())));
+        assert_eq!(health.to_string(), "log_lines./health.json");
+        assert_eq!(health.unit(), Unit::Count);
+        assert_eq!(
+            Metric::parse("outcome_count.closed_by_server").unwrap(),
+            Metric::Outcome("closed_by_server".into())
+        );
+        let cc = Metric::parse("header_rate.Cache-Control=public, immutable").unwrap();
+        assert_eq!(
+            cc,
+            Metric::HeaderRate("cache-control".into(), Some("public, immutable".into()))
+        );
+        assert_eq!(
+            cc.to_string(),
+            "header_rate.cache-control=public, immutable"
+        );
         for bad in [
+            "header_rate",
+            "header_rate.cache control",
+            "outcome_count",
+            "ctx_switches",
+            "log_lines.health",
             "latency",
             "latency.x",
             "status_rate.9xx",

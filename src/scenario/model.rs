@@ -218,6 +218,8 @@ pub struct LoadSpec {
     pub behaviour: Behaviour,
     /// Clients come from this many loopback addresses (None: the kernel's choice).
     pub source_addresses: Option<u32>,
+    /// Response headers whose values the loadgen counts (`header_rate` assertions).
+    pub record_headers: Vec<String>,
 }
 
 /// What a fault does.

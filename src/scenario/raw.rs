@@ -226,6 +226,7 @@ pub struct RawLoad {
     pub requests: Option<Vec<RequestSpec>>,
     pub behaviour: Option<Behaviour>,
     pub source_addresses: Option<u32>,
+    pub record_headers: Option<Vec<String>>,
 }
 
 /// `[[fault]]`.

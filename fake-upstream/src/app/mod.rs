@@ -1,6 +1,7 @@
 //! The fake FastAPI application: the route table (serde [`spec`], checked by [`validate`]) and
 //! route matching. The built-in httpbin-style routes live in `crate::worker::builtin`.
 
+pub mod require;
 pub mod spec;
 pub mod validate;
 
@@ -63,6 +64,8 @@ pub struct Route {
     pub websocket: bool,
     /// Cumulative fault thresholds.
     pub faults: Faults,
+    /// Forwarded headers the request must carry (else 412).
+    pub require: Vec<require::Requirement>,
 }
 
 /// Fault probabilities as cumulative thresholds on one uniform draw.

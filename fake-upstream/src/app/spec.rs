@@ -15,6 +15,7 @@
 //! body_bytes = 2048                      # or body = "text"; default {"message":"Hello World"}
 //! headers = { "x-app" = "demo" }
 //! faults = { error_500 = 0.01, reset = 0.001 }
+//! require_headers = { host = "api.sivaro.com", "x-forwarded-for" = "*" }   # else 412
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,11 @@ pub struct RouteSpec {
     /// Fault rates for this route.
     #[serde(default)]
     pub faults: FaultSpec,
+    /// Forwarded headers the app needs from the proxy: `host`, `x-forwarded-for`,
+    /// `x-forwarded-proto`, each `"*"` (present) or the exact value; a request without them
+    /// is answered 412 with the missing names.
+    #[serde(default)]
+    pub require_headers: BTreeMap<String, String>,
 }
 
 fn default_method() -> String {

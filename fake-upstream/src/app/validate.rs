@@ -174,6 +174,7 @@ impl RouteSpec {
                 .unwrap_or_else(|| content_type.to_string()),
         );
         let faults = faults(&self.faults, &format!("{key}.faults"))?;
+        let require = super::require::parse(&self.require_headers, key)?;
         Ok(Route {
             name: format!("{} {}", self.method, self.path),
             method,
@@ -189,6 +190,7 @@ impl RouteSpec {
             health: self.health,
             websocket: self.websocket,
             faults,
+            require,
         })
     }
 }

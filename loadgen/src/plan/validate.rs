@@ -101,6 +101,21 @@ impl Plan {
                 super::MAX_SOURCE_ADDRESSES
             )));
         }
+        let bad_name = |n: &String| {
+            n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if p.record_headers.len() > super::MAX_RECORD_HEADERS
+            || p.record_headers.iter().any(bad_name)
+        {
+            return Err(inv(format!(
+                "population {:?}: record_headers takes at most {} header names (letters, digits, `-`)",
+                p.name,
+                super::MAX_RECORD_HEADERS
+            )));
+        }
         if p.duration.is_some_and(|d| d.get().is_zero()) || p.max_requests == Some(0) {
             return Err(inv("duration and max_requests must be > 0".into()));
         }

@@ -65,6 +65,7 @@ pub fn details(s: &Stats, behaviour: &str) -> Details {
             .iter()
             .map(|(a, per)| (a.to_string(), per.clone()))
             .collect(),
+        headers: s.headers.clone(),
         hdr: BTreeMap::new(),
     }
 }

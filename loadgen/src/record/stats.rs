@@ -53,6 +53,8 @@ pub struct Stats {
     pub outcomes: BTreeMap<String, u64>,
     /// Per client address (`source_addresses`): status code or error kind → count.
     pub by_source: BTreeMap<Ipv4Addr, BTreeMap<String, u64>>,
+    /// Recorded response headers: `name: value` → count.
+    pub headers: BTreeMap<String, u64>,
     /// Gauge: requests in flight at the end of the interval.
     pub in_flight: i64,
     /// Gauge: open connections at the end of the interval.
@@ -78,6 +80,7 @@ impl Default for Stats {
             verified: 0,
             outcomes: BTreeMap::new(),
             by_source: BTreeMap::new(),
+            headers: BTreeMap::new(),
             in_flight: 0,
             open_conns: 0,
             waiting: 0,
@@ -112,6 +115,9 @@ impl Stats {
             for (k, v) in per {
                 *mine.entry(k.clone()).or_default() += v;
             }
+        }
+        for (k, v) in &o.headers {
+            *self.headers.entry(k.clone()).or_default() += v;
         }
         self.in_flight += o.in_flight;
         self.open_conns += o.open_conns;

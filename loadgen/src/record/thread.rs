@@ -7,6 +7,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Instant;
 
+/// Distinct `name: value` keys of recorded response headers kept per thread and interval.
+pub const MAX_HEADER_KEYS: usize = 64;
+
 /// Gauges that persist across intervals.
 #[derive(Debug, Default)]
 struct Gauges {
@@ -147,6 +150,20 @@ impl Rec {
                     per.insert(outcome.to_string(), 1);
                 }
             }
+        });
+    }
+
+    /// A recorded response header (`record_headers`): counted as `name: value`; past
+    /// [`MAX_HEADER_KEYS`] distinct keys, new values count as `name: (other)`.
+    pub fn header(&self, name: &str, value: &str) {
+        self.with(|s| {
+            let key = format!("{name}: {value}");
+            let key = if s.headers.len() >= MAX_HEADER_KEYS && !s.headers.contains_key(&key) {
+                format!("{name}: (other)")
+            } else {
+                key
+            };
+            *s.headers.entry(key).or_default() += 1;
         });
     }
 
