@@ -30,7 +30,8 @@ fn abort_lines(log: &str) -> Vec<String> {
             // From the message on: time, pid and connection numbers differ.
             let at = l.find("] ").map_or(0, |i| i + 2);
             let rest = &l[at..];
-            let msg = rest.find(' ').map_or(rest, |i| &rest[i + 1..]);
+            // `PID#TID: *CONN message`: the message alone.
+            let msg = rest.splitn(3, ' ').nth(2).unwrap_or(rest);
             msg.split(", client:").next().unwrap_or(msg).to_string()
         })
         .collect()

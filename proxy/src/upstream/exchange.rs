@@ -232,8 +232,10 @@ pub async fn try_peer(
             .map_err(sent)?;
         *streamed.done = true;
     }
+    // nginx's log action stays "sending request" until response bytes arrive: a client that
+    // leaves while the upstream is silent is logged "while sending request to upstream".
     let reading = read_head(&mut conn, conf);
-    let (head, leftover) = watched(watch, Stage::ReadingResponseHeader, reading)
+    let (head, leftover) = watched(watch, Stage::SendingRequest, reading)
         .await
         .map_err(sent)?;
     Ok(Sent {
