@@ -347,8 +347,8 @@ fn multipart(ranges: &[range::ByteRange], ctype: &str, size: u64) -> (String, u6
     (content_type, len, parts)
 }
 
-/// 416. nginx quirk (verified): the headers filter already ran with status 200, so the 416
-/// page keeps `expires` and every add_header of `h`, in their order (not
+/// The 416 answer. An nginx quirk (verified): the headers filter already ran with status
+/// 200, so the page keeps `expires` and every add_header of `h`, in their order (not
 /// `HeaderMap::remove`, which moves the last header into the gap); the entity headers go.
 fn unsatisfiable<'c>(h: &HeaderMap, size: u64) -> Served<'c> {
     let entity = [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, ETAG];
