@@ -1,4 +1,4 @@
-//! Checked per-worker settings (built from the command line by [`crate::cli`]).
+//! Checked per-worker settings (built from the command line by [`crate::settings`]).
 
 use std::time::Duration;
 

@@ -5,11 +5,12 @@
 //! forks a new worker ≈0.2 s later. SIGTERM/SIGINT are forwarded to workers, then it waits.
 
 use crate::admin::{self, Backend};
-use crate::cli::Settings;
 use crate::config::Supervisor;
-use crate::server::{
-    self, ENV_FAULTS, ENV_FD, ENV_GENERATION, ENV_PARENT, ENV_WORKER, WORKER_READY,
+use crate::protocol::{
+    ENV_FAULTS, ENV_FD, ENV_GENERATION, ENV_PARENT, ENV_WORKER, WORKER_FINAL, WORKER_READY,
 };
+use crate::server;
+use crate::settings::Settings;
 use crate::shared::{Counters, Shared};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -21,9 +22,6 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
-
-/// Prefix of the line a worker prints with its final counters just before it exits.
-pub const WORKER_FINAL: &str = "worker-final ";
 
 /// A live worker as the admin thread sees it.
 #[derive(Debug, Clone, Copy)]

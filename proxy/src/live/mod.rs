@@ -11,7 +11,7 @@ mod worker;
 pub use shared::{Gauge, Shared, Stats};
 pub use worker::{set_worker_index, worker_index};
 
-use crate::balance::{self, PeerAddr, ResolvedServer, ServerSpec};
+use crate::balance::{self, PeerAddr, ResolvedServer};
 use crate::conf::Config;
 use crate::conf::model::{ListenSocket, Method, ServerName, Upstream};
 use crate::logs::{AccessWriter, ErrorLog};
@@ -267,15 +267,7 @@ fn upstream_groups(
             .servers
             .iter()
             .map(|s| ResolvedServer {
-                spec: ServerSpec {
-                    address: s.name.clone(),
-                    weight: s.weight,
-                    max_fails: s.max_fails,
-                    fail_timeout: s.fail_timeout,
-                    backup: s.backup,
-                    down: s.down,
-                    max_conns: s.max_conns,
-                },
+                spec: s.spec.clone(),
                 addrs: vec![PeerAddr::Inet(s.addr)],
             })
             .collect();
@@ -336,18 +328,8 @@ fn access_writers(
     };
     for s in &config.http.servers {
         visit(&s.base)?;
-        let mut stack: Vec<&crate::conf::model::LocationTree> = vec![&s.locations];
-        while let Some(t) = stack.pop() {
-            for l in t
-                .exact
-                .iter()
-                .map(|(_, l)| l)
-                .chain(&t.prefix)
-                .chain(&t.regex)
-            {
-                visit(&l.conf)?;
-                stack.push(&l.children);
-            }
+        for l in s.locations.all() {
+            visit(&l.conf)?;
         }
         for (_, l) in &s.named {
             visit(l)?;

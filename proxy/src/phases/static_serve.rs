@@ -11,7 +11,7 @@ use crate::request::client::Client;
 use crate::request::ctx::Req;
 use crate::request::log::log_error;
 use crate::request::reply::{absolute, keepalive, send_simple};
-use crate::request::respond::{Head, Ka, write_head};
+use crate::request::respond::{Head, Ka};
 use crate::static_files::{
     AddHeader, Body, CHUNK, Expires, FileResponse, Served, StaticOutcome, StaticRequest,
     serve_direct,
@@ -101,7 +101,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
                 // the head is written here and only the body moves into the sending future
                 let code = f.status.as_u16();
                 let ka = keepalive(req, shared, code);
-                let (scratch, body) = file_head(req, f, ka);
+                let (scratch, body) = file_head(client, req, f, ka);
                 return send(client, req, code, ka, scratch, body).await;
             }
             Served::Other(o) => o,
@@ -191,7 +191,7 @@ async fn send_page(
         list.extend(crate::request::reply::added_headers(req, code));
     }
     let mut out = Vec::with_capacity(256 + body.len());
-    write_head(
+    client.put_head(
         &mut out,
         &Head {
             code,
@@ -207,8 +207,9 @@ async fn send_page(
 }
 
 /// The head of a [`FileResponse`] (no `expires`, no `add_header`), its fixed headers
-/// written straight into a scratch buffer; returns the buffers and the body to send.
-fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
+/// written straight into a scratch buffer (HTTP/1.1) or sent as HEADERS (HTTP/2); returns
+/// the buffers and the body to send.
+fn file_head(client: &mut Client, req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
     let FileResponse {
         status,
         content_type,
@@ -235,7 +236,7 @@ fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
     ];
     let mut s = take_scratch();
     s.head.clear();
-    write_head(
+    client.put_head(
         &mut s.head,
         &Head {
             code: status.as_u16(),
@@ -279,7 +280,7 @@ async fn write_response(
     }
     let mut s = take_scratch();
     s.head.clear();
-    write_head(
+    client.put_head(
         &mut s.head,
         &Head {
             code,

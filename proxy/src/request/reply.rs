@@ -6,7 +6,7 @@ use super::client::Client;
 use super::ctx::Req;
 use super::error::Error;
 use super::log::log_error;
-use super::respond::{Head, Ka, write_head};
+use super::respond::{Head, Ka};
 use crate::conf::model::Return;
 use crate::http::status::{error_page, forces_close};
 use crate::live::Shared;
@@ -99,7 +99,7 @@ pub async fn send_simple(
     };
     let mut out = Vec::with_capacity(256 + body.len());
     let no_length = code == 204 || code == 304;
-    write_head(
+    client.put_head(
         &mut out,
         &Head {
             code,

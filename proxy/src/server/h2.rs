@@ -1,10 +1,11 @@
 //! HTTP/2 (ALPN `h2` on `listen … ssl http2`, prior-knowledge h2c on `listen … http2`):
-//! the `h2` crate's server, each stream's request handed as an HTTP/1.1 head (with
-//! `Connection: close`) to the same request pipeline as every other request (phases,
-//! locations, proxying, logs), so the behaviour is identical ([`stream::serve`]). The stream
-//! is an in-process transport (`request::h2::io::H2Io`): the pipeline reads the request body from it and
-//! its HTTP/1.1 response is parsed back into an HTTP/2 response (connection-specific headers
-//! removed) as it is written, without a pipe, an HTTP/1.1 client or extra tasks in between.
+//! the `h2` crate's server, each stream's request handed to the same request pipeline as
+//! every other request (phases, locations, proxying, logs), so the behaviour is identical
+//! ([`stream::serve`]). The stream is the pipeline's client session
+//! (`request::h2::session::H2Stream`): the request head taken once in the form the pipeline
+//! keeps, the body read as DATA payloads, the response head sent as HEADERS from its
+//! structured form and the body as DATA frames; no HTTP/1.1 bytes are written or parsed on
+//! the way, and there is no pipe, client or extra task in between.
 
 mod slots;
 mod stream;
@@ -13,7 +14,7 @@ mod tests;
 
 use crate::live::Shared;
 use crate::request::h2::chunk::Chunk;
-use crate::request::h2::io;
+use crate::request::h2::session::H2Stream;
 use crate::request::stream::Stream;
 use futures_util::task::AtomicWaker;
 use std::future::Future;
@@ -65,6 +66,19 @@ impl Wake for ConnWake {
     }
 }
 
+/// The server side of a connection with the limits we announce.
+fn builder() -> h2::server::Builder {
+    let mut b = h2::server::Builder::new();
+    b.initial_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .max_concurrent_streams(MAX_STREAMS);
+    b
+}
+
 /// Serves one HTTP/2 connection until the client closes it; each request stream runs the
 /// request pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
 pub async fn serve(
@@ -74,15 +88,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     https: bool,
 ) {
-    let mut b = h2::server::Builder::new();
-    b.initial_window_size(WINDOW)
-        .initial_connection_window_size(WINDOW)
-        .max_frame_size(MAX_FRAME)
-        .max_header_list_size(MAX_HEADER_LIST)
-        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
-        .max_send_buffer_size(MAX_SEND_BUFFER)
-        .max_concurrent_streams(MAX_STREAMS);
-    let Ok(mut conn) = b.handshake::<_, Chunk>(stream).await else {
+    let Ok(mut conn) = builder().handshake::<_, Chunk>(stream).await else {
         return;
     };
     // The streams run inside this task (no task per stream). A pass polls the connection
@@ -109,9 +115,9 @@ pub async fn serve(
             while !done {
                 match pin!(conn.accept()).poll(&mut conn_cx) {
                     Poll::Ready(Some(Ok((req, respond)))) => {
-                        let io = Box::new(io::H2Io::new(req, respond));
+                        let session = Box::new(H2Stream::new(req, respond));
                         let shared = shared.clone();
-                        streams.push_with(|| stream::serve(io, peer, local, shared, https));
+                        streams.push_with(|| stream::serve(session, peer, local, shared, https));
                         greedy |= took_before;
                         took = true;
                         if !greedy {

@@ -17,12 +17,13 @@ use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, ProxyPass};
 use crate::live::pool::Pool;
 use crate::live::{Shared, UpstreamRt};
 use crate::request::Next;
+use crate::request::abort::AbortWatch;
 use crate::request::client::Client;
 use crate::request::ctx::{Req, UpTry};
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::log::log_ctx;
 use crate::request::reply::{send_error, send_failure};
-use exchange::{Sent, StreamBody};
+use exchange::{ClientSide, Sent, StreamBody};
 use std::time::{Duration, Instant};
 
 /// The request body of a proxied request.
@@ -261,22 +262,15 @@ pub async fn proxy(
         };
         req.up.tries.push(new_try(peer.name.clone()));
         let started = now;
-        let streamed = (streaming && !body_sent).then_some(StreamBody {
-            client: &mut *client,
-            head: req.head,
-            max: req.loc.client_max_body_size,
-            timeout: req.loc.client_body_timeout,
-            done: &mut *stream_done,
-        });
-        let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, streamed, started);
+        let streamed = (streaming && !body_sent).then_some(&mut *stream_done);
+        let side = client_side(client, req, streamed);
+        let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, side, started);
         let error = match tried.await {
+            Err(error) if matches!(error.cause, Cause::ClientAborted) => {
+                return client_aborted(req, &mut attempt, &error, started, &peer.name);
+            }
             Err(error) if error.from_client() => {
-                // The client failed while its body was streamed: not the peer's fault.
-                attempt.finish(PeerOutcome::Ok, Instant::now());
-                if let Some(t) = req.up.tries.last_mut() {
-                    t.time = started.elapsed();
-                }
-                return send_failure(client, req, shared, &error).await;
+                return body_failed(client, req, shared, &mut attempt, &error, started).await;
             }
             Err(error) => {
                 body_sent |= streaming && error.request_sent;
@@ -286,11 +280,7 @@ pub async fn proxy(
             }
             Ok(sent) => {
                 body_sent |= streaming;
-                if let Some(t) = req.up.tries.last_mut() {
-                    t.status = sent.head.code;
-                    t.connect = Some(sent.connect_time);
-                    t.header = Some(sent.header_time);
-                }
+                head_received(req, &sent);
                 let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
                     return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
                         .await;
@@ -304,6 +294,70 @@ pub async fn proxy(
             return send_error(client, req, shared, error.outcome().status).await;
         }
     }
+}
+
+/// The client's part in the next try: its body streamed (`streamed` is set once it was read
+/// whole), else its connection watched for a close unless `proxy_ignore_client_abort` is on.
+fn client_side<'c, 'h>(
+    client: &'c mut Client,
+    req: &Req<'h>,
+    streamed: Option<&'c mut bool>,
+) -> ClientSide<'c, 'h> {
+    match streamed {
+        Some(done) => ClientSide::Stream(StreamBody {
+            client,
+            head: req.head,
+            max: req.loc.client_max_body_size,
+            timeout: req.loc.client_body_timeout,
+            done,
+        }),
+        None if !req.loc.proxy.ignore_client_abort => ClientSide::Watch(AbortWatch::of(client)),
+        None => ClientSide::Idle,
+    }
+}
+
+/// A try got a response head: its status and times in `$upstream_*`.
+fn head_received(req: &mut Req<'_>, sent: &Sent) {
+    if let Some(t) = req.up.tries.last_mut() {
+        t.status = sent.head.code;
+        t.connect = Some(sent.connect_time);
+        t.header = Some(sent.header_time);
+    }
+}
+
+/// The client failed while its body was streamed: not the peer's fault; nginx's answer for
+/// the body error.
+async fn body_failed(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    attempt: &mut Attempt,
+    error: &Error,
+    started: Instant,
+) -> Next {
+    attempt.finish(PeerOutcome::Ok, Instant::now());
+    if let Some(t) = req.up.tries.last_mut() {
+        t.time = started.elapsed();
+    }
+    send_failure(client, req, shared, error).await
+}
+
+/// The client closed while the try waited (nginx's `ngx_http_upstream_check_broken_connection`
+/// finalizing with 499): the upstream connection was dropped with the try, the peer is not at
+/// fault, the try has no status (`-`), the info line names the upstream, nothing is answered.
+fn client_aborted(
+    req: &mut Req<'_>,
+    attempt: &mut Attempt,
+    error: &Error,
+    started: Instant,
+    peer: &str,
+) -> Next {
+    let end = Instant::now();
+    end_try(req, 0, end - started);
+    attempt.finish(PeerOutcome::Ok, end);
+    log_up(req, LogLevel::Info, &error.to_string(), peer);
+    req.status = error.outcome().status;
+    Next::Close
 }
 
 /// Relays the response of the try that got one; a relay that ended before the upstream part

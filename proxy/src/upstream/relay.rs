@@ -17,7 +17,7 @@ use crate::request::ctx::Req;
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::log::log_error;
 use crate::request::reply::{absolute, added_headers, keepalive};
-use crate::request::respond::{Head, Ka, write_head};
+use crate::request::respond::{Head, Ka};
 use std::time::Instant;
 use tokio::io::AsyncReadExt;
 
@@ -46,7 +46,8 @@ fn redirect(req: &Req<'_>, pass: &ProxyPass, loc: &[u8]) -> Vec<u8> {
 struct Plan {
     /// How the upstream delimits its body.
     framing: Framing,
-    /// The client gets the body chunked (length unknown, HTTP/1.1 client).
+    /// The client gets the body chunked (length unknown, HTTP/1.1 client; an HTTP/2
+    /// stream's DATA frames need no framing).
     client_chunked: bool,
     /// A 101 answer to an `Upgrade` request: the connection becomes a tunnel.
     upgrade: bool,
@@ -74,7 +75,7 @@ fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
         keepalive(req, shared, code)
     };
     let unknown_length = matches!(framing, Framing::Chunked | Framing::Close);
-    let client_chunked = unknown_length && req.head.minor == 1;
+    let client_chunked = unknown_length && req.head.minor == 1 && !req.conn.h2;
     if unknown_length && !client_chunked {
         ka = Ka::Close;
     }
@@ -86,9 +87,17 @@ fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     }
 }
 
-/// Writes the client's response head into `out`: the upstream's headers that pass nginx's
-/// hide list, Location rewritten by `proxy_redirect default` (or made absolute), `add_header`.
-fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &mut Vec<u8>) {
+/// Puts the client's response head (into `out` on HTTP/1.1): the upstream's headers that
+/// pass nginx's hide list, Location rewritten by `proxy_redirect default` (or made
+/// absolute), `add_header`.
+fn client_head(
+    client: &mut Client,
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    up: &UpHead,
+    plan: &Plan,
+    out: &mut Vec<u8>,
+) {
     let conf = &req.loc.proxy;
     let mut content_type = None;
     let mut last_modified = None;
@@ -127,7 +136,7 @@ fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &
     let added = added_headers(req, up.code);
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     let head_request = req.head.method() == b"HEAD";
-    write_head(
+    client.put_head(
         out,
         &Head {
             code: up.code,
@@ -245,7 +254,7 @@ pub async fn send(
 ) -> Next {
     let plan = plan(req, shared, &up);
     let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
-    client_head(req, pass, &up, &plan, &mut out);
+    client_head(client, req, pass, &up, &plan, &mut out);
     req.status = up.code;
     let head_len = out.len() as u64;
     if plan.upgrade {

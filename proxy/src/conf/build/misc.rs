@@ -287,9 +287,7 @@ pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
     };
     for s in &http.servers {
         let mut stack: Vec<&crate::conf::model::Loc> = vec![&s.base];
-        let mut locs: Vec<&crate::conf::model::Location> = Vec::new();
-        collect(&s.locations, &mut locs);
-        stack.extend(locs.iter().map(|l| &*l.conf));
+        stack.extend(s.locations.all().into_iter().map(|l| &*l.conf));
         for l in stack {
             for (_, t) in &l.proxy.set_headers {
                 check_t(t)?;
@@ -317,20 +315,4 @@ pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
     }
     let _ = Part::Lit(Box::new([]));
     Ok(())
-}
-
-fn collect<'a>(
-    t: &'a crate::conf::model::LocationTree,
-    out: &mut Vec<&'a crate::conf::model::Location>,
-) {
-    for l in t
-        .exact
-        .iter()
-        .map(|(_, l)| l)
-        .chain(&t.prefix)
-        .chain(&t.regex)
-    {
-        out.push(l);
-        collect(&l.children, out);
-    }
 }
