@@ -2,6 +2,8 @@
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
 mod edge_idle;
+pub mod gzip;
+mod gzip_sweep;
 pub mod loadgen;
 pub mod pin;
 pub mod proxy;
@@ -32,6 +34,9 @@ pub enum Which {
     /// Our proxy vs nginx at the edge: TLS 1.3 handshakes, HTTPS keep-alive over HTTP/1.1 and
     /// HTTP/2, static files (4 KiB, 1 MiB), RSS with 10,000 idle connections.
     Edge(proxy_edge::EdgeArgs),
+    /// Our proxy vs nginx gzipping a 16 KiB JSON response at levels 1 and 6: req/s, CPU per
+    /// request and compressed size.
+    Gzip(gzip::GzipArgs),
     /// The reference table at the top of docs/benchmarks.md from the runs the benches saved.
     Table(table::TableArgs),
 }
@@ -44,6 +49,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Proxy => ("proxy", proxy::run()),
         Which::Loadgen => ("loadgen", loadgen::run()),
         Which::Edge(a) => ("edge", proxy_edge::run(&a)),
+        Which::Gzip(a) => ("gzip", gzip::run(&a)),
         Which::Table(a) => ("", table::run(&a)),
     };
     // Saved for `proxylab bench table` (reports/bench/); the table step cites them.
