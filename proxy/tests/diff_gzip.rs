@@ -39,8 +39,18 @@ fn canned(path: &str) -> (u16, Vec<String>, Vec<u8>, &'static str) {
     let past = "Expires: Thu, 01 Jan 1970 00:00:01 GMT";
     let future = "Expires: Fri, 01 Jan 2100 00:00:00 GMT";
     let (code, head, body, framing) = match path {
-        "/up/json" => (200, h(&["Content-Type: application/json"]), json(16384), "cl"),
-        "/up/html" => (200, h(&["Content-Type: text/html; charset=utf-8"]), html, "cl"),
+        "/up/json" => (
+            200,
+            h(&["Content-Type: application/json"]),
+            json(16384),
+            "cl",
+        ),
+        "/up/html" => (
+            200,
+            h(&["Content-Type: text/html; charset=utf-8"]),
+            html,
+            "cl",
+        ),
         "/up/css" => (200, h(&["Content-Type: text/css"]), html, "cl"),
         "/up/short" => (200, h(&["Content-Type: text/html"]), "x".repeat(99), "cl"),
         "/up/edge" => (200, h(&["Content-Type: text/html"]), "y".repeat(100), "cl"),
@@ -48,12 +58,21 @@ fn canned(path: &str) -> (u16, Vec<String>, Vec<u8>, &'static str) {
         "/up/close" => (200, h(&["Content-Type: text/plain"]), html, "close"),
         "/up/etag" => (
             200,
-            h(&["Content-Type: text/html", "ETag: \"v1\"", "Accept-Ranges: bytes"]),
+            h(&[
+                "Content-Type: text/html",
+                "ETag: \"v1\"",
+                "Accept-Ranges: bytes",
+            ]),
             html,
             "cl",
         ),
         "/up/badetag" => (200, h(&["Content-Type: text/html", "ETag: v1"]), html, "cl"),
-        "/up/weak" => (200, h(&["Content-Type: text/html", "ETag: W/\"v1\""]), html, "cl"),
+        "/up/weak" => (
+            200,
+            h(&["Content-Type: text/html", "ETag: W/\"v1\""]),
+            html,
+            "cl",
+        ),
         "/up/encoded" => (
             200,
             h(&["Content-Type: text/html", "Content-Encoding: br"]),
@@ -62,7 +81,10 @@ fn canned(path: &str) -> (u16, Vec<String>, Vec<u8>, &'static str) {
         ),
         "/up/nocache" => (
             200,
-            h(&["Content-Type: text/html", "Cache-Control: max-age=0, no-cache"]),
+            h(&[
+                "Content-Type: text/html",
+                "Cache-Control: max-age=0, no-cache",
+            ]),
             html,
             "cl",
         ),
@@ -87,7 +109,12 @@ fn canned(path: &str) -> (u16, Vec<String>, Vec<u8>, &'static str) {
         "/up/forbidden" => (403, h(&["Content-Type: text/html"]), html, "chunked"),
         "/up/error" => (500, h(&["Content-Type: text/html"]), html, "cl"),
         "/up/created" => (201, h(&["Content-Type: text/html"]), html, "cl"),
-        _ => (404, h(&["Content-Type: text/plain"]), "no route\n".into(), "cl"),
+        _ => (
+            404,
+            h(&["Content-Type: text/plain"]),
+            "no route\n".into(),
+            "cl",
+        ),
     };
     (code, head, body.into_bytes(), framing)
 }
@@ -199,13 +226,20 @@ fn digest(b: &[u8]) -> String {
 }
 
 /// Sends every case to both proxies; returns the differences.
-fn compare(nginx: std::net::SocketAddr, ours: std::net::SocketAddr, cases: &[String]) -> Vec<String> {
+fn compare(
+    nginx: std::net::SocketAddr,
+    ours: std::net::SocketAddr,
+    cases: &[String],
+) -> Vec<String> {
     let mut bad = Vec::new();
     for c in cases {
         let head_only = c.starts_with("HEAD");
         let n = raw(nginx, c.as_bytes(), Duration::from_secs(10));
         let o = raw(ours, c.as_bytes(), Duration::from_secs(10));
-        let (vn, vo) = (view(&n, nginx.port(), head_only), view(&o, ours.port(), head_only));
+        let (vn, vo) = (
+            view(&n, nginx.port(), head_only),
+            view(&o, ours.port(), head_only),
+        );
         if vn != vo {
             bad.push(format!("{c:?}:\n--- nginx\n{vn}\n--- ours\n{vo}"));
         }
@@ -251,8 +285,21 @@ fn proxied_responses_are_gzipped_as_nginx_does() {
     };
     let mut cases = Vec::new();
     let paths = [
-        "json", "html", "css", "short", "edge", "chunked", "close", "etag", "badetag", "weak",
-        "encoded", "missing", "forbidden", "error", "created",
+        "json",
+        "html",
+        "css",
+        "short",
+        "edge",
+        "chunked",
+        "close",
+        "etag",
+        "badetag",
+        "weak",
+        "encoded",
+        "missing",
+        "forbidden",
+        "error",
+        "created",
     ];
     for p in paths {
         cases.push(req("GET", &format!("/up/{p}"), 1, &[GZ]));
@@ -268,7 +315,12 @@ fn proxied_responses_are_gzipped_as_nginx_does() {
         "br;q=1.0, gzip;q=0.001",
         "xgzip",
     ] {
-        cases.push(req("GET", "/up/html", 1, &[&format!("Accept-Encoding: {ae}")]));
+        cases.push(req(
+            "GET",
+            "/up/html",
+            1,
+            &[&format!("Accept-Encoding: {ae}")],
+        ));
     }
     cases.push(req("GET", "/up/html", 1, &[]));
     cases.push(req("HEAD", "/up/html", 1, &[GZ]));
@@ -281,7 +333,12 @@ fn proxied_responses_are_gzipped_as_nginx_does() {
     cases.push(req("GET", "/star/css", 1, &[GZ]));
     let msie6 = "User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
     let msie6sv1 = "User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)";
-    for ua in [msie6, msie6sv1, "User-Agent: curl/8.0", "User-Agent: Wget/1.0"] {
+    for ua in [
+        msie6,
+        msie6sv1,
+        "User-Agent: curl/8.0",
+        "User-Agent: Wget/1.0",
+    ] {
         cases.push(req("GET", "/dis/html", 1, &[GZ, ua]));
     }
     let via = "Via: 1.1 cdn";
@@ -292,10 +349,21 @@ fn proxied_responses_are_gzipped_as_nginx_does() {
         cases.push(req("GET", &format!("/via/{p}"), 1, &[GZ, via]));
         cases.push(req("GET", &format!("/nolm/{p}"), 1, &[GZ, via]));
     }
-    cases.push(req("GET", "/via/public", 1, &[GZ, via, "Authorization: Basic eDp5"]));
+    cases.push(req(
+        "GET",
+        "/via/public",
+        1,
+        &[GZ, via, "Authorization: Basic eDp5"],
+    ));
     cases.push(req("GET", "/any/public", 1, &[GZ, via]));
     let bad = compare(nginx.addr(), ours.addr(), &cases);
-    assert!(bad.is_empty(), "{} of {} differ:\n{}", bad.len(), cases.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -361,7 +429,88 @@ fn static_files_and_own_answers_are_gzipped_as_nginx_does() {
         .find_map(|l| l.strip_prefix("ETag: ").map(str::to_string))
         .unwrap_or_default();
     assert!(!etag.is_empty(), "nginx sent no ETag for the .gz file");
-    cases.push(req("GET", "/pre/app.js", 1, &[GZ, &format!("If-None-Match: {etag}")]));
+    cases.push(req(
+        "GET",
+        "/pre/app.js",
+        1,
+        &[GZ, &format!("If-None-Match: {etag}")],
+    ));
     let bad = compare(nginx.addr(), ours.addr(), &cases);
-    assert!(bad.is_empty(), "{} of {} differ:\n{}", bad.len(), cases.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        cases.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn http2_clients_get_what_nginx_sends() {
+    if proxylab_testkit::require("curl", "apt-get install curl").is_none() {
+        return;
+    }
+    let up = upstream();
+    let files = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        files.path().join("page.html"),
+        "<i>h2 gzip</i>\n".repeat(200),
+    )
+    .expect("write");
+    let http = format!(
+        "gzip on; gzip_vary on; gzip_types application/json;\n\
+         server {{ listen 127.0.0.1:{{PORT}} http2;\n\
+           location /up/ {{ proxy_pass http://127.0.0.1:{p}; }}\n\
+           location / {{ root {dir}; }} }}",
+        p = up.port,
+        dir = files.path().display()
+    );
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    let fetch = |port: u16, path: &str, ae: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "--max-time",
+                "10",
+                "--http2-prior-knowledge",
+                "-D",
+                "-",
+            ])
+            .args(["-H", &format!("Accept-Encoding: {ae}"), "--compressed"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let head: Vec<&str> = head
+            .lines()
+            .filter(|l| !l.starts_with("date:") && !l.starts_with("server:"))
+            .collect();
+        format!(
+            "{}\n\n{} bytes {}",
+            head.join("\n"),
+            body.len(),
+            digest(body.as_bytes())
+        )
+    };
+    let mut bad = Vec::new();
+    for (path, ae) in [
+        ("/page.html", "gzip"),
+        ("/page.html", "identity"),
+        ("/up/json", "gzip"),
+        ("/up/chunked", "gzip"),
+        ("/up/etag", "gzip;q=0"),
+        ("/missing", "gzip"),
+    ] {
+        let (n, o) = (
+            fetch(nginx.port(), path, ae),
+            fetch(ours.addr().port(), path, ae),
+        );
+        if n != o {
+            bad.push(format!("{path} {ae}:\n--- nginx\n{n}\n--- ours\n{o}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -17,7 +17,8 @@ const SECONDS: u32 = 4;
 const CONNS: u32 = 32;
 const LEVELS: [u32; 2] = [1, 6];
 /// The documents served: (file name, size in bytes).
-pub(super) const FILES: [(&str, usize); 3] = [("1k.json", 1024), ("16k.json", 16384), ("64k.json", 65536)];
+pub(super) const FILES: [(&str, usize); 3] =
+    [("1k.json", 1024), ("16k.json", 16384), ("64k.json", 65536)];
 
 /// Flags of `proxylab bench gzip`.
 #[derive(clap::Args, Debug, Clone)]
@@ -100,7 +101,11 @@ fn start(name: &'static str, exe: &Path) -> anyhow::Result<Target> {
         Child::spawn("nginx", cmd, true)?.0
     } else {
         let mut cmd = Command::new(exe);
-        cmd.arg("proxy").arg("-c").arg(&path).arg("-p").arg(dir.path());
+        cmd.arg("proxy")
+            .arg("-c")
+            .arg(&path)
+            .arg("-p")
+            .arg(dir.path());
         let ready = "proxylab-proxy ready";
         Child::spawn_until_line("proxylab proxy", cmd, ready, Duration::from_secs(20))?.0
     };
@@ -115,14 +120,22 @@ fn start(name: &'static str, exe: &Path) -> anyhow::Result<Target> {
 
 /// One GET of `/l{level}/{file}` with `Accept-Encoding: gzip`: the body's size on the wire,
 /// after checking that it is `doc` (level 0: plain; else gzip inflating to it).
-pub(super) fn compressed_size(port: u16, level: u32, file: &str, doc: &[u8]) -> anyhow::Result<usize> {
+pub(super) fn compressed_size(
+    port: u16,
+    level: u32,
+    file: &str,
+    doc: &[u8],
+) -> anyhow::Result<usize> {
     let req = format!(
         "GET /l{level}/{file} HTTP/1.1\r\nHost: b\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
     );
     let addr = ([127, 0, 0, 1], port).into();
     let raw = wire::exchange(addr, req.as_bytes())?;
     if level == 0 {
-        let start = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |i| i + 4);
+        let start = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |i| i + 4);
         if raw[start..] != *doc {
             bail!("/l0/{file}: not the document");
         }
@@ -160,7 +173,8 @@ mod wire {
         let mut body = Vec::new();
         loop {
             let eol = rest.windows(2).position(|w| w == b"\r\n")?;
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).ok()?.trim(), 16).ok()?;
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..eol]).ok()?.trim(), 16).ok()?;
             rest = &rest[eol + 2..];
             if size == 0 {
                 return Some(body);
@@ -185,13 +199,20 @@ pub(super) fn round(
     if let Some(c) = cpus {
         super::pin::on_cpus(&mut cmd, c);
     }
-    cmd.args(["loadgen", url, "-c", &CONNS.to_string(), "-d", &format!("{seconds}s")])
-        .args(["-k", "-q", "-H", "Accept-Encoding: gzip", "--summary-json"])
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .context("cannot run proxylab loadgen")?;
+    cmd.args([
+        "loadgen",
+        url,
+        "-c",
+        &CONNS.to_string(),
+        "-d",
+        &format!("{seconds}s"),
+    ])
+    .args(["-k", "-q", "-H", "Accept-Encoding: gzip", "--summary-json"])
+    .arg(&out)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .status()
+    .context("cannot run proxylab loadgen")?;
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
     let o = &v["overall"];
     let completed = o["completed"].as_u64().unwrap_or(0);
@@ -246,7 +267,10 @@ pub fn run(args: &GzipArgs) -> anyhow::Result<()> {
                 let (rps, n) = round(&exe, &url, SECONDS, tmp.path(), cpus)?;
                 let used = super::proxy::cpu_secs(t.child.pid()) - before;
                 let us = used * 1e6 / n as f64;
-                println!("  level {level} round {r} {:<5} {rps:>9.0} req/s {us:>7.1} µs CPU/request", t.name);
+                println!(
+                    "  level {level} round {r} {:<5} {rps:>9.0} req/s {us:>7.1} µs CPU/request",
+                    t.name
+                );
                 rate.push(t.name, rps);
                 cpu.push(t.name, us);
             }
@@ -258,7 +282,10 @@ pub fn run(args: &GzipArgs) -> anyhow::Result<()> {
         cpu.print("µs/request");
         let (co, cn) = (cpu.median("ours"), cpu.median("nginx"));
         super::record::ratio(("ours", co), ("nginx", cn), None);
-        println!("CPU per request ours / nginx = {:.2}   (for information)", co / cn);
+        println!(
+            "CPU per request ours / nginx = {:.2}   (for information)",
+            co / cn
+        );
         summary.push(format!(
             "level {level}: req/s {r:.2}, CPU/request {:.2}, size {size_ratio:.3}",
             co / cn

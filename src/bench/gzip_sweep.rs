@@ -18,7 +18,6 @@ const SECONDS: u32 = 2;
 struct Point {
     target: &'static str,
     size: usize,
-    level: u32,
     saved: f64,
     cpu_us: f64,
 }
@@ -53,7 +52,6 @@ pub(super) fn run(
                 let p = Point {
                     target: t.name,
                     size,
-                    level,
                     saved: (size - wire.min(size)) as f64,
                     cpu_us: super::support::median(&samples),
                 };
@@ -61,7 +59,11 @@ pub(super) fn run(
                     "{:<6} {:>6}B {:>6} {:>12.0} {:>14.1}",
                     p.target,
                     p.size,
-                    if level == 0 { "off".into() } else { level.to_string() },
+                    if level == 0 {
+                        "off".into()
+                    } else {
+                        level.to_string()
+                    },
                     p.saved,
                     p.cpu_us
                 );
@@ -105,7 +107,10 @@ fn draw<DB: DrawingBackend>(
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
     let mut chart = ChartBuilder::on(root)
-        .caption("gzip: CPU per request vs bytes saved per response (levels off, 1, 6, 9)", ("sans-serif", 20))
+        .caption(
+            "gzip: CPU per request vs bytes saved per response (levels off, 1, 6, 9)",
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -117,7 +122,11 @@ fn draw<DB: DrawingBackend>(
         .y_desc("CPU µs per request")
         .draw()
         .map_err(e)?;
-    let colors = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44)];
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+    ];
     for (i, (_, size)) in FILES.iter().enumerate() {
         for target in ["ours", "nginx"] {
             let line: Vec<(f64, f64)> = points
@@ -137,7 +146,10 @@ fn draw<DB: DrawingBackend>(
                 .label(format!("{target} {} KiB", size / 1024))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
             chart
-                .draw_series(line.iter().map(|&(x, y)| Circle::new((x, y), 3, color.filled())))
+                .draw_series(
+                    line.iter()
+                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                )
                 .map_err(e)?;
         }
     }

@@ -267,7 +267,11 @@ impl GzipConf {
             .flat_map(|l| l.iter())
             .any(|d| d.name == "gzip_disable" && d.args.iter().any(|a| a == "msie6"));
         for d in list(levels, "gzip_disable") {
-            for re in d.args.iter().filter(|v| *v != "msie6" && *v != "degradation") {
+            for re in d
+                .args
+                .iter()
+                .filter(|v| *v != "msie6" && *v != "degradation")
+            {
                 g.disable.push(compile(re).map_err(|m| err(d, m))?);
             }
         }
@@ -319,11 +323,18 @@ mod tests {
             dir("gzip_proxied", &["expired"]),
             dir("gzip_proxied", &["no-cache"]),
         ];
-        let loc = [dir("gzip_disable", &["wget"]), dir("gzip_comp_level", &["6"])];
+        let loc = [
+            dir("gzip_disable", &["wget"]),
+            dir("gzip_comp_level", &["6"]),
+        ];
         let g = GzipConf::build(&[&http[..], &loc[..]]).unwrap();
         assert!(g.enable && g.disable_msie6);
         assert_eq!(g.level, 6);
-        assert_eq!(g.disable.len(), 1, "the location's list replaces the http one");
+        assert_eq!(
+            g.disable.len(),
+            1,
+            "the location's list replaces the http one"
+        );
         assert!(g.disable[0].is_match(b"WGET/1.0"));
         assert_eq!(g.proxied, proxied::EXPIRED | proxied::NO_CACHE);
         assert!(g.types.matches(Some(b"Application/JSON; charset=utf-8")));

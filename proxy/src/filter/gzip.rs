@@ -1,7 +1,8 @@
 //! Whether a response is gzipped, as nginx 1.22 decides: the gzip header filter's tests
 //! (`gzip on`, status 200/403/404, no `Content-Encoding` yet, `gzip_min_length` against a
 //! known length, `gzip_types`, not a HEAD), after which the response varies on
-//! `Accept-Encoding`; then `ngx_http_gzip_ok` (an `Accept-Encoding` that takes gzip, q=0
+//! `Accept-Encoding` (a HEAD request gets the gzipped head without a body); then
+//! `ngx_http_gzip_ok` (an `Accept-Encoding` that takes gzip, q=0
 //! refused; `gzip_disable msie6` and regexes on `User-Agent`; `gzip_http_version`; for a
 //! request with `Via`, `gzip_proxied` against `Authorization`, `Expires`, `Cache-Control`,
 //! `Last-Modified` and `ETag`). Also the head changes: `ETag` made weak.
@@ -22,7 +23,7 @@ pub struct RequestFacts<'a> {
     pub authorization: bool,
     /// HTTP version ×10 (10, 11, 20).
     pub version: u8,
-    /// HEAD: no body is sent.
+    /// HEAD: the head changes as for GET, no body is sent (and none is chunked).
     pub head: bool,
 }
 
@@ -37,6 +38,21 @@ impl<'a> RequestFacts<'a> {
             version: if h2 { 20 } else { 10 + h.minor.min(1) },
             head: h.method() == b"HEAD",
         }
+    }
+}
+
+impl RequestFacts<'_> {
+    /// Whether a gzipped answer to this request goes out chunked: HTTP/1.1 (the HTTP/2
+    /// layer unframes it too), not for HEAD (no body; nginx sends neither length nor
+    /// `Transfer-Encoding`).
+    pub fn chunked(&self) -> bool {
+        self.version >= 11 && !self.head
+    }
+
+    /// Whether a gzipped answer ends the connection: an HTTP/1.0 request with a body to
+    /// delimit.
+    pub fn closes(&self) -> bool {
+        self.version == 10 && !self.head
     }
 }
 
@@ -76,8 +92,7 @@ pub fn decide(conf: &GzipConf, req: &RequestFacts<'_>, resp: &ResponseFacts<'_>)
         && matches!(resp.status, 200 | 403 | 404)
         && !resp.content_encoding
         && resp.content_length.is_none_or(|n| n >= conf.min_length)
-        && conf.types.matches(resp.content_type)
-        && !req.head;
+        && conf.types.matches(resp.content_type);
     if !candidate {
         return Decision::default();
     }
@@ -333,12 +348,16 @@ mod tests {
 
     #[test]
     fn msie6_and_tokens_and_etags() {
-        assert!(is_msie6(b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)"));
+        assert!(is_msie6(
+            b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)"
+        ));
         assert!(!is_msie6(
             b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)"
         ));
         assert!(is_msie6(b"Mozilla/4.0 (compatible; MSIE 5.5; Windows 98)"));
-        assert!(!is_msie6(b"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)"));
+        assert!(!is_msie6(
+            b"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 6.0)"
+        ));
         assert!(!is_msie6(b"Opera/9 (MSIE 6.0; x)"));
         assert!(has_token(b"no-cache", b"no-cache"));
         assert!(has_token(b"max-age=0, No-Cache", b"no-cache"));

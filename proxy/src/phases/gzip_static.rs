@@ -68,6 +68,8 @@ pub(super) fn try_serve(
 /// `expires` and `add_header` add).
 fn as_gzip(resp: Response<Body>, ctype: &str) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
+    // nginx's not-modified filter drops Content-Encoding from a 304
+    let not_modified = parts.status == StatusCode::NOT_MODIFIED;
     let mut h = HeaderMap::with_capacity(parts.headers.len() + 1);
     let encoding = || HeaderValue::from_static("gzip");
     let mut placed = false;
@@ -81,12 +83,12 @@ fn as_gzip(resp: Response<Body>, ctype: &str) -> Response<Body> {
             continue;
         }
         h.append(n.clone(), v.clone());
-        if n == hyper::header::ETAG && !placed {
+        if n == hyper::header::ETAG && !placed && !not_modified {
             h.append(hyper::header::CONTENT_ENCODING, encoding());
             placed = true;
         }
     }
-    if !placed {
+    if !placed && !not_modified {
         h.append(hyper::header::CONTENT_ENCODING, encoding());
     }
     parts.headers = h;

@@ -6,38 +6,49 @@
 
 use super::static_serve::SendError;
 use crate::filter::deflate::{GzipEncoder, window_bits};
-use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide as filter_decide};
 use crate::filter::gzip::weak_etag;
+use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide as filter_decide};
 use crate::http::chunked::encode_chunk;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
-use crate::static_files::Body;
+use crate::static_files::{Body, FileResponse};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 
-fn facts<'a>(req: &'a Req<'_>) -> RequestFacts<'a> {
+/// What the gzip filter reads of the request.
+pub(super) fn facts<'a>(req: &'a Req<'_>) -> RequestFacts<'a> {
     RequestFacts::of(req.head, req.conn.h2)
 }
 
-/// The verdict for a file response without `expires` or `add_header` headers.
-pub(super) fn decide(
-    req: &Req<'_>,
-    code: u16,
-    content_type: Option<&str>,
-    content_length: Option<u64>,
-) -> Decision {
-    if !req.loc.gzip.enable || content_length == Some(0) {
+/// The verdict for a file response without `expires` or `add_header` headers. A 206 is
+/// judged as the 200 of the whole file (nginx's gzip filter runs before the range filter).
+pub(super) fn decide(req: &Req<'_>, f: &FileResponse<'_>) -> Decision {
+    let (mut code, mut length) = (f.status.as_u16(), f.content_length);
+    if code == 206 {
+        code = 200;
+        length = f.content_range.as_ref().and_then(|r| total(r.as_bytes()));
+    }
+    if !req.loc.gzip.enable || length == Some(0) {
         return Decision::default();
     }
     let resp = ResponseFacts {
         status: code,
-        content_type: content_type.map(str::as_bytes),
-        content_length,
+        content_type: f.content_type.map(str::as_bytes),
+        content_length: length,
         etag: true,
         last_modified: true,
         ..ResponseFacts::default()
     };
-    filter_decide(&req.loc.gzip, &facts(req), &resp)
+    let mut d = filter_decide(&req.loc.gzip, &facts(req), &resp);
+    // a range left in place (the client does not take gzip) is never compressed
+    d.gzip &= f.status.as_u16() != 206;
+    d
+}
+
+/// The total length in a `Content-Range: bytes A-B/TOTAL`.
+fn total(range: &[u8]) -> Option<u64> {
+    let slash = range.iter().rposition(|&b| b == b'/')?;
+    std::str::from_utf8(&range[slash + 1..]).ok()?.parse().ok()
 }
 
 /// The verdict for a response built as a `HeaderMap`; when gzipped, `headers` loses
@@ -53,6 +64,11 @@ pub(super) fn apply(
         return Decision::default();
     }
     let get = |n: HeaderName| headers.get(n).map(HeaderValue::as_bytes);
+    let partial = code == 206;
+    let (code, content_length) = match get(hyper::header::CONTENT_RANGE).and_then(total) {
+        Some(all) if partial => (200, Some(all)),
+        _ => (code, content_length),
+    };
     let resp = ResponseFacts {
         status: code,
         content_type: get(hyper::header::CONTENT_TYPE),
@@ -67,7 +83,8 @@ pub(super) fn apply(
         last_modified: headers.contains_key(hyper::header::LAST_MODIFIED),
         etag: headers.contains_key(hyper::header::ETAG),
     };
-    let d = filter_decide(&req.loc.gzip, &facts(req), &resp);
+    let mut d = filter_decide(&req.loc.gzip, &facts(req), &resp);
+    d.gzip &= !partial;
     if d.gzip {
         let mut kept = HeaderMap::with_capacity(headers.len() + 1);
         for (n, v) in headers.iter() {

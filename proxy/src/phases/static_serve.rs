@@ -112,9 +112,9 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
                 // the head is written here and only the body moves into the sending future
                 let code = f.status.as_u16();
                 let mut ka = keepalive(req, shared, code);
-                let mut gz = static_gzip::decide(req, code, f.content_type, f.content_length);
+                let mut gz = static_gzip::decide(req, &f);
                 gz.vary |= static_vary && req.loc.gzip.vary;
-                if gz.gzip && req.head.minor == 0 {
+                if gz.gzip && static_gzip::facts(req).closes() {
                     ka = Ka::Close;
                 }
                 let (scratch, body) = file_head(req, f, ka, gz);
@@ -217,7 +217,7 @@ async fn send_page(
             content_type,
             content_length: (!gz.gzip).then_some(body.len() as u64),
             location: special_location.as_deref(),
-            chunked: gz.gzip && req.head.minor == 1,
+            chunked: gz.gzip && static_gzip::facts(req).chunked(),
             ka: Some(ka),
             vary: gz.vary,
             ..Head::default()
@@ -254,8 +254,7 @@ fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka, gz: Decision) -> (Scrat
             .as_ref()
             .map(|r| (name("content-range"), r.as_bytes())),
         (accept_ranges && !gz.gzip).then(|| (name("accept-ranges"), &b"bytes"[..])),
-        gz.gzip
-            .then(|| (name("content-encoding"), &b"gzip"[..])),
+        gz.gzip.then(|| (name("content-encoding"), &b"gzip"[..])),
     ];
     let mut s = take_scratch();
     s.head.clear();
@@ -266,7 +265,7 @@ fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka, gz: Decision) -> (Scrat
             content_type: content_type.map(str::as_bytes),
             content_length: content_length.filter(|_| !gz.gzip),
             last_modified: Some(last_modified.as_bytes()),
-            chunked: gz.gzip && req.head.minor == 1,
+            chunked: gz.gzip && static_gzip::facts(req).chunked(),
             ka: Some(ka),
             vary: gz.vary,
             ..Head::default()
@@ -295,7 +294,7 @@ async fn write_response(
         .and_then(|v| v.parse().ok());
     let mut gz = static_gzip::apply(req, code, &mut parts.headers, content_length);
     gz.vary |= static_vary && req.loc.gzip.vary;
-    if gz.gzip && req.head.minor == 0 {
+    if gz.gzip && static_gzip::facts(req).closes() {
         ka = Ka::Close;
     }
     let content_length = content_length.filter(|_| !gz.gzip);
@@ -321,7 +320,7 @@ async fn write_response(
             content_type: get(hyper::header::CONTENT_TYPE),
             content_length,
             last_modified: get(hyper::header::LAST_MODIFIED),
-            chunked: gz.gzip && req.head.minor == 1,
+            chunked: gz.gzip && static_gzip::facts(req).chunked(),
             ka: Some(ka),
             vary: gz.vary,
             ..Head::default()
@@ -346,8 +345,8 @@ async fn send(
     req.status = code;
     let head_len = s.head.len() as u64;
     let t = req.loc.send_timeout;
-    let (ok, sent) = if gzip {
-        let chunked = req.head.minor == 1;
+    let (ok, sent) = if gzip && !static_gzip::facts(req).head {
+        let chunked = static_gzip::facts(req).chunked();
         let enc = static_gzip::encoder(req, body.remaining());
         static_gzip::send(client, &s.head, &mut s.buf, &mut body, enc, chunked, t).await
     } else {

@@ -109,7 +109,7 @@ pub async fn send_simple(
             content_type,
             content_length: (!no_length && !gz.gzip).then_some(body.len() as u64),
             location: special,
-            chunked: gz.gzip && req.head.minor == 1,
+            chunked: gz.gzip && RequestFacts::of(req.head, req.conn.h2).chunked(),
             ka: Some(ka),
             vary: gz.vary,
             ..Head::default()
@@ -120,8 +120,9 @@ pub async fn send_simple(
 }
 
 /// The gzip filter on a complete answer of our own (error page, `return` text, static
-/// error pages): the verdict, and when gzipped the framed body (chunked for HTTP/1.1; for
-/// HTTP/1.0 the connection closes after it), `Content-Encoding` appended to `list`.
+/// error pages): the verdict, and when gzipped the framed body (chunked for HTTP/1.1 and
+/// HTTP/2; for HTTP/1.0 the connection closes after it; none for HEAD), `Content-Encoding`
+/// appended to `list`.
 pub fn gzip_answer(
     req: &Req<'_>,
     code: u16,
@@ -140,14 +141,20 @@ pub fn gzip_answer(
         content_length: Some(body.len() as u64),
         ..ResponseFacts::default()
     };
-    let gz = decide(conf, &RequestFacts::of(req.head, req.conn.h2), &resp);
+    let facts = RequestFacts::of(req.head, req.conn.h2);
+    let gz = decide(conf, &facts, &resp);
     if !gz.gzip {
         return (gz, None);
     }
     list.push((b"Content-Encoding".to_vec(), b"gzip".to_vec()));
+    if facts.head {
+        return (gz, Some(Vec::new()));
+    }
     let z = crate::filter::deflate::gzip_all(body, conf.level, conf.window_bits);
-    if req.head.minor == 0 {
+    if facts.closes() {
         *ka = Ka::Close;
+    }
+    if !facts.chunked() {
         return (gz, Some(z));
     }
     let mut framed = Vec::with_capacity(z.len() + 16);

@@ -76,7 +76,8 @@ fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
         keepalive(req, shared, code)
     };
     let gzip = super::gzip::decide(req, up, framing);
-    let unknown_length = gzip.gzip || matches!(framing, Framing::Chunked | Framing::Close);
+    let gzip_body = gzip.gzip && framing != Framing::None;
+    let unknown_length = gzip_body || matches!(framing, Framing::Chunked | Framing::Close);
     let client_chunked = unknown_length && req.head.minor == 1;
     if unknown_length && !client_chunked {
         ka = Ka::Close;
@@ -102,7 +103,6 @@ fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &
         .last()
         .and_then(|(_, v)| crate::filter::gzip::weak_etag(v));
     let mut content_type = None;
-    let mut last_modified = None;
     let mut location_special = None;
     let mut list: Vec<(&[u8], &[u8])> = Vec::with_capacity(up.headers.len() + 2);
     let mut location_rel: Option<Vec<u8>> = None;
@@ -110,10 +110,10 @@ fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &
         if !passed(n, &conf.hide_headers, &conf.pass_headers) {
             continue;
         }
+        // Last-Modified stays in the list (nginx prints its own slot only for a time
+        // without a header, as static files have).
         if content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
             content_type = Some(v);
-        } else if last_modified.is_none() && n.eq_ignore_ascii_case(b"last-modified") {
-            last_modified = Some(v);
         } else if gzip && n.eq_ignore_ascii_case(b"accept-ranges") {
             continue;
         } else if gzip && n.eq_ignore_ascii_case(b"etag") {
@@ -159,7 +159,7 @@ fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &
                 Framing::None => up.content_length.filter(|_| head_request),
                 _ => None,
             },
-            last_modified,
+            last_modified: None,
             location: location_special.as_deref(),
             chunked: plan.client_chunked,
             ka: Some(plan.ka),
@@ -280,7 +280,7 @@ pub async fn send(
         n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
     });
     let mut framer = Framer::new(plan.framing, plan.client_chunked);
-    if plan.gzip.gzip {
+    if plan.gzip.gzip && plan.framing != Framing::None {
         let length = match plan.framing {
             Framing::Length(n) => Some(n),
             _ => None,
