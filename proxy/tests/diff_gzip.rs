@@ -198,7 +198,7 @@ fn view(b: &[u8], port: u16, head_only: bool) -> String {
         .lines()
         .filter(|l| !l.starts_with("Date: ") && !l.starts_with("Server: "))
         .collect();
-    let gz = lines.iter().any(|l| *l == "Content-Encoding: gzip");
+    let gz = lines.contains(&"Content-Encoding: gzip");
     let body = if head_only {
         String::new()
     } else if let Some((r, _)) = parse(b) {

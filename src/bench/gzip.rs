@@ -41,7 +41,7 @@ pub(super) fn document(n: usize) -> Vec<u8> {
             "{{\"id\":{i},\"user\":\"user{}\",\"score\":{},\"active\":{}}},",
             i * 37 % 1000,
             i * 7919 % 10007,
-            i % 3 == 0
+            i.is_multiple_of(3)
         ));
         i += 1;
     }

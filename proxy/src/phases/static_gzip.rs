@@ -4,7 +4,6 @@
 //! last), ranges ignored when the response will be gzipped (nginx's range filter sees no
 //! length), and the body read in chunks and compressed on its way to the client.
 
-use super::static_serve::SendError;
 use crate::filter::deflate::{GzipEncoder, window_bits};
 use crate::filter::gzip::weak_etag;
 use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide as filter_decide};
@@ -183,4 +182,12 @@ pub(super) async fn send(
             return (Ok(()), sent);
         }
     }
+}
+
+/// Why sending a response stopped early.
+pub(super) enum SendError {
+    /// Reading the file failed (or it was truncated): logged, connection cut.
+    Read(std::io::Error),
+    /// Writing to the client failed or timed out.
+    Write,
 }

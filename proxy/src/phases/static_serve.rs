@@ -3,7 +3,7 @@
 //! answer into nginx's bytes on our connection (head order, absolute Location, error pages
 //! with `add_header`) and streams the body.
 
-use super::static_gzip;
+use super::static_gzip::{self, SendError};
 use crate::conf::model::LogLevel;
 use crate::filter::gzip::Decision;
 use crate::http::status::error_page;
@@ -372,14 +372,6 @@ async fn send(
         (true, Ka::KeepAlive(_)) => Next::KeepAlive(req.loc.keepalive_timeout.0),
         _ => Next::Close,
     }
-}
-
-/// Why sending a response stopped early.
-pub(super) enum SendError {
-    /// Reading the file failed (or it was truncated): logged, connection cut.
-    Read(std::io::Error),
-    /// Writing to the client failed or timed out.
-    Write,
 }
 
 /// The buffers of one response, reused: the head is written into `head`, then copied in
