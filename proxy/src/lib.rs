@@ -6,6 +6,7 @@
 pub mod balance;
 pub mod cli;
 pub mod conf;
+pub mod filter;
 pub mod health;
 pub mod http;
 pub mod limit_req;

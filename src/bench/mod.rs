@@ -2,6 +2,8 @@
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
 mod edge_idle;
+pub mod gzip;
+mod gzip_sweep;
 pub mod loadgen;
 pub mod pin;
 pub mod proxy;
@@ -36,6 +38,9 @@ pub enum Which {
     /// What an idle link relay costs: p50/p99 and CPU at 5,000 req/s with the relay on the
     /// client link and on the upstream link against the same run without it.
     Relay(relay::RelayArgs),
+    /// Our proxy vs nginx gzipping a 16 KiB JSON response at levels 1 and 6: req/s, CPU per
+    /// request and compressed size.
+    Gzip(gzip::GzipArgs),
     /// The reference table at the top of docs/benchmarks.md from the runs the benches saved.
     Table(table::TableArgs),
 }
@@ -49,6 +54,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Loadgen => ("loadgen", loadgen::run()),
         Which::Edge(a) => ("edge", proxy_edge::run(&a)),
         Which::Relay(a) => ("", relay::run(&a)),
+        Which::Gzip(a) => ("gzip", gzip::run(&a)),
         Which::Table(a) => ("", table::run(&a)),
     };
     // Saved for `proxylab bench table` (reports/bench/); the table step cites them.

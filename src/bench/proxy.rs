@@ -25,7 +25,7 @@ fn http_body(upstream: &str) -> String {
 }
 
 /// CPU seconds (user + system) of `pid` and its direct children.
-fn cpu_secs(pid: u32) -> f64 {
+pub(super) fn cpu_secs(pid: u32) -> f64 {
     let tps = procfs::ticks_per_second() as f64;
     let mut ticks = 0u64;
     if let Ok(all) = procfs::process::all_processes() {

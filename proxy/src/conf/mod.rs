@@ -5,6 +5,7 @@
 pub mod body;
 pub mod build;
 pub mod error;
+pub mod gzip;
 pub mod health;
 pub mod lexer;
 pub mod model;

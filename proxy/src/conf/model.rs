@@ -376,6 +376,8 @@ pub struct Loc {
     pub health_check: Option<Vec<String>>,
     /// Static-file settings (root/alias, index, types, expires) for the static handler.
     pub static_conf: Arc<crate::static_files::StaticConf>,
+    /// `gzip*` settings.
+    pub gzip: Arc<crate::conf::gzip::GzipConf>,
 }
 
 /// proxy_* settings of a location.

@@ -6,9 +6,11 @@
 //! [`limit`] (PREACCESS), [`static_serve`] and [`status_page`] (CONTENT, with the
 //! Prometheus text of [`prometheus`]); [`locate`] is FIND_CONFIG's location search.
 
+mod gzip_static;
 mod limit;
 pub mod locate;
 mod prometheus;
+mod static_gzip;
 mod static_serve;
 mod status_page;
 

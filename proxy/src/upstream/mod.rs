@@ -6,6 +6,7 @@
 mod buffered;
 mod exchange;
 mod framer;
+mod gzip;
 mod hidden;
 mod relay;
 pub mod reqbody;

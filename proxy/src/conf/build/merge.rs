@@ -341,6 +341,9 @@ fn build_loc(
             .map_or("text/plain".into(), |d| d.args[0].clone()),
         types: Arc::new(types),
         static_conf,
+        gzip: Arc::new(crate::conf::gzip::GzipConf::build(
+            &c.levels.iter().map(|l| &l.dirs[..]).collect::<Vec<_>>(),
+        )?),
         absolute_redirect: c.flag("absolute_redirect", true),
         port_in_redirect: c.flag("port_in_redirect", true),
         error_log: None,

@@ -40,6 +40,7 @@ fn repeatable(name: &str) -> bool {
             | "health_check"
             | "gzip_disable"
             | "gzip_types"
+            | "gzip_proxied"
             | "proxylab_status"
             | "types"
     )
@@ -195,6 +196,7 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
             return Err(err(d, format!("invalid parameter \"{}\"", a[0])));
         }
         "expires" => super::misc::parse_expires(a).ok_or_else(|| invalid_value(d))?,
+        n if n.starts_with("gzip") => crate::conf::gzip::validate(d)?,
         _ => {}
     }
     Ok(())
