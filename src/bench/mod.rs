@@ -1,6 +1,7 @@
 //! `proxylab bench …`: end-to-end comparisons against reference programs, measured side by side
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
+mod cache;
 mod edge_idle;
 pub mod loadgen;
 pub mod pin;
@@ -32,6 +33,8 @@ pub enum Which {
     /// Our proxy vs nginx at the edge: TLS 1.3 handshakes, HTTPS keep-alive over HTTP/1.1 and
     /// HTTP/2, static files (4 KiB, 1 MiB), RSS with 10,000 idle connections.
     Edge(proxy_edge::EdgeArgs),
+    /// Cache hits of a 4 KiB response (proxy_cache): our proxy vs nginx, req/s and CPU per request.
+    Cache,
     /// The reference table at the top of docs/benchmarks.md from the runs the benches saved.
     Table(table::TableArgs),
 }
@@ -44,6 +47,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Proxy => ("proxy", proxy::run()),
         Which::Loadgen => ("loadgen", loadgen::run()),
         Which::Edge(a) => ("edge", proxy_edge::run(&a)),
+        Which::Cache => ("cache", cache::run()),
         Which::Table(a) => ("", table::run(&a)),
     };
     // Saved for `proxylab bench table` (reports/bench/); the table step cites them.

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod build;
+pub mod cache;
 pub mod error;
 pub mod health;
 pub mod lexer;

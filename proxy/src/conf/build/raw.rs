@@ -42,7 +42,7 @@ fn repeatable(name: &str) -> bool {
             | "gzip_types"
             | "proxylab_status"
             | "types"
-    )
+    ) || crate::conf::cache::repeatable(name)
 }
 
 /// Directives recorded at one level.
@@ -195,7 +195,7 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
             return Err(err(d, format!("invalid parameter \"{}\"", a[0])));
         }
         "expires" => super::misc::parse_expires(a).ok_or_else(|| invalid_value(d))?,
-        _ => {}
+        _ => crate::conf::cache::validate(d)?,
     }
     Ok(())
 }
