@@ -105,6 +105,36 @@ pub fn decide<'h>(
     headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
     now: i64,
 ) -> Decision {
+    let (mut d, etag, last_modified) = from_headers(conf, headers, now);
+    if !d.cacheable {
+        return d;
+    }
+    if d.meta.valid_sec == 0 {
+        match conf.valid_for(status) {
+            Some(t) if !t.is_zero() => d.meta.valid_sec = now + t.as_secs() as i64,
+            _ => {
+                d.cacheable = false;
+                return d;
+            }
+        }
+    }
+    d.meta.date = now;
+    if status == 200 || status == 206 {
+        d.meta.last_modified = last_modified.unwrap_or(-1);
+        d.meta.etag = etag
+            .filter(|e| e.len() <= super::file::ETAG_MAX)
+            .unwrap_or_default();
+    }
+    d
+}
+
+/// The header pass alone: cacheability and the times the headers give (valid_sec 0 when
+/// none), with the ETag and Last-Modified seen.
+pub fn from_headers<'h>(
+    conf: &CacheLoc,
+    headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    now: i64,
+) -> (Decision, Option<Vec<u8>>, Option<i64>) {
     let mut d = Decision {
         cacheable: true,
         meta: Meta {
@@ -145,22 +175,5 @@ pub fn decide<'h>(
             last_modified = http_time(v);
         }
     }
-    if !d.cacheable {
-        return d;
-    }
-    if d.meta.valid_sec == 0 {
-        match conf.valid_for(status) {
-            Some(t) if !t.is_zero() => d.meta.valid_sec = now + t.as_secs() as i64,
-            _ => {
-                d.cacheable = false;
-                return d;
-            }
-        }
-    }
-    d.meta.date = now;
-    if status == 200 || status == 206 {
-        d.meta.last_modified = last_modified.unwrap_or(-1);
-        d.meta.etag = etag.filter(|e| e.len() <= super::file::ETAG_MAX).unwrap_or_default();
-    }
-    d
+    (d, etag, last_modified)
 }

@@ -62,8 +62,9 @@ pub struct CachePath {
 pub struct CacheLoc {
     /// Index into `Http::cache_paths`.
     pub zone: usize,
-    /// `proxy_cache_key` (default `$scheme$proxy_host$request_uri`).
-    pub key: Template,
+    /// `proxy_cache_key`; None: nginx's default, the proxy_pass URL's scheme and host and
+    /// the URI sent upstream (documented as `$scheme$proxy_host$request_uri`).
+    pub key: Option<Template>,
     /// `proxy_cache_valid`: (status, 0 = any) → time.
     pub valid: Vec<(u16, Duration)>,
     /// `proxy_cache_methods` (GET and HEAD always).
@@ -300,9 +301,8 @@ pub fn build(
         at(end, format!("\"proxy_cache\" zone \"{}\" is unknown", d.args[0]))
     })?;
     let key = match c.one("proxy_cache_key") {
-        Some(k) => Template::compile(&k.args[0]).map_err(|e| at(k, e.to_string()))?,
-        None => Template::compile("$scheme$proxy_host$request_uri")
-            .map_err(|e| at(end, e.to_string()))?,
+        Some(k) => Some(Template::compile(&k.args[0]).map_err(|e| at(k, e.to_string()))?),
+        None => None,
     };
     let mut valid = Vec::new();
     for v in c.all("proxy_cache_valid") {

@@ -82,6 +82,16 @@ pub fn variant_of(req: &Req<'_>, main: &[u8; 16], vary: &[u8]) -> [u8; 16] {
     crate::cache::key::variant(main, vary, headers.iter().copied())
 }
 
+/// nginx's key without `proxy_cache_key`: `http://` or `https://`, the proxy_pass host, and
+/// the URI sent upstream.
+fn default_key(req: &Req<'_>, pass: &ProxyPass) -> Vec<u8> {
+    let mut k = Vec::with_capacity(64);
+    k.extend_from_slice(if pass.https { b"https://" } else { b"http://" });
+    k.extend_from_slice(pass.proxy_host.as_bytes());
+    super::request::upstream_uri(req, pass, &mut k);
+    k
+}
+
 /// Seconds since the epoch.
 pub fn unix_now() -> i64 {
     crate::logs::time::now_wall()
@@ -150,7 +160,10 @@ pub async fn lookup(
     let Some(zone) = req.live.caches.get(conf.zone).cloned() else {
         return Lookup::Off;
     };
-    let key = Key::new(conf.key.render(req));
+    let key = Key::new(match &conf.key {
+        Some(t) => t.render(req),
+        None => default_key(req, pass),
+    });
     let mut st = CacheState {
         zone,
         conf,

@@ -271,8 +271,9 @@ fn write_entry(req: &Req<'_>, st: &mut CacheState, mut meta: file::Meta, head: &
     }
 }
 
-/// A 304 to a revalidation: the entry served as REVALIDATED, its validity renewed from the
-/// 304's headers or `proxy_cache_valid 304`.
+/// A 304 to a revalidation: the entry served as REVALIDATED, its validity renewed as nginx
+/// does: from the 304's headers, else from the stored response's headers, else
+/// `proxy_cache_valid` for the stored response's status.
 #[allow(clippy::too_many_arguments)]
 async fn revalidated(
     client: &mut Client,
@@ -286,23 +287,28 @@ async fn revalidated(
     mut st: CacheState,
 ) -> Next {
     let now = unix_now();
-    let d = policy::decide(&st.conf, 304, sent.head.headers(), now);
-    let valid = if d.meta.valid_sec != 0 {
-        d.meta.valid_sec
-    } else {
-        st.conf
-            .valid_for(304)
-            .filter(|t| !t.is_zero())
-            .map_or(0, |t| now + t.as_secs() as i64)
-    };
+    let mut times = policy::from_headers(&st.conf, sent.head.headers(), now).0.meta;
     release(req, sent, pool, attempt, started, true);
     let Some(mut entry) = st.stale.take() else {
         return Next::Close;
     };
-    if valid != 0 {
-        entry.meta.valid_sec = valid;
-        entry.meta.updating_sec = d.meta.updating_sec;
-        entry.meta.error_sec = d.meta.error_sec;
+    let mut raw = entry.head.clone();
+    if let Ok(Some((stored, _))) = response::parse(&mut raw, usize::MAX) {
+        if times.valid_sec == 0 {
+            times = policy::from_headers(&st.conf, stored.headers(), now).0.meta;
+        }
+        if times.valid_sec == 0 {
+            times.valid_sec = st
+                .conf
+                .valid_for(stored.code)
+                .filter(|t| !t.is_zero())
+                .map_or(0, |t| now + t.as_secs() as i64);
+        }
+    }
+    if times.valid_sec != 0 {
+        entry.meta.valid_sec = times.valid_sec;
+        entry.meta.updating_sec = times.updating_sec;
+        entry.meta.error_sec = times.error_sec;
         entry.meta.date = now;
         let _ = file::update_meta(&st.zone.file(&st.key), &st.key, &entry.meta);
     }

@@ -23,7 +23,7 @@ fn dropped(name: &[u8]) -> bool {
 }
 
 /// The URI part sent upstream.
-fn upstream_uri(req: &Req<'_>, pass: &ProxyPass, out: &mut Vec<u8>) {
+pub(super) fn upstream_uri(req: &Req<'_>, pass: &ProxyPass, out: &mut Vec<u8>) {
     let Some(uri_part) = &pass.uri else {
         // No URI in proxy_pass: the original request target, byte for byte.
         out.extend_from_slice(req.head.target());

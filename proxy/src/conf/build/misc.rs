@@ -298,7 +298,7 @@ pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
                 check_t(&h.value)?;
             }
             if let Some(c) = &l.proxy.cache {
-                for t in std::iter::once(&c.key).chain(&c.bypass).chain(&c.no_cache) {
+                for t in c.key.iter().chain(&c.bypass).chain(&c.no_cache) {
                     check_t(t)?;
                 }
             }
