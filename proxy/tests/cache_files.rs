@@ -61,7 +61,10 @@ fn entries_survive_a_restart_and_nginx_files_are_reused() {
     let stored = files(&dir);
     assert_eq!(stored.len(), 1, "{stored:?}");
     let text = std::fs::read(&stored[0]).expect("read entry");
-    assert!(text.windows(8).any(|w| w == b"\nKEY: /r"), "key line in the file");
+    assert!(
+        text.windows(8).any(|w| w == b"\nKEY: /r"),
+        "key line in the file"
+    );
     drop(first);
     let second = Ours::start_full(&conf(&http(&dir, &origin)));
     assert_eq!(status(second.addr(), "/r"), "HIT /r #1");
@@ -74,12 +77,17 @@ fn entries_survive_a_restart_and_nginx_files_are_reused() {
         return;
     };
     assert_eq!(status(nginx.addr(), "/n"), "MISS /n #1");
-    common::wait_until(std::time::Duration::from_secs(5), || files(&ndir).len() == 1);
+    common::wait_until(std::time::Duration::from_secs(5), || {
+        files(&ndir).len() == 1
+    });
     drop(nginx);
     let ours = Ours::start_full(&conf(&http(&ndir, &origin)));
     assert_eq!(status(ours.addr(), "/n"), "HIT /n #1");
     assert_eq!(origin.count("/n"), 1);
 }
+
+/// A path and what is done to its cache file.
+type Damage = (&'static str, fn(&Path));
 
 /// MISS, HIT, then the file damaged by `damage`, then two more requests.
 fn damaged(addr: std::net::SocketAddr, dir: &Path, path: &str, damage: fn(&Path)) -> Vec<String> {
@@ -99,7 +107,7 @@ fn damaged(addr: std::net::SocketAddr, dir: &Path, path: &str, damage: fn(&Path)
 #[test]
 fn corrupt_files_are_misses_as_in_nginx() {
     let cache = tempfile::tempdir().expect("tempdir");
-    let damages: [(&str, fn(&Path)); 3] = [
+    let damages: [Damage; 3] = [
         ("/truncated", |f| {
             let b = std::fs::read(f).expect("read");
             std::fs::write(f, &b[..100]).expect("truncate");
@@ -122,7 +130,9 @@ fn corrupt_files_are_misses_as_in_nginx() {
         let c = conf(&http(&dir, &origin));
         let mut v = Vec::new();
         if side == "nginx" {
-            let Some(n) = Nginx::start_full(&c) else { return };
+            let Some(n) = Nginx::start_full(&c) else {
+                return;
+            };
             for (p, d) in damages {
                 v.extend(damaged(n.addr(), &dir, p, d));
             }
@@ -138,7 +148,11 @@ fn corrupt_files_are_misses_as_in_nginx() {
         }
         results.push(v);
     }
-    assert_eq!(results[0], results[1], "\nnginx: {:#?}\nours: {:#?}", results[0], results[1]);
+    assert_eq!(
+        results[0], results[1],
+        "\nnginx: {:#?}\nours: {:#?}",
+        results[0], results[1]
+    );
     assert_eq!(results[1][2], "MISS /truncated #2");
 }
 

@@ -84,13 +84,20 @@ fn fresh_expired_and_upstream_headers_match_nginx() {
     let Some(p) = pair() else { return };
     let (n, o) = on_both(&p, |a, origin| {
         let mut v = vec![get(a, "/a", ""), get(a, "/a", "")];
-        for path in ["/cookie", "/cookie", "/nostore", "/nostore", "/maxage", "/maxage"] {
+        for path in [
+            "/cookie", "/cookie", "/nostore", "/nostore", "/maxage", "/maxage",
+        ] {
             v.push(get(a, path, ""));
         }
         v.push(get(a, "/chunked", ""));
         let hit = request(a, "GET", "/chunked", "", b"");
-        v.push(format!("{:?} {:?}", hit.header("transfer-encoding"), hit.body));
-        v.push(format!("{}", request(a, "HEAD", "/a", "", b"").header("x-cache-status").unwrap_or("-")));
+        v.push(format!(
+            "{:?} {:?}",
+            hit.header("transfer-encoding"),
+            hit.body
+        ));
+        let head = request(a, "HEAD", "/a", "", b"");
+        v.push(head.header("x-cache-status").unwrap_or("-").to_string());
         expire();
         v.push(get(a, "/a", ""));
         v.push(get(a, "/a", ""));
@@ -135,7 +142,11 @@ fn bypass_no_cache_and_min_uses_match_nginx() {
             get(a, "/min", ""),
             get(a, "/min", ""),
             get(a, "/min", ""),
-            format!("origin {} {}", origin.count("/bypass"), origin.count("/min")),
+            format!(
+                "origin {} {}",
+                origin.count("/bypass"),
+                origin.count("/min")
+            ),
         ];
         v
     });
@@ -195,7 +206,11 @@ fn updating_background_update_and_revalidation_match_nginx() {
             })
             .collect();
         v.push(format!("conditional {conditional:?}"));
-        v.push(format!("origin {} {}", origin.count("/slow"), origin.count("/lm")));
+        v.push(format!(
+            "origin {} {}",
+            origin.count("/slow"),
+            origin.count("/lm")
+        ));
         v
     });
     assert_eq!(n, o, "\nnginx: {n:#?}\nours: {o:#?}");
@@ -215,9 +230,16 @@ fn lock_sends_one_request_for_concurrent_misses_as_nginx() {
             got.sort();
             out.push(format!("{got:?}"));
         }
-        out.push(format!("origin {} {}", origin.count("/slow/k"), origin.count("/slow2/k")));
+        out.push(format!(
+            "origin {} {}",
+            origin.count("/slow/k"),
+            origin.count("/slow2/k")
+        ));
         out
     });
     assert_eq!(n, o, "\nnginx: {n:#?}\nours: {o:#?}");
-    assert!(o[0].contains("MISS") && o[0].matches("HIT").count() == 4, "{o:#?}");
+    assert!(
+        o[0].contains("MISS") && o[0].matches("HIT").count() == 4,
+        "{o:#?}"
+    );
 }

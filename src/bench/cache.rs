@@ -51,7 +51,11 @@ pub fn run() -> anyhow::Result<()> {
     }
     let rest = split.as_ref().map(|sp| sp.rest.as_slice());
     let targets = [
-        ("nginx", format!("http://{}/4k.txt", nginx.addr()), nginx_pid),
+        (
+            "nginx",
+            format!("http://{}/4k.txt", nginx.addr()),
+            nginx_pid,
+        ),
         ("ours", format!("{ours_url}4k.txt"), ours.pid()),
     ];
     for (_, url, _) in &targets {
@@ -65,11 +69,18 @@ pub fn run() -> anyhow::Result<()> {
             let r = wrk.run_on(url, rest)?;
             let c1 = cpu_secs(*pid);
             if r.non_2xx > 0 || r.socket_errors > 0 {
-                bail!("{name}: {} non-2xx, {} socket errors", r.non_2xx, r.socket_errors);
+                bail!(
+                    "{name}: {} non-2xx, {} socket errors",
+                    r.non_2xx,
+                    r.socket_errors
+                );
             }
             rps.push(name, r.requests_per_sec);
             cpu.push(name, (c1 - c0) / r.requests.max(1) as f64 * 100_000.0);
-            println!("  round {round} {name:<6} {:>9.0} req/s", r.requests_per_sec);
+            println!(
+                "  round {round} {name:<6} {:>9.0} req/s",
+                r.requests_per_sec
+            );
         }
     }
     println!("\ncache hits, 4 KiB (req/s):");

@@ -218,7 +218,10 @@ mod tests {
         assert_eq!((e.meta, e.head, e.body), (meta, head, b"hi".to_vec()));
         let other = Key::new(b"http127.0.0.1:9/b".to_vec());
         assert_eq!(decode(&other, file.clone()).err(), Some(Refused::Collision));
-        assert_eq!(decode(&key, file[..100].to_vec()).err(), Some(Refused::TooSmall));
+        assert_eq!(
+            decode(&key, file[..100].to_vec()).err(),
+            Some(Refused::TooSmall)
+        );
         let mut bad = file.clone();
         bad[0] = 4;
         assert_eq!(decode(&key, bad).err(), Some(Refused::Version));

@@ -66,7 +66,10 @@ pub fn variant<'h>(
             b"accept-charset" | b"accept-encoding" | b"accept-language"
         );
         let mut multiple = false;
-        for (_, v) in headers.clone().filter(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        for (_, v) in headers
+            .clone()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             let parts: Vec<&[u8]> = if normalize {
                 v.split(|&b| b == b',' || b == b' ')
                     .filter(|p| !p.is_empty())

@@ -33,7 +33,9 @@ fn directive_num(v: &[u8], name: &[u8]) -> Option<Result<i64, ()>> {
 }
 
 fn contains_ci(v: &[u8], what: &[u8]) -> bool {
-    v.to_ascii_lowercase().windows(what.len()).any(|w| w == what)
+    v.to_ascii_lowercase()
+        .windows(what.len())
+        .any(|w| w == what)
 }
 
 /// Reads one `Cache-Control` value into `d` (nginx's `process_cache_control`).

@@ -31,6 +31,20 @@ pub struct Node {
     pub fs_size: u64,
 }
 
+impl Node {
+    /// A node for a key seen now, kept until `inactive` passes unused.
+    fn fresh(now: Instant, inactive: Duration, uses: u32, exists: bool, fs_size: u64) -> Node {
+        Node {
+            uses,
+            exists,
+            updating: false,
+            lock_until: now,
+            expire: now + inactive,
+            fs_size,
+        }
+    }
+}
+
 /// The index of one cache path.
 #[derive(Debug)]
 pub struct Zone {
@@ -89,14 +103,9 @@ impl Zone {
             self.evict_oldest(1);
             nodes = self.nodes();
         }
-        let node = nodes.entry(key.md5).or_insert_with(|| Node {
-            uses: 0,
-            exists: false,
-            updating: false,
-            lock_until: now,
-            expire: now,
-            fs_size: 0,
-        });
+        let node = nodes
+            .entry(key.md5)
+            .or_insert_with(|| Node::fresh(now, inactive, 0, false, 0));
         node.uses = node.uses.saturating_add(1);
         node.expire = now + inactive;
         if node.exists {
@@ -131,11 +140,16 @@ impl Zone {
         }
     }
 
-    /// Ends an update: `stored` is the size of the new file when one was written.
+    /// Ends an update: `stored` is the size of the new file when one was written (a bypassed
+    /// request stores without a node: it gets one, as nginx's `ngx_http_file_cache_create`).
     pub fn end_update(&self, key: &Key, stored: Option<u64>) {
         let mut total = None;
         {
             let mut nodes = self.nodes();
+            if stored.is_some() && !nodes.contains_key(&key.md5) {
+                let node = Node::fresh(Instant::now(), self.path.inactive, 1, false, 0);
+                nodes.insert(key.md5, node);
+            }
             if let Some(n) = nodes.get_mut(&key.md5) {
                 n.updating = false;
                 if let Some(size) = stored {
@@ -195,21 +209,12 @@ impl Zone {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if ft.is_dir() && level < depth {
                     stack.push((e.path(), level + 1));
-                } else if ft.is_file() && level == depth
+                } else if ft.is_file()
+                    && level == depth
                     && let Some(md5) = parse_hex(&name)
                 {
                     let size = e.metadata().map_or(0, |m| m.len());
-                    nodes.insert(
-                        md5,
-                        Node {
-                            uses: 1,
-                            exists: true,
-                            updating: false,
-                            lock_until: now,
-                            expire: now + self.path.inactive,
-                            fs_size: size,
-                        },
-                    );
+                    nodes.insert(md5, Node::fresh(now, self.path.inactive, 1, true, size));
                 }
             }
         }
@@ -266,7 +271,9 @@ impl Zone {
                 let name = super::key::hex(md5);
                 let _ = std::fs::remove_file(path_of(&name, &self.path.dir, &self.path.levels));
                 removed += 1;
-                self.stats.evicted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.stats
+                    .evicted
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
         removed

@@ -114,11 +114,12 @@ pub fn parse_path(d: &Directive, prefix: &Path) -> Result<CachePath, ConfError> 
         inactive: Duration::from_secs(600),
         max_size: 0,
         use_temp_path: true,
-        at: (d.file.display().to_string(), d.line),
+        at: (d.file.to_string(), d.line as usize),
     };
     for a in &d.args[1..] {
         if let Some(v) = a.strip_prefix("levels=") {
-            p.levels = parse_levels(v).ok_or_else(|| at(d, format!("invalid \"levels\" \"{a}\"")))?;
+            p.levels =
+                parse_levels(v).ok_or_else(|| at(d, format!("invalid \"levels\" \"{a}\"")))?;
         } else if let Some(v) = a.strip_prefix("use_temp_path=") {
             p.use_temp_path = match v {
                 "on" => true,
@@ -126,7 +127,9 @@ pub fn parse_path(d: &Directive, prefix: &Path) -> Result<CachePath, ConfError> 
                 _ => {
                     return Err(at(
                         d,
-                        format!("invalid use_temp_path value \"{a}\", it must be \"on\" or \"off\""),
+                        format!(
+                            "invalid use_temp_path value \"{a}\", it must be \"on\" or \"off\""
+                        ),
                     ));
                 }
             };
@@ -150,7 +153,10 @@ pub fn parse_path(d: &Directive, prefix: &Path) -> Result<CachePath, ConfError> 
         }
     }
     if p.name.is_empty() || p.zone_size == 0 {
-        return Err(at(d, "\"proxy_cache_path\" must have \"keys_zone\" parameter"));
+        return Err(at(
+            d,
+            "\"proxy_cache_path\" must have \"keys_zone\" parameter",
+        ));
     }
     Ok(p)
 }
@@ -190,7 +196,8 @@ pub fn validate(d: &Directive) -> Result<(), ConfError> {
     match d.name.as_str() {
         "proxy_cache_valid" => {
             let last = &a[a.len() - 1];
-            parse_time(last, true).ok_or_else(|| at(d, format!("invalid time value \"{last}\"")))?;
+            parse_time(last, true)
+                .ok_or_else(|| at(d, format!("invalid time value \"{last}\"")))?;
             for s in &a[..a.len() - 1] {
                 status_of(s).ok_or_else(|| at(d, format!("invalid status \"{s}\"")))?;
             }
@@ -297,9 +304,15 @@ pub fn build(
     if d.args[0] == "off" {
         return Ok(None);
     }
-    let zone = paths.iter().position(|p| p.name == d.args[0]).ok_or_else(|| {
-        at(end, format!("\"proxy_cache\" zone \"{}\" is unknown", d.args[0]))
-    })?;
+    let zone = paths
+        .iter()
+        .position(|p| p.name == d.args[0])
+        .ok_or_else(|| {
+            at(
+                end,
+                format!("\"proxy_cache\" zone \"{}\" is unknown", d.args[0]),
+            )
+        })?;
     let key = match c.one("proxy_cache_key") {
         Some(k) => Some(Template::compile(&k.args[0]).map_err(|e| at(k, e.to_string()))?),
         None => None,
@@ -335,7 +348,10 @@ pub fn build(
             .filter_map(|v| Template::compile(v).ok())
             .collect()
     };
-    let flag = |name: &str| c.one(name).is_some_and(|d| d.args[0].eq_ignore_ascii_case("on"));
+    let flag = |name: &str| {
+        c.one(name)
+            .is_some_and(|d| d.args[0].eq_ignore_ascii_case("on"))
+    };
     let time = |name: &str| {
         c.one(name)
             .and_then(|d| parse_time(&d.args[0], false))

@@ -29,8 +29,16 @@ pub fn render(o: &mut String, live: &Live) {
     }
     for (name, help, pick) in [
         ("stored", "Responses written to the cache.", 0),
-        ("evicted", "Cache files removed (inactive, max_size, zone full).", 1),
-        ("refused", "Cache files refused as corrupt or of another key.", 2),
+        (
+            "evicted",
+            "Cache files removed (inactive, max_size, zone full).",
+            1,
+        ),
+        (
+            "refused",
+            "Cache files refused as corrupt or of another key.",
+            2,
+        ),
     ] {
         let _ = writeln!(
             o,
@@ -51,13 +59,23 @@ pub fn render(o: &mut String, live: &Live) {
         "# HELP proxylab_cache_keys Keys in the zone.\n# TYPE proxylab_cache_keys gauge"
     );
     for z in &live.caches {
-        let _ = writeln!(o, "proxylab_cache_keys{{zone=\"{}\"}} {}", z.path.name, z.usage().0);
+        let _ = writeln!(
+            o,
+            "proxylab_cache_keys{{zone=\"{}\"}} {}",
+            z.path.name,
+            z.usage().0
+        );
     }
     let _ = writeln!(
         o,
         "# HELP proxylab_cache_size_bytes Bytes of cache files.\n# TYPE proxylab_cache_size_bytes gauge"
     );
     for z in &live.caches {
-        let _ = writeln!(o, "proxylab_cache_size_bytes{{zone=\"{}\"}} {}", z.path.name, z.usage().1);
+        let _ = writeln!(
+            o,
+            "proxylab_cache_size_bytes{{zone=\"{}\"}} {}",
+            z.path.name,
+            z.usage().1
+        );
     }
 }

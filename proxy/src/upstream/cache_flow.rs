@@ -154,7 +154,11 @@ pub async fn lookup(
     let Some(conf) = req.loc.proxy.cache.clone() else {
         return Lookup::Off;
     };
-    if !conf.methods.iter().any(|m| m.as_bytes() == req.head.method()) {
+    if !conf
+        .methods
+        .iter()
+        .any(|m| m.as_bytes() == req.head.method())
+    {
         return Lookup::Off;
     }
     let Some(zone) = req.live.caches.get(conf.zone).cloned() else {
@@ -224,7 +228,8 @@ async fn find(req: &Req<'_>, st: &mut CacheState) -> Option<Entry> {
                     }
                     if st.secondary {
                         let path = st.zone.file(&st.key);
-                        let msg = format!("cache file \"{}\" has incorrect vary hash", path.display());
+                        let msg =
+                            format!("cache file \"{}\" has incorrect vary hash", path.display());
                         log_error(req.live, req, LogLevel::Crit, &msg);
                         return None;
                     }

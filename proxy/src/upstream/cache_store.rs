@@ -35,7 +35,8 @@ pub fn head_matches_body(e: &Entry) -> bool {
     let mut head = e.head.clone();
     match response::parse(&mut head, usize::MAX) {
         Ok(Some((up, rest))) => {
-            rest.is_empty() && (up.chunked || up.content_length.is_none_or(|n| n == e.body.len() as u64))
+            rest.is_empty()
+                && (up.chunked || up.content_length.is_none_or(|n| n == e.body.len() as u64))
         }
         _ => false,
     }
@@ -96,7 +97,14 @@ fn status_bit(code: u16) -> u32 {
 }
 
 /// Ends the try: the connection back to the pool when `reusable`, the peer released.
-fn release(req: &mut Req<'_>, sent: Sent, pool: &Pool, attempt: &mut Attempt, started: Instant, reusable: bool) {
+fn release(
+    req: &mut Req<'_>,
+    sent: Sent,
+    pool: &Pool,
+    attempt: &mut Attempt,
+    started: Instant,
+    reusable: bool,
+) {
     let end = Instant::now();
     if reusable && sent.head.http11 && !sent.head.conn_close && pool.enabled() {
         pool.put(sent.conn, end);
@@ -135,15 +143,17 @@ pub async fn respond(
     let now = unix_now();
     let d = policy::decide(&st.conf, code, sent.head.headers(), now);
     let small = sent.head.content_length.is_none_or(|n| n <= MAX_STORED);
-    let stored =
-        st.cacheable && d.cacheable && !predicates(&st.conf.no_cache, req) && small;
+    let stored = st.cacheable && d.cacheable && !predicates(&st.conf.no_cache, req) && small;
     if !stored && st.as_get && small {
         // The GET's body is read and dropped; the HEAD gets the head.
         if st.updating {
             st.zone.end_update(&st.key, None);
             st.updating = false;
         }
-        return store(client, req, shared, sent, pool, pass, attempt, started, st, None).await;
+        return store(
+            client, req, shared, sent, pool, pass, attempt, started, st, None,
+        )
+        .await;
     }
     if !stored {
         if st.updating {
@@ -157,7 +167,19 @@ pub async fn respond(
         st.zone.stats.count(st.status);
         return super::respond(client, req, shared, sent, pool, pass, attempt, started).await;
     }
-    store(client, req, shared, sent, pool, pass, attempt, started, st, Some(d.meta)).await
+    store(
+        client,
+        req,
+        shared,
+        sent,
+        pool,
+        pass,
+        attempt,
+        started,
+        st,
+        Some(d.meta),
+    )
+    .await
 }
 
 /// Reads the whole body of `sent` (decoded); Err when the upstream failed before its end.
@@ -224,7 +246,14 @@ async fn store(
         }
     };
     let framing_close = !sent.head.chunked && sent.head.content_length.is_none();
-    release(req, sent, pool, attempt, started, complete && !framing_close);
+    release(
+        req,
+        sent,
+        pool,
+        attempt,
+        started,
+        complete && !framing_close,
+    );
     if complete && let Some(meta) = meta {
         write_entry(req, &mut st, meta, &head, &body);
     }
@@ -287,7 +316,9 @@ async fn revalidated(
     mut st: CacheState,
 ) -> Next {
     let now = unix_now();
-    let mut times = policy::from_headers(&st.conf, sent.head.headers(), now).0.meta;
+    let mut times = policy::from_headers(&st.conf, sent.head.headers(), now)
+        .0
+        .meta;
     release(req, sent, pool, attempt, started, true);
     let Some(mut entry) = st.stale.take() else {
         return Next::Close;

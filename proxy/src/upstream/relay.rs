@@ -88,7 +88,13 @@ pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
 
 /// Writes the client's response head into `out`: the upstream's headers that pass nginx's
 /// hide list, Location rewritten by `proxy_redirect default` (or made absolute), `add_header`.
-pub(super) fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &mut Vec<u8>) {
+pub(super) fn client_head(
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    up: &UpHead,
+    plan: &Plan,
+    out: &mut Vec<u8>,
+) {
     let conf = &req.loc.proxy;
     let mut content_type = None;
     let mut last_modified = None;

@@ -102,7 +102,9 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 
 fn serve(mut s: TcpStream, st: &State) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some(head) = read_head(&mut s) else { return };
+    let Some(head) = read_head(&mut s) else {
+        return;
+    };
     let path = head.split(' ').nth(1).unwrap_or("/").to_string();
     let n = {
         let mut c = st.counts.lock().expect("counts");
@@ -132,7 +134,9 @@ fn serve(mut s: TcpStream, st: &State) {
     } else if path.starts_with("/maxage") {
         extra.push_str("Cache-Control: max-age=1\r\n");
     } else if path.starts_with("/lm") {
-        extra.push_str(&format!("Last-Modified: {LAST_MODIFIED}\r\nETag: \"v1\"\r\n"));
+        extra.push_str(&format!(
+            "Last-Modified: {LAST_MODIFIED}\r\nETag: \"v1\"\r\n"
+        ));
         if header(&head, "if-none-match") == Some("\"v1\"")
             || header(&head, "if-modified-since") == Some(LAST_MODIFIED)
         {
