@@ -6,7 +6,7 @@
 //! served while a background update runs (STALE, `proxy_cache_background_update`), and stale
 //! answers when the upstream fails (`proxy_cache_use_stale error timeout …`).
 
-use super::cache_store::send_stored;
+use super::cache_send::send_stored;
 use crate::cache::file::{Entry, decode};
 use crate::cache::key::Key;
 use crate::cache::{Status, Zone};
@@ -116,7 +116,7 @@ fn read_entry(req: &Req<'_>, st: &CacheState) -> Result<Entry, bool> {
         }
     };
     let words = match decode(&st.key, bytes) {
-        Ok(e) if super::cache_store::head_matches_body(&e) => return Ok(e),
+        Ok(e) if super::cache_send::head_matches_body(&e) => return Ok(e),
         Ok(_) => "contains invalid header",
         Err(r) => r.words(),
     };

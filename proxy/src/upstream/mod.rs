@@ -5,6 +5,7 @@
 
 mod buffered;
 mod cache_flow;
+mod cache_send;
 mod cache_store;
 mod exchange;
 mod framer;
