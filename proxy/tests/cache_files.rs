@@ -190,3 +190,57 @@ fn uncreatable_cache_path_fails_the_test_as_nginx() {
     let theirs = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && theirs.contains(want), "{theirs}");
 }
+
+#[test]
+fn inactive_entries_are_evicted_as_in_nginx() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut results = Vec::new();
+    for side in ["nginx", "ours"] {
+        let origin = Origin::start();
+        let dir = cache.path().join(side);
+        let mut body =
+            http(&dir, &origin).replace("keys_zone=c:1m;", "keys_zone=c:1m inactive=1s;");
+        if side == "ours" {
+            body = body.replace(
+                "location / {",
+                "location = /metrics { proxylab_status; }\n location / {",
+            );
+        }
+        let c = conf(&body);
+        let run = |addr: std::net::SocketAddr| {
+            let mut v = vec![status(addr, "/e"), status(addr, "/e")];
+            // The manager removes the entry once it has been unused for `inactive`.
+            let gone = common::wait_until(std::time::Duration::from_secs(10), || {
+                files(&dir).is_empty()
+            });
+            v.push(format!("evicted {gone}"));
+            v.push(status(addr, "/e"));
+            v
+        };
+        if side == "nginx" {
+            let Some(n) = Nginx::start_full(&c) else {
+                return;
+            };
+            results.push(run(n.addr()));
+        } else {
+            let o = Ours::start_full(&c);
+            results.push(run(o.addr()));
+            let m = get(o.addr(), "/metrics");
+            let text = String::from_utf8_lossy(&m.body).into_owned();
+            for line in [
+                "proxylab_cache_responses_total{zone=\"c\",status=\"MISS\"} 2",
+                "proxylab_cache_responses_total{zone=\"c\",status=\"HIT\"} 1",
+                "proxylab_cache_stored_total{zone=\"c\"} 2",
+                "proxylab_cache_evicted_total{zone=\"c\"} 1",
+            ] {
+                assert!(text.contains(line), "{line} missing in:\n{text}");
+            }
+        }
+    }
+    assert_eq!(
+        results[0], results[1],
+        "\nnginx: {:#?}\nours: {:#?}",
+        results[0], results[1]
+    );
+    assert_eq!(results[1][3], "MISS /e #2");
+}
