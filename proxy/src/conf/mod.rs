@@ -5,6 +5,7 @@
 pub mod body;
 pub mod build;
 pub mod cache;
+pub mod cache_path;
 pub mod error;
 pub mod health;
 pub mod lexer;
