@@ -4,6 +4,7 @@
 //! wrappers around [`cli::main`].
 
 pub mod balance;
+pub mod cache;
 pub mod cli;
 pub mod conf;
 pub mod filter;

@@ -1,6 +1,7 @@
 //! `proxylab bench …`: end-to-end comparisons against reference programs, measured side by side
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
+mod cache;
 mod edge_idle;
 pub mod gzip;
 mod gzip_sweep;
@@ -41,6 +42,8 @@ pub enum Which {
     /// Our proxy vs nginx gzipping a 16 KiB JSON response at levels 1 and 6: req/s, CPU per
     /// request and compressed size.
     Gzip(gzip::GzipArgs),
+    /// Cache hits of a 4 KiB response (proxy_cache): our proxy vs nginx, req/s and CPU per request.
+    Cache,
     /// The reference table at the top of docs/benchmarks.md from the runs the benches saved.
     Table(table::TableArgs),
 }
@@ -55,6 +58,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Edge(a) => ("edge", proxy_edge::run(&a)),
         Which::Relay(a) => ("", relay::run(&a)),
         Which::Gzip(a) => ("gzip", gzip::run(&a)),
+        Which::Cache => ("cache", cache::run()),
         Which::Table(a) => ("", table::run(&a)),
     };
     // Saved for `proxylab bench table` (reports/bench/); the table step cites them.

@@ -170,6 +170,20 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             "req/s",
         ),
         Metric::Requests => (counts().map(|c| c.completed), "count"),
+        Metric::UpstreamRate(pool) => {
+            // A cumulative counter: its growth over the samples in the window.
+            let pts: Vec<(f64, f64)> = d
+                .samples
+                .points(&format!("up.{pool}.requests"))
+                .into_iter()
+                .filter(|(t, _)| *t >= from && *t <= to + 0.5)
+                .collect();
+            let rate = match (pts.first(), pts.last()) {
+                (Some(a), Some(b)) if b.0 - a.0 >= 0.5 => Some((b.1 - a.1) / (b.0 - a.0)),
+                _ => None,
+            };
+            (rate, "req/s")
+        }
         Metric::ScheduleLag(max) => {
             if !whole {
                 note = "schedule lag is only known for the whole run; phase ignored".into();

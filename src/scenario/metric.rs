@@ -59,6 +59,9 @@ pub enum Metric {
     Corrupt,
     /// Completed requests per second over the window.
     AchievedRate,
+    /// Requests per second a fake upstream pool received over the window (its admin
+    /// counters): the origin load behind a cache.
+    UpstreamRate(String),
     /// Completed requests.
     Requests,
     /// Loadgen schedule lag (whole run only): p99 (`false`) or max (`true`), µs.
@@ -193,7 +196,7 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
-corrupt, achieved_rate, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
+corrupt, achieved_rate, upstream_rate.POOL, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
 rss_max.COMPONENT, client_max.status_count.CODE|CLASS, clients, upstream.POOL.KEY, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME, header_rate.NAME[=TEXT]";
 
 impl Metric {
@@ -226,6 +229,8 @@ impl Metric {
             ("lost", None) => Metric::Lost,
             ("corrupt", None) => Metric::Corrupt,
             ("achieved_rate", None) => Metric::AchievedRate,
+            ("upstream_rate", Some(p)) => Metric::UpstreamRate(p.to_string()),
+            ("upstream_rate", None) => return Err(need("api")),
             ("requests", None) => Metric::Requests,
             ("schedule_lag", Some("p99")) => Metric::ScheduleLag(false),
             ("schedule_lag", Some("max")) => Metric::ScheduleLag(true),
@@ -303,7 +308,7 @@ impl Metric {
             | Metric::LogLines(_)
             | Metric::Outcome(_)
             | Metric::HeaderRate(..) => Unit::Count,
-            Metric::AchievedRate | Metric::Switches(_) => Unit::PerSecond,
+            Metric::AchievedRate | Metric::Switches(_) | Metric::UpstreamRate(_) => Unit::PerSecond,
             Metric::Cpu(..) => Unit::Percent,
             Metric::RssMax(_) => Unit::Mib,
         }
@@ -324,6 +329,7 @@ impl fmt::Display for Metric {
             Metric::Lost => write!(f, "lost"),
             Metric::Corrupt => write!(f, "corrupt"),
             Metric::AchievedRate => write!(f, "achieved_rate"),
+            Metric::UpstreamRate(p) => write!(f, "upstream_rate.{p}"),
             Metric::Requests => write!(f, "requests"),
             Metric::ScheduleLag(false) => write!(f, "schedule_lag.p99"),
             Metric::ScheduleLag(true) => write!(f, "schedule_lag.max"),

@@ -4,6 +4,8 @@
 
 pub mod body;
 pub mod build;
+pub mod cache;
+pub mod cache_path;
 pub mod error;
 pub mod gzip;
 pub mod health;

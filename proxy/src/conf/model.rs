@@ -40,6 +40,8 @@ pub struct Http {
     pub maps: Vec<Arc<MapBlock>>,
     /// `match {}` blocks for health checks (nginx Plus).
     pub matches: Vec<Arc<super::health::MatchBlock>>,
+    /// `proxy_cache_path` zones.
+    pub cache_paths: Vec<Arc<super::cache::CachePath>>,
 }
 
 /// One listening address and the servers on it.
@@ -423,6 +425,8 @@ pub struct ProxyConf {
     pub pass_request_headers: bool,
     /// `proxy_ignore_client_abort` (off).
     pub ignore_client_abort: bool,
+    /// `proxy_cache` and its settings (None: off).
+    pub cache: Option<Arc<super::cache::CacheLoc>>,
 }
 
 /// `proxy_next_upstream` bits.

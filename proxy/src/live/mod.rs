@@ -132,6 +132,8 @@ pub struct Live {
     pub h2c: std::collections::HashSet<SocketAddr>,
     /// TLS acceptors by bound listen address (`listen … ssl`).
     pub tls: HashMap<SocketAddr, Arc<rustls::ServerConfig>>,
+    /// proxy_cache zones, same order as `config.http.cache_paths`.
+    pub caches: Vec<Arc<crate::cache::Zone>>,
 }
 
 fn method(m: &Method) -> balance::Method {
@@ -177,6 +179,13 @@ impl Live {
             })
             .collect();
         let tls = build_tls(&config)?;
+        let caches = config
+            .http
+            .cache_paths
+            .iter()
+            .map(crate::cache::open_zone)
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::cache::start_manager(&caches);
         let h2c = config
             .http
             .listens
@@ -185,6 +194,7 @@ impl Live {
             .map(|l| l.addr)
             .collect();
         Ok(Live {
+            caches,
             h2c,
             tls,
             config,

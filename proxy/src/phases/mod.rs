@@ -6,6 +6,7 @@
 //! [`limit`] (PREACCESS), [`static_serve`] and [`status_page`] (CONTENT, with the
 //! Prometheus text of [`prometheus`]); [`locate`] is FIND_CONFIG's location search.
 
+mod cache_metrics;
 mod gzip_static;
 mod limit;
 pub mod locate;

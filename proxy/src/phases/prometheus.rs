@@ -75,6 +75,7 @@ pub fn render(s: &Stats, live: &Live, now: Instant) -> String {
     );
     upstreams(&mut o, live, now);
     limit_req(&mut o, live);
+    super::cache_metrics::render(&mut o, live);
     o
 }
 

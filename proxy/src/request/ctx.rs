@@ -50,6 +50,8 @@ pub struct UpstreamLog {
     pub tries: Vec<UpTry>,
     /// The last upstream response head (`$upstream_http_*`).
     pub last_head: Option<crate::http::response::UpHead>,
+    /// `$upstream_cache_status` (MISS, HIT, …), set by proxy_cache.
+    pub cache_status: Option<&'static str>,
 }
 
 /// One request in progress.
@@ -249,7 +251,8 @@ impl VarSource for Req<'_> {
             | Var::UpstreamStatus
             | Var::UpstreamResponseTime
             | Var::UpstreamConnectTime
-            | Var::UpstreamHeaderTime => self.upstream_var(v, out),
+            | Var::UpstreamHeaderTime
+            | Var::UpstreamCacheStatus => self.upstream_var(v, out),
             Var::SentHttp(_)
             | Var::Status
             | Var::TimeLocal
@@ -386,6 +389,10 @@ impl Req<'_> {
                     o.extend_from_slice(t.addr.as_bytes())
                 });
             }
+            Var::UpstreamCacheStatus => match self.up.cache_status {
+                Some(s) => out.extend_from_slice(s.as_bytes()),
+                None => return false,
+            },
             Var::UpstreamStatus => {
                 // A try the client abandoned has no status: nginx prints `-`.
                 return join(out, &self.up.tries, |t, o| match t.status {

@@ -4,6 +4,9 @@
 //! gives its try back), the 502/504 split, and the keepalive pool.
 
 mod buffered;
+mod cache_flow;
+mod cache_send;
+mod cache_store;
 mod exchange;
 mod framer;
 mod gzip;
@@ -24,6 +27,7 @@ use crate::request::ctx::{Req, UpTry};
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::log::log_ctx;
 use crate::request::reply::{send_error, send_failure};
+use cache_flow::{CacheState, Lookup};
 use exchange::{ClientSide, Sent, StreamBody};
 use std::time::{Duration, Instant};
 
@@ -180,6 +184,8 @@ async fn no_live_upstreams(
     req: &mut Req<'_>,
     shared: &Shared,
     upstream: &UpstreamRt,
+    pass: &ProxyPass,
+    cache: &mut Option<CacheState>,
 ) -> Next {
     let error = Error::at(Stage::Connecting, Cause::NoLiveUpstreams);
     let status = error.outcome().status;
@@ -192,7 +198,7 @@ async fn no_live_upstreams(
     let mut entry = new_try(upstream.conf.name.as_str().into());
     entry.status = status;
     req.up.tries.push(entry);
-    send_error(client, req, shared, status).await
+    cache_flow::fail(client, req, shared, pass, cache, cache_flow::NOLIVE, status).await
 }
 
 /// The balancer's attempt for this request (`hash` renders its key), at most
@@ -211,7 +217,13 @@ fn begin(req: &Req<'_>, upstream: &UpstreamRt) -> Attempt {
 }
 
 /// The request head sent upstream, framed for the body.
-fn request_head(req: &Req<'_>, pass: &ProxyPass, body: &reqbody::Body, streaming: bool) -> Vec<u8> {
+fn request_head(
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    body: &reqbody::Body,
+    streaming: bool,
+    cache: Option<&CacheState>,
+) -> Vec<u8> {
     let length = if !streaming {
         request::BodyLen::Known(body.len())
     } else if let Some(n) = req.head.content_length {
@@ -219,6 +231,10 @@ fn request_head(req: &Req<'_>, pass: &ProxyPass, body: &reqbody::Body, streaming
     } else {
         request::BodyLen::Chunked
     };
+    if req.loc.proxy.cache.is_some() {
+        let headers = cache.map(cache_flow::revalidation).unwrap_or_default();
+        return request::build_with(req, pass, length, Some(&headers));
+    }
     request::build(req, pass, length)
 }
 
@@ -233,10 +249,30 @@ pub async fn proxy(
     let Handler::Proxy(pass) = &req.loc.handler else {
         return send_error(client, req, shared, 500).await;
     };
-    let loc = req.loc;
-    let upstream = &req.live.upstreams[pass.upstream];
     req.proxy_host = &pass.proxy_host;
     req.proxy_port = pass.proxy_port;
+    match cache_flow::lookup(client, req, shared, pass).await {
+        Lookup::Off => proxy_with(client, req, shared, body, pass, None).await,
+        Lookup::Served(next) => next,
+        Lookup::Go(st) => proxy_with(client, req, shared, body, pass, Some(st)).await,
+        Lookup::Background(next, st) => {
+            let _ = proxy_with(client, req, shared, body, pass, Some(st)).await;
+            next
+        }
+    }
+}
+
+/// [`proxy`] after the cache lookup (`cache`: the request's cache state, if any).
+async fn proxy_with(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    body: ReqBody<'_>,
+    pass: &ProxyPass,
+    mut cache: Option<CacheState>,
+) -> Next {
+    let loc = req.loc;
+    let upstream = &req.live.upstreams[pass.upstream];
     let mut attempt = begin(req, upstream);
     let streaming = matches!(body, ReqBody::Stream(_));
     let mut unused = false;
@@ -244,7 +280,7 @@ pub async fn proxy(
         ReqBody::Buffered(b) => (b, &mut unused),
         ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
     };
-    let head = request_head(req, pass, &body, streaming);
+    let head = request_head(req, pass, &body, streaming, cache.as_ref());
     let retry = Retry {
         conf: &loc.proxy,
         started: Instant::now(),
@@ -255,7 +291,7 @@ pub async fn proxy(
     let mut now = retry.started;
     loop {
         let Ok(peer) = attempt.next_peer(now) else {
-            return no_live_upstreams(client, req, shared, upstream).await;
+            return no_live_upstreams(client, req, shared, upstream, pass, &mut cache).await;
         };
         let PeerAddr::Inet(addr) = peer.addr else {
             attempt.finish(PeerOutcome::Failed, Instant::now());
@@ -283,6 +319,20 @@ pub async fn proxy(
                 body_sent |= streaming;
                 head_received(req, &sent);
                 let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
+                    if let Some(st) = cache.take() {
+                        return cache_store::respond(
+                            client,
+                            req,
+                            shared,
+                            sent,
+                            pool,
+                            pass,
+                            &mut attempt,
+                            started,
+                            st,
+                        )
+                        .await;
+                    }
                     return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
                         .await;
                 };
@@ -292,7 +342,8 @@ pub async fn proxy(
             }
         };
         if retry.gives_up(&attempt, &error, body_sent) {
-            return send_error(client, req, shared, error.outcome().status).await;
+            let (mask, status) = (error.condition(false), error.outcome().status);
+            return cache_flow::fail(client, req, shared, pass, &mut cache, mask, status).await;
         }
     }
 }

@@ -43,21 +43,21 @@ fn redirect(req: &Req<'_>, pass: &ProxyPass, loc: &[u8]) -> Vec<u8> {
 }
 
 /// How the response goes to the client.
-struct Plan {
+pub(super) struct Plan {
     /// How the upstream delimits its body.
-    framing: Framing,
+    pub(super) framing: Framing,
     /// The client gets the body chunked (length unknown, HTTP/1.1 client; an HTTP/2
     /// stream's DATA frames need no framing).
-    client_chunked: bool,
+    pub(super) client_chunked: bool,
     /// A 101 answer to an `Upgrade` request: the connection becomes a tunnel.
     upgrade: bool,
     /// The client connection's disposition.
-    ka: Ka,
+    pub(super) ka: Ka,
     /// The gzip filter's verdict.
-    gzip: crate::filter::gzip::Decision,
+    pub(super) gzip: crate::filter::gzip::Decision,
 }
 
-fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
+pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     let code = up.code;
     let no_body =
         req.head.method() == b"HEAD" || (100..200).contains(&code) || code == 204 || code == 304;
@@ -95,7 +95,7 @@ fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
 /// Puts the client's response head (into `out` on HTTP/1.1): the upstream's headers that
 /// pass nginx's hide list, Location rewritten by `proxy_redirect default` (or made
 /// absolute), `add_header`.
-fn client_head(
+pub(super) fn client_head(
     client: &mut Client,
     req: &Req<'_>,
     pass: &ProxyPass,

@@ -295,6 +295,11 @@ pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
             for h in l.add_headers.iter() {
                 check_t(&h.value)?;
             }
+            if let Some(c) = &l.proxy.cache {
+                for t in c.key.iter().chain(&c.bypass).chain(&c.no_cache) {
+                    check_t(t)?;
+                }
+            }
             if let Some(r) = &l.ret
                 && let Some(t) = &r.text
             {

@@ -43,7 +43,7 @@ fn repeatable(name: &str) -> bool {
             | "gzip_proxied"
             | "proxylab_status"
             | "types"
-    )
+    ) || crate::conf::cache::repeatable(name)
 }
 
 /// Directives recorded at one level.
@@ -197,7 +197,7 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
         }
         "expires" => super::misc::parse_expires(a).ok_or_else(|| invalid_value(d))?,
         n if n.starts_with("gzip") => crate::conf::gzip::validate(d)?,
-        _ => {}
+        _ => crate::conf::cache::validate(d)?,
     }
     Ok(())
 }
