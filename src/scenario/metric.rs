@@ -287,7 +287,10 @@ impl Metric {
     /// The component a CPU/RSS metric refers to.
     pub fn component(&self) -> Option<&str> {
         match self {
-            Metric::Cpu(c, _) | Metric::RssMax(c) | Metric::Upstream(c, _) | Metric::Switches(c) => Some(c),
+            Metric::Cpu(c, _)
+            | Metric::RssMax(c)
+            | Metric::Upstream(c, _)
+            | Metric::Switches(c) => Some(c),
             _ => None,
         }
     }
