@@ -368,6 +368,7 @@ fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
                 hlog: &out.hlog,
                 summary: out.summary.as_ref(),
                 samples: &out.samples,
+                run_dir: Some(&out.dir),
             },
         );
         match report::write_run(s, &out, verdicts) {

@@ -123,6 +123,53 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
             "{last}"
         );
     }
+    // WebSocket: the fake upstream echoes on every path, so /ws/ upgrades through the
+    // location as configured, on both proxies, and stays open.
+    for r in by_name("websocket-idle")["runs"].as_array().expect("runs") {
+        assert!(pop_status(r, "101") > 0, "{r}");
+        assert_eq!(r["verdict"]["bad"], false, "{r}");
+    }
+    // The keep-alive race, made reproducible: POSTs on connections Uvicorn has just closed
+    // get 502 on nginx as deployed (keepalive 16 added, 60 s idle), none with the fix
+    // (keepalive_timeout 4s).
+    let race = by_name("keepalive-race")["runs"].as_array().expect("runs");
+    for r in race.iter().filter(|r| r["fix_of"].is_null()) {
+        assert!(pop_status(r, "502") > 0, "{r}");
+    }
+    let fixed = race
+        .iter()
+        .find(|r| !r["fix_of"].is_null())
+        .expect("keepalive-race fix tried");
+    assert!(
+        pop_status(fixed, "502") == 0 && pop_status(fixed, "200") > 0,
+        "{fixed}"
+    );
+    // One sick instance (503 to everything): its 503s reach GET clients as deployed
+    // (proxy_next_upstream lacks http_503, so max_fails never counts them); with the fix
+    // the GETs are retried on the healthy instances.
+    let sick = by_name("sick-instance")["runs"].as_array().expect("runs");
+    for r in sick.iter().filter(|r| r["fix_of"].is_null()) {
+        assert!(
+            r["pops"]["get"]["status"]["503"].as_u64().unwrap_or(0) > 0,
+            "{r}"
+        );
+    }
+    let fixed = sick
+        .iter()
+        .find(|r| !r["fix_of"].is_null())
+        .expect("sick-instance fix tried");
+    assert_eq!(
+        fixed["pops"]["get"]["status"]["503"].as_u64().unwrap_or(0),
+        0,
+        "{fixed}"
+    );
+    // TLS versions as offered: TLSv1.2 TLSv1.3 configured, 1.0/1.1 refused, on both proxies.
+    for r in by_name("tls-versions")["runs"].as_array().expect("runs") {
+        assert_eq!(
+            r["verdict"]["signature"], "1.0=refused 1.1=refused 1.2=offered 1.3=offered",
+            "{r}"
+        );
+    }
     // Every WebSocket-less, keepalive-less... probe that cannot apply says so; the redirect
     // server answers 301.
     let redirect = &by_name("redirect")["runs"][0];
@@ -159,4 +206,83 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
             && junit.contains("audit.finding.high"),
         "{junit}"
     );
+}
+
+/// What nginx does with `ssl_protocols TLSv1 TLSv1.1 TLSv1.2` (the TLS-only API shape) next to
+/// our proxy: each version and cipher class asked for with one ClientHello on both.
+#[test]
+fn tls_versions_as_offered_by_both_proxies() {
+    let Some(_) = proxylab_testkit::require("nginx", "apt-get install nginx") else {
+        return;
+    };
+    let conf =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/audit/shapes/tls-api/nginx.conf");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = common::proxylab(
+        &[
+            "audit",
+            conf.to_str().expect("utf8"),
+            "--quick",
+            "--probe",
+            "tls-versions",
+            "--no-fix",
+            "--fail-on",
+            "none",
+            "--ci",
+            "--out",
+            tmp.path().to_str().expect("utf8"),
+        ],
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let page = out
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("audit report: "))
+        .expect("last line names audit.html");
+    let dir = Path::new(page).parent().expect("dir").to_path_buf();
+    let probes = json(&dir.join("probes.json"));
+    let p = probes
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["name"] == "tls-versions")
+        .expect("tls-versions");
+    let runs = p["runs"].as_array().expect("runs");
+    for proxy in ["proxylab", "nginx"] {
+        let r = runs
+            .iter()
+            .find(|r| r["proxy"] == proxy)
+            .unwrap_or_else(|| panic!("no {proxy} run"));
+        assert!(r["error"].is_null(), "{r}");
+        let sig = r["verdict"]["signature"].as_str().expect("signature");
+        // Whatever the TLS library allows, TLS 1.2 is answered with a ServerHello, and
+        // every hello got an answer (accepted or refused), none a connection failure.
+        assert!(sig.contains("1.2=offered"), "{proxy}: {sig}");
+        for (name, pop) in r["pops"].as_object().expect("pops") {
+            let o = pop["outcomes"].as_object().expect("outcomes");
+            assert!(
+                o.keys()
+                    .any(|k| k.starts_with("accepted_") || k.starts_with("refused_")),
+                "{proxy} {name}: {o:?}"
+            );
+        }
+        let last = r["verdict"]["lines"]
+            .as_array()
+            .and_then(|l| l.last())
+            .and_then(|l| l.as_str())
+            .unwrap_or("");
+        assert!(last.contains("configured: TLSv1 TLSv1.1 TLSv1.2"), "{last}");
+    }
+    // The static finding links the scan as its evidence.
+    let findings = json(&dir.join("findings.json"));
+    let f = findings
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|f| f["check"] == "tls-old-protocols")
+        .expect("tls-old-protocols");
+    assert_eq!(f["probe"], "tls-versions", "{f}");
+    assert!(f["evidence"].as_str().is_some(), "{f}");
 }

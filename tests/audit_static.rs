@@ -286,6 +286,45 @@ fn deployed_shapes_are_rewritten_into_configs_both_proxies_load() {
     }
 }
 
+#[test]
+fn cache_and_gzip_directives_are_mapped_not_refused() {
+    // proxy_cache_path moves into the run directory with its zone kept, so `proxy_cache
+    // ZONE` still resolves under `nginx -t`; gzip passes through unchanged. Whether our proxy
+    // runs them is its own matter: a directive it lacks is an info finding at its line and
+    // the audit goes on (exit 0 here), never a refusal of the file.
+    let conf = "events {}\nhttp {\n    proxy_cache_path /var/cache/nginx/app levels=1:2 keys_zone=app:10m max_size=1g inactive=60m use_temp_path=off;\n    gzip on;\n    gzip_types application/json text/css;\n    gzip_min_length 256;\n    upstream app { server 127.0.0.1:8000; }\n    server {\n        listen 80;\n        server_tokens off;\n        location / { proxy_pass http://app; proxy_cache app; proxy_cache_valid 200 10m; }\n    }\n}\n";
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::write(tmp.path().join("nginx.conf"), conf).expect("write");
+    let (o, dir) = audit(
+        &[
+            tmp.path().join("nginx.conf").to_str().expect("utf8"),
+            "--no-probes",
+            "--fail-on",
+            "none",
+        ],
+        &tmp.path().join("out"),
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    let dir = dir.expect("dir");
+    let f = findings(&dir);
+    assert!(find(&f, "nginx-refuses").is_empty(), "{f:?}");
+    for x in find(&f, "not-supported") {
+        assert!(
+            x["line"].as_u64().is_some_and(|l| (3..=11).contains(&l)),
+            "names the directive's line: {x}"
+        );
+    }
+    let conf = std::fs::read_to_string(dir.join("rewritten.conf")).expect("rewritten");
+    assert!(
+        conf.contains("proxy_cache_path {{dir}}/cache-app levels=1:2 keys_zone=app:10m"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("gzip on;") && conf.contains("proxy_cache app;"),
+        "{conf}"
+    );
+}
+
 fn shape(name: &str) -> Vec<serde_json::Value> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("tests/audit/shapes/{name}/nginx.conf"));

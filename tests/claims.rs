@@ -1,7 +1,8 @@
 //! `proxylab claims` end to end: `--run --ci` runs what the ledger needs, the page from that run, its evidence copied under the
 //! evidence directory, the same page again from the evidence alone (no reports/), a run that
 //! fails the machine gate turning a verdict into "not measured" (refused without --force, the
-//! changed row printed), and a bad ledger key named with its line.
+//! changed row printed), a bad ledger key named with its line, and a run that cannot be made
+//! (exit 3) failing `--run` with its name while the page is still written.
 
 mod common;
 
@@ -155,4 +156,40 @@ fn ledger_page_from_a_real_run_and_from_its_evidence() {
         "{}",
         bad.all()
     );
+}
+
+#[test]
+fn a_run_that_cannot_be_made_fails_claims_run_naming_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let scen = dir.join("scenarios");
+    std::fs::create_dir_all(&scen).expect("mkdir");
+    // Our proxy refuses an unknown directive: the run cannot be made (exit 2 or 3).
+    let text = std::fs::read_to_string(common::scenario("pass.toml")).expect("pass.toml");
+    let (head, _) = text.split_once("[[variant]]").expect("variants");
+    let head = head
+        .replace("name = \"pass\"", "name = \"broken\"")
+        .replace("kind = \"none\"", "kind = \"proxylab\"")
+        .replace("config = \"pass.conf\"", "config = \"broken.conf\"");
+    std::fs::write(scen.join("broken.toml"), format!("{head}{SANITY}")).expect("write");
+    let conf = std::fs::read_to_string(common::scenario("pass.conf")).expect("conf");
+    let conf = conf.replacen("http {", "http {\n    no_such_directive on;", 1);
+    std::fs::write(scen.join("broken.conf"), conf).expect("conf");
+    std::fs::write(
+        dir.join("claims.toml"),
+        "[[claim]]\nid = \"broken\"\ntext = \"t\"\nscenario = \"broken\"\n\
+         assertions = [\"requests > 200\"]\n",
+    )
+    .expect("ledger");
+    let c = claims(&["--run", "--ci", "--max-others-cpu", "1000"], dir);
+    assert_eq!(c.code, 4, "{}", c.all());
+    assert!(
+        c.stderr.contains("1 runs could not be made")
+            && (c.stderr.contains("broken.toml [base+ci]: exit 3")
+                || c.stderr.contains("broken.toml [base+ci]: exit 2")),
+        "{}",
+        c.all()
+    );
+    let md = std::fs::read_to_string(dir.join("docs/claims.md")).expect("page still written");
+    assert!(md.contains("not measured"), "{md}");
 }

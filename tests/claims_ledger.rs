@@ -43,6 +43,21 @@ fn every_claim_resolves_to_assertions_of_its_scenario_or_says_why_not() {
             .iter()
             .any(|n| n.variant == "nginx" && n.ci == "nginx+ci")
     );
+    // the rate-vs-limit sweep, full length and its own CI points
+    assert!(
+        needed
+            .iter()
+            .any(|n| n.variant == "nginx+article+q200+r300"
+                && n.ci == "nginx+article+q200+ci+rci300")
+    );
+    // no claim is left `pending`: each is measured or says why it cannot be
+    let pending: Vec<&str> = l
+        .claim
+        .iter()
+        .filter(|c| c.pending.is_some())
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(pending.is_empty(), "pending claims: {pending:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run_ci, run_dirs};
+use common::{run_ci, run_dirs, summary};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +59,32 @@ fn source_addresses_reach_our_proxy_as_distinct_clients() {
         .find(|d| d.to_string_lossy().ends_with("one-address+ci"))
         .expect("one-address run");
     assert_eq!(addresses(one).len(), 1, "one address");
+    check_per_client(base, one);
+}
+
+/// The loadgen's per-address outcomes agree with the proxy's access log: as many addresses,
+/// and the one-address run's single client got every 429 the run counted.
+fn check_per_client(many: &Path, one: &Path) {
+    let s = summary(many);
+    let f = &s["clients"]["clients"];
+    let logged = addresses(many).len() as u64;
+    assert_eq!(f["addresses"].as_u64(), Some(logged), "{f}");
+    assert!(f["max_requests"].as_u64().unwrap_or(0) >= 1, "{f}");
+    assert!(f["max_by_outcome"].get("429").is_none(), "{f}");
+    let s1 = summary(one);
+    let f1 = &s1["clients"]["clients"];
+    assert_eq!(f1["addresses"].as_u64(), Some(1), "{f1}");
+    let total_429 = s1["total"]["status"]["429"].as_f64().unwrap_or(0.0);
+    assert!(total_429 > 1000.0, "{}", s1["total"]);
+    // The table counts the load window's seconds, the loadgen the whole run: near-equal.
+    let one_client = f1["max_by_outcome"]["429"][1].as_f64().unwrap_or(0.0);
+    assert!(
+        (one_client - total_429).abs() <= total_429 * 0.02 + 5.0,
+        "{one_client} vs {total_429}: {f1}"
+    );
+    for v in s1["assertions"].as_array().expect("assertions") {
+        assert_eq!(v["passed"], true, "{v}");
+    }
 }
 
 #[test]

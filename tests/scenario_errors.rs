@@ -203,3 +203,42 @@ fn compare_needs_run_directories() {
         out.all()
     );
 }
+
+#[test]
+fn bad_memory_limit_and_leak_name_their_keys() {
+    let up = |extra: &str| {
+        format!(
+            "duration = \"3s\"\n[proxy]\nkind = \"none\"\n\n[[upstream]]\nname = \"api\"\n{extra}\n\n[[load]]\nname = \"web\"\nmodel = \"closed\"\nconnections = 1\n"
+        )
+    };
+    let out = check(&up("memory_limit = \"-5MiB\""), None);
+    assert!(
+        out.stderr.contains("upstream[0].memory_limit"),
+        "{}",
+        out.all()
+    );
+    let out = check(&up("leak_per_request = \"lots\""), None);
+    assert!(
+        out.stderr.contains("upstream[0].leak_per_request"),
+        "{}",
+        out.all()
+    );
+    let out = check(
+        &up("kind = \"uvicorn\"\nasgi = \"m:app\"\nleak_per_request = \"64KiB\""),
+        None,
+    );
+    assert!(
+        out.stderr.contains("upstream[0].leak_per_request"),
+        "{}",
+        out.all()
+    );
+    let text = format!(
+        "duration = \"3s\"\n[proxy]\nkind = \"none\"{GOOD_TAIL}\n[[assert]]\nmetric = \"upstream.api.bogus\"\nop = \"<\"\nvalue = 1\n"
+    );
+    let out = check(&text, None);
+    assert!(
+        out.stderr.contains("assert[0].metric") && out.stderr.contains("crashes"),
+        "{}",
+        out.all()
+    );
+}

@@ -205,3 +205,46 @@ fn a_killed_database_fails_queries_and_serves_again_after_its_restart() {
     );
     assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
 }
+
+/// `hold_connections` takes every PostgreSQL connection for 1.5 s (the app's queries fail with
+/// 500 meanwhile, then are answered again), and a latency toxic on `link:apps->db` slows every
+/// request through the URL the app got.
+#[test]
+fn held_connections_and_a_slow_database_link_reach_the_app() {
+    if !references() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = snapshot();
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario("services-limits.toml");
+    let r = common::proxylab(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--variant",
+            "base,slow",
+            "--no-compare",
+            "--out",
+            out.path().to_str().expect("utf8"),
+        ],
+        Duration::from_secs(150),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let dirs = common::run_dirs(out.path(), "services-limits");
+    let base = dirs
+        .iter()
+        .find(|d| !d.to_string_lossy().ends_with("slow"))
+        .expect("base run");
+    let sm = common::summary(base);
+    let marker = &sm["faults"][0];
+    assert_eq!(marker["label"], "hold_connections db", "{sm}");
+    assert!(marker["error"].is_null(), "{marker}");
+    let log = std::fs::read_to_string(base.join("logs/app.0.log")).unwrap_or_default();
+    let pg = std::fs::read_to_string(base.join("logs/db.log")).unwrap_or_default();
+    assert!(
+        log.contains("too many clients") || pg.contains("too many clients"),
+        "app log: {log}\ndb log: {pg}"
+    );
+    assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
+}

@@ -8,7 +8,7 @@
 //! | `POST /faults/health?state=unhealthy\|healthy` | health routes answer 503 / 200 |
 //! | `POST /faults/latency?multiplier=X` | multiply every latency by X (≥ 0) |
 //! | `POST /faults/accept?state=stop\|resume` | stop / resume accepting connections |
-//! | `POST /faults/crash[?worker=I]` | kill a worker abruptly (SIGKILL-like: no drain) |
+//! | `POST /faults/crash[?worker=I\|all]` | kill a worker (or every worker) abruptly (SIGKILL-like: no drain) |
 
 use crate::shared::{Counters, FaultState, Shared};
 use std::io::{Read, Write};
@@ -39,7 +39,10 @@ impl Backend for ProcessBackend {
     fn shared(&self) -> &Shared {
         &self.0
     }
-    fn crash(&self, _index: Option<u32>) -> Result<String, String> {
+    fn crash(&self, index: Option<u32>) -> Result<String, String> {
+        if let Some(i) = index.filter(|i| *i > 0) {
+            return Err(format!("no worker {i} (have 1)"));
+        }
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_millis(20));
             eprintln!("ERROR:    crashing on admin request");
@@ -131,6 +134,20 @@ fn route(b: &dyn Backend, method: &str, target: &str) -> (u16, String) {
             Some("resume") => set(b, target, || faults.accept_paused.store(false, Relaxed)),
             _ => err("state must be stop or resume"),
         },
+        ("POST", "/faults/crash") if query(q, "worker") == Some("all") => {
+            let mut killed = Vec::new();
+            for i in 0..256 {
+                match b.crash(Some(i)) {
+                    Ok(msg) => killed.push(msg),
+                    Err(msg) if msg.starts_with("no worker") => break,
+                    Err(_) => {}
+                }
+            }
+            if killed.is_empty() {
+                return err("no worker is running");
+            }
+            (200, serde_json::json!({ "crashed": killed }).to_string())
+        }
         ("POST", "/faults/crash") => {
             let index = match query(q, "worker").map(str::parse::<u32>) {
                 None => None,

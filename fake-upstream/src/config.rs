@@ -1,4 +1,4 @@
-//! Checked per-worker settings (built from the command line by [`crate::cli`]).
+//! Checked per-worker settings (built from the command line by [`crate::settings`]).
 
 use std::time::Duration;
 
@@ -72,6 +72,8 @@ pub struct WorkerConfig {
     pub pool: PoolConfig,
     /// CPU burnt per request on the worker thread (`--cpu-overhead-us`).
     pub cpu_overhead: Duration,
+    /// Bytes allocated, written and never freed per request (`--leak-per-request`).
+    pub leak_per_request: usize,
     /// RNG seed of this worker.
     pub seed: u64,
     /// WebSocket settings.

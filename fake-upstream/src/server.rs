@@ -2,9 +2,10 @@
 //! without `--workers`), and a worker process started by the supervisor.
 
 use crate::admin::{self, ProcessBackend};
-use crate::cli::Settings;
 use crate::config::WorkerConfig;
-use crate::shared::{FaultState, Shared};
+use crate::protocol::{WORKER_FINAL, WORKER_READY, WorkerEnv};
+use crate::settings::Settings;
+use crate::shared::Shared;
 use crate::worker::{self, ExitReason};
 use anyhow::Context;
 use rand::rngs::StdRng;
@@ -13,57 +14,6 @@ use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// Environment variable marking a worker process: its index.
-pub const ENV_WORKER: &str = "PROXYLAB_UPSTREAM_WORKER";
-/// Environment variable: the inherited listening socket's fd.
-pub const ENV_FD: &str = "PROXYLAB_UPSTREAM_FD";
-/// Environment variable: the supervisor's pid.
-pub const ENV_PARENT: &str = "PROXYLAB_UPSTREAM_PARENT";
-/// Environment variable: how many workers were started before this one (restart generation).
-pub const ENV_GENERATION: &str = "PROXYLAB_UPSTREAM_GENERATION";
-/// Environment variable: the runtime faults in force (JSON [`FaultState`]).
-pub const ENV_FAULTS: &str = "PROXYLAB_UPSTREAM_FAULTS";
-/// Prefix of the line a worker prints on stdout once it serves.
-pub const WORKER_READY: &str = "worker-ready admin=";
-
-/// What the supervisor told a worker process through its environment.
-#[derive(Debug, Clone)]
-pub struct WorkerEnv {
-    /// Worker index.
-    pub index: u32,
-    /// Inherited listening socket.
-    pub fd: i32,
-    /// Supervisor pid.
-    pub parent: u32,
-    /// Restart generation.
-    pub generation: u64,
-    /// Faults in force.
-    pub faults: Option<FaultState>,
-}
-
-impl WorkerEnv {
-    /// Reads the worker environment; `None` in a normal (non-worker) invocation.
-    pub fn from_env() -> Option<WorkerEnv> {
-        let index = std::env::var(ENV_WORKER).ok()?.parse().ok()?;
-        let fd = std::env::var(ENV_FD).ok()?.parse().ok()?;
-        let parent = std::env::var(ENV_PARENT).ok()?.parse().ok()?;
-        let generation = std::env::var(ENV_GENERATION)
-            .ok()
-            .and_then(|g| g.parse().ok())
-            .unwrap_or(0);
-        let faults = std::env::var(ENV_FAULTS)
-            .ok()
-            .and_then(|j| serde_json::from_str(&j).ok());
-        Some(WorkerEnv {
-            index,
-            fd,
-            parent,
-            generation,
-            faults,
-        })
-    }
-}
 
 /// Resolves `--host`/`--port`.
 pub fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
@@ -156,7 +106,7 @@ pub fn run_worker_process(s: &Settings, env: WorkerEnv) -> anyhow::Result<ExitCo
     let reason = worker::run(listener, cfg, s.app.clone(), shared.clone())?;
     if let Ok(json) = serde_json::to_string(&shared.counters()) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}{json}", crate::supervisor::WORKER_FINAL);
+        let _ = writeln!(out, "{WORKER_FINAL}{json}");
         let _ = out.flush();
     }
     Ok(match reason {
@@ -172,7 +122,7 @@ mod tests {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
-        args: crate::cli::Args,
+        args: crate::settings::Args,
     }
 
     #[test]
@@ -186,7 +136,7 @@ mod tests {
             "--seed",
             "7",
         ]);
-        let s = crate::cli::settings(&cli.args).expect("valid");
+        let s = crate::settings::settings(&cli.args).expect("valid");
         let limits: Vec<u64> = (0..8)
             .filter_map(|i| worker_config(&s, i, 0).limit_max_requests)
             .collect();

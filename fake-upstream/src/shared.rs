@@ -29,6 +29,8 @@ pub struct Shared {
     pub heartbeat_ms: AtomicU64,
     /// Worker restarts done by the supervisor.
     pub restarts: AtomicU64,
+    /// Workers that died by a signal or a failure exit (OOM kill, abort), not a graceful exit.
+    pub crashes: AtomicU64,
     /// Route names (table routes, then the built-in ones), index = counter slot.
     route_names: Vec<String>,
     /// Requests per route, by index into `route_names`.
@@ -121,6 +123,9 @@ pub struct Counters {
     pub accepted: u64,
     /// Worker restarts.
     pub restarts: u64,
+    /// Workers that died by a signal or a failure exit (OOM kill, abort, `crash` fault).
+    #[serde(default)]
+    pub crashes: u64,
     /// Live worker processes (1 without a supervisor).
     pub workers: u64,
     /// Requests per route.
@@ -139,6 +144,7 @@ impl Counters {
         self.responses_400 += o.responses_400;
         self.accepted += o.accepted;
         self.restarts += o.restarts;
+        self.crashes += o.crashes;
         self.workers += o.workers;
         for (k, v) in &o.routes {
             *self.routes.entry(k.clone()).or_default() += v;
@@ -189,6 +195,7 @@ impl Shared {
             responses_400: self.responses_400.load(Relaxed),
             accepted: self.accepted.load(Relaxed),
             restarts: self.restarts.load(Relaxed),
+            crashes: self.crashes.load(Relaxed),
             workers: 1,
             routes: self
                 .route_names

@@ -5,11 +5,12 @@
 //! forks a new worker ≈0.2 s later. SIGTERM/SIGINT are forwarded to workers, then it waits.
 
 use crate::admin::{self, Backend};
-use crate::cli::Settings;
 use crate::config::Supervisor;
-use crate::server::{
-    self, ENV_FAULTS, ENV_FD, ENV_GENERATION, ENV_PARENT, ENV_WORKER, WORKER_READY,
+use crate::protocol::{
+    ENV_FAULTS, ENV_FD, ENV_GENERATION, ENV_PARENT, ENV_WORKER, WORKER_FINAL, WORKER_READY,
 };
+use crate::server;
+use crate::settings::Settings;
 use crate::shared::{Counters, Shared};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -21,9 +22,6 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{SignalKind, signal};
-
-/// Prefix of the line a worker prints with its final counters just before it exits.
-pub const WORKER_FINAL: &str = "worker-final ";
 
 /// A live worker as the admin thread sees it.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +69,7 @@ impl Backend for SupBackend {
             total.add(&r);
         }
         total.restarts = self.shared.restarts.load(Relaxed);
+        total.crashes = self.shared.crashes.load(Relaxed);
         total
     }
     fn forward(&self, path_and_query: &str) {
@@ -155,7 +154,14 @@ async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<(
         #[allow(clippy::needless_range_loop)] // the loop body replaces children[i]
         for i in 0..children.len() {
             let exited = match children[i].as_mut() {
-                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                Some(c) => match c.try_wait() {
+                    Ok(None) => false,
+                    Ok(Some(st)) => {
+                        note_exit(&backend, s, st);
+                        true
+                    }
+                    Err(_) => true,
+                },
                 None => true,
             };
             if !exited {
@@ -206,6 +212,28 @@ async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// Counts a worker that died by a signal or a failure exit as a crash, and says how it died
+/// (a graceful `--limit-max-requests` exit is code 0 and not counted).
+fn note_exit(b: &SupBackend, s: &Settings, st: std::process::ExitStatus) {
+    use std::os::unix::process::ExitStatusExt;
+    if st.success() {
+        return;
+    }
+    b.shared.crashes.fetch_add(1, Relaxed);
+    if s.worker.log {
+        match st.signal() {
+            Some(libc::SIGKILL) => {
+                eprintln!("ERROR:    Worker was sent SIGKILL! Perhaps out of memory?")
+            }
+            Some(sig) => eprintln!("ERROR:    Worker was sent signal {sig}"),
+            None => eprintln!(
+                "ERROR:    Worker exited with code {}",
+                st.code().unwrap_or(-1)
+            ),
+        }
+    }
 }
 
 /// gunicorn's arbiter: a worker whose event loop has not sent a heartbeat within `limit` is

@@ -77,6 +77,13 @@ fn stats_of(
         s.conns_opened = d.connections_opened;
         s.verified = d.bodies_verified;
         s.outcomes = d.outcomes.clone();
+        for (a, per) in &d.by_source {
+            let a = a
+                .parse()
+                .map_err(|_| format!("bad client address {a:?} in by_source"))?;
+            s.by_source.insert(a, per.clone());
+        }
+        s.headers = d.headers.clone();
         for (k, v) in &d.hdr {
             let h = decode(v)?;
             let target = match k.as_str() {

@@ -35,6 +35,14 @@ pub fn main(args: Args) -> ExitCode {
     }
     if args.test {
         eprintln!("proxylab: the configuration file {shown} syntax is ok");
+        // nginx creates the cache directories while testing too.
+        for p in &loaded.config.http.cache_paths {
+            if let Err(e) = crate::cache::open_zone(p) {
+                eprintln!("proxylab: [emerg] {e}");
+                eprintln!("proxylab: configuration file {shown} test failed");
+                return ExitCode::from(1);
+            }
+        }
         eprintln!("proxylab: configuration file {shown} test is successful");
         return ExitCode::SUCCESS;
     }

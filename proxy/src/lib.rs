@@ -4,8 +4,10 @@
 //! wrappers around [`cli::main`].
 
 pub mod balance;
+pub mod cache;
 pub mod cli;
 pub mod conf;
+pub mod filter;
 pub mod health;
 pub mod http;
 pub mod limit_req;

@@ -166,6 +166,9 @@ pub fn link(probes: &[ProbeResult], cases: &[Case], findings: &mut Vec<Finding>)
         )
         .detail(format!("{}. {}", p.what, r.verdict.lines.join("; ")))
         .probe(&p.name);
+        if let Some((text, patch)) = cases.get(r.case).and_then(|k| k.remedy.clone()) {
+            f = f.fix(text, Some(patch));
+        }
         f.evidence = Some(r.dir.join("run").display().to_string());
         findings.push(f);
     }

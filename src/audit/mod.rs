@@ -67,6 +67,16 @@ fn proxies(a: &AuditArgs, nginx: bool) -> Result<Vec<&'static str>, AuditError> 
     })
 }
 
+/// What the audit prepared before any probe: the rewritten copy, the mapping, the proxies
+/// that can run it and the static findings.
+struct Prepared {
+    base: rewrite::Rewritten,
+    mapping: mapping::Mapping,
+    www: PathBuf,
+    proxies: Vec<&'static str>,
+    findings: Vec<Finding>,
+}
+
 fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
     let fail_on = finding::Severity::parse(&a.fail_on).ok_or_else(|| {
         AuditError::Usage(format!(
@@ -77,36 +87,15 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
     let src = source::read(&a.config, a.prefix.as_deref())?;
     let m = model::Model::new(&src.nodes);
     let dir = stamp_dir(a);
-    let io = |e: std::io::Error| AuditError::Component(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let www = std::path::absolute(dir.join("www")).unwrap_or_else(|_| dir.join("www"));
-    let base = rewrite::rewrite(
-        &src,
-        &m,
-        &rewrite::Options {
-            www: www.clone(),
-            ..Default::default()
-        },
-    );
-    let mapping = with_includes(&base.mapping, &src);
-    let sni: Vec<&str> = mapping
-        .listeners
-        .iter()
-        .filter_map(|l| l.host.as_deref())
-        .collect();
-    crate::run::tls::generate(&dir, &sni).map_err(AuditError::Component)?;
-    let nginx = validate::nginx_binary();
-    let conf = validate::expand_for_check(&base, &dir.join("check"), &dir)?;
-    let v = validate::check(&base, &conf, nginx.as_deref());
-    let mut proxies = proxies(a, nginx.is_some())?;
-    let mut findings = checks::run(
-        &m,
-        &checks::Assumptions {
-            upstream_keepalive: a.upstream_keepalive,
-            nofile: nofile(),
-        },
-    );
-    refusals(&v, &mut proxies, &mut findings)?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AuditError::Component(format!("{}: {e}", dir.display())))?;
+    let Prepared {
+        base,
+        mapping,
+        www,
+        mut proxies,
+        mut findings,
+    } = prepare(a, &src, &m, &dir)?;
     eprintln!("proxylab audit: {} → {}", a.config.display(), dir.display());
     eprint!("{}", mapping.text());
     let stop = crate::run_cmd::install_stop_handler();
@@ -114,23 +103,19 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
         proxies.clear();
         Vec::new()
     } else {
-        let upstream = upstream_of(a);
         let env = probes::run::Env {
             src: &src,
             m: &m,
             www,
-            upstream,
+            upstream: upstream_of(a),
             stop: stop.clone(),
         };
-        run_probes(
-            a,
-            &env,
-            &m,
-            &mapping,
-            &proxies,
-            &mut findings,
-            &dir.join("probes"),
-        )
+        let sel = Selection {
+            m: &m,
+            map: &mapping,
+            proxies: &proxies,
+        };
+        run_probes(a, &env, &sel, &mut findings, &dir.join("probes"))
     };
     finding::sort(&mut findings);
     let page = report::write(
@@ -152,6 +137,58 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
         return Err(AuditError::Interrupted);
     }
     Ok(exit_code(&probes, &findings, fail_on))
+}
+
+/// Rewrites the copy, generates the run's certificates, loads the copy in both proxies and
+/// runs the static checks.
+fn prepare(
+    a: &AuditArgs,
+    src: &source::Source,
+    m: &model::Model<'_>,
+    dir: &Path,
+) -> Result<Prepared, AuditError> {
+    let www = std::path::absolute(dir.join("www")).unwrap_or_else(|_| dir.join("www"));
+    let base = rewrite::rewrite(
+        src,
+        m,
+        &rewrite::Options {
+            www: www.clone(),
+            ..Default::default()
+        },
+    );
+    let mapping = with_includes(&base.mapping, src);
+    let sni: Vec<&str> = mapping
+        .listeners
+        .iter()
+        .filter_map(|l| l.host.as_deref())
+        .collect();
+    crate::run::tls::generate(dir, &sni).map_err(AuditError::Component)?;
+    let nginx = validate::nginx_binary();
+    let conf = validate::expand_for_check(&base, &dir.join("check"), dir)?;
+    let v = validate::check(&base, &conf, nginx.as_deref());
+    let mut proxies = proxies(a, nginx.is_some())?;
+    let mut findings = checks::run(
+        m,
+        &checks::Assumptions {
+            upstream_keepalive: a.upstream_keepalive,
+            nofile: nofile(),
+        },
+    );
+    refusals(&v, &mut proxies, &mut findings)?;
+    Ok(Prepared {
+        base,
+        mapping,
+        www,
+        proxies,
+        findings,
+    })
+}
+
+/// What the battery aims at and on which proxies.
+struct Selection<'s, 'a> {
+    m: &'s model::Model<'a>,
+    map: &'s mapping::Mapping,
+    proxies: &'s [&'static str],
 }
 
 /// 3 when a probe could not run, 1 when a finding reaches `--fail-on`, else 0.
@@ -251,31 +288,20 @@ fn upstream_of(a: &AuditArgs) -> probes::scenario::Upstream {
 fn run_probes(
     a: &AuditArgs,
     env: &probes::run::Env<'_>,
-    m: &model::Model<'_>,
-    map: &mapping::Mapping,
-    proxies: &[&str],
+    sel: &Selection<'_, '_>,
     findings: &mut Vec<Finding>,
     dir: &Path,
 ) -> Vec<battery::ProbeResult> {
     let snapshot = findings.clone();
     let ctx = probes::Ctx {
-        m,
-        map,
+        m: sel.m,
+        map: sel.map,
         quick: a.quick,
         findings: &snapshot,
         upstream_keepalive: a.upstream_keepalive,
     };
-    let bar = if a.ci || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    };
-    let (mut results, cases) = battery::run(&ctx, env, proxies, &a.probe, dir, &bar);
+    let bar = progress_bar(a.ci);
+    let (mut results, cases) = battery::run(&ctx, env, sel.proxies, &a.probe, dir, &bar);
     battery::fidelity(&results, &cases, findings);
     battery::link(&results, &cases, findings);
     if !a.no_fix {
@@ -283,6 +309,19 @@ fn run_probes(
     }
     bar.finish_and_clear();
     results
+}
+
+/// A progress bar on a terminal, hidden with `--ci` or when stderr is not a terminal.
+fn progress_bar(ci: bool) -> indicatif::ProgressBar {
+    if ci || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(0);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
 }
 
 /// The open-file limit the deployed nginx is assumed to get: 1024, the soft limit of a

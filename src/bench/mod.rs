@@ -1,12 +1,16 @@
 //! `proxylab bench …`: end-to-end comparisons against reference programs, measured side by side
 //! in one run and printed as ratios (medians over alternating rounds, never one absolute time).
 
+mod cache;
 mod edge_idle;
+pub mod gzip;
+mod gzip_sweep;
 pub mod loadgen;
 pub mod pin;
 pub mod proxy;
 pub mod proxy_edge;
 pub mod record;
+pub mod relay;
 pub mod support;
 pub mod table;
 pub mod upstream;
@@ -32,6 +36,14 @@ pub enum Which {
     /// Our proxy vs nginx at the edge: TLS 1.3 handshakes, HTTPS keep-alive over HTTP/1.1 and
     /// HTTP/2, static files (4 KiB, 1 MiB), RSS with 10,000 idle connections.
     Edge(proxy_edge::EdgeArgs),
+    /// What an idle link relay costs: p50/p99 and CPU at 5,000 req/s with the relay on the
+    /// client link and on the upstream link against the same run without it.
+    Relay(relay::RelayArgs),
+    /// Our proxy vs nginx gzipping a 16 KiB JSON response at levels 1 and 6: req/s, CPU per
+    /// request and compressed size.
+    Gzip(gzip::GzipArgs),
+    /// Cache hits of a 4 KiB response (proxy_cache): our proxy vs nginx, req/s and CPU per request.
+    Cache,
     /// The reference table at the top of docs/benchmarks.md from the runs the benches saved.
     Table(table::TableArgs),
 }
@@ -44,6 +56,9 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Proxy => ("proxy", proxy::run()),
         Which::Loadgen => ("loadgen", loadgen::run()),
         Which::Edge(a) => ("edge", proxy_edge::run(&a)),
+        Which::Relay(a) => ("", relay::run(&a)),
+        Which::Gzip(a) => ("gzip", gzip::run(&a)),
+        Which::Cache => ("cache", cache::run()),
         Which::Table(a) => ("", table::run(&a)),
     };
     // Saved for `proxylab bench table` (reports/bench/); the table step cites them.

@@ -25,7 +25,7 @@ fn http_body(upstream: &str) -> String {
 }
 
 /// CPU seconds (user + system) of `pid` and its direct children.
-fn cpu_secs(pid: u32) -> f64 {
+pub(super) fn cpu_secs(pid: u32) -> f64 {
     let tps = procfs::ticks_per_second() as f64;
     let mut ticks = 0u64;
     if let Ok(all) = procfs::process::all_processes() {
@@ -44,13 +44,22 @@ fn start_ours(
     exe: &std::path::Path,
     upstream: &str,
 ) -> anyhow::Result<(Child, String, tempfile::TempDir)> {
+    start_ours_with(exe, &http_body(upstream))
+}
+
+/// Our proxy, one worker, `access_log off`, with `http_body` (`{PORT}` replaced by a free
+/// port); returns it with its URL and its directory.
+pub(super) fn start_ours_with(
+    exe: &std::path::Path,
+    http_body: &str,
+) -> anyhow::Result<(Child, String, tempfile::TempDir)> {
     let dir = tempfile::Builder::new()
         .prefix("proxylab-bench-ours-")
         .tempdir()?;
     let port = super::support::free_port()?;
     let conf = format!(
         "worker_processes 1;\nerror_log {d}/error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n{}\n}}\n",
-        http_body(upstream).replace("{PORT}", &port.to_string()),
+        http_body.replace("{PORT}", &port.to_string()),
         d = dir.path().display()
     );
     let path = dir.path().join("nginx.conf");
@@ -240,7 +249,7 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn nginx_master_pid(n: &Nginx) -> anyhow::Result<u32> {
+pub(super) fn nginx_master_pid(n: &Nginx) -> anyhow::Result<u32> {
     let pid_file = n.dir().join("nginx.pid");
     for _ in 0..100 {
         if let Ok(s) = std::fs::read_to_string(&pid_file)

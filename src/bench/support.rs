@@ -16,21 +16,20 @@
 //! rounds.print("req/s");
 //! # Ok(()) }
 //! ```
-#![allow(unsafe_code)] // one libc::kill call to stop a whole process group, see `Child::drop`
 
 use anyhow::{Context, bail};
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use proxylab_harness::Tee;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A child process in its own process group; the whole group is SIGKILLed on drop.
+/// A child process in its own process group (`proxylab_harness::Child`); the whole group is
+/// SIGKILLed on drop.
 #[derive(Debug)]
 pub struct Child {
-    name: String,
-    child: std::process::Child,
+    child: proxylab_harness::Child,
 }
 
 impl Child {
@@ -38,38 +37,22 @@ impl Child {
     /// Returns the child and a channel of its stdout lines.
     pub fn spawn(
         name: &str,
-        mut cmd: Command,
+        cmd: Command,
         keep_stderr: bool,
     ) -> anyhow::Result<(Child, mpsc::Receiver<String>)> {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        cmd.stderr(if keep_stderr {
+        let stderr = if keep_stderr {
             Stdio::inherit()
         } else {
             Stdio::null()
-        });
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {name}"))?;
+        };
         let (tx, rx) = mpsc::channel();
-        if let Some(out) = child.stdout.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Ok((
-            Child {
-                name: name.to_string(),
-                child,
-            },
-            rx,
-        ))
+        let tee = Tee {
+            file: None,
+            channel: Some(tx),
+        };
+        let child = proxylab_harness::Child::spawn(name, cmd, stderr, tee)
+            .with_context(|| format!("cannot start {name}"))?;
+        Ok((Child { child }, rx))
     }
 
     /// Spawns `cmd` and waits up to `timeout` for a stdout line containing `marker`.
@@ -79,62 +62,46 @@ impl Child {
         marker: &str,
         timeout: Duration,
     ) -> anyhow::Result<(Child, String)> {
-        let (child, rx) = Self::spawn(name, cmd, true)?;
+        let (child, _) = Self::spawn(name, cmd, true)?;
         let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains(marker) => return Ok((child, line)),
-                Ok(_) => {}
-                Err(_) => bail!("{name} did not print {marker:?} within {timeout:?}"),
-            }
+        match child
+            .child
+            .wait_line(&mut 0, deadline, |l| l.contains(marker))
+        {
+            Some(line) => Ok((child, line)),
+            None => bail!("{name} did not print {marker:?} within {timeout:?}"),
         }
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// The name given at spawn.
     pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: kill(2) has no memory-safety preconditions; -pgid targets the group we made.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
-        }
-        let _ = self.child.wait();
+        self.child.name()
     }
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; fine for short-lived benchmarks).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(proxylab_harness::free_port()?)
 }
 
 /// Waits until `addr` accepts a TCP connection.
 pub fn wait_port(addr: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if Instant::now() > deadline {
-            bail!("{addr} not accepting after {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !proxylab_harness::wait_port(addr, Instant::now() + timeout, || true) {
+        bail!("{addr} not accepting after {timeout:?}");
     }
     Ok(())
 }
 
-/// A real nginx on a temporary prefix, killed (with its workers) on drop.
+/// A real nginx on a temporary prefix (`proxylab_harness::nginx`), killed (with its workers)
+/// on drop.
 #[derive(Debug)]
 pub struct Nginx {
-    _child: Child,
+    _child: proxylab_harness::Child,
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -149,36 +116,23 @@ impl Nginx {
     /// Like [`Nginx::start`] with `workers` worker processes.
     pub fn start_with(workers: u32, http_body: &str) -> anyhow::Result<Nginx> {
         let nginx = which("nginx").with_context(|| crate::doctor::not_installed("nginx"))?;
-        let dir = tempfile::Builder::new()
-            .prefix("proxylab-bench-nginx-")
-            .tempdir()?;
-        let port = free_port()?;
-        let d = dir.path().display();
         let conf = format!(
-            "worker_processes {workers};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+            "worker_processes {workers};\npid {{DIR}}/nginx.pid;\nerror_log {{DIR}}/error.log;\n\
              events {{ worker_connections 4096; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n\
-             fastcgi_temp_path {d}/fc;\n  uwsgi_temp_path {d}/uw;\n  scgi_temp_path {d}/sc;\n{}\n}}\n",
-            http_body.replace("{PORT}", &port.to_string())
+             http {{\n  access_log off;\n  client_body_temp_path {{DIR}}/cb;\n  proxy_temp_path {{DIR}}/px;\n\
+             fastcgi_temp_path {{DIR}}/fc;\n  uwsgi_temp_path {{DIR}}/uw;\n  scgi_temp_path {{DIR}}/sc;\n{http_body}\n}}\n"
         );
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf)?;
-        let mut cmd = Command::new(nginx);
-        cmd.arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(dir.path().join("error.log"));
-        let (child, _) = Child::spawn("nginx", cmd, true)?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_port(addr, Duration::from_secs(10)).with_context(|| {
-            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
-        })?;
+        let started = proxylab_harness::nginx::start(
+            &nginx,
+            &conf,
+            "proxylab-bench-nginx-",
+            Some(Stdio::inherit()),
+        )
+        .map_err(|e| anyhow::anyhow!("nginx did not start: {}", e.log))?;
         Ok(Nginx {
-            _child: child,
-            dir,
-            port,
+            _child: started.child,
+            dir: started.dir,
+            port: started.ports[0],
         })
     }
 

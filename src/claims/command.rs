@@ -24,15 +24,22 @@ fn scenarios_dir(args: &ClaimsArgs) -> PathBuf {
         .unwrap_or_else(|| render::page_dir(&args.ledger))
 }
 
-/// Runs every scenario variant the ledger needs; returns the worst `proxylab run` exit code.
-fn run_needed(ledger: &Ledger, args: &ClaimsArgs) -> u8 {
+/// Exit code: a run the ledger needs could not be made (its `proxylab run` exited 2 or 3: a bad
+/// scenario, a component that did not start or died); the page is still written from the runs
+/// there are.
+const RUN_FAILED: u8 = 4;
+
+/// Runs every scenario variant the ledger needs. Returns the interrupt code when Ctrl-C stopped
+/// a run, otherwise the runs that could not be made (`file [variant]: exit N`); a run whose
+/// assertions failed (exit 1) is evidence, not a failure.
+fn run_needed(ledger: &Ledger, args: &ClaimsArgs) -> Result<Vec<String>, u8> {
     let needed = resolve::needed(ledger, &scenarios_dir(args));
     eprintln!(
         "proxylab claims: {} runs needed ({})",
         needed.len(),
         if args.ci { "CI length" } else { "full length" }
     );
-    let mut worst = OK;
+    let mut failed = Vec::new();
     for n in &needed {
         let variant = if args.ci { &n.ci } else { &n.variant };
         let run = RunArgs {
@@ -48,11 +55,22 @@ fn run_needed(ledger: &Ledger, args: &ClaimsArgs) -> u8 {
         };
         let code = crate::run_cmd::main(&run);
         if code == crate::run_cmd::INTERRUPTED {
-            return code;
+            return Err(code);
         }
-        worst = worst.max(code);
+        if run_failed(code) {
+            failed.push(format!("{} [{variant}]: exit {code}", n.file.display()));
+        }
     }
-    worst
+    Ok(failed)
+}
+
+/// Whether a `proxylab run` exit code means the run could not be made (2: bad scenario, 3: a
+/// component did not start or died); 1 (assertions failed) is a finished run.
+pub fn run_failed(code: u8) -> bool {
+    matches!(
+        code,
+        crate::run_cmd::BAD_SCENARIO | crate::run_cmd::COMPONENT
+    )
 }
 
 fn write_page(args: &ClaimsArgs, md: &str) -> u8 {
@@ -139,12 +157,14 @@ pub fn main(args: &ClaimsArgs) -> u8 {
         }
         return OK;
     }
-    if args.run {
-        let code = run_needed(&ledger, args);
-        if code == crate::run_cmd::INTERRUPTED {
-            return code;
+    let failed = if args.run {
+        match run_needed(&ledger, args) {
+            Ok(f) => f,
+            Err(code) => return code,
         }
-    }
+    } else {
+        Vec::new()
+    };
     let lay = Layout {
         out_dir: render::page_dir(&args.out),
         evidence: args.evidence.clone(),
@@ -158,6 +178,9 @@ pub fn main(args: &ClaimsArgs) -> u8 {
     report_age(&js);
     let code = write_page(args, &md);
     if code != OK {
+        if !failed.is_empty() {
+            report_failed(&failed);
+        }
         return code;
     }
     match evidence::copy(&js, &lay) {
@@ -172,5 +195,22 @@ pub fn main(args: &ClaimsArgs) -> u8 {
             return WRITE;
         }
     }
-    OK
+    if failed.is_empty() {
+        OK
+    } else {
+        report_failed(&failed)
+    }
+}
+
+/// Names the runs that could not be made; returns [`RUN_FAILED`].
+fn report_failed(failed: &[String]) -> u8 {
+    eprintln!(
+        "proxylab claims: {} runs could not be made (their rows stay on older runs or \
+         \"not measured\"):",
+        failed.len()
+    );
+    for f in failed {
+        eprintln!("  {f}");
+    }
+    RUN_FAILED
 }

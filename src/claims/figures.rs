@@ -4,15 +4,40 @@
 
 use crate::report::RunSummary;
 
-/// Splits a `measure` entry into its label and its path: `label=path`, where the label has no
-/// `.`; without a label the path is its own label.
+/// The top-level keys of summary.json a path starts with.
+const ROOTS: [&str; 8] = [
+    "total",
+    "populations",
+    "phases",
+    "components",
+    "assertions",
+    "faults",
+    "timings",
+    "provenance",
+];
+
+/// Splits a `measure` entry into its label and its path: `label=path`. Text before the first `=`
+/// that starts with a summary key (`assertions.fails=3 probes.actual`) is part of the path, so a
+/// label may hold dots (`/.env 404s=...`); without a label the path is its own label.
 pub fn measure_label(entry: &str) -> (&str, &str) {
     match entry.split_once('=') {
-        Some((label, path)) if !label.contains('.') && !label.trim().is_empty() => {
+        Some((label, path))
+            if !label.trim().is_empty()
+                && !ROOTS.iter().any(|r| label.starts_with(&format!("{r}."))) =>
+        {
             (label.trim(), path.trim())
         }
         _ => (entry, entry),
     }
+}
+
+/// Whether a measure path is an expression for [`evaluate_in`] (a function of paths, or a path
+/// into another variant's run) rather than a plain path, whose names may hold parentheses.
+pub fn is_expression(path: &str) -> bool {
+    path.starts_with('@')
+        || ["saving(", "ratio(", "diff(", "percent(", "sum("]
+            .iter()
+            .any(|f| path.starts_with(f))
 }
 
 /// Looks up a dotted path (`total.status.429`, `phases.spike.latency_ms.p99`: arrays of named
@@ -76,7 +101,8 @@ pub fn evaluate(s: &RunSummary, expr: &str) -> Result<f64, String> {
 
 /// Evaluates a check's value: a path (`@VARIANT:path` reads another variant's run), or
 /// `saving(A, B)` = (A - B) / A x 100, `ratio(A, B)` = A / B, `diff(A, B)` = A - B,
-/// `percent(A, B)` = A / B x 100, `sum(A, B)` = A + B. Err names what is missing.
+/// `percent(A, B)` = A / B x 100, `sum(A, B)` = A + B, nested (`diff(diff(A, B), C)`). Err
+/// names what is missing.
 pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, String> {
     let expr = expr.trim();
     let Some((func, rest)) = expr.split_once('(') else {
@@ -94,9 +120,7 @@ pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, S
     let args = rest
         .strip_suffix(')')
         .ok_or_else(|| format!("{expr}: missing `)`"))?;
-    let (a, b) = args
-        .split_once(',')
-        .ok_or_else(|| format!("{expr}: two arguments expected"))?;
+    let (a, b) = split_args(args).ok_or_else(|| format!("{expr}: two arguments expected"))?;
     let a = evaluate_in(s, others, a)?;
     let b = evaluate_in(s, others, b)?;
     let v = match func.trim() {
@@ -112,6 +136,21 @@ pub fn evaluate_in(s: &RunSummary, others: &Others, expr: &str) -> Result<f64, S
     } else {
         Err(format!("{expr}: not a number (a divisor is 0)"))
     }
+}
+
+/// Splits `A, B` at the comma outside parentheses, so arguments may be expressions themselves:
+/// `diff(A, B), diff(C, D)`.
+fn split_args(args: &str) -> Option<(&str, &str)> {
+    let mut depth = 0i32;
+    for (i, c) in args.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => return Some((&args[..i], &args[i + 1..])),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether `actual OP limit` holds.
@@ -237,6 +276,14 @@ mod tests {
             evaluate(&s, "sum(total.completed, total.status.200)"),
             Ok(180.0)
         );
+        // arguments may be expressions, in either place
+        assert_eq!(
+            evaluate(
+                &s,
+                "diff(diff(total.completed, total.status.200), sum(total.status.200, total.completed))"
+            ),
+            Ok(-160.0)
+        );
         let mut other = RunSummary::default();
         other.total.completed = 50.0;
         let mut others = Others::new();
@@ -281,6 +328,13 @@ mod tests {
                 "assertions.fails=3 probes.actual"
             )
         );
+        assert_eq!(
+            measure_label("/.env 404s=populations.probe-env.status.404"),
+            ("/.env 404s", "populations.probe-env.status.404")
+        );
+        assert!(is_expression("@at-upstream:components.app.cpu_avg"));
+        assert!(is_expression("saving(a, b)"));
+        assert!(!is_expression("assertions.sync I/O (> 90 req/s).actual"));
         assert_eq!(show(&serde_json::json!(2350.0)), "2350.0");
         assert_eq!(show(&serde_json::json!(7)), "7");
         assert_eq!(show(&serde_json::json!(21.108732872)), "21.1");

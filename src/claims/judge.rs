@@ -231,7 +231,7 @@ pub fn figures_of(run: &Run, entries: &[String], others: &figures::Others) -> St
         .iter()
         .map(|entry| {
             let (label, p) = measure_label(entry);
-            let v = if p.contains('(') {
+            let v = if figures::is_expression(p) {
                 figures::evaluate_in(&run.summary, others, p).map_or("?".into(), figures::show_f64)
             } else {
                 figures::measure(&run.summary, p).map_or("?".into(), |v| figures::show(&v))

@@ -209,6 +209,7 @@ fn a_check_reads_another_variants_run() {
         value: "diff(@before:total.status.502, total.status.502)".into(),
         op: ">=".into(),
         limit: 3.0,
+        reading: None,
     }];
     let policy = Policy::default();
     let j = judge::judge(&c, std::slice::from_ref(&root), &policy);

@@ -16,6 +16,8 @@
 //! assertions = ["..."]                   # [[assert]] names that support the claim
 //! refuted_by = ["..."]                   # [[assert]] names that encode its opposite
 //! checks = [{ name = "CPU saved", value = "saving(components.unpooled.cpu_avg, components.pooled.cpu_avg)", op = ">=", limit = 30 }]
+//! # words without a number: the check states how it reads them (a condition of the verdict)
+//! # checks = [{ name = "…", value = "…", op = ">=", limit = 50, reading = "\"dramatically\" as at least halved" }]
 //! conditions = ["`keepalive 16` in the upstream block (the article's has none)"]
 //! measure = ["total.status.429", "spike p99 ms=phases.spike.latency_ms.p99"]
 //! plot = "cpu"

@@ -92,7 +92,8 @@ fn base() -> String {
 }
 
 /// A threshold from the claim's own numbers: `value OP limit`, `limit` one of the numbers of
-/// the claim's `article` text ("up to 30 %" → 30, "10K req/s" → 10000).
+/// the claim's `article` text ("up to 30 %" → 30, "10K req/s" → 10000), or, for a claim
+/// without a number, a `reading` of its words that is printed as a condition.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
@@ -105,6 +106,11 @@ pub struct Check {
     pub op: String,
     /// The threshold.
     pub limit: f64,
+    /// For a claim that gives no number ("reduces context switching dramatically"): how its
+    /// word is read (`"dramatically" as at least halved`). The limit then need not come from
+    /// the article, and the reading counts as a condition: the verdict is at best "depends".
+    #[serde(default)]
+    pub reading: Option<String>,
 }
 
 /// One parameter swept over variants of the scenario, read as a curve.

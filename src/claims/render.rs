@@ -139,6 +139,12 @@ fn caveats(md: &mut String, j: &Judgement) {
     for cond in &c.conditions {
         let _ = writeln!(md, "- condition the article does not state: {cond}");
     }
+    for r in super::verdict::readings(c) {
+        let _ = writeln!(
+            md,
+            "- the article gives no number: the check reads it as {r}"
+        );
+    }
     if !c.note.is_empty() {
         let _ = writeln!(md, "- caveats: {}", c.note);
     }
@@ -199,8 +205,12 @@ fn details(md: &mut String, lay: &Layout, j: &Judgement) {
     if let Some(r) = &j.judged.run {
         let figs = judge::figures_of(r, &c.measure, &j.others);
         let _ = writeln!(md, "- measured: {figs}");
-        for k in judge::checks_of(c, r, &j.others) {
-            let _ = writeln!(md, "- check (threshold from the article): {k}");
+        for (k, line) in c.checks.iter().zip(judge::checks_of(c, r, &j.others)) {
+            let from = match k.reading.as_deref().filter(|x| !x.trim().is_empty()) {
+                Some(reading) => format!("threshold from reading {reading}"),
+                None => "threshold from the article".to_string(),
+            };
+            let _ = writeln!(md, "- check ({from}): {line}");
         }
     }
     for a in &c.assertions {

@@ -85,13 +85,23 @@ fn evidence(c: &Claim, s: &RunSummary, others: &figures::Others) -> Result<Vec<b
     Ok(results)
 }
 
-/// The conditions of a claim as one phrase: `on a, on b`.
+/// The conditions of a claim as one phrase: `on a; on b`; a check's `reading` of words without
+/// a number is one (`on reading "dramatically" as at least halved`).
 pub fn conditions_phrase(c: &Claim) -> String {
     c.conditions
         .iter()
         .map(|x| format!("on {x}"))
+        .chain(readings(c).map(|r| format!("on reading {r}")))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The readings of the claim's checks (words without a number read as a threshold).
+pub fn readings(c: &Claim) -> impl Iterator<Item = &str> {
+    c.checks
+        .iter()
+        .filter_map(|k| k.reading.as_deref())
+        .filter(|r| !r.trim().is_empty())
 }
 
 /// Decides a claim from one run of its scenario, under the default policy.

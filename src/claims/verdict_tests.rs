@@ -132,12 +132,46 @@ fn thresholds_come_from_the_claims_numbers() {
         value: "saving(components.unpooled.cpu_avg, components.pooled.cpu_avg)".into(),
         op: ">=".into(),
         limit: 30.0,
+        reading: None,
     }];
     assert_eq!(verdict(&c, &s), Verdict::Holds);
     c.checks[0].limit = 31.0;
     assert_eq!(verdict(&c, &s), Verdict::DoesNotHold);
     c.checks[0].value = "saving(components.nope.cpu_avg, components.pooled.cpu_avg)".into();
     assert!(matches!(verdict(&c, &s), Verdict::NotMeasured(_)));
+}
+
+#[test]
+fn a_reading_of_words_without_a_number_is_a_condition() {
+    // "reduces context switching dramatically": read as at least halved; 30 % is not enough
+    let s = run(&[]);
+    let mut c = claim(&[]);
+    c.article = "reduces context switching dramatically".into();
+    c.checks = vec![Check {
+        name: "switches saved".into(),
+        value: "saving(components.unpooled.cpu_avg, components.pooled.cpu_avg)".into(),
+        op: ">=".into(),
+        limit: 50.0,
+        reading: Some("\"dramatically\" as at least halved".into()),
+    }];
+    assert_eq!(verdict(&c, &s), Verdict::DoesNotHold);
+    c.checks[0].limit = 25.0;
+    assert_eq!(
+        verdict(&c, &s),
+        Verdict::Depends("(holds only on reading \"dramatically\" as at least halved)".into())
+    );
+    // the ledger check accepts the limit only with its reading
+    assert!(
+        super::resolve::check(&c, std::path::Path::new("/nonexistent"))
+            .iter()
+            .all(|p| !p.contains("not a number of the article"))
+    );
+    c.checks[0].reading = None;
+    assert!(
+        super::resolve::check(&c, std::path::Path::new("/nonexistent"))
+            .iter()
+            .any(|p| p.contains("not a number of the article"))
+    );
 }
 
 #[test]

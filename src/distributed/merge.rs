@@ -275,6 +275,7 @@ fn run_inner(
             hlog: &run.hlog,
             summary: run.summary.as_ref(),
             samples: &run.samples,
+            run_dir: None,
         },
     );
     let (summary, index) =

@@ -2,6 +2,7 @@
 //! written as `summary.json` and read back by `proxylab compare`.
 
 use crate::results::assertions::{Verdict, summary_counts};
+use crate::results::clients::{ClientFigures, figures, per_client};
 use crate::results::counts::{self, Counts};
 use crate::run::{Marker, RunOutput};
 use crate::scenario::Scenario;
@@ -63,6 +64,10 @@ pub struct Usage {
     pub cpu_max: f64,
     /// Highest RSS, MiB.
     pub rss_max_mib: f64,
+    /// Mean context switches per second (voluntary + involuntary, every thread; absent in runs
+    /// before they were sampled).
+    #[serde(default)]
+    pub csw_avg: f64,
 }
 
 /// The whole `summary.json`.
@@ -98,6 +103,9 @@ pub struct RunSummary {
     /// Commit, start time and how busy the machine was (absent in runs before it was kept).
     #[serde(default)]
     pub provenance: Option<crate::run::machine::Provenance>,
+    /// Per-client figures of the populations with `source_addresses` (by population).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clients: BTreeMap<String, ClientFigures>,
 }
 
 fn traffic(out: &RunOutput, pop: Option<&str>, from: f64, to: f64) -> Traffic {
@@ -161,6 +169,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
     for n in names {
         let cpu = out.samples.rate_stats(&format!("cpu.{n}"), 0.0, f64::MAX);
         let rss = out.samples.values(&format!("rss.{n}"), 0.0, f64::MAX);
+        let csw = out.samples.rate_stats(&format!("csw.{n}"), 0.0, f64::MAX);
         if cpu.is_none() && rss.is_empty() {
             continue;
         }
@@ -170,6 +179,7 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
                 cpu_avg: cpu.map_or(0.0, |c| c.mean),
                 cpu_max: cpu.map_or(0.0, |c| c.max),
                 rss_max_mib: rss.iter().copied().fold(0.0, f64::max),
+                csw_avg: csw.map_or(0.0, |c| c.mean),
             },
         );
     }
@@ -202,7 +212,19 @@ pub fn build(s: &Scenario, out: &RunOutput, verdicts: Vec<Verdict>) -> RunSummar
         assertions: verdicts,
         faults: out.markers.clone(),
         provenance,
+        clients: client_figures(s, out),
     }
+}
+
+/// Per-client figures of every population that has them.
+fn client_figures(s: &Scenario, out: &RunOutput) -> BTreeMap<String, ClientFigures> {
+    let Some(sm) = &out.summary else {
+        return BTreeMap::new();
+    };
+    s.loads
+        .iter()
+        .filter_map(|l| Some((l.name.clone(), figures(&per_client(sm, Some(&l.name)))?)))
+        .collect()
 }
 
 /// The run's provenance with what other processes took: the machine's CPU minus the run's own

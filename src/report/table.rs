@@ -111,6 +111,27 @@ pub fn verdict_rows(s: &RunSummary) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Per-client rows: population, addresses, the most requests of one address, and per outcome
+/// the most one address got (`429: 12 (127.1.0.7)`).
+pub fn client_rows(s: &RunSummary) -> Vec<Vec<String>> {
+    s.clients
+        .iter()
+        .map(|(pop, f)| {
+            let per: Vec<String> = f
+                .max_by_outcome
+                .iter()
+                .map(|(k, (a, n))| format!("{k}: {n} ({a})"))
+                .collect();
+            vec![
+                pop.clone(),
+                f.addresses.to_string(),
+                f.max_requests.to_string(),
+                per.join(", "),
+            ]
+        })
+        .collect()
+}
+
 /// Plain-text table with aligned columns.
 pub fn text(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -157,6 +178,13 @@ pub fn terminal(s: &RunSummary) -> String {
         let mut h = HEADERS;
         h[0] = "phase";
         out.push_str(&text(&h, &phase_rows(s)));
+    }
+    if !s.clients.is_empty() {
+        out.push('\n');
+        out.push_str(&text(
+            &["clients", "addresses", "most requests", "most per outcome"],
+            &client_rows(s),
+        ));
     }
     if !s.assertions.is_empty() {
         out.push('\n');

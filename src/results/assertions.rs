@@ -1,7 +1,9 @@
 //! Assertion verdicts: each `[[assert]]` evaluated over its phase window and population, from
 //! the loadgen's series (counts), its interval log (latency percentiles, merged per window),
-//! its summary (whole-run fallbacks, schedule lag) and the runner's samples (CPU, RSS).
+//! its summary (whole-run fallbacks, schedule lag, session outcomes), the runner's samples (CPU, RSS, context
+//! switches) and the proxy's access logs (`log_lines`).
 
+use super::clients;
 use super::counts::{self, Counts};
 use super::loadgen_out::{HistLog, SeriesRow};
 use crate::run::Samples;
@@ -27,7 +29,7 @@ pub struct Verdict {
     pub limit: f64,
     /// Measured value, in `unit` (None: no data).
     pub actual: Option<f64>,
-    /// `ms`, `fraction`, `count`, `req/s`, `%`, `MiB`.
+    /// `ms`, `fraction`, `count`, `req/s`, `%`, `MiB`, `/s` (context switches).
     pub unit: String,
     /// Whether it held.
     pub passed: bool,
@@ -48,6 +50,8 @@ pub struct Data<'a> {
     pub summary: Option<&'a Summary>,
     /// Runner samples.
     pub samples: &'a Samples,
+    /// The run directory (the proxy's access logs); None for merged shards.
+    pub run_dir: Option<&'a std::path::Path>,
 }
 
 /// The whole-run counts of one population (or `overall`) from the loadgen's summary JSON.
@@ -166,6 +170,20 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             "req/s",
         ),
         Metric::Requests => (counts().map(|c| c.completed), "count"),
+        Metric::UpstreamRate(pool) => {
+            // A cumulative counter: its growth over the samples in the window.
+            let pts: Vec<(f64, f64)> = d
+                .samples
+                .points(&format!("up.{pool}.requests"))
+                .into_iter()
+                .filter(|(t, _)| *t >= from && *t <= to + 0.5)
+                .collect();
+            let rate = match (pts.first(), pts.last()) {
+                (Some(a), Some(b)) if b.0 - a.0 >= 0.5 => Some((b.1 - a.1) / (b.0 - a.0)),
+                _ => None,
+            };
+            (rate, "req/s")
+        }
         Metric::ScheduleLag(max) => {
             if !whole {
                 note = "schedule lag is only known for the whole run; phase ignored".into();
@@ -188,6 +206,28 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             });
             (x, "%")
         }
+        Metric::ClientMax(sel) => {
+            let (v, n) = client_max(d, pop, sel, whole);
+            note = n;
+            (v, "count")
+        }
+        Metric::Clients => {
+            if !whole {
+                note = "client addresses are only known for the whole run; phase ignored".into();
+            }
+            let v = d
+                .summary
+                .map(|sm| clients::per_client(sm, pop).len() as f64)
+                .filter(|n| *n > 0.0);
+            (v, "count")
+        }
+        Metric::Upstream(c, k) => (
+            d.samples
+                .values(&format!("up.{c}.{k}"), from, to + 0.5)
+                .into_iter()
+                .reduce(f64::max),
+            "count",
+        ),
         Metric::RssMax(c) => (
             d.samples
                 .values(&format!("rss.{c}"), from, to + 0.5)
@@ -195,6 +235,20 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
                 .reduce(f64::max),
             "MiB",
         ),
+        Metric::Switches(c) => {
+            let r = d.samples.rate_stats(&format!("csw.{c}"), from, to);
+            (r.map(|r| r.mean), "/s")
+        }
+        Metric::Outcome(_) | Metric::HeaderRate(..) | Metric::LogLines(_) => {
+            let (v, why) = whole_run(s, a, d);
+            if !whole {
+                note = "known for the whole run only; phase ignored".into();
+            }
+            if let Some(why) = why {
+                note = why;
+            }
+            (v, "count")
+        }
     };
     // Limits are stored in base units (µs); report latency in ms.
     let limit = if unit == "ms" {
@@ -222,6 +276,100 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
     }
 }
 
+/// `client_max.status_count.SEL`: the most such responses of any one client address, and a
+/// note naming that address (or why there is no figure).
+fn client_max(
+    d: Data<'_>,
+    pop: Option<&str>,
+    sel: &crate::scenario::metric::StatusSel,
+    whole: bool,
+) -> (Option<f64>, String) {
+    let per = d
+        .summary
+        .map(|sm| clients::per_client(sm, pop))
+        .unwrap_or_default();
+    let phase = if whole {
+        ""
+    } else {
+        "; per-client counts cover the whole run, phase ignored"
+    };
+    match clients::max_by(&per, |k| clients::status_matches(sel, k)) {
+        Some((addr, n)) => (
+            Some(n as f64),
+            format!("{n} from {addr} (of {} client addresses){phase}", per.len()),
+        ),
+        None => (
+            None,
+            "no per-client outcomes: the population needs source_addresses".into(),
+        ),
+    }
+}
+
+/// The metrics known only once the run is over (whole run): session outcomes, recorded
+/// response headers, access-log lines. Returns the value and, without one, why.
+fn whole_run(s: &Scenario, a: &Assertion, d: Data<'_>) -> (Option<f64>, Option<String>) {
+    let pop = a.population.as_deref();
+    match &a.metric {
+        Metric::Outcome(k) => {
+            let v = d.summary.map(|sm| {
+                sm.details
+                    .iter()
+                    .filter(|(name, _)| pop.is_none_or(|p| p == name.as_str()))
+                    .filter_map(|(_, det)| det.outcomes.get(k))
+                    .sum::<u64>() as f64
+            });
+            (v, None)
+        }
+        Metric::HeaderRate(name, text) => {
+            let recorded = s
+                .loads
+                .iter()
+                .filter(|l| pop.is_none_or(|p| p == l.name))
+                .any(|l| {
+                    l.record_headers
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(name))
+                });
+            if !recorded {
+                let why =
+                    format!("no population's `record_headers` names {name}: counted as failed");
+                return (None, Some(why));
+            }
+            let v = d
+                .summary
+                .and_then(|sm| header_rate(sm, pop, name, text.as_deref()));
+            (v, None)
+        }
+        Metric::LogLines(prefix) => {
+            let v = d
+                .run_dir
+                .and_then(|dir| super::access_log::lines(dir, prefix.as_deref()));
+            let why = v.is_none().then(|| {
+                "no access log in the run directory (a file named *access* in the proxy's {{dir}}): counted as failed".to_string()
+            });
+            (v, why)
+        }
+        _ => (None, None),
+    }
+}
+
+/// Header lines named `name` (whose value contains `text`) per completed response of the
+/// population (or all), from the loadgen's recorded headers; None without a response.
+fn header_rate(sm: &Summary, pop: Option<&str>, name: &str, text: Option<&str>) -> Option<f64> {
+    let prefix = format!("{name}: ");
+    let lines: u64 = sm
+        .details
+        .iter()
+        .filter(|(p, _)| pop.is_none_or(|x| x == p.as_str()))
+        .flat_map(|(_, det)| &det.headers)
+        .filter_map(|(k, n)| Some((k.strip_prefix(&prefix)?, n)))
+        .filter(|(value, _)| text.is_none_or(|t| value.contains(t)))
+        .map(|(_, n)| n)
+        .sum();
+    let completed = pop_summary(sm, pop)?.completed;
+    (completed > 0).then(|| lines as f64 / completed as f64)
+}
+
 fn err(c: &Counts, kind: Option<&str>) -> f64 {
     match kind {
         None => c.error_total(),
@@ -238,6 +386,41 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
         "req/s" => format!("{v:.1} req/s"),
         "%" => format!("{v:.1}%"),
         "MiB" => format!("{v:.1} MiB"),
+        "/s" => format!("{v:.0}/s"),
         _ => format!("{v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proxylab_loadgen::record::summary::Details;
+
+    #[test]
+    fn header_rate_is_lines_per_response() {
+        let mut sm = Summary::default();
+        let p = PopulationSummary {
+            completed: 10,
+            ..Default::default()
+        };
+        sm.populations.insert("static".into(), p.clone());
+        sm.overall = p;
+        let headers = [
+            ("cache-control: max-age=2592000", 10),
+            ("cache-control: public, immutable", 10),
+            ("expires: Thu, 01 Jan 2027 00:00:00 GMT", 5),
+        ];
+        let d = Details {
+            headers: headers.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            ..Default::default()
+        };
+        sm.details.insert("static".into(), d);
+        let rate = |name: &str, text: Option<&str>| header_rate(&sm, Some("static"), name, text);
+        assert_eq!(rate("cache-control", None), Some(2.0));
+        assert_eq!(rate("cache-control", Some("immutable")), Some(1.0));
+        assert_eq!(rate("cache-control", Some("no-store")), Some(0.0));
+        assert_eq!(rate("expires", None), Some(0.5));
+        assert_eq!(header_rate(&sm, None, "expires", None), Some(0.5));
+        assert_eq!(header_rate(&sm, Some("other"), "expires", None), None);
     }
 }

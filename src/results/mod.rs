@@ -1,5 +1,8 @@
-//! Results of a run: the loadgen's outputs read back, counts over windows, assertion verdicts.
+//! Results of a run: the loadgen's outputs read back, counts over windows, the proxy's access
+//! logs, assertion verdicts.
 
+pub mod access_log;
 pub mod assertions;
+pub mod clients;
 pub mod counts;
 pub mod loadgen_out;

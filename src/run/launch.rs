@@ -94,6 +94,7 @@ pub fn start_instance(
                 &pool.seed.wrapping_add(u64::from(index)).to_string(),
             ]);
             fake_flags(&mut cmd, pool, run_dir).map_err(|e| StartError::spawn(&name, &log, e))?;
+            limit_memory(&mut cmd, pool, &name, &log);
             let mut p = Proc::spawn(&name, cmd, &log, &pool.cpus)
                 .map_err(|e| StartError::spawn(&name, &log, e))?;
             let line = p
@@ -119,6 +120,7 @@ pub fn start_instance(
             };
             let mut cmd = uvicorn_cmd(pool, port, run_dir);
             cmd.envs(pool.env.iter().map(|(k, v)| (k, v)));
+            limit_memory(&mut cmd, pool, &name, &log);
             let mut p = Proc::spawn(&name, cmd, &log, &pool.cpus)
                 .map_err(|e| StartError::spawn(&name, &log, e))?;
             if !wait_port(port, deadline, || p.exited().is_none()) {
@@ -129,6 +131,20 @@ pub fn start_instance(
             }
             Ok((p, InstancePorts { port, admin: None }))
         }
+    }
+}
+
+/// Applies the pool's `memory_limit` to the instance `cmd` starts and says how, on the console
+/// and in the instance's log.
+fn limit_memory(cmd: &mut Command, pool: &UpstreamPool, name: &str, log: &Path) {
+    let Some(bytes) = pool.memory_limit else {
+        return;
+    };
+    let line = super::memlimit::apply(cmd, name, bytes).describe(name, bytes);
+    eprintln!("proxylab: {line}");
+    if let Ok(mut f) = std::fs::File::options().create(true).append(true).open(log) {
+        use std::io::Write as _;
+        let _ = writeln!(f, "=== proxylab: {line}");
     }
 }
 
@@ -154,6 +170,9 @@ fn fake_flags(cmd: &mut Command, pool: &UpstreamPool, run_dir: &Path) -> std::io
 }
 
 fn fake_flags_inner(cmd: &mut Command, pool: &UpstreamPool) {
+    if let Some(v) = pool.leak_per_request {
+        cmd.args(["--leak-per-request", &v.to_string()]);
+    }
     if let Some(v) = pool.limit_concurrency {
         cmd.args(["--limit-concurrency", &v.to_string()]);
     }

@@ -4,9 +4,11 @@
 
 pub mod child;
 pub mod fault;
+pub mod hold;
 pub mod launch;
 pub mod live;
 pub mod machine;
+pub mod memlimit;
 pub mod os;
 pub mod probe;
 pub mod procstat;

@@ -71,3 +71,45 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// Moves the child into the cgroup whose `cgroup.procs` file is `procs` before it runs
+/// (writing "0" moves the writer), so that it and every process it forks share the cgroup's
+/// memory limit.
+pub fn join_cgroup(cmd: &mut Command, procs: std::ffi::CString) {
+    // SAFETY: runs between fork and exec; open, write and close are async-signal-safe and read
+    // only the C string moved into the closure and a static byte.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let err = std::io::Error::last_os_error();
+            libc::close(fd);
+            if n != 1 {
+                return Err(err);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sets the child's RLIMIT_DATA (soft and hard) to `bytes` before it runs: an allocation that
+/// would grow its writable private memory (heap, anonymous mappings) beyond it fails.
+pub fn limit_data(cmd: &mut Command, bytes: u64) {
+    // SAFETY: runs between fork and exec; setrlimit is async-signal-safe and reads only the
+    // struct on the stack.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

@@ -1,5 +1,6 @@
-//! CPU and memory of process groups from /proc: one pass over `/proc/*/stat` per sample,
-//! summed by process group, so every worker a component forks is counted with it.
+//! CPU, memory and context switches of process groups from /proc: one pass over `/proc/*/stat`
+//! per sample, summed by process group, so every worker a component forks is counted with it;
+//! context switches are summed over every thread (`/proc/PID/task/TID/status`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,6 +11,7 @@ struct Totals {
     ticks: u64,
     rss_pages: u64,
     procs: u32,
+    switches: u64,
 }
 
 /// Turns successive scans into CPU% per process group.
@@ -17,7 +19,7 @@ struct Totals {
 pub struct ProcStat {
     ticks_per_sec: f64,
     page_bytes: u64,
-    last: HashMap<u32, (Instant, u64)>,
+    last: HashMap<u32, (Instant, u64, u64)>,
     last_self: Option<(Instant, u64)>,
 }
 
@@ -30,6 +32,9 @@ pub struct GroupSample {
     pub rss_mib: f64,
     /// Processes in the group.
     pub procs: u32,
+    /// Context switches (voluntary + involuntary, every thread) per second since the previous
+    /// sample.
+    pub switches_per_s: f64,
 }
 
 impl Default for ProcStat {
@@ -41,6 +46,29 @@ impl Default for ProcStat {
             last_self: None,
         }
     }
+}
+
+/// Voluntary plus involuntary context switches in a `/proc/PID/task/TID/status` text.
+fn parse_switches(status: &str) -> u64 {
+    status
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            matches!(k, "voluntary_ctxt_switches" | "nonvoluntary_ctxt_switches")
+                .then(|| v.trim().parse::<u64>().ok())?
+        })
+        .sum()
+}
+
+/// Context switches of every thread of process `pid` (threads that exited are not counted).
+fn process_switches(pid: &str) -> u64 {
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    rd.flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .map(|s| parse_switches(&s))
+        .sum()
 }
 
 /// Parses `/proc/PID/stat`: (pgrp, utime + stime, rss pages).
@@ -92,29 +120,32 @@ impl ProcStat {
                     t.ticks += ticks;
                     t.rss_pages += rss;
                     t.procs += 1;
+                    t.switches += process_switches(n);
                 }
             }
         }
         let mut out = HashMap::new();
         for (pg, t) in totals {
-            let cpu_pct = match self.last.get(&pg) {
-                Some((then, ticks)) => {
+            let (cpu_pct, switches_per_s) = match self.last.get(&pg) {
+                Some((then, ticks, sw)) => {
                     let dt = now.duration_since(*then).as_secs_f64();
                     if dt > 0.0 {
-                        (t.ticks.saturating_sub(*ticks) as f64 / self.ticks_per_sec) / dt * 100.0
+                        let cpu = t.ticks.saturating_sub(*ticks) as f64 / self.ticks_per_sec;
+                        (cpu / dt * 100.0, t.switches.saturating_sub(*sw) as f64 / dt)
                     } else {
-                        0.0
+                        (0.0, 0.0)
                     }
                 }
-                None => 0.0,
+                None => (0.0, 0.0),
             };
-            self.last.insert(pg, (now, t.ticks));
+            self.last.insert(pg, (now, t.ticks, t.switches));
             out.insert(
                 pg,
                 GroupSample {
                     cpu_pct,
                     rss_mib: (t.rss_pages * self.page_bytes) as f64 / (1024.0 * 1024.0),
                     procs: t.procs,
+                    switches_per_s,
                 },
             );
         }
@@ -130,6 +161,27 @@ mod tests {
     fn parses_stat_lines_with_odd_names() {
         let line = "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 100 1000 250 18446744073709551615";
         assert_eq!(parse_stat(line), Some((1234, 12, 250)));
+    }
+
+    #[test]
+    fn sums_both_kinds_of_context_switch() {
+        let status = "Name:\tx\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n";
+        assert_eq!(parse_switches(status), 127);
+        assert_eq!(parse_switches("Name:\tx\n"), 0);
+    }
+
+    #[test]
+    fn counts_own_context_switches() {
+        let me = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (pg, _, _) = parse_stat(&me).unwrap();
+        let mut ps = ProcStat::default();
+        ps.sample(&[pg]);
+        // Sleeping blocks this thread: at least one voluntary switch per sleep.
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let s = ps.sample(&[pg]);
+        assert!(s[&pg].switches_per_s > 0.0, "{:?}", s[&pg]);
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub enum Metric {
     Corrupt,
     /// Completed requests per second over the window.
     AchievedRate,
+    /// Requests per second a fake upstream pool received over the window (its admin
+    /// counters): the origin load behind a cache.
+    UpstreamRate(String),
     /// Completed requests.
     Requests,
     /// Loadgen schedule lag (whole run only): p99 (`false`) or max (`true`), µs.
@@ -67,7 +70,42 @@ pub enum Metric {
     Cpu(String, Stat),
     /// RSS of a component in MiB.
     RssMax(String),
+    /// The most responses with the status that any one client address got (whole run only;
+    /// populations with `source_addresses`).
+    ClientMax(StatusSel),
+    /// Distinct client addresses that sent requests (whole run only).
+    Clients,
+    /// The highest sampled value in the window of a fake upstream counter (`crashes`,
+    /// `restarts`, …) or of `oom_kills` (pools with `memory_limit`), of a pool or `POOL.I`.
+    Upstream(String, String),
+    /// Context switches (voluntary + involuntary, every thread) of a component per second.
+    Switches(String),
+    /// Lines of the proxy's access logs (whole run), all or those whose request target starts
+    /// with the prefix (`log_lines./health`).
+    LogLines(Option<String>),
+    /// Sessions of the loadgen that ended this way (whole run): `closed_by_server` (an idle
+    /// keep-alive connection the server closed during a closed-loop client's think time, or a
+    /// slow client's connection), `held_to_end`, `ws_close_1001`, …
+    Outcome(String),
+    /// Recorded response header lines per response (whole run): `header_rate.NAME` counts
+    /// every `NAME` line, `header_rate.NAME=TEXT` those whose value contains TEXT. Needs the
+    /// population's `record_headers` to name it.
+    HeaderRate(String, Option<String>),
 }
+
+/// The counters `upstream.POOL.KEY` reads (sampled from the fake's admin API and the memory
+/// cgroups).
+pub const UPSTREAM_KEYS: &[&str] = &[
+    "crashes",
+    "restarts",
+    "oom_kills",
+    "requests",
+    "in_flight",
+    "queued",
+    "connections",
+    "workers",
+    "responses_5xx",
+];
 
 /// The unit a metric's limit is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,8 +196,8 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
-corrupt, achieved_rate, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
-rss_max.COMPONENT";
+corrupt, achieved_rate, upstream_rate.POOL, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
+rss_max.COMPONENT, client_max.status_count.CODE|CLASS, clients, upstream.POOL.KEY, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME, header_rate.NAME[=TEXT]";
 
 impl Metric {
     /// Parses a metric name; components are checked later against the scenario.
@@ -191,13 +229,57 @@ impl Metric {
             ("lost", None) => Metric::Lost,
             ("corrupt", None) => Metric::Corrupt,
             ("achieved_rate", None) => Metric::AchievedRate,
+            ("upstream_rate", Some(p)) => Metric::UpstreamRate(p.to_string()),
+            ("upstream_rate", None) => return Err(need("api")),
             ("requests", None) => Metric::Requests,
             ("schedule_lag", Some("p99")) => Metric::ScheduleLag(false),
             ("schedule_lag", Some("max")) => Metric::ScheduleLag(true),
             ("cpu", Some(c)) => Metric::Cpu(c.to_string(), Stat::Avg),
             ("cpu_max", Some(c)) => Metric::Cpu(c.to_string(), Stat::Max),
             ("rss_max", Some(c)) => Metric::RssMax(c.to_string()),
-            ("cpu" | "cpu_max" | "rss_max", None) => return Err(need("proxy")),
+            ("client_max", Some(r)) => match r.split_once('.') {
+                Some(("status_count", c)) => Metric::ClientMax(status_sel(c)?),
+                _ => return Err(need("status_count.429")),
+            },
+            ("client_max", None) => return Err(need("status_count.429")),
+            ("clients", None) => Metric::Clients,
+            ("upstream", Some(r)) => match r.rsplit_once('.') {
+                Some((c, k)) if UPSTREAM_KEYS.contains(&k) => {
+                    Metric::Upstream(c.to_string(), k.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "metric {s:?}: upstream.POOL.KEY with KEY one of {}",
+                        UPSTREAM_KEYS.join(", ")
+                    ));
+                }
+            },
+            ("ctx_switches", Some(c)) => Metric::Switches(c.to_string()),
+            ("cpu" | "cpu_max" | "rss_max" | "ctx_switches", None) => return Err(need("proxy")),
+            ("outcome_count", Some(k)) => Metric::Outcome(k.to_string()),
+            ("header_rate", Some(h)) => {
+                let (name, text) = match h.split_once('=') {
+                    Some((n, t)) => (n, Some(t.to_string())),
+                    None => (h, None),
+                };
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(format!("metric {s:?}: {name:?} is not a header name"));
+                }
+                Metric::HeaderRate(name.to_ascii_lowercase(), text)
+            }
+            ("header_rate", None) => return Err(need("cache-control")),
+            ("outcome_count", None) => return Err(need("closed_by_server")),
+            ("log_lines", None) => Metric::LogLines(None),
+            ("log_lines", Some(p)) if p.starts_with('/') => Metric::LogLines(Some(p.to_string())),
+            ("log_lines", Some(p)) => {
+                return Err(format!(
+                    "metric {s:?}: {p:?} is not a path prefix (e.g. log_lines./health)"
+                ));
+            }
             _ => return Err(format!("unknown metric {s:?}; known: {METRICS_HELP}")),
         })
     }
@@ -205,7 +287,10 @@ impl Metric {
     /// The component a CPU/RSS metric refers to.
     pub fn component(&self) -> Option<&str> {
         match self {
-            Metric::Cpu(c, _) | Metric::RssMax(c) => Some(c),
+            Metric::Cpu(c, _)
+            | Metric::RssMax(c)
+            | Metric::Upstream(c, _)
+            | Metric::Switches(c) => Some(c),
             _ => None,
         }
     }
@@ -219,8 +304,14 @@ impl Metric {
             | Metric::ErrorCount(_)
             | Metric::Lost
             | Metric::Corrupt
-            | Metric::Requests => Unit::Count,
-            Metric::AchievedRate => Unit::PerSecond,
+            | Metric::Requests
+            | Metric::ClientMax(_)
+            | Metric::Clients
+            | Metric::Upstream(..)
+            | Metric::LogLines(_)
+            | Metric::Outcome(_)
+            | Metric::HeaderRate(..) => Unit::Count,
+            Metric::AchievedRate | Metric::Switches(_) | Metric::UpstreamRate(_) => Unit::PerSecond,
             Metric::Cpu(..) => Unit::Percent,
             Metric::RssMax(_) => Unit::Mib,
         }
@@ -241,12 +332,22 @@ impl fmt::Display for Metric {
             Metric::Lost => write!(f, "lost"),
             Metric::Corrupt => write!(f, "corrupt"),
             Metric::AchievedRate => write!(f, "achieved_rate"),
+            Metric::UpstreamRate(p) => write!(f, "upstream_rate.{p}"),
             Metric::Requests => write!(f, "requests"),
             Metric::ScheduleLag(false) => write!(f, "schedule_lag.p99"),
             Metric::ScheduleLag(true) => write!(f, "schedule_lag.max"),
             Metric::Cpu(c, Stat::Avg) => write!(f, "cpu.{c}"),
             Metric::Cpu(c, Stat::Max) => write!(f, "cpu_max.{c}"),
             Metric::RssMax(c) => write!(f, "rss_max.{c}"),
+            Metric::ClientMax(s) => write!(f, "client_max.status_count.{s}"),
+            Metric::Clients => write!(f, "clients"),
+            Metric::Upstream(c, k) => write!(f, "upstream.{c}.{k}"),
+            Metric::Switches(c) => write!(f, "ctx_switches.{c}"),
+            Metric::LogLines(None) => write!(f, "log_lines"),
+            Metric::LogLines(Some(p)) => write!(f, "log_lines.{p}"),
+            Metric::Outcome(k) => write!(f, "outcome_count.{k}"),
+            Metric::HeaderRate(n, None) => write!(f, "header_rate.{n}"),
+            Metric::HeaderRate(n, Some(t)) => write!(f, "header_rate.{n}={t}"),
         }
     }
 }
@@ -332,12 +433,52 @@ mod tests {
             Metric::parse("cpu.proxy").unwrap(),
             Metric::Cpu("proxy".into(), Stat::Avg)
         );
+        assert_eq!(
+            Metric::parse("client_max.status_count.429").unwrap(),
+            Metric::ClientMax(StatusSel::Code(429))
+        );
+        assert_eq!(Metric::parse("clients").unwrap(), Metric::Clients);
+        assert_eq!(
+            Metric::parse("upstream.api.0.crashes").unwrap(),
+            Metric::Upstream("api.0".into(), "crashes".into())
+        );
+        assert_eq!(
+            Metric::parse("ctx_switches.api.0").unwrap(),
+            Metric::Switches("api.0".into())
+        );
+        assert_eq!(Metric::parse("log_lines").unwrap(), Metric::LogLines(None));
+        let health = Metric::parse("log_lines./health.json").unwrap();
+        assert_eq!(health, Metric::LogLines(Some("/health.json".into())));
+        assert_eq!(health.to_string(), "log_lines./health.json");
+        assert_eq!(health.unit(), Unit::Count);
+        assert_eq!(
+            Metric::parse("outcome_count.closed_by_server").unwrap(),
+            Metric::Outcome("closed_by_server".into())
+        );
+        let cc = Metric::parse("header_rate.Cache-Control=public, immutable").unwrap();
+        assert_eq!(
+            cc,
+            Metric::HeaderRate("cache-control".into(), Some("public, immutable".into()))
+        );
+        assert_eq!(
+            cc.to_string(),
+            "header_rate.cache-control=public, immutable"
+        );
         for bad in [
+            "header_rate",
+            "header_rate.cache control",
+            "outcome_count",
+            "ctx_switches",
+            "log_lines.health",
             "latency",
             "latency.x",
             "status_rate.9xx",
             "status_rate.700",
             "cpu",
+            "client_max",
+            "client_max.latency.p99",
+            "upstream.api",
+            "upstream.api.bogus",
             "foo",
         ] {
             assert!(Metric::parse(bad).is_err(), "{bad}");

@@ -159,6 +159,10 @@ pub struct UpstreamPool {
     pub flags: Vec<String>,
     /// CPU pinning.
     pub cpus: Vec<usize>,
+    /// `leak_per_request` (fake only): bytes each request leaks.
+    pub leak_per_request: Option<u64>,
+    /// `memory_limit`: bytes per instance (a memory cgroup, or RLIMIT_AS per process).
+    pub memory_limit: Option<u64>,
     /// Restart any exited instance after this delay (systemd `Restart=always` + `RestartSec`).
     pub restart_sec: Option<Duration>,
     /// An instance exiting by itself is not an error (e.g. `limit_max_requests` without a
@@ -214,6 +218,8 @@ pub struct LoadSpec {
     pub behaviour: Behaviour,
     /// Clients come from this many loopback addresses (None: the kernel's choice).
     pub source_addresses: Option<u32>,
+    /// Response headers whose values the loadgen counts (`header_rate` assertions).
+    pub record_headers: Vec<String>,
 }
 
 /// What a fault does.
@@ -244,6 +250,11 @@ pub enum FaultAction {
     ResumeAccepting,
     /// Admin API: crash one worker.
     CrashWorker,
+    /// Admin API: crash every worker (the supervisor keeps the listening socket).
+    CrashWorkers,
+    /// A `[[service]]`: the runner holds this many idle client connections (released after
+    /// `for`), so the server's connection limit is reached.
+    HoldConnections(u32),
     /// Reload the proxy with another config template (SIGHUP).
     Reload(PathBuf),
     /// A network fault on a link, carried out by the in-path relay (removed after `for`).
@@ -275,6 +286,9 @@ pub enum Hop {
     ProxyPool(String),
     /// `proxy->POOL.I`: one instance.
     ProxyInstance(String, u32),
+    /// `apps->SERVICE`: every upstream's connections to a `[[service]]` (the URL the apps get
+    /// names the relay).
+    AppsService(String),
 }
 
 impl std::fmt::Display for Hop {
@@ -283,6 +297,7 @@ impl std::fmt::Display for Hop {
             Hop::ClientProxy => write!(f, "loadgen->proxy"),
             Hop::ProxyPool(p) => write!(f, "proxy->{p}"),
             Hop::ProxyInstance(p, i) => write!(f, "proxy->{p}.{i}"),
+            Hop::AppsService(s) => write!(f, "apps->{s}"),
         }
     }
 }

@@ -195,6 +195,10 @@ pub struct RawUpstream {
     pub restart_sec: Option<Dur>,
     #[serde(default)]
     pub may_exit: bool,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub leak_per_request: Option<Spanned<toml::Value>>,
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub memory_limit: Option<Spanned<toml::Value>>,
 }
 
 /// `[[load]]`: one client population.
@@ -222,6 +226,7 @@ pub struct RawLoad {
     pub requests: Option<Vec<RequestSpec>>,
     pub behaviour: Option<Behaviour>,
     pub source_addresses: Option<u32>,
+    pub record_headers: Option<Vec<String>>,
 }
 
 /// `[[fault]]`.
@@ -267,6 +272,9 @@ pub struct RawFault {
     pub toxicity: Option<Spanned<f64>>,
     #[schemars(with = "Option<String>")]
     pub mode: Option<Spanned<String>>,
+    /// `hold_connections`: how many.
+    #[schemars(with = "Option<u32>")]
+    pub connections: Option<Spanned<u32>>,
 }
 
 /// `[[phase]]`.

@@ -1,25 +1,24 @@
-//! Ports and raw byte exchanges on loopback.
+//! Ports (`proxylab_harness`) and raw byte exchanges on loopback.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (for programs that cannot bind port 0,
 /// such as nginx). Bind it soon; a collision shows up as a bind error of that program.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    proxylab_harness::free_port().expect("bind 127.0.0.1:0")
 }
 
 /// Waits until a TCP connect to `addr` succeeds, polling for at most `timeout`.
 pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> std::io::Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(_) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
+    if proxylab_harness::wait_port(addr, Instant::now() + timeout, || true) {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{addr} not accepting after {timeout:?}"),
+        ))
     }
 }
 

@@ -1,11 +1,10 @@
-//! Real nginx for differential tests: a temporary prefix, free ports written into the config,
-//! `daemon off`, killed on drop.
+//! Real nginx for differential tests (`proxylab_harness::nginx`: a temporary prefix, free
+//! ports written into the config, `daemon off`), killed on drop.
 
-use crate::{Proc, free_port, require, wait_for_port};
+use crate::{Proc, require};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 /// A running nginx started by a test.
 pub struct Nginx {
@@ -48,42 +47,19 @@ impl Nginx {
         let bin = require("nginx", "apt-get install nginx")?;
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            let dir = tempfile::Builder::new()
-                .prefix("proxylab-nginx-")
-                .tempdir()
-                .expect("tempdir");
-            let ports = [free_port(), free_port(), free_port()];
-            let text = conf
-                .replace("{PORT}", &ports[0].to_string())
-                .replace("{PORT2}", &ports[1].to_string())
-                .replace("{PORT3}", &ports[2].to_string())
-                .replace("{DIR}", &dir.path().display().to_string());
-            let conf_path = dir.path().join("nginx.conf");
-            std::fs::write(&conf_path, text).expect("write nginx.conf");
-            let mut cmd = Command::new(&bin);
-            cmd.arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf_path)
-                .args(["-g", "daemon off;"]);
-            let mut proc = Proc::spawn("nginx", cmd).expect("spawn nginx");
-            let addr: SocketAddr = ([127, 0, 0, 1], ports[0]).into();
-            if wait_for_port(addr, Duration::from_secs(10)).is_ok()
-                && proc.wait_exit(Duration::ZERO).is_none()
-            {
-                return Some(Nginx {
-                    proc,
-                    dir,
-                    ports,
-                    bin,
-                });
+            match proxylab_harness::nginx::start(&bin, conf, "proxylab-nginx-", None) {
+                Ok(s) => {
+                    let stderr = s.dir.path().join(proxylab_harness::nginx::STDERR_FILE);
+                    return Some(Nginx {
+                        proc: Proc::adopt(s.child, stderr),
+                        dir: s.dir,
+                        ports: s.ports,
+                        bin,
+                    });
+                }
+                Err(e) => last_err = e.log,
             }
-            let _ = proc.wait_exit(Duration::from_secs(2));
-            last_err = format!(
-                "{}\n{}",
-                proc.stderr_log(),
-                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
-            );
+            // A port taken between its probe and nginx's bind: try other ports.
             if !last_err.contains("Address already in use") {
                 break;
             }

@@ -1,6 +1,7 @@
 //! The fake FastAPI application: the route table (serde [`spec`], checked by [`validate`]) and
 //! route matching. The built-in httpbin-style routes live in `crate::worker::builtin`.
 
+pub mod require;
 pub mod spec;
 pub mod validate;
 
@@ -59,8 +60,12 @@ pub struct Route {
     pub chunked: bool,
     /// Health route (admin can make it answer 503).
     pub health: bool,
+    /// Upgrade requests on this route get the WebSocket echo.
+    pub websocket: bool,
     /// Cumulative fault thresholds.
     pub faults: Faults,
+    /// Forwarded headers the request must carry (else 412).
+    pub require: Vec<require::Requirement>,
 }
 
 /// Fault probabilities as cumulative thresholds on one uniform draw.
@@ -112,6 +117,15 @@ impl App {
     /// Finds the first table route matching `method` and `path`. Returns the route index.
     pub fn find(&self, method: &str, path: &str) -> Option<usize> {
         self.routes.iter().position(|r| r.matches(method, path))
+    }
+
+    /// Whether an upgrade request for `path` gets the WebSocket echo: a table route marked
+    /// `websocket` matches it, or the default routes' `/ws` does.
+    pub fn websocket_at(&self, path: &str) -> bool {
+        match self.find("GET", path) {
+            Some(i) => self.routes[i].websocket,
+            None => self.include_default_routes && path == "/ws",
+        }
     }
 
     /// Whether some table route has this path under another method (for 405).

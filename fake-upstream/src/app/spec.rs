@@ -15,6 +15,7 @@
 //! body_bytes = 2048                      # or body = "text"; default {"message":"Hello World"}
 //! headers = { "x-app" = "demo" }
 //! faults = { error_500 = 0.01, reset = 0.001 }
+//! require_headers = { host = "api.sivaro.com", "x-forwarded-for" = "*" }   # else 412
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -77,9 +78,19 @@ pub struct RouteSpec {
     /// This route is the health route that the admin API can turn unhealthy (503).
     #[serde(default)]
     pub health: bool,
+    /// A WebSocket endpoint: an upgrade request (`GET` with `Upgrade: websocket`) on this
+    /// route gets the echo of the built-in `/ws` (uvicorn's pings and close codes) instead of
+    /// the route's response; plain requests get the response. Default false.
+    #[serde(default)]
+    pub websocket: bool,
     /// Fault rates for this route.
     #[serde(default)]
     pub faults: FaultSpec,
+    /// Forwarded headers the app needs from the proxy: `host`, `x-forwarded-for`,
+    /// `x-forwarded-proto`, each `"*"` (present) or the exact value; a request without them
+    /// is answered 412 with the missing names.
+    #[serde(default)]
+    pub require_headers: BTreeMap<String, String>,
 }
 
 fn default_method() -> String {

@@ -174,6 +174,7 @@ impl RouteSpec {
                 .unwrap_or_else(|| content_type.to_string()),
         );
         let faults = faults(&self.faults, &format!("{key}.faults"))?;
+        let require = super::require::parse(&self.require_headers, key)?;
         Ok(Route {
             name: format!("{} {}", self.method, self.path),
             method,
@@ -187,7 +188,9 @@ impl RouteSpec {
             content_type,
             chunked: self.chunked,
             health: self.health,
+            websocket: self.websocket,
             faults,
+            require,
         })
     }
 }
@@ -392,5 +395,22 @@ faults = { error_500 = 0.01, reset = 0.001 }
         let app = parse_str("[[routes]]\npath = \"/\"\n", "t").expect("valid");
         assert_eq!(app.find("GET", "/"), Some(0));
         assert_eq!(app.find("GET", "/x"), None);
+    }
+
+    #[test]
+    fn websocket_routes_take_upgrades_and_default_ws_stays() {
+        let app = parse_str(
+            "include_default_routes = false\n[[routes]]\nmethod = \"*\"\npath = \"/chat/{room}\"\nwebsocket = true\n[[routes]]\npath = \"/ws\"\n",
+            "t",
+        )
+        .expect("valid");
+        assert!(app.websocket_at("/chat/lobby"));
+        assert!(
+            !app.websocket_at("/ws"),
+            "a table route without websocket wins"
+        );
+        assert!(!app.websocket_at("/other"));
+        let default = parse_str("[[routes]]\npath = \"/x\"\n", "t").expect("valid");
+        assert!(default.websocket_at("/ws") && !default.websocket_at("/x"));
     }
 }

@@ -26,6 +26,8 @@ pub struct RequestHead {
     pub websocket: bool,
     /// `Sec-WebSocket-Key`.
     pub ws_key: Option<String>,
+    /// `Host`, `X-Forwarded-For`, `X-Forwarded-Proto` as received (routes may require them).
+    pub forwarded: [Option<String>; 3],
 }
 
 /// How the request body is framed.
@@ -44,6 +46,9 @@ pub enum BodyKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid HTTP request")]
 pub struct BadRequest;
+
+/// The forwarded headers kept in [`RequestHead::forwarded`], in that order.
+pub const FORWARDED: [&str; 3] = ["host", "x-forwarded-for", "x-forwarded-proto"];
 
 /// Parses a complete request head at the start of `buf`; `Ok(None)` when more bytes are needed.
 pub fn parse_head(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, BadRequest> {
@@ -126,6 +131,8 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, BadRequest> {
             upgrade_ws = value.trim().eq_ignore_ascii_case("websocket");
         } else if name.eq_ignore_ascii_case("sec-websocket-key") {
             head.ws_key = Some(value.trim().to_string());
+        } else if let Some(i) = FORWARDED.iter().position(|f| name.eq_ignore_ascii_case(f)) {
+            head.forwarded[i] = Some(value.trim().to_string());
         }
     }
     if chunked && length.is_some() {

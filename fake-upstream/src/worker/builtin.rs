@@ -53,7 +53,10 @@ pub(crate) fn slot(w: &Worker, b: usize) -> usize {
 /// Decides how to answer `head`.
 pub(crate) fn dispatch(w: &Worker, head: &RequestHead) -> Plan {
     if let Some(i) = w.app.find(&head.method, &head.path) {
-        return table_plan(w, i);
+        return match unmet_requirements(&w.app.routes[i], head) {
+            Some(resp) => Plan::ready(i, resp),
+            None => table_plan(w, i),
+        };
     }
     if w.app.include_default_routes
         && let Some(plan) = builtin(w, head)
@@ -72,6 +75,27 @@ pub(crate) fn dispatch(w: &Worker, head: &RequestHead) -> Plan {
         slot(w, NOT_FOUND),
         Response::json(404, &b"{\"detail\":\"Not Found\"}"[..]),
     )
+}
+
+/// The 412 of a route whose `require_headers` the request does not meet (None: met).
+fn unmet_requirements(r: &Route, head: &RequestHead) -> Option<Response> {
+    if r.require.is_empty() {
+        return None;
+    }
+    let [host, xff, xfp] = &head.forwarded;
+    let seen = crate::app::require::Seen {
+        host: host.as_deref(),
+        x_forwarded_for: xff.as_deref(),
+        x_forwarded_proto: xfp.as_deref(),
+    };
+    let missing = crate::app::require::unmet(&r.require, &seen);
+    (!missing.is_empty()).then(|| {
+        let body = format!(
+            "{{\"detail\":\"missing or wrong: {}\"}}",
+            missing.join(", ")
+        );
+        Response::json(412, body.into_bytes())
+    })
 }
 
 fn allowed(path: &str) -> &'static str {

@@ -175,11 +175,7 @@ impl Conn {
     /// Handles one request whose head was just parsed.
     async fn request(&mut self, head: RequestHead) -> Next {
         let w = self.w.clone();
-        if head.websocket
-            && w.app.include_default_routes
-            && head.path == "/ws"
-            && head.method == "GET"
-        {
+        if head.websocket && head.method == "GET" && w.app.websocket_at(&head.path) {
             super::ws::serve(self, head).await;
             return Next::Abort;
         }

@@ -73,8 +73,19 @@ pub(crate) fn spin(d: Duration) {
     }
 }
 
+/// `--leak-per-request`: allocates `bytes`, writes every page (so they count as resident
+/// memory, not just address space) and never frees them, like an app that appends to a global
+/// cache on every request. An allocation the memory limit refuses aborts the worker, as Python's
+/// MemoryError-then-crash or the kernel's OOM kill would end it.
+pub(crate) fn leak(bytes: usize) {
+    if bytes > 0 {
+        std::mem::forget(vec![0xA5u8; bytes]);
+    }
+}
+
 /// Does the plan's work. Holds a threadpool slot (and a pool connection for `db`) meanwhile.
 pub(crate) async fn work(w: &Worker, plan: &Plan) -> Waited {
+    leak(w.cfg.leak_per_request);
     spin(w.cfg.cpu_overhead + plan.cpu);
     match plan.kind {
         Kind::Async if plan.latency.is_zero() => Waited::Done,

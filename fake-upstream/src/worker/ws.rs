@@ -1,6 +1,7 @@
-//! `GET /ws`: WebSocket echo with uvicorn's keepalive (PING every `--ws-ping-interval`, CLOSE
-//! 1011 when no PONG within `--ws-ping-timeout`), `--ws-max-size` (CLOSE 1009 above it) and
-//! CLOSE 1012 on server shutdown. Upgrades bypass `--limit-concurrency` but count as tasks.
+//! `GET /ws` and table routes marked `websocket`: WebSocket echo with uvicorn's keepalive
+//! (PING every `--ws-ping-interval`, CLOSE 1011 when no PONG within `--ws-ping-timeout`),
+//! `--ws-max-size` (CLOSE 1009 above it) and CLOSE 1012 on server shutdown. Upgrades bypass
+//! `--limit-concurrency` but count as tasks.
 
 use super::conn::{Conn, TaskGuard};
 use crate::wire::request::RequestHead;

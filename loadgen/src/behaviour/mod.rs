@@ -5,6 +5,7 @@ mod h2abuse;
 mod normal;
 mod slow;
 mod throttle;
+pub mod tls_hello;
 mod ws;
 
 use crate::engine::ctx::{Conn, PopCtx};
@@ -74,6 +75,9 @@ pub async fn run_session(ctx: &PopCtx, intended: Instant, seq: u64, slot: &mut O
             backoff,
             websocket,
         } => ws::reconnect(ctx, intended, seq, hold.get(), backoff.get(), *websocket).await,
+        Behaviour::TlsHello { version, ciphers } => {
+            tls_hello::run(ctx, intended, *version, *ciphers).await
+        }
         Behaviour::H2Abuse { attack, hold } => {
             h2abuse::run(ctx, intended, *attack, hold.get()).await
         }

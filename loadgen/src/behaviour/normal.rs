@@ -15,9 +15,21 @@ pub(super) async fn run(ctx: &PopCtx, intended: Instant, seq: u64, slot: &mut Op
     let done = Instant::now();
     let rec = &ctx.rec;
     let (limit, _) = ctx.ps().per_conn_limit();
+    if let Some(a) = slot.as_ref().and_then(Conn::source) {
+        match &res {
+            Ok(Ok(r)) => rec.source(a, &r.status.to_string()),
+            Ok(Err(kind)) => rec.source(a, kind.as_str()),
+            Err(_) => rec.source(a, ErrorKind::ReadTimeout.as_str()),
+        }
+    }
     match res {
         Ok(Ok(r)) => {
             rec.response(r.status, r.verified, intended, sent_at, done);
+            if let Some(Conn::H1 { c, .. }) = slot.as_mut() {
+                for (i, v) in c.seen.drain(..) {
+                    rec.header(&c.watch[i], &v);
+                }
+            }
             let exhausted = match slot {
                 Some(Conn::H1 { c, .. }) => limit.is_some_and(|l| c.served >= l),
                 _ => false,
@@ -66,6 +78,14 @@ async fn exchange(
             let bytes = spec.h1_bytes(ep, &ps.endpoints[ep], seq, rand, close);
             if c.has_buffered() {
                 return Err(ErrorKind::Protocol);
+            }
+            if c.watch.is_empty() && !ps.pop.record_headers.is_empty() {
+                c.watch = ps
+                    .pop
+                    .record_headers
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect();
             }
             *sent_at = Instant::now();
             c.send(&bytes).await?;

@@ -179,6 +179,7 @@ fn from_flags(a: &Args) -> Result<Plan, String> {
             requests: vec![request],
             behaviour,
             source_addresses: None,
+            record_headers: Vec::new(),
         }],
     })
 }

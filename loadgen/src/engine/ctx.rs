@@ -7,6 +7,7 @@ use crate::record::Rec;
 use crate::transport::{ErrorKind, Stream, h1::H1Conn, h2conn};
 use rand::{RngExt, SeedableRng, rngs::SmallRng};
 use std::cell::{Cell, RefCell};
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -65,6 +66,8 @@ pub enum Conn {
         c: H1Conn<Stream>,
         /// Endpoint index.
         ep: usize,
+        /// Source address (`source_addresses`), for per-client outcomes.
+        src: Option<Ipv4Addr>,
         /// Gauge.
         _t: ConnTrack,
     },
@@ -74,6 +77,8 @@ pub enum Conn {
         h: h2conn::H2Handle,
         /// Endpoint index.
         ep: usize,
+        /// Source address (`source_addresses`), for per-client outcomes.
+        src: Option<Ipv4Addr>,
         /// Gauge, shared by the clones of the handle.
         t: Rc<ConnTrack>,
     },
@@ -84,6 +89,13 @@ impl Conn {
     pub fn ep(&self) -> usize {
         match self {
             Conn::H1 { ep, .. } | Conn::H2 { ep, .. } => *ep,
+        }
+    }
+
+    /// The source address this connection was opened from (with `source_addresses`).
+    pub fn source(&self) -> Option<Ipv4Addr> {
+        match self {
+            Conn::H1 { src, .. } | Conn::H2 { src, .. } => *src,
         }
     }
 }
@@ -150,36 +162,61 @@ impl PopCtx {
         i % self.ps().endpoints.len()
     }
 
+    /// One of the population's `source_addresses`, drawn at random (None: the kernel's choice).
+    pub fn pick_source(&self) -> Option<Ipv4Addr> {
+        self.ps().pop.source_addresses.map(|n| {
+            let i = (self.rand() % u64::from(n.max(1))) as u32;
+            crate::plan::source_address(i)
+        })
+    }
+
     /// Opens a raw stream to endpoint `ep` (optionally with a small receive buffer).
     pub async fn connect_stream(
         &self,
         ep: usize,
         recv_buffer: Option<u32>,
     ) -> Result<Stream, ErrorKind> {
+        self.connect_stream_from(ep, recv_buffer, self.pick_source())
+            .await
+    }
+
+    async fn connect_stream_from(
+        &self,
+        ep: usize,
+        recv_buffer: Option<u32>,
+        source: Option<Ipv4Addr>,
+    ) -> Result<Stream, ErrorKind> {
         let ps = self.ps();
-        let source = ps.pop.source_addresses.map(|n| {
-            let i = (self.rand() % u64::from(n.max(1))) as u32;
-            std::net::IpAddr::V4(crate::plan::source_address(i))
-        });
         ps.connector
-            .connect_from(&ps.endpoints[ep], recv_buffer, source)
+            .connect_from(&ps.endpoints[ep], recv_buffer, source.map(IpAddr::V4))
             .await
     }
 
     /// Opens a request connection (HTTP/1.1 or HTTP/2 per the plan) to endpoint `ep`.
     pub async fn connect(&self, ep: usize) -> Result<Conn, ErrorKind> {
-        let stream = self.connect_stream(ep, None).await?;
+        let src = self.pick_source();
+        let stream = match self.connect_stream_from(ep, None, src).await {
+            Ok(s) => s,
+            Err(k) => {
+                if let Some(a) = src {
+                    self.rec.source(a, k.as_str());
+                }
+                return Err(k);
+            }
+        };
         if self.ps().h2 {
             let h = h2conn::handshake(stream).await?;
             Ok(Conn::H2 {
                 h,
                 ep,
+                src,
                 t: Rc::new(ConnTrack::new(&self.rec)),
             })
         } else {
             Ok(Conn::H1 {
                 c: H1Conn::new(stream),
                 ep,
+                src,
                 _t: ConnTrack::new(&self.rec),
             })
         }

@@ -112,13 +112,17 @@ pub async fn closed_client(ctx: Rc<PopCtx>, client: u64, clients: u64) {
         ctx.rec.end();
         seq += clients;
         if !think.is_zero() {
+            let idle_from = Instant::now();
             tokio::select! {
                 _ = tokio::time::sleep(think) => {}
                 _ = ctx.stop.wait() => break,
             }
-            // A connection the server closed during the think time is not reused.
+            // A connection the server closed during the think time is not reused; counted as
+            // the outcome `closed_by_server` (held: the idle time it was seen closed after).
             if matches!(&slot, Some(super::ctx::Conn::H1 { c, .. }) if c.io.is_stale()) {
                 slot = None;
+                ctx.rec
+                    .outcome("closed_by_server", idle_from, Instant::now());
             }
         }
     }

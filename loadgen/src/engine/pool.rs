@@ -108,9 +108,10 @@ impl Pool {
         let i = self.h2_rr.get();
         self.h2_rr.set(i.wrapping_add(1));
         let slot = match &idle[i % idle.len()] {
-            Conn::H2 { h, ep, t } => Some(Conn::H2 {
+            Conn::H2 { h, ep, src, t } => Some(Conn::H2 {
                 h: h.clone(),
                 ep: *ep,
+                src: *src,
                 t: t.clone(),
             }),
             Conn::H1 { .. } => None,

@@ -98,6 +98,17 @@ pub enum Behaviour {
         #[serde(default)]
         websocket: bool,
     },
+    /// A TLS scanner's probe: each session writes one ClientHello for `version` offering the
+    /// `ciphers` class and records the answer as an outcome (`accepted_TLSv1.2_0xc02f`: the
+    /// version and suite the server chose; `refused_alert_70`, `refused_closed`,
+    /// `refused_reset`). Needs an `https://` target; no request is sent.
+    TlsHello {
+        /// Protocol version offered (`"1.0"`, `"1.1"`, `"1.2"`, `"1.3"`).
+        version: TlsVersion,
+        /// Cipher suites offered (`modern`, `cbc`, `rsa`, `legacy`, `all`). Default `all`.
+        #[serde(default)]
+        ciphers: TlsCipherClass,
+    },
     /// One of the known HTTP/2 attacks on each connection (rapid reset, CONTINUATION flood,
     /// HPACK bomb, SETTINGS or PING flood, zero-window stall, stream exhaustion), written frame
     /// by frame, for `hold` or until the server closes. Needs `protocol = "h2"` or `"h2c"`.
@@ -131,6 +142,7 @@ impl Behaviour {
             Behaviour::WsChatty { .. } => "ws_chatty",
             Behaviour::ReconnectStorm { .. } => "reconnect_storm",
             Behaviour::H2Abuse { .. } => "h2_abuse",
+            Behaviour::TlsHello { .. } => "tls_hello",
         }
     }
 
@@ -153,12 +165,49 @@ impl Behaviour {
             self,
             Behaviour::Normal {}
                 | Behaviour::H2Abuse { .. }
+                | Behaviour::TlsHello { .. }
                 | Behaviour::ReconnectStorm {
                     websocket: false,
                     ..
                 }
         )
     }
+}
+
+/// A TLS protocol version offered by `tls_hello`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum TlsVersion {
+    /// TLS 1.0 (deprecated, RFC 8996).
+    #[serde(rename = "1.0")]
+    V1_0,
+    /// TLS 1.1 (deprecated, RFC 8996).
+    #[serde(rename = "1.1")]
+    V1_1,
+    /// TLS 1.2.
+    #[serde(rename = "1.2")]
+    V1_2,
+    /// TLS 1.3.
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+/// The cipher suites `tls_hello` offers.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsCipherClass {
+    /// ECDHE with AES-GCM or ChaCha20-Poly1305, and the TLS 1.3 suites.
+    Modern,
+    /// ECDHE with AES-CBC.
+    Cbc,
+    /// Static RSA key exchange (no forward secrecy).
+    Rsa,
+    /// 3DES, RC4, NULL, EXPORT and anonymous suites.
+    Legacy,
+    /// All of the above.
+    #[default]
+    All,
 }
 
 fn d1s() -> Dur {

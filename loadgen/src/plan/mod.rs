@@ -14,7 +14,7 @@ mod stage_syntax;
 mod target;
 mod validate;
 
-pub use behaviour::Behaviour;
+pub use behaviour::{Behaviour, TlsCipherClass, TlsVersion};
 pub use dur::Dur;
 pub use load::{Arrivals, ConnectionPolicy, Load, Stage};
 pub use shard::{INDEX_ENV, index_from, index_from_env, parse_shard};
@@ -147,7 +147,15 @@ pub struct Population {
     /// them, drawn at random; see [`source_address`]). Default: the kernel's choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_addresses: Option<u32>,
+    /// Response headers whose values are counted (summary `details.NAME.headers`, `name: value`
+    /// → header lines), e.g. `["cache-control", "expires"]`. HTTP/1.1 responses only; at most
+    /// [`MAX_RECORD_HEADERS`]. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_headers: Vec<String>,
 }
+
+/// Most response headers a population may record.
+pub const MAX_RECORD_HEADERS: usize = 8;
 
 /// Most source addresses a population may use.
 pub const MAX_SOURCE_ADDRESSES: u32 = 1_000_000;

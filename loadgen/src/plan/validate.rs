@@ -101,6 +101,21 @@ impl Plan {
                 super::MAX_SOURCE_ADDRESSES
             )));
         }
+        let bad_name = |n: &String| {
+            n.is_empty()
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if p.record_headers.len() > super::MAX_RECORD_HEADERS
+            || p.record_headers.iter().any(bad_name)
+        {
+            return Err(inv(format!(
+                "population {:?}: record_headers takes at most {} header names (letters, digits, `-`)",
+                p.name,
+                super::MAX_RECORD_HEADERS
+            )));
+        }
         if p.duration.is_some_and(|d| d.get().is_zero()) || p.max_requests == Some(0) {
             return Err(inv("duration and max_requests must be > 0".into()));
         }
@@ -178,6 +193,14 @@ impl Plan {
                     .to_string(),
             ));
         }
+        if matches!(p.behaviour, Behaviour::TlsHello { .. })
+            && self
+                .targets_of(p)
+                .iter()
+                .any(|t| Target::parse(t).is_ok_and(|t| !t.tls))
+        {
+            return Err(inv("behaviour tls_hello needs https:// targets".to_string()));
+        }
         validate_behaviour(&p.behaviour)
     }
 }
@@ -252,7 +275,7 @@ fn validate_behaviour(b: &Behaviour) -> Result<(), PlanError> {
             positive("message_bytes", *message_bytes > 0)?;
             positive("hold", !hold.get().is_zero())
         }
-        Behaviour::ReconnectStorm { .. } => Ok(()),
+        Behaviour::ReconnectStorm { .. } | Behaviour::TlsHello { .. } => Ok(()),
         Behaviour::H2Abuse { hold, .. } => positive("hold", !hold.get().is_zero()),
     }
 }

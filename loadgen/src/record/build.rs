@@ -60,6 +60,12 @@ pub fn details(s: &Stats, behaviour: &str) -> Details {
         held_us: percentiles(&s.held),
         ws_rtt_us: percentiles(&s.ws_rtt),
         bodies_verified: s.verified,
+        by_source: s
+            .by_source
+            .iter()
+            .map(|(a, per)| (a.to_string(), per.clone()))
+            .collect(),
+        headers: s.headers.clone(),
         hdr: BTreeMap::new(),
     }
 }

@@ -4,6 +4,7 @@
 use crate::transport::ErrorKind;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 /// Status codes are counted in a flat array indexed by code (0..=599).
 pub const STATUS_SLOTS: usize = 600;
@@ -50,6 +51,10 @@ pub struct Stats {
     pub verified: u64,
     /// Session outcomes (behaviours).
     pub outcomes: BTreeMap<String, u64>,
+    /// Per client address (`source_addresses`): status code or error kind → count.
+    pub by_source: BTreeMap<Ipv4Addr, BTreeMap<String, u64>>,
+    /// Recorded response headers: `name: value` → count.
+    pub headers: BTreeMap<String, u64>,
     /// Gauge: requests in flight at the end of the interval.
     pub in_flight: i64,
     /// Gauge: open connections at the end of the interval.
@@ -74,6 +79,8 @@ impl Default for Stats {
             conns_opened: 0,
             verified: 0,
             outcomes: BTreeMap::new(),
+            by_source: BTreeMap::new(),
+            headers: BTreeMap::new(),
             in_flight: 0,
             open_conns: 0,
             waiting: 0,
@@ -102,6 +109,15 @@ impl Stats {
         self.verified += o.verified;
         for (k, v) in &o.outcomes {
             *self.outcomes.entry(k.clone()).or_default() += v;
+        }
+        for (a, per) in &o.by_source {
+            let mine = self.by_source.entry(*a).or_default();
+            for (k, v) in per {
+                *mine.entry(k.clone()).or_default() += v;
+            }
+        }
+        for (k, v) in &o.headers {
+            *self.headers.entry(k.clone()).or_default() += v;
         }
         self.in_flight += o.in_flight;
         self.open_conns += o.open_conns;

@@ -85,6 +85,14 @@ pub struct Details {
     pub ws_rtt_us: Percentiles,
     /// Bodies verified against `x-body-sha256`.
     pub bodies_verified: u64,
+    /// Outcomes per client address, when the population has `source_addresses`: address →
+    /// status code (`"429"`) or error kind (`"reset"`) → count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_source: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Response headers the population records (`record_headers`): `name: value` → count of
+    /// header lines (a response with two Cache-Control lines counts two).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, u64>,
     /// The run's histograms (`latency`, `service`, `lag`, `held`, `ws_rtt`), V2-deflate
     /// serialized and hex-encoded, so that `proxylab loadgen merge` can merge shards exactly.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -7,6 +7,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Instant;
 
+/// Distinct `name: value` keys of recorded response headers kept per thread and interval.
+pub const MAX_HEADER_KEYS: usize = 64;
+
 /// Gauges that persist across intervals.
 #[derive(Debug, Default)]
 struct Gauges {
@@ -135,6 +138,33 @@ impl Rec {
     /// A failure.
     pub fn error(&self, kind: ErrorKind) {
         self.with(|s| s.errors[kind.index()] += 1);
+    }
+
+    /// One outcome (a status code or an error kind) of a request sent from client address `a`.
+    pub fn source(&self, a: std::net::Ipv4Addr, outcome: &str) {
+        self.with(|s| {
+            let per = s.by_source.entry(a).or_default();
+            match per.get_mut(outcome) {
+                Some(n) => *n += 1,
+                None => {
+                    per.insert(outcome.to_string(), 1);
+                }
+            }
+        });
+    }
+
+    /// A recorded response header (`record_headers`): counted as `name: value`; past
+    /// [`MAX_HEADER_KEYS`] distinct keys, new values count as `name: (other)`.
+    pub fn header(&self, name: &str, value: &str) {
+        self.with(|s| {
+            let key = format!("{name}: {value}");
+            let key = if s.headers.len() >= MAX_HEADER_KEYS && !s.headers.contains_key(&key) {
+                format!("{name}: (other)")
+            } else {
+                key
+            };
+            *s.headers.entry(key).or_default() += 1;
+        });
     }
 
     /// How a long session ended, and how long the connection was kept.

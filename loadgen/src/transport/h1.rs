@@ -1,7 +1,7 @@
 //! Our own HTTP/1.1 client connection (the hot path): write a pre-rendered request, parse the
 //! response head with httparse, read the body by Content-Length, chunked or to EOF, and verify
 //! `x-body-sha256` when present. One reusable read buffer per connection, no per-request
-//! allocation.
+//! allocation (unless the population records response headers: `watch`).
 
 use super::ErrorKind;
 use bytes::{Buf, BytesMut};
@@ -33,6 +33,10 @@ pub struct H1Conn<S> {
     buf: BytesMut,
     /// Responses read on this connection.
     pub served: u64,
+    /// Response headers to capture (lower-case names; empty: none, the hot path).
+    pub watch: Vec<String>,
+    /// The watched headers of the last response head: (index in `watch`, value).
+    pub seen: Vec<(usize, String)>,
 }
 
 struct Head {
@@ -63,6 +67,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             io,
             buf: BytesMut::with_capacity(READ_CHUNK),
             served: 0,
+            watch: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -162,6 +168,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> H1Conn<S> {
             close: resp.version == Some(0),
             sha: None,
         };
+        if !self.watch.is_empty() {
+            self.seen.clear();
+            for h in resp.headers.iter() {
+                if let Some(i) = self
+                    .watch
+                    .iter()
+                    .position(|w| h.name.eq_ignore_ascii_case(w))
+                {
+                    let v = String::from_utf8_lossy(h.value).trim().to_string();
+                    self.seen.push((i, v));
+                }
+            }
+        }
         for h in resp.headers.iter() {
             let name = h.name.as_bytes();
             if name.eq_ignore_ascii_case(b"content-length") {
@@ -302,6 +321,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((r.status, r.keep_alive), (204, false));
+    }
+
+    #[tokio::test]
+    async fn watched_headers_are_captured_every_line() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        a.write_all(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=2592000\r\nX-A: 1\r\ncache-control: public, immutable\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        drop(a);
+        let mut c = H1Conn::new(b);
+        c.watch = vec!["cache-control".into(), "expires".into()];
+        c.read_response(false).await.unwrap();
+        assert_eq!(
+            c.seen,
+            vec![
+                (0, "max-age=2592000".to_string()),
+                (0, "public, immutable".to_string())
+            ]
+        );
+        // Nothing watched: nothing kept.
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        a.write_all(b"HTTP/1.1 200 OK\r\nCache-Control: x\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        drop(a);
+        let mut c = H1Conn::new(b);
+        c.read_response(false).await.unwrap();
+        assert!(c.seen.is_empty());
     }
 
     #[tokio::test]

@@ -4,7 +4,10 @@
 
 pub mod body;
 pub mod build;
+pub mod cache;
+pub mod cache_path;
 pub mod error;
+pub mod gzip;
 pub mod health;
 pub mod lexer;
 pub mod model;

@@ -40,6 +40,8 @@ pub struct Http {
     pub maps: Vec<Arc<MapBlock>>,
     /// `match {}` blocks for health checks (nginx Plus).
     pub matches: Vec<Arc<super::health::MatchBlock>>,
+    /// `proxy_cache_path` zones.
+    pub cache_paths: Vec<Arc<super::cache::CachePath>>,
 }
 
 /// One listening address and the servers on it.
@@ -112,6 +114,25 @@ pub struct LocationTree {
     pub prefix: Vec<Arc<Location>>,
     /// Regex locations in config order.
     pub regex: Vec<Arc<Location>>,
+}
+
+impl LocationTree {
+    /// Every location of the tree, each followed by its nested ones (at each level: exact,
+    /// prefix, then regex locations): the one walk of the whole tree for config checks and
+    /// for what is gathered from all locations (logs, health checks).
+    pub fn all(&self) -> Vec<&Location> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a Location>) {
+        let level = self.exact.iter().map(|(_, l)| l);
+        for l in level.chain(&self.prefix).chain(&self.regex) {
+            out.push(l);
+            l.children.collect(out);
+        }
+    }
 }
 
 /// How a location matches.
@@ -357,6 +378,8 @@ pub struct Loc {
     pub health_check: Option<Vec<String>>,
     /// Static-file settings (root/alias, index, types, expires) for the static handler.
     pub static_conf: Arc<crate::static_files::StaticConf>,
+    /// `gzip*` settings.
+    pub gzip: Arc<crate::conf::gzip::GzipConf>,
 }
 
 /// proxy_* settings of a location.
@@ -402,6 +425,8 @@ pub struct ProxyConf {
     pub pass_request_headers: bool,
     /// `proxy_ignore_client_abort` (off).
     pub ignore_client_abort: bool,
+    /// `proxy_cache` and its settings (None: off).
+    pub cache: Option<Arc<super::cache::CacheLoc>>,
 }
 
 /// `proxy_next_upstream` bits.
@@ -460,20 +485,10 @@ pub enum Method {
 pub struct UpstreamServer {
     /// Resolved address.
     pub addr: SocketAddr,
-    /// The server text as written (`host:port`), used by consistent hash and logs.
-    pub name: String,
-    /// `weight` (1).
-    pub weight: u32,
-    /// `max_fails` (1).
-    pub max_fails: u32,
-    /// `fail_timeout` (10s).
-    pub fail_timeout: Duration,
-    /// `backup`.
-    pub backup: bool,
-    /// `down`.
-    pub down: bool,
-    /// `max_conns` (0 = unlimited).
-    pub max_conns: u32,
+    /// The line's parameters as the balancer takes them (the one model of an upstream
+    /// server: `address` is the text as written, which consistent hash and logs use; weight,
+    /// max_fails, fail_timeout, backup, down, max_conns with nginx's defaults).
+    pub spec: crate::balance::ServerSpec,
 }
 
 /// An upstream group.

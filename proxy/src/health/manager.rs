@@ -6,7 +6,7 @@
 
 use super::checker::{self, Check};
 use crate::conf::health::HealthParams;
-use crate::conf::model::{Handler, Loc, LocationTree};
+use crate::conf::model::{Handler, Loc};
 use crate::live::Live;
 use arc_swap::ArcSwap;
 use std::sync::Weak;
@@ -74,18 +74,8 @@ fn checks(live: &Live) -> Vec<Check> {
         }
     };
     for s in &http.servers {
-        let mut stack: Vec<&LocationTree> = vec![&s.locations];
-        while let Some(t) = stack.pop() {
-            for l in t
-                .exact
-                .iter()
-                .map(|(_, l)| l)
-                .chain(&t.prefix)
-                .chain(&t.regex)
-            {
-                visit(&l.conf);
-                stack.push(&l.children);
-            }
+        for l in s.locations.all() {
+            visit(&l.conf);
         }
     }
     let mut out = Vec::new();

@@ -60,108 +60,78 @@ impl Decoder {
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < input.len() && self.st != St::Done {
-            let c = input[i];
-            match self.st {
-                St::Size => {
-                    let d = match c {
-                        b'0'..=b'9' => Some(c - b'0'),
-                        b'a'..=b'f' => Some(c - b'a' + 10),
-                        b'A'..=b'F' => Some(c - b'A' + 10),
-                        _ => None,
-                    };
-                    if let Some(d) = d {
-                        // nginx bounds the value (off_t), not the digits: leading zeros pass.
-                        self.digits = self.digits.saturating_add(1);
-                        if self.size > (i64::MAX as u64) / 16 {
-                            return Err(ChunkError::Invalid);
-                        }
-                        self.size = self.size * 16 + u64::from(d);
-                    } else if self.digits == 0 {
-                        return Err(ChunkError::Invalid);
-                    } else {
-                        match c {
-                            b'\r' => self.st = St::SizeLf,
-                            b'\n' => self.end_size()?,
-                            b';' | b' ' | b'\t' => self.st = St::Ext,
-                            _ => return Err(ChunkError::Invalid),
-                        }
-                    }
-                    i += 1;
+            if self.st == St::Data {
+                let n = (self.remaining as usize).min(input.len() - i);
+                out.extend_from_slice(&input[i..i + n]);
+                self.remaining -= n as u64;
+                self.total += n as u64;
+                i += n;
+                if self.remaining == 0 {
+                    self.st = St::DataCr;
                 }
-                St::Ext => {
-                    match c {
-                        b'\r' => self.st = St::SizeLf,
-                        b'\n' => self.end_size()?,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                St::SizeLf => {
-                    if c != b'\n' {
-                        return Err(ChunkError::Invalid);
-                    }
-                    self.end_size()?;
-                    i += 1;
-                }
-                St::Data => {
-                    let n = (self.remaining as usize).min(input.len() - i);
-                    out.extend_from_slice(&input[i..i + n]);
-                    self.remaining -= n as u64;
-                    self.total += n as u64;
-                    i += n;
-                    if self.remaining == 0 {
-                        self.st = St::DataCr;
-                    }
-                }
-                St::DataCr => {
-                    match c {
-                        b'\r' => self.st = St::DataLf,
-                        b'\n' => self.st = St::Size,
-                        _ => return Err(ChunkError::Invalid),
-                    }
-                    i += 1;
-                }
-                St::DataLf => {
-                    if c != b'\n' {
-                        return Err(ChunkError::Invalid);
-                    }
-                    self.st = St::Size;
-                    i += 1;
-                }
-                St::TrailerStart => {
-                    match c {
-                        b'\r' => self.st = St::LastLf,
-                        b'\n' => self.st = St::Done,
-                        _ => self.st = St::Trailer,
-                    }
-                    i += 1;
-                }
-                St::Trailer => {
-                    match c {
-                        b'\r' => self.st = St::TrailerLf,
-                        b'\n' => self.st = St::TrailerStart,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                St::TrailerLf => {
-                    if c != b'\n' {
-                        return Err(ChunkError::Invalid);
-                    }
-                    self.st = St::TrailerStart;
-                    i += 1;
-                }
-                St::LastLf => {
-                    if c != b'\n' {
-                        return Err(ChunkError::Invalid);
-                    }
-                    self.st = St::Done;
-                    i += 1;
-                }
-                St::Done => break,
+                continue;
             }
+            self.step(input[i])?;
+            i += 1;
         }
         Ok(i)
+    }
+
+    /// One byte of framing (every state but `Data`).
+    fn step(&mut self, c: u8) -> Result<(), ChunkError> {
+        match self.st {
+            St::Size => return self.size_byte(c),
+            St::Ext | St::SizeLf if c == b'\n' => self.end_size()?,
+            St::Ext if c == b'\r' => self.st = St::SizeLf,
+            St::Ext => {}
+            St::DataCr if c == b'\r' => self.st = St::DataLf,
+            St::DataCr | St::DataLf if c == b'\n' => self.st = St::Size,
+            St::TrailerStart => {
+                self.st = match c {
+                    b'\r' => St::LastLf,
+                    b'\n' => St::Done,
+                    _ => St::Trailer,
+                }
+            }
+            St::Trailer if c == b'\r' => self.st = St::TrailerLf,
+            St::Trailer | St::TrailerLf if c == b'\n' => self.st = St::TrailerStart,
+            St::Trailer => {}
+            St::LastLf if c == b'\n' => self.st = St::Done,
+            St::SizeLf | St::DataCr | St::DataLf | St::TrailerLf | St::LastLf => {
+                return Err(ChunkError::Invalid);
+            }
+            St::Data | St::Done => {}
+        }
+        Ok(())
+    }
+
+    /// One byte of a chunk-size line: a hex digit, or what ends the digits.
+    fn size_byte(&mut self, c: u8) -> Result<(), ChunkError> {
+        let d = match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        };
+        if let Some(d) = d {
+            // nginx bounds the value (off_t), not the digits: leading zeros pass.
+            self.digits = self.digits.saturating_add(1);
+            if self.size > (i64::MAX as u64) / 16 {
+                return Err(ChunkError::Invalid);
+            }
+            self.size = self.size * 16 + u64::from(d);
+            return Ok(());
+        }
+        if self.digits == 0 {
+            return Err(ChunkError::Invalid);
+        }
+        match c {
+            b'\r' => self.st = St::SizeLf,
+            b'\n' => self.end_size()?,
+            b';' | b' ' | b'\t' => self.st = St::Ext,
+            _ => return Err(ChunkError::Invalid),
+        }
+        Ok(())
     }
 
     fn end_size(&mut self) -> Result<(), ChunkError> {

@@ -12,7 +12,7 @@
 //! The client connection is any [`ClientConn`] (the request layer's session implements it),
 //! so this module stays below the request layer.
 
-use crate::http::chunked::Decoder;
+use crate::http::body::BodyDecoder;
 use crate::http::head::RequestHead;
 use std::future::Future;
 use std::time::Duration;
@@ -38,6 +38,9 @@ pub trait ClientConn {
     ) -> impl Future<Output = ()> + Send;
     /// Makes the coming close send a reset, as a close with unread data does.
     fn reset_on_close(&self);
+    /// Whether a body without a length arrives as unframed DATA payloads that end with the
+    /// stream (HTTP/2) rather than as chunked bytes.
+    fn data_frames(&self) -> bool;
 }
 
 /// nginx's `NGX_HTTP_LINGERING_BUFFER_SIZE`.
@@ -49,8 +52,8 @@ enum Left {
     Nothing,
     /// Content-Length bytes still to come.
     Length(u64),
-    /// A chunked body still being parsed.
-    Chunked(Box<Decoder>),
+    /// A body without a length still being decoded (chunked, or HTTP/2 DATA).
+    Chunked(Box<BodyDecoder>),
     /// Invalid chunked framing: the connection cannot be reused.
     Invalid,
 }
@@ -96,7 +99,7 @@ impl Discard {
         send_timeout: Duration,
     ) -> Discard {
         let left = if head.chunked {
-            Left::Chunked(Box::new(Decoder::new(0)))
+            Left::Chunked(Box::new(BodyDecoder::new(client.data_frames(), 0)))
         } else {
             match head.content_length {
                 Some(n) if n > 0 => Left::Length(n),
@@ -172,7 +175,16 @@ impl Discard {
                 return Finish::Failed;
             }
             match client.read_more(wait_until(now, end, timeout)).await {
-                Ok(0) | Err(_) => return Finish::Failed,
+                Ok(0) => {
+                    // End of file ends an HTTP/2 body; anything else was cut short.
+                    if let Left::Chunked(d) = &mut self.left
+                        && d.end_of_input()
+                    {
+                        return Finish::Done;
+                    }
+                    return Finish::Failed;
+                }
+                Err(_) => return Finish::Failed,
                 Ok(_) if Instant::now() >= end => {
                     // nginx sees the time is up when data arrives and closes without
                     // reading it: the client gets a reset.

@@ -1,9 +1,11 @@
 //! HTTP/1.x pieces written for nginx fidelity: request head parsing and limits ([`head`],
 //! with nginx's grammar for the request line ([`reqline`]) and header lines ([`hline`])),
-//! chunked coding ([`chunked`]), URI normalization ([`uri`]), status lines and error pages
+//! chunked coding ([`chunked`]), request bodies without a length over either protocol
+//! ([`body`]), URI normalization ([`uri`]), status lines and error pages
 //! ([`status`]), discarded bodies and lingering close ([`linger`]), upstream response heads
 //! ([`response`]).
 
+pub mod body;
 pub mod chunked;
 pub mod head;
 pub mod hline;

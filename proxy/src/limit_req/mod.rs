@@ -144,92 +144,15 @@ impl Decision {
 /// pass counts for every zone whose key was non-empty.
 pub fn check(limits: &[Limit], keys: &[&[u8]], dry_run: bool, now_ms: u64) -> Option<Decision> {
     let now = now_ms.wrapping_add(CLOCK_OFFSET_MS);
-    let mut pinned: Vec<(usize, u32)> = Vec::new();
-    let mut rc: Option<Lookup> = None;
-    let mut excess = 0i64;
-    let mut n = 0usize;
-    let last = limits.len().saturating_sub(1);
-    let mut decider = 0usize;
-    while n < limits.len() {
-        let limit = &limits[n];
-        decider = n;
-        let key = keys.get(n).copied().unwrap_or(b"");
-        if key.is_empty() || key.len() > MAX_KEY_LEN {
-            n += 1;
-            continue;
-        }
-        let mut g = limit.zone.lock();
-        let r = limit
-            .zone
-            .lookup(&mut g, key, limit.burst_m(), n == last, now, &mut excess);
-        drop(g);
-        rc = Some(r);
-        match r {
-            Lookup::Again(id) => pinned.push((n, id)),
-            _ => break,
-        }
-        n += 1;
+    let mut looked = look_up(limits, keys, now)?;
+    if matches!(looked.rc, Lookup::Busy | Lookup::Error) {
+        return Some(reject(limits, looked, dry_run));
     }
-    let rc = rc?;
-    let zone_full = rc == Lookup::Error;
-    if matches!(rc, Lookup::Busy | Lookup::Error) {
-        for (i, id) in pinned {
-            let mut g = limits[i].zone.lock();
-            let node = g.node_mut(id);
-            node.count = node.count.saturating_sub(1);
-        }
-        let status = if dry_run {
-            Status::RejectedDryRun
-        } else {
-            Status::Rejected
-        };
-        let zone = &limits[decider].zone;
-        let counter = if dry_run {
-            &zone.stats.rejected_dry_run
-        } else {
-            &zone.stats.rejected
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        return Some(Decision {
-            status,
-            delay: Duration::ZERO,
-            excess,
-            limit_index: decider,
-            zone: zone.name().to_string(),
-            zone_full,
-        });
+    if matches!(looked.rc, Lookup::Again(_)) {
+        looked.excess = 0;
     }
-    if matches!(rc, Lookup::Again(_)) {
-        excess = 0;
-    }
-    // ngx_http_limit_req_account
-    let lim = &limits[decider];
-    let mut max_delay = if excess <= lim.delay_m() {
-        0
-    } else {
-        (excess - lim.delay_m()) * 1000 / lim.zone.rate().0 as i64
-    };
-    for &(i, id) in pinned.iter().rev() {
-        let zone = &limits[i].zone;
-        let mut g = zone.lock();
-        let node = g.node_mut(id);
-        let (e, ms) = zone.leak(node.excess, node.last, now);
-        if ms != 0 {
-            node.last = now;
-        }
-        node.excess = e;
-        node.count = node.count.saturating_sub(1);
-        drop(g);
-        if e <= limits[i].delay_m() {
-            continue;
-        }
-        let d = (e - limits[i].delay_m()) * 1000 / zone.rate().0 as i64;
-        if d > max_delay {
-            max_delay = d;
-            excess = e;
-            decider = i;
-        }
-    }
+    let max_delay = account(limits, &mut looked, now);
+    let decider = looked.decider;
     let zone = &limits[decider].zone;
     let status = match (max_delay, dry_run) {
         (0, _) => Status::Passed,
@@ -254,11 +177,114 @@ pub fn check(limits: &[Limit], keys: &[&[u8]], dry_run: bool, now_ms: u64) -> Op
         } else {
             Duration::ZERO
         },
-        excess,
+        excess: looked.excess,
         limit_index: decider,
         zone: zone.name().to_string(),
         zone_full: false,
     })
+}
+
+/// The limits looked up in config order (nginx's loop in `ngx_http_limit_req_handler`).
+struct Looked {
+    /// The last lookup's result.
+    rc: Lookup,
+    /// Limits that accepted the request so far (index, node), pinned until accounted.
+    pinned: Vec<(usize, u32)>,
+    /// The excess (milli-requests) of the deciding limit.
+    excess: i64,
+    /// The limit that decided.
+    decider: usize,
+}
+
+/// Looks the keys up until a limit refuses or the last one accepts; None when every key was
+/// empty (or too long).
+fn look_up(limits: &[Limit], keys: &[&[u8]], now: u64) -> Option<Looked> {
+    let mut pinned: Vec<(usize, u32)> = Vec::new();
+    let mut rc: Option<Lookup> = None;
+    let mut excess = 0i64;
+    let last = limits.len().saturating_sub(1);
+    let mut decider = 0usize;
+    for (n, limit) in limits.iter().enumerate() {
+        decider = n;
+        let key = keys.get(n).copied().unwrap_or(b"");
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            continue;
+        }
+        let mut g = limit.zone.lock();
+        let r = limit
+            .zone
+            .lookup(&mut g, key, limit.burst_m(), n == last, now, &mut excess);
+        drop(g);
+        rc = Some(r);
+        match r {
+            Lookup::Again(id) => pinned.push((n, id)),
+            _ => break,
+        }
+    }
+    Some(Looked {
+        rc: rc?,
+        pinned,
+        excess,
+        decider,
+    })
+}
+
+/// A limit refused (or its zone is full): the pinned limits are released uncharged and the
+/// rejection counted for the deciding zone.
+fn reject(limits: &[Limit], looked: Looked, dry_run: bool) -> Decision {
+    for &(i, id) in &looked.pinned {
+        let mut g = limits[i].zone.lock();
+        let node = g.node_mut(id);
+        node.count = node.count.saturating_sub(1);
+    }
+    let zone = &limits[looked.decider].zone;
+    let (status, counter) = if dry_run {
+        (Status::RejectedDryRun, &zone.stats.rejected_dry_run)
+    } else {
+        (Status::Rejected, &zone.stats.rejected)
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    Decision {
+        status,
+        delay: Duration::ZERO,
+        excess: looked.excess,
+        limit_index: looked.decider,
+        zone: zone.name().to_string(),
+        zone_full: looked.rc == Lookup::Error,
+    }
+}
+
+/// nginx's `ngx_http_limit_req_account`: charges the pinned limits and returns the longest
+/// delay (ms) any of them asks for, moving the decider and its excess to that limit.
+fn account(limits: &[Limit], looked: &mut Looked, now: u64) -> i64 {
+    let lim = &limits[looked.decider];
+    let mut max_delay = if looked.excess <= lim.delay_m() {
+        0
+    } else {
+        (looked.excess - lim.delay_m()) * 1000 / lim.zone.rate().0 as i64
+    };
+    for &(i, id) in looked.pinned.iter().rev() {
+        let zone = &limits[i].zone;
+        let mut g = zone.lock();
+        let node = g.node_mut(id);
+        let (e, ms) = zone.leak(node.excess, node.last, now);
+        if ms != 0 {
+            node.last = now;
+        }
+        node.excess = e;
+        node.count = node.count.saturating_sub(1);
+        drop(g);
+        if e <= limits[i].delay_m() {
+            continue;
+        }
+        let d = (e - limits[i].delay_m()) * 1000 / zone.rate().0 as i64;
+        if d > max_delay {
+            max_delay = d;
+            looked.excess = e;
+            looked.decider = i;
+        }
+    }
+    max_delay
 }
 
 #[cfg(test)]

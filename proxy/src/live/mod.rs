@@ -11,7 +11,7 @@ mod worker;
 pub use shared::{Gauge, Shared, Stats};
 pub use worker::{set_worker_index, worker_index};
 
-use crate::balance::{self, PeerAddr, ResolvedServer, ServerSpec};
+use crate::balance::{self, PeerAddr, ResolvedServer};
 use crate::conf::Config;
 use crate::conf::model::{ListenSocket, Method, ServerName, Upstream};
 use crate::logs::{AccessWriter, ErrorLog};
@@ -132,6 +132,8 @@ pub struct Live {
     pub h2c: std::collections::HashSet<SocketAddr>,
     /// TLS acceptors by bound listen address (`listen … ssl`).
     pub tls: HashMap<SocketAddr, Arc<rustls::ServerConfig>>,
+    /// proxy_cache zones, same order as `config.http.cache_paths`.
+    pub caches: Vec<Arc<crate::cache::Zone>>,
 }
 
 fn method(m: &Method) -> balance::Method {
@@ -177,6 +179,13 @@ impl Live {
             })
             .collect();
         let tls = build_tls(&config)?;
+        let caches = config
+            .http
+            .cache_paths
+            .iter()
+            .map(crate::cache::open_zone)
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::cache::start_manager(&caches);
         let h2c = config
             .http
             .listens
@@ -185,6 +194,7 @@ impl Live {
             .map(|l| l.addr)
             .collect();
         Ok(Live {
+            caches,
             h2c,
             tls,
             config,
@@ -267,15 +277,7 @@ fn upstream_groups(
             .servers
             .iter()
             .map(|s| ResolvedServer {
-                spec: ServerSpec {
-                    address: s.name.clone(),
-                    weight: s.weight,
-                    max_fails: s.max_fails,
-                    fail_timeout: s.fail_timeout,
-                    backup: s.backup,
-                    down: s.down,
-                    max_conns: s.max_conns,
-                },
+                spec: s.spec.clone(),
                 addrs: vec![PeerAddr::Inet(s.addr)],
             })
             .collect();
@@ -336,18 +338,8 @@ fn access_writers(
     };
     for s in &config.http.servers {
         visit(&s.base)?;
-        let mut stack: Vec<&crate::conf::model::LocationTree> = vec![&s.locations];
-        while let Some(t) = stack.pop() {
-            for l in t
-                .exact
-                .iter()
-                .map(|(_, l)| l)
-                .chain(&t.prefix)
-                .chain(&t.regex)
-            {
-                visit(&l.conf)?;
-                stack.push(&l.children);
-            }
+        for l in s.locations.all() {
+            visit(&l.conf)?;
         }
         for (_, l) in &s.named {
             visit(l)?;

@@ -6,9 +6,12 @@
 //! [`limit`] (PREACCESS), [`static_serve`] and [`status_page`] (CONTENT, with the
 //! Prometheus text of [`prometheus`]); [`locate`] is FIND_CONFIG's location search.
 
+mod cache_metrics;
+mod gzip_static;
 mod limit;
 pub mod locate;
 mod prometheus;
+mod static_gzip;
 mod static_serve;
 mod status_page;
 
@@ -86,6 +89,8 @@ pub async fn handle(
         &mut discard,
     )
     .await;
+    // An HTTP/2 HEADERS frame went outside the counted writes.
+    req.bytes_sent += client.head_frame_bytes();
     finish(client, &req, shared, discard, next).await
 }
 
@@ -161,42 +166,11 @@ async fn run_phases<'a>(
     if let Some(l) = location {
         req.loc = &l.conf;
     }
-    let max = req.loc.client_max_body_size;
-    if let Some(cl) = head.content_length
-        && max > 0
-        && cl > max
-    {
-        log_error(
-            live,
-            req,
-            LogLevel::Error,
-            &format!("client intended to send too large body: {cl} bytes"),
-        );
-        // nginx drops the body while and after answering (no 100 Continue for it).
-        *discard = Discard::start(client, head, false, req.loc.send_timeout).await;
-        return send_error(client, req, shared, 413).await;
+    if let Some(next) = body_too_large(client, req, shared, discard).await {
+        return next;
     }
     if redirect {
-        let mut path = req.uri.to_vec();
-        path.push(b'/');
-        if !req.args().is_empty() {
-            path.push(b'?');
-            path.extend_from_slice(req.args());
-        }
-        let loc = absolute(req, &path);
-        *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
-        let body = error_page(301, req.loc.server_tokens);
-        return send_simple(
-            client,
-            req,
-            shared,
-            301,
-            Some(b"text/html"),
-            &body,
-            Some((loc, true)),
-            false,
-        )
-        .await;
+        return slash_redirect(client, req, shared, discard).await;
     }
     // REWRITE
     if let Some(r) = &req.loc.ret {
@@ -210,18 +184,77 @@ async fn run_phases<'a>(
         return next;
     }
     // ACCESS
-    let ip = req.conn.peer.ip();
-    for rule in req.loc.access.iter() {
-        if rule.matches(ip) {
-            if !rule.allow {
-                log_error(live, req, LogLevel::Error, "access forbidden by rule");
-                *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
-                return send_error(client, req, shared, 403).await;
-            }
-            break;
-        }
+    if let Some(next) = access(client, req, shared, discard).await {
+        return next;
     }
     content(client, req, shared, discard).await
+}
+
+/// The up-front `client_max_body_size` check of a Content-Length: nginx's error line and
+/// 413, the body dropped while and after answering (no 100 Continue for it).
+async fn body_too_large(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    discard: &mut Discard,
+) -> Option<Next> {
+    let max = req.loc.client_max_body_size;
+    let cl = req.head.content_length.filter(|&cl| max > 0 && cl > max)?;
+    log_error(
+        req.live,
+        req,
+        LogLevel::Error,
+        &format!("client intended to send too large body: {cl} bytes"),
+    );
+    *discard = Discard::start(client, req.head, false, req.loc.send_timeout).await;
+    Some(send_error(client, req, shared, 413).await)
+}
+
+/// nginx's auto-redirect of `/x` to the location `/x/`: 301 to the absolute URL, arguments
+/// kept.
+async fn slash_redirect(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    discard: &mut Discard,
+) -> Next {
+    let mut path = req.uri.to_vec();
+    path.push(b'/');
+    if !req.args().is_empty() {
+        path.push(b'?');
+        path.extend_from_slice(req.args());
+    }
+    let loc = absolute(req, &path);
+    *discard = Discard::start(client, req.head, true, req.loc.send_timeout).await;
+    let body = error_page(301, req.loc.server_tokens);
+    send_simple(
+        client,
+        req,
+        shared,
+        301,
+        Some(b"text/html"),
+        &body,
+        Some((loc, true)),
+        false,
+    )
+    .await
+}
+
+/// ACCESS: the first `allow`/`deny` rule matching the client's address; `deny` answers 403.
+async fn access(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    discard: &mut Discard,
+) -> Option<Next> {
+    let ip = req.conn.peer.ip();
+    let rule = req.loc.access.iter().find(|rule| rule.matches(ip))?;
+    if rule.allow {
+        return None;
+    }
+    log_error(req.live, req, LogLevel::Error, "access forbidden by rule");
+    *discard = Discard::start(client, req.head, true, req.loc.send_timeout).await;
+    Some(send_error(client, req, shared, 403).await)
 }
 
 /// CONTENT: the location's handler (proxy, status pages, static files); the handlers that
@@ -256,7 +289,7 @@ async fn proxy(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next 
     // nginx streams only what is still being read: a chunked body already complete
     // in the preread buffer goes upstream with Content-Length.
     let chunked_done = head.chunked && {
-        let mut d = crate::http::chunked::Decoder::new(0);
+        let mut d = crate::http::body::BodyDecoder::new(client.is_h2(), 0);
         let mut scratch = Vec::new();
         d.decode(&client.buf, &mut scratch).is_ok() && d.done()
     };

@@ -2,7 +2,7 @@
 //! state, requests and responses by code, per upstream peer state / requests / failures /
 //! in-flight / latency histogram, limit_req decisions per zone, open WebSockets.
 
-use crate::balance::{LATENCY_BUCKETS_US, PeerSnapshot, PeerStatus};
+use crate::balance::{LATENCY_BUCKETS_US, PeerSnapshot, PeerStatus, UpstreamSnapshot};
 use crate::live::{Live, Stats};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -75,30 +75,85 @@ pub fn render(s: &Stats, live: &Live, now: Instant) -> String {
     );
     upstreams(&mut o, live, now);
     limit_req(&mut o, live);
+    super::cache_metrics::render(&mut o, live);
     o
 }
 
-fn upstreams(o: &mut String, live: &Live, now: Instant) {
-    let snaps: Vec<_> = live
-        .upstreams
-        .iter()
-        .map(|u| u.group.snapshot(now))
-        .collect();
-    let each = |o: &mut String, f: &dyn Fn(&mut String, &str, &PeerSnapshot)| {
-        for snap in &snaps {
+/// The peers of every upstream group at one instant, each with its metric labels.
+struct Peers {
+    snaps: Vec<UpstreamSnapshot>,
+}
+
+impl Peers {
+    /// Runs `f` on every peer with its labels (`upstream="…",peer="…"`).
+    fn each(&self, o: &mut String, f: impl Fn(&mut String, &str, &PeerSnapshot)) {
+        for snap in &self.snaps {
             for p in &snap.peers {
                 let l = format!("upstream=\"{}\",peer=\"{}\"", esc(&snap.name), esc(&p.name));
                 f(o, &l, p);
             }
         }
+    }
+
+    /// One family with one value per peer.
+    fn scalar(
+        &self,
+        o: &mut String,
+        name: &str,
+        kind: &str,
+        help: &str,
+        v: fn(&PeerSnapshot) -> u64,
+    ) {
+        family(o, name, kind, help);
+        self.each(o, |o, l, p| {
+            let _ = writeln!(o, "{name}{{{l}}} {}", v(p));
+        });
+    }
+}
+
+/// The per-peer families: state, counters, the latency histogram.
+fn upstreams(o: &mut String, live: &Live, now: Instant) {
+    let peers = Peers {
+        snaps: live
+            .upstreams
+            .iter()
+            .map(|u| u.group.snapshot(now))
+            .collect(),
     };
+    peer_states(o, &peers);
+    peers.scalar(
+        o,
+        "proxylab_upstream_peer_requests_total",
+        "counter",
+        "Tries sent to the peer.",
+        |p| p.requests,
+    );
+    peers.scalar(
+        o,
+        "proxylab_upstream_peer_fails_total",
+        "counter",
+        "Failed tries (max_fails accounting).",
+        |p| p.total_fails,
+    );
+    peers.scalar(
+        o,
+        "proxylab_upstream_peer_active",
+        "gauge",
+        "Tries in flight to the peer.",
+        |p| u64::from(p.active),
+    );
+    peer_latency(o, &peers);
+}
+
+/// `proxylab_upstream_peer_up` and `proxylab_upstream_peer_state`.
+fn peer_states(o: &mut String, peers: &Peers) {
     family(
         o,
         "proxylab_upstream_peer_up",
         "gauge",
         "1 when the peer can be selected.",
     );
-    each(o, &|o, l, p| {
+    peers.each(o, |o, l, p| {
         let up = u8::from(p.status == PeerStatus::Up);
         let _ = writeln!(o, "proxylab_upstream_peer_up{{{l}}} {up}");
     });
@@ -108,7 +163,7 @@ fn upstreams(o: &mut String, live: &Live, now: Instant) {
         "gauge",
         "1 for the peer's current state.",
     );
-    each(o, &|o, l, p| {
+    peers.each(o, |o, l, p| {
         for (name, st) in [
             ("up", PeerStatus::Up),
             ("down", PeerStatus::Down),
@@ -123,34 +178,10 @@ fn upstreams(o: &mut String, live: &Live, now: Instant) {
             );
         }
     });
-    let scalar =
-        |o: &mut String, name: &str, kind: &str, help: &str, v: fn(&PeerSnapshot) -> u64| {
-            family(o, name, kind, help);
-            each(o, &|o, l, p| {
-                let _ = writeln!(o, "{name}{{{l}}} {}", v(p));
-            });
-        };
-    scalar(
-        o,
-        "proxylab_upstream_peer_requests_total",
-        "counter",
-        "Tries sent to the peer.",
-        |p| p.requests,
-    );
-    scalar(
-        o,
-        "proxylab_upstream_peer_fails_total",
-        "counter",
-        "Failed tries (max_fails accounting).",
-        |p| p.total_fails,
-    );
-    scalar(
-        o,
-        "proxylab_upstream_peer_active",
-        "gauge",
-        "Tries in flight to the peer.",
-        |p| u64::from(p.active),
-    );
+}
+
+/// The try-duration histogram per peer.
+fn peer_latency(o: &mut String, peers: &Peers) {
     let h = "proxylab_upstream_peer_response_seconds";
     family(
         o,
@@ -158,7 +189,7 @@ fn upstreams(o: &mut String, live: &Live, now: Instant) {
         "histogram",
         "Try duration, peer selected to try finished.",
     );
-    each(o, &|o, l, p| {
+    peers.each(o, |o, l, p| {
         let mut cum = 0;
         for (i, le) in LATENCY_BUCKETS_US.iter().enumerate() {
             cum += p.latency.counts[i];

@@ -3,15 +3,17 @@
 //! answer into nginx's bytes on our connection (head order, absolute Location, error pages
 //! with `add_header`) and streams the body.
 
+use super::static_gzip::{self, SendError};
 use crate::conf::model::LogLevel;
+use crate::filter::gzip::Decision;
 use crate::http::status::error_page;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
 use crate::request::log::log_error;
-use crate::request::reply::{absolute, keepalive, send_simple};
-use crate::request::respond::{Head, Ka, write_head};
+use crate::request::reply::{absolute, gzip_answer, keepalive, send_simple};
+use crate::request::respond::{Head, Ka};
 use crate::static_files::{
     AddHeader, Body, CHUNK, Expires, FileResponse, Served, StaticOutcome, StaticRequest,
     serve_direct,
@@ -71,7 +73,11 @@ fn add_headers(req: &Req<'_>) -> Vec<AddHeader> {
 pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
     let conf = req.loc.static_conf.clone();
     let method = hyper::Method::from_bytes(req.head.method()).unwrap_or(hyper::Method::GET);
-    let headers = read_headers(req);
+    let mut headers = read_headers(req);
+    if static_gzip::drops_ranges(req) {
+        headers.remove(hyper::header::RANGE);
+        headers.remove(hyper::header::IF_RANGE);
+    }
     let adds = add_headers(req);
     let args = String::from_utf8_lossy(req.args());
     let version = if req.head.minor == 0 {
@@ -80,6 +86,8 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
         hyper::Version::HTTP_11
     };
     let mut uri = std::borrow::Cow::Borrowed(&req.uri[..]);
+    // gzip_static found FILE.gz: the response varies on Accept-Encoding (gzip_vary)
+    let mut static_vary = false;
     // An index file is served from the same location (nginx re-runs location matching).
     for _ in 0..10 {
         let sreq = StaticRequest {
@@ -96,13 +104,21 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
                 SystemTime::now()
             },
         };
+        if let Some(resp) = super::gzip_static::try_serve(req, &conf, &sreq, &mut static_vary) {
+            return write_response(client, req, shared, resp, static_vary).await;
+        }
         let outcome = match serve_direct(&conf, &sreq) {
             Served::File(f) => {
                 // the head is written here and only the body moves into the sending future
                 let code = f.status.as_u16();
-                let ka = keepalive(req, shared, code);
-                let (scratch, body) = file_head(req, f, ka);
-                return send(client, req, code, ka, scratch, body).await;
+                let mut ka = keepalive(req, shared, code);
+                let mut gz = static_gzip::decide(req, &f);
+                gz.vary |= static_vary && req.loc.gzip.vary;
+                if gz.gzip && static_gzip::facts(req).closes() {
+                    ka = Ka::Close;
+                }
+                let (scratch, body) = file_head(client, req, f, ka, gz);
+                return send(client, req, code, ka, scratch, body, gz.gzip).await;
             }
             Served::Other(o) => o,
         };
@@ -122,7 +138,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
                 return send_page(client, req, shared, code, extra).await;
             }
             StaticOutcome::Response(resp) => {
-                return write_response(client, req, shared, resp).await;
+                return write_response(client, req, shared, resp, static_vary).await;
             }
         }
     }
@@ -170,7 +186,7 @@ async fn send_page(
     extra: HeaderMap,
 ) -> Next {
     let body = error_page(code, req.loc.server_tokens);
-    let ka = keepalive(req, shared, code);
+    let mut ka = keepalive(req, shared, code);
     let mut special_location = None;
     let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for (n, v) in extra.iter() {
@@ -190,15 +206,20 @@ async fn send_page(
     if code != 416 {
         list.extend(crate::request::reply::added_headers(req, code));
     }
+    let content_type = (!body.is_empty()).then_some(&b"text/html"[..]);
+    let (gz, packed) = gzip_answer(req, code, content_type, &body, &mut list, &mut ka);
+    let body = packed.unwrap_or(body);
     let mut out = Vec::with_capacity(256 + body.len());
-    write_head(
+    client.put_head(
         &mut out,
         &Head {
             code,
-            content_type: (!body.is_empty()).then_some(&b"text/html"[..]),
-            content_length: Some(body.len() as u64),
+            content_type,
+            content_length: (!gz.gzip).then_some(body.len() as u64),
             location: special_location.as_deref(),
+            chunked: gz.gzip && static_gzip::facts(req).chunked(),
             ka: Some(ka),
+            vary: gz.vary,
             ..Head::default()
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
@@ -207,8 +228,15 @@ async fn send_page(
 }
 
 /// The head of a [`FileResponse`] (no `expires`, no `add_header`), its fixed headers
-/// written straight into a scratch buffer; returns the buffers and the body to send.
-fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
+/// written straight into a scratch buffer (HTTP/1.1) or sent as HEADERS (HTTP/2); returns
+/// the buffers and the body to send.
+fn file_head(
+    client: &mut Client,
+    req: &Req<'_>,
+    f: FileResponse<'_>,
+    ka: Ka,
+    gz: Decision,
+) -> (Scratch, Body) {
     let FileResponse {
         status,
         content_type,
@@ -226,23 +254,27 @@ fn file_head(req: &Req<'_>, f: FileResponse<'_>, ka: Ka) -> (Scratch, Body) {
         "accept-ranges" if plain => std::borrow::Cow::Borrowed(&b"Accept-Ranges"[..]),
         _ => canonical(req, n),
     };
+    let weak = gz.gzip.then(|| static_gzip::weak(etag.as_bytes()));
     let list = [
-        Some((name("etag"), etag.as_bytes())),
+        Some((name("etag"), weak.as_deref().unwrap_or(etag.as_bytes()))),
         content_range
             .as_ref()
             .map(|r| (name("content-range"), r.as_bytes())),
-        accept_ranges.then(|| (name("accept-ranges"), &b"bytes"[..])),
+        (accept_ranges && !gz.gzip).then(|| (name("accept-ranges"), &b"bytes"[..])),
+        gz.gzip.then(|| (name("content-encoding"), &b"gzip"[..])),
     ];
     let mut s = take_scratch();
     s.head.clear();
-    write_head(
+    client.put_head(
         &mut s.head,
         &Head {
             code: status.as_u16(),
             content_type: content_type.map(str::as_bytes),
-            content_length,
+            content_length: content_length.filter(|_| !gz.gzip),
             last_modified: Some(last_modified.as_bytes()),
+            chunked: gz.gzip && static_gzip::facts(req).chunked(),
             ka: Some(ka),
+            vary: gz.vary,
             ..Head::default()
         },
         list.iter().flatten().map(|(n, v)| (&n[..], *v)),
@@ -257,15 +289,24 @@ async fn write_response(
     req: &mut Req<'_>,
     shared: &Shared,
     resp: hyper::Response<crate::static_files::Body>,
+    static_vary: bool,
 ) -> Next {
     let code = resp.status().as_u16();
-    let ka = keepalive(req, shared, code);
-    let (parts, body) = resp.into_parts();
+    let mut ka = keepalive(req, shared, code);
+    let (mut parts, body) = resp.into_parts();
+    let content_length = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let mut gz = static_gzip::apply(req, code, &mut parts.headers, content_length);
+    gz.vary |= static_vary && req.loc.gzip.vary;
+    if gz.gzip && static_gzip::facts(req).closes() {
+        ka = Ka::Close;
+    }
+    let content_length = content_length.filter(|_| !gz.gzip);
     let h = &parts.headers;
     let get = |n: hyper::header::HeaderName| h.get(n).map(HeaderValue::as_bytes);
-    let content_length = get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok());
     let special = [
         hyper::header::CONTENT_TYPE,
         hyper::header::CONTENT_LENGTH,
@@ -279,20 +320,22 @@ async fn write_response(
     }
     let mut s = take_scratch();
     s.head.clear();
-    write_head(
+    client.put_head(
         &mut s.head,
         &Head {
             code,
             content_type: get(hyper::header::CONTENT_TYPE),
             content_length,
             last_modified: get(hyper::header::LAST_MODIFIED),
+            chunked: gz.gzip && static_gzip::facts(req).chunked(),
             ka: Some(ka),
+            vary: gz.vary,
             ..Head::default()
         },
         list.iter().map(|(n, v)| (&n[..], *v)),
     );
     drop(list);
-    send(client, req, code, ka, s, body).await
+    send(client, req, code, ka, s, body, gz.gzip).await
 }
 
 /// Sends the head in `s.head` and then `body`, records the status and byte counts, and
@@ -304,11 +347,18 @@ async fn send(
     ka: Ka,
     mut s: Scratch,
     mut body: Body,
+    gzip: bool,
 ) -> Next {
     req.status = code;
     let head_len = s.head.len() as u64;
     let t = req.loc.send_timeout;
-    let (ok, sent) = send_with_body(client, &s.head, &mut s.buf, &mut body, t).await;
+    let (ok, sent) = if gzip && !static_gzip::facts(req).head {
+        let chunked = static_gzip::facts(req).chunked();
+        let enc = static_gzip::encoder(req, body.remaining());
+        static_gzip::send(client, &s.head, &mut s.buf, &mut body, enc, chunked, t).await
+    } else {
+        send_with_body(client, &s.head, &mut s.buf, &mut body, t).await
+    };
     give_scratch(s);
     req.bytes_sent = sent;
     let ok = match ok {
@@ -329,14 +379,6 @@ async fn send(
         (true, Ka::KeepAlive(_)) => Next::KeepAlive(req.loc.keepalive_timeout.0),
         _ => Next::Close,
     }
-}
-
-/// Why sending a response stopped early.
-enum SendError {
-    /// Reading the file failed (or it was truncated): logged, connection cut.
-    Read(std::io::Error),
-    /// Writing to the client failed or timed out.
-    Write,
 }
 
 /// The buffers of one response, reused: the head is written into `head`, then copied in

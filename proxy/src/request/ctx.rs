@@ -50,6 +50,8 @@ pub struct UpstreamLog {
     pub tries: Vec<UpTry>,
     /// The last upstream response head (`$upstream_http_*`).
     pub last_head: Option<crate::http::response::UpHead>,
+    /// `$upstream_cache_status` (MISS, HIT, …), set by proxy_cache.
+    pub cache_status: Option<&'static str>,
 }
 
 /// One request in progress.
@@ -90,6 +92,20 @@ pub struct Req<'a> {
     pub limit_req_status: Option<&'static str>,
     /// Regex captures of the location match (byte ranges into `uri`).
     pub captures: Vec<Option<Range<usize>>>,
+}
+
+/// Appends `value` when there is one; says whether there was.
+fn put(out: &mut Vec<u8>, value: Option<&[u8]>) -> bool {
+    value.map(|v| out.extend_from_slice(v)).is_some()
+}
+
+/// The value of the first `name=value` among `pairs` (the name compared without case), as
+/// `$arg_*` and `$cookie_*` find it.
+fn pair_value<'p>(pairs: impl Iterator<Item = &'p [u8]>, name: &[u8]) -> Option<&'p [u8]> {
+    pairs
+        .filter(|p| p.len() > name.len() && p[name.len()] == b'=')
+        .find(|p| p[..name.len()].eq_ignore_ascii_case(name))
+        .map(|p| &p[name.len() + 1..])
 }
 
 fn push_num(out: &mut Vec<u8>, n: impl std::fmt::Display) {
@@ -235,7 +251,8 @@ impl VarSource for Req<'_> {
             | Var::UpstreamStatus
             | Var::UpstreamResponseTime
             | Var::UpstreamConnectTime
-            | Var::UpstreamHeaderTime => self.upstream_var(v, out),
+            | Var::UpstreamHeaderTime
+            | Var::UpstreamCacheStatus => self.upstream_var(v, out),
             Var::SentHttp(_)
             | Var::Status
             | Var::TimeLocal
@@ -277,16 +294,7 @@ impl Req<'_> {
                 }
             }
             Var::Arg(name) => {
-                for pair in self.args().split(|&b| b == b'&') {
-                    if pair.len() > name.len()
-                        && pair[name.len()] == b'='
-                        && pair[..name.len()].eq_ignore_ascii_case(name)
-                    {
-                        out.extend_from_slice(&pair[name.len() + 1..]);
-                        return true;
-                    }
-                }
-                return false;
+                return put(out, pair_value(self.args().split(|&b| b == b'&'), name));
             }
             Var::Scheme => out.extend_from_slice(if self.conn.https { b"https" } else { b"http" }),
             Var::Https => {
@@ -294,10 +302,10 @@ impl Req<'_> {
                     out.extend_from_slice(b"on");
                 }
             }
-            Var::RemoteUser => match self.head.header(b"authorization").and_then(b64_user) {
-                Some(u) => out.extend_from_slice(&u),
-                None => return false,
-            },
+            Var::RemoteUser => {
+                let user = self.head.header(b"authorization").and_then(b64_user);
+                return put(out, user.as_deref());
+            }
             Var::Http(name) => {
                 let sep: &[u8] = match &**name {
                     b"cookie" => b"; ",
@@ -311,17 +319,8 @@ impl Req<'_> {
                 if !self.header_joined(b"cookie", b"; ", &mut all) {
                     return false;
                 }
-                for part in all.split(|&b| b == b';') {
-                    let part = part.trim_ascii_start();
-                    if part.len() > name.len()
-                        && part[name.len()] == b'='
-                        && part[..name.len()].eq_ignore_ascii_case(name)
-                    {
-                        out.extend_from_slice(&part[name.len() + 1..]);
-                        return true;
-                    }
-                }
-                return false;
+                let parts = all.split(|&b| b == b';').map(<[u8]>::trim_ascii_start);
+                return put(out, pair_value(parts, name));
             }
             Var::RequestMethod => out.extend_from_slice(self.head.method()),
             Var::Request if self.conn.h2 => {
@@ -338,14 +337,8 @@ impl Req<'_> {
             } else {
                 b"HTTP/1.1"
             }),
-            Var::ContentLength => match self.head.header(b"content-length") {
-                Some(v) => out.extend_from_slice(v),
-                None => return false,
-            },
-            Var::ContentType => match self.head.header(b"content-type") {
-                Some(v) => out.extend_from_slice(v),
-                None => return false,
-            },
+            Var::ContentLength => return put(out, self.head.header(b"content-length")),
+            Var::ContentType => return put(out, self.head.header(b"content-type")),
             _ => return false,
         }
         true
@@ -396,7 +389,17 @@ impl Req<'_> {
                     o.extend_from_slice(t.addr.as_bytes())
                 });
             }
-            Var::UpstreamStatus => return join(out, &self.up.tries, |t, o| push_num(o, t.status)),
+            Var::UpstreamCacheStatus => match self.up.cache_status {
+                Some(s) => out.extend_from_slice(s.as_bytes()),
+                None => return false,
+            },
+            Var::UpstreamStatus => {
+                // A try the client abandoned has no status: nginx prints `-`.
+                return join(out, &self.up.tries, |t, o| match t.status {
+                    0 => o.push(b'-'),
+                    code => push_num(o, code),
+                });
+            }
             Var::UpstreamResponseTime => return join(out, &self.up.tries, |t, o| secs(o, t.time)),
             Var::UpstreamConnectTime => {
                 return join(out, &self.up.tries, |t, o| match t.connect {

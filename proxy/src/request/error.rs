@@ -66,6 +66,9 @@ pub enum Cause {
     /// created or written: nginx's line as is; for the request body an internal error,
     /// answered 500.
     TempFile(String),
+    /// The client closed its connection while the request waited on the upstream
+    /// (`proxy_ignore_client_abort off`): 499, nothing answered.
+    ClientAborted,
 }
 
 /// A failure on the request path.
@@ -143,6 +146,7 @@ impl Error {
     /// response already started are only logged, at `error`).
     pub fn outcome(&self) -> Outcome {
         let (status, answered, level) = match (&self.cause, self.from_client()) {
+            (Cause::ClientAborted, _) => (499, false, Some(LogLevel::Info)),
             (Cause::TempFile(_), true) => (500, true, Some(LogLevel::Crit)),
             (Cause::BodyTooLarge, _) => (413, true, Some(LogLevel::Error)),
             (Cause::InvalidChunkedBody, _) => (400, true, Some(LogLevel::Info)),
@@ -190,6 +194,11 @@ impl fmt::Display for Error {
             Cause::InvalidChunkedBody => write!(f, "client sent invalid chunked body"),
             Cause::BodyTooLarge => write!(f, "client intended to send too large chunked body"),
             Cause::TempFile(line) => f.write_str(line),
+            Cause::ClientAborted => write!(
+                f,
+                "epoll_wait() reported that client prematurely closed connection, \
+                 so upstream connection is closed too while {during}"
+            ),
         }
     }
 }
@@ -275,6 +284,13 @@ mod tests {
                 "client sent invalid chunked body",
                 400,
                 true,
+            ),
+            (
+                Error::at(Stage::ReadingResponseHeader, Cause::ClientAborted),
+                "epoll_wait() reported that client prematurely closed connection, so upstream \
+                 connection is closed too while reading response header from upstream",
+                499,
+                false,
             ),
         ];
         for (e, line, status, answered) in cases {

@@ -3,9 +3,12 @@
 //! context ([`ctx::Req`]: what the phases decided and what variables read), the phase outcome
 //! ([`Next`]), the request path's one error type ([`error::Error`]: cause, stage, retry facts,
 //! and the status and log line nginx gives it), replies and nginx's error pages ([`reply`],
-//! heads written by [`respond`]), and the request's error-log and access-log lines ([`log`]). Handlers (proxying, static files,
+//! heads written by [`respond`]), the request's error-log and access-log lines ([`log`]), and
+//! the watch for a client that leaves while its request waits on an upstream ([`abort`]).
+//! Handlers (proxying, static files,
 //! limit_req, status pages) build on it; it imports none of them.
 
+pub mod abort;
 pub mod client;
 pub mod ctx;
 pub mod error;

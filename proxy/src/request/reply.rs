@@ -6,8 +6,9 @@ use super::client::Client;
 use super::ctx::Req;
 use super::error::Error;
 use super::log::log_error;
-use super::respond::{Head, Ka, write_head};
+use super::respond::{Head, Ka};
 use crate::conf::model::Return;
+use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide};
 use crate::http::status::{error_page, forces_close};
 use crate::live::Shared;
 
@@ -97,21 +98,69 @@ pub async fn send_simple(
         }
         None => None,
     };
-    let mut out = Vec::with_capacity(256 + body.len());
     let no_length = code == 204 || code == 304;
-    write_head(
+    let (gz, packed) = gzip_answer(req, code, content_type, body, &mut list, &mut ka);
+    let body = packed.as_deref().unwrap_or(body);
+    let mut out = Vec::with_capacity(256 + body.len());
+    client.put_head(
         &mut out,
         &Head {
             code,
             content_type,
-            content_length: (!no_length).then_some(body.len() as u64),
+            content_length: (!no_length && !gz.gzip).then_some(body.len() as u64),
             location: special,
+            chunked: gz.gzip && RequestFacts::of(req.head, req.conn.h2).chunked(),
             ka: Some(ka),
+            vary: gz.vary,
             ..Head::default()
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
     );
     write_answer(client, req, out, body, code, ka).await
+}
+
+/// The gzip filter on a complete answer of our own (error page, `return` text, static
+/// error pages): the verdict, and when gzipped the framed body (chunked for HTTP/1.1, plain for
+/// HTTP/2; for HTTP/1.0 the connection closes after it; none for HEAD), `Content-Encoding`
+/// appended to `list`.
+pub fn gzip_answer(
+    req: &Req<'_>,
+    code: u16,
+    content_type: Option<&[u8]>,
+    body: &[u8],
+    list: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    ka: &mut Ka,
+) -> (Decision, Option<Vec<u8>>) {
+    let conf = &req.loc.gzip;
+    if !conf.enable || body.is_empty() {
+        return (Decision::default(), None);
+    }
+    let resp = ResponseFacts {
+        status: code,
+        content_type,
+        content_length: Some(body.len() as u64),
+        ..ResponseFacts::default()
+    };
+    let facts = RequestFacts::of(req.head, req.conn.h2);
+    let gz = decide(conf, &facts, &resp);
+    if !gz.gzip {
+        return (gz, None);
+    }
+    list.push((b"Content-Encoding".to_vec(), b"gzip".to_vec()));
+    if facts.head {
+        return (gz, Some(Vec::new()));
+    }
+    let z = crate::filter::deflate::gzip_all(body, conf.level, conf.window_bits);
+    if facts.closes() {
+        *ka = Ka::Close;
+    }
+    if !facts.chunked() {
+        return (gz, Some(z));
+    }
+    let mut framed = Vec::with_capacity(z.len() + 16);
+    crate::http::chunked::encode_chunk(&z, &mut framed);
+    framed.extend_from_slice(b"0\r\n\r\n");
+    (gz, Some(framed))
 }
 
 /// Sends a head already in `out` followed by `body` (not for HEAD), records the status and

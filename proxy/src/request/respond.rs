@@ -82,6 +82,8 @@ pub struct Head<'a> {
     pub chunked: bool,
     /// Connection disposition.
     pub ka: Option<Ka>,
+    /// `Vary: Accept-Encoding` (gzip_vary), after the connection headers as nginx.
+    pub vary: bool,
 }
 
 /// Writes the head into `out`; `list` is the ordinary header list (name, value).
@@ -138,6 +140,9 @@ pub fn write_head<'b>(
         }
         Some(Ka::Upgrade) => out.extend_from_slice(b"Connection: upgrade\r\n"),
         None => {}
+    }
+    if h.vary {
+        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
     }
     for (n, v) in list {
         out.extend_from_slice(n);

@@ -1,5 +1,5 @@
-//! The client transport: plain TCP, TLS (rustls via tokio-rustls) or one HTTP/2 stream, one
-//! type for the connection code.
+//! The client transport: plain TCP, TLS (rustls via tokio-rustls) or one HTTP/2 stream's
+//! body, one type for the connection code.
 
 use std::io;
 use std::pin::Pin;
@@ -43,8 +43,9 @@ pub enum Stream {
     Plain(TcpStream),
     /// TLS over TCP.
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    /// One HTTP/2 stream seen as an HTTP/1.1 connection carrying one request.
-    Mem(Box<super::h2::io::H2Io>),
+    /// One HTTP/2 stream: reads give its request body's DATA payloads, writes its response
+    /// body's DATA frames (the head goes through `Client::put_head`).
+    H2(Box<super::h2::session::H2Stream>),
 }
 
 impl AsyncRead for Stream {
@@ -56,7 +57,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Stream::Mem(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::H2(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -70,7 +71,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Stream::Mem(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::H2(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -78,7 +79,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Stream::Mem(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::H2(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -86,7 +87,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Stream::Mem(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::H2(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

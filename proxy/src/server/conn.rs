@@ -62,7 +62,7 @@ pub async fn serve_stream(
     https: bool,
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let h2 = matches!(stream, Stream::Mem(_));
+    let h2 = matches!(stream, Stream::H2(_));
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -124,17 +124,24 @@ pub async fn serve_stream(
         let next = handle(&mut client, &head, &ci, &live, &shared, route).await;
         spare_headers = head.headers;
         give_buf(head.raw);
-        match next {
-            Next::Close => return,
-            Next::KeepAlive(t) => {
-                // After a reload the old generation's connections close once their request is
-                // done (nginx's old workers turn keep-alive off while exiting).
-                if shared.draining() || shared.live.load().generation != live.generation {
-                    return;
-                }
-                wait = Some(t);
-            }
+        let Some(t) = keepalive_wait(next, &shared, &live) else {
+            return;
+        };
+        wait = Some(t);
+    }
+}
+
+/// How long to wait for the next request after `next`; None: close. After a reload the old
+/// generation's connections close once their request is done (nginx's old workers turn
+/// keep-alive off while exiting), and so do all while draining.
+fn keepalive_wait(next: Next, shared: &Shared, live: &Live) -> Option<Duration> {
+    match next {
+        Next::KeepAlive(t)
+            if !shared.draining() && shared.live.load().generation == live.generation =>
+        {
+            Some(t)
         }
+        _ => None,
     }
 }
 
@@ -243,8 +250,9 @@ fn header_timed_out(live: &Live, ci: &ConnInfo, server_idx: usize, partial: bool
     }
 }
 
-/// A head the rules reject: nginx's info line, then its error page (`code`), then close.
-async fn reject(
+/// A head the rules reject: nginx's info line, then its error page (`code`), then close
+/// (HTTP/2 streams whose head is rejected are answered here too).
+pub(super) async fn reject(
     client: &mut Client,
     live: &Live,
     shared: &Shared,

@@ -1,10 +1,11 @@
 //! HTTP/2 (ALPN `h2` on `listen … ssl http2`, prior-knowledge h2c on `listen … http2`):
-//! the `h2` crate's server, each stream's request handed as an HTTP/1.1 head (with
-//! `Connection: close`) to the same request pipeline as every other request (phases,
-//! locations, proxying, logs), so the behaviour is identical ([`stream::serve`]). The stream
-//! is an in-process transport (`request::h2::io::H2Io`): the pipeline reads the request body from it and
-//! its HTTP/1.1 response is parsed back into an HTTP/2 response (connection-specific headers
-//! removed) as it is written, without a pipe, an HTTP/1.1 client or extra tasks in between.
+//! the `h2` crate's server, each stream's request handed to the same request pipeline as
+//! every other request (phases, locations, proxying, logs), so the behaviour is identical
+//! ([`stream::serve`]). The stream is the pipeline's client session
+//! (`request::h2::session::H2Stream`): the request head taken once in the form the pipeline
+//! keeps, the body read as DATA payloads, the response head sent as HEADERS from its
+//! structured form and the body as DATA frames; no HTTP/1.1 bytes are written or parsed on
+//! the way, and there is no pipe, client or extra task in between.
 
 mod guard;
 mod slots;
@@ -16,7 +17,7 @@ mod timers;
 use crate::live::Shared;
 use crate::logs::error::LogLevel;
 use crate::request::h2::chunk::Chunk;
-use crate::request::h2::io;
+use crate::request::h2::session::H2Stream;
 use crate::request::stream::Stream;
 use futures_util::task::AtomicWaker;
 use h2::Reason;
@@ -70,6 +71,19 @@ impl Wake for ConnWake {
     }
 }
 
+/// The server side of a connection with the limits we announce.
+fn builder() -> h2::server::Builder {
+    let mut b = h2::server::Builder::new();
+    b.initial_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .max_concurrent_streams(MAX_STREAMS);
+    b
+}
+
 /// Serves one HTTP/2 connection until the client closes it; each request stream runs the
 /// request pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
 /// nginx's flood limits and timers bound the connection ([`guard`], [`timers`]).
@@ -89,15 +103,7 @@ pub async fn serve(
         limits.keepalive_requests,
         limits.send,
     );
-    let mut b = h2::server::Builder::new();
-    b.initial_window_size(WINDOW)
-        .initial_connection_window_size(WINDOW)
-        .max_frame_size(MAX_FRAME)
-        .max_header_list_size(MAX_HEADER_LIST)
-        .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
-        .max_send_buffer_size(MAX_SEND_BUFFER)
-        .max_concurrent_streams(MAX_STREAMS);
-    let handshake = tokio::time::timeout_at(deadline, b.handshake::<_, Chunk>(io));
+    let handshake = tokio::time::timeout_at(deadline, builder().handshake::<_, Chunk>(io));
     let Ok(Ok(conn)) = handshake.await else {
         return;
     };
@@ -147,7 +153,7 @@ struct Conn<F, M> {
     shared: Arc<Shared>,
 }
 
-impl<F: Future<Output = ()>, M: Fn(Box<io::H2Io>) -> F> Conn<F, M> {
+impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
     /// The streams run inside this task (no task per stream). A pass polls the connection
     /// (which flushes what the streams wrote and reads what came in), takes the new streams,
     /// and runs the streams. A client with one request in flight costs two connection polls
@@ -199,7 +205,7 @@ impl<F: Future<Output = ()>, M: Fn(Box<io::H2Io>) -> F> Conn<F, M> {
         loop {
             match pin!(self.conn.accept()).poll(conn_cx) {
                 Poll::Ready(Some(Ok((req, respond)))) => {
-                    let io = Box::new(io::H2Io::new(req, respond));
+                    let io = Box::new(H2Stream::new(req, respond));
                     let make = &self.make;
                     self.streams.push_with(|| make(io));
                     self.timer.stream_opened();

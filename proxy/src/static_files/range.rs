@@ -68,70 +68,86 @@ enum Parsed {
     Declined,
 }
 
+/// A position in a `Range` value; reads past the end give 0, as nginx's NUL-terminated
+/// string does.
+struct Cursor<'s> {
+    spec: &'s [u8],
+    p: usize,
+}
+
+impl Cursor<'_> {
+    fn at(&self) -> u8 {
+        self.spec.get(self.p).copied().unwrap_or(0)
+    }
+
+    fn skip_spaces(&mut self) {
+        while self.at() == b' ' {
+            self.p += 1;
+        }
+    }
+
+    /// Decimal digits (none: 0); None when the value overflows `off_t`.
+    fn number(&mut self) -> Option<i64> {
+        let mut v: i64 = 0;
+        while self.at().is_ascii_digit() {
+            v = v
+                .checked_mul(10)?
+                .checked_add(i64::from(self.at() - b'0'))?;
+            self.p += 1;
+        }
+        Some(v)
+    }
+}
+
+/// One `start-end`, `start-` or `-suffix` as nginx reads it, as `[start, end)` clamped to
+/// the length `cl`; None for anything else (not satisfiable).
+fn one_range(c: &mut Cursor<'_>, cl: i64) -> Option<(i64, i64)> {
+    let mut start = 0;
+    c.skip_spaces();
+    let suffix = c.at() == b'-';
+    if !suffix {
+        if !c.at().is_ascii_digit() {
+            return None;
+        }
+        start = c.number()?;
+        c.skip_spaces();
+        if c.at() != b'-' {
+            return None;
+        }
+        c.p += 1;
+        c.skip_spaces();
+        if c.at() == b',' || c.at() == 0 {
+            return Some((start, cl));
+        }
+    } else {
+        c.p += 1;
+    }
+    if !c.at().is_ascii_digit() {
+        return None;
+    }
+    let mut end = c.number()?;
+    c.skip_spaces();
+    if c.at() != b',' && c.at() != 0 {
+        return None;
+    }
+    if suffix {
+        start = if end < cl { cl - end } else { 0 };
+        end = cl - 1;
+    }
+    end = if end >= cl { cl } else { end + 1 };
+    Some((start, end))
+}
+
 /// nginx's `ngx_http_range_parse` on the bytes after `bytes=` (signed arithmetic as nginx's
 /// `off_t`).
 fn parse(spec: &[u8], len: u64, mut ranges_left: usize) -> Parsed {
-    let at = |i: usize| spec.get(i).copied().unwrap_or(0);
     let cl = len.min(i64::MAX as u64) as i64;
-    let number = |p: &mut usize| -> Option<i64> {
-        let mut v: i64 = 0;
-        while at(*p).is_ascii_digit() {
-            v = v.checked_mul(10)?.checked_add(i64::from(at(*p) - b'0'))?;
-            *p += 1;
-        }
-        Some(v)
-    };
-    let skip_sp = |p: &mut usize| {
-        while at(*p) == b' ' {
-            *p += 1;
-        }
-    };
-    let (mut p, mut out, mut size) = (0usize, Vec::new(), 0i64);
+    let mut c = Cursor { spec, p: 0 };
+    let (mut out, mut size) = (Vec::new(), 0i64);
     loop {
-        let (mut start, mut end) = (0i64, 0i64);
-        let mut suffix = false;
-        let mut found = false;
-        skip_sp(&mut p);
-        if at(p) != b'-' {
-            if !at(p).is_ascii_digit() {
-                return Parsed::NotSatisfiable;
-            }
-            let Some(s) = number(&mut p) else {
-                return Parsed::NotSatisfiable;
-            };
-            start = s;
-            skip_sp(&mut p);
-            if at(p) != b'-' {
-                return Parsed::NotSatisfiable;
-            }
-            p += 1;
-            skip_sp(&mut p);
-            if at(p) == b',' || at(p) == 0 {
-                end = cl;
-                found = true;
-            }
-        } else {
-            suffix = true;
-            p += 1;
-        }
-        if !found {
-            if !at(p).is_ascii_digit() {
-                return Parsed::NotSatisfiable;
-            }
-            let Some(e) = number(&mut p) else {
-                return Parsed::NotSatisfiable;
-            };
-            end = e;
-            skip_sp(&mut p);
-            if at(p) != b',' && at(p) != 0 {
-                return Parsed::NotSatisfiable;
-            }
-            if suffix {
-                start = if end < cl { cl - end } else { 0 };
-                end = cl - 1;
-            }
-            if end >= cl { end = cl } else { end += 1 }
-        }
+        let Some((start, end)) = one_range(&mut c, cl) else {
+            return Parsed::NotSatisfiable;
+        };
         if start < end {
             out.push(ByteRange {
                 start: start as u64,
@@ -148,9 +164,9 @@ fn parse(spec: &[u8], len: u64, mut ranges_left: usize) -> Parsed {
         } else if start == 0 {
             return Parsed::Declined;
         }
-        let c = at(p);
-        p += 1;
-        if c != b',' {
+        let sep = c.at();
+        c.p += 1;
+        if sep != b',' {
             break;
         }
     }

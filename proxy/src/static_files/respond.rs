@@ -114,6 +114,11 @@ fn finish<'c>(status: StatusCode, headers: HeaderMap, body: Body) -> Served<'c> 
     Served::Other(StaticOutcome::Response(response(status, headers, body)))
 }
 
+/// A header value from text the module formatted (always valid; empty otherwise).
+fn text_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 /// The 200/206/304/412/416 part, once the file is open.
 pub(super) fn respond<'c>(
     conf: &'c StaticConf,
@@ -129,7 +134,6 @@ pub(super) fn respond<'c>(
         }
         req.headers.get(n).map(|v: &HeaderValue| v.as_bytes())
     };
-    let ctype = conf.mime.for_uri(req.uri, &conf.default_type);
     let v = conditional::validators(mtime, size);
     let (lm, tag) = (v.lm, v.etag.as_bytes());
     let cond = Conditionals {
@@ -142,40 +146,17 @@ pub(super) fn respond<'c>(
     if precondition == Precondition::Failed {
         return Served::Other(special(StatusCode::PRECONDITION_FAILED, None));
     }
+    let entity = Entity {
+        file,
+        path,
+        size,
+        mtime,
+        ctype: conf.mime.for_uri(req.uri, &conf.default_type),
+        v,
+    };
     let direct = req.add_headers.is_empty() && conf.expires == Expires::Off;
-    let plain = |status, content_type, content_length, content_range, accept_ranges, body| {
-        Served::File(FileResponse {
-            status,
-            content_type,
-            content_length,
-            last_modified: v.last_modified,
-            etag: v.etag,
-            content_range,
-            accept_ranges,
-            body,
-        })
-    };
-    let hv = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
-    let base = || {
-        let mut h = HeaderMap::with_capacity(8);
-        h.insert(CONTENT_TYPE, hv(ctype));
-        h.insert(CONTENT_LENGTH, HeaderValue::from(size));
-        h.insert(LAST_MODIFIED, hv(v.last_modified.as_str()));
-        h.insert(ETAG, hv(v.etag.as_str()));
-        h
-    };
     if precondition == Precondition::NotModified {
-        if direct {
-            give_path_buf(path);
-            return plain(StatusCode::NOT_MODIFIED, None, None, None, false, empty());
-        }
-        let mut h = base();
-        h.remove(CONTENT_TYPE);
-        h.remove(CONTENT_LENGTH);
-        conf.expires
-            .apply(StatusCode::NOT_MODIFIED, &mut h, req.now, Some(mtime));
-        apply_add_headers(StatusCode::NOT_MODIFIED, &mut h, req.add_headers);
-        return finish(StatusCode::NOT_MODIFIED, h, empty());
+        return entity.not_modified(conf, req, direct);
     }
     let decision = if req.version >= Version::HTTP_10 {
         range::evaluate(raw(RANGE), raw(IF_RANGE), tag, lm, size, conf.max_ranges)
@@ -183,110 +164,204 @@ pub(super) fn respond<'c>(
         RangeDecision::Full
     };
     let head = req.method == Method::HEAD;
-    if direct {
-        match decision {
-            RangeDecision::Full => {
-                let body = if head {
-                    give_path_buf(path);
-                    empty()
-                } else {
-                    file_part(file, path, 0, size)
-                };
-                return plain(StatusCode::OK, Some(ctype), Some(size), None, true, body);
-            }
-            RangeDecision::Single(r) => {
-                let mut cr = HeaderText::new();
-                // at most 6 + 20 + 1 + 20 + 1 + 20 bytes: always fits
-                let _ = write!(cr, "bytes {}-{}/{size}", r.start, r.end - 1);
-                let len = r.end - r.start;
-                let body = if head {
-                    give_path_buf(path);
-                    empty()
-                } else {
-                    file_part(file, path, r.start, len)
-                };
-                let status = StatusCode::PARTIAL_CONTENT;
-                return plain(status, Some(ctype), Some(len), Some(cr), false, body);
-            }
-            _ => {}
+    match decision {
+        d @ (RangeDecision::Full | RangeDecision::Single(_)) if direct => entity.direct(d, head),
+        d => entity.with_headers(conf, req, d, head),
+    }
+}
+
+/// The open file and what every response of it shares.
+struct Entity<'c> {
+    file: std::sync::Arc<std::fs::File>,
+    path: PathBuf,
+    size: u64,
+    mtime: SystemTime,
+    /// The location's MIME type for the URI.
+    ctype: &'c str,
+    v: conditional::Validators,
+}
+
+/// A [`FileResponse`] of a file with validators `v`.
+fn file_response<'c>(
+    v: &conditional::Validators,
+    status: StatusCode,
+    content_type: Option<&'c str>,
+    content_length: Option<u64>,
+    content_range: Option<HeaderText>,
+    accept_ranges: bool,
+    body: Body,
+) -> Served<'c> {
+    Served::File(FileResponse {
+        status,
+        content_type,
+        content_length,
+        last_modified: v.last_modified,
+        etag: v.etag,
+        content_range,
+        accept_ranges,
+        body,
+    })
+}
+
+impl<'c> Entity<'c> {
+    /// The module's own headers of a 200, in nginx's order.
+    fn base_headers(&self) -> HeaderMap {
+        let mut h = HeaderMap::with_capacity(8);
+        h.insert(CONTENT_TYPE, text_value(self.ctype));
+        h.insert(CONTENT_LENGTH, HeaderValue::from(self.size));
+        h.insert(LAST_MODIFIED, text_value(self.v.last_modified.as_str()));
+        h.insert(ETAG, text_value(self.v.etag.as_str()));
+        h
+    }
+
+    /// `len` bytes from `offset` (nothing for HEAD: the path buffer goes back).
+    fn body(self, head: bool, offset: u64, len: u64) -> Body {
+        if head {
+            give_path_buf(self.path);
+            empty()
+        } else {
+            file_part(self.file, self.path, offset, len)
         }
     }
-    let mut h = base();
-    // headers filter runs before the range filter: it sees status 200
-    conf.expires
-        .apply(StatusCode::OK, &mut h, req.now, Some(mtime));
-    apply_add_headers(StatusCode::OK, &mut h, req.add_headers);
-    let body = |parts: Vec<Part>| {
+
+    /// The body of the `HeaderMap` path (nothing for HEAD).
+    fn parts(self, head: bool, parts: Vec<Part>) -> Body {
         if head {
             empty()
         } else {
-            file_parts(file, path, parts)
-        }
-    };
-    match decision {
-        RangeDecision::Full => {
-            h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            let b = body(vec![Part::File {
-                offset: 0,
-                len: size,
-            }]);
-            finish(StatusCode::OK, h, b)
-        }
-        RangeDecision::Single(r) => {
-            h.insert(
-                CONTENT_RANGE,
-                hv(&format!("bytes {}-{}/{size}", r.start, r.end - 1)),
-            );
-            h.insert(CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
-            let b = body(vec![Part::File {
-                offset: r.start,
-                len: r.end - r.start,
-            }]);
-            finish(StatusCode::PARTIAL_CONTENT, h, b)
-        }
-        RangeDecision::Multi(ranges) => {
-            let boundary = format!("{:020}", BOUNDARY.fetch_add(1, Ordering::Relaxed));
-            let part_head =
-                format!("\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes ");
-            let mut parts = Vec::new();
-            let mut len = 0u64;
-            for r in &ranges {
-                let head = format!("{part_head}{}-{}/{size}\r\n\r\n", r.start, r.end - 1);
-                len += head.len() as u64 + (r.end - r.start);
-                parts.push(Part::Mem(Bytes::from(head)));
-                parts.push(Part::File {
-                    offset: r.start,
-                    len: r.end - r.start,
-                });
-            }
-            let tail = format!("\r\n--{boundary}--\r\n");
-            len += tail.len() as u64;
-            parts.push(Part::Mem(Bytes::from(tail)));
-            h.insert(
-                CONTENT_TYPE,
-                hv(&format!("multipart/byteranges; boundary={boundary}")),
-            );
-            h.insert(CONTENT_LENGTH, HeaderValue::from(len));
-            finish(StatusCode::PARTIAL_CONTENT, h, body(parts))
-        }
-        RangeDecision::Unsatisfiable => {
-            // nginx quirk (verified): the headers filter already ran with status 200, so the
-            // 416 page keeps `expires` and every add_header, in their order (not
-            // `HeaderMap::remove`, which moves the last header into the gap); the entity
-            // headers go.
-            let entity = [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, ETAG];
-            let mut kept = HeaderMap::with_capacity(h.len());
-            for (n, v) in h.iter().filter(|(n, _)| !entity.contains(n)) {
-                kept.append(n.clone(), v.clone());
-            }
-            kept.insert(CONTENT_RANGE, hv(&format!("bytes */{size}")));
-            Served::Other(StaticOutcome::Special {
-                status: StatusCode::RANGE_NOT_SATISFIABLE,
-                headers: kept,
-                log: None,
-            })
+            file_parts(self.file, self.path, parts)
         }
     }
+
+    /// 304: only the validators (and `expires`/`add_header` on the `HeaderMap` path).
+    fn not_modified(self, conf: &StaticConf, req: &StaticRequest<'_>, direct: bool) -> Served<'c> {
+        let status = StatusCode::NOT_MODIFIED;
+        if direct {
+            give_path_buf(self.path);
+            return file_response(&self.v, status, None, None, None, false, empty());
+        }
+        let mut h = self.base_headers();
+        h.remove(CONTENT_TYPE);
+        h.remove(CONTENT_LENGTH);
+        conf.expires
+            .apply(status, &mut h, req.now, Some(self.mtime));
+        apply_add_headers(status, &mut h, req.add_headers);
+        finish(status, h, empty())
+    }
+
+    /// The whole file or one range as a [`FileResponse`].
+    fn direct(self, decision: RangeDecision, head: bool) -> Served<'c> {
+        let (v, ctype, size) = (self.v, self.ctype, self.size);
+        if let RangeDecision::Single(r) = decision {
+            let mut cr = HeaderText::new();
+            // at most 6 + 20 + 1 + 20 + 1 + 20 bytes: always fits
+            let _ = write!(cr, "bytes {}-{}/{size}", r.start, r.end - 1);
+            let len = r.end - r.start;
+            let body = self.body(head, r.start, len);
+            let status = StatusCode::PARTIAL_CONTENT;
+            return file_response(&v, status, Some(ctype), Some(len), Some(cr), false, body);
+        }
+        let body = self.body(head, 0, size);
+        file_response(
+            &v,
+            StatusCode::OK,
+            Some(ctype),
+            Some(size),
+            None,
+            true,
+            body,
+        )
+    }
+
+    /// The `HeaderMap` path: `expires` and `add_header` applied as for a 200 (nginx's
+    /// headers filter runs before the range filter), then the range decision.
+    fn with_headers(
+        self,
+        conf: &StaticConf,
+        req: &StaticRequest<'_>,
+        decision: RangeDecision,
+        head: bool,
+    ) -> Served<'c> {
+        let mut h = self.base_headers();
+        conf.expires
+            .apply(StatusCode::OK, &mut h, req.now, Some(self.mtime));
+        apply_add_headers(StatusCode::OK, &mut h, req.add_headers);
+        let size = self.size;
+        match decision {
+            RangeDecision::Full => {
+                h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+                let b = self.parts(
+                    head,
+                    vec![Part::File {
+                        offset: 0,
+                        len: size,
+                    }],
+                );
+                finish(StatusCode::OK, h, b)
+            }
+            RangeDecision::Single(r) => {
+                let len = r.end - r.start;
+                let range = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+                h.insert(CONTENT_RANGE, text_value(&range));
+                h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+                let b = self.parts(
+                    head,
+                    vec![Part::File {
+                        offset: r.start,
+                        len,
+                    }],
+                );
+                finish(StatusCode::PARTIAL_CONTENT, h, b)
+            }
+            RangeDecision::Multi(ranges) => {
+                let (content_type, len, parts) = multipart(&ranges, self.ctype, size);
+                h.insert(CONTENT_TYPE, text_value(&content_type));
+                h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+                finish(StatusCode::PARTIAL_CONTENT, h, self.parts(head, parts))
+            }
+            RangeDecision::Unsatisfiable => unsatisfiable(&h, size),
+        }
+    }
+}
+
+/// A `multipart/byteranges` body of `ranges` of a `size`-byte file of type `ctype`: its
+/// Content-Type, its length and its parts.
+fn multipart(ranges: &[range::ByteRange], ctype: &str, size: u64) -> (String, u64, Vec<Part>) {
+    let boundary = format!("{:020}", BOUNDARY.fetch_add(1, Ordering::Relaxed));
+    let part_head = format!("\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes ");
+    let mut parts = Vec::new();
+    let mut len = 0u64;
+    for r in ranges {
+        let head = format!("{part_head}{}-{}/{size}\r\n\r\n", r.start, r.end - 1);
+        len += head.len() as u64 + (r.end - r.start);
+        parts.push(Part::Mem(Bytes::from(head)));
+        parts.push(Part::File {
+            offset: r.start,
+            len: r.end - r.start,
+        });
+    }
+    let tail = format!("\r\n--{boundary}--\r\n");
+    len += tail.len() as u64;
+    parts.push(Part::Mem(Bytes::from(tail)));
+    let content_type = format!("multipart/byteranges; boundary={boundary}");
+    (content_type, len, parts)
+}
+
+/// The 416 answer. An nginx quirk (verified): the headers filter already ran with status
+/// 200, so the page keeps `expires` and every add_header of `h`, in their order (not
+/// `HeaderMap::remove`, which moves the last header into the gap); the entity headers go.
+fn unsatisfiable<'c>(h: &HeaderMap, size: u64) -> Served<'c> {
+    let entity = [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, ETAG];
+    let mut kept = HeaderMap::with_capacity(h.len());
+    for (n, v) in h.iter().filter(|(n, _)| !entity.contains(n)) {
+        kept.append(n.clone(), v.clone());
+    }
+    kept.insert(CONTENT_RANGE, text_value(&format!("bytes */{size}")));
+    Served::Other(StaticOutcome::Special {
+        status: StatusCode::RANGE_NOT_SATISFIABLE,
+        headers: kept,
+        log: None,
+    })
 }
 
 #[cfg(test)]

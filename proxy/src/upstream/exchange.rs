@@ -6,10 +6,12 @@
 
 use super::reqbody;
 use crate::conf::model::ProxyConf;
-use crate::http::chunked::{ChunkError, Decoder, encode_chunk};
+use crate::http::body::BodyDecoder;
+use crate::http::chunked::{ChunkError, encode_chunk};
 use crate::http::head::RequestHead;
 use crate::http::response::{self, HeadError, UpHead};
 use crate::live::pool::{Pool, UpConn};
+use crate::request::abort::AbortWatch;
 use crate::request::client::Client;
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::stream::write_all_timed;
@@ -44,6 +46,33 @@ pub struct StreamBody<'c, 'h> {
     pub timeout: Duration,
     /// Set once the whole body was read from the client.
     pub done: &'c mut bool,
+}
+
+/// The client's part in one try.
+pub enum ClientSide<'c, 'h> {
+    /// Its body is streamed upstream as it is read.
+    Stream(StreamBody<'c, 'h>),
+    /// Its connection is watched for a close while the try waits (`proxy_ignore_client_abort
+    /// off`): the try ends with [`Cause::ClientAborted`].
+    Watch(AbortWatch<'c>),
+    /// Neither.
+    Idle,
+}
+
+/// Runs `work` (the try's `stage`), ended early when `watch` sees the client close.
+async fn watched<T>(
+    watch: Option<AbortWatch<'_>>,
+    stage: Stage,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let Some(watch) = watch else {
+        return work.await;
+    };
+    tokio::select! {
+        biased; // the work first: a step that is done at once never polls the watch
+        r = work => r,
+        () = watch.closed() => Err(Error::at(stage, Cause::ClientAborted)),
+    }
 }
 
 /// The cause of a failed read or write at `stage`: a timeout, or the system call's error.
@@ -97,7 +126,7 @@ async fn pump(
             client.fill(body.timeout).await?;
         }
     }
-    let mut decoder = Decoder::new(body.max);
+    let mut decoder = BodyDecoder::new(client.is_h2(), body.max);
     let mut decoded = Vec::new();
     let mut out = Vec::new();
     loop {
@@ -124,7 +153,7 @@ async fn pump(
         if decoder.done() {
             return Ok(());
         }
-        client.fill(body.timeout).await?;
+        client.fill_body(&mut decoder, body.timeout).await?;
     }
 }
 
@@ -158,21 +187,27 @@ async fn read_head(conn: &mut UpConn, conf: &ProxyConf) -> Result<(UpHead, Vec<u
 }
 
 /// One try: connection, request (head, then the buffered `body` or the streamed one), and
-/// the response head. `started` is the try's start.
+/// the response head; the client's side streams its body or is watched for a close.
+/// `started` is the try's start.
 pub async fn try_peer(
     pool: &Pool,
     addr: SocketAddr,
     conf: &ProxyConf,
     request_head: &[u8],
     body: &reqbody::Body,
-    stream: Option<StreamBody<'_, '_>>,
+    client: ClientSide<'_, '_>,
     started: Instant,
 ) -> Result<Sent, Error> {
+    let watch = match &client {
+        ClientSide::Watch(w) => Some(*w),
+        _ => None,
+    };
     // A cached connection has no connect time (nginx logs 0.000 for it).
     let (mut conn, reused, connect_time) = match pool.take(addr, started) {
         Some(c) => (c, true, Duration::ZERO),
         None => {
-            let c = connect(addr, conf.connect_timeout).await?;
+            let connecting = connect(addr, conf.connect_timeout);
+            let c = watched(watch, Stage::Connecting, connecting).await?;
             let t = c.created - started;
             (c, false, t)
         }
@@ -183,16 +218,26 @@ pub async fn try_peer(
         error
     };
     conn.requests += 1;
-    body.send(&mut conn.stream, request_head, conf.send_timeout)
+    let sending = async {
+        body.send(&mut conn.stream, request_head, conf.send_timeout)
+            .await
+            .map_err(|e| Error::at(Stage::SendingRequest, io_cause("writev", e)))
+    };
+    watched(watch, Stage::SendingRequest, sending)
         .await
-        .map_err(|e| sent(Error::at(Stage::SendingRequest, io_cause("writev", e))))?;
-    if let Some(mut streamed) = stream {
+        .map_err(sent)?;
+    if let ClientSide::Stream(mut streamed) = client {
         pump(&mut streamed, &mut conn.stream, conf.send_timeout)
             .await
             .map_err(sent)?;
         *streamed.done = true;
     }
-    let (head, leftover) = read_head(&mut conn, conf).await.map_err(sent)?;
+    // nginx's log action stays "sending request" until response bytes arrive: a client that
+    // leaves while the upstream is silent is logged "while sending request to upstream".
+    let reading = read_head(&mut conn, conf);
+    let (head, leftover) = watched(watch, Stage::SendingRequest, reading)
+        .await
+        .map_err(sent)?;
     Ok(Sent {
         conn,
         head,

@@ -1,6 +1,8 @@
 //! Turns upstream body bytes into client body bytes: Content-Length, chunked (decoded and
-//! re-chunked for HTTP/1.1 clients) or close-delimited framing, with nginx's error wording.
+//! re-chunked for HTTP/1.1 clients) or close-delimited framing, with nginx's error wording;
+//! the body filter (gzip) sits between the decoded body and the client framing.
 
+use crate::filter::deflate::GzipEncoder;
 use crate::http::chunked::{Decoder, encode_chunk};
 use crate::request::error::{Cause, Error, Stage};
 
@@ -34,6 +36,10 @@ pub struct Framer {
     pub complete: bool,
     /// Body bytes (decoded) seen so far.
     pub body: u64,
+    /// The gzip filter, and whether each upstream read is flushed to the client.
+    gzip: Option<(Box<GzipEncoder>, bool)>,
+    /// Compressed bytes of the current piece.
+    zbuf: Vec<u8>,
 }
 
 impl Framer {
@@ -50,18 +56,55 @@ impl Framer {
             decoded: Vec::new(),
             complete: matches!(framing, Framing::None | Framing::Length(0)),
             body: 0,
+            gzip: None,
+            zbuf: Vec::new(),
         }
     }
 
+    /// Gzips the body on its way (`flush_each`: every upstream read goes out at once, as
+    /// nginx flushes unbuffered upstream data). Not for an empty body.
+    pub fn gzip(mut self, enc: GzipEncoder, flush_each: bool) -> Framer {
+        self.gzip = Some((Box::new(enc), flush_each));
+        self
+    }
+
+    /// Decoded body bytes → client bytes (through the gzip filter when on).
     fn emit(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if data.is_empty() {
             return;
         }
         self.body += data.len() as u64;
+        if let Some((enc, flush)) = &mut self.gzip {
+            let mut z = std::mem::take(&mut self.zbuf);
+            z.clear();
+            enc.write(data, *flush, &mut z);
+            self.put(&z, out);
+            self.zbuf = z;
+        } else {
+            self.put(data, out);
+        }
+    }
+
+    fn put(&self, data: &[u8], out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
         if self.client_chunked {
             encode_chunk(data, out);
         } else {
             out.extend_from_slice(data);
+        }
+    }
+
+    /// The body is complete: the gzip trailer, then the last chunk for a chunked client.
+    fn end(&mut self, out: &mut Vec<u8>) {
+        if let Some((mut enc, _)) = self.gzip.take() {
+            let mut z = Vec::with_capacity(64);
+            enc.finish(&mut z);
+            self.put(&z, out);
+        }
+        if self.client_chunked {
+            out.extend_from_slice(b"0\r\n\r\n");
         }
     }
 
@@ -74,10 +117,17 @@ impl Framer {
             }
             Framing::Length(_) => {
                 let n = (self.remaining as usize).min(data.len());
-                out.extend_from_slice(&data[..n]);
-                self.body += n as u64;
+                if self.gzip.is_some() {
+                    self.emit(&data[..n], out);
+                } else {
+                    out.extend_from_slice(&data[..n]);
+                    self.body += n as u64;
+                }
                 self.remaining -= n as u64;
                 self.complete = self.remaining == 0;
+                if self.complete && n > 0 {
+                    self.end(out);
+                }
                 if n < data.len() {
                     return Err(invalid(
                         "more data than specified in \"Content-Length\" header",
@@ -91,9 +141,10 @@ impl Framer {
                 let r = self.dec.decode(data, &mut decoded);
                 self.emit(&decoded, out);
                 self.decoded = decoded;
+                let was = self.complete;
                 self.complete = self.dec.done();
-                if self.complete && self.client_chunked {
-                    out.extend_from_slice(b"0\r\n\r\n");
+                if self.complete && !was {
+                    self.end(out);
                 }
                 match r {
                     Ok(used) if used < data.len() => Err(invalid("data after final chunk")),
@@ -113,9 +164,7 @@ impl Framer {
     pub fn eof(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         if self.framing == Framing::Close {
             self.complete = true;
-            if self.client_chunked {
-                out.extend_from_slice(b"0\r\n\r\n");
-            }
+            self.end(out);
             return Ok(());
         }
         if self.complete {

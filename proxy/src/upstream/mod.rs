@@ -4,8 +4,12 @@
 //! gives its try back), the 502/504 split, and the keepalive pool.
 
 mod buffered;
+mod cache_flow;
+mod cache_send;
+mod cache_store;
 mod exchange;
 mod framer;
+mod gzip;
 mod hidden;
 mod relay;
 pub mod reqbody;
@@ -17,12 +21,14 @@ use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, ProxyPass};
 use crate::live::pool::Pool;
 use crate::live::{Shared, UpstreamRt};
 use crate::request::Next;
+use crate::request::abort::AbortWatch;
 use crate::request::client::Client;
 use crate::request::ctx::{Req, UpTry};
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::log::log_ctx;
 use crate::request::reply::{send_error, send_failure};
-use exchange::{Sent, StreamBody};
+use cache_flow::{CacheState, Lookup};
+use exchange::{ClientSide, Sent, StreamBody};
 use std::time::{Duration, Instant};
 
 /// The request body of a proxied request.
@@ -178,6 +184,8 @@ async fn no_live_upstreams(
     req: &mut Req<'_>,
     shared: &Shared,
     upstream: &UpstreamRt,
+    pass: &ProxyPass,
+    cache: &mut Option<CacheState>,
 ) -> Next {
     let error = Error::at(Stage::Connecting, Cause::NoLiveUpstreams);
     let status = error.outcome().status;
@@ -190,7 +198,7 @@ async fn no_live_upstreams(
     let mut entry = new_try(upstream.conf.name.as_str().into());
     entry.status = status;
     req.up.tries.push(entry);
-    send_error(client, req, shared, status).await
+    cache_flow::fail(client, req, shared, pass, cache, cache_flow::NOLIVE, status).await
 }
 
 /// The balancer's attempt for this request (`hash` renders its key), at most
@@ -209,7 +217,13 @@ fn begin(req: &Req<'_>, upstream: &UpstreamRt) -> Attempt {
 }
 
 /// The request head sent upstream, framed for the body.
-fn request_head(req: &Req<'_>, pass: &ProxyPass, body: &reqbody::Body, streaming: bool) -> Vec<u8> {
+fn request_head(
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    body: &reqbody::Body,
+    streaming: bool,
+    cache: Option<&CacheState>,
+) -> Vec<u8> {
     let length = if !streaming {
         request::BodyLen::Known(body.len())
     } else if let Some(n) = req.head.content_length {
@@ -217,6 +231,10 @@ fn request_head(req: &Req<'_>, pass: &ProxyPass, body: &reqbody::Body, streaming
     } else {
         request::BodyLen::Chunked
     };
+    if req.loc.proxy.cache.is_some() {
+        let headers = cache.map(cache_flow::revalidation).unwrap_or_default();
+        return request::build_with(req, pass, length, Some(&headers));
+    }
     request::build(req, pass, length)
 }
 
@@ -231,10 +249,30 @@ pub async fn proxy(
     let Handler::Proxy(pass) = &req.loc.handler else {
         return send_error(client, req, shared, 500).await;
     };
-    let loc = req.loc;
-    let upstream = &req.live.upstreams[pass.upstream];
     req.proxy_host = &pass.proxy_host;
     req.proxy_port = pass.proxy_port;
+    match cache_flow::lookup(client, req, shared, pass).await {
+        Lookup::Off => proxy_with(client, req, shared, body, pass, None).await,
+        Lookup::Served(next) => next,
+        Lookup::Go(st) => proxy_with(client, req, shared, body, pass, Some(st)).await,
+        Lookup::Background(next, st) => {
+            let _ = proxy_with(client, req, shared, body, pass, Some(st)).await;
+            next
+        }
+    }
+}
+
+/// [`proxy`] after the cache lookup (`cache`: the request's cache state, if any).
+async fn proxy_with(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    body: ReqBody<'_>,
+    pass: &ProxyPass,
+    mut cache: Option<CacheState>,
+) -> Next {
+    let loc = req.loc;
+    let upstream = &req.live.upstreams[pass.upstream];
     let mut attempt = begin(req, upstream);
     let streaming = matches!(body, ReqBody::Stream(_));
     let mut unused = false;
@@ -242,7 +280,7 @@ pub async fn proxy(
         ReqBody::Buffered(b) => (b, &mut unused),
         ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
     };
-    let head = request_head(req, pass, &body, streaming);
+    let head = request_head(req, pass, &body, streaming, cache.as_ref());
     let retry = Retry {
         conf: &loc.proxy,
         started: Instant::now(),
@@ -253,7 +291,7 @@ pub async fn proxy(
     let mut now = retry.started;
     loop {
         let Ok(peer) = attempt.next_peer(now) else {
-            return no_live_upstreams(client, req, shared, upstream).await;
+            return no_live_upstreams(client, req, shared, upstream, pass, &mut cache).await;
         };
         let PeerAddr::Inet(addr) = peer.addr else {
             attempt.finish(PeerOutcome::Failed, Instant::now());
@@ -261,22 +299,15 @@ pub async fn proxy(
         };
         req.up.tries.push(new_try(peer.name.clone()));
         let started = now;
-        let streamed = (streaming && !body_sent).then_some(StreamBody {
-            client: &mut *client,
-            head: req.head,
-            max: req.loc.client_max_body_size,
-            timeout: req.loc.client_body_timeout,
-            done: &mut *stream_done,
-        });
-        let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, streamed, started);
+        let streamed = (streaming && !body_sent).then_some(&mut *stream_done);
+        let side = client_side(client, req, streamed);
+        let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, side, started);
         let error = match tried.await {
+            Err(error) if matches!(error.cause, Cause::ClientAborted) => {
+                return client_aborted(req, &mut attempt, &error, started, &peer.name);
+            }
             Err(error) if error.from_client() => {
-                // The client failed while its body was streamed: not the peer's fault.
-                attempt.finish(PeerOutcome::Ok, Instant::now());
-                if let Some(t) = req.up.tries.last_mut() {
-                    t.time = started.elapsed();
-                }
-                return send_failure(client, req, shared, &error).await;
+                return body_failed(client, req, shared, &mut attempt, &error, started).await;
             }
             Err(error) => {
                 body_sent |= streaming && error.request_sent;
@@ -286,12 +317,22 @@ pub async fn proxy(
             }
             Ok(sent) => {
                 body_sent |= streaming;
-                if let Some(t) = req.up.tries.last_mut() {
-                    t.status = sent.head.code;
-                    t.connect = Some(sent.connect_time);
-                    t.header = Some(sent.header_time);
-                }
+                head_received(req, &sent);
                 let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
+                    if let Some(st) = cache.take() {
+                        return cache_store::respond(
+                            client,
+                            req,
+                            shared,
+                            sent,
+                            pool,
+                            pass,
+                            &mut attempt,
+                            started,
+                            st,
+                        )
+                        .await;
+                    }
                     return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
                         .await;
                 };
@@ -301,9 +342,74 @@ pub async fn proxy(
             }
         };
         if retry.gives_up(&attempt, &error, body_sent) {
-            return send_error(client, req, shared, error.outcome().status).await;
+            let (mask, status) = (error.condition(false), error.outcome().status);
+            return cache_flow::fail(client, req, shared, pass, &mut cache, mask, status).await;
         }
     }
+}
+
+/// The client's part in the next try: its body streamed (`streamed` is set once it was read
+/// whole), else its connection watched for a close unless `proxy_ignore_client_abort` is on.
+fn client_side<'c, 'h>(
+    client: &'c mut Client,
+    req: &Req<'h>,
+    streamed: Option<&'c mut bool>,
+) -> ClientSide<'c, 'h> {
+    match streamed {
+        Some(done) => ClientSide::Stream(StreamBody {
+            client,
+            head: req.head,
+            max: req.loc.client_max_body_size,
+            timeout: req.loc.client_body_timeout,
+            done,
+        }),
+        None if !req.loc.proxy.ignore_client_abort => ClientSide::Watch(AbortWatch::of(client)),
+        None => ClientSide::Idle,
+    }
+}
+
+/// A try got a response head: its status and times in `$upstream_*`.
+fn head_received(req: &mut Req<'_>, sent: &Sent) {
+    if let Some(t) = req.up.tries.last_mut() {
+        t.status = sent.head.code;
+        t.connect = Some(sent.connect_time);
+        t.header = Some(sent.header_time);
+    }
+}
+
+/// The client failed while its body was streamed: not the peer's fault; nginx's answer for
+/// the body error.
+async fn body_failed(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    attempt: &mut Attempt,
+    error: &Error,
+    started: Instant,
+) -> Next {
+    attempt.finish(PeerOutcome::Ok, Instant::now());
+    if let Some(t) = req.up.tries.last_mut() {
+        t.time = started.elapsed();
+    }
+    send_failure(client, req, shared, error).await
+}
+
+/// The client closed while the try waited (nginx's `ngx_http_upstream_check_broken_connection`
+/// finalizing with 499): the upstream connection was dropped with the try, the peer is not at
+/// fault, the try has no status (`-`), the info line names the upstream, nothing is answered.
+fn client_aborted(
+    req: &mut Req<'_>,
+    attempt: &mut Attempt,
+    error: &Error,
+    started: Instant,
+    peer: &str,
+) -> Next {
+    let end = Instant::now();
+    end_try(req, 0, end - started);
+    attempt.finish(PeerOutcome::Ok, end);
+    log_up(req, LogLevel::Info, &error.to_string(), peer);
+    req.status = error.outcome().status;
+    Next::Close
 }
 
 /// Relays the response of the try that got one; a relay that ended before the upstream part

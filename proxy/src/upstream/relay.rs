@@ -17,7 +17,7 @@ use crate::request::ctx::Req;
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::log::log_error;
 use crate::request::reply::{absolute, added_headers, keepalive};
-use crate::request::respond::{Head, Ka, write_head};
+use crate::request::respond::{Head, Ka};
 use std::time::Instant;
 use tokio::io::AsyncReadExt;
 
@@ -43,18 +43,21 @@ fn redirect(req: &Req<'_>, pass: &ProxyPass, loc: &[u8]) -> Vec<u8> {
 }
 
 /// How the response goes to the client.
-struct Plan {
+pub(super) struct Plan {
     /// How the upstream delimits its body.
-    framing: Framing,
-    /// The client gets the body chunked (length unknown, HTTP/1.1 client).
-    client_chunked: bool,
+    pub(super) framing: Framing,
+    /// The client gets the body chunked (length unknown, HTTP/1.1 client; an HTTP/2
+    /// stream's DATA frames need no framing).
+    pub(super) client_chunked: bool,
     /// A 101 answer to an `Upgrade` request: the connection becomes a tunnel.
     upgrade: bool,
     /// The client connection's disposition.
-    ka: Ka,
+    pub(super) ka: Ka,
+    /// The gzip filter's verdict.
+    pub(super) gzip: crate::filter::gzip::Decision,
 }
 
-fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
+pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     let code = up.code;
     let no_body =
         req.head.method() == b"HEAD" || (100..200).contains(&code) || code == 204 || code == 304;
@@ -73,8 +76,10 @@ fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     } else {
         keepalive(req, shared, code)
     };
-    let unknown_length = matches!(framing, Framing::Chunked | Framing::Close);
-    let client_chunked = unknown_length && req.head.minor == 1;
+    let gzip = super::gzip::decide(req, up, framing);
+    let gzip_body = gzip.gzip && framing != Framing::None;
+    let unknown_length = gzip_body || matches!(framing, Framing::Chunked | Framing::Close);
+    let client_chunked = unknown_length && req.head.minor == 1 && !req.conn.h2;
     if unknown_length && !client_chunked {
         ka = Ka::Close;
     }
@@ -83,15 +88,30 @@ fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
         client_chunked,
         upgrade,
         ka,
+        gzip,
     }
 }
 
-/// Writes the client's response head into `out`: the upstream's headers that pass nginx's
-/// hide list, Location rewritten by `proxy_redirect default` (or made absolute), `add_header`.
-fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &mut Vec<u8>) {
+/// Puts the client's response head (into `out` on HTTP/1.1): the upstream's headers that
+/// pass nginx's hide list, Location rewritten by `proxy_redirect default` (or made
+/// absolute), `add_header`.
+pub(super) fn client_head(
+    client: &mut Client,
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    up: &UpHead,
+    plan: &Plan,
+    out: &mut Vec<u8>,
+) {
     let conf = &req.loc.proxy;
+    let gzip = plan.gzip.gzip;
+    // gzip makes the (last) ETag weak, or drops it when it is not a quoted tag
+    let weak_etag = up
+        .headers()
+        .filter(|(n, _)| gzip && n.eq_ignore_ascii_case(b"etag"))
+        .last()
+        .and_then(|(_, v)| crate::filter::gzip::weak_etag(v));
     let mut content_type = None;
-    let mut last_modified = None;
     let mut location_special = None;
     let mut list: Vec<(&[u8], &[u8])> = Vec::with_capacity(up.headers.len() + 2);
     let mut location_rel: Option<Vec<u8>> = None;
@@ -99,10 +119,16 @@ fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &
         if !passed(n, &conf.hide_headers, &conf.pass_headers) {
             continue;
         }
+        // Last-Modified stays in the list (nginx prints its own slot only for a time
+        // without a header, as static files have).
         if content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
             content_type = Some(v);
-        } else if last_modified.is_none() && n.eq_ignore_ascii_case(b"last-modified") {
-            last_modified = Some(v);
+        } else if gzip && n.eq_ignore_ascii_case(b"accept-ranges") {
+            continue;
+        } else if gzip && n.eq_ignore_ascii_case(b"etag") {
+            if let Some(w) = &weak_etag {
+                list.push((n, w));
+            }
         } else if n.eq_ignore_ascii_case(b"location") {
             let v2 = redirect(req, pass, v);
             if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
@@ -126,22 +152,27 @@ fn client_head(req: &Req<'_>, pass: &ProxyPass, up: &UpHead, plan: &Plan, out: &
     }
     let added = added_headers(req, up.code);
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+    if gzip {
+        list.push((&b"Content-Encoding"[..], &b"gzip"[..]));
+    }
     let head_request = req.head.method() == b"HEAD";
-    write_head(
+    client.put_head(
         out,
         &Head {
             code: up.code,
             reason: Some(up.reason()),
             content_type,
             content_length: match plan.framing {
+                _ if gzip => None,
                 Framing::Length(n) => Some(n),
                 Framing::None => up.content_length.filter(|_| head_request),
                 _ => None,
             },
-            last_modified,
+            last_modified: None,
             location: location_special.as_deref(),
             chunked: plan.client_chunked,
             ka: Some(plan.ka),
+            vary: plan.gzip.vary,
         },
         list.iter().copied(),
     );
@@ -245,7 +276,7 @@ pub async fn send(
 ) -> Next {
     let plan = plan(req, shared, &up);
     let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
-    client_head(req, pass, &up, &plan, &mut out);
+    client_head(client, req, pass, &up, &plan, &mut out);
     req.status = up.code;
     let head_len = out.len() as u64;
     if plan.upgrade {
@@ -254,15 +285,23 @@ pub async fn send(
         return next;
     }
     let conf = &req.loc.proxy;
+    let accel_off = up.headers().any(|(n, v)| {
+        n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
+    });
     let mut framer = Framer::new(plan.framing, plan.client_chunked);
+    if plan.gzip.gzip && plan.framing != Framing::None {
+        let length = match plan.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let enc = super::gzip::encoder(&req.loc.gzip, length);
+        framer = framer.gzip(enc, !conf.buffering || accel_off);
+    }
     let mut relayed = Relayed {
         up_error: framer.feed(&leftover, &mut out).err(),
         client_error: false,
     };
     leftover.clear();
-    let accel_off = up.headers().any(|(n, v)| {
-        n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
-    });
     let reusable_head =
         up.http11 && !up.conn_close && plan.framing != Framing::Close && pool.enabled();
     // When the upstream part ended: the peer is released and the try timed then, as nginx

@@ -7,7 +7,8 @@
 //! every body in a named file (logged at notice) kept (`on`) or removed after the request.
 
 use crate::conf::body::{BodyConf, InFileOnly, TempPath};
-use crate::http::chunked::{ChunkError, Decoder};
+use crate::http::body::BodyDecoder;
+use crate::http::chunked::ChunkError;
 use crate::http::head::RequestHead;
 use crate::request::client::Client;
 use crate::request::error::{Cause, Error};
@@ -258,7 +259,7 @@ pub async fn read(
     if !head.chunked {
         return Ok(sink.done());
     }
-    let mut dec = Decoder::new(max);
+    let mut dec = BodyDecoder::new(client.is_h2(), max);
     let mut piece = Vec::new();
     loop {
         piece.clear();
@@ -276,7 +277,7 @@ pub async fn read(
         if dec.done() {
             return Ok(sink.done());
         }
-        client.fill(timeout).await?;
+        client.fill_body(&mut dec, timeout).await?;
     }
 }
 

@@ -23,7 +23,7 @@ fn dropped(name: &[u8]) -> bool {
 }
 
 /// The URI part sent upstream.
-fn upstream_uri(req: &Req<'_>, pass: &ProxyPass, out: &mut Vec<u8>) {
+pub(super) fn upstream_uri(req: &Req<'_>, pass: &ProxyPass, out: &mut Vec<u8>) {
     let Some(uri_part) = &pass.uri else {
         // No URI in proxy_pass: the original request target, byte for byte.
         out.extend_from_slice(req.head.target());
@@ -53,11 +53,50 @@ pub enum BodyLen {
     Chunked,
 }
 
+/// With `proxy_cache`: nginx drops the client's conditional and range headers and, when
+/// revalidating an expired entry, asks with the entry's Last-Modified and ETag.
+#[derive(Debug, Default)]
+pub struct CacheHeaders {
+    /// `If-Modified-Since` value.
+    pub if_modified_since: Option<Vec<u8>>,
+    /// `If-None-Match` value.
+    pub if_none_match: Option<Vec<u8>>,
+    /// A HEAD sent as GET (`proxy_cache_convert_head`).
+    pub as_get: bool,
+}
+
+/// Client headers nginx's proxy_cache defaults clear.
+fn cleared_by_cache(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 6] = [
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-none-match",
+        b"if-match",
+        b"range",
+        b"if-range",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
 /// Builds the request head sent upstream for this request.
 pub fn build(req: &Req<'_>, pass: &ProxyPass, body: BodyLen) -> Vec<u8> {
+    build_with(req, pass, body, None)
+}
+
+/// [`build`] for a location with `proxy_cache` (`cache` set).
+pub fn build_with(
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    body: BodyLen,
+    cache: Option<&CacheHeaders>,
+) -> Vec<u8> {
     let proxy = &req.loc.proxy;
     let mut out = Vec::with_capacity(512 + req.head.raw.len());
-    out.extend_from_slice(req.head.method());
+    if cache.is_some_and(|c| c.as_get) {
+        out.extend_from_slice(b"GET");
+    } else {
+        out.extend_from_slice(req.head.method());
+    }
     out.push(b' ');
     upstream_uri(req, pass, &mut out);
     out.extend_from_slice(if proxy.http11 {
@@ -99,9 +138,22 @@ pub fn build(req: &Req<'_>, pass: &ProxyPass, body: BodyLen) -> Vec<u8> {
             }
         }
     }
+    if let Some(c) = cache {
+        for (n, v) in [
+            (&b"If-Modified-Since"[..], &c.if_modified_since),
+            (b"If-None-Match", &c.if_none_match),
+        ] {
+            if let Some(v) = v.as_deref().filter(|_| !overridden(n)) {
+                out.extend_from_slice(n);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(v);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
     if proxy.pass_request_headers {
         for (n, v) in req.head.headers() {
-            if dropped(n) || overridden(n) {
+            if dropped(n) || overridden(n) || (cache.is_some() && cleared_by_cache(n)) {
                 continue;
             }
             out.extend_from_slice(n);

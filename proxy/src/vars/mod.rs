@@ -83,6 +83,8 @@ pub enum Var {
     UpstreamConnectTime,
     /// `$upstream_header_time`.
     UpstreamHeaderTime,
+    /// `$upstream_cache_status`.
+    UpstreamCacheStatus,
     /// `$server_port`.
     ServerPort,
     /// `$server_addr`.
@@ -158,6 +160,7 @@ impl Var {
             "upstream_response_time" => Var::UpstreamResponseTime,
             "upstream_connect_time" => Var::UpstreamConnectTime,
             "upstream_header_time" => Var::UpstreamHeaderTime,
+            "upstream_cache_status" => Var::UpstreamCacheStatus,
             "server_port" => Var::ServerPort,
             "server_addr" => Var::ServerAddr,
             "connection" => Var::Connection,

@@ -39,7 +39,7 @@ pub(super) fn check(m: &Model<'_>, out: &mut Vec<Finding>) {
             } else {
                 "TLSv1.0/1.1 are deprecated (RFC 8996) and fail PCI DSS and most scanners."
             })
-            .probe("tls")
+            .probe("tls-versions")
             .fix(
                 format!("in server {name} ({}):\nssl_protocols TLSv1.2 TLSv1.3;", s.node.at()),
                 Some(crate::audit::rewrite::Patch {

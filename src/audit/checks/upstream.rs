@@ -161,7 +161,7 @@ fn race(
         .probe("keepalive-race")
         .fix(
             format!(
-                "in upstream {} ({}):\n{}",
+                "in upstream {} ({}), after its balancing method (least_conn, hash, ...):\n{}",
                 u.arg0(),
                 u.at(),
                 add_lines.join("\n")
@@ -208,7 +208,7 @@ fn max_fails(m: &Model<'_>, u: &Node, out: &mut Vec<Finding>) {
              upstreams) instead of some 503s, so size --limit-concurrency and max_fails with it.",
             labels.join(", ")
         ))
-        .probe("upstream-503")
+        .probe("sick-instance")
         .fix(
             format!("add to {} ({}):\n{line}", first.label(), first.node.at()),
             Some(add(first.node.at(), vec![line.into()])),

@@ -1,12 +1,13 @@
-//! Probes at the edge: deny/return paths, the HTTP→HTTPS redirect and TLS, slow clients
+//! Probes at the edge: deny/return paths, the HTTP→HTTPS redirect, slow clients
 //! (slowloris, slow uploads, slow readers), a reload under load, idle WebSockets and more
 //! connections than `worker_connections`.
 
 use super::scenario::{App, Case};
-use super::targets::{proxied, reach, sample};
+use super::targets::{proxied, sample};
 use super::{Ctx, Gen, case};
 use crate::audit::checks::{PathVerdict, regex_paths};
 use crate::audit::model::{Loc, Match, level};
+use proxylab_proxy::conf::values::parse_time;
 
 fn blocking(l: &Loc<'_>) -> bool {
     l.own("deny").iter().any(|n| n.arg0() == "all") || !l.own("return").is_empty()
@@ -91,22 +92,6 @@ pub fn redirect(c: &Ctx<'_>) -> Gen {
     Ok(out)
 }
 
-/// `tls`: requests over each TLS listener (HTTP/2 where `http2` is on).
-pub fn tls(c: &Ctx<'_>) -> Gen {
-    let l = proxied(c.m)
-        .into_iter()
-        .find(|l| reach(c.m, c.map, l).is_some_and(|(li, _)| li.ssl))
-        .ok_or("no TLS listener in front of a proxied location")?;
-    let mut k = case(c, "tls", l, 2.0, 5.0).ok_or("unreachable")?;
-    let p = sample(l).unwrap_or_default();
-    k.load(
-        "https",
-        "GET over TLS",
-        &format!("model = \"closed\"\nconnections = 2\nrequests = [{{ path = {p:?} }}]"),
-    );
-    Ok(vec![k])
-}
-
 fn with_normal(k: &mut Case, p: &str) {
     k.load("normal", "normal GET clients", &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = 20, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?} }}]", k.duration));
 }
@@ -159,7 +144,17 @@ pub fn reload(c: &Ctx<'_>) -> Gen {
     Ok(vec![k])
 }
 
-/// `websocket-idle`: idle WebSockets on each location that forwards `Upgrade`.
+/// The effective `proxy_read_timeout` of `l` (nginx's default 60 s).
+fn read_timeout(l: &Loc<'_>) -> f64 {
+    l.value("proxy_read_timeout")
+        .and_then(|n| parse_time(n.arg0(), false))
+        .map_or(60.0, |d| d.as_secs_f64())
+}
+
+/// `websocket-idle`: idle WebSockets on each location that forwards `Upgrade`. The fake
+/// upstream echoes WebSockets on every path (its routes are marked `websocket`), so the
+/// upgrade goes through the location exactly as configured; the sockets stay idle past the
+/// location's `proxy_read_timeout` when the run is long enough to show it.
 pub fn websocket_idle(c: &Ctx<'_>) -> Gen {
     let ws: Vec<_> = c
         .m
@@ -176,9 +171,18 @@ pub fn websocket_idle(c: &Ctx<'_>) -> Gen {
     }
     let mut out = Vec::new();
     for l in ws.into_iter().take(2) {
-        let Some(mut k) = case(c, "websocket-idle", l, 3.0, 90.0) else {
+        let t = read_timeout(l);
+        // Long enough to pass the timeout when a short run can (quick: up to 10 s).
+        let (quick, full) = if t <= 8.0 {
+            (t + 2.0, t + 10.0)
+        } else {
+            (3.0, (t + 10.0).min(90.0))
+        };
+        let Some(mut k) = case(c, "websocket-idle", l, quick, full) else {
             continue;
         };
+        k.app.websocket = true;
+        k.notes.push(("read_timeout".into(), format!("{t}")));
         let p = sample(l).unwrap_or_default();
         k.load("idle", "idle WebSockets", &format!("model = \"closed\"\nconnections = 10\nrequests = [{{ path = {p:?} }}]\nbehaviour = {{ kind = \"ws_idle\", hold = \"10m\" }}"));
         out.push(k);

@@ -1,10 +1,11 @@
 //! Probes of the request path: baseline, a 10× spike, a crashed and a hung upstream instance,
-//! the upstream keep-alive race, large upstream headers, bodies above client_max_body_size.
+//! every instance at its concurrency limit, large upstream headers, bodies above
+//! client_max_body_size.
 
 use super::scenario::App;
 use super::targets::{body_limit, pool_of, proxied, sample, zone_rate};
 use super::{Ctx, Gen, case};
-use crate::audit::model::{Loc, level};
+use crate::audit::model::Loc;
 
 fn first_proxied<'a>(c: &Ctx<'a>) -> Result<Vec<&'a Loc<'a>>, String> {
     let v = proxied(c.m);
@@ -89,7 +90,7 @@ pub fn spike(c: &Ctx<'_>) -> Gen {
     Ok(out)
 }
 
-fn crash_target<'a>(c: &Ctx<'a>) -> Result<(&'a Loc<'a>, String), String> {
+pub(super) fn crash_target<'a>(c: &Ctx<'a>) -> Result<(&'a Loc<'a>, String), String> {
     let all = first_proxied(c)?;
     let size = |l: &Loc<'_>| pool_of(c.m, c.map, l).map_or(0, |p| p.instances.len());
     let mut l = all[0];
@@ -136,54 +137,6 @@ pub fn hung(c: &Ctx<'_>) -> Gen {
     let hold = k.duration - 1.5;
     k.faults.push(format!("at = \"1s\"\naction = \"pause\"\ntarget = \"{pool}.0\"\nfor = \"{}ms\"\nlabel = \"SIGSTOP {pool}.0\"", (hold * 1000.0) as u64));
     k.request_timeout = Some(if c.quick { "3s".into() } else { "70s".into() });
-    Ok(vec![k])
-}
-
-/// `keepalive-race`: POSTs spaced at Uvicorn's keep-alive timeout on kept upstream connections.
-pub fn keepalive_race(c: &Ctx<'_>) -> Gen {
-    let f = c
-        .findings
-        .iter()
-        .find(|f| f.check == "keepalive-race")
-        .ok_or("no upstream keeps connections and none asks for it")?;
-    let at = f.at();
-    let u =
-        c.m.upstreams
-            .iter()
-            .copied()
-            .find(|u| u.at() == at || level(u, "keepalive").iter().any(|k| k.at() == at))
-            .ok_or("the upstream of the finding is not in the model")?;
-    let l = proxied(c.m)
-        .into_iter()
-        .find(|l| c.m.upstream_of(l).is_some_and(|x| x.at() == u.at()))
-        .ok_or("no probe-able location uses the upstream")?;
-    let Some(mut k) = case(c, "keepalive-race", l, 8.0, 120.0) else {
-        return Ok(vec![]);
-    };
-    if level(u, "keepalive").is_empty() {
-        k.patches.push(crate::audit::rewrite::Patch {
-            block: u.at(),
-            add: vec!["keepalive 16;".into()],
-            replace: vec![],
-        });
-        k.label = format!(
-            "{} with `keepalive 16` added (what the config asks for)",
-            l.label()
-        );
-    }
-    let t_ms = if c.quick {
-        500.0
-    } else {
-        c.upstream_keepalive.as_secs_f64() * 1000.0
-    };
-    k.pool_keys
-        .push(format!("timeout_keep_alive = \"{t_ms}ms\""));
-    let n = pool_of(c.m, c.map, l).map_or(1, |p| p.instances.len()) as f64;
-    let p = sample(l).unwrap_or_default();
-    for i in 0..6 {
-        let think = t_ms / n * (0.995 + 0.002 * f64::from(i));
-        k.load(&format!("post{i}"), "POST", &format!("model = \"closed\"\nconnections = 1\nthink_time = \"{think:.2}ms\"\nrequests = [{{ path = {p:?}, method = \"POST\", body_size = 64 }}]"));
-    }
     Ok(vec![k])
 }
 

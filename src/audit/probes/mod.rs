@@ -2,13 +2,16 @@
 //! run by the same engine as `proxylab run` on our proxy and/or real nginx, and judged
 //! ([`judge`]). A probe that does not apply to the file says why.
 
+pub mod conclude;
 mod edge;
 mod http;
 pub mod judge;
 pub mod load;
+mod pool;
 pub mod run;
 pub mod scenario;
 pub mod targets;
+pub mod tls;
 
 use super::finding::Finding;
 use super::mapping::Mapping;
@@ -73,9 +76,14 @@ pub const BATTERY: &[Probe] = &[
         cases: http::hung,
     },
     Probe {
+        name: "sick-instance",
+        what: "one upstream instance answers 503 to everything, the others are fine (GET and POST)",
+        cases: pool::sick_instance,
+    },
+    Probe {
         name: "keepalive-race",
-        what: "POSTs spaced at Uvicorn's keep-alive timeout on kept upstream connections",
-        cases: http::keepalive_race,
+        what: "POSTs on kept upstream connections just after the upstream's keep-alive timeout closed them (FIN passed on 1 s late)",
+        cases: pool::keepalive_race,
     },
     Probe {
         name: "big-headers",
@@ -100,7 +108,12 @@ pub const BATTERY: &[Probe] = &[
     Probe {
         name: "tls",
         what: "requests over the TLS listener (HTTP/2 kept)",
-        cases: edge::tls,
+        cases: tls::tls,
+    },
+    Probe {
+        name: "tls-versions",
+        what: "one ClientHello per TLS version and cipher class: what the listener really offers",
+        cases: tls::tls_versions,
     },
     Probe {
         name: "slowloris",

@@ -96,7 +96,17 @@ fn go(
     dir: &Path,
 ) -> Result<BTreeMap<String, Pop>, String> {
     let mut patches = k.patches.clone();
-    patches.extend(fix.cloned());
+    if let Some(f) = fix {
+        // A fix may repeat a line the case already added (`keepalive 16;`): nginx refuses
+        // a duplicate.
+        let mut f = f.clone();
+        f.add.retain(|a| {
+            !patches
+                .iter()
+                .any(|p| p.block == f.block && p.add.contains(a))
+        });
+        patches.push(f);
+    }
     let rw = rewrite::rewrite(
         env.src,
         env.m,

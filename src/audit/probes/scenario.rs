@@ -17,6 +17,10 @@ pub struct App {
     pub latency_ms: u64,
     /// Extra response headers.
     pub headers: Vec<(String, String)>,
+    /// Every route is a health route (the `unhealthy` fault makes the instance answer 503).
+    pub health: bool,
+    /// Upgrade requests on every route get the WebSocket echo.
+    pub websocket: bool,
 }
 
 impl Default for App {
@@ -26,6 +30,8 @@ impl Default for App {
             body_bytes: 64,
             latency_ms: 2,
             headers: Vec::new(),
+            health: false,
+            websocket: false,
         }
     }
 }
@@ -51,6 +57,11 @@ impl App {
                     "latency = {{ dist = \"fixed\", ms = {} }}",
                     self.latency_ms
                 );
+            }
+            for (flag, key) in [(self.health, "health"), (self.websocket, "websocket")] {
+                if flag {
+                    let _ = writeln!(s, "{key} = true");
+                }
             }
             if !self.headers.is_empty() {
                 let h: Vec<String> = self
@@ -94,9 +105,22 @@ pub struct Case {
     pub request_timeout: Option<String>,
     /// What each population stands for, for the verdict.
     pub roles: Vec<(String, String)>,
+    /// Facts the verdict needs (`proxy_read_timeout=3600`), `key=value`.
+    pub notes: Vec<(String, String)>,
+    /// The remedy when the probe shows a problem no static finding explains: the lines to
+    /// write and the patch that tries them.
+    pub remedy: Option<(String, Patch)>,
 }
 
 impl Case {
+    /// The note `key`, if any.
+    pub fn note(&self, key: &str) -> Option<&str> {
+        self.notes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// A population `[[load]]` with `keys`, on this case's listener.
     pub fn load(&mut self, name: &str, role: &str, keys: &str) {
         let (target, tls) = match &self.listener {

@@ -24,9 +24,11 @@ impl Writer<'_> {
             | "proxy_temp_path"
             | "fastcgi_temp_path"
             | "uwsgi_temp_path"
-            | "scgi_temp_path"
-            | "proxy_cache_path" => {
+            | "scgi_temp_path" => {
                 Action::Drop("dropped: temporary files stay at the proxy's defaults".into())
+            }
+            "proxy_cache_path" | "fastcgi_cache_path" | "uwsgi_cache_path" | "scgi_cache_path" => {
+                self.cache_path(n)
             }
             "ssl_stapling" | "ssl_stapling_verify" => {
                 Action::Drop("dropped: no OCSP responder is reachable from the run".into())
@@ -97,6 +99,21 @@ impl Writer<'_> {
         Action::Replace(
             format!("{} {}", n.name, args.join(" ")),
             format!("RUN_DIR/proxy/{base}"),
+        )
+    }
+
+    /// A cache directory moves into the run directory (each run starts cold); its zone,
+    /// levels and limits are kept, so `proxy_cache ZONE` still names it.
+    fn cache_path(&mut self, n: &Node) -> Action {
+        let base = Path::new(n.arg0())
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cache".into());
+        let mut args = vec![format!("{{{{dir}}}}/cache-{base}")];
+        args.extend(n.args.iter().skip(1).map(|a| quote(a)));
+        Action::Replace(
+            format!("{} {}", n.name, args.join(" ")),
+            format!("RUN_DIR/proxy/cache-{base} (empty at the start of each probe)"),
         )
     }
 

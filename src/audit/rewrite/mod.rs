@@ -205,16 +205,23 @@ impl Writer<'_> {
                 self.implicit_listen(n, depth + 1);
             }
             let patch: Vec<&Patch> = self.patches.iter().filter(|p| p.block == n.at()).collect();
-            for p in &patch {
-                for a in &p.add {
-                    self.line(depth + 1, a, n.at());
-                }
+            // An upstream's `keepalive` must follow its balancing method (`least_conn`,
+            // `hash`, ...), which would otherwise replace it: it goes last.
+            let (tail, head): (Vec<&String>, Vec<&String>) = patch
+                .iter()
+                .flat_map(|p| &p.add)
+                .partition(|a| a.starts_with("keepalive ") && n.name == "upstream");
+            for a in head {
+                self.line(depth + 1, a, n.at());
             }
             let skip: Vec<String> = patch.iter().flat_map(|p| p.replace.clone()).collect();
             for c in b {
                 if !skip.contains(&c.name) {
                     self.node(c, depth + 1, inner, b);
                 }
+            }
+            for a in tail {
+                self.line(depth + 1, a, n.at());
             }
             self.line(depth, "}", String::new());
             return;

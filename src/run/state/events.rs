@@ -172,7 +172,9 @@ impl State<'_> {
                 })
             }
             FaultAction::CrashWorker => admin("/faults/crash"),
+            FaultAction::CrashWorkers => admin("/faults/crash?worker=all"),
             FaultAction::Reload(_) | FaultAction::Toxic(_) => Ok(()),
+            FaultAction::HoldConnections(_) => Err("hold_connections applies to a service".into()),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The relay on the links that `link:` faults name. It starts after the upstreams: links
 //! towards a pool take the place of its instances' addresses in the proxy config
 //! (`{{upstream.POOL}}`). The clients' link opens once the proxy listens and takes the place
-//! of the proxy's ports in the loadgen's targets. Faults add a toxic to every relayed link of
+//! of the proxy's ports in the loadgen's targets. Links towards a service open before the
+//! upstreams start: the URL the apps get names the relay. Faults add a toxic to every relayed link of
 //! their hop and remove it after `for`.
 
 use super::{State, deadline};
@@ -20,6 +21,8 @@ pub(super) enum LinkEnd {
     /// A port the loadgen would otherwise hit directly (a proxy listener, or with proxy
     /// `none` an instance).
     Client(u16),
+    /// A `[[service]]` (by name) the apps reach through the relay.
+    Service(String),
 }
 
 /// One link opened on the relay.
@@ -94,7 +97,7 @@ impl State<'_> {
                 let hit = self.hops().into_iter().any(|h| match h {
                     Hop::ProxyPool(p) => p == pool,
                     Hop::ProxyInstance(p, n) => p == pool && *n == i.index,
-                    Hop::ClientProxy => false,
+                    Hop::ClientProxy | Hop::AppsService(_) => false,
                 });
                 hit.then(|| (pool.clone(), i.index, i.ports.port))
             })
@@ -141,6 +144,34 @@ impl State<'_> {
         Ok(())
     }
 
+    /// Relays `apps->SERVICE`: the URL every upstream gets then names the relay's port.
+    pub(super) fn start_service_links(&mut self) -> Result<(), RunError> {
+        let wanted: Vec<(String, u16)> = self
+            .services
+            .iter()
+            .filter(|(n, _)| {
+                self.hops()
+                    .into_iter()
+                    .any(|h| matches!(h, Hop::AppsService(s) if s == n))
+            })
+            .map(|(n, svc)| (n.clone(), svc.port))
+            .collect();
+        for (name, port) in wanted {
+            self.open_link(format!("apps->{name}"), LinkEnd::Service(name), port)?;
+        }
+        Ok(())
+    }
+
+    /// The relay's port for service `name`, when its link is relayed.
+    pub(super) fn service_port(&self, name: &str) -> Option<u16> {
+        self.relay.as_ref().and_then(|r| {
+            r.links
+                .iter()
+                .find(|l| l.end == LinkEnd::Service(name.to_string()))
+                .map(|l| l.port)
+        })
+    }
+
     /// The port the loadgen uses for `port`: the relay's when the link is relayed.
     pub(super) fn client_port(&self, port: u16) -> u16 {
         self.relay
@@ -165,6 +196,7 @@ impl State<'_> {
                 (Hop::ClientProxy, LinkEnd::Client(_)) => true,
                 (Hop::ProxyPool(p), LinkEnd::Instance(q, _)) => p == q,
                 (Hop::ProxyInstance(p, i), LinkEnd::Instance(q, j)) => p == q && i == j,
+                (Hop::AppsService(s), LinkEnd::Service(t)) => s == t,
                 _ => false,
             };
             if !on {

@@ -57,6 +57,8 @@ pub(super) struct State<'a> {
     relay: Option<links::Relay>,
     /// Real services (`[[service]]`), by name.
     services: Vec<(String, crate::run::services::Service)>,
+    /// Connections a `hold_connections` fault keeps open, by service.
+    held: Vec<(String, crate::run::hold::Held)>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
@@ -104,6 +106,7 @@ impl<'a> State<'a> {
             loadgen: None,
             relay: None,
             services: Vec::new(),
+            held: Vec::new(),
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),
@@ -151,6 +154,7 @@ impl<'a> State<'a> {
                 .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?,
         );
         self.start_services()?;
+        self.start_service_links()?;
         self.start_upstreams()?;
         self.start_pool_links()?;
         self.start_proxy()?;
@@ -422,6 +426,7 @@ impl<'a> State<'a> {
 
     /// Stops every process: SIGCONT + SIGTERM to all groups at once, up to 3 s, then SIGKILL.
     pub fn teardown(&mut self) {
+        self.held.clear();
         let mut procs: Vec<&mut Proc> = Vec::new();
         if let Some(p) = self.loadgen.as_mut() {
             procs.push(p);
@@ -454,6 +459,11 @@ impl<'a> State<'a> {
         }
         for p in procs {
             p.kill();
+        }
+        for i in &self.instances {
+            if self.s.upstreams[i.pool].memory_limit.is_some() {
+                crate::run::memlimit::remove(&i.name);
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! One sample: CPU%, RSS and process count per component from /proc, the runner's own usage,
-//! the proxy's stub_status page and every fake instance's admin counters.
+//! One sample: CPU%, RSS, context switches and process count per component from /proc, the
+//! runner's own usage, the proxy's stub_status page and every fake instance's admin counters.
 
 use super::State;
 use crate::run::{Sample, probe};
@@ -59,25 +59,24 @@ impl State<'_> {
                 v.insert(format!("cpu.{name}"), g.cpu_pct);
                 v.insert(format!("rss.{name}"), g.rss_mib);
                 v.insert(format!("procs.{name}"), f64::from(g.procs));
+                v.insert(format!("csw.{name}"), g.switches_per_s);
             }
         }
         // Pool totals.
         for pool in &self.s.upstreams {
             let pre = format!("{}.", pool.name);
-            let (mut c, mut r) = (0.0, 0.0);
-            for (k, x) in v.clone() {
-                if let Some(rest) = k.strip_prefix("cpu.").and_then(|k| k.strip_prefix(&pre))
-                    && rest.parse::<u32>().is_ok()
-                {
-                    c += x;
-                } else if let Some(rest) = k.strip_prefix("rss.").and_then(|k| k.strip_prefix(&pre))
-                    && rest.parse::<u32>().is_ok()
-                {
-                    r += x;
-                }
+            for col in ["cpu", "rss", "csw"] {
+                let instances = format!("{col}.{pre}");
+                let x: f64 = v
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.strip_prefix(&instances)
+                            .is_some_and(|i| i.parse::<u32>().is_ok())
+                    })
+                    .map(|(_, x)| x)
+                    .sum();
+                v.insert(format!("{col}.{}", pool.name), x);
             }
-            v.insert(format!("cpu.{}", pool.name), c);
-            v.insert(format!("rss.{}", pool.name), r);
         }
         // Proxy status page.
         if let (Some(path), Some(port)) = (
@@ -127,7 +126,15 @@ impl State<'_> {
                 .or_default()
                 .entry("responses_5xx".into())
                 .or_default() += fivexx;
-            for k in ["in_flight", "queued", "connections", "requests", "workers"] {
+            for k in [
+                "in_flight",
+                "queued",
+                "connections",
+                "requests",
+                "workers",
+                "restarts",
+                "crashes",
+            ] {
                 if let Some(x) = json.get(k).and_then(|x| x.as_f64()) {
                     v.insert(format!("up.{}.{k}", i.name), x);
                     *pool_tot
@@ -136,6 +143,20 @@ impl State<'_> {
                         .entry(k.to_string())
                         .or_default() += x;
                 }
+            }
+        }
+        for i in &self.instances {
+            let pool = &self.s.upstreams[i.pool];
+            if pool.memory_limit.is_none() {
+                continue;
+            }
+            if let Some(n) = crate::run::memlimit::oom_kills(&i.name) {
+                v.insert(format!("up.{}.oom_kills", i.name), n as f64);
+                *pool_tot
+                    .entry(pool.name.clone())
+                    .or_default()
+                    .entry("oom_kills".into())
+                    .or_default() += n as f64;
             }
         }
         for (pool, m) in pool_tot {

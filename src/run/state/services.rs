@@ -2,8 +2,8 @@
 //! and environment), sampled, watched and stopped like every component.
 
 use super::{Event, State, deadline};
-use crate::run::services;
 use crate::run::{RunError, os};
+use crate::run::{hold, services};
 use crate::scenario::{FaultAction, UpstreamPool};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,13 @@ impl State<'_> {
         let urls: Vec<(String, String)> = self
             .services
             .iter()
-            .map(|(n, s)| (n.clone(), s.url.clone()))
+            .map(|(n, s)| {
+                let url = match self.service_port(n) {
+                    Some(p) => s.url.replace(&format!(":{}/", s.port), &format!(":{p}/")),
+                    None => s.url.clone(),
+                };
+                (n.clone(), url)
+            })
             .collect();
         for a in pool.args.iter_mut().chain(pool.flags.iter_mut()) {
             *a = services::expand(a, &urls);
@@ -63,6 +69,9 @@ impl State<'_> {
         at: Duration,
         undo: bool,
     ) -> Result<(), String> {
+        if let FaultAction::HoldConnections(n) = action {
+            return self.hold(name, *n, undo);
+        }
         let now = self.now();
         let Some((_, svc)) = self.services.iter_mut().find(|(n, _)| n == name) else {
             return Err(format!("no service {name}"));
@@ -95,7 +104,43 @@ impl State<'_> {
                 os::signal_group(pid, if stop { libc::SIGSTOP } else { libc::SIGCONT });
                 Ok(())
             }
-            _ => Err("not applicable to a service (kill, restart, pause, resume)".into()),
+            _ => Err(
+                "not applicable to a service (kill, restart, pause, resume, hold_connections)"
+                    .into(),
+            ),
+        }
+    }
+
+    /// `hold_connections`: opens `n` idle client connections to service `name` (or, undoing,
+    /// closes them). Connections the server refuses make the fault's marker say so.
+    fn hold(&mut self, name: &str, n: u32, undo: bool) -> Result<(), String> {
+        if undo {
+            self.held.retain(|(s, _)| s != name);
+            return Ok(());
+        }
+        let kind = self
+            .s
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.kind);
+        let port = self
+            .services
+            .iter()
+            .find(|(x, _)| x == name)
+            .map(|(_, s)| s.port);
+        let (Some(kind), Some(port)) = (kind, port) else {
+            return Err(format!("no service {name}"));
+        };
+        let h = hold::open(kind, port, n, Duration::from_secs(2));
+        let got = h.conns.len();
+        let refused = h.refused.clone();
+        self.held.push((name.to_string(), h));
+        match refused {
+            None => Ok(()),
+            Some(e) => Err(format!(
+                "held {got} of {n}; the server refused the rest: {e}"
+            )),
         }
     }
 

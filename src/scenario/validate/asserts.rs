@@ -62,7 +62,14 @@ pub(super) fn asserts(
             return Err(ctx.err(
                 a.span(),
                 key("population"),
-                "CPU/RSS metrics are per component, not per population",
+                "CPU/RSS/context-switch metrics are per component, not per population",
+            ));
+        }
+        if population.is_some() && matches!(metric, Metric::LogLines(_)) {
+            return Err(ctx.err(
+                a.span(),
+                key("population"),
+                "log_lines counts the proxy's access log by path, not per population (log_lines./PATH)",
             ));
         }
         let name = r.name.clone().unwrap_or_else(|| {

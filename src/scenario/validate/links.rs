@@ -42,23 +42,35 @@ pub(super) fn no_toxic_keys(ctx: &Ctx, i: usize, r: &RawFault) -> R<()> {
     }
 }
 
-/// Parses `link:loadgen->proxy`, `link:proxy->POOL`, `link:proxy->POOL.I`.
+/// Parses `link:loadgen->proxy`, `link:proxy->POOL`, `link:proxy->POOL.I`, `link:apps->SERVICE`.
 pub(super) fn hop(
     ctx: &Ctx,
     t: &Spanned<String>,
     key: &str,
     pools: &[UpstreamPool],
+    services: &[ServiceSpec],
     proxy: ProxyKind,
 ) -> R<Hop> {
     let s = t.get_ref().strip_prefix("link:").unwrap_or_default();
     let bad = |m: String| Err(ctx.err(t.span(), key, m));
     let Some((from, to)) = s.split_once("->") else {
         return bad(format!(
-            "unknown link {s:?}: \"link:loadgen->proxy\", \"link:proxy->POOL\" or \"link:proxy->POOL.INDEX\""
+            "unknown link {s:?}: \"link:loadgen->proxy\", \"link:proxy->POOL\", \"link:proxy->POOL.INDEX\" or \"link:apps->SERVICE\""
         ));
     };
     match (from.trim(), to.trim()) {
         ("loadgen", "proxy") => Ok(Hop::ClientProxy),
+        ("apps", to) if services.iter().any(|x| x.name == to) => {
+            Ok(Hop::AppsService(to.to_string()))
+        }
+        ("apps", to) => bad(format!(
+            "link {s:?}: unknown service {to:?} (services: {})",
+            services
+                .iter()
+                .map(|x| x.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         ("proxy", _) if proxy == ProxyKind::None => bad(format!(
             "link {s:?}: this scenario runs without a proxy (kind \"none\"); use \"link:loadgen->proxy\""
         )),
@@ -78,7 +90,7 @@ pub(super) fn hop(
             }
         }
         _ => bad(format!(
-            "unknown link {s:?}: \"link:loadgen->proxy\", \"link:proxy->POOL\" or \"link:proxy->POOL.INDEX\""
+            "unknown link {s:?}: \"link:loadgen->proxy\", \"link:proxy->POOL\", \"link:proxy->POOL.INDEX\" or \"link:apps->SERVICE\""
         )),
     }
 }

@@ -148,6 +148,7 @@ pub(super) fn loads(
             requests,
             behaviour: r.behaviour.clone().unwrap_or_default(),
             source_addresses: r.source_addresses,
+            record_headers: r.record_headers.clone().unwrap_or_default(),
         };
         // The loadgen's own rules, on a one-population plan with a placeholder target.
         let probe = Plan {
@@ -195,5 +196,6 @@ pub fn population(l: &LoadSpec, targets: Option<Vec<String>>) -> Population {
         requests: l.requests.clone(),
         behaviour: l.behaviour.clone(),
         source_addresses: l.source_addresses,
+        record_headers: l.record_headers.clone(),
     }
 }

@@ -102,9 +102,18 @@ pub(super) fn upstreams(
             cpus: cpus(ctx, &key("cpus"), r.cpus.clone())?,
             restart_sec: r.restart_sec.map(Dur::get),
             may_exit: r.may_exit,
+            leak_per_request: size(ctx, r.leak_per_request.as_ref(), &key("leak_per_request"))?,
+            memory_limit: size(ctx, r.memory_limit.as_ref(), &key("memory_limit"))?,
             flags: flags(ctx, &key("flags"), r.flags.as_ref())?,
             env: Vec::new(),
         });
+        if let (Some(v), UpstreamKind::Uvicorn) = (&r.leak_per_request, kind) {
+            return Err(ctx.err(
+                v.span(),
+                key("leak_per_request"),
+                "the fake's leak; a real uvicorn app leaks (or not) by its own code",
+            ));
+        }
         if let Some(pool) = out.last()
             && pool.kind == UpstreamKind::Fake
         {
@@ -293,23 +302,11 @@ pub(super) fn proxy(
         }
         n => n.map(|n| *n.get_ref()),
     };
-    let disk_limit = match r.and_then(|r| r.disk_limit.as_ref()) {
-        None => None,
-        Some(v) => {
-            let n = match v.get_ref() {
-                toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
-                toml::Value::String(s) => proxylab_relay::toxic::parse_size(s).filter(|n| *n > 0),
-                _ => None,
-            };
-            Some(n.ok_or_else(|| {
-                ctx.err(
-                    v.span(),
-                    "proxy.disk_limit",
-                    "a size > 0: bytes or \"1MiB\", \"512KiB\"",
-                )
-            })?)
-        }
-    };
+    let disk_limit = size(
+        ctx,
+        r.and_then(|r| r.disk_limit.as_ref()),
+        "proxy.disk_limit",
+    )?;
     Ok(ProxySpec {
         kind,
         rlimit_nofile,
@@ -324,6 +321,18 @@ pub(super) fn proxy(
             .and_then(|r| r.binary.clone())
             .unwrap_or_else(|| "nginx".into()),
     })
+}
+
+/// A size key: bytes or `"1MiB"`, `"64KiB"` (> 0); the error names `key`.
+fn size(ctx: &Ctx, v: Option<&Spanned<toml::Value>>, key: &str) -> R<Option<u64>> {
+    let Some(v) = v else { return Ok(None) };
+    let n = match v.get_ref() {
+        toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
+        toml::Value::String(s) => proxylab_relay::toxic::parse_size(s).filter(|n| *n > 0),
+        _ => None,
+    };
+    n.map(Some)
+        .ok_or_else(|| ctx.err(v.span(), key, "a size > 0: bytes or \"1MiB\", \"512KiB\""))
 }
 
 /// The hard RLIMIT_NOFILE of this process (`Max open files` in /proc/self/limits).

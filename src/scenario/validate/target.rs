@@ -125,6 +125,17 @@ pub(super) fn check_asserts(ctx: &Ctx, asserts: &[Assertion]) -> R<()> {
                 ),
             });
         }
+        if matches!(a.metric, crate::scenario::metric::Metric::LogLines(_)) {
+            return Err(ScenarioError {
+                file: ctx.file.to_path_buf(),
+                line: a.line,
+                key: format!("assert[{i}].metric"),
+                message: format!(
+                    "{} reads the access log of a proxy the runner starts; with [target] none runs here",
+                    a.metric
+                ),
+            });
+        }
     }
     Ok(())
 }

@@ -93,6 +93,32 @@ pub(super) fn signal_number(s: &str) -> Option<i32> {
     })
 }
 
+/// `hold_connections` on a `[[service]]` with `connections` >= 1.
+fn hold_connections(
+    ctx: &Ctx,
+    i: usize,
+    f: &Spanned<RawFault>,
+    target: &FaultTarget,
+) -> R<FaultAction> {
+    let key = |k: &str| format!("fault[{i}].{k}");
+    if !matches!(target, FaultTarget::Service(_)) {
+        return Err(ctx.err(
+            f.span(),
+            key("target"),
+            "hold_connections applies to a [[service]]",
+        ));
+    }
+    match &f.get_ref().connections {
+        Some(n) if *n.get_ref() >= 1 => Ok(FaultAction::HoldConnections(*n.get_ref())),
+        Some(n) => Err(ctx.err(n.span(), key("connections"), "must be >= 1")),
+        None => Err(ctx.err(
+            f.span(),
+            key("connections"),
+            "hold_connections needs `connections = N`",
+        )),
+    }
+}
+
 pub(super) fn faults(
     ctx: &Ctx,
     raw: &[Spanned<RawFault>],
@@ -123,7 +149,7 @@ pub(super) fn faults(
         }
         let target = match &r.target {
             Some(t) if link.is_some() => {
-                FaultTarget::Link(links::hop(ctx, t, &key("target"), pools, proxy)?)
+                FaultTarget::Link(links::hop(ctx, t, &key("target"), pools, services, proxy)?)
             }
             Some(t) if services.iter().any(|s| &s.name == t.get_ref()) => {
                 FaultTarget::Service(t.get_ref().clone())
@@ -223,6 +249,11 @@ pub(super) fn faults(
                 admin("crash_worker")?;
                 FaultAction::CrashWorker
             }
+            "hold_connections" => hold_connections(ctx, i, f, &target)?,
+            "crash_workers" => {
+                admin("crash_workers")?;
+                FaultAction::CrashWorkers
+            }
             "reload" => {
                 if !is_proxy {
                     return Err(ctx.err(f.span(), key("target"), "reload applies to the proxy"));
@@ -240,7 +271,7 @@ pub(super) fn faults(
             other => {
                 return Err(ctx.err(r.action.span(), key("action"), format!(
                     "unknown action {other:?} (kill, restart, pause, resume, unhealthy, healthy, latency, \
-                     stop_accepting, resume_accepting, crash_worker, reload)")));
+                     stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, reload)")));
             }
         };
         if r.restart_after.is_some() && !matches!(action, FaultAction::Kill { .. }) {
@@ -256,6 +287,13 @@ pub(super) fn faults(
         if r.factor.is_some() && !matches!(action, FaultAction::Latency(_)) {
             return Err(ctx.err(f.span(), key("factor"), "only `latency` takes `factor`"));
         }
+        if r.connections.is_some() && !matches!(action, FaultAction::HoldConnections(_)) {
+            return Err(ctx.err(
+                f.span(),
+                key("connections"),
+                "only `hold_connections` takes `connections`",
+            ));
+        }
         if r.config.is_some() && !matches!(action, FaultAction::Reload(_)) {
             return Err(ctx.err(f.span(), key("config"), "only `reload` takes `config`"));
         }
@@ -265,13 +303,14 @@ pub(super) fn faults(
                 | FaultAction::Unhealthy
                 | FaultAction::Latency(_)
                 | FaultAction::StopAccepting
+                | FaultAction::HoldConnections(_)
                 | FaultAction::Toxic(_)
         );
         if r.for_.is_some() && !undoable {
             return Err(ctx.err(
                 f.span(),
                 key("for"),
-                "only pause, unhealthy, latency, stop_accepting and link faults take `for`",
+                "only pause, unhealthy, latency, stop_accepting, hold_connections and link faults take `for`",
             ));
         }
         let label = r.label.clone().unwrap_or_else(|| {

@@ -56,6 +56,16 @@ impl<'a> Chain<'a> {
     }
 }
 
+impl crate::conf::cache::Lookup for Chain<'_> {
+    fn one(&self, name: &str) -> Option<&Directive> {
+        self.get(name)
+    }
+
+    fn all(&self, name: &str) -> Vec<&Directive> {
+        self.list(&[name])
+    }
+}
+
 fn build_proxy(c: &Chain<'_>, b: &Builder, _at: &Directive) -> Result<ProxyConf, ConfError> {
     // nginx compiles proxy_set_header values and checks buffers at merge time: errors point
     // at the closing brace of the http block.
@@ -150,6 +160,7 @@ fn build_proxy(c: &Chain<'_>, b: &Builder, _at: &Directive) -> Result<ProxyConf,
         pass_request_body: c.flag("proxy_pass_request_body", true),
         pass_request_headers: c.flag("proxy_pass_request_headers", true),
         ignore_client_abort: c.flag("proxy_ignore_client_abort", false),
+        cache: crate::conf::cache::build(c, &b.cache_paths, at)?,
     })
 }
 
@@ -341,6 +352,9 @@ fn build_loc(
             .map_or("text/plain".into(), |d| d.args[0].clone()),
         types: Arc::new(types),
         static_conf,
+        gzip: Arc::new(crate::conf::gzip::GzipConf::build(
+            &c.levels.iter().map(|l| &l.dirs[..]).collect::<Vec<_>>(),
+        )?),
         absolute_redirect: c.flag("absolute_redirect", true),
         port_in_redirect: c.flag("port_in_redirect", true),
         error_log: None,

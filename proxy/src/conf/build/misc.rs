@@ -287,15 +287,18 @@ pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
     };
     for s in &http.servers {
         let mut stack: Vec<&crate::conf::model::Loc> = vec![&s.base];
-        let mut locs: Vec<&crate::conf::model::Location> = Vec::new();
-        collect(&s.locations, &mut locs);
-        stack.extend(locs.iter().map(|l| &*l.conf));
+        stack.extend(s.locations.all().into_iter().map(|l| &*l.conf));
         for l in stack {
             for (_, t) in &l.proxy.set_headers {
                 check_t(t)?;
             }
             for h in l.add_headers.iter() {
                 check_t(&h.value)?;
+            }
+            if let Some(c) = &l.proxy.cache {
+                for t in c.key.iter().chain(&c.bypass).chain(&c.no_cache) {
+                    check_t(t)?;
+                }
             }
             if let Some(r) = &l.ret
                 && let Some(t) = &r.text
@@ -317,20 +320,4 @@ pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
     }
     let _ = Part::Lit(Box::new([]));
     Ok(())
-}
-
-fn collect<'a>(
-    t: &'a crate::conf::model::LocationTree,
-    out: &mut Vec<&'a crate::conf::model::Location>,
-) {
-    for l in t
-        .exact
-        .iter()
-        .map(|(_, l)| l)
-        .chain(&t.prefix)
-        .chain(&t.regex)
-    {
-        out.push(l);
-        collect(&l.children, out);
-    }
 }

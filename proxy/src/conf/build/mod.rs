@@ -52,6 +52,8 @@ pub(crate) struct Builder {
     pub http_end: Option<Directive>,
     /// `health_check` / `match` collected for the health module.
     pub health: crate::conf::health::HealthConf,
+    /// `proxy_cache_path` zones in config order.
+    pub cache_paths: Vec<std::sync::Arc<crate::conf::cache::CachePath>>,
 }
 
 /// Reads `path` and validates it. `prefix` is nginx's `-p` (default: the config's directory);
@@ -84,6 +86,7 @@ pub fn load(path: &Path, prefix: Option<&Path>) -> Result<Loaded, ConfError> {
         warnings: Vec::new(),
         http_end: None,
         health: Default::default(),
+        cache_paths: Vec::new(),
     };
     b.walk_main(&items)?;
     let http = b.finish_http()?;
@@ -183,6 +186,7 @@ impl Builder {
                 "limit_req_zone" => self.misc.limit_req_zone(d)?,
                 "map" => self.misc.map(d)?,
                 "match" => self.health.add_match(d)?,
+                "proxy_cache_path" => self.add_cache_path(d)?,
                 "geo" | "split_clients" | "limit_conn_zone" => {}
                 _ => {
                     self.pre_check_loc_directive(d)?;
@@ -207,6 +211,16 @@ impl Builder {
         Ok(())
     }
 
+    /// `proxy_cache_path`: a zone name may be defined once.
+    fn add_cache_path(&mut self, d: &Directive) -> Result<(), ConfError> {
+        let p = crate::conf::cache::parse_path(d, &self.prefix)?;
+        if self.cache_paths.iter().any(|z| z.name == p.name) {
+            return Err(err(d, format!("duplicate zone \"{}\"", p.name)));
+        }
+        self.cache_paths.push(std::sync::Arc::new(p));
+        Ok(())
+    }
+
     fn finish_http(&mut self) -> Result<Http, ConfError> {
         let upstreams = self.upstreams.finish(&mut self.warnings)?;
         let mut http = Http {
@@ -214,6 +228,7 @@ impl Builder {
             limit_req_zones: self.misc.zones.clone(),
             maps: self.misc.maps.clone(),
             matches: self.health.finish()?,
+            cache_paths: self.cache_paths.clone(),
             ..Http::default()
         };
         let servers = std::mem::take(&mut self.servers);

@@ -40,9 +40,10 @@ fn repeatable(name: &str) -> bool {
             | "health_check"
             | "gzip_disable"
             | "gzip_types"
+            | "gzip_proxied"
             | "proxylab_status"
             | "types"
-    )
+    ) || crate::conf::cache::repeatable(name)
 }
 
 /// Directives recorded at one level.
@@ -195,7 +196,8 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
             return Err(err(d, format!("invalid parameter \"{}\"", a[0])));
         }
         "expires" => super::misc::parse_expires(a).ok_or_else(|| invalid_value(d))?,
-        _ => {}
+        n if n.starts_with("gzip") => crate::conf::gzip::validate(d)?,
+        _ => crate::conf::cache::validate(d)?,
     }
     Ok(())
 }

@@ -140,7 +140,7 @@ impl Upstreams {
         let mut out = Vec::new();
         for s in &mut self.slots {
             if let Some(u) = s.explicit.take() {
-                if u.servers.iter().all(|p| p.backup) {
+                if u.servers.iter().all(|p| p.spec.backup) {
                     let b = s.block.as_ref().or(s.at.as_ref());
                     let msg = format!("no servers in upstream \"{}\"", u.name);
                     return Err(match b {
@@ -166,13 +166,7 @@ impl Upstreams {
                     .into_iter()
                     .map(|addr| UpstreamServer {
                         addr,
-                        name: name.clone(),
-                        weight: 1,
-                        max_fails: 1,
-                        fail_timeout: Duration::from_secs(10),
-                        backup: false,
-                        down: false,
-                        max_conns: 0,
+                        spec: ServerSpec::new(name.clone()),
                     })
                     .collect(),
                 method: Method::RoundRobin,
@@ -207,13 +201,7 @@ fn parse_server_line(
         .into_iter()
         .map(|addr| UpstreamServer {
             addr,
-            name: spec.address.clone(),
-            weight: spec.weight,
-            max_fails: spec.max_fails,
-            fail_timeout: spec.fail_timeout,
-            backup: spec.backup,
-            down: spec.down,
-            max_conns: spec.max_conns,
+            spec: spec.clone(),
         })
         .collect())
 }

@@ -1,7 +1,7 @@
-//! The HTTP/1.1 ⇄ HTTP/2 head conversions of [`super::io::H2Io`]: the request head written as
-//! HTTP/1.1 (with its pieces' places), the request's Content-Length, the pipeline's plain
-//! response heads split without a parser, the response header names HTTP/2 forbids, and
-//! response header values shared with recent equal ones (no allocation per response).
+//! The head conversions of [`super::session::H2Stream`]: the request head stored in the form
+//! a [`RequestHead`](crate::http::head::RequestHead) keeps (with its pieces' places), the
+//! request's Content-Length, the response header names HTTP/2 forbids, and response header
+//! names and values shared with recent equal ones (no allocation per response).
 
 use crate::http::head::{HeaderList, MAX_HEADERS, Written};
 use hyper::http::request::Parts;
@@ -106,81 +106,6 @@ fn put_header(raw: &mut Vec<u8>, headers: &mut HeaderList, name: &[u8], value: &
     let value = put(raw, value);
     raw.extend_from_slice(b"\r\n");
     headers.push((name, value));
-}
-
-/// One response header line: (name, value) as HTTP/1.1 parsing yields them.
-pub type Line<'b> = (&'b [u8], &'b [u8]);
-
-/// Splits a complete response head in the plain form the pipeline writes (`HTTP/1.1 DDD
-/// reason`, `Name: value` lines, all ending in CRLF) into `lines`: Some((status, head
-/// length, line count)). None for anything else (another version, an incomplete head, bare
-/// LF, folded lines, more lines than `lines` holds): httparse decides those. Names and values
-/// are not checked here; they are when they become a `HeaderName` and a `HeaderValue`, which
-/// accept exactly the bytes httparse accepts in them.
-pub fn split_response<'b>(buf: &'b [u8], lines: &mut [Line<'b>]) -> Option<(u16, usize, usize)> {
-    let rest = buf.strip_prefix(b"HTTP/1.1 ")?;
-    let (&[a, b, c, b' '], rest) = rest.split_first_chunk::<4>()? else {
-        return None;
-    };
-    if !(a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit()) {
-        return None;
-    }
-    let code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
-    let (reason, mut rest) = crlf_line(rest)?;
-    if !reason
-        .iter()
-        .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f))
-    {
-        return None;
-    }
-    let mut n = 0;
-    loop {
-        if let Some(after) = rest.strip_prefix(b"\r\n") {
-            return Some((code, buf.len() - after.len(), n));
-        }
-        let (line, after) = crlf_line(rest)?;
-        let colon = line.iter().position(|&b| b == b':')?;
-        if colon == 0 || matches!(line[0], b' ' | b'\t') {
-            return None;
-        }
-        let value = line[colon + 1..].trim_ascii_start();
-        let value = value
-            .iter()
-            .rposition(|&b| b != b' ' && b != b'\t')
-            .map_or(&value[..0], |end| &value[..=end]);
-        *lines.get_mut(n)? = (&line[..colon], value);
-        n += 1;
-        rest = after;
-    }
-}
-
-/// The line at the start of `buf` without its CRLF, and what follows; None without a LF or
-/// with a bare LF.
-fn crlf_line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
-    let lf = find_lf(buf)?;
-    let line = buf[..lf].strip_suffix(b"\r")?;
-    Some((line, &buf[lf + 1..]))
-}
-
-/// The first LF in `buf`, eight bytes at a time.
-fn find_lf(buf: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let mut words = buf.chunks_exact(8);
-    let mut at = 0;
-    for w in words.by_ref() {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ LFS;
-        // The lowest flagged byte is the first zero byte of `x` (flags above it may be
-        // borrows).
-        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
-        if zero != 0 {
-            return Some(at + zero.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let tail = words.remainder();
-    tail.iter().position(|&b| b == b'\n').map(|p| at + p)
 }
 
 /// `bytes` as a header name; the ones the pipeline writes without a lookup.
@@ -318,44 +243,5 @@ mod tests {
             assert!(write_head(p, false, &mut raw).is_none());
             assert!(raw.ends_with(b"connection: close\r\n\r\n"));
         }
-    }
-
-    #[test]
-    fn split_response_agrees_with_httparse() {
-        let heads: [&[u8]; 7] = [
-            b"HTTP/1.1 200 OK\r\nServer: proxylab\r\nDate: Thu, 01 Jan 2026 00:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n",
-            b"HTTP/1.1 302 Moved Temporarily\r\nLocation: http://x/\r\nX-Pad:   v  \t\r\nX-Empty:\r\n\r\n",
-            b"HTTP/1.1 204 \r\nA: b\r\n\r\n",
-            b"HTTP/1.1 200 OK\nA: b\n\n",
-            b"HTTP/1.0 200 OK\r\nA: b\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nA: b\r\n",
-        ];
-        for (i, head) in heads.iter().enumerate() {
-            let mut lines = [(&b""[..], &b""[..]); 8];
-            let mut hs = [httparse::EMPTY_HEADER; 8];
-            let mut resp = httparse::Response::new(&mut hs);
-            let parsed = resp.parse(head);
-            match split_response(head, &mut lines) {
-                Some((code, used, n)) => {
-                    assert_eq!(parsed, Ok(httparse::Status::Complete(used)), "head {i}");
-                    assert_eq!(Some(code), resp.code, "head {i}");
-                    let theirs: Vec<_> = resp
-                        .headers
-                        .iter()
-                        .map(|h| (h.name.as_bytes(), h.value))
-                        .collect();
-                    assert_eq!(&lines[..n], &theirs[..], "head {i}");
-                }
-                None => assert!(i >= 3, "head {i} is plain"),
-            }
-        }
-        let long = [b'a'; 40];
-        for at in 0..long.len() {
-            let mut v = long.to_vec();
-            v[at] = b'\n';
-            assert_eq!(find_lf(&v), Some(at));
-        }
-        assert_eq!(find_lf(&long), None);
     }
 }

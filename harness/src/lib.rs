@@ -1,0 +1,13 @@
+//! Launching the programs proxylab runs and measures, one implementation for the scenario
+//! runner (`src/run/child.rs`), the benches (`src/bench/support.rs`) and the tests
+//! (`testkit`): child processes in their own process group, whose stdout lines can be waited
+//! for and which never outlive their owner ([`Child`]); free loopback ports and the wait for
+//! one to accept ([`free_port`], [`wait_port`]); a real nginx on a temporary prefix
+//! ([`nginx::start`]).
+
+mod child;
+mod net;
+pub mod nginx;
+
+pub use child::{Child, Tee};
+pub use net::{free_port, wait_port};

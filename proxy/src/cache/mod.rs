@@ -1,0 +1,144 @@
+//! proxy_cache storage, faithful to nginx 1.22: keys ([`key`]: MD5 file names under the
+//! `levels` directories), files in nginx's layout ([`file`]), the keys zone index with the
+//! update lock, the loader and the manager's eviction ([`zone`]), and the storing decision
+//! from the upstream's headers ([`policy`]). The request flow (lookup, stale answers,
+//! revalidation, storing a response) is `upstream::cache_flow`, one layer up.
+//!
+//! Zones are kept in a process-wide registry by name and directory, so a reload that keeps a
+//! `proxy_cache_path` keeps its index, as nginx keeps the shared memory zone.
+
+pub mod file;
+pub mod key;
+pub mod policy;
+pub mod zone;
+
+use crate::conf::cache::CachePath;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+pub use zone::Zone;
+
+/// `$upstream_cache_status` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not found, fetched.
+    Miss,
+    /// `proxy_cache_bypass` matched.
+    Bypass,
+    /// Found expired, fetched again.
+    Expired,
+    /// Expired and served (upstream failed, or a background update started).
+    Stale,
+    /// Expired and served while another request updates it.
+    Updating,
+    /// Expired, the upstream answered 304, served.
+    Revalidated,
+    /// Found fresh.
+    Hit,
+}
+
+impl Status {
+    /// The variable's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Miss => "MISS",
+            Status::Bypass => "BYPASS",
+            Status::Expired => "EXPIRED",
+            Status::Stale => "STALE",
+            Status::Updating => "UPDATING",
+            Status::Revalidated => "REVALIDATED",
+            Status::Hit => "HIT",
+        }
+    }
+
+    /// Every status, in the order of [`Stats::by_status`].
+    pub const ALL: [Status; 7] = [
+        Status::Miss,
+        Status::Bypass,
+        Status::Expired,
+        Status::Stale,
+        Status::Updating,
+        Status::Revalidated,
+        Status::Hit,
+    ];
+}
+
+/// Counters of one zone (Prometheus and the status page).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Responses by [`Status`] (same order as [`Status::ALL`]).
+    pub by_status: [AtomicU64; 7],
+    /// Responses written to the cache.
+    pub stored: AtomicU64,
+    /// Files removed by the manager (`inactive`, `max_size`, zone full).
+    pub evicted: AtomicU64,
+    /// Files refused when read (corrupt, other key, other version).
+    pub refused: AtomicU64,
+}
+
+impl Stats {
+    /// Counts one response answered with `s`.
+    pub fn count(&self, s: Status) {
+        let i = Status::ALL.iter().position(|x| *x == s).unwrap_or(0);
+        self.by_status[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+type Registry = Mutex<HashMap<(String, std::path::PathBuf), Arc<Zone>>>;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The zone for `path`: the one already running under the same name and directory (a
+/// reload), or a new one whose index the loader fills from the directory. The directory is
+/// created as nginx creates it (the last component only); failing that is nginx's
+/// `mkdir() "DIR" failed (…)`.
+pub fn open_zone(path: &Arc<CachePath>) -> Result<Arc<Zone>, String> {
+    if let Err(e) = std::fs::create_dir(&path.dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(format!(
+            "mkdir() \"{}\" failed ({})",
+            path.dir.display(),
+            crate::logs::error::os_error(&e)
+        ));
+    }
+    let mut reg = registry().lock().unwrap_or_else(|p| p.into_inner());
+    let id = (path.name.clone(), path.dir.clone());
+    if let Some(z) = reg.get(&id)
+        && *z.path == **path
+    {
+        return Ok(z.clone());
+    }
+    let z = Arc::new(Zone::new(path.clone()));
+    z.load(z.capacity());
+    reg.insert(id, z.clone());
+    Ok(z)
+}
+
+/// Starts the cache manager for `zones` (once per zone): a thread that runs the eviction
+/// pass every second while the zone is in use.
+pub fn start_manager(zones: &[Arc<Zone>]) {
+    static STARTED: OnceLock<Mutex<Vec<usize>>> = OnceLock::new();
+    let started = STARTED.get_or_init(|| Mutex::new(Vec::new()));
+    for z in zones {
+        let id = Arc::as_ptr(z) as usize;
+        let mut s = started.lock().unwrap_or_else(|p| p.into_inner());
+        if s.contains(&id) {
+            continue;
+        }
+        s.push(id);
+        let weak = Arc::downgrade(z);
+        let _ = std::thread::Builder::new()
+            .name("cache manager".into())
+            .spawn(move || {
+                while let Some(z) = weak.upgrade() {
+                    z.manage();
+                    drop(z);
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            });
+    }
+}

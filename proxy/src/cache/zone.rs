@@ -1,0 +1,281 @@
+//! A keys zone: the in-memory index of one `proxy_cache_path` (nginx's shared-memory rbtree,
+//! here a map behind a mutex shared by all workers): per key its use count, whether a file
+//! exists, whether a request is updating it (`proxy_cache_lock`, expired entries), when it
+//! was last used (`inactive`) and its size on disk (`max_size`). The loader fills it from the
+//! directory at start, so entries survive restarts and reloads.
+
+use super::key::{Key, parse_hex, path_of};
+use crate::conf::cache::CachePath;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Bytes of keys zone per index node (nginx: about 8000 keys per megabyte).
+const NODE_BYTES: u64 = 128;
+
+/// One key's state.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Lookups so far (`proxy_cache_min_uses`).
+    pub uses: u32,
+    /// A complete file exists.
+    pub exists: bool,
+    /// A request is fetching a new response for this key.
+    pub updating: bool,
+    /// The update lock lasts until then (`proxy_cache_lock_age`).
+    pub lock_until: Instant,
+    /// Removed when unused until then (`inactive`).
+    pub expire: Instant,
+    /// Size of the file.
+    pub fs_size: u64,
+}
+
+impl Node {
+    /// A node for a key seen now, kept until `inactive` passes unused.
+    fn fresh(now: Instant, inactive: Duration, uses: u32, exists: bool, fs_size: u64) -> Node {
+        Node {
+            uses,
+            exists,
+            updating: false,
+            lock_until: now,
+            expire: now + inactive,
+            fs_size,
+        }
+    }
+}
+
+/// The index of one cache path.
+#[derive(Debug)]
+pub struct Zone {
+    /// The configuration it was built from.
+    pub path: Arc<CachePath>,
+    nodes: Mutex<HashMap<[u8; 16], Node>>,
+    /// Counters (hits, misses, … and evictions).
+    pub stats: super::Stats,
+}
+
+/// What a lookup found in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A file should exist: read it.
+    File,
+    /// No file: go upstream and store the response.
+    Miss,
+    /// No file, and fewer uses than `min_uses`: go upstream, do not store.
+    Scarce,
+    /// Another request holds the lock: wait (up to the time given) and look again.
+    Locked(Duration),
+}
+
+impl Zone {
+    /// An empty zone for `path`.
+    pub fn new(path: Arc<CachePath>) -> Zone {
+        Zone {
+            path,
+            nodes: Mutex::new(HashMap::new()),
+            stats: super::Stats::default(),
+        }
+    }
+
+    fn nodes(&self) -> MutexGuard<'_, HashMap<[u8; 16], Node>> {
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The most keys the zone holds (its size over the bytes a node takes).
+    pub fn capacity(&self) -> usize {
+        (self.path.zone_size / NODE_BYTES).max(1) as usize
+    }
+
+    /// The file of `key`.
+    pub fn file(&self, key: &Key) -> PathBuf {
+        key.path(&self.path.dir, &self.path.levels)
+    }
+
+    /// nginx's `ngx_http_file_cache_exists` and `_lock`: counts the use, says whether to read
+    /// the file, go upstream (taking the update lock when `lock` is set) or wait.
+    pub fn find(&self, key: &Key, min_uses: u32, lock: Option<Duration>) -> Found {
+        let now = Instant::now();
+        let inactive = self.path.inactive;
+        let mut nodes = self.nodes();
+        if !nodes.contains_key(&key.md5) && nodes.len() >= self.capacity() {
+            drop(nodes);
+            self.evict_oldest(1);
+            nodes = self.nodes();
+        }
+        let node = nodes
+            .entry(key.md5)
+            .or_insert_with(|| Node::fresh(now, inactive, 0, false, 0));
+        node.uses = node.uses.saturating_add(1);
+        node.expire = now + inactive;
+        if node.exists {
+            return Found::File;
+        }
+        if node.uses < min_uses {
+            return Found::Scarce;
+        }
+        let Some(age) = lock else {
+            return Found::Miss;
+        };
+        if !node.updating || node.lock_until <= now {
+            node.updating = true;
+            node.lock_until = now + age;
+            return Found::Miss;
+        }
+        Found::Locked(node.lock_until - now)
+    }
+
+    /// Marks `key` as being updated unless another request does it already (an expired
+    /// entry): true when this request got it.
+    pub fn start_update(&self, key: &Key) -> bool {
+        let mut nodes = self.nodes();
+        match nodes.get_mut(&key.md5) {
+            Some(n) if n.updating => false,
+            Some(n) => {
+                n.updating = true;
+                n.lock_until = Instant::now() + Duration::from_secs(5);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends an update: `stored` is the size of the new file when one was written (a bypassed
+    /// request stores without a node: it gets one, as nginx's `ngx_http_file_cache_create`).
+    pub fn end_update(&self, key: &Key, stored: Option<u64>) {
+        let mut total = None;
+        {
+            let mut nodes = self.nodes();
+            if stored.is_some() && !nodes.contains_key(&key.md5) {
+                let node = Node::fresh(Instant::now(), self.path.inactive, 1, false, 0);
+                nodes.insert(key.md5, node);
+            }
+            if let Some(n) = nodes.get_mut(&key.md5) {
+                n.updating = false;
+                if let Some(size) = stored {
+                    n.exists = true;
+                    n.fs_size = size;
+                }
+            }
+            if stored.is_some() {
+                total = Some(nodes.values().map(|n| n.fs_size).sum::<u64>());
+            }
+        }
+        if let Some(t) = total
+            && self.path.max_size > 0
+            && t > self.path.max_size
+        {
+            self.evict_to_size();
+        }
+    }
+
+    /// A file turned out missing or unusable: the key has no file any more.
+    pub fn forget_file(&self, key: &Key) {
+        if let Some(n) = self.nodes().get_mut(&key.md5) {
+            n.exists = false;
+            n.fs_size = 0;
+        }
+    }
+
+    /// Whether a request holds the update lock of `key`.
+    pub fn updating(&self, key: &Key) -> bool {
+        self.nodes().get(&key.md5).is_some_and(|n| n.updating)
+    }
+
+    /// Number of keys and bytes on disk.
+    pub fn usage(&self) -> (usize, u64) {
+        let nodes = self.nodes();
+        (nodes.len(), nodes.values().map(|n| n.fs_size).sum())
+    }
+
+    /// The loader: indexes every file of the directory tree (names of 32 hex digits at the
+    /// depth `levels` gives), at most `limit` files.
+    pub fn load(&self, limit: usize) {
+        let now = Instant::now();
+        let mut stack = vec![(self.path.dir.clone(), 0usize)];
+        let depth = self.path.levels.len();
+        let mut seen = 0;
+        let mut nodes = self.nodes();
+        while let Some((dir, level)) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                seen += 1;
+                if seen > limit {
+                    return;
+                }
+                let Ok(ft) = e.file_type() else { continue };
+                let name = e.file_name().to_string_lossy().into_owned();
+                if ft.is_dir() && level < depth {
+                    stack.push((e.path(), level + 1));
+                } else if ft.is_file()
+                    && level == depth
+                    && let Some(md5) = parse_hex(&name)
+                {
+                    let size = e.metadata().map_or(0, |m| m.len());
+                    nodes.insert(md5, Node::fresh(now, self.path.inactive, 1, true, size));
+                }
+            }
+        }
+    }
+
+    /// The cache manager's pass: removes entries unused for `inactive`, then the least
+    /// recently used ones while the total is above `max_size`. Returns the files removed.
+    pub fn manage(&self) -> usize {
+        let now = Instant::now();
+        let gone: Vec<[u8; 16]> = {
+            let nodes = self.nodes();
+            nodes
+                .iter()
+                .filter(|(_, n)| !n.updating && n.expire <= now)
+                .map(|(k, _)| *k)
+                .collect()
+        };
+        let mut removed = self.remove(&gone);
+        if self.path.max_size > 0 {
+            removed += self.evict_to_size();
+        }
+        removed
+    }
+
+    fn evict_to_size(&self) -> usize {
+        let mut removed = 0;
+        for _ in 0..100_000 {
+            let (_, total) = self.usage();
+            if total <= self.path.max_size || self.evict_oldest(1) == 0 {
+                break;
+            }
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Removes the `n` least recently used entries that nobody updates.
+    fn evict_oldest(&self, n: usize) -> usize {
+        let victims: Vec<[u8; 16]> = {
+            let nodes = self.nodes();
+            let mut v: Vec<(&[u8; 16], &Node)> =
+                nodes.iter().filter(|(_, n)| !n.updating).collect();
+            v.sort_by_key(|(_, n)| n.expire);
+            v.iter().take(n).map(|(k, _)| **k).collect()
+        };
+        self.remove(&victims)
+    }
+
+    fn remove(&self, keys: &[[u8; 16]]) -> usize {
+        let mut removed = 0;
+        for md5 in keys {
+            let had_file = self.nodes().remove(md5).is_some_and(|n| n.exists);
+            if had_file {
+                let name = super::key::hex(md5);
+                let _ = std::fs::remove_file(path_of(&name, &self.path.dir, &self.path.levels));
+                removed += 1;
+                self.stats
+                    .evicted
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        removed
+    }
+}

@@ -1,0 +1,301 @@
+//! proxy_cache after the upstream answered, as nginx's `ngx_http_upstream_test_next` and
+//! `ngx_http_upstream_send_response` order it: a final error status answered from the stale
+//! entry (`proxy_cache_use_stale http_500 …`), a 304 to a revalidation (REVALIDATED, the
+//! entry's validity renewed), `proxy_no_cache`, then the storing decision (`cache::policy`); a
+//! response to store is read whole, written to its file and served from memory, any other is
+//! relayed as without a cache. Stored responses keep their framing: a body that came with a
+//! Content-Length is sent with it, any other chunked (HTTP/1.1) or until close.
+
+use super::cache_flow::{CacheState, fail, predicates, unix_now};
+use super::cache_send::send_stored;
+use super::exchange::Sent;
+use super::framer::{Framer, Framing};
+use crate::balance::{Attempt, PeerOutcome};
+use crate::cache::Status;
+use crate::cache::file;
+use crate::cache::policy;
+use crate::conf::model::{LogLevel, ProxyPass};
+use crate::http::response;
+use crate::live::Shared;
+use crate::live::pool::Pool;
+use crate::request::Next;
+use crate::request::client::Client;
+use crate::request::ctx::Req;
+use crate::request::error::{Cause, Error, Stage};
+use crate::request::log::log_error;
+use std::time::Instant;
+use tokio::io::AsyncReadExt;
+
+/// Responses larger than this are relayed, not stored (they would be held in memory).
+const MAX_STORED: u64 = 64 << 20;
+
+/// The `proxy_cache_use_stale` bit of a final status.
+fn status_bit(code: u16) -> u32 {
+    use crate::conf::model::next_upstream::*;
+    match code {
+        500 => HTTP_500,
+        502 => HTTP_502,
+        503 => HTTP_503,
+        504 => HTTP_504,
+        403 => HTTP_403,
+        404 => HTTP_404,
+        429 => HTTP_429,
+        _ => 0,
+    }
+}
+
+/// Ends the try: the connection back to the pool when `reusable`, the peer released.
+fn release(
+    req: &mut Req<'_>,
+    sent: Sent,
+    pool: &Pool,
+    attempt: &mut Attempt,
+    started: Instant,
+    reusable: bool,
+) {
+    let end = Instant::now();
+    if reusable && sent.head.http11 && !sent.head.conn_close && pool.enabled() {
+        pool.put(sent.conn, end);
+    }
+    attempt.finish(PeerOutcome::Ok, end);
+    if let Some(t) = req.up.tries.last_mut() {
+        t.time = end - started;
+    }
+}
+
+/// The response of the try that got one, for a request with a cache state.
+#[allow(clippy::too_many_arguments)]
+pub async fn respond(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    sent: Sent,
+    pool: &Pool,
+    pass: &ProxyPass,
+    attempt: &mut Attempt,
+    started: Instant,
+    mut st: CacheState,
+) -> Next {
+    let code = sent.head.code;
+    if st.status == Status::Expired && st.stale.is_some() {
+        let bit = status_bit(code);
+        if bit != 0 && st.conf.use_stale & bit != 0 {
+            release(req, sent, pool, attempt, started, false);
+            let mut cache = Some(st);
+            return fail(client, req, shared, pass, &mut cache, bit, code).await;
+        }
+        if code == 304 && st.conf.revalidate {
+            return revalidated(client, req, shared, sent, pool, pass, attempt, started, st).await;
+        }
+    }
+    let now = unix_now();
+    let d = policy::decide(&st.conf, code, sent.head.headers(), now);
+    let small = sent.head.content_length.is_none_or(|n| n <= MAX_STORED);
+    let stored = st.cacheable && d.cacheable && !predicates(&st.conf.no_cache, req) && small;
+    if !stored && st.as_get && small {
+        // The GET's body is read and dropped; the HEAD gets the head.
+        if st.updating {
+            st.zone.end_update(&st.key, None);
+            st.updating = false;
+        }
+        return store(
+            client, req, shared, sent, pool, pass, attempt, started, st, None,
+        )
+        .await;
+    }
+    if !stored {
+        if st.updating {
+            st.zone.end_update(&st.key, None);
+            st.updating = false;
+        }
+        if st.background {
+            release(req, sent, pool, attempt, started, false);
+            return Next::Close;
+        }
+        st.zone.stats.count(st.status);
+        return super::respond(client, req, shared, sent, pool, pass, attempt, started).await;
+    }
+    store(
+        client,
+        req,
+        shared,
+        sent,
+        pool,
+        pass,
+        attempt,
+        started,
+        st,
+        Some(d.meta),
+    )
+    .await
+}
+
+/// Reads the whole body of `sent` (decoded); Err when the upstream failed before its end.
+async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, (Error, Vec<u8>)> {
+    let up = &sent.head;
+    let framing = if matches!(up.code, 100..=199 | 204 | 304) {
+        Framing::None
+    } else if up.chunked {
+        Framing::Chunked
+    } else if let Some(n) = up.content_length {
+        Framing::Length(n)
+    } else {
+        Framing::Close
+    };
+    let mut framer = Framer::new(framing, false);
+    let mut body = Vec::with_capacity(up.content_length.unwrap_or(0).min(MAX_STORED) as usize);
+    if let Err(e) = framer.feed(&std::mem::take(&mut sent.leftover), &mut body) {
+        return Err((e, body));
+    }
+    let timeout = req.loc.proxy.read_timeout;
+    let mut buf = Vec::with_capacity(16384);
+    for _ in 0..10_000_000 {
+        if framer.complete {
+            return Ok(body);
+        }
+        buf.clear();
+        let r = tokio::time::timeout(timeout, sent.conn.stream.read_buf(&mut buf)).await;
+        let step = match r {
+            Err(_) => Err(Error::at(Stage::ReadingUpstream, Cause::TimedOut)),
+            Ok(Err(e)) => Err(Error::at(Stage::ReadingUpstream, Cause::Os("recv", e))),
+            Ok(Ok(0)) => framer.eof(&mut body),
+            Ok(Ok(_)) => framer.feed(&buf, &mut body),
+        };
+        if let Err(e) = step {
+            return Err((e, body));
+        }
+    }
+    Err((Error::at(Stage::ReadingUpstream, Cause::Closed), body))
+}
+
+/// Reads the whole response, writes it to the entry file when `meta` is given (else it is
+/// only read: a HEAD sent as GET), and serves it.
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    mut sent: Sent,
+    pool: &Pool,
+    pass: &ProxyPass,
+    attempt: &mut Attempt,
+    started: Instant,
+    mut st: CacheState,
+    meta: Option<file::Meta>,
+) -> Next {
+    let head = sent.head.raw.clone();
+    let (body, complete) = match read_body(req, &mut sent).await {
+        Ok(b) => (b, true),
+        Err((e, b)) => {
+            if let Some(level) = e.outcome().level {
+                log_error(req.live, req, level, &e.to_string());
+            }
+            (b, false)
+        }
+    };
+    let framing_close = !sent.head.chunked && sent.head.content_length.is_none();
+    release(
+        req,
+        sent,
+        pool,
+        attempt,
+        started,
+        complete && !framing_close,
+    );
+    if complete && let Some(meta) = meta {
+        write_entry(req, &mut st, meta, &head, &body);
+    }
+    if st.background {
+        return Next::Close;
+    }
+    st.zone.stats.count(st.status);
+    req.up.cache_status = Some(st.status.as_str());
+    send_stored(client, req, shared, pass, &head, &body, !complete).await
+}
+
+/// Writes the entry file (under the main key or the Vary variant's, as nginx's
+/// `update_variant` picks) and marks the key as stored.
+fn write_entry(req: &Req<'_>, st: &mut CacheState, mut meta: file::Meta, head: &[u8], body: &[u8]) {
+    if !meta.vary.is_empty() {
+        meta.variant = super::cache_flow::variant_of(req, &st.main, &meta.vary);
+    }
+    if st.secondary && (meta.vary.is_empty() || meta.variant != st.key.md5) {
+        if st.updating {
+            st.zone.end_update(&st.key, None);
+            st.updating = false;
+        }
+        st.key = st.key.with_md5(st.main);
+    }
+    let prefix = file::encode(&st.key, &meta, head);
+    let path = st.zone.file(&st.key);
+    match file::store(&path, &prefix, body) {
+        Ok(size) => {
+            st.zone.end_update(&st.key, Some(size));
+            st.updating = false;
+            st.zone
+                .stats
+                .stored
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(e) => {
+            let msg = format!(
+                "cache file \"{}\" write failed ({})",
+                path.display(),
+                crate::logs::os_error(&e)
+            );
+            log_error(req.live, req, LogLevel::Crit, &msg);
+        }
+    }
+}
+
+/// A 304 to a revalidation: the entry served as REVALIDATED, its validity renewed as nginx
+/// does: from the 304's headers, else from the stored response's headers, else
+/// `proxy_cache_valid` for the stored response's status.
+#[allow(clippy::too_many_arguments)]
+async fn revalidated(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    sent: Sent,
+    pool: &Pool,
+    pass: &ProxyPass,
+    attempt: &mut Attempt,
+    started: Instant,
+    mut st: CacheState,
+) -> Next {
+    let now = unix_now();
+    let mut times = policy::from_headers(&st.conf, sent.head.headers(), now)
+        .0
+        .meta;
+    release(req, sent, pool, attempt, started, true);
+    let Some(mut entry) = st.stale.take() else {
+        return Next::Close;
+    };
+    let mut raw = entry.head.clone();
+    if let Ok(Some((stored, _))) = response::parse(&mut raw, usize::MAX) {
+        if times.valid_sec == 0 {
+            times = policy::from_headers(&st.conf, stored.headers(), now).0.meta;
+        }
+        if times.valid_sec == 0 {
+            times.valid_sec = st
+                .conf
+                .valid_for(stored.code)
+                .filter(|t| !t.is_zero())
+                .map_or(0, |t| now + t.as_secs() as i64);
+        }
+    }
+    if times.valid_sec != 0 {
+        entry.meta.valid_sec = times.valid_sec;
+        entry.meta.updating_sec = times.updating_sec;
+        entry.meta.error_sec = times.error_sec;
+        entry.meta.date = now;
+        let _ = file::update_meta(&st.zone.file(&st.key), &st.key, &entry.meta);
+    }
+    if st.background {
+        return Next::Close;
+    }
+    st.status = Status::Revalidated;
+    st.zone.stats.count(st.status);
+    req.up.cache_status = Some(st.status.as_str());
+    send_stored(client, req, shared, pass, &entry.head, &entry.body, false).await
+}

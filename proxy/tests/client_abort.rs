@@ -1,0 +1,90 @@
+//! A client that closes its connection before the upstream answers, side by side with
+//! nginx (`proxy_ignore_client_abort off`, the default): nginx notices the close while it
+//! waits (`ngx_http_upstream_check_broken_connection`), closes the upstream connection too,
+//! logs the request as 499 and an info line; with `proxy_ignore_client_abort on` it waits for
+//! the upstream and logs the upstream's status.
+
+mod common;
+
+use common::{both, log_lines};
+use proxylab_testkit::FakeUpstream;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Sends a request for a slow answer and closes the connection before it comes.
+fn send_and_close(addr: SocketAddr, path: &str) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("send request");
+    // Long enough for the request to reach the upstream, well before it answers.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s);
+}
+
+/// The lines of `log` that tell the client's close ended the upstream exchange.
+fn abort_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("so upstream connection is closed too"))
+        .map(|l| {
+            // From the message on: time, pid and connection numbers differ.
+            let at = l.find("] ").map_or(0, |i| i + 2);
+            let rest = &l[at..];
+            // `PID#TID: *CONN message`: the message alone.
+            let msg = rest.splitn(3, ' ').nth(2).unwrap_or(rest);
+            msg.split(", client:").next().unwrap_or(msg).to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn client_closing_before_the_upstream_answers_is_logged_499_as_nginx() {
+    if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    let up = FakeUpstream::start(&[]);
+    let http = format!(
+        "server {{ listen 127.0.0.1:{{PORT}};\n\
+           location / {{ proxy_pass http://{up}; }}\n\
+           location /ignore/ {{ proxy_pass http://{up}/; proxy_ignore_client_abort on; }} }}",
+        up = up.addr()
+    );
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for (addr, access, error) in [
+        (
+            nginx.addr(),
+            Box::new(|| nginx.access_log()) as Box<dyn Fn() -> String>,
+            Box::new(|| nginx.error_log()) as Box<dyn Fn() -> String>,
+        ),
+        (
+            ours.addr(),
+            Box::new(|| ours.access_log()),
+            Box::new(|| ours.error_log()),
+        ),
+    ] {
+        send_and_close(addr, "/sleep?ms=1500");
+        send_and_close(addr, "/ignore/sleep?ms=1500");
+        let lines = log_lines(&access, 2);
+        seen.push((lines, abort_lines(&error())));
+    }
+    let up_addr = up.addr().to_string();
+    let (n, o) = (&seen[0], &seen[1]);
+    assert_eq!(n.0, o.0, "access logs: nginx vs ours");
+    assert!(
+        n.0.iter()
+            .any(|l| l.starts_with(&format!("499 {up_addr} "))),
+        "nginx logs 499 for the abandoned request: {:#?}",
+        n.0
+    );
+    assert!(
+        n.0.iter()
+            .any(|l| l.starts_with(&format!("200 {up_addr} 200 "))),
+        "ignore_client_abort waits for the answer: {:#?}",
+        n.0
+    );
+    assert_eq!(n.1, o.1, "error-log lines of the close: nginx vs ours");
+    assert!(!n.1.is_empty(), "nginx logs the close");
+}

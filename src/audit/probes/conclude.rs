@@ -1,0 +1,189 @@
+//! Per probe: did the run go wrong for clients (in a way the config can change), and the
+//! one-line conclusion that says what happened.
+
+use super::load::Pop;
+use super::scenario::Case;
+use super::tls::HELLOS;
+use std::collections::BTreeMap;
+
+/// Whether the case went wrong for clients, and the one-line conclusion.
+pub fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, String) {
+    let empty = Pop::default();
+    let get = |n: &str| pops.get(n).unwrap_or(&empty);
+    match k.probe.as_str() {
+        "spike" => (
+            all.n(503) > 0,
+            format!("over the limit: {} × 503, {} × 429", all.n(503), all.n(429)),
+        ),
+        "crash" => crash(get("get"), get("post")),
+        "sick-instance" => sick(get("get"), get("post")),
+        "upstream-503" => (
+            all.range(500, 599) > 0,
+            format!(
+                "{} × 503 from Uvicorn and {} × 502 (no live upstreams) reached the clients",
+                all.n(503),
+                all.n(502)
+            ),
+        ),
+        "hung" => {
+            let t = all.errors.get("read_timeout").copied().unwrap_or(0) + all.n(504);
+            (
+                t > 0,
+                format!("{t} requests waited for the stopped instance until a timeout"),
+            )
+        }
+        "keepalive-race" => (
+            all.n(502) > 0,
+            format!(
+                "{} × 502 on POST: requests written on kept upstream connections the upstream had just closed",
+                all.n(502)
+            ),
+        ),
+        "big-headers" => (
+            all.n(502) > 0,
+            format!("{} × 502 (upstream sent too big header)", all.n(502)),
+        ),
+        "body-size" => (
+            get("under").range(400, 599) > 0,
+            format!(
+                "over the limit: {} × 413; under it: {} × 2xx",
+                get("over").n(413),
+                get("under").range(200, 299)
+            ),
+        ),
+        "deny-paths" => deny(k, pops),
+        "redirect" => (
+            all.range(300, 399) == 0,
+            format!("{} redirects", all.range(300, 399)),
+        ),
+        "websocket-idle" => websocket(k, get("idle")),
+        "tls-versions" => tls_versions(k, pops),
+        _ => normal(pops, all),
+    }
+}
+
+/// Probes whose question is "do normal clients still get through".
+fn normal(pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, String) {
+    let p = pops.get("normal").unwrap_or(all);
+    let b = p.range(500, 599) + p.failures();
+    (
+        b as f64 / p.finished().max(1) as f64 > 0.01,
+        format!("{b} of {} normal requests failed", p.finished()),
+    )
+}
+
+fn crash(g: &Pop, p: &Pop) -> (bool, String) {
+    let gbad = g.range(500, 599) + g.failures();
+    let pbad = p.range(500, 599) + p.failures();
+    // POSTs already sent to the instance that died cannot be retried (nginx neither): only
+    // failed GETs are the config's doing (proxy_next_upstream).
+    (
+        gbad > 0,
+        format!(
+            "GETs failed: {gbad} (nginx retries them on the next server); POSTs failed: {pbad} (sent to the killed instance, not retried by design)"
+        ),
+    )
+}
+
+fn sick(g: &Pop, p: &Pop) -> (bool, String) {
+    let gbad = g.range(500, 599) + g.failures();
+    let pbad = p.range(500, 599) + p.failures();
+    (
+        gbad as f64 / g.finished().max(1) as f64 > 0.01,
+        format!(
+            "the sick instance's 503s reached clients: {gbad} of {} GETs, {pbad} of {} POSTs",
+            g.finished(),
+            p.finished()
+        ),
+    )
+}
+
+fn websocket(k: &Case, p: &Pop) -> (bool, String) {
+    let up = p.n(101);
+    let refused = p.finished() - up;
+    let closed: u64 = p
+        .outcomes
+        .iter()
+        .filter(|(o, _)| o.as_str() != "held_to_end" && o.as_str() != "cut_at_run_end")
+        .map(|(_, n)| n)
+        .sum();
+    let t = k.note("read_timeout").unwrap_or("60");
+    let text = format!(
+        "{up} upgraded (101), {refused} not; {closed} closed while idle within {:.0} s (proxy_read_timeout {t} s; the upstream pings every 20 s)",
+        k.duration
+    );
+    (refused > 0 || closed > 0, text)
+}
+
+fn tls_offered(p: Option<&Pop>) -> Option<String> {
+    p?.outcomes
+        .keys()
+        .find_map(|o| o.strip_prefix("accepted_").map(str::to_string))
+}
+
+/// Which versions were offered, for comparing the proxies (cipher classes differ by design:
+/// rustls has no CBC or static-RSA suites).
+pub fn tls_signature(pops: &BTreeMap<String, Pop>) -> String {
+    HELLOS[..4]
+        .iter()
+        .map(|(n, _, v, _)| {
+            let want = format!("TLSv{}_", v.trim_end_matches(".0"));
+            let ok = tls_offered(pops.get(*n)).is_some_and(|o| o.starts_with(&want));
+            format!("{v}={}", if ok { "offered" } else { "refused" })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tls_versions(k: &Case, pops: &BTreeMap<String, Pop>) -> (bool, String) {
+    let sig = tls_signature(pops);
+    let old = sig.contains("1.0=offered") || sig.contains("1.1=offered");
+    let legacy = tls_offered(pops.get("legacy")).is_some();
+    let weak: Vec<&str> = ["cbc", "rsa"]
+        .into_iter()
+        .filter(|n| tls_offered(pops.get(*n)).is_some())
+        .collect();
+    let configured = k.note("protocols").unwrap_or("");
+    let mut text = format!("{sig}; configured: {configured}");
+    if !old && (configured.contains("TLSv1 ") || configured.contains("TLSv1.1")) {
+        text.push_str("; TLSv1/1.1 are configured but this build's TLS library refuses them (OpenSSL 3 at its default security level; an nginx on OpenSSL 1.1.1 offers them)");
+    }
+    if legacy {
+        text.push_str("; 3DES/RC4/NULL/EXPORT/anonymous suites accepted");
+    }
+    if !weak.is_empty() {
+        text.push_str(&format!("; also accepted on TLS 1.2: {}", weak.join(", ")));
+    }
+    (old || legacy, text)
+}
+
+fn deny(k: &Case, pops: &BTreeMap<String, Pop>) -> (bool, String) {
+    let mut missed = Vec::new();
+    let mut over = Vec::new();
+    for (name, role) in &k.roles {
+        let Some(p) = pops.get(name) else { continue };
+        let path = role.split(' ').next().unwrap_or("");
+        let passed = p.n(200) > 0;
+        if role.contains("meant blocked") && passed {
+            missed.push(path.to_string());
+        }
+        if role.contains("legitimate") && !passed {
+            over.push(path.to_string());
+        }
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    (
+        !missed.is_empty() || !over.is_empty(),
+        format!(
+            "reached the app although meant blocked: {}; blocked although legitimate: {}",
+            list(&missed),
+            list(&over)
+        ),
+    )
+}
