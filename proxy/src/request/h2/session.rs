@@ -173,6 +173,10 @@ impl H2Stream {
             fields.put(header::LOCATION, value_of(v)?);
         }
         fields.unknown_length |= head.chunked;
+        if head.vary {
+            // gzip_vary, after the fixed headers as on HTTP/1.1
+            fields.put(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
         for (name, value) in list {
             fields.line(name, value)?;
         }
