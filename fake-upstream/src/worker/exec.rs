@@ -79,7 +79,9 @@ pub(crate) fn spin(d: Duration) {
 /// MemoryError-then-crash or the kernel's OOM kill would end it.
 pub(crate) fn leak(bytes: usize) {
     if bytes > 0 {
-        std::mem::forget(vec![0xA5u8; bytes]);
+        // black_box: an allocation nobody reads may be optimized away in a release build,
+        // which then leaks nothing; the pages must really be written and kept
+        std::mem::forget(std::hint::black_box(vec![0xA5u8; bytes]));
     }
 }
 
