@@ -6,7 +6,7 @@
 //! nginx's zlib within 2 %). `--sweep` adds CPU per request against bytes saved per response
 //! for 1, 16 and 64 KiB at levels off, 1, 6 and 9, plotted ([`super::gzip_sweep`]).
 
-use super::support::{Child, Rounds, free_port, machine_load, wait_port, which};
+use super::support::{Child, Rounds, free_port, machine_load, start_proxy, wait_port};
 use anyhow::{Context, bail};
 use std::io::Read;
 use std::path::Path;
@@ -93,22 +93,7 @@ fn start(name: &'static str, exe: &Path) -> anyhow::Result<Target> {
     let port = free_port()?;
     let path = dir.path().join("nginx.conf");
     std::fs::write(&path, conf(dir.path(), port))?;
-    let child = if name == "nginx" {
-        let nginx = which("nginx").with_context(|| crate::doctor::not_installed("nginx"))?;
-        let mut cmd = Command::new(nginx);
-        cmd.arg("-p").arg(dir.path()).arg("-c").arg(&path);
-        cmd.arg("-e").arg(dir.path().join("error.log"));
-        Child::spawn("nginx", cmd, true)?.0
-    } else {
-        let mut cmd = Command::new(exe);
-        cmd.arg("proxy")
-            .arg("-c")
-            .arg(&path)
-            .arg("-p")
-            .arg(dir.path());
-        let ready = "proxylab-proxy ready";
-        Child::spawn_until_line("proxylab proxy", cmd, ready, Duration::from_secs(20))?.0
-    };
+    let child = start_proxy(name, exe, dir.path(), &path)?;
     wait_port(([127, 0, 0, 1], port).into(), Duration::from_secs(10))?;
     Ok(Target {
         name,

@@ -6,7 +6,7 @@
 //! instead of a number.
 
 use super::edge_idle::idle_rss;
-use super::support::{Child, Rounds, Wrk, free_port, machine_load, wait_port, which};
+use super::support::{Child, Rounds, Wrk, free_port, machine_load, start_proxy, wait_port, which};
 use anyhow::{Context, bail};
 use std::path::Path;
 use std::process::Command;
@@ -92,22 +92,7 @@ fn start(
     let (tls_port, plain_port) = (free_port()?, free_port()?);
     let path = dir.path().join("nginx.conf");
     std::fs::write(&path, conf(dir.path(), tls_port, plain_port, extra_http))?;
-    let child = if name == "nginx" {
-        let nginx = which("nginx").with_context(|| crate::doctor::not_installed("nginx"))?;
-        let mut cmd = Command::new(nginx);
-        cmd.arg("-p").arg(dir.path()).arg("-c").arg(&path);
-        cmd.arg("-e").arg(dir.path().join("error.log"));
-        Child::spawn("nginx", cmd, true)?.0
-    } else {
-        let mut cmd = Command::new(exe);
-        cmd.arg("proxy")
-            .arg("-c")
-            .arg(&path)
-            .arg("-p")
-            .arg(dir.path());
-        let ready = "proxylab-proxy ready";
-        Child::spawn_until_line("proxylab proxy", cmd, ready, Duration::from_secs(20))?.0
-    };
+    let child = start_proxy(name, exe, dir.path(), &path)?;
     for p in [tls_port, plain_port] {
         wait_port(([127, 0, 0, 1], p).into(), Duration::from_secs(10)).with_context(|| {
             std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()

@@ -84,6 +84,23 @@ impl Child {
     }
 }
 
+/// Starts nginx (`name == "nginx"`) or our proxy (`exe proxy`) on the config at `conf`, with
+/// `dir` as its prefix (nginx's error log goes there), and waits for it to be ready.
+pub fn start_proxy(name: &str, exe: &Path, dir: &Path, conf: &Path) -> anyhow::Result<Child> {
+    if name == "nginx" {
+        let nginx = which("nginx").with_context(|| crate::doctor::not_installed("nginx"))?;
+        let mut cmd = Command::new(nginx);
+        cmd.arg("-p").arg(dir).arg("-c").arg(conf);
+        cmd.arg("-e").arg(dir.join("error.log"));
+        Ok(Child::spawn("nginx", cmd, true)?.0)
+    } else {
+        let mut cmd = Command::new(exe);
+        cmd.arg("proxy").arg("-c").arg(conf).arg("-p").arg(dir);
+        let ready = "proxylab-proxy ready";
+        Ok(Child::spawn_until_line("proxylab proxy", cmd, ready, Duration::from_secs(20))?.0)
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; fine for short-lived benchmarks).
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(proxylab_harness::free_port()?)
