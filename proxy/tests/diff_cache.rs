@@ -3,8 +3,9 @@
 //! (sent back as `X-Cache-Status`), status, body, and the number of requests each origin got:
 //! fresh and expired entries, Set-Cookie / no-store / max-age, bypass, no_cache, min_uses,
 //! stale answers on error and on 500, UPDATING, background update, revalidation with 304,
-//! the lock with concurrent misses, chunked bodies. Expiry is time itself: the tests wait
-//! past a 1 s validity.
+//! the lock with concurrent misses, chunked bodies; conditional and range requests answered
+//! from the cache (304, 412, 206 single and multipart, 416, If-Range), whole heads compared.
+//! Expiry is time itself: the tests wait past a 1 s validity.
 
 mod cache_support;
 mod common;
@@ -31,6 +32,8 @@ const HTTP: &str = "proxy_cache_path {DIR}/cache levels=1:2 keys_zone=c:1m;\n\
     location /lm { proxy_cache_revalidate on; proxy_pass http://ORIGIN; }\n\
     location /lock/ { proxy_cache_lock on; proxy_pass http://ORIGIN/slow/; }\n\
     location /nolock/ { proxy_pass http://ORIGIN/slow2/; }\n\
+    location /ranges { proxy_cache_valid 200 10m; proxy_pass http://ORIGIN; }\n\
+    location /lm10 { proxy_cache_valid 200 10m; proxy_pass http://ORIGIN; }\n\
   }";
 
 /// nginx and our proxy, each in front of its own origin.
@@ -242,4 +245,109 @@ fn lock_sends_one_request_for_concurrent_misses_as_nginx() {
         o[0].contains("MISS") && o[0].matches("HIT").count() == 4,
         "{o:#?}"
     );
+}
+
+/// A HEAD's head lines but Date and Server.
+fn head_lines(addr: SocketAddr, path: &str, extra: &str) -> String {
+    let req = format!("HEAD {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n");
+    let raw = common::raw(addr, req.as_bytes(), Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let lines: Vec<&str> = text
+        .split("\r\n")
+        .filter(|l| !l.starts_with("Server:") && !l.starts_with("Date:"))
+        .collect();
+    lines.join("|")
+}
+
+/// Status, every header but Date/Server (the multipart boundary masked) and the body.
+fn whole(addr: SocketAddr, method: &str, path: &str, extra: &str) -> String {
+    if method == "HEAD" {
+        return head_lines(addr, path, extra);
+    }
+    let r = request(addr, method, path, extra, b"");
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let boundary = r
+        .header("content-type")
+        .and_then(|c| c.split("boundary=").nth(1))
+        .map(str::to_string);
+    let norm = |s: &str| match &boundary {
+        Some(b) => s.replace(b.as_str(), "BOUNDARY"),
+        None => s.to_string(),
+    };
+    format!(
+        "{} {} {:?} {:?}",
+        r.status,
+        r.reason,
+        r.comparable_headers()
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", norm(v)))
+            .collect::<Vec<_>>(),
+        norm(&body)
+    )
+}
+
+#[test]
+fn conditional_and_range_requests_from_the_cache_match_nginx() {
+    let Some(p) = pair() else { return };
+    const LM: &str = "Mon, 07 Dec 2026 10:00:00 GMT";
+    let (n, o) = on_both(&p, |a, origin| {
+        let cases: Vec<(&str, &str, String)> = vec![
+            ("GET", "/ranges1", "Range: bytes=0-3\r\n".into()),
+            ("GET", "/ranges1", "Range: bytes=0-3\r\n".into()),
+            ("GET", "/ranges1", String::new()),
+            ("GET", "/ranges1", "Range: bytes=0-1,4-5\r\n".into()),
+            ("GET", "/ranges1", "Range: bytes=-3\r\n".into()),
+            ("GET", "/ranges1", "Range: bytes=100-200\r\n".into()),
+            ("GET", "/ranges1", "If-None-Match: \"v1\"\r\n".into()),
+            ("GET", "/ranges1", "If-None-Match: \"v2\"\r\n".into()),
+            ("GET", "/ranges1", format!("If-Modified-Since: {LM}\r\n")),
+            ("GET", "/ranges1", "If-Match: \"zz\"\r\n".into()),
+            ("GET", "/ranges1", format!("If-Unmodified-Since: {LM}\r\n")),
+            (
+                "GET",
+                "/ranges1",
+                "If-Range: \"v1\"\r\nRange: bytes=2-4\r\n".into(),
+            ),
+            (
+                "GET",
+                "/ranges1",
+                "If-Range: \"v0\"\r\nRange: bytes=2-4\r\n".into(),
+            ),
+            ("HEAD", "/ranges1", "Range: bytes=0-3\r\n".into()),
+            // a miss being stored: one range at most, conditionals answered
+            ("GET", "/ranges2", "Range: bytes=0-1,4-5\r\n".into()),
+            ("GET", "/ranges3", "If-None-Match: \"v1\"\r\n".into()),
+            ("GET", "/ranges4", "Range: bytes=1-2\r\n".into()),
+            // no Accept-Ranges from the upstream: no ranges; conditionals still
+            ("GET", "/lm10", String::new()),
+            ("GET", "/lm10", "Range: bytes=0-3\r\n".into()),
+            ("GET", "/lm10", "If-None-Match: \"v1\"\r\n".into()),
+            // not stored (Set-Cookie): passed as the upstream sent it
+            (
+                "GET",
+                "/cookie-r",
+                "If-None-Match: \"v1\"\r\nRange: bytes=0-1\r\n".into(),
+            ),
+            (
+                "GET",
+                "/ranges1",
+                "Range: bytes=0-1\r\nAccept-Encoding: gzip\r\n".into(),
+            ),
+        ];
+        let mut v: Vec<String> = cases
+            .iter()
+            .map(|(m, path, extra)| format!("{m} {path} {extra:?} -> {}", whole(a, m, path, extra)))
+            .collect();
+        v.push(format!(
+            "origin {} {}",
+            origin.count("/ranges"),
+            origin.count("/lm10")
+        ));
+        v
+    });
+    for (a, b) in n.iter().zip(&o) {
+        assert_eq!(a, b, "\nnginx: {n:#?}\nours: {o:#?}");
+    }
+    assert_eq!(n.len(), o.len());
+    assert!(o[0].contains("-> 206 "), "{o:#?}");
 }

@@ -1,6 +1,7 @@
-//! The run's charts, built from its data: responses per second stacked by status, latency
-//! percentiles over time, CPU per component, connections and in-flight, and the percentile
-//! distribution of each population.
+//! The run's charts, built from its data: responses per second stacked by status (and by the
+//! value of each recorded response header, e.g. `X-Cache-Status`), latency percentiles over
+//! time, CPU per component, connections and in-flight, and the percentile distribution of each
+//! population.
 
 use super::plots::{Chart, Line, XAxis, palette};
 use crate::results::counts;
@@ -64,6 +65,73 @@ pub fn status(out: &RunOutput, duration: f64) -> Chart {
     lines.retain(|l| l.points.iter().any(|p| p.1 > 0.0));
     Chart {
         title: "Responses per second by status".into(),
+        y_label: "responses / s".into(),
+        x: XAxis::Seconds,
+        lines,
+        stacked: true,
+        markers: out.markers.clone(),
+        x_max: f64::from(n),
+    }
+}
+
+/// Colours of nginx's `$upstream_cache_status` values (any other value: the palette).
+fn value_color(v: &str, i: usize) -> RGBColor {
+    match v {
+        "HIT" => RGBColor(44, 160, 44),
+        "MISS" => RGBColor(255, 127, 14),
+        "EXPIRED" => RGBColor(214, 39, 40),
+        "STALE" => RGBColor(148, 103, 189),
+        "UPDATING" => RGBColor(31, 119, 180),
+        "REVALIDATED" => RGBColor(23, 190, 207),
+        "BYPASS" => RGBColor(127, 127, 127),
+        "(none)" => RGBColor(60, 60, 60),
+        _ => palette(i),
+    }
+}
+
+/// Recorded response header names in the series (`header.NAME=VALUE` columns), sorted.
+pub fn recorded_headers(out: &RunOutput) -> Vec<String> {
+    let mut names: Vec<String> = out
+        .series
+        .iter()
+        .flat_map(|r| r.values.keys())
+        .filter_map(|k| counts::header_col(k))
+        .filter_map(|k| Some(k.split_once(": ")?.0.to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Responses per second stacked by the value of the recorded header `name` (`(none)`: the
+/// responses without it), e.g. `x-cache-status` for nginx's `$upstream_cache_status`.
+pub fn status_by_header(out: &RunOutput, duration: f64, name: &str) -> Chart {
+    let n = seconds(out, duration);
+    let per_sec: Vec<Vec<(String, f64)>> = (0..n)
+        .map(|s| counts::window(&out.series, None, f64::from(s), f64::from(s) + 1.0))
+        .map(|c| c.split_by(name))
+        .collect();
+    let mut values: Vec<String> = per_sec.iter().flatten().map(|(v, _)| v.clone()).collect();
+    values.sort_by_key(|v| (v == "(none)", v.clone()));
+    values.dedup();
+    let lines = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Line {
+            label: v.clone(),
+            color: value_color(v, i),
+            points: per_sec
+                .iter()
+                .enumerate()
+                .map(|(s, split)| {
+                    let n = split.iter().find(|(x, _)| x == v).map_or(0.0, |p| p.1);
+                    (s as f64 + 0.5, n)
+                })
+                .collect(),
+        })
+        .collect();
+    Chart {
+        title: format!("Responses per second by {name}"),
         y_label: "responses / s".into(),
         x: XAxis::Seconds,
         lines,

@@ -125,6 +125,11 @@ pub fn render(
             Some(&table::KEYS),
         ));
     }
+    for (head, rows) in table::header_tables(s) {
+        h.push_str(&format!("<h2>Responses by {}</h2>\n", esc(&head[0])));
+        let head: Vec<&str> = head.iter().map(String::as_str).collect();
+        h.push_str(&html_table(&format!("by-{}", head[0]), &head, &rows, None));
+    }
     h.push_str("<h2>Assertions</h2>\n");
     if s.assertions.is_empty() {
         h.push_str("<p>none</p>\n");
@@ -138,7 +143,12 @@ pub fn render(
     }
     h.push_str("<h2>Plots</h2>\n");
     h.push_str(interactive::HELP);
-    for (stem, title) in PLOTS {
+    let split = charts
+        .iter()
+        .filter(|(stem, _)| stem.starts_with("status-by-"))
+        .map(|(stem, c)| (*stem, c.title.as_str()));
+    let plots: Vec<(&str, &str)> = PLOTS.iter().copied().chain(split).collect();
+    for (stem, title) in plots {
         let image = img(
             &dir.join(format!("{stem}.png")),
             &format!("plot-{stem}"),

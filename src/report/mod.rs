@@ -44,13 +44,18 @@ pub fn write_run(
     let dir = &out.dir;
     let d = s.duration.as_secs_f64();
     let pools: Vec<String> = s.upstreams.iter().map(|p| p.name.clone()).collect();
-    let charts = [
+    let split = charts::recorded_headers(out);
+    let stems: Vec<String> = split.iter().map(|n| format!("status-by-{n}")).collect();
+    let mut charts = vec![
         ("status", charts::status(out, d)),
         ("latency", charts::latency(out, d)),
         ("cpu", charts::cpu(out, &pools, d)),
         ("connections", charts::connections(out, &pools, d)),
         ("distribution", charts::distribution(out, d)),
     ];
+    for (stem, name) in stems.iter().zip(&split) {
+        charts.push((stem.as_str(), charts::status_by_header(out, d, name)));
+    }
     for (stem, c) in &charts {
         plots::write(c, &dir.join(stem))?;
     }

@@ -24,6 +24,10 @@ pub struct Traffic {
     pub achieved_rate: f64,
     /// Latency percentiles in ms (`p50`, `p90`, `p99`, `p99.9`, `max`).
     pub latency_ms: BTreeMap<String, f64>,
+    /// Responses by recorded response header (`record_headers`), `name: value` → count:
+    /// e.g. `x-cache-status: HIT` for nginx's `$upstream_cache_status`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, f64>,
 }
 
 impl Traffic {
@@ -156,6 +160,7 @@ fn traffic(out: &RunOutput, pop: Option<&str>, from: f64, to: f64) -> Traffic {
         errors: c.errors.clone(),
         achieved_rate: c.completed / (to - from).max(1e-9),
         latency_ms,
+        headers: c.headers.clone(),
     }
 }
 

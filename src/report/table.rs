@@ -91,6 +91,56 @@ pub fn phase_rows(s: &RunSummary) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// One table per recorded response header (e.g. `x-cache-status`): its header row (the name,
+/// then every value seen, `(none)` for responses without the header) and a row for the whole
+/// run, then one per phase, each cell `count (share of responses)`.
+pub fn header_tables(s: &RunSummary) -> Vec<(Vec<String>, Vec<Vec<String>>)> {
+    let mut names: Vec<&str> = s
+        .total
+        .headers
+        .keys()
+        .filter_map(|k| Some(k.split_once(": ")?.0))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let split = |t: &Traffic, name: &str| {
+        let c = crate::results::counts::Counts {
+            completed: t.completed,
+            headers: t.headers.clone(),
+            ..Default::default()
+        };
+        c.split_by(name)
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            let values: Vec<String> = split(&s.total, name).into_iter().map(|v| v.0).collect();
+            let cells = |label: String, t: &Traffic| {
+                let got = split(t, name);
+                let mut row = vec![label];
+                row.extend(values.iter().map(|v| {
+                    let n = got.iter().find(|g| &g.0 == v).map_or(0.0, |g| g.1);
+                    let share = if t.completed > 0.0 {
+                        100.0 * n / t.completed
+                    } else {
+                        0.0
+                    };
+                    format!("{n:.0} ({share:.0}%)")
+                }));
+                row
+            };
+            let mut rows = vec![cells("all".into(), &s.total)];
+            for p in &s.phases {
+                let label = format!("{} [{}-{} s]", p.name, p.start_s, p.end_s);
+                rows.push(cells(label, &p.traffic));
+            }
+            let mut head = vec![name.to_string()];
+            head.extend(values);
+            (head, rows)
+        })
+        .collect()
+}
+
 /// Verdict rows: result, assertion, actual, limit, line.
 pub fn verdict_rows(s: &RunSummary) -> Vec<Vec<String>> {
     s.assertions
@@ -178,6 +228,11 @@ pub fn terminal(s: &RunSummary) -> String {
         let mut h = HEADERS;
         h[0] = "phase";
         out.push_str(&text(&h, &phase_rows(s)));
+    }
+    for (head, rows) in header_tables(s) {
+        out.push('\n');
+        let head: Vec<&str> = head.iter().map(String::as_str).collect();
+        out.push_str(&text(&head, &rows));
     }
     if !s.clients.is_empty() {
         out.push('\n');

@@ -69,6 +69,7 @@ pub(crate) fn summary_counts(p: &PopulationSummary) -> Counts {
             .iter()
             .map(|(k, v)| (k.clone(), *v as f64))
             .collect(),
+        headers: Default::default(),
         seconds: p.duration_s.ceil() as u32,
     }
 }
@@ -239,6 +240,23 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             let r = d.samples.rate_stats(&format!("csw.{c}"), from, to);
             (r.map(|r| r.mean), "/s")
         }
+        Metric::HeaderRate(name, text) if !whole => {
+            // A phase: from the series' per-second header columns.
+            if let Some(why) = unrecorded(s, pop, name) {
+                note = why;
+            }
+            let v = counts().filter(|_| note.is_empty()).and_then(|c| {
+                let lines: f64 = c
+                    .split_by(name)
+                    .iter()
+                    .filter(|(v, _)| v != "(none)")
+                    .filter(|(v, _)| text.as_deref().is_none_or(|t| v.contains(t)))
+                    .map(|(_, n)| n)
+                    .sum();
+                (c.completed > 0.0).then(|| lines / c.completed)
+            });
+            (v, "count")
+        }
         Metric::Outcome(_) | Metric::HeaderRate(..) | Metric::LogLines(_) => {
             let (v, why) = whole_run(s, a, d);
             if !whole {
@@ -321,18 +339,7 @@ fn whole_run(s: &Scenario, a: &Assertion, d: Data<'_>) -> (Option<f64>, Option<S
             (v, None)
         }
         Metric::HeaderRate(name, text) => {
-            let recorded = s
-                .loads
-                .iter()
-                .filter(|l| pop.is_none_or(|p| p == l.name))
-                .any(|l| {
-                    l.record_headers
-                        .iter()
-                        .any(|h| h.eq_ignore_ascii_case(name))
-                });
-            if !recorded {
-                let why =
-                    format!("no population's `record_headers` names {name}: counted as failed");
+            if let Some(why) = unrecorded(s, pop, name) {
                 return (None, Some(why));
             }
             let v = d
@@ -351,6 +358,20 @@ fn whole_run(s: &Scenario, a: &Assertion, d: Data<'_>) -> (Option<f64>, Option<S
         }
         _ => (None, None),
     }
+}
+
+/// Why `header_rate.NAME` has no value: no population (of `pop`) records `name`.
+fn unrecorded(s: &Scenario, pop: Option<&str>, name: &str) -> Option<String> {
+    let recorded = s
+        .loads
+        .iter()
+        .filter(|l| pop.is_none_or(|p| p == l.name))
+        .any(|l| {
+            l.record_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+        });
+    (!recorded).then(|| format!("no population's `record_headers` names {name}: counted as failed"))
 }
 
 /// Header lines named `name` (whose value contains `text`) per completed response of the
@@ -422,5 +443,70 @@ mod tests {
         assert_eq!(rate("expires", None), Some(0.5));
         assert_eq!(header_rate(&sm, None, "expires", None), Some(0.5));
         assert_eq!(header_rate(&sm, Some("other"), "expires", None), None);
+    }
+}
+
+#[cfg(test)]
+mod phase_header_tests {
+    use super::*;
+
+    fn row(second: u32, kv: &[(&str, f64)]) -> SeriesRow {
+        SeriesRow {
+            second,
+            population: "readers".into(),
+            values: kv.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
+    }
+
+    /// scenarios/cache-outage.toml's per-phase `header_rate.x-cache-status=HIT` assertions read
+    /// the series' `header.*` columns of their phase only.
+    #[test]
+    fn header_rate_in_a_phase_reads_the_series() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/cache-outage.toml");
+        let s = crate::scenario::load(&path, &Default::default()).expect("scenario");
+        let hit = |h: f64, stale: f64| {
+            [
+                ("completed", h + stale),
+                ("status_200", h + stale),
+                ("header.x-cache-status=HIT", h),
+                ("header.x-cache-status=STALE", stale),
+            ]
+        };
+        let mut series: Vec<SeriesRow> = (0..5).map(|t| row(t, &hit(48.0, 0.0))).collect();
+        series.extend((5..20).map(|t| row(t, &hit(0.0, 50.0))));
+        let (hlog, samples) = (HistLog::default(), Samples::default());
+        let d = Data {
+            series: &series,
+            hlog: &hlog,
+            summary: None,
+            samples: &samples,
+            run_dir: None,
+        };
+        let verdicts = evaluate(&s, d);
+        let find = |phase: &str| {
+            verdicts
+                .iter()
+                .find(|v| v.metric.starts_with("header_rate") && v.phase == phase)
+                .expect("assertion")
+        };
+        assert_eq!(find("before").actual, Some(1.0));
+        assert!(find("before").passed);
+        assert_eq!(find("outage").actual, Some(0.0));
+        assert!(find("outage").passed, "{:?}", find("outage"));
+        series[10] = row(10, &hit(5.0, 45.0));
+        let d = Data {
+            series: &series,
+            hlog: &hlog,
+            summary: None,
+            samples: &samples,
+            run_dir: None,
+        };
+        let again = evaluate(&s, d);
+        let outage = again
+            .iter()
+            .find(|v| v.metric.starts_with("header_rate") && v.phase == "outage")
+            .expect("assertion");
+        assert!(!outage.passed && outage.actual.is_some_and(|v| v > 0.0));
     }
 }

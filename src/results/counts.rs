@@ -1,5 +1,6 @@
 //! Counts over a time window from the loadgen's series: sent, completed, responses by status,
-//! failures by kind. Column names are read as the loadgen writes them (`status_429`, `err_reset`…).
+//! failures by kind, recorded response headers by value. Column names are read as the loadgen
+//! writes them (`status_429`, `err_reset`, `header.x-cache-status=HIT`…).
 
 use super::loadgen_out::SeriesRow;
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ pub struct Counts {
     pub status: BTreeMap<u16, f64>,
     /// Failures by kind.
     pub errors: BTreeMap<String, f64>,
+    /// Recorded response headers (`record_headers`) by `name: value`.
+    pub headers: BTreeMap<String, f64>,
     /// Seconds of series covered.
     pub seconds: u32,
 }
@@ -36,6 +39,28 @@ impl Counts {
             .map(|(_, n)| n)
             .sum()
     }
+
+    /// Responses by value of the recorded header `name` (lower case), and those without it:
+    /// (value, count) with `(none)` last when some responses had no such line.
+    pub fn split_by(&self, name: &str) -> Vec<(String, f64)> {
+        let prefix = format!("{name}: ");
+        let mut out: Vec<(String, f64)> = self
+            .headers
+            .iter()
+            .filter_map(|(k, n)| Some((k.strip_prefix(&prefix)?.to_string(), *n)))
+            .collect();
+        let lines: f64 = out.iter().map(|(_, n)| n).sum();
+        if self.completed > lines {
+            out.push(("(none)".into(), self.completed - lines));
+        }
+        out
+    }
+}
+
+/// `header.x-cache-status=HIT` → `x-cache-status: HIT` (the loadgen summary's key).
+pub fn header_col(name: &str) -> Option<String> {
+    let (h, v) = name.strip_prefix("header.")?.split_once('=')?;
+    Some(format!("{h}: {v}"))
 }
 
 /// `status_429` / `s429` / `429` / `code_429` → 429.
@@ -66,7 +91,9 @@ fn add_row(c: &mut Counts, r: &SeriesRow) {
             "completed" => c.completed += v,
             "errors" | "errors_total" | "error_total" => total_errors = Some(*v),
             _ => {
-                if let Some(code) = status_col(k) {
+                if let Some(key) = header_col(k) {
+                    *c.headers.entry(key).or_default() += v;
+                } else if let Some(code) = status_col(k) {
                     *c.status.entry(code).or_default() += v;
                 } else if let Some(kind) = error_col(k) {
                     kinds = true;
@@ -146,6 +173,39 @@ mod tests {
         assert_eq!(a.status_matching(|c| c / 100 == 5), 1.0);
         let all = window(&rows, None, 1.0, 2.0);
         assert_eq!((all.sent, all.status[&429], all.seconds), (15.0, 5.0, 1));
+    }
+
+    #[test]
+    fn splits_by_a_recorded_header() {
+        let rows = vec![
+            row(
+                0,
+                "a",
+                &[
+                    ("completed", 10.0),
+                    ("status_200", 10.0),
+                    ("header.x-cache-status=MISS", 2.0),
+                    ("header.x-cache-status=HIT", 7.0),
+                ],
+            ),
+            row(
+                1,
+                "a",
+                &[("completed", 4.0), ("header.x-cache-status=HIT", 4.0)],
+            ),
+        ];
+        let c = window(&rows, Some("a"), 0.0, 2.0);
+        assert_eq!(c.status[&200], 10.0);
+        assert_eq!(
+            c.split_by("x-cache-status"),
+            vec![
+                ("HIT".to_string(), 11.0),
+                ("MISS".to_string(), 2.0),
+                ("(none)".to_string(), 1.0)
+            ]
+        );
+        assert!(c.split_by("etag").iter().all(|(v, _)| v == "(none)"));
+        assert_eq!(header_col("header.a=b=c").as_deref(), Some("a: b=c"));
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! plus `status_other`; if a code outside the set was seen, the file is rewritten once at the
 //! end with a column for each such code in place of `status_other` (only those counts are kept
 //! in memory, sparsely: one small map per row that has such a code, e.g. 101 or 404).
+//! Recorded response headers (`record_headers`) are kept the same way and added by that
+//! rewrite as one column per `name: value` seen, `header.NAME=VALUE` (responses of the second
+//! whose NAME line had that value), after the other columns: the report splits the status
+//! chart by them (e.g. by `X-Cache-Status`, nginx's `$upstream_cache_status`).
 
 use crate::engine::collector::Row;
 use crate::transport::ErrorKind;
@@ -34,6 +38,8 @@ pub struct SeriesWriter {
     names: Vec<String>,
     /// Data row index → counts of codes outside `FIXED_CODES` (sparse).
     other: BTreeMap<u64, BTreeMap<u16, u64>>,
+    /// Data row index → recorded headers (`name: value` → count; sparse).
+    heads: BTreeMap<u64, BTreeMap<String, u64>>,
     next_row: u64,
     error: Option<String>,
 }
@@ -65,6 +71,7 @@ impl SeriesWriter {
             out,
             names,
             other: BTreeMap::new(),
+            heads: BTreeMap::new(),
             next_row: 0,
             error: None,
         })
@@ -93,6 +100,9 @@ impl SeriesWriter {
         rec.push(other.values().sum::<u64>().to_string());
         if !other.is_empty() {
             self.other.insert(self.next_row, other);
+        }
+        if !r.headers.is_empty() {
+            self.heads.insert(self.next_row, r.headers.clone());
         }
         rec.extend(r.errors.iter().map(|e| e.to_string()));
         rec.extend(
@@ -126,27 +136,43 @@ impl SeriesWriter {
         }
     }
 
-    /// Flushes; rewrites the file if codes outside the fixed set were seen. Reports the first
-    /// error met while writing.
+    /// Flushes; rewrites the file if codes outside the fixed set or recorded headers were
+    /// seen. Reports the first error met while writing.
     pub fn finish(mut self) -> Result<(), String> {
         self.out.flush().map_err(|e| e.to_string())?;
         if let Some(e) = self.error {
             return Err(e);
         }
-        if self.other.is_empty() {
+        if self.other.is_empty() && self.heads.is_empty() {
             return Ok(());
         }
-        rewrite(&self.path, &self.other).map_err(|e| e.to_string())
+        rewrite(&self.path, &self.other, &self.heads).map_err(|e| e.to_string())
     }
 }
 
-/// Replaces `status_other` by one column per code in `other`, streaming the file through a
-/// temporary next to it.
-fn rewrite(path: &Path, other: &BTreeMap<u64, BTreeMap<u16, u64>>) -> std::io::Result<()> {
+/// The series column of a recorded header key (`name: value` → `header.name=value`).
+pub fn header_column(key: &str) -> String {
+    let (name, value) = key.split_once(": ").unwrap_or((key, ""));
+    format!("header.{name}={value}")
+}
+
+/// Replaces `status_other` by one column per code in `other` (when any) and appends one column
+/// per recorded header key in `heads`, streaming the file through a temporary next to it.
+fn rewrite(
+    path: &Path,
+    other: &BTreeMap<u64, BTreeMap<u16, u64>>,
+    heads: &BTreeMap<u64, BTreeMap<String, u64>>,
+) -> std::io::Result<()> {
     let codes: Vec<u16> = other
         .values()
         .flat_map(|m| m.keys().copied())
         .collect::<BTreeSet<u16>>()
+        .into_iter()
+        .collect();
+    let keys: Vec<&String> = heads
+        .values()
+        .flat_map(|m| m.keys())
+        .collect::<BTreeSet<&String>>()
         .into_iter()
         .collect();
     let col = 4 + FIXED_CODES.len();
@@ -154,11 +180,16 @@ fn rewrite(path: &Path, other: &BTreeMap<u64, BTreeMap<u16, u64>>) -> std::io::R
     {
         let mut rd = csv::Reader::from_path(path)?;
         let mut w = csv::Writer::from_writer(BufWriter::new(File::create(&tmp)?));
-        w.write_record(header(&codes))?;
+        let mut names = header(&codes);
+        names.extend(keys.iter().map(|k| header_column(k)));
+        w.write_record(names)?;
         for (i, rec) in rd.records().enumerate() {
             let rec = rec?;
             let counts = other.get(&(i as u64));
             let mut out: Vec<String> = rec.iter().take(col).map(str::to_string).collect();
+            if codes.is_empty() {
+                out.push(rec.get(col).unwrap_or("0").to_string());
+            }
             out.extend(codes.iter().map(|c| {
                 counts
                     .and_then(|m| m.get(c))
@@ -167,6 +198,13 @@ fn rewrite(path: &Path, other: &BTreeMap<u64, BTreeMap<u16, u64>>) -> std::io::R
                     .to_string()
             }));
             out.extend(rec.iter().skip(col + 1).map(str::to_string));
+            let seen = heads.get(&(i as u64));
+            out.extend(keys.iter().map(|k| {
+                seen.and_then(|m| m.get(*k))
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string()
+            }));
             w.write_record(&out)?;
         }
         w.flush()?;
@@ -175,4 +213,73 @@ fn rewrite(path: &Path, other: &BTreeMap<u64, BTreeMap<u16, u64>>) -> std::io::R
             .flush()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(second: u64, status: &[(u16, u64)], headers: &[(&str, u64)]) -> Row {
+        Row {
+            second,
+            pop: Some(0),
+            sent: 3,
+            completed: 3,
+            status: status.iter().copied().collect(),
+            errors: [0; ErrorKind::COUNT],
+            in_flight: 0,
+            open_connections: 1,
+            waiting: 0,
+            p50_us: 10,
+            p90_us: 20,
+            p99_us: 30,
+            max_us: 40,
+            lag_p99_us: 5,
+            headers: headers.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+        }
+    }
+
+    #[test]
+    fn recorded_headers_become_columns_after_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        let mut w = SeriesWriter::create(&path, vec!["web".into()]).unwrap();
+        w.write_second(&[row(0, &[(200, 3)], &[("x-cache-status: MISS", 3)])]);
+        w.write_second(&[row(1, &[(200, 2), (404, 1)], &[("x-cache-status: HIT", 2)])]);
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert!(head.contains(&"status_404") && !head.contains(&"status_other"));
+        let n = head.len();
+        assert_eq!(
+            &head[n - 2..],
+            ["header.x-cache-status=HIT", "header.x-cache-status=MISS"]
+        );
+        let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let second: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!((first[n - 2], first[n - 1]), ("0", "3"));
+        assert_eq!((second[n - 2], second[n - 1]), ("2", "0"));
+        assert_eq!(
+            first[head.iter().position(|h| *h == "max_us").unwrap()],
+            "40"
+        );
+    }
+
+    #[test]
+    fn headers_alone_keep_status_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        let mut w = SeriesWriter::create(&path, vec!["web".into()]).unwrap();
+        w.write_second(&[row(0, &[(200, 3)], &[("x-cache-status: HIT", 3)])]);
+        w.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(head.len(), row.len());
+        let other = head.iter().position(|h| *h == "status_other").unwrap();
+        assert_eq!(row[other], "0");
+        assert_eq!(*head.last().unwrap(), "header.x-cache-status=HIT");
+        assert_eq!(*row.last().unwrap(), "3");
+    }
 }

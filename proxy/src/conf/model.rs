@@ -186,6 +186,8 @@ pub enum Handler {
     StubStatus,
     /// `proxylab_status` (Prometheus text).
     ProxylabStatus,
+    /// `proxylab_cache_status` (proxy_cache counters, stub_status-style text).
+    ProxylabCacheStatus,
 }
 
 /// A parsed `proxy_pass URL`.

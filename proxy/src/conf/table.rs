@@ -331,6 +331,7 @@ pub static DIRECTIVES: &[(&str, u32, u32)] = &[
     ("health_check", LOC | UPS, ANY),
     ("match", HTTP, BLOCK | TAKE1),
     ("proxylab_status", LOC, NOARGS),
+    ("proxylab_cache_status", LOC, NOARGS),
 ];
 
 /// Blocks whose bodies are not directives (`types`, `map`, `geo`, `split_clients`): their

@@ -1,6 +1,6 @@
-//! proxy_cache metrics in the Prometheus text: responses per zone by
-//! `$upstream_cache_status`, files stored, evicted by the manager and refused as corrupt,
-//! and the zone's keys and bytes on disk.
+//! proxy_cache metrics, in the Prometheus text and as `proxylab_cache_status`'s
+//! stub_status-style page: responses per zone by `$upstream_cache_status`, files stored,
+//! evicted by the manager and refused as corrupt, and the zone's keys and bytes on disk.
 
 use crate::cache::Status;
 use crate::live::Live;
@@ -78,4 +78,40 @@ pub fn render(o: &mut String, live: &Live) {
             z.usage().1
         );
     }
+}
+
+/// `proxylab_cache_status`: per zone, in the layout of nginx's stub_status (a line of names,
+/// then a line of counts):
+///
+/// ```text
+/// Cache zone api: keys 2 size 8704 max_size 0
+/// MISS BYPASS EXPIRED STALE UPDATING REVALIDATED HIT
+///  2 0 0 0 0 0 5
+/// stored evicted refused
+///  2 0 0
+/// ```
+pub fn text(live: &Live) -> String {
+    let mut o = String::new();
+    for z in &live.caches {
+        let (keys, size) = z.usage();
+        let _ = writeln!(
+            o,
+            "Cache zone {}: keys {keys} size {size} max_size {}",
+            z.path.name, z.path.max_size
+        );
+        let names: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(o, "{}", names.join(" "));
+        for n in &z.stats.by_status {
+            let _ = write!(o, " {}", n.load(Ordering::Relaxed));
+        }
+        let s = &z.stats;
+        let _ = writeln!(
+            o,
+            "\nstored evicted refused\n {} {} {}",
+            s.stored.load(Ordering::Relaxed),
+            s.evicted.load(Ordering::Relaxed),
+            s.refused.load(Ordering::Relaxed)
+        );
+    }
+    o
 }

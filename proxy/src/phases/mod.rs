@@ -268,7 +268,7 @@ async fn content(
     let head = req.head;
     match &req.loc.handler {
         Handler::Proxy(_) => proxy(client, req, shared).await,
-        Handler::StubStatus | Handler::ProxylabStatus => {
+        Handler::StubStatus | Handler::ProxylabStatus | Handler::ProxylabCacheStatus => {
             *discard = Discard::start(client, head, true, req.loc.send_timeout).await;
             status_page::serve(client, req, shared).await
         }

@@ -1,5 +1,6 @@
-//! `stub_status` (nginx's exact text) and `proxylab_status` (Prometheus text: connections,
-//! requests, per-peer upstream state, limit_req counters).
+//! `stub_status` (nginx's exact text), `proxylab_status` (Prometheus text: connections,
+//! requests, per-peer upstream state, limit_req and cache counters) and
+//! `proxylab_cache_status` (the cache counters as stub_status-style text).
 
 use crate::conf::model::Handler;
 use crate::live::Shared;
@@ -20,25 +21,25 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
     let reading = s.reading.load(Ordering::Relaxed);
     let writing = s.writing.load(Ordering::Relaxed);
     let waiting = active.saturating_sub(reading + writing);
-    let body = if matches!(req.loc.handler, Handler::StubStatus) {
-        format!(
+    let body = match req.loc.handler {
+        Handler::StubStatus => format!(
             "Active connections: {active} \nserver accepts handled requests\n {} {} {} \nReading: {reading} Writing: {writing} Waiting: {waiting} \n",
             s.accepted.load(Ordering::Relaxed),
             s.handled.load(Ordering::Relaxed),
             s.requests.load(Ordering::Relaxed),
-        )
-    } else {
-        super::prometheus::render(s, req.live, std::time::Instant::now())
+        ),
+        Handler::ProxylabCacheStatus => super::cache_metrics::text(req.live),
+        _ => super::prometheus::render(s, req.live, std::time::Instant::now()),
     };
     send_simple(
         client,
         req,
         shared,
         200,
-        Some(if matches!(req.loc.handler, Handler::StubStatus) {
-            b"text/plain".as_slice()
-        } else {
+        Some(if matches!(req.loc.handler, Handler::ProxylabStatus) {
             b"text/plain; version=0.0.4".as_slice()
+        } else {
+            b"text/plain".as_slice()
         }),
         body.as_bytes(),
         None,

@@ -30,6 +30,7 @@ use hyper::header::{HeaderMap, HeaderValue, LOCATION};
 use hyper::{Method, Response, StatusCode, Version};
 
 pub use body::{Body, CHUNK, Part, empty, file_part, file_parts, full};
+pub use conditional::evaluate as conditional_verdict;
 pub use conditional::{
     Conditionals, ImsMode, Precondition, etag, etag_list_matches, http_date, parse_http_date,
     unix_secs,
@@ -39,7 +40,7 @@ pub use mime::{MimeTypes, NGINX_MIME_TYPES};
 pub use path::{
     DocRoot, UriError, escape_uri, exten, is_normalized, map_uri_to_path, normalize_uri,
 };
-pub use range::{ByteRange, RangeDecision};
+pub use range::{ByteRange, Multipart, RangeDecision, evaluate as range_verdict};
 pub use respond::{FileResponse, Served};
 pub use text::{HEADER_TEXT_CAP, HeaderText, write_http_date};
 

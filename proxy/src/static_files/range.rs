@@ -62,6 +62,46 @@ pub fn evaluate(
     }
 }
 
+/// The framing of a `multipart/byteranges` body as nginx writes it: the boundary is a
+/// process-wide counter printed on 20 digits (nginx's `ngx_next_temp_number`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Multipart {
+    /// The response's Content-Type (`multipart/byteranges; boundary=…`).
+    pub content_type: String,
+    /// Each range's part head (boundary, Content-Type, Content-Range), in order.
+    pub heads: Vec<String>,
+    /// The closing boundary.
+    pub tail: String,
+    /// The body's length: heads, ranges and tail.
+    pub len: u64,
+}
+
+static BOUNDARY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Multipart {
+    /// The parts of `ranges` of a `size`-byte representation of type `ctype`.
+    pub fn new(ranges: &[ByteRange], ctype: &str, size: u64) -> Multipart {
+        let n = BOUNDARY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let boundary = format!("{n:020}");
+        let part_head =
+            format!("\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes ");
+        let heads: Vec<String> = ranges
+            .iter()
+            .map(|r| format!("{part_head}{}-{}/{size}\r\n\r\n", r.start, r.end - 1))
+            .collect();
+        let tail = format!("\r\n--{boundary}--\r\n");
+        let len = heads.iter().map(|h| h.len() as u64).sum::<u64>()
+            + ranges.iter().map(|r| r.end - r.start).sum::<u64>()
+            + tail.len() as u64;
+        Multipart {
+            content_type: format!("multipart/byteranges; boundary={boundary}"),
+            heads,
+            tail,
+            len,
+        }
+    }
+}
+
 enum Parsed {
     Ok(Vec<ByteRange>),
     NotSatisfiable,

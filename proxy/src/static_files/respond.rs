@@ -6,7 +6,6 @@
 
 use std::fmt::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -100,8 +99,6 @@ impl Served<'_> {
         }
     }
 }
-
-static BOUNDARY: AtomicU64 = AtomicU64::new(1);
 
 fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
     let mut resp = Response::new(body);
@@ -327,24 +324,17 @@ impl<'c> Entity<'c> {
 /// A `multipart/byteranges` body of `ranges` of a `size`-byte file of type `ctype`: its
 /// Content-Type, its length and its parts.
 fn multipart(ranges: &[range::ByteRange], ctype: &str, size: u64) -> (String, u64, Vec<Part>) {
-    let boundary = format!("{:020}", BOUNDARY.fetch_add(1, Ordering::Relaxed));
-    let part_head = format!("\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes ");
+    let m = range::Multipart::new(ranges, ctype, size);
     let mut parts = Vec::new();
-    let mut len = 0u64;
-    for r in ranges {
-        let head = format!("{part_head}{}-{}/{size}\r\n\r\n", r.start, r.end - 1);
-        len += head.len() as u64 + (r.end - r.start);
+    for (head, r) in m.heads.into_iter().zip(ranges) {
         parts.push(Part::Mem(Bytes::from(head)));
         parts.push(Part::File {
             offset: r.start,
             len: r.end - r.start,
         });
     }
-    let tail = format!("\r\n--{boundary}--\r\n");
-    len += tail.len() as u64;
-    parts.push(Part::Mem(Bytes::from(tail)));
-    let content_type = format!("multipart/byteranges; boundary={boundary}");
-    (content_type, len, parts)
+    parts.push(Part::Mem(Bytes::from(m.tail)));
+    (m.content_type, m.len, parts)
 }
 
 /// The 416 answer. An nginx quirk (verified): the headers filter already ran with status

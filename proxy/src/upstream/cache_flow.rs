@@ -6,7 +6,8 @@
 //! served while a background update runs (STALE, `proxy_cache_background_update`), and stale
 //! answers when the upstream fails (`proxy_cache_use_stale error timeout …`).
 
-use super::cache_send::send_stored;
+use super::cache_filters::Source;
+use super::cache_send::{Stored, send_stored};
 use crate::cache::file::{Entry, decode};
 use crate::cache::key::Key;
 use crate::cache::{Status, Zone};
@@ -141,7 +142,13 @@ async fn serve(
 ) -> Next {
     st.zone.stats.count(status);
     req.up.cache_status = Some(status.as_str());
-    send_stored(client, req, shared, pass, &entry.head, &entry.body, false).await
+    let stored = Stored {
+        head: &entry.head,
+        body: &entry.body,
+        truncated: false,
+        source: Source::Cache,
+    };
+    send_stored(client, req, shared, pass, stored).await
 }
 
 /// Looks the request up in its zone (after the request body was read, as nginx does).

@@ -1,17 +1,25 @@
 //! Sending a stored response (a cache entry, or a response just read whole to be stored)
-//! through nginx's header rules, keeping its framing: a body that came with a Content-Length
-//! is sent with it, any other chunked (HTTP/1.1) or until close; and the check that a stored
-//! head matches its body.
+//! through nginx's header rules and its not_modified and range filters (`cache_filters`: 304,
+//! 412, 206, 416), keeping its framing: a body that came with a Content-Length is sent with
+//! it, any other chunked (HTTP/1.1) or until close; and the check that a stored head matches
+//! its body.
 
+use super::cache_filters::{self, Filtered, Source};
 use super::framer::{Framer, Framing};
+use super::relay::{Plan, Shape};
 use crate::cache::file::Entry;
 use crate::conf::model::ProxyPass;
 use crate::http::response;
+use crate::http::response::UpHead;
+use crate::http::status::error_page;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
+use crate::request::reply::added_headers;
 use crate::request::respond::Ka;
+use crate::static_files::Multipart;
+use std::borrow::Cow;
 
 /// A stored head parses and its Content-Length (when given) matches the body: anything else
 /// is a truncated or corrupt file, never served.
@@ -26,24 +34,145 @@ pub fn head_matches_body(e: &Entry) -> bool {
     }
 }
 
-/// Sends a stored response (`head` as the upstream sent it, `body` decoded) through nginx's
-/// header rules; `truncated` closes the connection after it.
+/// A response sent whole: the head as the upstream sent it and the decoded body.
+pub struct Stored<'b> {
+    /// The upstream's head bytes.
+    pub head: &'b [u8],
+    /// The decoded body.
+    pub body: &'b [u8],
+    /// The upstream failed before the end: the connection closes after what was read.
+    pub truncated: bool,
+    /// From the cache, being stored, or neither (the not_modified and range filters).
+    pub source: Source,
+}
+
+/// The head changes and the body for the filters' verdict (a 412 is answered by the caller).
+fn shaped<'b>(
+    req: &Req<'_>,
+    up: &UpHead,
+    plan: &mut Plan,
+    (filtered, source): (Filtered, Source),
+    body: &'b [u8],
+) -> (Shape<'static>, Cow<'b, [u8]>) {
+    const DROP_RANGES: &[&[u8]] = &[b"accept-ranges"];
+    let mut shape = Shape::default();
+    if source != Source::Passing {
+        // nginx's copy_allow_ranges: the range filter says it itself
+        shape.drop = DROP_RANGES;
+    }
+    let mut out = Cow::Borrowed(body);
+    match filtered {
+        Filtered::Whole { accept_ranges } => {
+            if accept_ranges {
+                shape
+                    .tail
+                    .push((b"Accept-Ranges".to_vec(), b"bytes".to_vec()));
+            }
+        }
+        Filtered::NotModified => {
+            const DROP_304: &[&[u8]] = &[
+                b"content-type",
+                b"content-length",
+                b"accept-ranges",
+                b"content-encoding",
+            ];
+            shape.code = Some(304);
+            shape.drop = DROP_304;
+            shape.content_type = Some(None);
+            shape.content_length = Some(None);
+            plan.gzip = Default::default();
+            plan.framing = Framing::None;
+            plan.client_chunked = false;
+            out = Cow::Borrowed(&[]);
+        }
+        Filtered::Partial(ranges) => {
+            shape.code = Some(206);
+            let size = body.len() as u64;
+            if let [r] = ranges.as_slice() {
+                let range = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+                shape
+                    .tail
+                    .push((b"Content-Range".to_vec(), range.into_bytes()));
+                out = Cow::Borrowed(&body[r.start as usize..r.end as usize]);
+            } else {
+                let ctype = up
+                    .headers()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
+                    .map_or(String::new(), |(_, v)| {
+                        String::from_utf8_lossy(v).into_owned()
+                    });
+                let m = Multipart::new(&ranges, &ctype, size);
+                let mut v = Vec::with_capacity(m.len as usize);
+                for (head, r) in m.heads.iter().zip(&ranges) {
+                    v.extend_from_slice(head.as_bytes());
+                    v.extend_from_slice(&body[r.start as usize..r.end as usize]);
+                }
+                v.extend_from_slice(m.tail.as_bytes());
+                shape.content_type = Some(Some(Cow::Owned(m.content_type.into_bytes())));
+                out = Cow::Owned(v);
+            }
+            let n = out.len() as u64;
+            shape.content_length = Some(Some(n));
+            if plan.framing != Framing::None {
+                plan.framing = Framing::Length(n);
+            }
+        }
+        Filtered::Unsatisfiable => {
+            const DROP_416: &[&[u8]] = &[
+                b"content-type",
+                b"content-length",
+                b"last-modified",
+                b"etag",
+                b"accept-ranges",
+            ];
+            let page = error_page(416, req.loc.server_tokens);
+            shape.code = Some(416);
+            shape.added_code = Some(200);
+            shape.drop = DROP_416;
+            let range = format!("bytes */{}", body.len());
+            shape
+                .tail
+                .push((b"Content-Range".to_vec(), range.into_bytes()));
+            shape.tail.extend(added_headers(req, 416));
+            shape.content_type = Some(Some(Cow::Borrowed(b"text/html")));
+            shape.content_length = Some(Some(page.len() as u64));
+            plan.gzip = Default::default();
+            if plan.framing != Framing::None {
+                plan.framing = Framing::Length(page.len() as u64);
+            }
+            out = Cow::Owned(page);
+        }
+        Filtered::PreconditionFailed => {}
+    }
+    (shape, out)
+}
+
+/// Sends a stored response through nginx's header rules and, for a response from the cache
+/// or being stored, its not_modified and range filters.
 pub async fn send_stored(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
     pass: &ProxyPass,
-    head: &[u8],
-    body: &[u8],
-    truncated: bool,
+    stored: Stored<'_>,
 ) -> Next {
-    let mut raw = head.to_vec();
+    let truncated = stored.truncated;
+    let mut raw = stored.head.to_vec();
     let Ok(Some((up, _))) = response::parse(&mut raw, usize::MAX) else {
         return crate::request::reply::send_error(client, req, shared, 500).await;
     };
-    let plan = super::relay::plan(req, shared, &up);
+    let mut plan = super::relay::plan(req, shared, &up);
+    let known = !up.chunked && up.content_length.is_some() && !plan.gzip.gzip;
+    let length = known.then_some(stored.body.len() as u64);
+    let filtered = cache_filters::decide(req, &up, stored.source, length);
+    if filtered == Filtered::PreconditionFailed {
+        req.up.last_head = Some(up);
+        return crate::request::reply::send_error(client, req, shared, 412).await;
+    }
+    let verdict = (filtered, stored.source);
+    let (shape, body) = shaped(req, &up, &mut plan, verdict, stored.body);
     let mut out = Vec::with_capacity(512 + body.len());
-    super::relay::client_head(client, req, pass, &up, &plan, &mut out);
+    super::relay::client_head_shaped(client, req, pass, &up, &plan, &shape, &mut out);
     let head_len = out.len() as u64;
     let framing = match plan.framing {
         Framing::Chunked | Framing::Close => Framing::Close,
@@ -58,11 +187,11 @@ pub async fn send_stored(
         };
         framer = framer.gzip(super::gzip::encoder(&req.loc.gzip, length), false);
     }
-    let _ = framer.feed(body, &mut out);
+    let _ = framer.feed(&body, &mut out);
     if framing == Framing::Close && !truncated {
         let _ = framer.eof(&mut out);
     }
-    req.status = up.code;
+    req.status = shape.code.unwrap_or(up.code);
     let r = client.write_all(&out, req.loc.send_timeout).await;
     req.bytes_sent = out.len() as u64;
     req.body_bytes_sent = req.bytes_sent - head_len;

@@ -6,8 +6,9 @@
 //! relayed as without a cache. Stored responses keep their framing: a body that came with a
 //! Content-Length is sent with it, any other chunked (HTTP/1.1) or until close.
 
+use super::cache_filters::Source;
 use super::cache_flow::{CacheState, fail, predicates, unix_now};
-use super::cache_send::send_stored;
+use super::cache_send::{Stored, send_stored};
 use super::exchange::Sent;
 use super::framer::{Framer, Framing};
 use crate::balance::{Attempt, PeerOutcome};
@@ -184,6 +185,10 @@ async fn store(
     meta: Option<file::Meta>,
 ) -> Next {
     let head = sent.head.raw.clone();
+    let source = match meta {
+        Some(_) => Source::Storing,
+        None => Source::Passing,
+    };
     let (body, complete) = match read_body(req, &mut sent).await {
         Ok(b) => (b, true),
         Err((e, b)) => {
@@ -210,7 +215,13 @@ async fn store(
     }
     st.zone.stats.count(st.status);
     req.up.cache_status = Some(st.status.as_str());
-    send_stored(client, req, shared, pass, &head, &body, !complete).await
+    let stored = Stored {
+        head: &head,
+        body: &body,
+        truncated: !complete,
+        source,
+    };
+    send_stored(client, req, shared, pass, stored).await
 }
 
 /// Writes the entry file (under the main key or the Vary variant's, as nginx's
@@ -297,5 +308,11 @@ async fn revalidated(
     st.status = Status::Revalidated;
     st.zone.stats.count(st.status);
     req.up.cache_status = Some(st.status.as_str());
-    send_stored(client, req, shared, pass, &entry.head, &entry.body, false).await
+    let stored = Stored {
+        head: &entry.head,
+        body: &entry.body,
+        truncated: false,
+        source: Source::Cache,
+    };
+    send_stored(client, req, shared, pass, stored).await
 }

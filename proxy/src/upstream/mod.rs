@@ -4,6 +4,7 @@
 //! gives its try back), the 502/504 split, and the keepalive pool.
 
 mod buffered;
+mod cache_filters;
 mod cache_flow;
 mod cache_send;
 mod cache_store;

@@ -92,6 +92,24 @@ pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     }
 }
 
+/// How the cache's filters (`cache_filters`: 304, 206, 416) change a stored response's head.
+#[derive(Debug, Default)]
+pub(super) struct Shape<'a> {
+    /// Another status (sent with its standard reason phrase).
+    pub(super) code: Option<u16>,
+    /// The status add_header's headers were chosen with (nginx's headers filter had already
+    /// run with 200 when the range filter answered 416).
+    pub(super) added_code: Option<u16>,
+    /// Upstream headers not passed (lower-case names).
+    pub(super) drop: &'a [&'static [u8]],
+    /// Headers after add_header's (Content-Range, Accept-Ranges).
+    pub(super) tail: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Content-Type replaced (`Some(None)`: none).
+    pub(super) content_type: Option<Option<std::borrow::Cow<'a, [u8]>>>,
+    /// Content-Length replaced.
+    pub(super) content_length: Option<Option<u64>>,
+}
+
 /// Puts the client's response head (into `out` on HTTP/1.1): the upstream's headers that
 /// pass nginx's hide list, Location rewritten by `proxy_redirect default` (or made
 /// absolute), `add_header`.
@@ -101,6 +119,19 @@ pub(super) fn client_head(
     pass: &ProxyPass,
     up: &UpHead,
     plan: &Plan,
+    out: &mut Vec<u8>,
+) {
+    client_head_shaped(client, req, pass, up, plan, &Shape::default(), out);
+}
+
+/// [`client_head`] with the changes of `shape`.
+pub(super) fn client_head_shaped(
+    client: &mut Client,
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    up: &UpHead,
+    plan: &Plan,
+    shape: &Shape<'_>,
     out: &mut Vec<u8>,
 ) {
     let conf = &req.loc.proxy;
@@ -116,7 +147,9 @@ pub(super) fn client_head(
     let mut list: Vec<(&[u8], &[u8])> = Vec::with_capacity(up.headers.len() + 2);
     let mut location_rel: Option<Vec<u8>> = None;
     for (n, v) in up.headers() {
-        if !passed(n, &conf.hide_headers, &conf.pass_headers) {
+        if !passed(n, &conf.hide_headers, &conf.pass_headers)
+            || shape.drop.iter().any(|d| n.eq_ignore_ascii_case(d))
+        {
             continue;
         }
         // Last-Modified stays in the list (nginx prints its own slot only for a time
@@ -150,19 +183,24 @@ pub(super) fn client_head(
     {
         e.1 = l.as_slice();
     }
-    let added = added_headers(req, up.code);
+    let added = added_headers(req, shape.added_code.unwrap_or(up.code));
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     if gzip {
         list.push((&b"Content-Encoding"[..], &b"gzip"[..]));
     }
+    list.extend(shape.tail.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     let head_request = req.head.method() == b"HEAD";
     client.put_head(
         out,
         &Head {
-            code: up.code,
-            reason: Some(up.reason()),
-            content_type,
+            code: shape.code.unwrap_or(up.code),
+            reason: shape.code.is_none().then(|| up.reason()),
+            content_type: match &shape.content_type {
+                Some(c) => c.as_deref(),
+                None => content_type,
+            },
             content_length: match plan.framing {
+                _ if shape.content_length.is_some() => shape.content_length.flatten(),
                 _ if gzip => None,
                 Framing::Length(n) => Some(n),
                 Framing::None => up.content_length.filter(|_| head_request),

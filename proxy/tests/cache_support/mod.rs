@@ -4,7 +4,9 @@
 //! Paths: `/slow…` answers after 1 s; `/cookie…` sets a cookie; `/nostore…` sends
 //! `Cache-Control: no-store`; `/maxage…` sends `max-age=1`; `/lm…` has a Last-Modified and an
 //! ETag and answers 304 to a matching `If-None-Match` or `If-Modified-Since`; `/chunked…`
-//! answers chunked; `/vary…` sends `Vary: X-V` and appends the request's X-V to the body. Any path answers 500 while `status500` is set, or closes without an answer
+//! answers chunked; `/vary…` sends `Vary: X-V` and appends the request's X-V to the body;
+//! `/ranges…` sends `Accept-Ranges: bytes`, a Last-Modified and an ETag (and never answers 304:
+//! the proxy's own filters do). Any path answers 500 while `status500` is set, or closes without an answer
 //! while `down` is set. Bodies are `PATH #N` (N = that path's request count).
 
 #![allow(dead_code)]
@@ -133,6 +135,10 @@ fn serve(mut s: TcpStream, st: &State) {
         extra.push_str("Cache-Control: no-store\r\n");
     } else if path.starts_with("/maxage") {
         extra.push_str("Cache-Control: max-age=1\r\n");
+    } else if path.starts_with("/ranges") {
+        extra.push_str(&format!(
+            "Accept-Ranges: bytes\r\nLast-Modified: {LAST_MODIFIED}\r\nETag: \"v1\"\r\n"
+        ));
     } else if path.starts_with("/lm") {
         extra.push_str(&format!(
             "Last-Modified: {LAST_MODIFIED}\r\nETag: \"v1\"\r\n"

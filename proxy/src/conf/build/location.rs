@@ -147,6 +147,7 @@ impl Builder {
                 }
                 "stub_status" => loc.handler = Handler::StubStatus,
                 "proxylab_status" => loc.handler = Handler::ProxylabStatus,
+                "proxylab_cache_status" => loc.handler = Handler::ProxylabCacheStatus,
                 "if" => self.walk_if(c, ctx::LIF)?,
                 "limit_except" => {
                     for x in dirs(c.block.as_deref().unwrap_or_default()) {

@@ -42,6 +42,7 @@ fn repeatable(name: &str) -> bool {
             | "gzip_types"
             | "gzip_proxied"
             | "proxylab_status"
+            | "proxylab_cache_status"
             | "types"
     ) || crate::conf::cache::repeatable(name)
 }

@@ -1,0 +1,106 @@
+//! nginx's not_modified and range filters on a response that comes from the cache or is being
+//! stored (nginx's `r->cached` / `u->cacheable`; for any other proxied response
+//! `disable_not_modified` is set and ranges are passed to the upstream's own answer):
+//! `If-Modified-Since` / `If-None-Match` give 304, `If-Unmodified-Since` / `If-Match` 412,
+//! `Range` 206 (several ranges only from the cache: a response being stored gets one, as
+//! nginx's `single_range`) or 416. Ranges need the upstream's `Accept-Ranges` and a known
+//! length, and never apply to a gzipped response.
+
+use crate::http::response::UpHead;
+use crate::request::ctx::Req;
+use crate::static_files::{
+    ByteRange, Conditionals, Precondition, RangeDecision, conditional_verdict, parse_http_date,
+    range_verdict,
+};
+
+/// Where a response sent whole comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Read from the cache (HIT, STALE, UPDATING, REVALIDATED): nginx's `r->cached`.
+    Cache,
+    /// Read whole to be stored (MISS, EXPIRED, BYPASS): nginx's `u->cacheable`.
+    Storing,
+    /// Neither (a HEAD sent as GET whose response is not stored): passed as it is.
+    Passing,
+}
+
+/// What the filters make of a 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filtered {
+    /// The response as it is; `accept_ranges` adds `Accept-Ranges: bytes` after add_header's
+    /// headers (the range filter saw no usable `Range`).
+    Whole {
+        /// The range filter ran.
+        accept_ranges: bool,
+    },
+    /// 304 without a body.
+    NotModified,
+    /// 412 (`If-Unmodified-Since`, `If-Match`): nginx's error page.
+    PreconditionFailed,
+    /// 206 with these ranges (one: `Content-Range`; several: `multipart/byteranges`).
+    Partial(Vec<ByteRange>),
+    /// 416 with `Content-Range: bytes */LEN`.
+    Unsatisfiable,
+}
+
+/// The last value of header `name` in `up`.
+fn last<'u>(up: &'u UpHead, name: &[u8]) -> Option<&'u [u8]> {
+    up.headers()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .last()
+        .map(|(_, v)| v)
+}
+
+/// The filters' verdict for `up` from `source`; `length` is the body's length when known and
+/// not gzipped (ranges need it).
+pub fn decide(req: &Req<'_>, up: &UpHead, source: Source, length: Option<u64>) -> Filtered {
+    if source == Source::Passing || up.code != 200 {
+        return Filtered::Whole {
+            accept_ranges: false,
+        };
+    }
+    let etag = last(up, b"etag").unwrap_or_default();
+    let last_modified = last(up, b"last-modified")
+        .and_then(parse_http_date)
+        .unwrap_or(-1);
+    let h = |n: &[u8]| req.head.header(n);
+    let c = Conditionals {
+        if_modified_since: h(b"if-modified-since"),
+        if_none_match: h(b"if-none-match"),
+        if_unmodified_since: h(b"if-unmodified-since"),
+        if_match: h(b"if-match"),
+    };
+    // nginx's test_if_unmodified: no Last-Modified fails the condition.
+    if c.if_unmodified_since.is_some() && last_modified == -1 {
+        return Filtered::PreconditionFailed;
+    }
+    let sc = &req.loc.static_conf;
+    match conditional_verdict(&c, etag, last_modified, sc.if_modified_since) {
+        Precondition::Failed => return Filtered::PreconditionFailed,
+        Precondition::NotModified => return Filtered::NotModified,
+        Precondition::Full => {}
+    }
+    let allow = last(up, b"accept-ranges").is_some();
+    let Some(len) = length.filter(|_| allow) else {
+        return Filtered::Whole {
+            accept_ranges: false,
+        };
+    };
+    if sc.max_ranges == Some(0) {
+        return Filtered::Whole {
+            accept_ranges: false,
+        };
+    }
+    let max = match source {
+        Source::Cache => sc.max_ranges,
+        _ => Some(1),
+    };
+    match range_verdict(h(b"range"), h(b"if-range"), etag, last_modified, len, max) {
+        RangeDecision::Full => Filtered::Whole {
+            accept_ranges: true,
+        },
+        RangeDecision::Single(r) => Filtered::Partial(vec![r]),
+        RangeDecision::Multi(v) => Filtered::Partial(v),
+        RangeDecision::Unsatisfiable => Filtered::Unsatisfiable,
+    }
+}
