@@ -34,6 +34,11 @@ const HTTP: &str = "proxy_cache_path {DIR}/cache levels=1:2 keys_zone=c:1m;\n\
     location /nolock/ { proxy_pass http://ORIGIN/slow2/; }\n\
     location /ranges { proxy_cache_valid 200 10m; proxy_pass http://ORIGIN; }\n\
     location /lm10 { proxy_cache_valid 200 10m; proxy_pass http://ORIGIN; }\n\
+    location /e/any/ { proxy_cache_valid any 10m; proxy_pass http://ORIGIN/; }\n\
+    location /e/def/ { proxy_cache_valid 10m; proxy_pass http://ORIGIN/; }\n\
+    location /e/404/ { proxy_cache_valid 200 10m; proxy_cache_valid 404 10m;\n\
+      proxy_pass http://ORIGIN/; }\n\
+    location /e/gw/ { proxy_cache_valid 502 504 2s; proxy_pass http://ORIGIN/; }\n\
   }";
 
 /// nginx and our proxy, each in front of its own origin.
@@ -350,4 +355,55 @@ fn conditional_and_range_requests_from_the_cache_match_nginx() {
     }
     assert_eq!(n.len(), o.len());
     assert!(o[0].contains("-> 206 "), "{o:#?}");
+}
+
+#[test]
+fn cached_error_statuses_match_nginx() {
+    let Some(p) = pair() else { return };
+    let (n, o) = on_both(&p, |a, origin| {
+        let mut v = Vec::new();
+        // statuses the upstream sent: stored by proxy_cache_valid for them (`any`, or a
+        // list); without codes only 200 301 302
+        for path in [
+            "/e/any/missing1",
+            "/e/any/missing1",
+            "/e/any/oops1",
+            "/e/any/oops1",
+            "/e/def/missing2",
+            "/e/def/missing2",
+            "/e/404/missing3",
+            "/e/404/missing3",
+            "/e/404/oops3",
+            "/e/404/oops3",
+        ] {
+            v.push(format!("{path} {}", get(a, path, "")));
+        }
+        v.push(format!(
+            "origin {} {}",
+            origin.count("/missing"),
+            origin.count("/oops")
+        ));
+        // no answer from the upstream: the 502 is kept in the index (no file) while
+        // proxy_cache_valid for 502 allows, then the key starts anew
+        origin.state.down.store(true, Ordering::Relaxed);
+        for path in [
+            "/e/gw/x", "/e/gw/x", "/e/any/y", "/e/any/y", "/e/def/z", "/e/def/z",
+        ] {
+            v.push(format!("{path} {}", get(a, path, "")));
+        }
+        v.push(format!(
+            "origin {} {} {}",
+            origin.count("/x"),
+            origin.count("/y"),
+            origin.count("/z")
+        ));
+        origin.state.down.store(false, Ordering::Relaxed);
+        v.push(format!("/e/gw/x {}", get(a, "/e/gw/x", "")));
+        expire();
+        v.push(format!("/e/gw/x {}", get(a, "/e/gw/x", "")));
+        v.push(format!("origin {}", origin.count("/x")));
+        v
+    });
+    assert_eq!(n, o, "\nnginx: {n:#?}\nours: {o:#?}");
+    assert!(o.iter().any(|l| l == "/e/gw/x 502 HIT "), "{o:#?}");
 }

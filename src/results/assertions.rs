@@ -255,17 +255,20 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
                     .sum();
                 (c.completed > 0.0).then(|| lines / c.completed)
             });
-            (v, "count")
+            (v, "/response")
         }
         Metric::Outcome(_) | Metric::HeaderRate(..) | Metric::LogLines(_) => {
             let (v, why) = whole_run(s, a, d);
-            if !whole {
-                note = "known for the whole run only; phase ignored".into();
-            }
             if let Some(why) = why {
                 note = why;
+            } else if !whole {
+                note = "known for the whole run only; phase ignored".into();
             }
-            (v, "count")
+            let unit = match a.metric {
+                Metric::HeaderRate(..) => "/response",
+                _ => "count",
+            };
+            (v, unit)
         }
     };
     // Limits are stored in base units (µs); report latency in ms.
@@ -408,6 +411,7 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
         "%" => format!("{v:.1}%"),
         "MiB" => format!("{v:.1} MiB"),
         "/s" => format!("{v:.0}/s"),
+        "/response" => format!("{v:.3}/response"),
         _ => format!("{v}"),
     }
 }

@@ -84,6 +84,13 @@ impl Stats {
     }
 }
 
+/// Seconds since the epoch (the times stored in cache files and nodes).
+pub fn unix_now() -> i64 {
+    crate::logs::time::now_wall()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 type Registry = Mutex<HashMap<(String, std::path::PathBuf), Arc<Zone>>>;
 
 fn registry() -> &'static Registry {

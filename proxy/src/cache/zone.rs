@@ -29,6 +29,9 @@ pub struct Node {
     pub expire: Instant,
     /// Size of the file.
     pub fs_size: u64,
+    /// A cached 502/504 (nginx's `fcn->error`: kept in the index only, no file) and until when
+    /// (seconds since the epoch).
+    pub error: Option<(u16, i64)>,
 }
 
 impl Node {
@@ -41,6 +44,7 @@ impl Node {
             lock_until: now,
             expire: now + inactive,
             fs_size,
+            error: None,
         }
     }
 }
@@ -66,6 +70,8 @@ pub enum Found {
     Scarce,
     /// Another request holds the lock: wait (up to the time given) and look again.
     Locked(Duration),
+    /// A cached 502 or 504 still valid: answered as it is (HIT).
+    Error(u16),
 }
 
 impl Zone {
@@ -108,6 +114,15 @@ impl Zone {
             .or_insert_with(|| Node::fresh(now, inactive, 0, false, 0));
         node.uses = node.uses.saturating_add(1);
         node.expire = now + inactive;
+        if let Some((code, until)) = node.error {
+            if until >= super::unix_now() {
+                return Found::Error(code);
+            }
+            // nginx's renew: the node starts again without a file
+            node.error = None;
+            node.exists = false;
+            node.fs_size = 0;
+        }
         if node.exists {
             return Found::File;
         }
@@ -167,6 +182,18 @@ impl Zone {
         {
             self.evict_to_size();
         }
+    }
+
+    /// nginx's `ngx_http_file_cache_free` with `c->error`: the request ended with `code` (502,
+    /// 504) and `proxy_cache_valid` keeps that answer until `until` (seconds since the epoch).
+    pub fn set_error(&self, key: &Key, code: u16, until: i64) {
+        let mut nodes = self.nodes();
+        let now = Instant::now();
+        let node = nodes
+            .entry(key.md5)
+            .or_insert_with(|| Node::fresh(now, self.path.inactive, 1, false, 0));
+        node.error = Some((code, until));
+        node.updating = false;
     }
 
     /// A file turned out missing or unusable: the key has no file any more.

@@ -93,12 +93,7 @@ fn default_key(req: &Req<'_>, pass: &ProxyPass) -> Vec<u8> {
     k
 }
 
-/// Seconds since the epoch.
-pub fn unix_now() -> i64 {
-    crate::logs::time::now_wall()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
+pub use crate::cache::unix_now;
 
 /// Reads the entry file of `st.key`; None when missing or refused (logged as nginx does).
 fn read_entry(req: &Req<'_>, st: &CacheState) -> Result<Entry, bool> {
@@ -194,10 +189,18 @@ pub async fn lookup(
         req.up.cache_status = Some(st.status.as_str());
         return Lookup::Go(st);
     }
-    let found = find(req, &mut st).await;
-    let Some(entry) = found else {
-        req.up.cache_status = Some(st.status.as_str());
-        return Lookup::Go(st);
+    let entry = match find(req, &mut st).await {
+        Got::Entry(e) => e,
+        Got::Error(code) => {
+            // a cached 502/504: nginx answers it as a HIT without contacting the upstream
+            st.zone.stats.count(Status::Hit);
+            req.up.cache_status = Some(Status::Hit.as_str());
+            return Lookup::Served(send_error(client, req, shared, code).await);
+        }
+        Got::Nothing => {
+            req.up.cache_status = Some(st.status.as_str());
+            return Lookup::Go(st);
+        }
     };
     let now = unix_now();
     if entry.meta.valid_sec >= now {
@@ -206,14 +209,26 @@ pub async fn lookup(
     expired(client, req, shared, pass, st, entry, now).await
 }
 
-/// The index and the file: Some(entry) when a readable file exists; otherwise `st` says
-/// how to go upstream (the lock is waited for here, in steps of at most 500 ms as nginx).
-async fn find(req: &Req<'_>, st: &mut CacheState) -> Option<Entry> {
+/// What the index and the file gave.
+enum Got {
+    /// A readable file.
+    Entry(Entry),
+    /// A cached 502/504.
+    Error(u16),
+    /// Nothing: `st` says how to go upstream.
+    Nothing,
+}
+
+/// The index and the file: the entry when a readable file exists, a cached error, or nothing
+/// (`st` then says how to go upstream; the lock is waited for here, in steps of at most
+/// 500 ms as nginx).
+async fn find(req: &Req<'_>, st: &mut CacheState) -> Got {
     use crate::cache::zone::Found;
     let lock = st.conf.lock.then_some(st.conf.lock_age);
     let deadline = Instant::now() + st.conf.lock_timeout;
     for _ in 0..100_000 {
         match st.zone.find(&st.key, st.conf.min_uses, lock) {
+            Found::Error(code) => return Got::Error(code),
             Found::Scarce => st.cacheable = false,
             Found::Miss => st.updating = lock.is_some(),
             Found::Locked(left) => {
@@ -221,7 +236,7 @@ async fn find(req: &Req<'_>, st: &mut CacheState) -> Option<Entry> {
                 if now >= deadline {
                     log_error(req.live, req, LogLevel::Info, "cache lock timeout");
                     st.cacheable = false;
-                    return None;
+                    return Got::Nothing;
                 }
                 let step = left.min(deadline - now).min(Duration::from_millis(500));
                 tokio::time::sleep(step.max(Duration::from_millis(1))).await;
@@ -231,33 +246,33 @@ async fn find(req: &Req<'_>, st: &mut CacheState) -> Option<Entry> {
                 Ok(e) if !e.meta.vary.is_empty() => {
                     let v = variant_of(req, &st.main, &e.meta.vary);
                     if v == e.meta.variant {
-                        return Some(e);
+                        return Got::Entry(e);
                     }
                     if st.secondary {
                         let path = st.zone.file(&st.key);
                         let msg =
                             format!("cache file \"{}\" has incorrect vary hash", path.display());
                         log_error(req.live, req, LogLevel::Crit, &msg);
-                        return None;
+                        return Got::Nothing;
                     }
                     // nginx's reopen: the variant's own file.
                     st.secondary = true;
                     st.key = st.key.with_md5(v);
                     continue;
                 }
-                Ok(e) => return Some(e),
+                Ok(e) => return Got::Entry(e),
                 Err(refused) => {
                     st.zone.forget_file(&st.key);
                     if refused {
-                        return None;
+                        return Got::Nothing;
                     }
                     continue;
                 }
             },
         }
-        return None;
+        return Got::Nothing;
     }
-    None
+    Got::Nothing
 }
 
 /// An expired entry: served while another request updates it, served while a background
@@ -319,8 +334,30 @@ pub async fn fail(
             return serve(client, req, shared, pass, st, &entry, Status::Stale).await;
         }
         st.zone.stats.count(st.status);
+        keep_error(st, status);
     }
     send_error(client, req, shared, status).await
+}
+
+/// nginx's `ngx_http_upstream_finalize_request` with 502 or 504 for a cacheable request: the
+/// answer is kept in the index while `proxy_cache_valid` for it allows (an expired entry's
+/// own time when there was one: that one has passed, so the next request starts anew).
+fn keep_error(st: &mut CacheState, status: u16) {
+    if !matches!(status, 502 | 504) || !st.cacheable {
+        return;
+    }
+    let until = match &st.stale {
+        Some(e) if e.meta.valid_sec != 0 => Some(e.meta.valid_sec),
+        _ => st
+            .conf
+            .valid_for(status)
+            .filter(|t| !t.is_zero())
+            .map(|t| unix_now() + t.as_secs() as i64),
+    };
+    if let Some(until) = until {
+        st.zone.set_error(&st.key, status, until);
+        st.updating = false;
+    }
 }
 
 /// `proxy_cache_use_stale` bit of "no live upstreams".

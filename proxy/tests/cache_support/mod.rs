@@ -6,7 +6,7 @@
 //! ETag and answers 304 to a matching `If-None-Match` or `If-Modified-Since`; `/chunked…`
 //! answers chunked; `/vary…` sends `Vary: X-V` and appends the request's X-V to the body;
 //! `/ranges…` sends `Accept-Ranges: bytes`, a Last-Modified and an ETag (and never answers 304:
-//! the proxy's own filters do). Any path answers 500 while `status500` is set, or closes without an answer
+//! the proxy's own filters do); `/missing…` answers 404 and `/oops…` 500. Any path answers 500 while `status500` is set, or closes without an answer
 //! while `down` is set. Bodies are `PATH #N` (N = that path's request count).
 
 #![allow(dead_code)]
@@ -148,6 +148,11 @@ fn serve(mut s: TcpStream, st: &State) {
         {
             status = "304 Not Modified";
         }
+    }
+    if path.starts_with("/missing") {
+        status = "404 Not Found";
+    } else if path.starts_with("/oops") {
+        status = "500 Internal Server Error";
     }
     if st.status500.load(Ordering::Relaxed) {
         status = "500 Internal Server Error";
