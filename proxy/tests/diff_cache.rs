@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const HTTP: &str = "proxy_cache_path {DIR}/cache levels=1:2 keys_zone=c:1m;\n\
+  proxy_cache_path {DIR}/cache2 keys_zone=d:1m;\n\
   server { listen 127.0.0.1:{PORT};\n\
     add_header X-Cache-Status $upstream_cache_status always;\n\
     proxy_cache c; proxy_cache_valid 200 1s;\n\
@@ -38,6 +39,7 @@ const HTTP: &str = "proxy_cache_path {DIR}/cache levels=1:2 keys_zone=c:1m;\n\
     location /e/def/ { proxy_cache_valid 10m; proxy_pass http://ORIGIN/; }\n\
     location /e/404/ { proxy_cache_valid 200 10m; proxy_cache_valid 404 10m;\n\
       proxy_pass http://ORIGIN/; }\n\
+    location /v/ { proxy_cache $arg_z; proxy_cache_valid 200 10m; proxy_pass http://ORIGIN/; }\n\
     location /e/gw/ { proxy_cache_valid 502 504 2s; proxy_pass http://ORIGIN/; }\n\
   }";
 
@@ -406,4 +408,30 @@ fn cached_error_statuses_match_nginx() {
     });
     assert_eq!(n, o, "\nnginx: {n:#?}\nours: {o:#?}");
     assert!(o.iter().any(|l| l == "/e/gw/x 502 HIT "), "{o:#?}");
+}
+
+#[test]
+fn proxy_cache_with_variables_matches_nginx() {
+    let Some(p) = pair() else { return };
+    let (n, o) = on_both(&p, |a, origin| {
+        let mut v: Vec<String> = [
+            "/v/a?z=c",
+            "/v/a?z=c",
+            "/v/a?z=d",
+            "/v/a?z=d",
+            "/v/a?z=",
+            "/v/a?z=off",
+            "/v/a",
+            "/v/a?z=nope",
+        ]
+        .iter()
+        .map(|path| format!("{path} {}", get(a, path, "")))
+        .collect();
+        v.push(format!("origin {}", origin.count("/a")));
+        v
+    });
+    assert_eq!(n, o, "\nnginx: {n:#?}\nours: {o:#?}");
+    assert_eq!(o[1], "/v/a?z=c 200 HIT /a?z=c #1");
+    let log = |text: String| text.contains("cache \"nope\" not found");
+    assert!(log(p.nginx.0.error_log()) && log(p.ours.0.error_log()));
 }

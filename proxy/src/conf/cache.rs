@@ -37,11 +37,21 @@ pub mod ignore {
     pub const VARY: u32 = 0x200;
 }
 
+/// The zone of `proxy_cache`.
+#[derive(Debug)]
+pub enum ZoneRef {
+    /// A name: index into `Http::cache_paths`.
+    Index(usize),
+    /// Variables, rendered per request: a zone's name, or empty / `off` for no caching;
+    /// any other name is nginx's `cache "NAME" not found` and a 500.
+    Var(Template),
+}
+
 /// The cache settings of one location (present when `proxy_cache ZONE` applies).
 #[derive(Debug)]
 pub struct CacheLoc {
-    /// Index into `Http::cache_paths`.
-    pub zone: usize,
+    /// The zone.
+    pub zone: ZoneRef,
     /// `proxy_cache_key`; None: nginx's default, the proxy_pass URL's scheme and host and
     /// the URI sent upstream (documented as `$scheme$proxy_host$request_uri`).
     pub key: Option<Template>,
@@ -187,15 +197,21 @@ pub fn build(
     if d.args[0] == "off" {
         return Ok(None);
     }
-    let zone = paths
-        .iter()
-        .position(|p| p.name == d.args[0])
-        .ok_or_else(|| {
-            at(
-                end,
-                format!("\"proxy_cache\" zone \"{}\" is unknown", d.args[0]),
-            )
-        })?;
+    let value = Template::compile(&d.args[0]).map_err(|e| at(d, e.to_string()))?;
+    let zone = if !value.is_literal() {
+        ZoneRef::Var(value)
+    } else {
+        let i = paths
+            .iter()
+            .position(|p| p.name == d.args[0])
+            .ok_or_else(|| {
+                at(
+                    end,
+                    format!("\"proxy_cache\" zone \"{}\" is unknown", d.args[0]),
+                )
+            })?;
+        ZoneRef::Index(i)
+    };
     let key = match c.one("proxy_cache_key") {
         Some(k) => Some(Template::compile(&k.args[0]).map_err(|e| at(k, e.to_string()))?),
         None => None,

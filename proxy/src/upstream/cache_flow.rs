@@ -11,7 +11,7 @@ use super::cache_send::{Stored, send_stored};
 use crate::cache::file::{Entry, decode};
 use crate::cache::key::Key;
 use crate::cache::{Status, Zone};
-use crate::conf::cache::{CacheLoc, stale};
+use crate::conf::cache::{CacheLoc, ZoneRef, stale};
 use crate::conf::model::{LogLevel, ProxyPass};
 use crate::live::Shared;
 use crate::request::Next;
@@ -163,7 +163,27 @@ pub async fn lookup(
     {
         return Lookup::Off;
     }
-    let Some(zone) = req.live.caches.get(conf.zone).cloned() else {
+    let zone = match &conf.zone {
+        ZoneRef::Index(i) => req.live.caches.get(*i).cloned(),
+        ZoneRef::Var(t) => {
+            let name = t.render(req);
+            if name.is_empty() || name == b"off" {
+                return Lookup::Off;
+            }
+            let found = req
+                .live
+                .caches
+                .iter()
+                .find(|z| z.path.name.as_bytes() == name.as_slice());
+            if found.is_none() {
+                let msg = format!("cache \"{}\" not found", String::from_utf8_lossy(&name));
+                log_error(req.live, req, LogLevel::Error, &msg);
+                return Lookup::Served(send_error(client, req, shared, 500).await);
+            }
+            found.cloned()
+        }
+    };
+    let Some(zone) = zone else {
         return Lookup::Off;
     };
     let key = Key::new(match &conf.key {
