@@ -67,3 +67,100 @@ fn cache_status_page_counts_answers_by_cache_status() {
         "three files of a 336-byte header and more: {size}"
     );
 }
+
+/// The counters page as (keys, size, evicted).
+fn counters(addr: std::net::SocketAddr) -> (u64, u64, u64) {
+    let text = String::from_utf8_lossy(&get(addr, "/cache_status").body).into_owned();
+    let first = text.lines().next().unwrap_or_default().to_string();
+    let field = |name: &str| -> u64 {
+        first
+            .split(&format!(" {name} "))
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    let evicted = text
+        .lines()
+        .nth(4)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (field("keys"), field("size"), evicted)
+}
+
+fn with_path(origin: &Origin, params: &str) -> String {
+    http(origin).replace("keys_zone=pages:1m;", &format!("{params};"))
+}
+
+#[test]
+fn max_size_is_kept_by_the_manager_least_recently_used_first() {
+    let origin = Origin::start();
+    let ours = Embedded::start_full(&conf(&with_path(
+        &origin,
+        "keys_zone=pages:1m max_size=2k manager_sleep=10ms",
+    )));
+    let a = ours.addr();
+    for i in 0..10 {
+        assert_eq!(status(a, &format!("/m{i}")), format!("MISS /m{i} #1"));
+    }
+    let settled = common::wait_until(std::time::Duration::from_secs(10), || {
+        let (_, size, evicted) = counters(a);
+        size <= 2048 && evicted > 0
+    });
+    let (keys, size, evicted) = counters(a);
+    assert!(settled, "keys {keys} size {size} evicted {evicted}");
+    assert!(keys < 10 && evicted >= 10 - keys, "{keys} {evicted}");
+    assert_eq!(status(a, "/m9"), "HIT /m9 #1", "the newest entry is kept");
+    assert_eq!(status(a, "/m0"), "MISS /m0 #2", "the oldest was evicted");
+}
+
+#[test]
+fn a_full_keys_zone_evicts_the_oldest_keys_down_to_seven_eighths() {
+    let origin = Origin::start();
+    // 8 KiB: 64 keys of 128 bytes
+    let ours = Embedded::start_full(&conf(&with_path(
+        &origin,
+        "keys_zone=pages:8k manager_sleep=10ms",
+    )));
+    let a = ours.addr();
+    for i in 0..80 {
+        assert_eq!(status(a, &format!("/k{i}")), format!("MISS /k{i} #1"));
+        assert!(counters(a).0 <= 64, "the zone never holds more than it can");
+    }
+    // the zone filled at 64 keys: the manager keeps it at 64 - 64/8 = 56
+    let settled = common::wait_until(std::time::Duration::from_secs(10), || counters(a).0 <= 56);
+    let (keys, _, evicted) = counters(a);
+    assert!(settled && keys >= 50, "keys {keys}");
+    assert!(evicted >= 80 - 56, "evicted {evicted}");
+    assert_eq!(status(a, "/k79"), "HIT /k79 #1");
+    assert_eq!(status(a, "/k0"), "MISS /k0 #2");
+}
+
+#[test]
+fn sighup_reload_keeps_the_cache() {
+    use common::Ours;
+    let origin = Origin::start();
+    let ours = Ours::start_full(&conf(&http(&origin)));
+    let a = ours.addr();
+    assert_eq!(status(a, "/r"), "MISS /r #1");
+    assert_eq!(status(a, "/r"), "HIT /r #1");
+    let text = std::fs::read_to_string(&ours.conf_path)
+        .expect("conf")
+        .replace("always;", "always; add_header X-Gen two;");
+    std::fs::write(&ours.conf_path, text).expect("write conf");
+    ours.proc.signal(libc::SIGHUP);
+    let reloaded = common::wait_until(std::time::Duration::from_secs(20), || {
+        get(a, "/cache_status").header("x-gen") == Some("two")
+    });
+    assert!(reloaded, "reload did not take effect");
+    assert_eq!(
+        status(a, "/r"),
+        "HIT /r #1",
+        "the entry survives the reload"
+    );
+    assert_eq!(origin.count("/r"), 1);
+    // the counters of the kept zone go on
+    let page = String::from_utf8_lossy(&get(a, "/cache_status").body).into_owned();
+    assert_eq!(page.lines().nth(2), Some(" 1 0 0 0 0 0 2"), "{page}");
+}

@@ -184,16 +184,31 @@ pub fn update_meta(path: &Path, key: &Key, meta: &Meta) -> std::io::Result<()> {
     f.write_all_at(&head[8..48], 8)
 }
 
-/// Writes a complete file through a temporary name in the same directory, then renames it
-/// into place (creating the level directories). Returns the file's size.
-pub fn store(path: &Path, prefix: &[u8], body: &[u8]) -> std::io::Result<u64> {
+/// Writes a complete file through a temporary name, then renames it into place (creating the
+/// level directories). The temporary file is in `temp_dir` (`use_temp_path=on`: the
+/// location's `proxy_temp_path`) or else in the file's own directory; when the rename crosses
+/// file systems it is written again there, as nginx copies it. Returns the file's size.
+pub fn store(
+    path: &Path,
+    temp_dir: Option<&Path>,
+    prefix: &[u8],
+    body: &[u8],
+) -> std::io::Result<u64> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(prefix)?;
-    tmp.write_all(body)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok((prefix.len() + body.len()) as u64)
+    let size = (prefix.len() + body.len()) as u64;
+    for at in temp_dir.into_iter().chain([dir]) {
+        std::fs::create_dir_all(at)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(at)?;
+        tmp.write_all(prefix)?;
+        tmp.write_all(body)?;
+        match tmp.persist(path) {
+            Ok(_) => return Ok(size),
+            Err(e) if at != dir && e.error.raw_os_error() == Some(libc::EXDEV) => {}
+            Err(e) => return Err(e.error),
+        }
+    }
+    Ok(size)
 }
 
 #[cfg(test)]

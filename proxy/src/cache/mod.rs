@@ -120,13 +120,36 @@ pub fn open_zone(path: &Arc<CachePath>) -> Result<Arc<Zone>, String> {
         return Ok(z.clone());
     }
     let z = Arc::new(Zone::new(path.clone()));
-    z.load(z.capacity());
+    start_loader(&z);
     reg.insert(id, z.clone());
     Ok(z)
 }
 
+/// nginx starts its cache loader process a minute after the server: until the loader is done
+/// the zone is cold (unknown keys are looked for on disk).
+const LOADER_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn start_loader(z: &Arc<Zone>) {
+    let weak = Arc::downgrade(z);
+    let _ = std::thread::Builder::new()
+        .name("cache loader".into())
+        .spawn(move || {
+            std::thread::sleep(LOADER_DELAY);
+            if let Some(z) = weak.upgrade() {
+                z.load();
+            }
+        });
+}
+
+/// Bytes available to unprivileged users on the file system of `dir` (`min_free`).
+pub fn free_space(dir: &std::path::Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 /// Starts the cache manager for `zones` (once per zone): a thread that runs the eviction
-/// pass every second while the zone is in use.
+/// pass while the zone is in use, again when the pass says (`manager_sleep` after a full
+/// batch, else when the next entry becomes inactive, at most 10 s, at least 10 ms).
 pub fn start_manager(zones: &[Arc<Zone>]) {
     static STARTED: OnceLock<Mutex<Vec<usize>>> = OnceLock::new();
     let started = STARTED.get_or_init(|| Mutex::new(Vec::new()));
@@ -142,9 +165,9 @@ pub fn start_manager(zones: &[Arc<Zone>]) {
             .name("cache manager".into())
             .spawn(move || {
                 while let Some(z) = weak.upgrade() {
-                    z.manage();
+                    let next = z.manage();
                     drop(z);
-                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    std::thread::sleep(next.max(std::time::Duration::from_millis(10)));
                 }
             });
     }

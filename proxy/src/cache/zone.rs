@@ -2,12 +2,17 @@
 //! here a map behind a mutex shared by all workers): per key its use count, whether a file
 //! exists, whether a request is updating it (`proxy_cache_lock`, expired entries), when it
 //! was last used (`inactive`) and its size on disk (`max_size`). The loader fills it from the
-//! directory at start, so entries survive restarts and reloads.
+//! directory a minute after start, in batches (`loader_*`), as nginx's cache loader process;
+//! until it is done the zone is "cold" and a key the index does not know is looked for on
+//! disk, so entries survive restarts. A reload keeps the zone. The manager evicts in batches
+//! (`manager_*`) for `inactive`, `max_size`, `min_free` and a full keys zone (down to 7/8 of
+//! the keys it held when it filled, nginx's watermark).
 
 use super::key::{Key, parse_hex, path_of};
 use crate::conf::cache::CachePath;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -57,6 +62,31 @@ pub struct Zone {
     nodes: Mutex<HashMap<[u8; 16], Node>>,
     /// Counters (hits, misses, … and evictions).
     pub stats: super::Stats,
+    /// The loader has not finished: unknown keys are looked for on disk.
+    cold: AtomicBool,
+    /// The keys the manager brings a full zone down to (`usize::MAX` until it fills).
+    watermark: AtomicUsize,
+}
+
+/// A batch of the loader or the manager: files left and the time it may take.
+struct Budget {
+    left: u64,
+    until: Instant,
+}
+
+impl Budget {
+    fn new(b: crate::conf::cache::Batches) -> Budget {
+        Budget {
+            left: b.files,
+            until: Instant::now() + b.threshold,
+        }
+    }
+
+    /// Counts one file; true when the batch is over.
+    fn spent(&mut self) -> bool {
+        self.left = self.left.saturating_sub(1);
+        self.left == 0 || Instant::now() >= self.until
+    }
 }
 
 /// What a lookup found in the index.
@@ -81,7 +111,14 @@ impl Zone {
             path,
             nodes: Mutex::new(HashMap::new()),
             stats: super::Stats::default(),
+            cold: AtomicBool::new(true),
+            watermark: AtomicUsize::new(usize::MAX),
         }
+    }
+
+    /// Whether the loader has not finished yet.
+    pub fn cold(&self) -> bool {
+        self.cold.load(Ordering::Relaxed)
     }
 
     fn nodes(&self) -> MutexGuard<'_, HashMap<[u8; 16], Node>> {
@@ -105,10 +142,18 @@ impl Zone {
         let inactive = self.path.inactive;
         let mut nodes = self.nodes();
         if !nodes.contains_key(&key.md5) && nodes.len() >= self.capacity() {
+            // nginx: the slab is full; the manager will bring the zone down to 7/8
+            let n = nodes.len();
+            self.watermark.store(n - n / 8, Ordering::Relaxed);
             drop(nodes);
             self.evict_oldest(1);
             nodes = self.nodes();
         }
+        let on_disk = if self.cold() && nodes.get(&key.md5).is_none_or(|n| !n.exists) {
+            std::fs::metadata(self.file(key)).ok().map(|m| m.len())
+        } else {
+            None
+        };
         let node = nodes
             .entry(key.md5)
             .or_insert_with(|| Node::fresh(now, inactive, 0, false, 0));
@@ -122,6 +167,10 @@ impl Zone {
             node.error = None;
             node.exists = false;
             node.fs_size = 0;
+        }
+        if let Some(size) = on_disk.filter(|_| !node.exists) {
+            node.exists = true;
+            node.fs_size = size;
         }
         if node.exists {
             return Found::File;
@@ -158,29 +207,17 @@ impl Zone {
     /// Ends an update: `stored` is the size of the new file when one was written (a bypassed
     /// request stores without a node: it gets one, as nginx's `ngx_http_file_cache_create`).
     pub fn end_update(&self, key: &Key, stored: Option<u64>) {
-        let mut total = None;
-        {
-            let mut nodes = self.nodes();
-            if stored.is_some() && !nodes.contains_key(&key.md5) {
-                let node = Node::fresh(Instant::now(), self.path.inactive, 1, false, 0);
-                nodes.insert(key.md5, node);
-            }
-            if let Some(n) = nodes.get_mut(&key.md5) {
-                n.updating = false;
-                if let Some(size) = stored {
-                    n.exists = true;
-                    n.fs_size = size;
-                }
-            }
-            if stored.is_some() {
-                total = Some(nodes.values().map(|n| n.fs_size).sum::<u64>());
-            }
+        let mut nodes = self.nodes();
+        if stored.is_some() && !nodes.contains_key(&key.md5) {
+            let node = Node::fresh(Instant::now(), self.path.inactive, 1, false, 0);
+            nodes.insert(key.md5, node);
         }
-        if let Some(t) = total
-            && self.path.max_size > 0
-            && t > self.path.max_size
-        {
-            self.evict_to_size();
+        if let Some(n) = nodes.get_mut(&key.md5) {
+            n.updating = false;
+            if let Some(size) = stored {
+                n.exists = true;
+                n.fs_size = size;
+            }
         }
     }
 
@@ -216,22 +253,21 @@ impl Zone {
     }
 
     /// The loader: indexes every file of the directory tree (names of 32 hex digits at the
-    /// depth `levels` gives), at most `limit` files.
-    pub fn load(&self, limit: usize) {
-        let now = Instant::now();
+    /// depth `levels` gives) in batches of `loader_files` files or `loader_threshold`, with a
+    /// pause of `loader_sleep` between them; then the zone is no longer cold.
+    pub fn load(&self) {
+        let b = self.path.loader;
+        let mut budget = Budget::new(b);
         let mut stack = vec![(self.path.dir.clone(), 0usize)];
         let depth = self.path.levels.len();
-        let mut seen = 0;
-        let mut nodes = self.nodes();
-        while let Some((dir, level)) = stack.pop() {
+        for _ in 0..10_000_000 {
+            let Some((dir, level)) = stack.pop() else {
+                break;
+            };
             let Ok(rd) = std::fs::read_dir(&dir) else {
                 continue;
             };
             for e in rd.flatten() {
-                seen += 1;
-                if seen > limit {
-                    return;
-                }
                 let Ok(ft) = e.file_type() else { continue };
                 let name = e.file_name().to_string_lossy().into_owned();
                 if ft.is_dir() && level < depth {
@@ -241,41 +277,71 @@ impl Zone {
                     && let Some(md5) = parse_hex(&name)
                 {
                     let size = e.metadata().map_or(0, |m| m.len());
-                    nodes.insert(md5, Node::fresh(now, self.path.inactive, 1, true, size));
+                    let now = Instant::now();
+                    self.nodes()
+                        .entry(md5)
+                        .or_insert_with(|| Node::fresh(now, self.path.inactive, 1, true, size));
+                    if budget.spent() {
+                        std::thread::sleep(b.sleep);
+                        budget = Budget::new(b);
+                    }
                 }
             }
         }
+        self.cold.store(false, Ordering::Relaxed);
     }
 
-    /// The cache manager's pass: removes entries unused for `inactive`, then the least
-    /// recently used ones while the total is above `max_size`. Returns the files removed.
-    pub fn manage(&self) -> usize {
+    /// One pass of the cache manager (nginx's `ngx_http_file_cache_manager`): removes entries
+    /// unused for `inactive`, then the least recently used ones while the files take more than
+    /// `max_size`, the zone holds more keys than its watermark, or the file system has less
+    /// than `min_free` free; at most `manager_files` files or `manager_threshold` per pass.
+    /// Returns when to run again: `manager_sleep` after a full batch, else when the next entry
+    /// becomes inactive (at most 10 s).
+    pub fn manage(&self) -> Duration {
+        let m = self.path.manager;
+        let mut budget = Budget::new(m);
         let now = Instant::now();
-        let gone: Vec<[u8; 16]> = {
+        let mut lru: Vec<([u8; 16], Instant)> = {
             let nodes = self.nodes();
-            nodes
+            let mut v: Vec<_> = nodes
                 .iter()
-                .filter(|(_, n)| !n.updating && n.expire <= now)
-                .map(|(k, _)| *k)
-                .collect()
+                .filter(|(_, n)| !n.updating)
+                .map(|(k, n)| (*k, n.expire))
+                .collect();
+            v.sort_by_key(|(_, e)| *e);
+            v
         };
-        let mut removed = self.remove(&gone);
-        if self.path.max_size > 0 {
-            removed += self.evict_to_size();
+        let inactive = lru.iter().take_while(|(_, e)| *e <= now).count();
+        for (k, _) in lru.drain(..inactive) {
+            self.remove(&[k]);
+            if budget.spent() {
+                return m.sleep;
+            }
         }
-        removed
+        let next = lru
+            .first()
+            .map_or(Duration::from_secs(10), |(_, e)| *e - now)
+            .min(Duration::from_secs(10));
+        for (k, _) in lru {
+            if !self.over_limits() {
+                return next;
+            }
+            self.remove(&[k]);
+            if budget.spent() {
+                return m.sleep;
+            }
+        }
+        next
     }
 
-    fn evict_to_size(&self) -> usize {
-        let mut removed = 0;
-        for _ in 0..100_000 {
-            let (_, total) = self.usage();
-            if total <= self.path.max_size || self.evict_oldest(1) == 0 {
-                break;
-            }
-            removed += 1;
-        }
-        removed
+    /// Whether the manager must evict: `max_size`, the watermark, `min_free`.
+    fn over_limits(&self) -> bool {
+        let (keys, size) = self.usage();
+        let max = self.path.max_size;
+        (max > 0 && size > max)
+            || keys >= self.watermark.load(Ordering::Relaxed)
+            || (self.path.min_free > 0
+                && super::free_space(&self.path.dir).is_some_and(|f| f < self.path.min_free))
     }
 
     /// Removes the `n` least recently used entries that nobody updates.

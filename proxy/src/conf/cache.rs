@@ -9,7 +9,7 @@ use crate::vars::Template;
 use std::sync::Arc;
 
 use super::cache_path::at;
-pub use super::cache_path::{CachePath, parse_path};
+pub use super::cache_path::{Batches, CachePath, parse_path};
 use std::time::Duration;
 
 /// `proxy_cache_use_stale` bits (nginx's `NGX_HTTP_UPSTREAM_FT_*`, as in
@@ -81,6 +81,9 @@ pub struct CacheLoc {
     pub convert_head: bool,
     /// `proxy_ignore_headers` bits ([`ignore`]).
     pub ignore: u32,
+    /// `proxy_temp_path` (its directory; None: `proxy_temp` under the prefix), where responses
+    /// are written first when the zone has `use_temp_path=on`.
+    pub temp_path: Option<String>,
 }
 
 /// Value checks of the location-level cache directives (when the directive is read).
@@ -283,6 +286,7 @@ pub fn build(
             .one("proxy_cache_convert_head")
             .is_none_or(|d| d.args[0].eq_ignore_ascii_case("on")),
         ignore: bits("proxy_ignore_headers", ignore_bit),
+        temp_path: c.one("proxy_temp_path").map(|d| d.args[0].clone()),
     })))
 }
 

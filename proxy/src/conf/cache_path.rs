@@ -1,5 +1,6 @@
 //! `proxy_cache_path` (http level): directory, `levels`, `keys_zone` with its size limit,
-//! `inactive`, `max_size`, `use_temp_path`, with `nginx -t`'s wording.
+//! `inactive`, `max_size`, `min_free`, `use_temp_path`, the loader's and the manager's batch
+//! limits (`loader_files`, `_sleep`, `_threshold`; `manager_*`), with `nginx -t`'s wording.
 
 use super::error::ConfError;
 use super::lexer::Directive;
@@ -10,6 +11,28 @@ use std::time::Duration;
 /// An error located at `d`.
 pub(super) fn at(d: &Directive, msg: impl Into<String>) -> ConfError {
     ConfError::at(msg, &d.file, d.line)
+}
+
+/// How the loader or the manager works through files: at most `files` per iteration, an
+/// iteration of at most `threshold`, then a pause of `sleep` (nginx: 100, 200ms, 50ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batches {
+    /// `loader_files` / `manager_files`.
+    pub files: u64,
+    /// `loader_sleep` / `manager_sleep`.
+    pub sleep: Duration,
+    /// `loader_threshold` / `manager_threshold`.
+    pub threshold: Duration,
+}
+
+impl Default for Batches {
+    fn default() -> Self {
+        Batches {
+            files: 100,
+            sleep: Duration::from_millis(50),
+            threshold: Duration::from_millis(200),
+        }
+    }
 }
 
 /// One `proxy_cache_path`.
@@ -27,8 +50,14 @@ pub struct CachePath {
     pub inactive: Duration,
     /// `max_size` in bytes (0: unlimited).
     pub max_size: u64,
-    /// `use_temp_path` (on).
+    /// `use_temp_path` (on): responses are written in `proxy_temp_path`, then moved.
     pub use_temp_path: bool,
+    /// `min_free` in bytes (0: none): the manager evicts while the file system has less free.
+    pub min_free: u64,
+    /// The cache loader's batches.
+    pub loader: Batches,
+    /// The cache manager's batches.
+    pub manager: Batches,
     /// Where it was defined (errors at run time name it).
     pub at: (String, usize),
 }
@@ -50,6 +79,9 @@ pub fn parse_path(d: &Directive, prefix: &Path) -> Result<CachePath, ConfError> 
         inactive: Duration::from_secs(600),
         max_size: 0,
         use_temp_path: true,
+        min_free: 0,
+        loader: Batches::default(),
+        manager: Batches::default(),
         at: (d.file.to_string(), d.line as usize),
     };
     for a in &d.args[1..] {
@@ -84,7 +116,7 @@ pub fn parse_path(d: &Directive, prefix: &Path) -> Result<CachePath, ConfError> 
         } else if let Some(v) = a.strip_prefix("max_size=") {
             p.max_size =
                 parse_offset(v).ok_or_else(|| at(d, format!("invalid max_size value \"{a}\"")))?;
-        } else if !known_tuning(a) {
+        } else if !tuning(&mut p, a).map_err(|e| at(d, e))? {
             return Err(at(d, format!("invalid parameter \"{a}\"")));
         }
     }
@@ -97,20 +129,29 @@ pub fn parse_path(d: &Directive, prefix: &Path) -> Result<CachePath, ConfError> 
     Ok(p)
 }
 
-/// The loader/manager tuning parameters, accepted and ignored (our loader reads the index at
-/// start, our manager runs once a second).
-fn known_tuning(a: &str) -> bool {
-    [
-        "min_free=",
-        "loader_files=",
-        "loader_sleep=",
-        "loader_threshold=",
-        "manager_files=",
-        "manager_sleep=",
-        "manager_threshold=",
-    ]
-    .iter()
-    .any(|p| a.starts_with(p))
+/// `min_free=` and the loader's and manager's batch parameters into `p`: Ok(false) when `a`
+/// is none of them, Err with nginx's words when its value is bad.
+fn tuning(p: &mut CachePath, a: &str) -> Result<bool, String> {
+    let Some((name, v)) = a.split_once('=') else {
+        return Ok(false);
+    };
+    let bad = || format!("invalid {name} value \"{a}\"");
+    let batches = match name.split_once('_') {
+        Some(("loader", _)) => &mut p.loader,
+        Some(("manager", _)) => &mut p.manager,
+        _ if name == "min_free" => {
+            p.min_free = parse_offset(v).ok_or_else(bad)?;
+            return Ok(true);
+        }
+        _ => return Ok(false),
+    };
+    match &name[name.find('_').map_or(0, |i| i + 1)..] {
+        "files" => batches.files = super::values::parse_number(v).ok_or_else(bad)?,
+        "sleep" => batches.sleep = parse_time(v, false).ok_or_else(bad)?,
+        "threshold" => batches.threshold = parse_time(v, false).ok_or_else(bad)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// `1:2` → [1, 2]: up to three levels of 1 or 2 hex digits.
