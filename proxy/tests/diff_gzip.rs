@@ -53,6 +53,13 @@ fn canned(path: &str) -> (u16, Vec<String>, Vec<u8>, &'static str) {
         ),
         "/up/css" => (200, h(&["Content-Type: text/css"]), html, "cl"),
         "/up/short" => (200, h(&["Content-Type: text/html"]), "x".repeat(99), "cl"),
+        "/up/empty" => (200, h(&["Content-Type: text/html"]), String::new(), "cl"),
+        "/up/emptych" => (
+            200,
+            h(&["Content-Type: text/html"]),
+            String::new(),
+            "chunked",
+        ),
         "/up/edge" => (200, h(&["Content-Type: text/html"]), "y".repeat(100), "cl"),
         "/up/chunked" => (200, h(&["Content-Type: text/html"]), html, "chunked"),
         "/up/close" => (200, h(&["Content-Type: text/plain"]), html, "close"),
@@ -277,6 +284,7 @@ fn proxied_responses_are_gzipped_as_nginx_does() {
            location /h10/ {{ proxy_pass http://127.0.0.1:{p}/up/; gzip_http_version 1.0; }}\n\
            location /dis/ {{ proxy_pass http://127.0.0.1:{p}/up/; gzip_disable msie6 \"^curl/\"; }}\n\
            location /star/ {{ proxy_pass http://127.0.0.1:{p}/up/; gzip_types *; }}\n\
+           location /zero/ {{ proxy_pass http://127.0.0.1:{p}/up/; gzip_min_length 0; }}\n\
          }}",
         p = up.port
     );
@@ -331,6 +339,12 @@ fn proxied_responses_are_gzipped_as_nginx_does() {
     cases.push(req("GET", "/off/html", 1, &[GZ]));
     cases.push(req("GET", "/unbuf/chunked", 1, &[GZ]));
     cases.push(req("GET", "/star/css", 1, &[GZ]));
+    // empty bodies: plain below gzip_min_length, an empty gzip stream at 0
+    for path in ["/up/empty", "/zero/empty", "/zero/emptych"] {
+        cases.push(req("GET", path, 1, &[GZ]));
+        cases.push(req("GET", path, 0, &[GZ]));
+        cases.push(req("HEAD", path, 1, &[GZ]));
+    }
     let msie6 = "User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)";
     let msie6sv1 = "User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)";
     for ua in [

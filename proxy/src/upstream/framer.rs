@@ -125,7 +125,8 @@ impl Framer {
                 }
                 self.remaining -= n as u64;
                 self.complete = self.remaining == 0;
-                if self.complete && n > 0 {
+                // an empty body still gets its (empty) gzip stream, once
+                if self.complete && (n > 0 || self.gzip.is_some()) {
                     self.end(out);
                 }
                 if n < data.len() {

@@ -46,9 +46,10 @@ pub(super) fn decide(req: &Req<'_>, up: &UpHead, framing: Framing) -> Decision {
         }
     }
     let mut d = filter_decide(conf, &RequestFacts::of(req.head, req.conn.h2), &resp);
-    // An empty body stays as it is (nginx would send an empty gzip stream); a HEAD gets the
-    // gzipped head (the relay compresses nothing: its framing is None).
-    if framing == Framing::Length(0) || framing == Framing::None && req.head.method() != b"HEAD" {
+    // An empty body (Content-Length: 0, with gzip_min_length 0) is an empty gzip stream, as
+    // nginx sends it; a HEAD gets the gzipped head (the relay compresses nothing: its framing
+    // is None).
+    if framing == Framing::None && req.head.method() != b"HEAD" {
         d.gzip = false;
     }
     d
