@@ -76,6 +76,12 @@ impl GzipEncoder {
         self.z.total_out()
     }
 
+    /// `$gzip_ratio`'s counts after [`GzipEncoder::finish`]: bytes in, and bytes out with the
+    /// 10-byte header and the 8-byte trailer (nginx's `zin`, `zout`).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.z.total_in(), 10 + self.z.total_out() + 8)
+    }
+
     fn start(&mut self, out: &mut Vec<u8>) {
         if !self.started {
             self.started = true;

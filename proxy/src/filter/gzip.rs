@@ -368,3 +368,30 @@ mod tests {
         assert_eq!(weak_etag(b"abc"), None);
     }
 }
+
+/// nginx's `$gzip_ratio`: `zin / zout` with two decimals, the third rounding half up
+/// (`2.125` → `2.13`).
+pub fn ratio_text(zin: u64, zout: u64) -> String {
+    let mut int = zin / zout;
+    let mut frac = (zin * 100 / zout) % 100;
+    if (zin * 1000 / zout) % 10 > 4 {
+        frac += 1;
+        if frac > 99 {
+            int += 1;
+            frac = 0;
+        }
+    }
+    format!("{int}.{frac:02}")
+}
+
+#[cfg(test)]
+mod ratio_tests {
+    #[test]
+    fn ratio_is_printed_as_nginx_does() {
+        assert_eq!(super::ratio_text(1000, 400), "2.50");
+        assert_eq!(super::ratio_text(2125, 1000), "2.13");
+        assert_eq!(super::ratio_text(1999, 1000), "2.00");
+        assert_eq!(super::ratio_text(20, 40), "0.50");
+        assert_eq!(super::ratio_text(0, 20), "0.00");
+    }
+}

@@ -73,6 +73,7 @@ pub async fn handle(
         bytes_sent: 0,
         request_length: head.raw.len() as u64 + head.content_length.unwrap_or(0),
         up: UpstreamLog::default(),
+        gzip_ratio: None,
         proxy_host: "",
         proxy_port: 0,
         limit_req_status: None,

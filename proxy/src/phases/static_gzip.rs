@@ -140,7 +140,9 @@ pub(super) fn encoder(req: &Req<'_>, len: u64) -> GzipEncoder {
 }
 
 /// Sends `head`, then the body read into `buf` chunk by chunk and gzipped (chunked framing
-/// for HTTP/1.1; HTTP/1.0 ends with the connection); returns the outcome and bytes sent.
+/// for HTTP/1.1; HTTP/1.0 ends with the connection); returns the outcome and bytes sent, and
+/// puts the stream's counts in `counts` once it ended (`$gzip_ratio`).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn send(
     client: &mut Client,
     head: &[u8],
@@ -149,6 +151,7 @@ pub(super) async fn send(
     mut enc: GzipEncoder,
     chunked: bool,
     t: Duration,
+    counts: &mut Option<(u64, u64)>,
 ) -> (Result<(), SendError>, u64) {
     let mut out = Vec::with_capacity(head.len() + buf.len() / 2);
     out.extend_from_slice(head);
@@ -164,6 +167,7 @@ pub(super) async fn send(
         enc.write(&buf[..n], false, &mut z);
         if last {
             enc.finish(&mut z);
+            *counts = Some(enc.counts());
         }
         if chunked && !z.is_empty() {
             encode_chunk(&z, &mut out);

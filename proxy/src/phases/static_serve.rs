@@ -355,7 +355,11 @@ async fn send(
     let (ok, sent) = if gzip && !static_gzip::facts(req).head {
         let chunked = static_gzip::facts(req).chunked();
         let enc = static_gzip::encoder(req, body.remaining());
-        static_gzip::send(client, &s.head, &mut s.buf, &mut body, enc, chunked, t).await
+        let counts = &mut req.gzip_ratio;
+        static_gzip::send(
+            client, &s.head, &mut s.buf, &mut body, enc, chunked, t, counts,
+        )
+        .await
     } else {
         send_with_body(client, &s.head, &mut s.buf, &mut body, t).await
     };

@@ -84,6 +84,9 @@ pub struct Req<'a> {
     pub request_length: u64,
     /// `$upstream_*`.
     pub up: UpstreamLog,
+    /// `$gzip_ratio`: bytes into and out of the gzip filter (out with header and trailer),
+    /// once the stream ended.
+    pub gzip_ratio: Option<(u64, u64)>,
     /// `$proxy_host`.
     pub proxy_host: &'a str,
     /// `$proxy_port`.
@@ -266,6 +269,13 @@ impl VarSource for Req<'_> {
             | Var::Pid
             | Var::NginxVersion
             | Var::RequestId => self.response_var(v, out),
+            Var::GzipRatio => match self.gzip_ratio {
+                Some((zin, zout)) if zout > 0 => {
+                    out.extend_from_slice(crate::filter::gzip::ratio_text(zin, zout).as_bytes());
+                    true
+                }
+                _ => false,
+            },
             Var::Capture(n) => match self.captures.get(usize::from(*n)).cloned().flatten() {
                 Some(r) => {
                     out.extend_from_slice(&self.uri[r]);

@@ -315,6 +315,7 @@ fn early_req<'a>(
         bytes_sent: 0,
         request_length: 0,
         up: UpstreamLog::default(),
+        gzip_ratio: None,
         proxy_host: "",
         proxy_port: 0,
         limit_req_status: None,

@@ -192,6 +192,7 @@ pub async fn send_stored(
         let _ = framer.eof(&mut out);
     }
     req.status = shape.code.unwrap_or(up.code);
+    req.gzip_ratio = framer.gzip_counts;
     let r = client.write_all(&out, req.loc.send_timeout).await;
     req.bytes_sent = out.len() as u64;
     req.body_bytes_sent = req.bytes_sent - head_len;

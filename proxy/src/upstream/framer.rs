@@ -38,6 +38,8 @@ pub struct Framer {
     pub body: u64,
     /// The gzip filter, and whether each upstream read is flushed to the client.
     gzip: Option<(Box<GzipEncoder>, bool)>,
+    /// The gzip stream's counts once it ended (`$gzip_ratio`).
+    pub gzip_counts: Option<(u64, u64)>,
     /// Compressed bytes of the current piece.
     zbuf: Vec<u8>,
 }
@@ -57,6 +59,7 @@ impl Framer {
             complete: matches!(framing, Framing::None | Framing::Length(0)),
             body: 0,
             gzip: None,
+            gzip_counts: None,
             zbuf: Vec::new(),
         }
     }
@@ -101,6 +104,7 @@ impl Framer {
         if let Some((mut enc, _)) = self.gzip.take() {
             let mut z = Vec::with_capacity(64);
             enc.finish(&mut z);
+            self.gzip_counts = Some(enc.counts());
             self.put(&z, out);
         }
         if self.client_chunked {

@@ -403,6 +403,7 @@ fn finish(req: &mut Req<'_>, up: UpHead, framer: &Framer, relayed: Relayed, ka: 
         );
     }
     req.up.last_head = Some(up);
+    req.gzip_ratio = framer.gzip_counts;
     match ka {
         Ka::KeepAlive(_)
             if framer.complete && relayed.up_error.is_none() && !relayed.client_error =>

@@ -85,6 +85,8 @@ pub enum Var {
     UpstreamHeaderTime,
     /// `$upstream_cache_status`.
     UpstreamCacheStatus,
+    /// `$gzip_ratio`.
+    GzipRatio,
     /// `$server_port`.
     ServerPort,
     /// `$server_addr`.
@@ -161,6 +163,7 @@ impl Var {
             "upstream_connect_time" => Var::UpstreamConnectTime,
             "upstream_header_time" => Var::UpstreamHeaderTime,
             "upstream_cache_status" => Var::UpstreamCacheStatus,
+            "gzip_ratio" => Var::GzipRatio,
             "server_port" => Var::ServerPort,
             "server_addr" => Var::ServerAddr,
             "connection" => Var::Connection,
