@@ -120,6 +120,7 @@ fn with_req<T>(
         bytes_sent: 0,
         request_length: 0,
         up: UpstreamLog::default(),
+        gzip_ratio: None,
         proxy_host: &pp.proxy_host,
         proxy_port: pp.proxy_port,
         limit_req_status: None,

@@ -70,6 +70,7 @@ pub(crate) fn summary_counts(p: &PopulationSummary) -> Counts {
             .map(|(k, v)| (k.clone(), *v as f64))
             .collect(),
         headers: Default::default(),
+        body_bytes: 0.0,
         seconds: p.duration_s.ceil() as u32,
     }
 }
@@ -171,6 +172,12 @@ fn evaluate_one(s: &Scenario, a: &Assertion, d: Data<'_>) -> Verdict {
             "req/s",
         ),
         Metric::Requests => (counts().map(|c| c.completed), "count"),
+        Metric::BodyBytes => {
+            // the series only: the summary has no byte count
+            let c = counts::window(d.series, pop, from, to);
+            let v = (c.seconds > 0 && c.completed > 0.0).then(|| c.body_bytes / c.completed);
+            (v, "bytes")
+        }
         Metric::UpstreamRate(pool) => {
             // A cumulative counter: its growth over the samples in the window.
             let pts: Vec<(f64, f64)> = d
@@ -412,6 +419,7 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
         "MiB" => format!("{v:.1} MiB"),
         "/s" => format!("{v:.0}/s"),
         "/response" => format!("{v:.3}/response"),
+        "bytes" => format!("{v:.0} B"),
         _ => format!("{v}"),
     }
 }

@@ -18,6 +18,8 @@ pub struct Counts {
     pub errors: BTreeMap<String, f64>,
     /// Recorded response headers (`record_headers`) by `name: value`.
     pub headers: BTreeMap<String, f64>,
+    /// Body bytes of the responses.
+    pub body_bytes: f64,
     /// Seconds of series covered.
     pub seconds: u32,
 }
@@ -89,6 +91,7 @@ fn add_row(c: &mut Counts, r: &SeriesRow) {
         match k.as_str() {
             "sent" => c.sent += v,
             "completed" => c.completed += v,
+            "body_bytes" => c.body_bytes += v,
             "errors" | "errors_total" | "error_total" => total_errors = Some(*v),
             _ => {
                 if let Some(key) = header_col(k) {

@@ -64,6 +64,9 @@ pub enum Metric {
     UpstreamRate(String),
     /// Completed requests.
     Requests,
+    /// Response body bytes received per completed response (as on the wire: compressed when
+    /// the proxy gzipped, chunk framing removed).
+    BodyBytes,
     /// Loadgen schedule lag (whole run only): p99 (`false`) or max (`true`), µs.
     ScheduleLag(bool),
     /// CPU% of a component (100 = one core).
@@ -196,7 +199,7 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
 
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
-corrupt, achieved_rate, upstream_rate.POOL, requests, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
+corrupt, achieved_rate, upstream_rate.POOL, requests, body_bytes_per_response, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
 rss_max.COMPONENT, client_max.status_count.CODE|CLASS, clients, upstream.POOL.KEY, ctx_switches.COMPONENT, log_lines[.PATH_PREFIX], outcome_count.OUTCOME, header_rate.NAME[=TEXT]";
 
 impl Metric {
@@ -232,6 +235,7 @@ impl Metric {
             ("upstream_rate", Some(p)) => Metric::UpstreamRate(p.to_string()),
             ("upstream_rate", None) => return Err(need("api")),
             ("requests", None) => Metric::Requests,
+            ("body_bytes_per_response", None) => Metric::BodyBytes,
             ("schedule_lag", Some("p99")) => Metric::ScheduleLag(false),
             ("schedule_lag", Some("max")) => Metric::ScheduleLag(true),
             ("cpu", Some(c)) => Metric::Cpu(c.to_string(), Stat::Avg),
@@ -305,6 +309,7 @@ impl Metric {
             | Metric::Lost
             | Metric::Corrupt
             | Metric::Requests
+            | Metric::BodyBytes
             | Metric::ClientMax(_)
             | Metric::Clients
             | Metric::Upstream(..)
@@ -334,6 +339,7 @@ impl fmt::Display for Metric {
             Metric::AchievedRate => write!(f, "achieved_rate"),
             Metric::UpstreamRate(p) => write!(f, "upstream_rate.{p}"),
             Metric::Requests => write!(f, "requests"),
+            Metric::BodyBytes => write!(f, "body_bytes_per_response"),
             Metric::ScheduleLag(false) => write!(f, "schedule_lag.p99"),
             Metric::ScheduleLag(true) => write!(f, "schedule_lag.max"),
             Metric::Cpu(c, Stat::Avg) => write!(f, "cpu.{c}"),

@@ -25,6 +25,7 @@ pub(super) async fn run(ctx: &PopCtx, intended: Instant, seq: u64, slot: &mut Op
     match res {
         Ok(Ok(r)) => {
             rec.response(r.status, r.verified, intended, sent_at, done);
+            rec.body_bytes(r.body_len);
             if let Some(Conn::H1 { c, .. }) = slot.as_mut() {
                 for (i, v) in c.seen.drain(..) {
                     rec.header(&c.watch[i], &v);

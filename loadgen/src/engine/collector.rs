@@ -42,6 +42,8 @@ pub struct Row {
     pub max_us: u64,
     /// Schedule lag p99 (µs) of the second.
     pub lag_p99_us: u64,
+    /// Body bytes of the responses of the second.
+    pub body_bytes: u64,
     /// Recorded response headers of the second (`record_headers`): `name: value` → count.
     pub headers: BTreeMap<String, u64>,
 }
@@ -64,6 +66,7 @@ impl Row {
             max_us: s.latency.max(),
             lag_p99_us: s.lag.value_at_quantile(0.99),
             headers: s.headers.clone(),
+            body_bytes: s.body_bytes,
         }
     }
 }

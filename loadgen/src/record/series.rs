@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// Status codes that always have a column.
 pub const FIXED_CODES: &[u16] = &[200, 429, 500, 502, 503, 504];
 
-const GAUGES: [&str; 8] = [
+const GAUGES: [&str; 9] = [
     "in_flight",
     "open_connections",
     "waiting",
@@ -28,6 +28,7 @@ const GAUGES: [&str; 8] = [
     "p99_us",
     "max_us",
     "lag_p99_us",
+    "body_bytes",
 ];
 
 /// An open, growing series CSV.
@@ -110,9 +111,16 @@ impl SeriesWriter {
                 .iter()
                 .map(|v| v.to_string())
                 .chain(
-                    [r.p50_us, r.p90_us, r.p99_us, r.max_us, r.lag_p99_us]
-                        .iter()
-                        .map(|v| v.to_string()),
+                    [
+                        r.p50_us,
+                        r.p90_us,
+                        r.p99_us,
+                        r.max_us,
+                        r.lag_p99_us,
+                        r.body_bytes,
+                    ]
+                    .iter()
+                    .map(|v| v.to_string()),
                 ),
         );
         rec
@@ -235,6 +243,7 @@ mod tests {
             p99_us: 30,
             max_us: 40,
             lag_p99_us: 5,
+            body_bytes: 7,
             headers: headers.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
         }
     }

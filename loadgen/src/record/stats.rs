@@ -29,6 +29,9 @@ pub struct Stats {
     pub sent: u64,
     /// Requests / sessions completed.
     pub completed: u64,
+    /// Body bytes of the responses received (as on the wire: compressed when the server
+    /// compressed, chunk framing removed; HTTP/1.1 and HTTP/2).
+    pub body_bytes: u64,
     /// Responses by status code.
     pub status: Box<[u64; STATUS_SLOTS]>,
     /// Failures by kind.
@@ -68,6 +71,7 @@ impl Default for Stats {
         Stats {
             sent: 0,
             completed: 0,
+            body_bytes: 0,
             status: Box::new([0; STATUS_SLOTS]),
             errors: [0; ErrorKind::COUNT],
             latency: histogram(),
@@ -93,6 +97,7 @@ impl Stats {
     pub fn merge(&mut self, o: &Stats) {
         self.sent += o.sent;
         self.completed += o.completed;
+        self.body_bytes += o.body_bytes;
         for (a, b) in self.status.iter_mut().zip(o.status.iter()) {
             *a += b;
         }

@@ -130,6 +130,11 @@ impl Rec {
         });
     }
 
+    /// The body bytes of a response.
+    pub fn body_bytes(&self, n: u64) {
+        self.with(|s| s.body_bytes += n);
+    }
+
     /// A status seen outside a timed exchange (e.g. a slowloris connection answered 408).
     pub fn status_only(&self, status: u16) {
         self.with(|s| s.status[(status as usize).min(STATUS_SLOTS - 1)] += 1);

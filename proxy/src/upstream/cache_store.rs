@@ -6,19 +6,19 @@
 //! relayed as without a cache. Stored responses keep their framing: a body that came with a
 //! Content-Length is sent with it, any other chunked (HTTP/1.1) or until close.
 
+use super::Got;
 use super::cache_filters::Source;
 use super::cache_flow::{CacheState, fail, predicates, unix_now};
 use super::cache_send::{Stored, send_stored};
 use super::exchange::Sent;
 use super::framer::{Framer, Framing};
-use crate::balance::{Attempt, PeerOutcome};
+use crate::balance::PeerOutcome;
 use crate::cache::Status;
 use crate::cache::file;
 use crate::cache::policy;
-use crate::conf::model::{LogLevel, ProxyPass};
+use crate::conf::model::LogLevel;
 use crate::http::response;
 use crate::live::Shared;
-use crate::live::pool::Pool;
 use crate::request::Next;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
@@ -46,52 +46,42 @@ fn status_bit(code: u16) -> u32 {
 }
 
 /// Ends the try: the connection back to the pool when `reusable`, the peer released.
-fn release(
-    req: &mut Req<'_>,
-    sent: Sent,
-    pool: &Pool,
-    attempt: &mut Attempt,
-    started: Instant,
-    reusable: bool,
-) {
+fn release(req: &mut Req<'_>, got: Got<'_>, reusable: bool) {
     let end = Instant::now();
-    if reusable && sent.head.http11 && !sent.head.conn_close && pool.enabled() {
-        pool.put(sent.conn, end);
+    let sent = got.sent;
+    if reusable && sent.head.http11 && !sent.head.conn_close && got.pool.enabled() {
+        got.pool.put(sent.conn, end);
     }
-    attempt.finish(PeerOutcome::Ok, end);
+    got.attempt.finish(PeerOutcome::Ok, end);
     if let Some(t) = req.up.tries.last_mut() {
-        t.time = end - started;
+        t.time = end - got.started;
     }
 }
 
 /// The response of the try that got one, for a request with a cache state.
-#[allow(clippy::too_many_arguments)]
-pub async fn respond(
+pub(super) async fn respond(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    sent: Sent,
-    pool: &Pool,
-    pass: &ProxyPass,
-    attempt: &mut Attempt,
-    started: Instant,
+    got: Got<'_>,
     mut st: CacheState,
 ) -> Next {
-    let code = sent.head.code;
+    let code = got.sent.head.code;
+    let pass = got.pass;
     if st.status == Status::Expired && st.stale.is_some() {
         let bit = status_bit(code);
         if bit != 0 && st.conf.use_stale & bit != 0 {
-            release(req, sent, pool, attempt, started, false);
+            release(req, got, false);
             let mut cache = Some(st);
             return fail(client, req, shared, pass, &mut cache, bit, code).await;
         }
         if code == 304 && st.conf.revalidate {
-            return revalidated(client, req, shared, sent, pool, pass, attempt, started, st).await;
+            return revalidated(client, req, shared, got, st).await;
         }
     }
     let now = unix_now();
-    let d = policy::decide(&st.conf, code, sent.head.headers(), now);
-    let small = sent.head.content_length.is_none_or(|n| n <= MAX_STORED);
+    let d = policy::decide(&st.conf, code, got.sent.head.headers(), now);
+    let small = got.sent.head.content_length.is_none_or(|n| n <= MAX_STORED);
     let stored = st.cacheable && d.cacheable && !predicates(&st.conf.no_cache, req) && small;
     if !stored && st.as_get && small {
         // The GET's body is read and dropped; the HEAD gets the head.
@@ -99,10 +89,7 @@ pub async fn respond(
             st.zone.end_update(&st.key, None);
             st.updating = false;
         }
-        return store(
-            client, req, shared, sent, pool, pass, attempt, started, st, None,
-        )
-        .await;
+        return store(client, req, shared, got, st, None).await;
     }
     if !stored {
         if st.updating {
@@ -110,25 +97,13 @@ pub async fn respond(
             st.updating = false;
         }
         if st.background {
-            release(req, sent, pool, attempt, started, false);
+            release(req, got, false);
             return Next::Close;
         }
         st.zone.stats.count(st.status);
-        return super::respond(client, req, shared, sent, pool, pass, attempt, started).await;
+        return super::respond(client, req, shared, got).await;
     }
-    store(
-        client,
-        req,
-        shared,
-        sent,
-        pool,
-        pass,
-        attempt,
-        started,
-        st,
-        Some(d.meta),
-    )
-    .await
+    store(client, req, shared, got, st, Some(d.meta)).await
 }
 
 /// Reads the whole body of `sent` (decoded); Err when the upstream failed before its end.
@@ -171,25 +146,21 @@ async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, (Error, Ve
 
 /// Reads the whole response, writes it to the entry file when `meta` is given (else it is
 /// only read: a HEAD sent as GET), and serves it.
-#[allow(clippy::too_many_arguments)]
 async fn store(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    mut sent: Sent,
-    pool: &Pool,
-    pass: &ProxyPass,
-    attempt: &mut Attempt,
-    started: Instant,
+    mut got: Got<'_>,
     mut st: CacheState,
     meta: Option<file::Meta>,
 ) -> Next {
-    let head = sent.head.raw.clone();
+    let pass = got.pass;
+    let head = got.sent.head.raw.clone();
     let source = match meta {
         Some(_) => Source::Storing,
         None => Source::Passing,
     };
-    let (body, complete) = match read_body(req, &mut sent).await {
+    let (body, complete) = match read_body(req, &mut got.sent).await {
         Ok(b) => (b, true),
         Err((e, b)) => {
             if let Some(level) = e.outcome().level {
@@ -198,15 +169,8 @@ async fn store(
             (b, false)
         }
     };
-    let framing_close = !sent.head.chunked && sent.head.content_length.is_none();
-    release(
-        req,
-        sent,
-        pool,
-        attempt,
-        started,
-        complete && !framing_close,
-    );
+    let framing_close = !got.sent.head.chunked && got.sent.head.content_length.is_none();
+    release(req, got, complete && !framing_close);
     if complete && let Some(meta) = meta {
         write_entry(req, &mut st, meta, &head, &body);
     }
@@ -266,23 +230,19 @@ fn write_entry(req: &Req<'_>, st: &mut CacheState, mut meta: file::Meta, head: &
 /// A 304 to a revalidation: the entry served as REVALIDATED, its validity renewed as nginx
 /// does: from the 304's headers, else from the stored response's headers, else
 /// `proxy_cache_valid` for the stored response's status.
-#[allow(clippy::too_many_arguments)]
 async fn revalidated(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    sent: Sent,
-    pool: &Pool,
-    pass: &ProxyPass,
-    attempt: &mut Attempt,
-    started: Instant,
+    got: Got<'_>,
     mut st: CacheState,
 ) -> Next {
     let now = unix_now();
-    let mut times = policy::from_headers(&st.conf, sent.head.headers(), now)
+    let pass = got.pass;
+    let mut times = policy::from_headers(&st.conf, got.sent.head.headers(), now)
         .0
         .meta;
-    release(req, sent, pool, attempt, started, true);
+    release(req, got, true);
     let Some(mut entry) = st.stale.take() else {
         return Next::Close;
     };

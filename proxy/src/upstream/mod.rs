@@ -32,6 +32,21 @@ use cache_flow::{CacheState, Lookup};
 use exchange::{ClientSide, Sent, StreamBody};
 use std::time::{Duration, Instant};
 
+/// A try that got a response head, with what handling the response needs: the pool its
+/// connection goes back to, the proxy_pass, the balancer's attempt and when the try started.
+pub(super) struct Got<'g> {
+    /// The exchange: connection, head, body bytes read with the head.
+    pub(super) sent: Sent,
+    /// The keepalive pool.
+    pub(super) pool: &'g Pool,
+    /// The location's proxy_pass.
+    pub(super) pass: &'g ProxyPass,
+    /// The balancer's attempt (the peer is released when the response ends).
+    pub(super) attempt: &'g mut Attempt,
+    /// When the try started (`$upstream_response_time`).
+    pub(super) started: Instant,
+}
+
 /// The request body of a proxied request.
 #[derive(Debug)]
 pub enum ReqBody<'a> {
@@ -320,22 +335,17 @@ async fn proxy_with(
                 body_sent |= streaming;
                 head_received(req, &sent);
                 let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
+                    let got = Got {
+                        sent,
+                        pool,
+                        pass,
+                        attempt: &mut attempt,
+                        started,
+                    };
                     if let Some(st) = cache.take() {
-                        return cache_store::respond(
-                            client,
-                            req,
-                            shared,
-                            sent,
-                            pool,
-                            pass,
-                            &mut attempt,
-                            started,
-                            st,
-                        )
-                        .await;
+                        return cache_store::respond(client, req, shared, got, st).await;
                     }
-                    return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
-                        .await;
+                    return respond(client, req, shared, got).await;
                 };
                 now = Instant::now();
                 status_passed_over(req, &mut attempt, sent.head.code, now, started, &peer.name);
@@ -415,17 +425,14 @@ fn client_aborted(
 
 /// Relays the response of the try that got one; a relay that ended before the upstream part
 /// was complete releases the peer here.
-#[allow(clippy::too_many_arguments)]
-async fn respond(
-    client: &mut Client,
-    req: &mut Req<'_>,
-    shared: &Shared,
-    sent: Sent,
-    pool: &Pool,
-    pass: &ProxyPass,
-    attempt: &mut Attempt,
-    started: Instant,
-) -> Next {
+async fn respond(client: &mut Client, req: &mut Req<'_>, shared: &Shared, got: Got<'_>) -> Next {
+    let Got {
+        sent,
+        pool,
+        pass,
+        attempt,
+        started,
+    } = got;
     let next = relay::send(
         client,
         req,
