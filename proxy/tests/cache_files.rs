@@ -6,7 +6,7 @@
 mod cache_support;
 mod common;
 
-use cache_support::Origin;
+use cache_support::{Origin, status};
 use common::{Ours, conf, get};
 use proxylab_testkit::Nginx;
 use std::path::{Path, PathBuf};
@@ -20,16 +20,6 @@ fn http(cache_dir: &Path, origin: &Origin) -> String {
              proxy_pass http://{}; }} }}",
         cache_dir.display(),
         origin.addr
-    )
-}
-
-/// `CACHE-STATUS BODY`.
-fn status(addr: std::net::SocketAddr, path: &str) -> String {
-    let r = get(addr, path);
-    format!(
-        "{} {}",
-        r.header("x-cache-status").unwrap_or("-"),
-        String::from_utf8_lossy(&r.body)
     )
 }
 

@@ -4,18 +4,8 @@
 mod cache_support;
 mod common;
 
-use cache_support::Origin;
+use cache_support::{Origin, status};
 use common::{Embedded, conf, get, request};
-
-/// `CACHE-STATUS BODY`.
-fn status(addr: std::net::SocketAddr, path: &str) -> String {
-    let r = get(addr, path);
-    format!(
-        "{} {}",
-        r.header("x-cache-status").unwrap_or("-"),
-        String::from_utf8_lossy(&r.body)
-    )
-}
 
 fn http(origin: &Origin) -> String {
     format!(

@@ -10,6 +10,7 @@
 mod common;
 
 use common::{both, parse, raw};
+use proxylab_proxy::filter::gzip::ratio_text;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -527,20 +528,6 @@ fn http2_clients_get_what_nginx_sends() {
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
-}
-
-/// nginx's `$gzip_ratio` text for `zin` / `zout` (two decimals, the third rounding up).
-fn ratio_text(zin: u64, zout: u64) -> String {
-    let mut int = zin / zout;
-    let mut frac = (zin * 100 / zout) % 100;
-    if (zin * 1000 / zout) % 10 > 4 {
-        frac += 1;
-        if frac > 99 {
-            int += 1;
-            frac = 0;
-        }
-    }
-    format!("{int}.{frac:02}")
 }
 
 /// `$gzip_ratio` in the access log: for both proxies it is the gunzipped size over the gzip

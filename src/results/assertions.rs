@@ -488,37 +488,25 @@ mod phase_header_tests {
         let mut series: Vec<SeriesRow> = (0..5).map(|t| row(t, &hit(48.0, 0.0))).collect();
         series.extend((5..20).map(|t| row(t, &hit(0.0, 50.0))));
         let (hlog, samples) = (HistLog::default(), Samples::default());
-        let d = Data {
-            series: &series,
-            hlog: &hlog,
-            summary: None,
-            samples: &samples,
-            run_dir: None,
-        };
-        let verdicts = evaluate(&s, d);
-        let find = |phase: &str| {
-            verdicts
-                .iter()
+        let verdict = |series: &[SeriesRow], phase: &str| {
+            let d = Data {
+                series,
+                hlog: &hlog,
+                summary: None,
+                samples: &samples,
+                run_dir: None,
+            };
+            evaluate(&s, d)
+                .into_iter()
                 .find(|v| v.metric.starts_with("header_rate") && v.phase == phase)
                 .expect("assertion")
         };
-        assert_eq!(find("before").actual, Some(1.0));
-        assert!(find("before").passed);
-        assert_eq!(find("outage").actual, Some(0.0));
-        assert!(find("outage").passed, "{:?}", find("outage"));
+        let before = verdict(&series, "before");
+        assert!(before.passed && before.actual == Some(1.0), "{before:?}");
+        let outage = verdict(&series, "outage");
+        assert!(outage.passed && outage.actual == Some(0.0), "{outage:?}");
         series[10] = row(10, &hit(5.0, 45.0));
-        let d = Data {
-            series: &series,
-            hlog: &hlog,
-            summary: None,
-            samples: &samples,
-            run_dir: None,
-        };
-        let again = evaluate(&s, d);
-        let outage = again
-            .iter()
-            .find(|v| v.metric.starts_with("header_rate") && v.phase == "outage")
-            .expect("assertion");
+        let outage = verdict(&series, "outage");
         assert!(!outage.passed && outage.actual.is_some_and(|v| v > 0.0));
     }
 }

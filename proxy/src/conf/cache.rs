@@ -145,24 +145,15 @@ fn status_of(s: &str) -> Option<u16> {
     (100..=599).contains(&n).then_some(n as u16)
 }
 
-/// `proxy_cache_use_stale` value → bit.
+/// `proxy_cache_use_stale` value → bit: `proxy_next_upstream`'s conditions (not
+/// `non_idempotent`), `updating` and an `off` of its own.
 pub fn stale_bit(v: &str) -> Option<u32> {
-    use super::model::next_upstream::*;
-    Some(match v {
-        "updating" => stale::UPDATING,
-        "off" => stale::OFF,
-        "error" => ERROR,
-        "timeout" => TIMEOUT,
-        "invalid_header" => INVALID_HEADER,
-        "http_500" => HTTP_500,
-        "http_502" => HTTP_502,
-        "http_503" => HTTP_503,
-        "http_504" => HTTP_504,
-        "http_403" => HTTP_403,
-        "http_404" => HTTP_404,
-        "http_429" => HTTP_429,
-        _ => return None,
-    })
+    match v {
+        "updating" => Some(stale::UPDATING),
+        "off" => Some(stale::OFF),
+        "non_idempotent" => None,
+        _ => super::model::next_upstream::bit(v),
+    }
 }
 
 /// `proxy_ignore_headers` value → bit (the ones the cache does not read map to 0).

@@ -457,6 +457,26 @@ pub mod next_upstream {
     pub const NON_IDEMPOTENT: u32 = 0x4000;
     /// `off`.
     pub const OFF: u32 = 0x8000_0000;
+
+    /// A `proxy_next_upstream` value name → its bit (`proxy_cache_use_stale` shares the
+    /// condition names).
+    pub fn bit(v: &str) -> Option<u32> {
+        Some(match v {
+            "error" => ERROR,
+            "timeout" => TIMEOUT,
+            "invalid_header" => INVALID_HEADER,
+            "http_500" => HTTP_500,
+            "http_502" => HTTP_502,
+            "http_503" => HTTP_503,
+            "http_504" => HTTP_504,
+            "http_403" => HTTP_403,
+            "http_404" => HTTP_404,
+            "http_429" => HTTP_429,
+            "non_idempotent" => NON_IDEMPOTENT,
+            "off" => OFF,
+            _ => return None,
+        })
+    }
 }
 
 /// Balancing method of an upstream group.

@@ -12,7 +12,9 @@ mod limit;
 pub mod locate;
 mod prometheus;
 mod static_gzip;
+mod static_page;
 mod static_serve;
+mod static_write;
 mod status_page;
 
 use crate::conf::body::Lingering;

@@ -6,7 +6,6 @@
 //! served while a background update runs (STALE, `proxy_cache_background_update`), and stale
 //! answers when the upstream fails (`proxy_cache_use_stale error timeout …`).
 
-use super::cache_filters::Source;
 use super::cache_send::{Stored, send_stored};
 use crate::cache::file::{Entry, decode};
 use crate::cache::key::Key;
@@ -137,13 +136,7 @@ async fn serve(
 ) -> Next {
     st.zone.stats.count(status);
     req.up.cache_status = Some(status.as_str());
-    let stored = Stored {
-        head: &entry.head,
-        body: &entry.body,
-        truncated: false,
-        source: Source::Cache,
-    };
-    send_stored(client, req, shared, pass, stored).await
+    send_stored(client, req, shared, pass, Stored::cached(&entry)).await
 }
 
 /// Looks the request up in its zone (after the request body was read, as nginx does).

@@ -46,6 +46,18 @@ pub struct Stored<'b> {
     pub source: Source,
 }
 
+impl<'b> Stored<'b> {
+    /// A cache entry, sent whole.
+    pub fn cached(entry: &'b Entry) -> Stored<'b> {
+        Stored {
+            head: &entry.head,
+            body: &entry.body,
+            truncated: false,
+            source: Source::Cache,
+        }
+    }
+}
+
 /// The head changes and the body for the filters' verdict (a 412 is answered by the caller).
 fn shaped<'b>(
     req: &Req<'_>,

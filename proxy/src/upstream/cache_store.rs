@@ -272,11 +272,5 @@ async fn revalidated(
     st.status = Status::Revalidated;
     st.zone.stats.count(st.status);
     req.up.cache_status = Some(st.status.as_str());
-    let stored = Stored {
-        head: &entry.head,
-        body: &entry.body,
-        truncated: false,
-        source: Source::Cache,
-    };
-    send_stored(client, req, shared, pass, stored).await
+    send_stored(client, req, shared, pass, Stored::cached(&entry)).await
 }

@@ -172,3 +172,13 @@ fn serve(mut s: TcpStream, st: &State) {
     };
     let _ = s.write_all(resp.as_bytes());
 }
+
+/// `CACHE-STATUS BODY` of a GET (the `X-Cache-Status` header the tests' configs add).
+pub fn status(addr: SocketAddr, path: &str) -> String {
+    let r = crate::common::get(addr, path);
+    format!(
+        "{} {}",
+        r.header("x-cache-status").unwrap_or("-"),
+        String::from_utf8_lossy(&r.body)
+    )
+}

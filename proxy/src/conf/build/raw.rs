@@ -205,22 +205,7 @@ fn validate(d: &Directive) -> Result<(), ConfError> {
 
 /// `proxy_next_upstream` value name → bit.
 pub fn next_upstream_bit(v: &str) -> Option<u32> {
-    use crate::conf::model::next_upstream::*;
-    Some(match v {
-        "error" => ERROR,
-        "timeout" => TIMEOUT,
-        "invalid_header" => INVALID_HEADER,
-        "http_500" => HTTP_500,
-        "http_502" => HTTP_502,
-        "http_503" => HTTP_503,
-        "http_504" => HTTP_504,
-        "http_403" => HTTP_403,
-        "http_404" => HTTP_404,
-        "http_429" => HTTP_429,
-        "non_idempotent" => NON_IDEMPOTENT,
-        "off" => OFF,
-        _ => return None,
-    })
+    crate::conf::model::next_upstream::bit(v)
 }
 
 /// `1.2.3.4`, `10.0.0.0/8`, `::1`, `fe80::/10` → (address, prefix length).
