@@ -136,7 +136,7 @@ async fn serve(
 ) -> Next {
     st.zone.stats.count(status);
     req.up.cache_status = Some(status.as_str());
-    send_stored(client, req, shared, pass, Stored::cached(&entry)).await
+    send_stored(client, req, shared, pass, Stored::cached(entry)).await
 }
 
 /// Looks the request up in its zone (after the request body was read, as nginx does).
