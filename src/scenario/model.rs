@@ -356,6 +356,9 @@ pub struct VariantInfo {
     pub description: String,
     /// Part of the default comparison set (false: a modifier such as `ci`, applied on request).
     pub compare: bool,
+    /// Whether `--ci` runs it in the default comparison set (default: `compare`; false for a
+    /// comparison that a test already makes in CI).
+    pub ci_compare: bool,
     /// Its overrides, one `path = value` per entry.
     pub set: Vec<String>,
 }

@@ -314,6 +314,8 @@ pub struct RawVariant {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub compare: Option<bool>,
+    /// Whether `--ci` runs it as a comparison too (default: `compare`).
+    pub ci_compare: Option<bool>,
     #[serde(default)]
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub set: toml::Table,
