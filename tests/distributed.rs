@@ -58,13 +58,18 @@ value = "2s"
 /// `proxylab ARGS` in the background (own process group, stderr kept), with
 /// `JOB_COMPLETION_INDEX` set to `index` or unset.
 fn spawn(args: &[&str], index: Option<&str>) -> Child {
+    spawn_to(args, index, Stdio::piped())
+}
+
+/// [`spawn`] with stderr going to `stderr` (a file a test reads while the process runs).
+fn spawn_to(args: &[&str], index: Option<&str>, stderr: Stdio) -> Child {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("JOB_COMPLETION_INDEX")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .process_group(0);
     if let Some(i) = index {
         cmd.env("JOB_COMPLETION_INDEX", i);
@@ -165,6 +170,18 @@ fn shards_with_job_completion_index_merge_into_the_single_run_verdict() {
     assert!(
         shared.join("merged/junit.xml").is_file() && shared.join("merged/index.html").is_file()
     );
+    // --start-at: no shard's load began before the common instant (each waited for it on its
+    // own clock), and all began within a loaded machine's process start of it.
+    let at_time = UNIX_EPOCH + Duration::from_secs(at);
+    for i in 0..3 {
+        let log = shared.join(format!("shard-{i}/loadgen.hlog"));
+        let origin = proxylab::run::hlog_origin(&log).expect("StartTime");
+        assert!(
+            origin >= at_time - Duration::from_millis(50)
+                && origin <= at_time + Duration::from_secs(3),
+            "shard {i} started at {origin:?}, --start-at {at_time:?}"
+        );
+    }
 
     // Totals: the sum of the shards, and the single run's within sampling error.
     let mut shard_total = 0.0;
@@ -269,6 +286,115 @@ fn shards_with_job_completion_index_merge_into_the_single_run_verdict() {
     assert_eq!(junit.matches("<failure").count(), 1, "{junit}");
 }
 
+/// Three shards, one of them slow: the whole run's p50 is fast (two requests in three are)
+/// and its p90 slow (one in three is), so both assertions hold only on the merged histogram;
+/// the mean of the shards' p50s (about 100 ms) or p90s would fail them.
+fn uneven(path: &str) -> String {
+    format!(
+        r#"name = "uneven"
+duration = "3s"
+[target]
+url = "{{URL}}"
+
+[[load]]
+name = "web"
+model = "open"
+stages = [{{ shape = "constant", rate = 300, duration = "3s" }}]
+requests = [{{ path = "{path}" }}]
+
+[[phase]]
+name = "steady"
+start = "1s"
+end = "3s"
+
+[[assert]]
+metric = "latency.p50"
+op = "<"
+value = "50ms"
+
+[[assert]]
+metric = "latency.p90"
+phase = "steady"
+op = ">="
+value = "250ms"
+"#
+    )
+}
+
+/// Waits (bounded) until the file `log` contains `want`.
+fn wait_for_text(log: &Path, want: &str) {
+    let end = Instant::now() + LIMIT;
+    while !std::fs::read_to_string(log).is_ok_and(|t| t.contains(want)) {
+        assert!(
+            Instant::now() < end,
+            "{} never said {want:?}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn one_slow_shard_is_judged_by_the_merged_histogram_not_by_averaged_percentiles() {
+    let up = FakeUpstream::start(&[]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("uneven.toml");
+    let write = |path: &str| {
+        std::fs::write(&file, uneven(path).replace("{URL}", &up.url())).expect("write");
+    };
+    let f = file.to_str().expect("utf8");
+    let shared = tmp.path().join("shared");
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 5;
+    let start_at = format!("@{at}");
+    // Shards 0 and 1 read the file asking for `/`; once both wait for the start, the file asks
+    // for `/sleep?ms=300` and shard 2 reads it: a slow pod (its node congested, say) of the
+    // same run, starting with the others.
+    write("/");
+    let mut kids = Vec::new();
+    let mut logs: Vec<std::path::PathBuf> = Vec::new();
+    for i in 0..3u32 {
+        if i == 2 {
+            for l in &logs {
+                wait_for_text(l, "waiting");
+            }
+            write("/sleep?ms=300");
+        }
+        let log = tmp.path().join(format!("shard-{i}.log"));
+        let err = std::fs::File::create(&log).expect("log");
+        let (n, a) = ("--shards=3", format!("--start-at={start_at}"));
+        let out = format!("--out={}", shared.display());
+        let args = ["run", f, "--ci", n, &a, &out];
+        kids.push(spawn_to(&args, Some(&i.to_string()), err.into()));
+        logs.push(log);
+    }
+    for ((code, _), log) in wait_all(kids, LIMIT).into_iter().zip(&logs) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert_eq!(code, 0, "{text}");
+    }
+    let p = |i: u32, k: &str| {
+        let s = read_json(&shared.join(format!("shard-{i}/loadgen-summary.json")));
+        num(&s["overall"]["latency_us"][k]) / 1000.0
+    };
+    // The test means something: the shards differ, and the mean of their p50s fails.
+    assert!(p(0, "p50") < 50.0 && p(1, "p50") < 50.0, "fast shards");
+    assert!(p(2, "p50") >= 250.0, "slow shard p50 {} ms", p(2, "p50"));
+    let mean_p50 = (p(0, "p50") + p(1, "p50") + p(2, "p50")) / 3.0;
+    assert!(mean_p50 >= 50.0, "mean of the p50s {mean_p50} ms");
+    let r = proxylab(&["merge-shards", shared.to_str().expect("utf8")], LIMIT);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let merged = summary(&shared.join("merged"));
+    assert_eq!(merged["passed"], Value::Bool(true), "{merged}");
+    let lat = &merged["total"]["latency_ms"];
+    assert!(
+        num(&lat["p50"]) < 50.0 && num(&lat["p90"]) >= 250.0,
+        "{lat}"
+    );
+}
+
 #[test]
 fn missing_or_out_of_range_index_is_a_clear_usage_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -309,7 +435,12 @@ fn missing_or_out_of_range_index_is_a_clear_usage_error() {
 fn deploy_k8s_writes_manifests_the_kubernetes_schemas_accept() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("dist.toml");
-    std::fs::write(&file, scenario("https://staging.example.test")).expect("write");
+    // Characters a YAML writer could get wrong travel in the ConfigMap unchanged (checked below).
+    let text = format!(
+        "{}# key: value — \"quoted\" 'single' {{braces}} &anchor *alias !tag %pct   \n  # indented\n",
+        scenario("https://staging.example.test")
+    );
+    std::fs::write(&file, &text).expect("write");
     let out = tmp.path().join("k8s");
     let r = proxylab(
         &[
@@ -372,11 +503,22 @@ fn deploy_k8s_writes_manifests_the_kubernetes_schemas_accept() {
         .args(&files)
         .output()
         .expect("kubernetes-validate");
-    let text = format!(
+    let report = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(o.status.success(), "{text}");
-    assert_eq!(text.matches("INFO").count(), 4, "{text}");
+    assert!(o.status.success(), "{report}");
+    assert_eq!(report.matches("INFO").count(), 4, "{report}");
+    // A YAML parser (PyYAML, which kubernetes-validate runs on) reads the scenario back exactly.
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, yaml; sys.stdout.buffer.write(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))['data']['scenario.toml'].encode())",
+        ])
+        .arg(out.join("00-configmap.yaml"))
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), text);
 }

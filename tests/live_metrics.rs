@@ -2,7 +2,8 @@
 //! loopback port with a temporary directory and a generated config; never the package's
 //! daemon): it scrapes `loadgen --metrics-listen` and `run --metrics-listen`, and receives
 //! their `--metrics-push` (remote write, `--web.enable-remote-write-receiver`). The counts
-//! read back through Prometheus' HTTP API equal the runs' summaries.
+//! read back through Prometheus' HTTP API equal the runs' summaries; the runner's phase, fault
+//! and per-component CPU/RSS gauges arrive, and so does every metric the Grafana dashboard plots.
 
 mod common;
 
@@ -201,18 +202,10 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
     assert_eq!(r.code, 0, "{}", r.all());
     check_counts(&prom, "lg1", &read_json(&sum));
 
-    // A scenario run: the runner serves its own gauges plus its loadgen's counters.
+    // A scenario run (our proxy, a fake pool, a fault): the runner serves its own gauges plus
+    // its loadgen's counters.
     let file = tmp.path().join("live.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "name = \"live\"\nduration = \"3s\"\n[target]\nurl = \"{}\"\n\
-             [[load]]\nname = \"web\"\nmodel = \"open\"\nstages = [{{ shape = \"constant\", rate = 150, duration = \"3s\" }}]\n\
-             [[phase]]\nname = \"steady\"\nstart = \"1s\"\nend = \"3s\"\n",
-            up.url()
-        ),
-    )
-    .expect("scenario");
+    std::fs::write(&file, LIVE.replace("{CONF}", &conf())).expect("scenario");
     let out = tmp.path().join("out");
     let r = proxylab(
         &[
@@ -241,16 +234,63 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
         let sel = format!("job=\"{job}\",run=\"rn1\"");
         let q = format!("max(max_over_time(proxylab_phase_active{{{sel},phase=\"steady\"}}[10m]))");
         assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
-        let q = format!(
-            "count(max_over_time(proxylab_component_rss_bytes{{{sel},component=\"loadgen\"}}[10m]) > 0)"
-        );
+        let q =
+            format!("max(max_over_time(proxylab_fault_active{{{sel},fault=\"slow api\"}}[10m]))");
         assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
+        // CPU and RSS of every component: the proxy, the pool, the loadgen.
+        for c in ["proxy", "api", "loadgen"] {
+            let q = format!(
+                "count(max_over_time(proxylab_component_rss_bytes{{{sel},component=\"{c}\"}}[10m]) > 0)"
+            );
+            assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
+            let q = format!(
+                "count(last_over_time(proxylab_component_cpu_percent{{{sel},component=\"{c}\"}}[10m]))"
+            );
+            assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
+        }
     }
     dashboard_metrics_exist(&prom);
 }
 
-/// Every metric the Grafana dashboard plots is one the runs produced (faults excepted: a
-/// `[target]` scenario has none).
+/// The scenario of the `run` half: our proxy in front of one fake instance, a latency fault on
+/// the pool from 1 s to the end, stub_status sampled.
+const LIVE: &str = r#"name = "live"
+duration = "3s"
+[proxy]
+kind = "proxylab"
+config = "{CONF}"
+status_path = "/nginx_status"
+status_listener = "status"
+
+[[upstream]]
+name = "api"
+
+[[load]]
+name = "web"
+model = "open"
+stages = [{ shape = "constant", rate = 150, duration = "3s" }]
+
+[[fault]]
+at = "1s"
+action = "latency"
+target = "api"
+factor = 2
+for = "2s"
+label = "slow api"
+
+[[phase]]
+name = "steady"
+start = "1s"
+end = "3s"
+"#;
+
+/// The proxy config of [`LIVE`] (the end-to-end tests' pass-through config).
+fn conf() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/pass.conf");
+    p.to_str().expect("utf8").to_string()
+}
+
+/// Every metric the Grafana dashboard plots is one the runs produced.
 fn dashboard_metrics_exist(prom: &Prometheus) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grafana/proxylab.json");
     let dash: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard"))
@@ -269,7 +309,7 @@ fn dashboard_metrics_exist(prom: &Prometheus) {
         }
     }
     assert!(names.len() >= 10, "{names:?}");
-    for n in names.iter().filter(|n| *n != "proxylab_fault_active") {
+    for n in &names {
         let q = format!("count(last_over_time({{__name__=\"{n}\"}}[10m]))");
         assert!(
             prom.query(&q).is_some_and(|c| c > 0.0),
