@@ -444,6 +444,27 @@ fn missing_or_out_of_range_index_is_a_clear_usage_error() {
     // merge-shards with nothing finished: exit 3, naming what is missing.
     let r = proxylab(&["merge-shards", tmp.path().to_str().expect("utf8")], LIMIT);
     assert_eq!(r.code, 3, "{}", r.all());
+    assert!(r.stderr.contains("0 of ? shards finished"), "{}", r.all());
+    // Shards of two different runs in one directory: exit 2; a shard that failed: exit 3.
+    let info = |dir: &Path, index: u32, count: u32, code: u8| {
+        let d = dir.join(format!("shard-{index}"));
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let j = serde_json::json!({ "index": index, "count": count, "scenario": file,
+            "variant": "base", "start_at": null, "code": code });
+        std::fs::write(d.join("shard.json"), j.to_string()).expect("shard.json");
+    };
+    for (counts, codes, exit, says) in [
+        ([2, 3], [0, 0], 2, "results of different runs"),
+        ([2, 2], [0, 3], 3, "shard 1 failed (exit 3)"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..2 {
+            info(dir.path(), i, counts[i as usize], codes[i as usize]);
+        }
+        let r = proxylab(&["merge-shards", dir.path().to_str().expect("utf8")], LIMIT);
+        assert_eq!(r.code, exit, "{}", r.all());
+        assert!(r.stderr.contains(says), "{}", r.all());
+    }
 }
 
 #[test]
