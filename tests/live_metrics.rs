@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{proxylab, run_dirs};
+use common::{proxylab, proxylab_env, run_dirs};
 use proxylab_testkit::{FakeUpstream, Proc, free_port, require};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -140,14 +140,15 @@ fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("summary")).expect("json")
 }
 
-/// Checks that the scraped and the pushed series of run `run` hold the summary's totals.
-fn check_counts(prom: &Prometheus, run: &str, summary: &Value) {
+/// Checks that the scraped and the pushed series with `labels` (`run="x"`, …) hold the
+/// summary's totals.
+fn check_counts(prom: &Prometheus, labels: &str, summary: &Value) {
     let sent = summary["overall"]["sent"].as_f64().expect("sent");
     let done = summary["overall"]["completed"].as_f64().expect("completed");
     let ok = summary["overall"]["status"]["200"].as_f64().expect("200");
     assert!(done > 100.0, "{summary}");
     for job in ["proxylab-scrape", ""] {
-        let sel = format!("job=\"{job}\",run=\"{run}\"");
+        let sel = format!("job=\"{job}\",{labels}");
         let q = |m: &str, extra: &str| format!("sum(max_over_time({m}{{{sel}{extra}}}[10m]))");
         let how = if job.is_empty() { "pushed" } else { "scraped" };
         let got = prom.wait_for(&q("proxylab_responses_total", ",status=\"200\""), ok);
@@ -173,12 +174,14 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
     let push = format!("http://127.0.0.1:{}/api/v1/write", prom.port);
     let tmp = tempfile::tempdir().expect("tempdir");
 
-    // The loadgen on its own.
+    // The loadgen on its own, as the one shard of an Indexed Job (its series get `shard`).
     let sum = tmp.path().join("lg.json");
-    let r = proxylab(
+    let r = proxylab_env(
         &[
             "loadgen",
             &up.url(),
+            "--shards",
+            "1",
             "--rate",
             "150",
             "--duration",
@@ -197,10 +200,11 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
             "--summary-json",
             sum.to_str().expect("utf8"),
         ],
+        &[("JOB_COMPLETION_INDEX", "0")],
         LIMIT,
     );
     assert_eq!(r.code, 0, "{}", r.all());
-    check_counts(&prom, "lg1", &read_json(&sum));
+    check_counts(&prom, "run=\"lg1\",shard=\"0\"", &read_json(&sum));
 
     // A scenario run (our proxy, a fake pool, a fault): the runner serves its own gauges plus
     // its loadgen's counters.
@@ -229,7 +233,11 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
     let dir = &run_dirs(&out, "live")[0];
-    check_counts(&prom, "rn1", &read_json(&dir.join("loadgen-summary.json")));
+    check_counts(
+        &prom,
+        "run=\"rn1\"",
+        &read_json(&dir.join("loadgen-summary.json")),
+    );
     for job in ["proxylab-scrape", ""] {
         let sel = format!("job=\"{job}\",run=\"rn1\"");
         let q = format!("max(max_over_time(proxylab_phase_active{{{sel},phase=\"steady\"}}[10m]))");
