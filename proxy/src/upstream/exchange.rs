@@ -170,7 +170,7 @@ async fn read_head(conn: &mut UpConn, conf: &ProxyConf) -> Result<(UpHead, Vec<u
             Ok(Ok(_)) => {}
         }
         match response::parse(&mut buf, conf.buffer_size) {
-            Ok(Some((head, leftover))) if head.code == 100 => {
+            Ok(Some((head, leftover))) if head.status.code() == 100 => {
                 buf = leftover;
                 buf.reserve(conf.buffer_size.max(1024));
             }

@@ -58,9 +58,8 @@ pub(super) struct Plan {
 }
 
 pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
-    let code = up.code;
-    let no_body =
-        req.head.method() == b"HEAD" || (100..200).contains(&code) || code == 204 || code == 304;
+    let status = up.status;
+    let no_body = req.head.method() == b"HEAD" || status.has_no_body();
     let framing = if no_body {
         Framing::None
     } else if up.chunked {
@@ -70,11 +69,11 @@ pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     } else {
         Framing::Close
     };
-    let upgrade = code == 101 && req.head.header(b"upgrade").is_some();
+    let upgrade = status.code() == 101 && req.head.header(b"upgrade").is_some();
     let mut ka = if upgrade {
         Ka::Upgrade
     } else {
-        keepalive(req, shared, code)
+        keepalive(req, shared, status)
     };
     let gzip = super::gzip::decide(req, up, framing);
     let gzip_body = gzip.gzip && framing != Framing::None;
@@ -150,7 +149,7 @@ pub(super) fn client_head(
     {
         e.1 = l.as_slice();
     }
-    let added = added_headers(req, up.code);
+    let added = added_headers(req, up.status);
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     if gzip {
         list.push((&b"Content-Encoding"[..], &b"gzip"[..]));
@@ -159,7 +158,7 @@ pub(super) fn client_head(
     client.put_head(
         out,
         &Head {
-            code: up.code,
+            status: up.status,
             reason: Some(up.reason()),
             content_type,
             content_length: match plan.framing {
@@ -277,7 +276,7 @@ pub async fn send(
     let plan = plan(req, shared, &up);
     let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
     client_head(client, req, pass, &up, &plan, &mut out);
-    req.status = up.code;
+    req.status = up.status;
     let head_len = out.len() as u64;
     if plan.upgrade {
         let next = tunnel(client, req, &mut conn, &out, &leftover).await;

@@ -11,6 +11,7 @@ use super::location::{RawKind, RawLocation};
 use super::raw::{RawLevel, next_upstream_bit, parse_cidr};
 use super::server::{RawServer, server_names};
 use super::{Builder, err};
+use crate::http::status::Status;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -337,7 +338,8 @@ fn build_loc(
         limit_req_status: c
             .get("limit_req_status")
             .and_then(|d| parse_number(&d.args[0]))
-            .unwrap_or(503) as u16,
+            .and_then(|n| Status::new(u16::try_from(n).ok()?))
+            .unwrap_or(Status::SERVICE_UNAVAILABLE),
         limit_req_log_level: c
             .get("limit_req_log_level")
             .and_then(|d| LogLevel::parse(&d.args[0]))

@@ -8,6 +8,7 @@ use super::super::table::{check, ctx};
 use super::location::RawLocation;
 use super::raw::RawLevel;
 use super::{Builder, dirs, err};
+use crate::http::status::Status;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
@@ -159,24 +160,21 @@ pub(crate) fn parse_return(d: &Directive) -> Result<Return, ConfError> {
                     || v.starts_with("$scheme"))
             {
                 return Ok(Return {
-                    code: 302,
+                    status: Status::MOVED_TEMPORARILY,
                     text: Some(super::misc::template(d, v)?),
                 });
             }
             return Err(bad());
         }
     };
-    if code > 999 {
+    let Some(status) = u16::try_from(code).ok().and_then(Status::new) else {
         return Err(bad());
-    }
+    };
     let text = match a.get(1) {
         Some(t) => Some(super::misc::template(d, t)?),
         None => None,
     };
-    Ok(Return {
-        code: code as u16,
-        text,
-    })
+    Ok(Return { status, text })
 }
 
 impl Builder {
