@@ -163,7 +163,7 @@ impl Builder {
                 }
                 "health_check" => {
                     self.health.check(c)?;
-                    loc.level.dirs.push(c.clone());
+                    loc.level.keep(c);
                 }
                 _ => {
                     self.pre_check_loc_directive(c)?;

@@ -49,7 +49,8 @@ fn repeatable(name: &str) -> bool {
 /// Directives recorded at one level.
 #[derive(Debug, Default, Clone)]
 pub struct RawLevel {
-    /// Directives in order (only those that carry a value; blocks are not stored).
+    /// Directives in order (only those that carry a value; blocks are not stored). Added
+    /// only through [`RawLevel::add`] and [`RawLevel::keep`], which keep `values` beside it.
     pub dirs: Vec<Directive>,
     /// The typed value of each directive in `dirs` (same index; None for directives without
     /// a [`setting::kind`]).
@@ -71,6 +72,13 @@ impl RawLevel {
     /// Every directive at this level with its typed value, in order.
     pub fn entries(&self) -> impl Iterator<Item = (&Directive, Option<&Value>)> {
         self.dirs.iter().zip(self.values.iter().map(Option::as_ref))
+    }
+
+    /// Records `d` without the level's checks and without a value (`health_check`,
+    /// `stub_status`, `try_files`: read by their own code).
+    pub fn keep(&mut self, d: &Directive) {
+        self.dirs.push(d.clone());
+        self.values.push(None);
     }
 
     /// Whether `name` occurs at this level.
@@ -129,5 +137,42 @@ fn check_only(d: &Directive) -> Result<(), ConfError> {
         n if setting::kind(n).is_some_and(|k| k != Kind::Flag) => Ok(()),
         n if n.starts_with("gzip") => crate::conf::gzip::validate(d),
         _ => crate::conf::cache::validate(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str, args: &[&str]) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            quoted: vec![false; args.len()],
+            file: "nginx.conf".into(),
+            line: 3,
+            block: None,
+            end_line: 3,
+        }
+    }
+
+    #[test]
+    fn values_stay_beside_their_directives() {
+        let mut level = RawLevel::default();
+        level.keep(&dir("health_check", &[]));
+        level.add(&dir("proxy_read_timeout", &["5s"])).unwrap();
+        level.keep(&dir("try_files", &["$uri", "=404"]));
+        level.add(&dir("proxy_buffering", &["off"])).unwrap();
+        assert!(matches!(
+            level.value("proxy_read_timeout"),
+            Some(Value::Time(t)) if t.as_secs() == 5
+        ));
+        assert!(matches!(
+            level.value("proxy_buffering"),
+            Some(Value::Flag(false))
+        ));
+        assert!(level.value("try_files").is_none());
+        let e = level.add(&dir("proxy_read_timeout", &["6s"])).unwrap_err();
+        assert_eq!(e.msg, "\"proxy_read_timeout\" directive is duplicate");
     }
 }

@@ -246,7 +246,7 @@ impl Builder {
                         super::misc::template(d, &d.args[1])?;
                     }
                 }
-                "stub_status" | "try_files" => s.level.dirs.push(d.clone()),
+                "stub_status" | "try_files" => s.level.keep(d),
                 _ => {
                     self.pre_check_loc_directive(d)?;
                     s.level.add(d)?;
