@@ -318,22 +318,13 @@ async fn proxy_with(
                 body_sent |= streaming;
                 head_received(req, &sent);
                 let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
-                    if let Some(st) = cache.take() {
-                        return cache_store::respond(
-                            client,
-                            req,
-                            shared,
-                            sent,
-                            pool,
-                            pass,
-                            &mut attempt,
-                            started,
-                            st,
-                        )
-                        .await;
-                    }
-                    return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
-                        .await;
+                    let tried = Tried {
+                        pool,
+                        pass,
+                        attempt: &mut attempt,
+                        started,
+                    };
+                    return answer(client, req, shared, sent, tried, cache.take()).await;
                 };
                 now = Instant::now();
                 status_passed_over(req, &mut attempt, &error, now, started, &peer.name);
@@ -409,6 +400,39 @@ fn client_aborted(
     log_up(req, LogLevel::Info, &error.to_string(), peer);
     req.status = error.outcome().status;
     Next::Close
+}
+
+/// The try that got a response: its pool, the `proxy_pass`, the balancer's attempt and
+/// when the try started.
+struct Tried<'t> {
+    pool: &'t Pool,
+    pass: &'t ProxyPass,
+    attempt: &'t mut Attempt,
+    started: Instant,
+}
+
+/// Answers with the response `sent`: through the cache when the request has a cache state,
+/// else relayed.
+async fn answer(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    sent: Sent,
+    t: Tried<'_>,
+    cache: Option<CacheState>,
+) -> Next {
+    let Tried {
+        pool,
+        pass,
+        attempt,
+        started,
+    } = t;
+    match cache {
+        Some(st) => {
+            cache_store::respond(client, req, shared, sent, pool, pass, attempt, started, st).await
+        }
+        None => respond(client, req, shared, sent, pool, pass, attempt, started).await,
+    }
 }
 
 /// Relays the response of the try that got one; a relay that ended before the upstream part

@@ -154,19 +154,13 @@ pub(super) fn client_head(
     if gzip {
         list.push((&b"Content-Encoding"[..], &b"gzip"[..]));
     }
-    let head_request = req.head.method() == b"HEAD";
     client.put_head(
         out,
         &Head {
             status: up.status,
             reason: Some(up.reason()),
             content_type,
-            content_length: match plan.framing {
-                _ if gzip => None,
-                Framing::Length(n) => Some(n),
-                Framing::None => up.content_length.filter(|_| head_request),
-                _ => None,
-            },
+            content_length: content_length(req, up, plan),
             last_modified: None,
             location: location_special.as_deref(),
             chunked: plan.client_chunked,
@@ -175,6 +169,32 @@ pub(super) fn client_head(
         },
         list.iter().copied(),
     );
+}
+
+/// The client's Content-Length: the upstream's length when the body is passed as is (for a
+/// HEAD request also when no body follows), none when gzipped or framed otherwise.
+fn content_length(req: &Req<'_>, up: &UpHead, plan: &Plan) -> Option<u64> {
+    match plan.framing {
+        _ if plan.gzip.gzip => None,
+        Framing::Length(n) => Some(n),
+        Framing::None => up.content_length.filter(|_| req.head.method() == b"HEAD"),
+        _ => None,
+    }
+}
+
+/// The body's framer: the upstream's framing to the client's, through gzip when the filter
+/// applies (flushed as it goes when buffering is off or `X-Accel-Buffering: no`).
+fn body_framer(req: &Req<'_>, plan: &Plan, accel_off: bool) -> Framer {
+    let mut framer = Framer::new(plan.framing, plan.client_chunked);
+    if plan.gzip.gzip && plan.framing != Framing::None {
+        let length = match plan.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let enc = super::gzip::encoder(&req.loc.gzip, length);
+        framer = framer.gzip(enc, !req.loc.proxy.buffering || accel_off);
+    }
+    framer
 }
 
 /// A 101 answer: the head, then bytes both ways until either side closes or
@@ -287,15 +307,7 @@ pub async fn send(
     let accel_off = up.headers().any(|(n, v)| {
         n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
     });
-    let mut framer = Framer::new(plan.framing, plan.client_chunked);
-    if plan.gzip.gzip && plan.framing != Framing::None {
-        let length = match plan.framing {
-            Framing::Length(n) => Some(n),
-            _ => None,
-        };
-        let enc = super::gzip::encoder(&req.loc.gzip, length);
-        framer = framer.gzip(enc, !conf.buffering || accel_off);
-    }
+    let mut framer = body_framer(req, &plan, accel_off);
     let mut relayed = Relayed {
         up_error: framer.feed(&leftover, &mut out).err(),
         client_error: false,
