@@ -74,6 +74,14 @@ pub enum Cause {
     /// The client closed its connection while the request waited on the upstream
     /// (`proxy_ignore_client_abort off`): 499, nothing answered.
     ClientAborted,
+    /// The client reset its HTTP/2 stream (`id`) with error code `reason` while the request
+    /// waited on the upstream: 499, nothing answered.
+    StreamReset {
+        /// The stream.
+        id: u32,
+        /// RST_STREAM's error code.
+        reason: u32,
+    },
 }
 
 impl Cause {
@@ -164,7 +172,7 @@ impl Error {
     /// logged, at `error`).
     pub fn outcome(&self) -> Outcome {
         let (status, answered, level) = match (&self.cause, self.from_client()) {
-            (Cause::ClientAborted, _) => {
+            (Cause::ClientAborted | Cause::StreamReset { .. }, _) => {
                 (Status::CLIENT_CLOSED_REQUEST, false, Some(LogLevel::Info))
             }
             (Cause::TempFile(_), true) => {
@@ -219,6 +227,18 @@ impl fmt::Display for Error {
             Cause::InvalidChunkedBody => write!(f, "client sent invalid chunked body"),
             Cause::BodyTooLarge => write!(f, "client intended to send too large chunked body"),
             Cause::TempFile(line) => f.write_str(line),
+            Cause::StreamReset { id, reason } => match reason {
+                0x8 => write!(f, "client canceled stream {id} while {during}"),
+                0x7 => write!(f, "client refused stream {id} while {during}"),
+                0x2 => write!(
+                    f,
+                    "client terminated stream {id} due to internal error while {during}"
+                ),
+                _ => write!(
+                    f,
+                    "client terminated stream {id} with status {reason} while {during}"
+                ),
+            },
             Cause::ClientAborted => write!(
                 f,
                 "epoll_wait() reported that client prematurely closed connection, \

@@ -302,7 +302,12 @@ async fn proxy_with(
         let side = client_side(client, req, streamed);
         let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, side, started);
         let error = match tried.await {
-            Err(error) if matches!(error.cause, Cause::ClientAborted) => {
+            Err(error)
+                if matches!(
+                    error.cause,
+                    Cause::ClientAborted | Cause::StreamReset { .. }
+                ) =>
+            {
                 return client_aborted(req, &mut attempt, &error, started, &peer.name);
             }
             Err(error) if error.from_client() => {

@@ -121,6 +121,19 @@ impl H2Stream {
         (raw, written)
     }
 
+    /// Resolves when the client resets the stream before the response head was sent: the
+    /// stream's id and the reset's error code (never when the head went out already).
+    pub async fn reset(&mut self) -> (u32, u32) {
+        let Some(respond) = self.respond.as_mut() else {
+            return std::future::pending().await;
+        };
+        let id = u32::from(respond.stream_id());
+        match std::future::poll_fn(|cx| respond.poll_reset(cx)).await {
+            Ok(reason) => (id, u32::from(reason)),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// What the response head counted for `$bytes_sent`: the HEADERS frame as uncompressed
     /// literals (9 + each field's name and value + 2); nginx counts the compressed frame.
     pub fn head_bytes(&self) -> u64 {
