@@ -337,6 +337,24 @@ mod tests {
                 499,
                 false,
             ),
+            (
+                Error::at(
+                    Stage::SendingRequest,
+                    Cause::StreamReset { id: 3, reason: 0x8 },
+                ),
+                "client canceled stream 3 while sending request to upstream",
+                499,
+                false,
+            ),
+            (
+                Error::at(
+                    Stage::SendingRequest,
+                    Cause::StreamReset { id: 5, reason: 0x1 },
+                ),
+                "client terminated stream 5 with status 1 while sending request to upstream",
+                499,
+                false,
+            ),
         ];
         for (e, line, status, answered) in cases {
             assert_eq!(e.to_string(), line);
