@@ -115,7 +115,7 @@ fn with_req<T>(
         args: if q == 0 { 0..0 } else { q..head.target().len() },
         start: Instant::now(),
         start_time: SystemTime::now(),
-        status: 0,
+        status: proxylab_proxy::http::status::Status::NONE,
         body_bytes_sent: 0,
         bytes_sent: 0,
         request_length: 0,

@@ -52,16 +52,17 @@ pub struct StreamBody<'c, 'h> {
 pub enum ClientSide<'c, 'h> {
     /// Its body is streamed upstream as it is read.
     Stream(StreamBody<'c, 'h>),
-    /// Its connection is watched for a close while the try waits (`proxy_ignore_client_abort
-    /// off`): the try ends with [`Cause::ClientAborted`].
+    /// Its connection (or HTTP/2 stream) is watched while the try waits
+    /// (`proxy_ignore_client_abort off`): the try ends with [`Cause::ClientAborted`] or
+    /// [`Cause::StreamReset`].
     Watch(AbortWatch<'c>),
     /// Neither.
     Idle,
 }
 
-/// Runs `work` (the try's `stage`), ended early when `watch` sees the client close.
+/// Runs `work` (the try's `stage`), ended early when `watch` sees the client leave.
 async fn watched<T>(
-    watch: Option<AbortWatch<'_>>,
+    watch: &mut Option<AbortWatch<'_>>,
     stage: Stage,
     work: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -71,7 +72,7 @@ async fn watched<T>(
     tokio::select! {
         biased; // the work first: a step that is done at once never polls the watch
         r = work => r,
-        () = watch.closed() => Err(Error::at(stage, Cause::ClientAborted)),
+        cause = watch.left() => Err(Error::at(stage, cause)),
     }
 }
 
@@ -170,7 +171,7 @@ async fn read_head(conn: &mut UpConn, conf: &ProxyConf) -> Result<(UpHead, Vec<u
             Ok(Ok(_)) => {}
         }
         match response::parse(&mut buf, conf.buffer_size) {
-            Ok(Some((head, leftover))) if head.code == 100 => {
+            Ok(Some((head, leftover))) if head.status.code() == 100 => {
                 buf = leftover;
                 buf.reserve(conf.buffer_size.max(1024));
             }
@@ -198,16 +199,17 @@ pub async fn try_peer(
     client: ClientSide<'_, '_>,
     started: Instant,
 ) -> Result<Sent, Error> {
-    let watch = match &client {
-        ClientSide::Watch(w) => Some(*w),
-        _ => None,
+    let (mut watch, streamed) = match client {
+        ClientSide::Watch(w) => (Some(w), None),
+        ClientSide::Stream(s) => (None, Some(s)),
+        ClientSide::Idle => (None, None),
     };
     // A cached connection has no connect time (nginx logs 0.000 for it).
     let (mut conn, reused, connect_time) = match pool.take(addr, started) {
         Some(c) => (c, true, Duration::ZERO),
         None => {
             let connecting = connect(addr, conf.connect_timeout);
-            let c = watched(watch, Stage::Connecting, connecting).await?;
+            let c = watched(&mut watch, Stage::Connecting, connecting).await?;
             let t = c.created - started;
             (c, false, t)
         }
@@ -223,10 +225,10 @@ pub async fn try_peer(
             .await
             .map_err(|e| Error::at(Stage::SendingRequest, io_cause("writev", e)))
     };
-    watched(watch, Stage::SendingRequest, sending)
+    watched(&mut watch, Stage::SendingRequest, sending)
         .await
         .map_err(sent)?;
-    if let ClientSide::Stream(mut streamed) = client {
+    if let Some(mut streamed) = streamed {
         pump(&mut streamed, &mut conn.stream, conf.send_timeout)
             .await
             .map_err(sent)?;
@@ -235,7 +237,7 @@ pub async fn try_peer(
     // nginx's log action stays "sending request" until response bytes arrive: a client that
     // leaves while the upstream is silent is logged "while sending request to upstream".
     let reading = read_head(&mut conn, conf);
-    let (head, leftover) = watched(watch, Stage::SendingRequest, reading)
+    let (head, leftover) = watched(&mut watch, Stage::SendingRequest, reading)
         .await
         .map_err(sent)?;
     Ok(Sent {

@@ -6,8 +6,8 @@
 //! gets the connection loop's answer for it (`conn::reject`: the info line, the error page,
 //! the access log).
 
-use super::super::conn::reject;
-use crate::http::head::{self, HeaderList, Limits};
+use super::super::conn::{head_limits, reject};
+use crate::http::head::{self, HeaderList};
 use crate::live::{Gauge, Shared};
 use crate::phases::handle;
 use crate::request::client::Client;
@@ -32,7 +32,7 @@ pub async fn serve(
         return;
     };
     let default = &live.config.http.servers[route.default];
-    let limits = Limits::of(default);
+    let limits = head_limits(default);
     let (mut buf, written) = session.take_head();
     let reading = Gauge::new(&shared.stats.reading);
     // Both move the bytes into the head only when it is accepted.
@@ -55,14 +55,14 @@ pub async fn serve(
     let head = match parsed {
         Ok(Some(head)) => head,
         Ok(None) => return,
-        Err(code) => {
+        Err(why) => {
             shared.stats.requests.fetch_add(1, Ordering::Relaxed);
             let _writing = Gauge::new(&shared.stats.writing);
             let mut client = Client {
                 stream: Stream::H2(session),
                 buf: Vec::new(),
             };
-            return reject(&mut client, &live, &shared, &ci, route.default, code).await;
+            return reject(&mut client, &live, &shared, &ci, route.default, why).await;
         }
     };
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
