@@ -46,6 +46,10 @@ pub enum Cause {
     TimedOut,
     /// A system call (`connect`, `writev`, `recv`) failed.
     Os(&'static str, std::io::Error),
+    /// No socket for the upstream connection (`socket()` failed: out of file descriptors):
+    /// nginx's `ngx_event_connect_peer` returns NGX_ERROR and the request ends with 500 at
+    /// once, logged at `alert`, no other peer tried, the peer not counted as failed.
+    NoSocket(std::io::Error),
     /// The upstream's response head is malformed.
     InvalidHeader,
     /// The upstream's response head is larger than `proxy_buffer_size`.
@@ -148,6 +152,7 @@ impl Error {
         let (status, answered, level) = match (&self.cause, self.from_client()) {
             (Cause::ClientAborted, _) => (499, false, Some(LogLevel::Info)),
             (Cause::TempFile(_), true) => (500, true, Some(LogLevel::Crit)),
+            (Cause::NoSocket(_), _) => (500, true, Some(LogLevel::Alert)),
             (Cause::BodyTooLarge, _) => (413, true, Some(LogLevel::Error)),
             (Cause::InvalidChunkedBody, _) => (400, true, Some(LogLevel::Info)),
             (Cause::TimedOut, true) => (408, false, Some(LogLevel::Info)),
@@ -186,6 +191,11 @@ impl fmt::Display for Error {
                 "{call}() failed ({}) while {during}",
                 crate::logs::os_error(e)
             ),
+            Cause::NoSocket(e) => write!(
+                f,
+                "socket() failed ({}) while {during}",
+                crate::logs::os_error(e)
+            ),
             Cause::InvalidHeader => write!(f, "upstream sent invalid header while {during}"),
             Cause::HeaderTooBig => write!(f, "upstream sent too big header while {during}"),
             Cause::InvalidBody(what) => write!(f, "upstream sent {what} while {during}"),
@@ -220,6 +230,12 @@ mod tests {
                 Error::at(Stage::Connecting, Cause::Os("connect", os(111))),
                 "connect() failed (111: Connection refused) while connecting to upstream",
                 502,
+                true,
+            ),
+            (
+                Error::at(Stage::Connecting, Cause::NoSocket(os(24))),
+                "socket() failed (24: Too many open files) while connecting to upstream",
+                500,
                 true,
             ),
             (

@@ -18,7 +18,7 @@ use crate::request::stream::write_all_timed;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// A try that got a response head.
 pub struct Sent {
@@ -84,9 +84,18 @@ fn io_cause(call: &'static str, e: std::io::Error) -> Cause {
     }
 }
 
+/// A new connection to `addr`. The socket is made first, as nginx's `ngx_event_connect_peer`
+/// does: a failed `socket()` (out of file descriptors) is [`Cause::NoSocket`], not a failed
+/// `connect()`.
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<UpConn, Error> {
     let fail = |cause| Error::at(Stage::Connecting, cause);
-    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    };
+    let socket = socket.map_err(|e| fail(Cause::NoSocket(e)))?;
+    match tokio::time::timeout(timeout, socket.connect(addr)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
             Ok(UpConn {
