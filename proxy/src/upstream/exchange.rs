@@ -110,6 +110,40 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<UpConn, Error> {
     }
 }
 
+/// Sends the request head and the buffered `body` while watching for the upstream's answer.
+/// Returns true when the upstream started a (non-1xx) answer before all was sent: nginx reads
+/// the response while still sending, and once the response has started it sends no more
+/// (`ngx_http_upstream_send_request_handler`), so an upstream that answers a large upload
+/// early and then resets the unread input has its answer passed on, not a 502.
+async fn send_watching_answer(
+    up: &mut TcpStream,
+    body: &reqbody::Body,
+    head: &[u8],
+    timeout: Duration,
+) -> Result<bool, Error> {
+    let (mut rd, mut wr) = up.split();
+    let sending = body.send(&mut wr, head, timeout);
+    tokio::pin!(sending);
+    let mut first = [0u8; 12];
+    let mut watching = true;
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut sending => {
+                r.map_err(|e| Error::at(Stage::SendingRequest, io_cause("writev", e)))?;
+                return Ok(false);
+            }
+            r = rd.peek(&mut first), if watching => match r {
+                // `HTTP/1.1 1xx`: not the answer (read_head skips it once all is sent).
+                Ok(n) if n >= 10 && first[9] == b'1' => watching = false,
+                Ok(n) if n > 0 => return Ok(true),
+                // Closed or reset without an answer: the send says what happened.
+                _ => watching = false,
+            }
+        }
+    }
+}
+
 /// Streams the client's body to the upstream (Content-Length as is, chunked re-chunked).
 async fn pump(
     body: &mut StreamBody<'_, '_>,
@@ -227,15 +261,13 @@ pub async fn try_peer(
         error
     };
     conn.requests += 1;
-    let sending = async {
-        body.send(&mut conn.stream, request_head, conf.send_timeout)
-            .await
-            .map_err(|e| Error::at(Stage::SendingRequest, io_cause("writev", e)))
-    };
-    watched(watch, Stage::SendingRequest, sending)
+    let sending = send_watching_answer(&mut conn.stream, body, request_head, conf.send_timeout);
+    let early = watched(watch, Stage::SendingRequest, sending)
         .await
         .map_err(sent)?;
-    if let ClientSide::Stream(mut streamed) = client {
+    if let ClientSide::Stream(mut streamed) = client
+        && !early
+    {
         pump(&mut streamed, &mut conn.stream, conf.send_timeout)
             .await
             .map_err(sent)?;
@@ -244,9 +276,12 @@ pub async fn try_peer(
     // nginx's log action stays "sending request" until response bytes arrive: a client that
     // leaves while the upstream is silent is logged "while sending request to upstream".
     let reading = read_head(&mut conn, conf);
-    let (head, leftover) = watched(watch, Stage::SendingRequest, reading)
+    let (mut head, leftover) = watched(watch, Stage::SendingRequest, reading)
         .await
         .map_err(sent)?;
+    // A request not sent whole leaves the connection unusable (nginx's keepalive module drops
+    // a connection whose request body was not sent).
+    head.conn_close |= early;
     Ok(Sent {
         conn,
         head,
