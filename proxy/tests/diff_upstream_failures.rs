@@ -14,9 +14,22 @@ use common::{both, request};
 use proxylab_testkit::FakeUpstream;
 use std::time::{Duration, Instant};
 
+/// The upstream answers `POST /upload` after 300 ms without reading the body (the fake reads
+/// 64 KiB ahead, no more), then closes with the rest unread (its kernel resets). By then both
+/// proxies wait with full socket buffers, so the answer is read before the reset is seen:
+/// nginx passes it on every time. (An upstream that answers the instant the head arrives
+/// makes a race of it: nginx itself then mostly fails its next writev() with EPIPE and
+/// answers 502, 7 of 8 tries on this machine, so that case is not compared.)
 #[test]
 fn a_large_post_answered_early_by_the_upstream_gets_its_answer_as_with_nginx() {
-    let fake = FakeUpstream::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = dir.path().join("app.toml");
+    std::fs::write(
+        &app,
+        "[[routes]]\nmethod = \"POST\"\npath = \"/upload\"\nlatency = { dist = \"fixed\", ms = 300 }\nbody = \"answered early\"\n",
+    )
+    .expect("write app");
+    let fake = FakeUpstream::start(&["--app", app.to_str().expect("utf8")]);
     let http = format!(
         "client_max_body_size 10m;\n\
          server {{ listen 127.0.0.1:{{PORT}};\n\
@@ -28,23 +41,23 @@ fn a_large_post_answered_early_by_the_upstream_gets_its_answer_as_with_nginx() {
     };
     // The article's /api/ limit (10M) less 1 KiB: buffered whole by both proxies (temp file).
     let data = vec![b'x'; 10 * 1024 * 1024 - 1024];
-    let direct = request(fake.addr(), "POST", "/", "", &data);
     let mut seen = Vec::new();
     for (name, addr) in [("nginx", nginx.addr()), ("ours", ours.addr())] {
-        let r = request(addr, "POST", "/", "", &data);
-        seen.push((
-            name,
-            r.status,
-            String::from_utf8_lossy(&r.body).into_owned(),
-        ));
+        for _ in 0..3 {
+            let r = request(addr, "POST", "/upload", "", &data);
+            seen.push((
+                name,
+                r.status,
+                String::from_utf8_lossy(&r.body).into_owned(),
+            ));
+        }
     }
-    assert_eq!(seen[0].1, 200, "nginx: {seen:?}");
-    assert_eq!(
-        (seen[1].1, &seen[1].2),
-        (seen[0].1, &seen[0].2),
-        "ours vs nginx; direct {} {:?}; ours' error log:\n{}",
-        direct.status,
-        String::from_utf8_lossy(&direct.body),
+    let want = ("nginx", 200, "answered early".to_string());
+    assert!(seen[..3].iter().all(|s| *s == want), "nginx: {seen:?}");
+    let ours_want = ("ours", 200, "answered early".to_string());
+    assert!(
+        seen[3..].iter().all(|s| *s == ours_want),
+        "{seen:?}; ours' error log:\n{}",
         ours.error_log()
     );
 }

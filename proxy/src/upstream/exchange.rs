@@ -15,7 +15,9 @@ use crate::request::abort::AbortWatch;
 use crate::request::client::Client;
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::stream::write_all_timed;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
@@ -110,11 +112,14 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<UpConn, Error> {
     }
 }
 
-/// Sends the request head and the buffered `body` while watching for the upstream's answer.
-/// Returns true when the upstream started a (non-1xx) answer before all was sent: nginx reads
-/// the response while still sending, and once the response has started it sends no more
-/// (`ngx_http_upstream_send_request_handler`), so an upstream that answers a large upload
-/// early and then resets the unread input has its answer passed on, not a 502.
+/// Sends the request head and the buffered `body` while watching for the upstream's answer,
+/// in nginx's order: the first writes go at once (nginx's `ngx_http_upstream_send_request`
+/// writes until EAGAIN), and once it had to wait, the upstream's read event is handled before
+/// its write event (`ngx_epoll_process_events`). Returns true when the upstream started a
+/// (non-1xx) answer before all was sent: nginx then sends no more
+/// (`ngx_http_upstream_send_request_handler` once the header went out), so an upstream that
+/// answers a large upload early and resets the unread input has its answer passed on. A
+/// write that fails before any wait is nginx's `writev() failed` and 502.
 async fn send_watching_answer(
     up: &mut TcpStream,
     body: &reqbody::Body,
@@ -126,22 +131,33 @@ async fn send_watching_answer(
     tokio::pin!(sending);
     let mut first = [0u8; 12];
     let mut watching = true;
-    loop {
-        tokio::select! {
-            biased;
-            r = &mut sending => {
-                r.map_err(|e| Error::at(Stage::SendingRequest, io_cause("writev", e)))?;
-                return Ok(false);
-            }
-            r = rd.peek(&mut first), if watching => match r {
+    let mut waited = false;
+    let fail = |e| Error::at(Stage::SendingRequest, io_cause("writev", e));
+    std::future::poll_fn(|cx| {
+        if waited && watching {
+            let mut buf = tokio::io::ReadBuf::new(&mut first);
+            match rd.poll_peek(cx, &mut buf) {
                 // `HTTP/1.1 1xx`: not the answer (read_head skips it once all is sent).
-                Ok(n) if n >= 10 && first[9] == b'1' => watching = false,
-                Ok(n) if n > 0 => return Ok(true),
+                Poll::Ready(Ok(n)) if n >= 10 && first[9] == b'1' => watching = false,
+                Poll::Ready(Ok(n)) if n > 0 => return Poll::Ready(Ok(true)),
                 // Closed or reset without an answer: the send says what happened.
-                _ => watching = false,
+                Poll::Ready(_) => watching = false,
+                Poll::Pending => {}
             }
         }
-    }
+        match sending.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(r.map(|()| false).map_err(fail)),
+            Poll::Pending if !waited => {
+                // The first wait: from now on the answer is looked at first, and its
+                // readiness wakes this task too.
+                waited = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Streams the client's body to the upstream (Content-Length as is, chunked re-chunked).
