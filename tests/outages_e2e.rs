@@ -76,7 +76,13 @@ fn hung_upstreams_with_retries_double_the_upstream_work() {
 #[test]
 fn proxy_out_of_descriptors_logs_the_real_error_and_ends_cleanly() {
     let out = tempfile::tempdir().expect("tempdir");
-    let dirs = run_scenario("proxy-out-of-fds", "base", out.path());
+    let dirs = run_scenario("proxy-out-of-fds", "base,worker-connections", out.path());
+    let wc = proxy_log(&dirs, "worker-connections+ci");
+    assert!(
+        wc.lines()
+            .any(|l| l.contains("[alert]") && l.contains("40 worker_connections are not enough")),
+        "{wc}"
+    );
     let ours = proxy_log(&dirs, "Z-ci");
     // nginx's line and level for a failed socket() (the run's status_count.500 > 0 holds too).
     assert!(
