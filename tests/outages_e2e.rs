@@ -134,6 +134,14 @@ fn full_temp_directory_logs_no_space_left_and_leaves_nothing_behind() {
             log.contains("failed (28: No space left on device)"),
             "{log}"
         );
+        // The access log on the same full disk: nginx's alert (at most one a minute).
+        assert!(
+            log.lines().any(|l| l.contains("[alert]")
+                && l.contains(
+                    "access.log\" failed (28: No space left on device) while logging request"
+                )),
+            "{suffix}: {log}"
+        );
         let d = dirs
             .iter()
             .find(|d| d.to_string_lossy().ends_with(suffix))
