@@ -72,11 +72,11 @@ pub fn start(spec: &ServiceSpec, run_dir: &Path, deadline: Instant) -> Result<Se
         initdb(spec, data.path(), &log, deadline).map_err(fail)?;
     }
     let (mut proc, url) = spawn(spec, data.path(), port, &log, deadline)?;
-    if let Some(sql) = &spec.init_sql {
-        if let Err(e) = init_sql(port, sql) {
-            proc.kill();
-            return Err(fail(format!("init_sql: {e}")));
-        }
+    if let Some(sql) = &spec.init_sql
+        && let Err(e) = init_sql(port, sql)
+    {
+        proc.kill();
+        return Err(fail(format!("init_sql: {e}")));
     }
     Ok(Service {
         proc,
