@@ -134,14 +134,9 @@ fn full_temp_directory_logs_no_space_left_and_leaves_nothing_behind() {
             log.contains("failed (28: No space left on device)"),
             "{log}"
         );
-        // The access log on the same full disk: nginx's alert (at most one a minute).
-        assert!(
-            log.lines().any(|l| l.contains("[alert]")
-                && l.contains(
-                    "access.log\" failed (28: No space left on device) while logging request"
-                )),
-            "{suffix}: {log}"
-        );
+        // The access log shares the tmpfs, but whether a log write meets it full is timing
+        // (the unlinked body files free their pages as they close): not asserted here; the
+        // alert itself is logs::access's unit test on /dev/full.
         let d = dirs
             .iter()
             .find(|d| d.to_string_lossy().ends_with(suffix))
