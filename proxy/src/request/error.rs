@@ -47,6 +47,10 @@ pub enum Cause {
     TimedOut,
     /// A system call (`connect`, `writev`, `recv`) failed.
     Os(&'static str, std::io::Error),
+    /// No socket for the upstream connection (`socket()` failed: out of file descriptors):
+    /// nginx's `ngx_event_connect_peer` returns NGX_ERROR and the request ends with 500 at
+    /// once, logged at `alert`, no other peer tried, the peer not counted as failed.
+    NoSocket(std::io::Error),
     /// The upstream's response head is malformed.
     InvalidHeader,
     /// The upstream's response head is larger than `proxy_buffer_size`.
@@ -178,6 +182,7 @@ impl Error {
             (Cause::TempFile(_), true) => {
                 (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit))
             }
+            (Cause::NoSocket(_), _) => (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Alert)),
             (Cause::BodyTooLarge, _) => (
                 Status::REQUEST_ENTITY_TOO_LARGE,
                 true,
@@ -216,6 +221,11 @@ impl fmt::Display for Error {
             Cause::Os(call, e) => write!(
                 f,
                 "{call}() failed ({}) while {during}",
+                crate::logs::os_error(e)
+            ),
+            Cause::NoSocket(e) => write!(
+                f,
+                "socket() failed ({}) while {during}",
                 crate::logs::os_error(e)
             ),
             Cause::InvalidHeader => write!(f, "upstream sent invalid header while {during}"),
@@ -265,6 +275,12 @@ mod tests {
                 Error::at(Stage::Connecting, Cause::Os("connect", os(111))),
                 "connect() failed (111: Connection refused) while connecting to upstream",
                 502,
+                true,
+            ),
+            (
+                Error::at(Stage::Connecting, Cause::NoSocket(os(24))),
+                "socket() failed (24: Too many open files) while connecting to upstream",
+                500,
                 true,
             ),
             (

@@ -4,6 +4,7 @@
 
 use super::conn::serve_stream;
 use crate::live::Shared;
+use crate::logs::LogLevel;
 use crate::request::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,12 +33,25 @@ pub async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_co
     let bound = l.local_addr().ok();
     let mut drain = shared.drain_tx.subscribe();
     let local_active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut failed: Option<std::io::Error> = None;
     loop {
+        if let Some(e) = failed.take() {
+            accept_failed(&shared, &e).await;
+        }
         tokio::select! {
             r = l.accept() => {
-                let Ok((stream, peer)) = r else { continue };
+                let (stream, peer) = match r {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        failed = Some(e);
+                        continue;
+                    }
+                };
                 shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 if local_active.load(Ordering::Relaxed) >= max_conns {
+                    // nginx's ngx_get_connection: the line, then the socket closed.
+                    let msg = format!("{max_conns} worker_connections are not enough");
+                    shared.live.load().error_log.log(LogLevel::Alert, &msg);
                     drop(stream);
                     continue;
                 }
@@ -65,6 +79,23 @@ pub async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_co
             }
             _ = drain.wait_for(|d| *d) => return,
         }
+    }
+}
+
+/// A failed `accept()`, as nginx's `ngx_event_accept`: `accept4() failed (…)` at `crit` (`error`
+/// for a connection aborted before it was taken); out of descriptors (EMFILE, ENFILE) the
+/// listener is left alone for 500 ms (nginx disables its accept events for
+/// `accept_mutex_delay`) instead of failing again at once while the backlog stays readable.
+async fn accept_failed(shared: &Shared, e: &std::io::Error) {
+    let level = if e.raw_os_error() == Some(libc::ECONNABORTED) {
+        LogLevel::Error
+    } else {
+        LogLevel::Crit
+    };
+    let msg = format!("accept4() failed ({})", crate::logs::os_error(e));
+    shared.live.load().error_log.log(level, &msg);
+    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

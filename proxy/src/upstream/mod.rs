@@ -313,6 +313,9 @@ async fn proxy_with(
             Err(error) if error.from_client() => {
                 return body_failed(client, req, shared, &mut attempt, &error, started).await;
             }
+            Err(error) if matches!(error.cause, Cause::NoSocket(_)) => {
+                return no_socket(client, req, shared, &mut attempt, &error, &peer.name).await;
+            }
             Err(error) => {
                 body_sent |= streaming && error.request_sent;
                 now = Instant::now();
@@ -387,6 +390,29 @@ async fn body_failed(
         t.time = started.elapsed();
     }
     send_failure(client, req, shared, error).await
+}
+
+/// No socket for the upstream connection (out of file descriptors): nginx finalizes the
+/// request with 500 at once (`ngx_http_upstream_connect` on NGX_ERROR), logs the `socket()`
+/// line at `alert` with the peer, tries no other peer and does not count the peer as failed;
+/// the try has no status (`-`).
+async fn no_socket(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    attempt: &mut Attempt,
+    error: &Error,
+    peer: &str,
+) -> Next {
+    attempt.finish(PeerOutcome::Ok, Instant::now());
+    let outcome = error.outcome();
+    log_up(
+        req,
+        outcome.level.unwrap_or(LogLevel::Alert),
+        &error.to_string(),
+        peer,
+    );
+    send_error(client, req, shared, outcome.status).await
 }
 
 /// The client closed while the try waited (nginx's `ngx_http_upstream_check_broken_connection`
