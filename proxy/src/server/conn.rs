@@ -53,6 +53,14 @@ fn give_buf(mut v: Vec<u8>) {
     });
 }
 
+/// The SNI name of a TLS stream, lowercase and without a trailing dot (as nginx's
+/// `ngx_http_validate_host` leaves it).
+pub fn sni_name(stream: &Stream) -> Option<Arc<str>> {
+    let Stream::Tls(s) = stream else { return None };
+    let name = s.get_ref().1.server_name()?;
+    Some(name.trim_end_matches('.').to_ascii_lowercase().into())
+}
+
 /// The HTTP/1.x request loop on an established stream.
 pub async fn serve_stream(
     stream: Stream,
@@ -63,6 +71,7 @@ pub async fn serve_stream(
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let h2 = matches!(stream, Stream::H2(_));
+    let sni = sni_name(&stream);
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -77,6 +86,7 @@ pub async fn serve_stream(
         https,
         started: crate::logs::time::now_mono(),
         h2,
+        sni,
     };
     let mut wait = None::<Duration>;
     // The header list of the last request, reused by the next one.
@@ -86,7 +96,8 @@ pub async fn serve_stream(
         let Some(route) = live.route(local) else {
             return;
         };
-        let default = &live.config.http.servers[route.default];
+        let first = route.first(ci.sni.as_deref());
+        let default = &live.config.http.servers[first];
         let limits = Limits::of(default);
         // Wait for the first byte of the next request (keep-alive) without counting it as
         // reading, like nginx's idle keep-alive connections ("Waiting").
@@ -106,7 +117,7 @@ pub async fn serve_stream(
             HeadRead::Closed => return,
             HeadRead::TimedOut => {
                 let partial = !client.buf.is_empty();
-                return header_timed_out(&live, &ci, route.default, partial);
+                return header_timed_out(&live, &ci, first, partial);
             }
             HeadRead::Head(head) => Ok(head),
             HeadRead::Rejected(code) => Err(code),
@@ -118,7 +129,7 @@ pub async fn serve_stream(
         let head = match parsed {
             Ok(x) => x,
             Err(code) => {
-                return reject(&mut client, &live, &shared, &ci, route.default, code).await;
+                return reject(&mut client, &live, &shared, &ci, first, code).await;
             }
         };
         let next = handle(&mut client, &head, &ci, &live, &shared, route).await;

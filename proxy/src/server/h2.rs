@@ -7,7 +7,10 @@
 //! structured form and the body as DATA frames; no HTTP/1.1 bytes are written or parsed on
 //! the way, and there is no pipe, client or extra task in between.
 
+mod frames;
 mod guard;
+mod preface;
+mod recv;
 mod slots;
 mod stream;
 #[cfg(test)]
@@ -71,6 +74,15 @@ impl Wake for ConnWake {
     }
 }
 
+/// The SETTINGS the `h2` crate announces with [`builder`] (sent by hand when a connection is
+/// refused before its preface).
+const SETTINGS: [(u16, u32); 4] = [
+    (3, MAX_STREAMS),
+    (4, WINDOW),
+    (5, MAX_FRAME),
+    (6, MAX_HEADER_LIST),
+];
+
 /// The server side of a connection with the limits we announce.
 fn builder() -> h2::server::Builder {
     let mut b = h2::server::Builder::new();
@@ -84,25 +96,40 @@ fn builder() -> h2::server::Builder {
     b
 }
 
-/// Serves one HTTP/2 connection until the client closes it; each request stream runs the
-/// request pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
-/// nginx's flood limits and timers bound the connection ([`guard`], [`timers`]).
+/// Serves one HTTP/2 connection (accepted at `started`) until the client closes it; each
+/// request stream runs the request pipeline concurrently with the others, inside the
+/// connection's task ([`slots::Slots`]). The preface is awaited first ([`preface`]); nginx's
+/// flood limits and timers bound the connection ([`guard`], [`timers`]).
 pub async fn serve(
-    stream: Stream,
+    mut stream: Stream,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
     https: bool,
+    started: tokio::time::Instant,
 ) {
-    let limits = ConnLimits::of(&shared, local);
-    let deadline = tokio::time::Instant::now() + limits.header;
+    let sni = super::conn::sni_name(&stream);
+    let limits = ConnLimits::of(&shared, local, sni.as_deref());
+    let deadline = started + limits.header;
+    match preface::wait(&mut stream, deadline, https).await {
+        preface::Preface::Received => {}
+        preface::Preface::Gone => return,
+        preface::Preface::Refused(reason, why) => {
+            if !why.is_empty() {
+                log_info(&shared, why, peer, local);
+            }
+            return preface::refuse(&mut stream, &SETTINGS, reason).await;
+        }
+    }
     let watch = Arc::new(guard::Watch::default());
-    let io = guard::Guard::new(
+    let mut io = guard::Guard::new(
         stream,
         watch.clone(),
         limits.keepalive_requests,
         limits.send,
+        https,
     );
+    io.replay(preface::PREFACE);
     let handshake = tokio::time::timeout_at(deadline, builder().handshake::<_, Chunk>(io));
     let Ok(Ok(conn)) = handshake.await else {
         return;
@@ -111,7 +138,15 @@ pub async fn serve(
     let mut c = Conn {
         conn,
         streams: slots::Slots::new(),
-        make: move |io| stream::serve(io, peer, local, spawn_shared.clone(), https),
+        make: move |io| {
+            let conn = stream::ConnOf {
+                peer,
+                local,
+                https,
+                sni: sni.clone(),
+            };
+            stream::serve(io, conn, spawn_shared.clone())
+        },
         timer: ReadTimer::new(deadline, limits.keepalive),
         watch,
         had_stream: false,
@@ -188,6 +223,9 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
         }
         wake.in_pass.store(false, Ordering::SeqCst);
         if done {
+            if self.watch.queue_flood.load(Ordering::Relaxed) {
+                self.log_flood("http2 flood detected");
+            }
             return Poll::Ready(());
         }
         if self.limits(cx) || wake.pending.swap(false, Ordering::SeqCst) || !settled {
@@ -250,18 +288,27 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
             (Reason::NO_ERROR, "")
         };
         if !why.is_empty() {
-            let live = self.shared.live.load();
-            live.error_log.log(
-                LogLevel::Info,
-                &format!(
-                    "{why} while processing HTTP/2 connection, client: {}, server: {}",
-                    self.peer.ip(),
-                    self.local
-                ),
-            );
+            self.log_flood(why);
         }
         self.conn.abrupt_shutdown(reason);
         self.shut = true;
         true
     }
+
+    /// The info line nginx logs when it ends the connection for `why`.
+    fn log_flood(&self, why: &str) {
+        log_info(&self.shared, why, self.peer, self.local);
+    }
+}
+
+/// nginx's info line when it ends an HTTP/2 connection for `why`.
+fn log_info(shared: &Shared, why: &str, peer: SocketAddr, local: SocketAddr) {
+    let live = shared.live.load();
+    live.error_log.log(
+        LogLevel::Info,
+        &format!(
+            "{why} while processing HTTP/2 connection, client: {}, server: {local}",
+            peer.ip()
+        ),
+    );
 }
