@@ -74,15 +74,6 @@ impl Wake for ConnWake {
     }
 }
 
-/// The SETTINGS the `h2` crate announces with [`builder`] (sent by hand when a connection is
-/// refused before its preface).
-const SETTINGS: [(u16, u32); 4] = [
-    (3, MAX_STREAMS),
-    (4, WINDOW),
-    (5, MAX_FRAME),
-    (6, MAX_HEADER_LIST),
-];
-
 /// The server side of a connection with the limits we announce.
 fn builder() -> h2::server::Builder {
     let mut b = h2::server::Builder::new();
@@ -101,7 +92,7 @@ fn builder() -> h2::server::Builder {
 /// connection's task ([`slots::Slots`]). The preface is awaited first ([`preface`]); nginx's
 /// flood limits and timers bound the connection ([`guard`], [`timers`]).
 pub async fn serve(
-    mut stream: Stream,
+    stream: Stream,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
@@ -111,16 +102,6 @@ pub async fn serve(
     let sni = super::conn::sni_name(&stream);
     let limits = ConnLimits::of(&shared, local, sni.as_deref());
     let deadline = started + limits.header;
-    match preface::wait(&mut stream, deadline, https).await {
-        preface::Preface::Received => {}
-        preface::Preface::Gone => return,
-        preface::Preface::Refused(reason, why) => {
-            if !why.is_empty() {
-                log_info(&shared, why, peer, local);
-            }
-            return preface::refuse(&mut stream, &SETTINGS, reason).await;
-        }
-    }
     let watch = Arc::new(guard::Watch::default());
     let mut io = guard::Guard::new(
         stream,
@@ -129,9 +110,14 @@ pub async fn serve(
         limits.send,
         https,
     );
-    io.replay(preface::PREFACE);
-    let handshake = tokio::time::timeout_at(deadline, builder().handshake::<_, Chunk>(io));
+    io.await_preface(preface::Check::new(deadline, https));
+    // The guard ends the handshake at `deadline`; the timeout is a backstop.
+    let backstop = deadline + std::time::Duration::from_secs(5);
+    let handshake = tokio::time::timeout_at(backstop, builder().handshake::<_, Chunk>(io));
     let Ok(Ok(conn)) = handshake.await else {
+        if let Some((_, why)) = watch.refused.get().filter(|r| !r.1.is_empty()) {
+            log_info(&shared, why, peer, local);
+        }
         return;
     };
     let spawn_shared = shared.clone();

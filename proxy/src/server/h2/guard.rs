@@ -21,12 +21,13 @@
 //! without GOAWAY); a queue flood raises [`Watch::queue_flood`] for the log.
 
 use super::frames::Frames;
+use super::preface::{Check, Refusal};
 use super::recv::{Ahead, READ_SIZE};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -55,6 +56,8 @@ pub struct Watch {
     pub queue_flood: AtomicBool,
     /// The client stopped inside a frame (nginx's `h2c->state.incomplete`).
     pub partial: AtomicBool,
+    /// The connection was refused before its preface was complete.
+    pub refused: OnceLock<Refusal>,
 }
 
 /// What the read side counts (nginx's `total_bytes`, `payload_bytes` and frames queued).
@@ -119,6 +122,8 @@ pub struct Guard<S> {
     /// Keep reading until the read buffer is full or the stream has nothing more (TLS, whose
     /// reads give a record at a time, as nginx's `ngx_ssl_recv` loops).
     fill: bool,
+    /// The client's preface, while it is awaited.
+    preface: Option<Check>,
     write: Frames,
     /// Output accepted while the socket was full, from `sent` on.
     queue: Vec<u8>,
@@ -151,6 +156,7 @@ impl<S> Guard<S> {
             },
             ahead: Ahead::default(),
             fill,
+            preface: None,
             write: Frames::default(),
             queue: Vec::new(),
             sent: 0,
@@ -162,17 +168,23 @@ impl<S> Guard<S> {
 }
 
 impl<S> Guard<S> {
-    /// Bytes already read from the stream (the preface), handed to `h2` first.
-    pub fn replay(&mut self, bytes: &[u8]) {
-        let space = self.ahead.space();
-        space[..bytes.len()].copy_from_slice(bytes);
-        let fresh = self.ahead.filled(bytes.len());
-        // The preface alone makes no flood.
-        let _ = self.counts.read(fresh, &self.watch);
+    /// Checks the client's preface as it is read ([`super::preface`]).
+    pub fn await_preface(&mut self, check: Check) {
+        self.preface = Some(check);
     }
 }
 
-impl<S: AsyncRead + Unpin> Guard<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Guard<S> {
+    /// Ends a connection whose preface did not come: GOAWAY (written after the SETTINGS
+    /// already sent), then the read fails.
+    fn refuse(&mut self, cx: &mut Context<'_>, r: Refusal) -> Poll<io::Result<()>> {
+        let _ = self.watch.refused.set(r);
+        self.preface = None;
+        self.queue.extend_from_slice(&super::preface::goaway(r.0));
+        let _ = self.drain(cx);
+        Poll::Ready(Err(io::Error::other("no HTTP/2 connection preface")))
+    }
+
     /// One read of nginx's size from the socket into `ahead`: the bytes read (0 at the end
     /// of the stream), or Pending when there was nothing.
     fn read_socket(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
@@ -211,7 +223,7 @@ impl<S: AsyncRead + Unpin> Guard<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -233,12 +245,28 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
             Poll::Ready(Ok(n)) => n,
             other => {
                 me.ahead.release();
+                if other.is_pending()
+                    && let Some(r) = me.preface.as_mut().and_then(|c| c.expired(cx))
+                {
+                    return me.refuse(cx, r);
+                }
                 return other.map_ok(|_| ());
             }
         };
         if n == 0 {
             me.ahead.release();
             return Poll::Ready(Ok(()));
+        }
+        let fresh = me.ahead.filled(n);
+        if let Some(c) = me.preface.as_mut() {
+            match c.feed(fresh) {
+                Ok(false) => {}
+                Ok(true) => me.preface = None,
+                Err(r) => {
+                    me.ahead.release();
+                    return me.refuse(cx, r);
+                }
+            }
         }
         let fresh = me.ahead.filled(n);
         match me.counts.read(fresh, &me.watch) {
