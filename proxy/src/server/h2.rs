@@ -7,6 +7,8 @@
 //! structured form and the body as DATA frames; no HTTP/1.1 bytes are written or parsed on
 //! the way, and there is no pipe, client or extra task in between.
 
+#[cfg(test)]
+mod flood_tests;
 mod frames;
 mod guard;
 mod preface;
