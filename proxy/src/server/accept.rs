@@ -98,8 +98,11 @@ pub async fn first_byte(stream: &TcpStream, local: SocketAddr, shared: &Shared) 
 
 /// Where and when a connection was accepted.
 pub struct Accepted {
+    /// The client's address.
     pub peer: SocketAddr,
+    /// The address it connected to.
     pub local: SocketAddr,
+    /// When it was accepted (nginx's `client_header_timeout` runs from here).
     pub started: tokio::time::Instant,
 }
 

@@ -20,8 +20,11 @@ use std::sync::atomic::Ordering;
 
 /// The connection a stream belongs to.
 pub struct ConnOf {
+    /// The client's address.
     pub peer: SocketAddr,
+    /// The address it connected to.
     pub local: SocketAddr,
+    /// Over TLS.
     pub https: bool,
     /// The TLS client's SNI name (normalised).
     pub sni: Option<Arc<str>>,
