@@ -158,6 +158,7 @@ fn header_rewrite(c: &mut Criterion) {
         requests: 1,
         https: false,
         started: Instant::now(),
+        sni: None,
         h2: false,
     };
     let article = head("/api/items");

@@ -49,8 +49,10 @@ pub async fn handle(
         _ => target.len()..target.len(),
     };
     // nginx normalises the URI as the request line is read, before Host is known, so with the
-    // `merge_slashes` of the address's default server (ngx_http_process_request_uri).
-    let uri = normalize(split_args(target).0, servers[route.default].merge_slashes).ok();
+    // `merge_slashes` of the server SNI chose, else the address's default server
+    // (ngx_http_process_request_uri).
+    let first = &servers[route.first(ci.sni.as_deref())];
+    let uri = normalize(split_args(target).0, first.merge_slashes).ok();
     let (location, redirect, captures) = match uri.as_deref().map(|u| locate(&server.locations, u))
     {
         Some(Found::Loc(l, caps)) => (Some(l), false, caps),

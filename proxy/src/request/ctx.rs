@@ -27,6 +27,8 @@ pub struct ConnInfo {
     pub started: Instant,
     /// The request came in over HTTP/2 (bridged into the HTTP/1.1 pipeline).
     pub h2: bool,
+    /// The TLS client's SNI name, lowercase and without a trailing dot.
+    pub sni: Option<std::sync::Arc<str>>,
 }
 
 /// One upstream try, for `$upstream_*`.

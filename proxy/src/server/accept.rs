@@ -69,11 +69,14 @@ pub async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_co
                 };
                 // Kept small while the client sends nothing: the request loop (several KiB
                 // of state) is boxed only once the first bytes are readable.
+                let started = tokio::time::Instant::now();
                 tokio::spawn(async move {
                     let _active = Active { shared: sh.clone(), local: la };
                     let Ok(local) = stream.local_addr() else { return };
-                    if first_byte(&stream, local, &sh).await {
-                        Box::pin(serve(stream, peer, local, sh, tls, h2c)).await;
+                    // An h2c connection that sent nothing still gets nginx's GOAWAY.
+                    if first_byte(&stream, local, &sh).await || (h2c && tls.is_none()) {
+                        let conn = Accepted { peer, local, started };
+                        Box::pin(serve(stream, conn, sh, tls, h2c)).await;
                     }
                 });
             }
@@ -124,17 +127,30 @@ pub async fn first_byte(stream: &TcpStream, local: SocketAddr, shared: &Shared) 
     )
 }
 
-/// Serves one accepted connection (accepted on `local`) until it closes; `tls` does the
-/// handshake first (bounded by the default server's `client_header_timeout`); `h2c` serves
-/// prior-knowledge HTTP/2.
+/// Where and when a connection was accepted.
+pub struct Accepted {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address it connected to.
+    pub local: SocketAddr,
+    /// When it was accepted (nginx's `client_header_timeout` runs from here).
+    pub started: tokio::time::Instant,
+}
+
+/// Serves one accepted connection until it closes; `tls` does the handshake first (bounded
+/// by the default server's `client_header_timeout`); `h2c` serves prior-knowledge HTTP/2.
 pub async fn serve(
     stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    conn: Accepted,
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     h2c: bool,
 ) {
+    let Accepted {
+        peer,
+        local,
+        started,
+    } = conn;
     let _ = stream.set_nodelay(true);
     let https = tls.is_some();
     let stream = match tls {
@@ -145,7 +161,7 @@ pub async fn serve(
                 Ok(Ok(s)) => {
                     if s.get_ref().1.alpn_protocol() == Some(b"h2") {
                         let st = Stream::Tls(Box::new(s));
-                        return super::h2::serve(st, peer, local, shared, true).await;
+                        return super::h2::serve(st, peer, local, shared, true, started).await;
                     }
                     Stream::Tls(Box::new(s))
                 }
@@ -154,7 +170,7 @@ pub async fn serve(
         }
     };
     if h2c {
-        return super::h2::serve(stream, peer, local, shared, false).await;
+        return super::h2::serve(stream, peer, local, shared, false, started).await;
     }
     serve_stream(stream, peer, local, shared, https).await;
 }

@@ -56,6 +56,14 @@ fn give_buf(mut v: Vec<u8>) {
     });
 }
 
+/// The SNI name of a TLS stream, lowercase and without a trailing dot (as nginx's
+/// `ngx_http_validate_host` leaves it).
+pub fn sni_name(stream: &Stream) -> Option<Arc<str>> {
+    let Stream::Tls(s) = stream else { return None };
+    let name = s.get_ref().1.server_name()?;
+    Some(name.trim_end_matches('.').to_ascii_lowercase().into())
+}
+
 /// The HTTP/1.x request loop on an established stream.
 pub async fn serve_stream(
     stream: Stream,
@@ -66,6 +74,7 @@ pub async fn serve_stream(
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let h2 = matches!(stream, Stream::H2(_));
+    let sni = sni_name(&stream);
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -80,6 +89,7 @@ pub async fn serve_stream(
         https,
         started: crate::logs::time::now_mono(),
         h2,
+        sni,
     };
     let mut wait = None::<Duration>;
     // The header list of the last request, reused by the next one.
@@ -89,7 +99,8 @@ pub async fn serve_stream(
         let Some(route) = live.route(local) else {
             return;
         };
-        let default = &live.config.http.servers[route.default];
+        let first = route.first(ci.sni.as_deref());
+        let default = &live.config.http.servers[first];
         let limits = head_limits(default);
         // Wait for the first byte of the next request (keep-alive) without counting it as
         // reading, like nginx's idle keep-alive connections ("Waiting").
@@ -109,7 +120,7 @@ pub async fn serve_stream(
             HeadRead::Closed => return,
             HeadRead::TimedOut => {
                 let partial = !client.buf.is_empty();
-                return header_timed_out(&live, &ci, route.default, partial);
+                return header_timed_out(&live, &ci, first, partial);
             }
             HeadRead::Head(head) => Ok(head),
             HeadRead::Rejected(reject) => Err(reject),
@@ -121,7 +132,7 @@ pub async fn serve_stream(
         let head = match parsed {
             Ok(x) => x,
             Err(why) => {
-                return reject(&mut client, &live, &shared, &ci, route.default, why).await;
+                return reject(&mut client, &live, &shared, &ci, first, why).await;
             }
         };
         let next = handle(&mut client, &head, &ci, &live, &shared, route).await;

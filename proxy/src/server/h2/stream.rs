@@ -18,21 +18,34 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+/// The connection a stream belongs to.
+pub struct ConnOf {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address it connected to.
+    pub local: SocketAddr,
+    /// Over TLS.
+    pub https: bool,
+    /// The TLS client's SNI name (normalised).
+    pub sni: Option<Arc<str>>,
+}
+
 /// Serves the one request of an HTTP/2 stream (see the module docs).
-pub async fn serve(
-    mut session: Box<H2Stream>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    shared: Arc<Shared>,
-    https: bool,
-) {
+pub async fn serve(mut session: Box<H2Stream>, conn: ConnOf, shared: Arc<Shared>) {
+    let ConnOf {
+        peer,
+        local,
+        https,
+        sni,
+    } = conn;
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let live = shared.live.load_full();
     let Some(route) = live.route(local) else {
         return;
     };
-    let default = &live.config.http.servers[route.default];
-    let limits = head_limits(default);
+    // The connection's server: the one SNI chose, else the default (nginx's `hc->conf_ctx`).
+    let first = route.first(sni.as_deref());
+    let limits = head_limits(&live.config.http.servers[first]);
     let (mut buf, written) = session.take_head();
     let reading = Gauge::new(&shared.stats.reading);
     // Both move the bytes into the head only when it is accepted.
@@ -49,6 +62,7 @@ pub async fn serve(
         https,
         started: crate::logs::time::now_mono(),
         h2: true,
+        sni,
     };
     // A complete head always (the stream carries all of it); dropping the session answers
     // 500 otherwise.
@@ -62,7 +76,7 @@ pub async fn serve(
                 stream: Stream::H2(session),
                 buf: Vec::new(),
             };
-            return reject(&mut client, &live, &shared, &ci, route.default, why).await;
+            return reject(&mut client, &live, &shared, &ci, first, why).await;
         }
     };
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
