@@ -154,10 +154,13 @@ fn print_table(got: &[Vec<Figures>], a: &RelayArgs) {
     record_rows(&med, if a.ci { "1,000 req/s" } else { "5,000 req/s" });
 }
 
+/// A recorded figure: its name, unit and how to read it from one run.
+type Measure = (&'static str, &'static str, fn(&Figures) -> f64);
+
 /// Records each relay's p50, p99 and proxy CPU against the run without a relay (for the
 /// reference table; informational, no target).
 fn record_rows(med: &dyn Fn(usize, fn(&Figures) -> f64) -> f64, rate: &str) {
-    let measures: [(&str, &str, fn(&Figures) -> f64); 3] = [
+    let measures: [Measure; 3] = [
         ("p50", "ms", |f| f.p50),
         ("p99", "ms", |f| f.p99),
         ("proxy CPU", "% of a core", |f| f.proxy_cpu),
