@@ -7,7 +7,7 @@
 mod common;
 
 use common::{bin, proxylab, summary};
-use proxylab_testkit::{require, FakeUpstream};
+use proxylab_testkit::{FakeUpstream, require};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,9 +31,7 @@ struct Image(String);
 
 impl Drop for Image {
     fn drop(&mut self) {
-        let _ = Command::new("podman")
-            .args(["rmi", "-f", &self.0])
-            .output();
+        let _ = Command::new("podman").args(["rmi", "-f", &self.0]).output();
     }
 }
 
@@ -82,7 +80,14 @@ fn podman_run(image: &Image, name: &str, extra: &[&str], args: &[&str]) -> Comma
     let nofile = format!("nofile={0}:{0}", nofile_hard());
     let mut cmd = Command::new("podman");
     cmd.args(["--runtime", "runc", "run", "--rm", "--network", "host"])
-        .args(["--name", name, "--ulimit", &nofile, "--ulimit", "nproc=4096:4096"])
+        .args([
+            "--name",
+            name,
+            "--ulimit",
+            &nofile,
+            "--ulimit",
+            "nproc=4096:4096",
+        ])
         .args(extra)
         .arg(&image.0)
         .args(args)
@@ -153,7 +158,12 @@ fn runtime_image_builds_here_runs_and_its_shard_merges_on_the_host() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("podman run");
+    let t = Instant::now();
     let o = wait(child, "--version", Some(&name));
+    eprintln!(
+        "--version in the container: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let host = proxylab(&["--version"], LIMIT);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), host.stdout);
@@ -207,9 +217,16 @@ fn shard_in_the_container_merges_with_one_on_the_host(image: &Image, name: &str)
     let host = wait(on_host, "shard 1 on the host", None);
     eprintln!("shard 1 on the host: {:.1}s", t.elapsed().as_secs_f64());
     let o = wait(in_container, "shard 0 in the container", Some(name));
-    eprintln!("shard 0 in the container: {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "shard 0 in the container: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     assert!(o.status.success(), "shard 0 in the container: {}", text(&o));
-    assert!(host.status.success(), "shard 1 on the host: {}", text(&host));
+    assert!(
+        host.status.success(),
+        "shard 1 on the host: {}",
+        text(&host)
+    );
     check_merge(&shared);
 }
 
@@ -234,5 +251,9 @@ fn check_merge(shared: &Path) {
     }
     let m = merged["total"]["completed"].as_f64().expect("completed");
     assert!(m > 400.0 && m <= total + 1.0, "merged {m}, shards {total}");
-    assert_eq!(merged["total"]["status"]["200"].as_f64(), Some(m), "{merged}");
+    assert_eq!(
+        merged["total"]["status"]["200"].as_f64(),
+        Some(m),
+        "{merged}"
+    );
 }
