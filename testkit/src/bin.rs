@@ -35,6 +35,23 @@ fn build() -> PathBuf {
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
         .args(["build", "-q", "-p", "proxylab", "--bin", "proxylab"]);
+    // The variables cargo sets for the running test: `ring`'s build script reruns when
+    // CARGO_MANIFEST_DIR changes, so passing them on rebuilt ring and relinked everything
+    // above it in every test process (then again in the next `cargo test`).
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        let per_test = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p));
+        if per_test || k == "CARGO_PRIMARY_PACKAGE" || k == "CARGO_TARGET_TMPDIR" {
+            cmd.env_remove(&key);
+        }
+    }
     if release {
         cmd.arg("--release");
     }
