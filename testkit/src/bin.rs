@@ -37,7 +37,8 @@ fn build() -> PathBuf {
         .args(["build", "-q", "-p", "proxylab", "--bin", "proxylab"]);
     // The variables cargo sets for the running test: `ring`'s build script reruns when
     // CARGO_MANIFEST_DIR changes, so passing them on rebuilt ring and relinked everything
-    // above it in every test process (then again in the next `cargo test`).
+    // above it whenever the value differed from the last build's (each package's tests, and
+    // every `cargo test` run after a nested build).
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
         let per_test = [
