@@ -10,6 +10,7 @@
 
 use super::key::{Key, parse_hex, path_of};
 use crate::conf::cache::CachePath;
+use crate::http::status::Status;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -36,7 +37,7 @@ pub struct Node {
     pub fs_size: u64,
     /// A cached 502/504 (nginx's `fcn->error`: kept in the index only, no file) and until when
     /// (seconds since the epoch).
-    pub error: Option<(u16, i64)>,
+    pub error: Option<(Status, i64)>,
 }
 
 impl Node {
@@ -101,7 +102,7 @@ pub enum Found {
     /// Another request holds the lock: wait (up to the time given) and look again.
     Locked(Duration),
     /// A cached 502 or 504 still valid: answered as it is (HIT).
-    Error(u16),
+    Error(Status),
 }
 
 impl Zone {
@@ -223,7 +224,7 @@ impl Zone {
 
     /// nginx's `ngx_http_file_cache_free` with `c->error`: the request ended with `code` (502,
     /// 504) and `proxy_cache_valid` keeps that answer until `until` (seconds since the epoch).
-    pub fn set_error(&self, key: &Key, code: u16, until: i64) {
+    pub fn set_error(&self, key: &Key, code: Status, until: i64) {
         let mut nodes = self.nodes();
         let now = Instant::now();
         let node = nodes

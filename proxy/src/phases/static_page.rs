@@ -3,7 +3,7 @@
 //! an absolute Location, `add_header` and gzip.
 
 use super::static_gzip::{self};
-use crate::http::status::error_page;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -49,10 +49,10 @@ pub(super) async fn send_page(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    code: u16,
+    code: Status,
     extra: HeaderMap,
 ) -> Next {
-    let body = error_page(code, req.loc.server_tokens);
+    let body = code.error_page(req.loc.server_tokens);
     let mut ka = keepalive(req, shared, code);
     let mut special_location = None;
     let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -70,7 +70,7 @@ pub(super) async fn send_page(
         ));
     }
     // add_header entries the module did not already apply (it applies them only to 200/304/416).
-    if code != 416 {
+    if code.code() != 416 {
         list.extend(crate::request::reply::added_headers(req, code));
     }
     let content_type = (!body.is_empty()).then_some(&b"text/html"[..]);
@@ -80,7 +80,7 @@ pub(super) async fn send_page(
     client.put_head(
         &mut out,
         &Head {
-            code,
+            status: code,
             content_type,
             content_length: (!gz.gzip).then_some(body.len() as u64),
             location: special_location.as_deref(),

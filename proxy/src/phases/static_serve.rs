@@ -7,7 +7,7 @@ use super::static_gzip::{self};
 use super::static_page::send_page;
 use super::static_write::{file_head, send, write_response};
 use crate::conf::model::LogLevel;
-use crate::http::status::error_page;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -108,7 +108,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
         let outcome = match serve_direct(&conf, &sreq) {
             Served::File(f) => {
                 // the head is written here and only the body moves into the sending future
-                let code = f.status.as_u16();
+                let code = Status::from(f.status);
                 let mut ka = keepalive(req, shared, code);
                 let mut gz = static_gzip::decide(req, &f);
                 gz.vary |= static_vary && req.loc.gzip.vary;
@@ -127,7 +127,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
                 headers: mut extra,
                 log,
             } => {
-                let code = status.as_u16();
+                let code = Status::from(status);
                 if let Some(m) = log {
                     log_error(req.live, req, LogLevel::Error, &m);
                 }
@@ -151,12 +151,13 @@ async fn redirection_cycle(client: &mut Client, req: &mut Req<'_>, shared: &Shar
         LogLevel::Error,
         "rewrite or internal redirection cycle",
     );
-    let body = error_page(500, req.loc.server_tokens);
+    let status = Status::INTERNAL_SERVER_ERROR;
+    let body = status.error_page(req.loc.server_tokens);
     send_simple(
         client,
         req,
         shared,
-        500,
+        status,
         Some(b"text/html"),
         &body,
         None,

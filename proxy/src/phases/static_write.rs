@@ -6,6 +6,7 @@ use super::static_gzip::{self, SendError};
 use super::static_page::canonical;
 use crate::conf::model::LogLevel;
 use crate::filter::gzip::Decision;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -57,7 +58,7 @@ pub(super) fn file_head(
     client.put_head(
         &mut s.head,
         &Head {
-            code: status.as_u16(),
+            status: status.into(),
             content_type: content_type.map(str::as_bytes),
             content_length: content_length.filter(|_| !gz.gzip),
             last_modified: Some(last_modified.as_bytes()),
@@ -80,7 +81,7 @@ pub(super) async fn write_response(
     resp: hyper::Response<crate::static_files::Body>,
     static_vary: bool,
 ) -> Next {
-    let code = resp.status().as_u16();
+    let code = Status::from(resp.status());
     let mut ka = keepalive(req, shared, code);
     let (mut parts, body) = resp.into_parts();
     let content_length = parts
@@ -112,7 +113,7 @@ pub(super) async fn write_response(
     client.put_head(
         &mut s.head,
         &Head {
-            code,
+            status: code,
             content_type: get(hyper::header::CONTENT_TYPE),
             content_length,
             last_modified: get(hyper::header::LAST_MODIFIED),
@@ -132,7 +133,7 @@ pub(super) async fn write_response(
 pub(super) async fn send(
     client: &mut Client,
     req: &mut Req<'_>,
-    code: u16,
+    code: Status,
     ka: Ka,
     mut s: Scratch,
     mut body: Body,

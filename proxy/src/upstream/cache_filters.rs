@@ -7,6 +7,7 @@
 //! length, and never apply to a gzipped response.
 
 use crate::http::response::UpHead;
+use crate::http::status::Status;
 use crate::request::ctx::Req;
 use crate::static_files::{
     ByteRange, Conditionals, Precondition, RangeDecision, conditional_verdict, parse_http_date,
@@ -54,7 +55,7 @@ fn last<'u>(up: &'u UpHead, name: &[u8]) -> Option<&'u [u8]> {
 /// The filters' verdict for `up` from `source`; `length` is the body's length when known and
 /// not gzipped (ranges need it).
 pub fn decide(req: &Req<'_>, up: &UpHead, source: Source, length: Option<u64>) -> Filtered {
-    if source == Source::Passing || up.code != 200 {
+    if source == Source::Passing || up.status != Status::OK {
         return Filtered::Whole {
             accept_ranges: false,
         };

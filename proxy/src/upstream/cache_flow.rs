@@ -12,6 +12,7 @@ use crate::cache::key::Key;
 use crate::cache::{Status, Zone};
 use crate::conf::cache::{CacheLoc, ZoneRef, stale};
 use crate::conf::model::{LogLevel, ProxyPass};
+use crate::http::status::Status as HttpStatus;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -171,7 +172,8 @@ pub async fn lookup(
             if found.is_none() {
                 let msg = format!("cache \"{}\" not found", String::from_utf8_lossy(&name));
                 log_error(req.live, req, LogLevel::Error, &msg);
-                return Lookup::Served(send_error(client, req, shared, 500).await);
+                let status = HttpStatus::INTERNAL_SERVER_ERROR;
+                return Lookup::Served(send_error(client, req, shared, status).await);
             }
             found.cloned()
         }
@@ -227,7 +229,7 @@ enum Got {
     /// A readable file.
     Entry(Entry),
     /// A cached 502/504.
-    Error(u16),
+    Error(HttpStatus),
     /// Nothing: `st` says how to go upstream.
     Nothing,
 }
@@ -331,7 +333,7 @@ pub async fn fail(
     pass: &ProxyPass,
     cache: &mut Option<CacheState>,
     mask: u32,
-    status: u16,
+    status: HttpStatus,
 ) -> Next {
     if let Some(st) = cache.as_mut() {
         if st.background {
@@ -355,8 +357,12 @@ pub async fn fail(
 /// nginx's `ngx_http_upstream_finalize_request` with 502 or 504 for a cacheable request: the
 /// answer is kept in the index while `proxy_cache_valid` for it allows (an expired entry's
 /// own time when there was one: that one has passed, so the next request starts anew).
-fn keep_error(st: &mut CacheState, status: u16) {
-    if !matches!(status, 502 | 504) || !st.cacheable {
+fn keep_error(st: &mut CacheState, status: HttpStatus) {
+    if !matches!(
+        status,
+        HttpStatus::BAD_GATEWAY | HttpStatus::GATEWAY_TIME_OUT
+    ) || !st.cacheable
+    {
         return;
     }
     let until = match &st.stale {

@@ -11,7 +11,7 @@ use crate::cache::file::Entry;
 use crate::conf::model::ProxyPass;
 use crate::http::response;
 use crate::http::response::UpHead;
-use crate::http::status::error_page;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -88,7 +88,7 @@ fn shaped<'b>(
                 b"accept-ranges",
                 b"content-encoding",
             ];
-            shape.code = Some(304);
+            shape.status = Some(Status::NOT_MODIFIED);
             shape.drop = DROP_304;
             shape.content_type = Some(None);
             shape.content_length = Some(None);
@@ -98,7 +98,7 @@ fn shaped<'b>(
             out = Cow::Borrowed(&[]);
         }
         Filtered::Partial(ranges) => {
-            shape.code = Some(206);
+            shape.status = Some(Status::PARTIAL_CONTENT);
             let size = body.len() as u64;
             if let [r] = ranges.as_slice() {
                 let range = format!("bytes {}-{}/{size}", r.start, r.end - 1);
@@ -137,15 +137,17 @@ fn shaped<'b>(
                 b"etag",
                 b"accept-ranges",
             ];
-            let page = error_page(416, req.loc.server_tokens);
-            shape.code = Some(416);
-            shape.added_code = Some(200);
+            let page = Status::RANGE_NOT_SATISFIABLE.error_page(req.loc.server_tokens);
+            shape.status = Some(Status::RANGE_NOT_SATISFIABLE);
+            shape.added_status = Some(Status::OK);
             shape.drop = DROP_416;
             let range = format!("bytes */{}", body.len());
             shape
                 .tail
                 .push((b"Content-Range".to_vec(), range.into_bytes()));
-            shape.tail.extend(added_headers(req, 416));
+            shape
+                .tail
+                .extend(added_headers(req, Status::RANGE_NOT_SATISFIABLE));
             shape.content_type = Some(Some(Cow::Borrowed(b"text/html")));
             shape.content_length = Some(Some(page.len() as u64));
             plan.gzip = Default::default();
@@ -171,7 +173,13 @@ pub async fn send_stored(
     let truncated = stored.truncated;
     let mut raw = stored.head.to_vec();
     let Ok(Some((up, _))) = response::parse(&mut raw, usize::MAX) else {
-        return crate::request::reply::send_error(client, req, shared, 500).await;
+        return crate::request::reply::send_error(
+            client,
+            req,
+            shared,
+            Status::INTERNAL_SERVER_ERROR,
+        )
+        .await;
     };
     let mut plan = super::relay::plan(req, shared, &up);
     let known = !up.chunked && up.content_length.is_some() && !plan.gzip.gzip;
@@ -179,7 +187,8 @@ pub async fn send_stored(
     let filtered = cache_filters::decide(req, &up, stored.source, length);
     if filtered == Filtered::PreconditionFailed {
         req.up.last_head = Some(up);
-        return crate::request::reply::send_error(client, req, shared, 412).await;
+        return crate::request::reply::send_error(client, req, shared, Status::PRECONDITION_FAILED)
+            .await;
     }
     let verdict = (filtered, stored.source);
     let (shape, body) = shaped(req, &up, &mut plan, verdict, stored.body);
@@ -203,7 +212,7 @@ pub async fn send_stored(
     if framing == Framing::Close && !truncated {
         let _ = framer.eof(&mut out);
     }
-    req.status = shape.code.unwrap_or(up.code);
+    req.status = shape.status.unwrap_or(up.status);
     req.gzip_ratio = framer.gzip_counts;
     let r = client.write_all(&out, req.loc.send_timeout).await;
     req.bytes_sent = out.len() as u64;

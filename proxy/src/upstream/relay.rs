@@ -9,6 +9,7 @@ use super::hidden::passed;
 use crate::balance::{Attempt, PeerOutcome};
 use crate::conf::model::{LogLevel, ProxyPass};
 use crate::http::response::UpHead;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::live::pool::{Pool, UpConn};
 use crate::request::Next;
@@ -58,9 +59,8 @@ pub(super) struct Plan {
 }
 
 pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
-    let code = up.code;
-    let no_body =
-        req.head.method() == b"HEAD" || (100..200).contains(&code) || code == 204 || code == 304;
+    let status = up.status;
+    let no_body = req.head.method() == b"HEAD" || status.has_no_body();
     let framing = if no_body {
         Framing::None
     } else if up.chunked {
@@ -70,11 +70,11 @@ pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     } else {
         Framing::Close
     };
-    let upgrade = code == 101 && req.head.header(b"upgrade").is_some();
+    let upgrade = status.code() == 101 && req.head.header(b"upgrade").is_some();
     let mut ka = if upgrade {
         Ka::Upgrade
     } else {
-        keepalive(req, shared, code)
+        keepalive(req, shared, status)
     };
     let gzip = super::gzip::decide(req, up, framing);
     let gzip_body = gzip.gzip && framing != Framing::None;
@@ -96,10 +96,10 @@ pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
 #[derive(Debug, Default)]
 pub(super) struct Shape<'a> {
     /// Another status (sent with its standard reason phrase).
-    pub(super) code: Option<u16>,
+    pub(super) status: Option<Status>,
     /// The status add_header's headers were chosen with (nginx's headers filter had already
     /// run with 200 when the range filter answered 416).
-    pub(super) added_code: Option<u16>,
+    pub(super) added_status: Option<Status>,
     /// Upstream headers not passed (lower-case names).
     pub(super) drop: &'a [&'static [u8]],
     /// Headers after add_header's (Content-Range, Accept-Ranges).
@@ -183,28 +183,24 @@ pub(super) fn client_head_shaped(
     {
         e.1 = l.as_slice();
     }
-    let added = added_headers(req, shape.added_code.unwrap_or(up.code));
+    let added = added_headers(req, shape.added_status.unwrap_or(up.status));
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     if gzip {
         list.push((&b"Content-Encoding"[..], &b"gzip"[..]));
     }
     list.extend(shape.tail.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-    let head_request = req.head.method() == b"HEAD";
     client.put_head(
         out,
         &Head {
-            code: shape.code.unwrap_or(up.code),
-            reason: shape.code.is_none().then(|| up.reason()),
+            status: shape.status.unwrap_or(up.status),
+            reason: shape.status.is_none().then(|| up.reason()),
             content_type: match &shape.content_type {
                 Some(c) => c.as_deref(),
                 None => content_type,
             },
-            content_length: match plan.framing {
-                _ if shape.content_length.is_some() => shape.content_length.flatten(),
-                _ if gzip => None,
-                Framing::Length(n) => Some(n),
-                Framing::None => up.content_length.filter(|_| head_request),
-                _ => None,
+            content_length: match shape.content_length {
+                Some(c) => c,
+                None => content_length(req, up, plan),
             },
             last_modified: None,
             location: location_special.as_deref(),
@@ -214,6 +210,32 @@ pub(super) fn client_head_shaped(
         },
         list.iter().copied(),
     );
+}
+
+/// The client's Content-Length: the upstream's length when the body is passed as is (for a
+/// HEAD request also when no body follows), none when gzipped or framed otherwise.
+fn content_length(req: &Req<'_>, up: &UpHead, plan: &Plan) -> Option<u64> {
+    match plan.framing {
+        _ if plan.gzip.gzip => None,
+        Framing::Length(n) => Some(n),
+        Framing::None => up.content_length.filter(|_| req.head.method() == b"HEAD"),
+        _ => None,
+    }
+}
+
+/// The body's framer: the upstream's framing to the client's, through gzip when the filter
+/// applies (flushed as it goes when buffering is off or `X-Accel-Buffering: no`).
+fn body_framer(req: &Req<'_>, plan: &Plan, accel_off: bool) -> Framer {
+    let mut framer = Framer::new(plan.framing, plan.client_chunked);
+    if plan.gzip.gzip && plan.framing != Framing::None {
+        let length = match plan.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let enc = super::gzip::encoder(&req.loc.gzip, length);
+        framer = framer.gzip(enc, !req.loc.proxy.buffering || accel_off);
+    }
+    framer
 }
 
 /// A 101 answer: the head, then bytes both ways until either side closes or
@@ -315,7 +337,7 @@ pub async fn send(
     let plan = plan(req, shared, &up);
     let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
     client_head(client, req, pass, &up, &plan, &mut out);
-    req.status = up.code;
+    req.status = up.status;
     let head_len = out.len() as u64;
     if plan.upgrade {
         let next = tunnel(client, req, &mut conn, &out, &leftover).await;
@@ -326,15 +348,7 @@ pub async fn send(
     let accel_off = up.headers().any(|(n, v)| {
         n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
     });
-    let mut framer = Framer::new(plan.framing, plan.client_chunked);
-    if plan.gzip.gzip && plan.framing != Framing::None {
-        let length = match plan.framing {
-            Framing::Length(n) => Some(n),
-            _ => None,
-        };
-        let enc = super::gzip::encoder(&req.loc.gzip, length);
-        framer = framer.gzip(enc, !conf.buffering || accel_off);
-    }
+    let mut framer = body_framer(req, &plan, accel_off);
     let mut relayed = Relayed {
         up_error: framer.feed(&leftover, &mut out).err(),
         client_error: false,
