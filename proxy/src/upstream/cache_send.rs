@@ -18,7 +18,7 @@ use crate::request::client::Client;
 use crate::request::ctx::Req;
 use crate::request::reply::added_headers;
 use crate::request::respond::Ka;
-use crate::static_files::Multipart;
+use crate::static_files::{ByteRange, Multipart};
 use std::borrow::Cow;
 
 /// A stored head parses and its Content-Length (when given) matches the body: anything else
@@ -107,20 +107,8 @@ fn shaped<'b>(
                     .push((b"Content-Range".to_vec(), range.into_bytes()));
                 out = Cow::Borrowed(&body[r.start as usize..r.end as usize]);
             } else {
-                let ctype = up
-                    .headers()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
-                    .map_or(String::new(), |(_, v)| {
-                        String::from_utf8_lossy(v).into_owned()
-                    });
-                let m = Multipart::new(&ranges, &ctype, size);
-                let mut v = Vec::with_capacity(m.len as usize);
-                for (head, r) in m.heads.iter().zip(&ranges) {
-                    v.extend_from_slice(head.as_bytes());
-                    v.extend_from_slice(&body[r.start as usize..r.end as usize]);
-                }
-                v.extend_from_slice(m.tail.as_bytes());
-                shape.content_type = Some(Some(Cow::Owned(m.content_type.into_bytes())));
+                let (ctype, v) = multipart(up, &ranges, body);
+                shape.content_type = Some(Some(Cow::Owned(ctype)));
                 out = Cow::Owned(v);
             }
             let n = out.len() as u64;
@@ -159,6 +147,24 @@ fn shaped<'b>(
         Filtered::PreconditionFailed => {}
     }
     (shape, out)
+}
+
+/// A multipart/byteranges answer of `ranges` of `body`: its Content-Type and body.
+fn multipart(up: &UpHead, ranges: &[ByteRange], body: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let ctype = up
+        .headers()
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
+        .map_or(String::new(), |(_, v)| {
+            String::from_utf8_lossy(v).into_owned()
+        });
+    let m = Multipart::new(ranges, &ctype, body.len() as u64);
+    let mut v = Vec::with_capacity(m.len as usize);
+    for (head, r) in m.heads.iter().zip(ranges) {
+        v.extend_from_slice(head.as_bytes());
+        v.extend_from_slice(&body[r.start as usize..r.end as usize]);
+    }
+    v.extend_from_slice(m.tail.as_bytes());
+    (m.content_type.into_bytes(), v)
 }
 
 /// Sends a stored response through nginx's header rules and, for a response from the cache
