@@ -1,8 +1,11 @@
 //! What a scenario needs from the optional-program table, found the way the runner will start
-//! it (`PATH`, the scenario's nginx `binary`, each pool's `python`), and which of it is missing.
+//! it (`PATH`, the scenario's nginx `binary`, each pool's `python`, each service's program
+//! directory as the loader found it), and which of it is missing.
 
 use super::programs::{self, Program};
-use crate::scenario::{self, Overrides, ProxyKind, Scenario, Supervisor, UpstreamKind};
+use crate::scenario::{
+    self, Overrides, ProxyKind, Scenario, ServiceKind, Supervisor, UpstreamKind,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +16,8 @@ pub struct Need {
     pub program: &'static Program,
     /// What in the scenario needs it (`proxy nginx`, `upstream "api", kind = "uvicorn"`).
     pub needed_by: String,
-    /// The executable, or the Python interpreter that must import the program's modules.
+    /// The executable, or the Python interpreter that must import the program's modules (empty:
+    /// the loader found no program directory, so never found).
     at: PathBuf,
 }
 
@@ -71,6 +75,20 @@ pub fn needs(s: &Scenario) -> Vec<Need> {
         if pool.supervisor == Some(Supervisor::Gunicorn) {
             need("gunicorn", by, &pool.python);
         }
+    }
+    for svc in &s.services {
+        let (name, exe) = match svc.kind {
+            ServiceKind::Postgres => ("postgresql", "postgres"),
+            ServiceKind::Redis => ("redis", "redis-server"),
+        };
+        let kind = format!("{:?}", svc.kind).to_lowercase();
+        let by = format!("service {:?}, kind = \"{kind}\"", svc.name);
+        let at = svc
+            .bin_dir
+            .as_ref()
+            .map(|d| d.join(exe))
+            .unwrap_or_default();
+        need(name, by, &at);
     }
     out
 }
