@@ -166,7 +166,10 @@ fn sample_is_current(real: &str) {
 
 #[test]
 fn the_article_is_named_and_linked() {
-    let text = first_hour().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = first_hour()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         text.contains(
             "[\"FastAPI Behind Nginx: The Production Setup Nobody Talks About\"](https://"
