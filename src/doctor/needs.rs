@@ -3,9 +3,7 @@
 //! directory as the loader found it), and which of it is missing.
 
 use super::programs::{self, Program};
-use crate::scenario::{
-    self, Overrides, ProxyKind, Scenario, ServiceKind, Supervisor, UpstreamKind,
-};
+use crate::scenario::{self, ProxyKind, Scenario, ServiceKind, Supervisor, UpstreamKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -107,21 +105,12 @@ pub fn missing_for(s: &Scenario) -> Vec<Missing> {
 pub fn uses_in(dir: &Path) -> BTreeMap<&'static str, Vec<String>> {
     let mut uses: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for file in scenario::files_in(dir).unwrap_or_default() {
-        let Ok(base) = scenario::load(&file, &Overrides::default()) else {
+        let Ok(each) = scenario::load_each_variant(&file) else {
             continue;
         };
-        let mut labels = vec![Vec::new()];
-        labels.extend(base.variants.iter().map(|v| vec![v.name.clone()]));
-        for variants in labels {
-            let ov = Overrides {
-                variants,
-                proxy: None,
-            };
-            let Ok(s) = scenario::load(&file, &ov) else {
-                continue;
-            };
+        for (variant, s) in each {
             for n in needs(&s) {
-                let label = format!("{} [{}]", s.name, ov.label());
+                let label = format!("{} [{variant}]", s.name);
                 let v = uses.entry(n.program.name).or_default();
                 if !v.contains(&label) {
                     v.push(label);
