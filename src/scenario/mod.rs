@@ -89,7 +89,7 @@ pub fn load_each_variant(path: &Path) -> Result<Vec<(String, Scenario)>, Scenari
     Ok(out)
 }
 
-/// Reads and checks `path` with `overrides` applied.
+/// Reads and checks `path` with `overrides` applied; with none, every variant is checked too.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let (text, dir) = read(path)?;
     let ctx = validate::Ctx {
@@ -100,18 +100,20 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
     let base_raw = parse_raw(path, &text)?;
     let variants_raw = base_raw.variant.clone();
     let base = validate::validate(&ctx, base_raw, None)?;
-    // Validate every variant on its own so that a bad one fails now, with its line.
-    for v in &variants_raw {
-        derived(
-            path,
-            &text,
-            &dir,
-            &variants_raw,
-            &[v.get_ref().name.get_ref().clone()],
-            None,
-        )?;
-    }
     if overrides.variants.is_empty() && overrides.proxy.is_none() {
+        // Loading the base validates every variant on its own, so that a bad one fails now,
+        // with its line (`run` loads the base before the combinations it runs; loading a
+        // combination does not check the variants again).
+        for v in &variants_raw {
+            derived(
+                path,
+                &text,
+                &dir,
+                &variants_raw,
+                &[v.get_ref().name.get_ref().clone()],
+                None,
+            )?;
+        }
         return Ok(base);
     }
     let mut s = derived(
