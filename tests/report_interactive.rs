@@ -90,6 +90,12 @@ fn probe(bin: &Path, page: &Path, hover_chart: Option<&str>) -> (Vec<String>, St
         "{}: one self-contained page with uPlot embedded",
         page.display()
     );
+    assert!(
+        html.contains("Copyright (c) 2022 Leon Sorokin")
+            && html.contains("Permission is hereby granted"),
+        "{}: the embedded uPlot carries its MIT licence",
+        page.display()
+    );
     let h = hover_chart.map_or("null".to_string(), |c| format!("'{c}'"));
     let script = PROBE.replacen("<script>", &format!("<script>const H={h};"), 1);
     let check = page.with_file_name("check.html");
