@@ -115,7 +115,7 @@ fn shape(line: &str, name: &str) -> String {
         let mut s = String::new();
         for c in w.chars() {
             let c = if c.is_ascii_digit() { '#' } else { c };
-            if !(c == '#' && s.ends_with('#')) && !(c == '.' && s.ends_with('#')) {
+            if !((c == '#' || c == '.') && s.ends_with('#')) {
                 s.push(c);
             }
         }

@@ -83,7 +83,14 @@ pub fn load_each_variant(path: &Path) -> Result<Vec<(String, Scenario)>, Scenari
     )];
     for v in &variants_raw {
         let name = v.get_ref().name.get_ref().clone();
-        let s = derived(path, &text, &dir, &variants_raw, &[name.clone()], None)?;
+        let s = derived(
+            path,
+            &text,
+            &dir,
+            &variants_raw,
+            std::slice::from_ref(&name),
+            None,
+        )?;
         out.push((name, s));
     }
     Ok(out)
