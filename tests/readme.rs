@@ -165,6 +165,27 @@ fn sample_is_current(real: &str) {
 }
 
 #[test]
+fn where_the_docs_are_lists_every_page() {
+    let text = first_hour();
+    let section = text
+        .split("## Where the docs are")
+        .nth(1)
+        .expect("a 'Where the docs are' section");
+    for e in std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            assert!(
+                section.contains(&format!("](docs/{name})")),
+                "'Where the docs are' links docs/{name}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_article_is_named_and_linked() {
     let text = first_hour()
         .split_whitespace()
