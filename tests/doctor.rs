@@ -194,3 +194,47 @@ fn a_missing_service_program_is_exit_2_or_skipped() {
     assert!(common::run_dirs(out.path(), "services").is_empty());
     assert_eq!(common::run_dirs(out.path(), "pass").len(), 1, "{}", r.all());
 }
+
+/// A real Uvicorn app whose own import is missing (here a module no one has): `run` stops
+/// before starting with exit 2 and `pip install MODULE`, or skips it with `--skip-missing`;
+/// never a component that dies at start.
+#[test]
+fn an_app_import_that_is_missing_is_exit_2_or_skipped() {
+    if proxylab_testkit::require_listed("uvicorn").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("apps")).expect("apps");
+    std::fs::write(
+        dir.path().join("apps/needs_more.py"),
+        "import proxylab_no_such_module\nfrom fastapi import FastAPI\napp = FastAPI()\n",
+    )
+    .expect("app");
+    let text = std::fs::read_to_string(common::scenario("uvicorn.toml")).expect("uvicorn.toml");
+    let file = dir.path().join("app.toml");
+    std::fs::write(&file, text.replace("\"hello:app\"", "\"needs_more:app\"")).expect("write");
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", file.to_str().expect("utf8"), "--ci", "--out"];
+        args.push(out.path().to_str().expect("utf8"));
+        args.extend(extra);
+        common::proxylab(&args, Duration::from_secs(120))
+    };
+    let want = "python module proxylab_no_such_module not installed (needed by upstream \"app\", \
+                asgi = \"needs_more:app\"; install: pip install proxylab_no_such_module)";
+    let r = run(&[]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.contains(want), "{want}: {}", r.all());
+    assert!(r.stderr.contains("nothing was started"), "{}", r.all());
+    let r = run(&["--skip-missing"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("skipped: uvicorn [base]: python module"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        common::run_dirs(out.path(), "uvicorn").is_empty(),
+        "nothing ran"
+    );
+}

@@ -2,6 +2,7 @@
 //! enables and how to install the missing ones; and the same table's check of a scenario before
 //! `run` starts anything ([`missing_for`]).
 
+pub mod app_imports;
 pub mod needs;
 pub mod programs;
 

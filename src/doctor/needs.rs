@@ -31,18 +31,35 @@ impl Need {
     }
 }
 
-/// A program a scenario needs and this machine lacks.
+/// What a scenario needs and this machine lacks.
 #[derive(Debug, Clone)]
-pub struct Missing(pub Need);
+pub enum Missing {
+    /// A program of the table.
+    Program(Need),
+    /// A Python module a real Uvicorn app imports (`pip install` is given the module's name,
+    /// which is the package's for most).
+    Module {
+        /// The module.
+        module: String,
+        /// The pool and its app (`upstream "app", asgi = "pg_pool_app:app"`).
+        needed_by: String,
+    },
+}
 
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = &self.0;
-        write!(
-            f,
-            "{} not installed (needed by {}; install: {})",
-            n.program.name, n.needed_by, n.program.install
-        )
+        match self {
+            Missing::Program(n) => write!(
+                f,
+                "{} not installed (needed by {}; install: {})",
+                n.program.name, n.needed_by, n.program.install
+            ),
+            Missing::Module { module, needed_by } => write!(
+                f,
+                "python module {module} not installed (needed by {needed_by}; install: pip \
+                 install {module})"
+            ),
+        }
     }
 }
 
@@ -91,13 +108,28 @@ pub fn needs(s: &Scenario) -> Vec<Need> {
     out
 }
 
-/// The programs `s` needs that cannot be found.
+/// The programs `s` needs that cannot be found; when every one is there, the Python modules
+/// its real Uvicorn apps import that cannot be found.
 pub fn missing_for(s: &Scenario) -> Vec<Missing> {
-    needs(s)
+    let mut out: Vec<Missing> = needs(s)
         .into_iter()
         .filter(|n| !n.found())
-        .map(Missing)
-        .collect()
+        .map(Missing::Program)
+        .collect();
+    if out.is_empty() {
+        for pool in s
+            .upstreams
+            .iter()
+            .filter(|u| u.kind == UpstreamKind::Uvicorn)
+        {
+            if let Some(module) = super::app_imports::first_missing(pool) {
+                let asgi = pool.asgi.clone().unwrap_or_default();
+                let needed_by = format!("upstream {:?}, asgi = {asgi:?}", pool.name);
+                out.push(Missing::Module { module, needed_by });
+            }
+        }
+    }
+    out
 }
 
 /// For each program, the scenarios and variants of `dir` that need it (`quickstart [nginx]`),
