@@ -164,6 +164,38 @@ fn sample_is_current(real: &str) {
     }
 }
 
+/// The first hour in the order a newcomer needs it (issue 19): what it is and the article,
+/// requirements, a real quickstart output, reading a report, your own nginx.conf, your own
+/// scenario, CI, the docs.
+#[test]
+fn the_first_hour_sections_are_in_order() {
+    let headings: Vec<String> = first_hour()
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "What proxylab is",
+            "Requirements",
+            "Quickstart: what you see",
+            "Reading a report",
+            "Test your own nginx.conf",
+            "Write your own scenario",
+            "CI",
+            "Where the docs are",
+        ]
+    );
+    // The two commands come first.
+    let r = readme();
+    let first_block = r.find("```sh\n").expect("a command block");
+    assert!(
+        first_block < r.find("## ").expect("a section"),
+        "the commands first"
+    );
+}
+
 #[test]
 fn where_the_docs_are_lists_every_page() {
     let text = first_hour();
