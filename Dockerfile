@@ -4,6 +4,9 @@
 #   docker build -t registry.example.com/proxylab:0.1.0 .
 #   docker push registry.example.com/proxylab:0.1.0
 #   proxylab deploy k8s scenario.toml --shards 4 --image registry.example.com/proxylab:0.1.0 --out k8s/
+#
+# Without Docker Hub: deploy/build-image.sh builds the same runtime contract (entrypoint, user,
+# workdir) FROM scratch from a local binary (deploy/Containerfile; tests/image.rs checks both).
 
 FROM rust:1.90-bookworm AS build
 WORKDIR /src

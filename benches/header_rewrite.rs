@@ -115,7 +115,7 @@ fn with_req<T>(
         args: if q == 0 { 0..0 } else { q..head.target().len() },
         start: Instant::now(),
         start_time: SystemTime::now(),
-        status: 0,
+        status: proxylab_proxy::http::status::Status::NONE,
         body_bytes_sent: 0,
         bytes_sent: 0,
         request_length: 0,
@@ -158,6 +158,7 @@ fn header_rewrite(c: &mut Criterion) {
         requests: 1,
         https: false,
         started: Instant::now(),
+        sni: None,
         h2: false,
     };
     let article = head("/api/items");

@@ -78,7 +78,7 @@ fn combos(base: &Scenario, args: &RunArgs) -> Vec<Vec<String>> {
         v.extend(
             base.variants
                 .iter()
-                .filter(|v| v.compare)
+                .filter(|v| if args.ci { v.ci_compare } else { v.compare })
                 .map(|v| vec![v.name.clone()]),
         );
         v
@@ -439,6 +439,25 @@ mod tests {
                 vec!["ci".to_string()],
                 vec!["nginx".to_string(), "direct".to_string(), "ci".to_string()]
             ]
+        );
+    }
+
+    #[test]
+    fn ci_compare_false_leaves_a_comparison_out_of_ci_only() {
+        let f = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/thundering-herd.toml");
+        let base = scenario::load(&f, &Overrides::default()).expect("thundering-herd loads");
+        let has_nginx = |c: &[Vec<String>]| c.iter().any(|v| v.contains(&"nginx".to_string()));
+        assert!(has_nginx(&combos(&base, &args(&[], false))));
+        let ci = combos(&base, &args(&[], true));
+        assert!(!has_nginx(&ci), "{ci:?}");
+        assert!(
+            ci.contains(&vec!["gunicorn".to_string(), "ci".to_string()]),
+            "{ci:?}"
+        );
+        // Named explicitly, it runs under --ci too.
+        assert_eq!(
+            combos(&base, &args(&["nginx"], true)),
+            vec![vec!["nginx".to_string(), "ci".to_string()]]
         );
     }
 }

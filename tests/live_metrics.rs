@@ -2,11 +2,12 @@
 //! loopback port with a temporary directory and a generated config; never the package's
 //! daemon): it scrapes `loadgen --metrics-listen` and `run --metrics-listen`, and receives
 //! their `--metrics-push` (remote write, `--web.enable-remote-write-receiver`). The counts
-//! read back through Prometheus' HTTP API equal the runs' summaries.
+//! read back through Prometheus' HTTP API equal the runs' summaries; the runner's phase, fault
+//! and per-component CPU/RSS gauges arrive, and so does every metric the Grafana dashboard plots.
 
 mod common;
 
-use common::{proxylab, run_dirs};
+use common::{proxylab, proxylab_env, run_dirs};
 use proxylab_testkit::{FakeUpstream, Proc, free_port, require};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -139,14 +140,15 @@ fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).expect("summary")).expect("json")
 }
 
-/// Checks that the scraped and the pushed series of run `run` hold the summary's totals.
-fn check_counts(prom: &Prometheus, run: &str, summary: &Value) {
+/// Checks that the scraped and the pushed series with `labels` (`run="x"`, …) hold the
+/// summary's totals.
+fn check_counts(prom: &Prometheus, labels: &str, summary: &Value) {
     let sent = summary["overall"]["sent"].as_f64().expect("sent");
     let done = summary["overall"]["completed"].as_f64().expect("completed");
     let ok = summary["overall"]["status"]["200"].as_f64().expect("200");
     assert!(done > 100.0, "{summary}");
     for job in ["proxylab-scrape", ""] {
-        let sel = format!("job=\"{job}\",run=\"{run}\"");
+        let sel = format!("job=\"{job}\",{labels}");
         let q = |m: &str, extra: &str| format!("sum(max_over_time({m}{{{sel}{extra}}}[10m]))");
         let how = if job.is_empty() { "pushed" } else { "scraped" };
         let got = prom.wait_for(&q("proxylab_responses_total", ",status=\"200\""), ok);
@@ -172,12 +174,14 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
     let push = format!("http://127.0.0.1:{}/api/v1/write", prom.port);
     let tmp = tempfile::tempdir().expect("tempdir");
 
-    // The loadgen on its own.
+    // The loadgen on its own, as the one shard of an Indexed Job (its series get `shard`).
     let sum = tmp.path().join("lg.json");
-    let r = proxylab(
+    let r = proxylab_env(
         &[
             "loadgen",
             &up.url(),
+            "--shards",
+            "1",
             "--rate",
             "150",
             "--duration",
@@ -196,23 +200,16 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
             "--summary-json",
             sum.to_str().expect("utf8"),
         ],
+        &[("JOB_COMPLETION_INDEX", "0")],
         LIMIT,
     );
     assert_eq!(r.code, 0, "{}", r.all());
-    check_counts(&prom, "lg1", &read_json(&sum));
+    check_counts(&prom, "run=\"lg1\",shard=\"0\"", &read_json(&sum));
 
-    // A scenario run: the runner serves its own gauges plus its loadgen's counters.
+    // A scenario run (our proxy, a fake pool, a fault): the runner serves its own gauges plus
+    // its loadgen's counters.
     let file = tmp.path().join("live.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "name = \"live\"\nduration = \"3s\"\n[target]\nurl = \"{}\"\n\
-             [[load]]\nname = \"web\"\nmodel = \"open\"\nstages = [{{ shape = \"constant\", rate = 150, duration = \"3s\" }}]\n\
-             [[phase]]\nname = \"steady\"\nstart = \"1s\"\nend = \"3s\"\n",
-            up.url()
-        ),
-    )
-    .expect("scenario");
+    std::fs::write(&file, LIVE.replace("{CONF}", &conf())).expect("scenario");
     let out = tmp.path().join("out");
     let r = proxylab(
         &[
@@ -236,21 +233,72 @@ fn prometheus_scrapes_and_receives_the_push_of_loadgen_and_run() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
     let dir = &run_dirs(&out, "live")[0];
-    check_counts(&prom, "rn1", &read_json(&dir.join("loadgen-summary.json")));
+    check_counts(
+        &prom,
+        "run=\"rn1\"",
+        &read_json(&dir.join("loadgen-summary.json")),
+    );
     for job in ["proxylab-scrape", ""] {
         let sel = format!("job=\"{job}\",run=\"rn1\"");
         let q = format!("max(max_over_time(proxylab_phase_active{{{sel},phase=\"steady\"}}[10m]))");
         assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
-        let q = format!(
-            "count(max_over_time(proxylab_component_rss_bytes{{{sel},component=\"loadgen\"}}[10m]) > 0)"
-        );
+        let q =
+            format!("max(max_over_time(proxylab_fault_active{{{sel},fault=\"slow api\"}}[10m]))");
         assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
+        // CPU and RSS of every component: the proxy, the pool, the loadgen.
+        for c in ["proxy", "api", "loadgen"] {
+            let q = format!(
+                "count(max_over_time(proxylab_component_rss_bytes{{{sel},component=\"{c}\"}}[10m]) > 0)"
+            );
+            assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
+            let q = format!(
+                "count(last_over_time(proxylab_component_cpu_percent{{{sel},component=\"{c}\"}}[10m]))"
+            );
+            assert_eq!(prom.wait_for(&q, 1.0), Some(1.0), "{job:?}: {q}");
+        }
     }
     dashboard_metrics_exist(&prom);
 }
 
-/// Every metric the Grafana dashboard plots is one the runs produced (faults excepted: a
-/// `[target]` scenario has none).
+/// The scenario of the `run` half: our proxy in front of one fake instance, a latency fault on
+/// the pool from 1 s to the end, stub_status sampled.
+const LIVE: &str = r#"name = "live"
+duration = "3s"
+[proxy]
+kind = "proxylab"
+config = "{CONF}"
+status_path = "/nginx_status"
+status_listener = "status"
+
+[[upstream]]
+name = "api"
+
+[[load]]
+name = "web"
+model = "open"
+stages = [{ shape = "constant", rate = 150, duration = "3s" }]
+
+[[fault]]
+at = "1s"
+action = "latency"
+target = "api"
+factor = 2
+for = "2s"
+label = "slow api"
+
+[[phase]]
+name = "steady"
+start = "1s"
+end = "3s"
+"#;
+
+/// The proxy config of [`LIVE`] (the end-to-end tests' pass-through config).
+fn conf() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/pass.conf");
+    p.to_str().expect("utf8").to_string()
+}
+
+/// Every metric the Grafana dashboard plots is one the runs produced.
 fn dashboard_metrics_exist(prom: &Prometheus) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grafana/proxylab.json");
     let dash: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard"))
@@ -269,7 +317,7 @@ fn dashboard_metrics_exist(prom: &Prometheus) {
         }
     }
     assert!(names.len() >= 10, "{names:?}");
-    for n in names.iter().filter(|n| *n != "proxylab_fault_active") {
+    for n in &names {
         let q = format!("count(last_over_time({{__name__=\"{n}\"}}[10m]))");
         assert!(
             prom.query(&q).is_some_and(|c| c > 0.0),

@@ -125,6 +125,7 @@ fn local_process_keys_are_refused_with_exit_2_and_the_key() {
         ),
         ("[[upstream]]\nname = \"api\"\n", "upstream"),
         ("[proxy]\nkind = \"nginx\"\n", "proxy"),
+        ("[[service]]\nname = \"db\"\nkind = \"redis\"\n", "service"),
         (
             "[[assert]]\nmetric = \"cpu.proxy\"\nop = \"<\"\nvalue = 50\n",
             "assert[0].metric",

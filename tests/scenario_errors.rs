@@ -242,3 +242,55 @@ fn bad_memory_limit_and_leak_name_their_keys() {
         out.all()
     );
 }
+
+#[test]
+fn bad_lock_table_and_statement_timeout_name_their_keys() {
+    if proxylab_testkit::require("pg_ctlcluster", "apt-get install -y postgresql").is_none()
+        || proxylab_testkit::require("redis-server", "apt-get install -y redis-server").is_none()
+    {
+        return;
+    }
+    let svc = |kind: &str, extra: &str, fault: &str| {
+        format!(
+            "duration = \"3s\"\n[proxy]\nkind = \"none\"\n[[service]]\nname = \"db\"\nkind = \"{kind}\"\n{extra}{GOOD_TAIL}{fault}"
+        )
+    };
+    let lock = |table: &str| {
+        format!("[[fault]]\nat = \"1s\"\naction = \"lock_table\"\ntarget = \"db\"\n{table}\n")
+    };
+    let cases = [
+        (
+            svc("redis", "statement_timeout = \"1s\"", ""),
+            "service[0].statement_timeout",
+        ),
+        (
+            svc("postgres", "statement_timeout = \"0s\"", ""),
+            "service[0].statement_timeout",
+        ),
+        (
+            svc("redis", "init_sql = \"SELECT 1\"", ""),
+            "service[0].init_sql",
+        ),
+        (svc("postgres", "", &lock("")), "fault[0].table"),
+        (
+            svc("postgres", "", &lock("table = \"orders; DROP TABLE x\"")),
+            "fault[0].table",
+        ),
+        (
+            svc("redis", "", &lock("table = \"orders\"")),
+            "fault[0].target",
+        ),
+        (
+            svc(
+                "postgres",
+                "",
+                "[[fault]]\nat = \"1s\"\naction = \"kill\"\ntarget = \"db\"\ntable = \"orders\"\n",
+            ),
+            "fault[0].table",
+        ),
+    ];
+    for (text, key) in cases {
+        let out = check(&text, None);
+        assert!(out.stderr.contains(key), "{key}: {}", out.all());
+    }
+}

@@ -260,3 +260,44 @@ fn held_connections_and_a_slow_database_link_reach_the_app() {
     );
     assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
 }
+
+/// `lock_table`: another session holds ACCESS EXCLUSIVE on the app's table for 1.5 s; the
+/// app's queries wait inside PostgreSQL (none fails, the slowest waits > 1 s), and with the
+/// server's `statement_timeout` (variant `timeout`) they are cancelled instead: 500 in < 1 s,
+/// with PostgreSQL's own "canceling statement due to statement timeout" in its log.
+#[test]
+fn a_locked_table_makes_queries_wait_and_statement_timeout_cancels_them() {
+    if !references() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = snapshot();
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario("services-lock.toml");
+    let r = common::proxylab(
+        &[
+            "run",
+            s.to_str().expect("utf8"),
+            "--variant",
+            "base,timeout",
+            "--no-compare",
+            "--out",
+            out.path().to_str().expect("utf8"),
+        ],
+        Duration::from_secs(150),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let dirs = common::run_dirs(out.path(), "services-lock");
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for d in &dirs {
+        let sm = common::summary(d);
+        let marker = &sm["faults"][0];
+        assert_eq!(marker["label"], "lock_table db", "{sm}");
+        assert!(marker["error"].is_null(), "{marker}");
+        let pg = std::fs::read_to_string(d.join("logs/db.log")).unwrap_or_default();
+        let cancelled = pg.contains("canceling statement due to statement timeout");
+        let timeout_run = d.to_string_lossy().ends_with("timeout");
+        assert_eq!(cancelled, timeout_run, "{}: {pg}", d.display());
+    }
+    assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
+}

@@ -108,110 +108,171 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Starts the workers, serves the admin port, replaces workers that exit (paced as the
+/// chosen supervisor paces it) and stops them all on SIGTERM/SIGINT.
 async fn supervise(s: &Settings, fd: i32, local: SocketAddr) -> anyhow::Result<()> {
-    let backend = Arc::new(SupBackend {
-        shared: Shared::default(),
-        slots: Mutex::new(vec![None; s.workers as usize]),
-        retired: Mutex::new(Counters::default()),
-    });
-    let mut children: Vec<Option<Child>> = Vec::new();
-    let mut generation = 0u64;
-    for i in 0..s.workers {
-        let (child, slot) = spawn(&backend, fd, i, generation).await?;
-        generation += 1;
-        set_slot(&backend, i, Some(slot));
-        children.push(Some(child));
-    }
+    let mut workers = Workers::start(s, fd).await?;
     let admin = match s.admin_port {
-        Some(p) => Some(admin::spawn(&s.host, p, backend.clone())?),
+        Some(p) => Some(admin::spawn(&s.host, p, workers.backend.clone())?),
         None => None,
     };
     if s.worker.log {
         eprintln!("INFO:     Uvicorn running on http://{local} (Press CTRL+C to quit)");
     }
     server::print_ready(local, admin);
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let mut stop = StopSignals::new()?;
     let (poll, delay) = match s.supervisor {
         Supervisor::Uvicorn => (Duration::from_millis(500), s.healthcheck),
         Supervisor::Gunicorn => (Duration::from_millis(50), Duration::from_millis(150)),
     };
     let mut last_heartbeat_check = std::time::Instant::now();
-    'outer: loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = tokio::time::sleep(poll) => {}
-        }
+    'outer: while !stop.during(poll).await {
         if s.supervisor == Supervisor::Gunicorn
             && last_heartbeat_check.elapsed() >= Duration::from_secs(1)
         {
             last_heartbeat_check = std::time::Instant::now();
-            let b = backend.clone();
+            let b = workers.backend.clone();
             let limit = s.worker_timeout;
             let _ = tokio::task::spawn_blocking(move || kill_silent_workers(&b, limit)).await;
         }
-        #[allow(clippy::needless_range_loop)] // the loop body replaces children[i]
-        for i in 0..children.len() {
-            let exited = match children[i].as_mut() {
-                Some(c) => match c.try_wait() {
-                    Ok(None) => false,
-                    Ok(Some(st)) => {
-                        note_exit(&backend, s, st);
-                        true
-                    }
-                    Err(_) => true,
-                },
-                None => true,
-            };
-            if !exited {
+        for i in 0..workers.children.len() {
+            if !workers.exited(i, s) {
                 continue;
             }
-            let pid = backend
-                .slots
-                .lock()
-                .ok()
-                .and_then(|v| v.get(i).copied().flatten())
-                .map_or(0, |s| s.pid);
-            set_slot(&backend, i as u32, None);
-            children[i] = None;
-            tokio::select! {
-                _ = term.recv() => break 'outer,
-                _ = int.recv() => break 'outer,
-                _ = tokio::time::sleep(delay) => {}
+            let pid = workers.forget(i);
+            if stop.during(delay).await {
+                break 'outer;
             }
             if s.worker.log {
                 eprintln!("INFO:     Child process [{pid}] died");
             }
-            match spawn(&backend, fd, i as u32, generation).await {
-                Ok((child, slot)) => {
-                    set_slot(&backend, i as u32, Some(slot));
-                    children[i] = Some(child);
-                    backend.shared.restarts.fetch_add(1, Relaxed);
-                }
-                Err(e) => eprintln!("ERROR:    cannot restart worker {i}: {e:#}"),
-            }
-            generation += 1;
+            workers.restart(i).await;
         }
     }
     if s.worker.log {
         eprintln!("INFO:     Stopping parent process [{}]", std::process::id());
     }
-    for c in children.iter().flatten() {
-        if let Some(pid) = c.id() {
-            crate::sys::kill(pid, libc::SIGTERM);
-        }
-    }
-    let grace = match s.supervisor {
-        Supervisor::Uvicorn => Duration::from_secs(86_400),
-        Supervisor::Gunicorn => Duration::from_secs(30),
-    };
-    for c in children.iter_mut().flatten() {
-        if tokio::time::timeout(grace, c.wait()).await.is_err() {
-            let _ = c.kill().await;
-        }
-    }
+    workers.stop(s).await;
     Ok(())
+}
+
+/// SIGTERM and SIGINT, which stop the supervisor.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn new() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits `d`; true when a stop signal came first.
+    async fn during(&mut self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.term.recv() => true,
+            _ = self.int.recv() => true,
+            _ = tokio::time::sleep(d) => false,
+        }
+    }
+}
+
+/// The worker processes, one slot each, and the serial of the next one started.
+struct Workers {
+    backend: Arc<SupBackend>,
+    children: Vec<Option<Child>>,
+    generation: u64,
+    /// The listening socket the workers inherit.
+    fd: i32,
+}
+
+impl Workers {
+    /// Starts `s.workers` workers, each ready before the next starts.
+    async fn start(s: &Settings, fd: i32) -> anyhow::Result<Workers> {
+        let backend = Arc::new(SupBackend {
+            shared: Shared::default(),
+            slots: Mutex::new(vec![None; s.workers as usize]),
+            retired: Mutex::new(Counters::default()),
+        });
+        let mut w = Workers {
+            backend,
+            children: Vec::new(),
+            generation: 0,
+            fd,
+        };
+        for i in 0..s.workers {
+            let (child, slot) = spawn(&w.backend, fd, i, w.generation).await?;
+            w.generation += 1;
+            set_slot(&w.backend, i, Some(slot));
+            w.children.push(Some(child));
+        }
+        Ok(w)
+    }
+
+    /// Whether worker `i` is gone (a crash is counted and logged as it is noticed).
+    fn exited(&mut self, i: usize, s: &Settings) -> bool {
+        match self.children[i].as_mut() {
+            Some(c) => match c.try_wait() {
+                Ok(None) => false,
+                Ok(Some(st)) => {
+                    note_exit(&self.backend, s, st);
+                    true
+                }
+                Err(_) => true,
+            },
+            None => true,
+        }
+    }
+
+    /// Empties slot `i`; returns the pid it held (0 when none).
+    fn forget(&mut self, i: usize) -> u32 {
+        let pid = self
+            .backend
+            .slots
+            .lock()
+            .ok()
+            .and_then(|v| v.get(i).copied().flatten())
+            .map_or(0, |s| s.pid);
+        set_slot(&self.backend, i as u32, None);
+        self.children[i] = None;
+        pid
+    }
+
+    /// Starts a new worker in slot `i` (counted as a restart; a failure is logged and the
+    /// slot stays empty until the next poll).
+    async fn restart(&mut self, i: usize) {
+        match spawn(&self.backend, self.fd, i as u32, self.generation).await {
+            Ok((child, slot)) => {
+                set_slot(&self.backend, i as u32, Some(slot));
+                self.children[i] = Some(child);
+                self.backend.shared.restarts.fetch_add(1, Relaxed);
+            }
+            Err(e) => eprintln!("ERROR:    cannot restart worker {i}: {e:#}"),
+        }
+        self.generation += 1;
+    }
+
+    /// SIGTERM to every worker, then waits for each (uvicorn: as long as they take;
+    /// gunicorn: 30 s, then SIGKILL).
+    async fn stop(&mut self, s: &Settings) {
+        for c in self.children.iter().flatten() {
+            if let Some(pid) = c.id() {
+                crate::sys::kill(pid, libc::SIGTERM);
+            }
+        }
+        let grace = match s.supervisor {
+            Supervisor::Uvicorn => Duration::from_secs(86_400),
+            Supervisor::Gunicorn => Duration::from_secs(30),
+        };
+        for c in self.children.iter_mut().flatten() {
+            if tokio::time::timeout(grace, c.wait()).await.is_err() {
+                let _ = c.kill().await;
+            }
+        }
+    }
 }
 
 /// Counts a worker that died by a signal or a failure exit as a crash, and says how it died

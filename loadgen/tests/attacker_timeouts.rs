@@ -2,8 +2,9 @@
 //! config (`client_header_timeout 1s`, `client_body_timeout 1s`, `send_timeout 1s`,
 //! `keepalive_timeout 3s`): over HTTP/1.1 an idle connection, a head never finished, a body
 //! never finished, an idle keep-alive connection and a reader that never reads; over HTTP/2
-//! (h2c) a connection that opens no stream (silent, sending PINGs, or stopped inside a frame),
-//! one idle after its request, and one that never reads a large response. For each, when the
+//! (h2c) a connection that never sends the whole preface (nothing, part of it, or an HTTP/1.1
+//! request instead), one that opens no stream (silent, sending PINGs, or stopped inside a
+//! frame), one idle after its request, and one that never reads a large response. For each, when the
 //! server closed (bucketed by the timeout that explains it), the GOAWAY it sent, and whether a
 //! non-reader got its whole response must be the same for both.
 
@@ -250,6 +251,18 @@ fn cases(a: SocketAddr, b: SocketAddr) -> Vec<(&'static str, String)> {
         (
             "h1 reader that never reads",
             Box::new(move || h1_slow_reader(a)),
+        ),
+        (
+            "h2 connects, sends nothing",
+            Box::new(move || h2(b, b"", None, false)),
+        ),
+        (
+            "h2 part of the preface",
+            Box::new(move || h2(b, &h2raw::PREFACE[..10], None, false)),
+        ),
+        (
+            "h2 HTTP/1.1 instead of the preface",
+            Box::new(move || h2(b, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", None, false)),
         ),
         (
             "h2 no stream, silent",

@@ -1,7 +1,9 @@
 //! TLS (HTTP/1.1) through both proxies with the article's two server blocks: the port-80
 //! style redirect to https, then the TLS server (curl as the client): status, headers and
 //! body, `$scheme`/`$https`, the negotiated protocol with `ssl_protocols TLSv1.2 TLSv1.3`, and
-//! nginx 1.22's default (`TLSv1 TLSv1.1 TLSv1.2`: a TLS 1.3-only client fails).
+//! nginx 1.22's default (`TLSv1 TLSv1.1 TLSv1.2`: a TLS 1.3-only client fails). Over TLS the
+//! server SNI names reads the request line, so its `merge_slashes` applies whatever Host
+//! then chooses (HTTP/1.1 and HTTP/2).
 
 mod common;
 
@@ -45,7 +47,10 @@ fn tls_servers_match_nginx() {
         "server {{ listen 127.0.0.1:{{PORT}}; server_name api.example.com; return 301 https://$server_name$request_uri; }}\n\
          server {{ listen 127.0.0.1:{{PORT2}} ssl; server_name api.example.com;\n\
            ssl_certificate {crt}; ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3;\n\
-           location / {{ return 200 \"tls $scheme $https $host\"; }} }}\n\
+           location / {{ return 200 \"tls $scheme $https $host $uri\"; }} }}\n\
+         server {{ listen 127.0.0.1:{{PORT2}} ssl http2; server_name b.test; merge_slashes off;\n\
+           ssl_certificate {crt}; ssl_certificate_key {key};\n\
+           location / {{ return 200 \"b $uri\"; }} }}\n\
          server {{ listen 127.0.0.1:{{PORT3}} ssl; server_name api.example.com;\n\
            ssl_certificate {crt}; ssl_certificate_key {key};\n\
            location / {{ return 200 \"default protocols\"; }} }}",
@@ -85,7 +90,9 @@ fn tls_servers_match_nginx() {
             "1.2",
             &format!("https://127.0.0.1:{}/", ports[2]),
         ]);
+        let slashes = sni_cases(ports[1]);
         seen.push((
+            slashes,
             view(&plain.1, ports[0]),
             view(&tls.1, ports[1]),
             proto,
@@ -96,17 +103,46 @@ fn tls_servers_match_nginx() {
     }
     assert_eq!(seen[0], seen[1], "nginx vs ours");
     assert!(
-        seen[1].1.contains("tls https on api.example.com"),
+        seen[1].2.contains("tls https on api.example.com"),
         "{}",
-        seen[1].1
+        seen[1].2
     );
-    assert!(!seen[1].4, "TLS 1.3 is off by default in nginx 1.22");
+    assert!(!seen[1].5, "TLS 1.3 is off by default in nginx 1.22");
     assert_eq!(
-        seen[1].2.as_deref(),
+        seen[1].3.as_deref(),
         Some("TLSv1.3"),
         "negotiated with ssl_protocols TLSv1.2 TLSv1.3"
     );
-    assert!(seen[1].3, "TLS 1.2 client accepted");
+    assert!(seen[1].4, "TLS 1.2 client accepted");
+    // The SNI server's merge_slashes (b.test: off) decided, not the default server's.
+    assert_eq!(seen[1].0[0], "b //m//x", "{:#?}", seen[1].0);
+}
+
+/// `//m//x` sent with SNI and Host naming the default server (`api.example.com`, merging
+/// slashes) or `b.test` (not merging) in each combination, over HTTP/1.1 and HTTP/2 (where
+/// Host is `:authority`; only the combinations where it names the SNI server, as nginx's
+/// choice otherwise depends on the order of the pseudo-headers): the bodies.
+fn sni_cases(port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    let combos = [
+        ("b.test", "b.test", "--http1.1"),
+        ("api.example.com", "b.test", "--http1.1"),
+        ("b.test", "api.example.com", "--http1.1"),
+        ("b.test", "b.test", "--http2"),
+        ("api.example.com", "api.example.com", "--http2"),
+    ];
+    for (sni, host, version) in combos {
+        let o = Command::new("curl")
+            .args(["-sk", "--path-as-is", "--max-time", "10", version])
+            .arg("--resolve")
+            .arg(format!("{sni}:{port}:127.0.0.1"))
+            .args(["-H", &format!("Host: {host}")])
+            .arg(format!("https://{sni}:{port}//m//x"))
+            .output()
+            .expect("curl");
+        out.push(String::from_utf8_lossy(&o.stdout).into_owned());
+    }
+    out
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         Which::Proxy => ("proxy", proxy::run()),
         Which::Loadgen => ("loadgen", loadgen::run()),
         Which::Edge(a) => ("edge", proxy_edge::run(&a)),
-        Which::Relay(a) => ("", relay::run(&a)),
+        Which::Relay(a) => ("relay", relay::run(&a)),
         Which::Gzip(a) => ("gzip", gzip::run(&a)),
         Which::Cache => ("cache", cache::run()),
         Which::Table(a) => ("", table::run(&a)),

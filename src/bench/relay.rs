@@ -5,6 +5,7 @@
 //! proxy's CPU and the rate achieved, with the added p50/p99 against `base`. Every figure is
 //! marked "under load" when other processes took more than 10 % of a core during any run.
 
+use super::record;
 use super::support::{machine_load, median};
 use crate::report::summary::RunSummary;
 use anyhow::{Context, bail};
@@ -149,5 +150,25 @@ fn print_table(got: &[Vec<Figures>], a: &RelayArgs) {
             med(i, |f| f.proxy_cpu),
             med(i, |f| f.rate),
         );
+    }
+    record_rows(&med, if a.ci { "1,000 req/s" } else { "5,000 req/s" });
+}
+
+/// A recorded figure: its name, unit and how to read it from one run.
+type Measure = (&'static str, &'static str, fn(&Figures) -> f64);
+
+/// Records each relay's p50, p99 and proxy CPU against the run without a relay (for the
+/// reference table; informational, no target).
+fn record_rows(med: &dyn Fn(usize, fn(&Figures) -> f64) -> f64, rate: &str) {
+    let measures: [Measure; 3] = [
+        ("p50", "ms", |f| f.p50),
+        ("p99", "ms", |f| f.p99),
+        ("proxy CPU", "% of a core", |f| f.proxy_cpu),
+    ];
+    for (i, link) in [(1, "loadgen->proxy"), (2, "proxy->api")] {
+        for (what, unit, f) in measures {
+            record::figure(&format!("idle relay on {link}, {rate}: {what}"), unit);
+            record::ratio((VARIANTS[i], med(i, f)), ("no relay", med(0, f)), None);
+        }
     }
 }

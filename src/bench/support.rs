@@ -349,6 +349,26 @@ impl Rounds {
         println!("{a} / {b} = {r:.2}   (target ≥ {target}: {verdict})");
         r
     }
+
+    /// Prints and records "CPU seconds per 100k `what`" for nginx and ours with the ratio
+    /// against its target (ours ≤ nginx); returns the ratio.
+    pub fn print_cpu_ratio(&self, what: &str) -> f64 {
+        let title = format!("CPU seconds per 100k {what}");
+        println!("\n{title}:");
+        for n in ["nginx", "ours"] {
+            println!("{n:<28} median {:>8.3} s", self.median(n));
+        }
+        let r = self.median("ours") / self.median("nginx");
+        super::record::figure(&title, "s");
+        super::record::ratio(
+            ("ours", self.median("ours")),
+            ("nginx", self.median("nginx")),
+            Some(("<=", 1.0)),
+        );
+        let verdict = if r <= 1.0 { "meets" } else { "ABOVE" };
+        println!("ours / nginx = {r:.2}   (target ≤ 1.0: {verdict})");
+        r
+    }
 }
 
 /// `/proc/loadavg`'s first three fields and the CPU count, for the record.

@@ -23,9 +23,12 @@ pub struct TableArgs {
 }
 
 /// The benches, in table order, with their command.
-pub const BENCHES: [(&str, &str); 4] = [
+pub const BENCHES: [(&str, &str); 7] = [
     ("proxy", "proxylab bench proxy"),
     ("edge", "proxylab bench edge"),
+    ("cache", "proxylab bench cache"),
+    ("gzip", "proxylab bench gzip"),
+    ("relay", "proxylab bench relay"),
     ("loadgen", "proxylab bench loadgen"),
     ("upstream", "proxylab bench upstream"),
 ];
@@ -74,13 +77,13 @@ pub fn render(runs: &BTreeMap<String, (PathBuf, Saved)>, link: impl Fn(&Path) ->
             };
             let _ = writeln!(
                 md,
-                "| {bench} | {} ({}) | {} {:.0} | {} {:.0} | {:.2} | {target} | `{}` | {} | [{}, {}]({}) |",
+                "| {bench} | {} ({}) | {} {} | {} {} | {:.2} | {target} | `{}` | {} | [{}, {}]({}) |",
                 r.figure,
                 r.unit,
                 r.ours,
-                r.ours_median,
+                num(r.ours_median),
                 r.reference,
-                r.reference_median,
+                num(r.reference_median),
                 r.ratio,
                 s.command,
                 s.commit,
@@ -91,6 +94,16 @@ pub fn render(runs: &BTreeMap<String, (PathBuf, Saved)>, link: impl Fn(&Path) ->
         }
     }
     md
+}
+
+/// A median with three significant figures at most (`48213`, `12.3`, `0.412`).
+fn num(v: f64) -> String {
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        _ => format!("{v:.3}"),
+    }
 }
 
 /// Replaces the generated block of `page` (or puts it after the title) with `table`.

@@ -141,13 +141,15 @@ pub fn scenario_of(
     scenario::load(&path, &ov).map_err(|e| err(BAD_SCENARIO, format!("error: {e}")))
 }
 
-/// Adds the shards' outputs into `out_dir`, returning the merged run.
+/// Adds the shards' outputs into `out_dir`, returning the merged run and how many whole
+/// seconds the latest shard started after the earliest (its seconds are placed that much
+/// later in the merged timeline).
 pub fn merge_outputs(
     dir: &Path,
     shards: &[ShardInfo],
     s: &Scenario,
     out_dir: &Path,
-) -> Result<RunOutput, MergeError> {
+) -> Result<(RunOutput, u64), MergeError> {
     let io = |e: String| err(COMPONENT, e);
     std::fs::create_dir_all(out_dir).map_err(|e| io(format!("{}: {e}", out_dir.display())))?;
     let dirs: Vec<PathBuf> = shards.iter().map(|i| shard_dir(dir, i.index)).collect();
@@ -203,7 +205,8 @@ pub fn merge_outputs(
     let (wall, timings) = slowest(&dirs);
     let samples = combine::merge_samples(&samples, s.sample_interval.as_secs_f64());
     super::shard::write_samples(&out_dir.join(super::shard::SAMPLES), &samples).map_err(io)?;
-    Ok(RunOutput {
+    let late = offsets.iter().copied().max().unwrap_or(0);
+    let run = RunOutput {
         dir: out_dir.to_path_buf(),
         samples,
         markers: Vec::new(),
@@ -216,7 +219,8 @@ pub fn merge_outputs(
         timings,
         // shards may run on several machines: no single machine's provenance
         provenance: Default::default(),
-    })
+    };
+    Ok((run, late))
 }
 
 /// The slowest shard's wall time and its breakdown (from its `summary.json`).
@@ -265,9 +269,17 @@ fn run_inner(
 ) -> Result<u8, MergeError> {
     let shards = collect(dir, expected, wait)?;
     let first = shards.first().ok_or_else(|| err(COMPONENT, "no shard"))?;
-    let s = scenario_of(dir, first, scenario)?;
+    let mut s = scenario_of(dir, first, scenario)?;
     let out_dir = out.map_or_else(|| dir.join("merged"), Path::to_path_buf);
-    let run = merge_outputs(dir, &shards, &s, &out_dir)?;
+    let (run, late) = merge_outputs(dir, &shards, &s, &out_dir)?;
+    if late > 0 {
+        // A shard that started late ran its whole load later: the run's window (whole-run
+        // counts, rates, percentiles) grows by as much, so none of its seconds fall outside.
+        eprintln!(
+            "merge-shards: a shard started {late} s after the first (see its logs); the merged run is {late} s longer than the scenario and phases are on the first shard's clock"
+        );
+        s.duration += Duration::from_secs(late);
+    }
     let verdicts = assertions::evaluate(
         &s,
         Data {

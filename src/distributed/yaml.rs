@@ -114,7 +114,14 @@ fn block_ok(s: &str) -> bool {
         && !s.contains(['\t', '\r'])
         && !s.starts_with([' ', '\n'])
         && !s.ends_with("\n\n")
-        && s.chars().all(|c| !c.is_control() || c == '\n')
+        && s.chars()
+            .all(|c| (!c.is_control() || c == '\n') && !odd_break(c))
+}
+
+/// Characters YAML 1.1 parsers (Kubernetes' among them) read as line breaks or a byte-order
+/// mark: never left raw in the output.
+fn odd_break(c: char) -> bool {
+    matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 /// A string as a plain scalar when nothing could misread it, else double-quoted.
@@ -131,7 +138,15 @@ fn scalar_str(s: &str) -> String {
     if plain {
         s.to_string()
     } else {
-        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+        // JSON escapes control characters but leaves U+2028/2029 and the BOM raw.
+        let quoted = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        quoted
+            .chars()
+            .map(|c| match c {
+                c if odd_break(c) => format!("\\u{:04x}", c as u32),
+                c => c.to_string(),
+            })
+            .collect()
     }
 }
 
@@ -164,5 +179,12 @@ containers:\n- name: c\n  ports:\n  - containerPort: 9090\n\
 empty: {}\n\
 none: []\n";
         assert_eq!(y, want, "{y}");
+    }
+
+    #[test]
+    fn line_separators_are_escaped_not_written_raw() {
+        let v = json!({ "a": "x\u{2028}y\nz\n", "b": "p\u{feff}q" });
+        let y = to_yaml(&v);
+        assert_eq!(y, "a: \"x\\u2028y\\nz\\n\"\nb: \"p\\ufeffq\"\n", "{y}");
     }
 }

@@ -4,7 +4,13 @@
 //! meet. A PostgreSQL connection counts once the server has started a backend for it (the
 //! startup handshake reaches ReadyForQuery, trust authentication); a Redis one once it
 //! answered PING.
+//!
+//! The `lock_table` fault on a PostgreSQL service: the runner's own connection takes
+//! `ACCESS EXCLUSIVE` on a table (what `ALTER TABLE`, `TRUNCATE` or `VACUUM FULL` take) and
+//! keeps its transaction open, so every query that touches the table waits inside PostgreSQL
+//! until the lock is released (the connection is closed: the backend rolls back).
 
+use super::pgwire;
 use crate::scenario::ServiceKind;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -47,7 +53,7 @@ fn connect(kind: ServiceKind, addr: SocketAddr) -> Result<TcpStream, String> {
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     match kind {
-        ServiceKind::Postgres => postgres_startup(&mut s)?,
+        ServiceKind::Postgres => pgwire::startup(&mut s)?,
         ServiceKind::Redis => {
             s.write_all(b"PING\r\n").map_err(|e| e.to_string())?;
             let mut buf = [0u8; 64];
@@ -61,54 +67,23 @@ fn connect(kind: ServiceKind, addr: SocketAddr) -> Result<TcpStream, String> {
     Ok(s)
 }
 
-/// The startup message of protocol 3.0 as user `postgres` to database `postgres`, then the
-/// server's messages up to ReadyForQuery (`Z`) or an ErrorResponse (`E`, returned as text).
-fn postgres_startup(s: &mut TcpStream) -> Result<(), String> {
-    let params = b"user\0postgres\0database\0postgres\0\0";
-    let len = (8 + params.len()) as u32;
-    let mut msg = len.to_be_bytes().to_vec();
-    msg.extend_from_slice(&196_608u32.to_be_bytes());
-    msg.extend_from_slice(params);
-    s.write_all(&msg).map_err(|e| e.to_string())?;
-    for _ in 0..64 {
-        let mut head = [0u8; 5];
-        s.read_exact(&mut head).map_err(|e| e.to_string())?;
-        let body_len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]).saturating_sub(4);
-        if body_len > 1 << 20 {
-            return Err(format!("message of {body_len} bytes"));
-        }
-        let mut body = vec![0u8; body_len as usize];
-        s.read_exact(&mut body).map_err(|e| e.to_string())?;
-        match head[0] {
-            b'Z' => return Ok(()),
-            b'E' => return Err(error_text(&body)),
-            _ => {}
-        }
-    }
-    Err("no ReadyForQuery after 64 messages".into())
-}
+/// How long `lock_table` waits for the lock itself (queries already running on the table hold
+/// locks it must wait for); past it, the fault fails with PostgreSQL's own message.
+const LOCK_WAIT: &str = "2s";
 
-/// The severity and message fields of an ErrorResponse body (`FATAL: sorry, too many …`).
-fn error_text(body: &[u8]) -> String {
-    let mut severity = String::new();
-    let mut message = String::new();
-    for field in body.split(|b| *b == 0) {
-        match field.split_first() {
-            Some((b'S', v)) => severity = String::from_utf8_lossy(v).into_owned(),
-            Some((b'M', v)) => message = String::from_utf8_lossy(v).into_owned(),
-            _ => {}
-        }
-    }
-    format!("{severity}: {message}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::error_text;
-
-    #[test]
-    fn reads_severity_and_message_of_an_error_response() {
-        let body = b"SFATAL\0VFATAL\0C53300\0Msorry, too many clients already\0\0";
-        assert_eq!(error_text(body), "FATAL: sorry, too many clients already");
+/// Takes `ACCESS EXCLUSIVE` on `table` in an open transaction on a connection of its own to
+/// PostgreSQL on `port`, and returns that connection (the lock lasts until it is dropped).
+pub fn lock_table(port: u16, table: &str) -> Result<TcpStream, String> {
+    let mut s = pgwire::connect(port, Duration::from_secs(5))?;
+    let sql = format!(
+        "SET lock_timeout = '{LOCK_WAIT}'; BEGIN; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        pgwire::quote_ident(table)
+    );
+    match pgwire::query(&mut s, &sql)? {
+        b'T' => Ok(s),
+        st => Err(format!(
+            "LOCK TABLE left the session in state {:?}, not in a transaction",
+            st as char
+        )),
     }
 }

@@ -10,6 +10,7 @@ pub mod live;
 pub mod machine;
 pub mod memlimit;
 pub mod os;
+pub mod pgwire;
 pub mod probe;
 pub mod procstat;
 pub mod samples;

@@ -80,7 +80,13 @@ pub fn start(spec: &ServiceSpec, run_dir: &Path, deadline: Instant) -> Result<Se
     if spec.kind == ServiceKind::Postgres {
         initdb(spec, data.path(), &log, deadline).map_err(fail)?;
     }
-    let (proc, url) = spawn(spec, data.path(), port, &log, deadline)?;
+    let (mut proc, url) = spawn(spec, data.path(), port, &log, deadline)?;
+    if let Some(sql) = &spec.init_sql
+        && let Err(e) = init_sql(port, sql)
+    {
+        proc.kill();
+        return Err(fail(format!("init_sql: {e}")));
+    }
     Ok(Service {
         proc,
         port,
@@ -112,6 +118,9 @@ pub fn spawn(
             cmd.args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"]);
             let max = spec.max_connections.unwrap_or(100);
             cmd.args(["-c", &format!("max_connections={max}")]);
+            if let Some(t) = spec.statement_timeout {
+                cmd.args(["-c", &format!("statement_timeout={}", t.as_millis())]);
+            }
             cmd.args(["-c", "fsync=off", "-c", "full_page_writes=off"]);
             cmd.args(["-c", "synchronous_commit=off", "-c", "shared_buffers=16MB"]);
             as_postgres(&mut cmd, data).map_err(fail)?;
@@ -160,6 +169,12 @@ fn ready(spec: &ServiceSpec, log: &Path, skip: u64, deadline: Instant) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// Runs the service's `init_sql` once on a connection of the runner's own.
+fn init_sql(port: u16, sql: &str) -> Result<(), String> {
+    let mut s = super::pgwire::connect(port, Duration::from_secs(30))?;
+    super::pgwire::query(&mut s, sql).map(|_| ())
 }
 
 fn initdb(spec: &ServiceSpec, data: &Path, log: &Path, deadline: Instant) -> Result<(), String> {

@@ -65,6 +65,10 @@ pub struct ServiceSpec {
     pub bin_dir: Option<PathBuf>,
     /// PostgreSQL `max_connections` (default 100, PostgreSQL's own); Redis `maxclients`.
     pub max_connections: Option<u32>,
+    /// PostgreSQL `statement_timeout` for every session (default none, PostgreSQL's own).
+    pub statement_timeout: Option<Duration>,
+    /// PostgreSQL: SQL run once when the server is first ready.
+    pub init_sql: Option<String>,
 }
 
 /// `[proxy]`.
@@ -256,6 +260,9 @@ pub enum FaultAction {
     /// A `[[service]]`: the runner holds this many idle client connections (released after
     /// `for`), so the server's connection limit is reached.
     HoldConnections(u32),
+    /// A PostgreSQL `[[service]]`: the runner takes `ACCESS EXCLUSIVE` on this table in an
+    /// open transaction (released after `for`), so every query on it waits in the server.
+    LockTable(String),
     /// Reload the proxy with another config template (SIGHUP).
     Reload(PathBuf),
     /// A network fault on a link, carried out by the in-path relay (removed after `for`).
@@ -357,6 +364,9 @@ pub struct VariantInfo {
     pub description: String,
     /// Part of the default comparison set (false: a modifier such as `ci`, applied on request).
     pub compare: bool,
+    /// Whether `--ci` runs it in the default comparison set (default: `compare`; false for a
+    /// comparison that a test already makes in CI).
+    pub ci_compare: bool,
     /// Its overrides, one `path = value` per entry.
     pub set: Vec<String>,
 }

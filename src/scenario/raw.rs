@@ -75,6 +75,12 @@ pub struct RawService {
     pub kind: Spanned<ServiceKind>,
     #[schemars(with = "Option<u32>")]
     pub max_connections: Option<Spanned<u32>>,
+    /// PostgreSQL only: server-wide `statement_timeout`.
+    #[schemars(with = "Option<Dur>")]
+    pub statement_timeout: Option<Spanned<Dur>>,
+    /// PostgreSQL only: SQL run once when the server is first ready (the apps' schema).
+    #[schemars(with = "Option<String>")]
+    pub init_sql: Option<Spanned<String>>,
 }
 
 /// Which proxy sits between the clients and the upstreams.
@@ -275,6 +281,9 @@ pub struct RawFault {
     /// `hold_connections`: how many.
     #[schemars(with = "Option<u32>")]
     pub connections: Option<Spanned<u32>>,
+    /// `lock_table`: the table to lock.
+    #[schemars(with = "Option<String>")]
+    pub table: Option<Spanned<String>>,
 }
 
 /// `[[phase]]`.
@@ -314,6 +323,8 @@ pub struct RawVariant {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub compare: Option<bool>,
+    /// Whether `--ci` runs it as a comparison too (default: `compare`).
+    pub ci_compare: Option<bool>,
     #[serde(default)]
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub set: toml::Table,

@@ -35,6 +35,15 @@ fn build() -> PathBuf {
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&workspace)
         .args(["build", "-q", "-p", "proxylab", "--bin", "proxylab"]);
+    // The variables cargo sets for a running test describe the test's own package. A build
+    // script that depends on one (ring's on CARGO_MANIFEST_DIR) would see it differ between
+    // the outer `cargo test` and this build, and each would rebuild ring and every crate
+    // above it (rustls, the proxy, the binary): 30-60 s per test binary, both ways.
+    for (k, _) in std::env::vars_os() {
+        if let Some(k) = k.to_str().filter(|k| set_for_tests(k)) {
+            cmd.env_remove(k);
+        }
+    }
     if release {
         cmd.arg("--release");
     }
@@ -49,4 +58,45 @@ fn build() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// An environment variable cargo sets for the test process (not the user's settings).
+fn set_for_tests(k: &str) -> bool {
+    k.starts_with("CARGO_PKG_")
+        || k.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            k,
+            "OUT_DIR"
+                | "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_variables_cargo_sets_for_tests_are_dropped() {
+        for k in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_BIN_EXE_proxylab",
+            "OUT_DIR",
+        ] {
+            assert!(super::set_for_tests(k), "{k}");
+        }
+        for k in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_TERM_COLOR",
+            "PATH",
+        ] {
+            assert!(!super::set_for_tests(k), "{k}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The fake FastAPI application: the route table (serde [`spec`], checked by [`validate`]) and
 //! route matching. The built-in httpbin-style routes live in `crate::worker::builtin`.
 
+mod behaviour;
 pub mod require;
 pub mod spec;
 pub mod validate;

@@ -1,12 +1,12 @@
 //! Parse and check a route table: TOML text → [`AppSpec`] → [`App`], with errors that name the
 //! offending key (`routes[2].latency.p99_ms`).
 
-use super::spec::{AppSpec, FaultSpec, LatencySpec, RouteSpec};
-use super::{App, Faults, Route};
+use super::behaviour::{faults, latency};
+use super::spec::{AppSpec, RouteSpec};
+use super::{App, Route};
 use crate::bytes_body;
 use crate::latency::Latency;
 use bytes::Bytes;
-use rand_distr::{Normal, Pareto};
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub enum AppError {
     },
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> AppError {
+pub(super) fn invalid(key: impl Into<String>, message: impl Into<String>) -> AppError {
     AppError::Invalid {
         key: key.into(),
         message: message.into(),
@@ -83,16 +83,57 @@ impl AppSpec {
 impl RouteSpec {
     /// Checks this route; `key` is its position, e.g. `routes[3]`.
     pub fn validate(&self, key: &str) -> Result<Route, AppError> {
-        let method = match self.method.as_str() {
-            "*" => None,
-            m if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) => Some(m.to_string()),
-            m => {
-                return Err(invalid(
-                    format!("{key}.method"),
-                    format!("{m:?} is not an upper-case HTTP method or \"*\""),
-                ));
-            }
+        let method = self.method_filter(key)?;
+        let segments = self.segments(key)?;
+        if !(100..=599).contains(&self.status) {
+            return Err(invalid(
+                format!("{key}.status"),
+                format!("{} is not in 100..=599", self.status),
+            ));
+        }
+        let latency = match &self.latency {
+            Some(l) => latency(l, &format!("{key}.latency"))?,
+            None => Latency::ZERO,
         };
+        let mut headers = self.headers(key)?;
+        let (body, content_type) = self.body(key, &mut headers)?;
+        let faults = faults(&self.faults, &format!("{key}.faults"))?;
+        let require = super::require::parse(&self.require_headers, key)?;
+        Ok(Route {
+            name: format!("{} {}", self.method, self.path),
+            method,
+            segments,
+            kind: self.kind,
+            latency,
+            cpu: Duration::from_micros(self.cpu_us),
+            status: self.status,
+            headers,
+            body,
+            content_type: Some(content_type),
+            chunked: self.chunked,
+            health: self.health,
+            websocket: self.websocket,
+            faults,
+            require,
+        })
+    }
+
+    /// The method matched (None for `*`, any method).
+    fn method_filter(&self, key: &str) -> Result<Option<String>, AppError> {
+        match self.method.as_str() {
+            "*" => Ok(None),
+            m if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Ok(Some(m.to_string()))
+            }
+            m => Err(invalid(
+                format!("{key}.method"),
+                format!("{m:?} is not an upper-case HTTP method or \"*\""),
+            )),
+        }
+    }
+
+    /// The path's segments: literal text, or None for a `{parameter}`.
+    fn segments(&self, key: &str) -> Result<Vec<Option<String>>, AppError> {
         let Some(rest) = self.path.strip_prefix('/') else {
             return Err(invalid(
                 format!("{key}.path"),
@@ -118,16 +159,11 @@ impl RouteSpec {
                 segments.push(Some(seg.to_string()));
             }
         }
-        if !(100..=599).contains(&self.status) {
-            return Err(invalid(
-                format!("{key}.status"),
-                format!("{} is not in 100..=599", self.status),
-            ));
-        }
-        let latency = match &self.latency {
-            Some(l) => latency(l, &format!("{key}.latency"))?,
-            None => Latency::ZERO,
-        };
+        Ok(segments)
+    }
+
+    /// The extra response headers (names lower-cased; no CR or LF in values).
+    fn headers(&self, key: &str) -> Result<Vec<(String, String)>, AppError> {
         let mut headers = Vec::new();
         for (name, value) in &self.headers {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
@@ -144,6 +180,16 @@ impl RouteSpec {
             }
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
+        Ok(headers)
+    }
+
+    /// The body (`body` text, `body_bytes` of the byte pattern with its SHA-256 in
+    /// `x-body-sha256`, else FastAPI's hello) and its Content-Type (`content_type` wins).
+    fn body(
+        &self,
+        key: &str,
+        headers: &mut Vec<(String, String)>,
+    ) -> Result<(Bytes, String), AppError> {
         let (body, content_type) = match (&self.body, self.body_bytes) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -168,167 +214,12 @@ impl RouteSpec {
                 "application/json",
             ),
         };
-        let content_type = Some(
-            self.content_type
-                .clone()
-                .unwrap_or_else(|| content_type.to_string()),
-        );
-        let faults = faults(&self.faults, &format!("{key}.faults"))?;
-        let require = super::require::parse(&self.require_headers, key)?;
-        Ok(Route {
-            name: format!("{} {}", self.method, self.path),
-            method,
-            segments,
-            kind: self.kind,
-            latency,
-            cpu: Duration::from_micros(self.cpu_us),
-            status: self.status,
-            headers,
-            body,
-            content_type,
-            chunked: self.chunked,
-            health: self.health,
-            websocket: self.websocket,
-            faults,
-            require,
-        })
+        let content_type = self
+            .content_type
+            .clone()
+            .unwrap_or_else(|| content_type.to_string());
+        Ok((body, content_type))
     }
-}
-
-fn non_negative(v: f64, key: String) -> Result<f64, AppError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(invalid(key, format!("{v} must be a finite number >= 0")))
-    }
-}
-
-fn positive(v: f64, key: String) -> Result<f64, AppError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(invalid(key, format!("{v} must be a finite number > 0")))
-    }
-}
-
-/// Checks a latency distribution; `key` is its dotted path.
-pub fn latency(spec: &LatencySpec, key: &str) -> Result<Latency, AppError> {
-    Ok(match spec {
-        LatencySpec::Fixed { ms } => Latency::Fixed(non_negative(*ms, format!("{key}.ms"))?),
-        LatencySpec::Uniform { min_ms, max_ms } => {
-            let lo = non_negative(*min_ms, format!("{key}.min_ms"))?;
-            let hi = non_negative(*max_ms, format!("{key}.max_ms"))?;
-            if hi < lo {
-                return Err(invalid(
-                    format!("{key}.max_ms"),
-                    format!("{hi} is below min_ms {lo}"),
-                ));
-            }
-            Latency::Uniform(lo, hi)
-        }
-        LatencySpec::Normal { mean_ms, stddev_ms } => {
-            let m = non_negative(*mean_ms, format!("{key}.mean_ms"))?;
-            let s = non_negative(*stddev_ms, format!("{key}.stddev_ms"))?;
-            Latency::Normal(Normal::new(m, s).map_err(|e| invalid(key, e.to_string()))?)
-        }
-        LatencySpec::Lognormal { median_ms, p99_ms } => {
-            let m = positive(*median_ms, format!("{key}.median_ms"))?;
-            let p = positive(*p99_ms, format!("{key}.p99_ms"))?;
-            if p < m {
-                return Err(invalid(
-                    format!("{key}.p99_ms"),
-                    format!("{p} is below median_ms {m}"),
-                ));
-            }
-            Latency::lognormal(m, p).ok_or_else(|| invalid(key, "invalid log-normal parameters"))?
-        }
-        LatencySpec::Pareto {
-            scale_ms,
-            shape,
-            max_ms,
-        } => {
-            let s = positive(*scale_ms, format!("{key}.scale_ms"))?;
-            let a = positive(*shape, format!("{key}.shape"))?;
-            let cap = match max_ms {
-                Some(c) => {
-                    let c = positive(*c, format!("{key}.max_ms"))?;
-                    if c < s {
-                        return Err(invalid(
-                            format!("{key}.max_ms"),
-                            format!("{c} is below scale_ms {s}"),
-                        ));
-                    }
-                    Some(c)
-                }
-                None => None,
-            };
-            Latency::Pareto(
-                Pareto::new(s, a).map_err(|e| invalid(key, e.to_string()))?,
-                cap,
-            )
-        }
-        LatencySpec::Mixture { parts } => {
-            if parts.is_empty() {
-                return Err(invalid(
-                    format!("{key}.parts"),
-                    "a mixture needs at least one part",
-                ));
-            }
-            let mut total = 0.0;
-            let mut built = Vec::new();
-            for (i, p) in parts.iter().enumerate() {
-                total += positive(p.weight, format!("{key}.parts[{i}].weight"))?;
-                built.push((
-                    total,
-                    latency(&p.latency, &format!("{key}.parts[{i}].latency"))?,
-                ));
-            }
-            Latency::Mixture(built.into_iter().map(|(c, l)| (c / total, l)).collect())
-        }
-    })
-}
-
-fn faults(spec: &FaultSpec, key: &str) -> Result<Faults, AppError> {
-    let rates = [
-        ("error_500", spec.error_500),
-        ("reset", spec.reset),
-        ("hang", spec.hang),
-        ("truncate", spec.truncate),
-        ("trickle", spec.trickle),
-    ];
-    let mut cumulative = [0.0; 5];
-    let mut sum = 0.0;
-    for (i, (name, rate)) in rates.iter().enumerate() {
-        if !(rate.is_finite() && (0.0..=1.0).contains(rate)) {
-            return Err(invalid(
-                format!("{key}.{name}"),
-                format!("{rate} is not a probability in [0, 1]"),
-            ));
-        }
-        sum += rate;
-        cumulative[i] = sum;
-    }
-    if sum > 1.0 + 1e-9 {
-        return Err(invalid(
-            key,
-            format!("fault rates add up to {sum}, more than 1"),
-        ));
-    }
-    if spec.trickle_bytes == 0 {
-        return Err(invalid(
-            format!("{key}.trickle_bytes"),
-            "must be at least 1",
-        ));
-    }
-    let interval = non_negative(
-        spec.trickle_interval_ms,
-        format!("{key}.trickle_interval_ms"),
-    )?;
-    Ok(Faults {
-        cumulative,
-        trickle_bytes: spec.trickle_bytes.min(1 << 20) as usize,
-        trickle_interval: crate::latency::clamp_ms(interval),
-    })
 }
 
 #[cfg(test)]

@@ -160,4 +160,32 @@ mod default_tests {
         assert_eq!(made.metrics_linger, parsed.metrics_linger);
         assert!(made.durations().is_ok());
     }
+
+    /// A shard's series carry `run` (the start time unless given) and `shard` (its 0-based
+    /// index unless given), so one Prometheus tells shards and runs apart.
+    #[test]
+    fn shards_label_their_series_with_run_and_shard() {
+        let f = MetricsFlags::default();
+        let l = f.labels(Some(2)).expect("labels");
+        let keys: Vec<&str> = l.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["run", "shard"]);
+        assert_eq!(l[1].1, "2");
+        assert!(l[0].1.ends_with('Z') && l[0].1.len() >= 16, "{l:?}");
+        let given = MetricsFlags {
+            metrics_labels: Some("run=nightly,team=web".into()),
+            ..MetricsFlags::default()
+        };
+        let l = given.labels(Some(0)).expect("labels");
+        assert_eq!(
+            l,
+            [("run", "nightly"), ("shard", "0"), ("team", "web")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(
+            f.labels(None)
+                .expect("labels")
+                .iter()
+                .all(|(k, _)| k != "shard")
+        );
+    }
 }

@@ -6,6 +6,7 @@
 
 use super::file::{Meta, VARY_MAX};
 use crate::conf::cache::{CacheLoc, ignore};
+use crate::http::status::Status;
 
 /// The decision for one response.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +104,7 @@ pub fn http_time(v: &[u8]) -> Option<i64> {
 /// Decides for a response with `status` and `headers` received at `now` (Unix seconds).
 pub fn decide<'h>(
     conf: &CacheLoc,
-    status: u16,
+    status: Status,
     headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
     now: i64,
 ) -> Decision {
@@ -121,7 +122,7 @@ pub fn decide<'h>(
         }
     }
     d.meta.date = now;
-    if status == 200 || status == 206 {
+    if status == Status::OK || status == Status::PARTIAL_CONTENT {
         d.meta.last_modified = last_modified.unwrap_or(-1);
         d.meta.etag = etag
             .filter(|e| e.len() <= super::file::ETAG_MAX)

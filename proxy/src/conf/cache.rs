@@ -5,6 +5,7 @@
 use super::error::ConfError;
 use super::lexer::Directive;
 use super::values::{parse_number, parse_time};
+use crate::http::status::Status;
 use crate::vars::Template;
 use std::sync::Arc;
 
@@ -272,10 +273,10 @@ pub fn build(
 
 impl CacheLoc {
     /// `proxy_cache_valid`'s time for `status` (an exact entry or `any`, first match).
-    pub fn valid_for(&self, status: u16) -> Option<Duration> {
+    pub fn valid_for(&self, status: Status) -> Option<Duration> {
         self.valid
             .iter()
-            .find(|(s, _)| *s == status || *s == 0)
+            .find(|(s, _)| *s == status.code() || *s == 0)
             .map(|(_, t)| *t)
     }
 }

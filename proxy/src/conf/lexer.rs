@@ -88,150 +88,203 @@ fn unescape(raw: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Where the scanner is inside the statement being read (the flags of nginx's
+/// `ngx_conf_read_token`).
+struct Scan {
+    /// The words read so far, each with whether it was quoted.
+    words: Vec<(String, bool)>,
+    /// Inside a `#` comment (until the end of the line).
+    comment: bool,
+    /// The previous byte was a backslash: this one belongs to the word as is.
+    escaped: bool,
+    /// Inside `'…'`.
+    single_quoted: bool,
+    /// Inside `"…"`.
+    double_quoted: bool,
+    /// Between words.
+    between: bool,
+    /// Just after a closing quote: a space, `;`, `{` or `)` must follow.
+    need_space: bool,
+    /// Just after `$`: a `{` belongs to the word (`${var}`).
+    variable: bool,
+    /// Where the current word starts.
+    start: usize,
+}
+
+/// What one byte did to the statement being read.
+enum Step {
+    /// Read on.
+    More,
+    /// A statement, a block's opening or its end is complete.
+    Done(Tok),
+    /// Not decided yet: the byte goes on to the next rule.
+    Pass,
+}
+
 impl Lexer<'_> {
     fn err(&self, msg: String) -> ConfError {
         ConfError::at(msg, &self.file, self.line)
     }
 
+    fn unexpected(&self, ch: u8) -> ConfError {
+        self.err(format!("unexpected \"{}\"", ch as char))
+    }
+
+    /// The next statement, block opening or block end.
     fn next(&mut self) -> Result<Tok, ConfError> {
-        let mut words: Vec<(String, bool)> = Vec::new();
-        let (mut sharp, mut quoted, mut s_q, mut d_q) = (false, false, false, false);
-        let (mut last_space, mut need_space, mut variable) = (true, false, false);
-        let mut start = self.pos;
+        let mut s = Scan {
+            words: Vec::new(),
+            comment: false,
+            escaped: false,
+            single_quoted: false,
+            double_quoted: false,
+            between: true,
+            need_space: false,
+            variable: false,
+            start: self.pos,
+        };
         loop {
-            if self.pos >= self.src.len() {
-                if !words.is_empty() || !last_space {
+            let Some(&ch) = self.src.get(self.pos) else {
+                if !s.words.is_empty() || !s.between {
                     return Err(self.err("unexpected end of file, expecting \";\" or \"}\"".into()));
                 }
                 return Ok(Tok::Eof);
-            }
-            let ch = self.src[self.pos];
+            };
             self.pos += 1;
             if ch == b'\n' {
                 self.line += 1;
-                if sharp {
-                    sharp = false;
-                }
+                s.comment = false;
             }
-            if sharp {
+            if s.comment {
                 continue;
             }
-            if quoted {
-                quoted = false;
+            if s.escaped {
+                s.escaped = false;
                 continue;
             }
-            if need_space {
-                if is_space(ch) {
-                    last_space = true;
-                    need_space = false;
-                    continue;
-                }
-                match ch {
-                    b';' => return Ok(Tok::Stmt(words)),
-                    b'{' => return Ok(Tok::BlockStart(words)),
-                    b')' => {
-                        last_space = true;
-                        need_space = false;
-                    }
-                    _ => return Err(self.err(format!("unexpected \"{}\"", ch as char))),
-                }
-            }
-            if last_space {
-                start = self.pos - 1;
-                if is_space(ch) {
-                    continue;
-                }
-                match ch {
-                    b';' | b'{' => {
-                        if words.is_empty() {
-                            return Err(self.err(format!("unexpected \"{}\"", ch as char)));
-                        }
-                        return Ok(if ch == b'{' {
-                            Tok::BlockStart(words)
-                        } else {
-                            Tok::Stmt(words)
-                        });
-                    }
-                    b'}' => {
-                        if !words.is_empty() {
-                            return Err(self.err("unexpected \"}\"".into()));
-                        }
-                        return Ok(Tok::BlockDone);
-                    }
-                    b'#' => {
-                        sharp = true;
-                        continue;
-                    }
-                    b'\\' => {
-                        quoted = true;
-                        last_space = false;
-                        continue;
-                    }
-                    b'"' => {
-                        start += 1;
-                        d_q = true;
-                        last_space = false;
-                        continue;
-                    }
-                    b'\'' => {
-                        start += 1;
-                        s_q = true;
-                        last_space = false;
-                        continue;
-                    }
-                    b'$' => {
-                        variable = true;
-                        last_space = false;
-                        continue;
-                    }
-                    _ => {
-                        last_space = false;
-                        continue;
-                    }
-                }
-            }
-            if ch == b'{' && variable {
-                continue;
-            }
-            variable = false;
-            if ch == b'\\' {
-                quoted = true;
-                continue;
-            }
-            if ch == b'$' {
-                variable = true;
-                continue;
-            }
-            let found;
-            let was_quoted = d_q || s_q;
-            if d_q {
-                found = ch == b'"';
-                if found {
-                    d_q = false;
-                    need_space = true;
-                }
-            } else if s_q {
-                found = ch == b'\'';
-                if found {
-                    s_q = false;
-                    need_space = true;
-                }
+            let mut step = if s.need_space {
+                self.after_quote(&mut s, ch)?
             } else {
-                found = is_space(ch) || ch == b';' || ch == b'{';
-                if found {
-                    last_space = true;
-                }
+                Step::Pass
+            };
+            if matches!(step, Step::Pass) && s.between {
+                step = self.word_start(&mut s, ch)?;
             }
-            if found {
-                words.push((unescape(&self.src[start..self.pos - 1]), was_quoted));
-                if ch == b';' {
-                    return Ok(Tok::Stmt(words));
-                }
-                if ch == b'{' {
-                    return Ok(Tok::BlockStart(words));
+            match step {
+                Step::More => {}
+                Step::Done(tok) => return Ok(tok),
+                Step::Pass => {
+                    if let Some(tok) = in_word(self.src, self.pos, &mut s, ch) {
+                        return Ok(tok);
+                    }
                 }
             }
         }
+    }
+
+    /// The byte after a closing quote: a space, or the statement's end, or `)`.
+    fn after_quote(&self, s: &mut Scan, ch: u8) -> Result<Step, ConfError> {
+        if is_space(ch) {
+            s.between = true;
+            s.need_space = false;
+            return Ok(Step::More);
+        }
+        match ch {
+            b';' => Ok(Step::Done(Tok::Stmt(std::mem::take(&mut s.words)))),
+            b'{' => Ok(Step::Done(Tok::BlockStart(std::mem::take(&mut s.words)))),
+            b')' => {
+                s.between = true;
+                s.need_space = false;
+                Ok(Step::Pass)
+            }
+            _ => Err(self.unexpected(ch)),
+        }
+    }
+
+    /// A byte between words: spaces, the statement's end, a block's end, a comment, or the
+    /// start of a word (quoted, escaped, a variable or plain).
+    fn word_start(&self, s: &mut Scan, ch: u8) -> Result<Step, ConfError> {
+        s.start = self.pos - 1;
+        if is_space(ch) {
+            return Ok(Step::More);
+        }
+        match ch {
+            b';' | b'{' => {
+                if s.words.is_empty() {
+                    return Err(self.unexpected(ch));
+                }
+                let words = std::mem::take(&mut s.words);
+                return Ok(Step::Done(if ch == b'{' {
+                    Tok::BlockStart(words)
+                } else {
+                    Tok::Stmt(words)
+                }));
+            }
+            b'}' => {
+                if !s.words.is_empty() {
+                    return Err(self.err("unexpected \"}\"".into()));
+                }
+                return Ok(Step::Done(Tok::BlockDone));
+            }
+            b'#' => {
+                s.comment = true;
+                return Ok(Step::More);
+            }
+            b'\\' => s.escaped = true,
+            b'"' => {
+                s.start += 1;
+                s.double_quoted = true;
+            }
+            b'\'' => {
+                s.start += 1;
+                s.single_quoted = true;
+            }
+            b'$' => s.variable = true,
+            _ => {}
+        }
+        s.between = false;
+        Ok(Step::More)
+    }
+}
+
+/// A byte inside a word (`pos` is just after it): the word ends at its closing quote, or
+/// unquoted at a space, `;` or `{`; the statement ends with it at `;` or `{`.
+fn in_word(src: &[u8], pos: usize, s: &mut Scan, ch: u8) -> Option<Tok> {
+    if ch == b'{' && s.variable {
+        return None;
+    }
+    s.variable = false;
+    if ch == b'\\' {
+        s.escaped = true;
+        return None;
+    }
+    if ch == b'$' {
+        s.variable = true;
+        return None;
+    }
+    let was_quoted = s.double_quoted || s.single_quoted;
+    let found = if s.double_quoted || s.single_quoted {
+        let closing = if s.double_quoted { b'"' } else { b'\'' };
+        let found = ch == closing;
+        if found {
+            s.double_quoted = false;
+            s.single_quoted = false;
+            s.need_space = true;
+        }
+        found
+    } else {
+        let found = is_space(ch) || ch == b';' || ch == b'{';
+        s.between |= found;
+        found
+    };
+    if !found {
+        return None;
+    }
+    s.words.push((unescape(&src[s.start..pos - 1]), was_quoted));
+    match ch {
+        b';' => Some(Tok::Stmt(std::mem::take(&mut s.words))),
+        b'{' => Some(Tok::BlockStart(std::mem::take(&mut s.words))),
+        _ => None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Typed configuration after validation: what the runtime reads. Built once per (re)load and
 //! shared read-only (`Arc`), with every inherited value already merged.
 
+use crate::http::status::Status;
 pub use crate::logs::{LogEscape, LogLevel};
 use crate::vars::Template;
 use std::net::{IpAddr, SocketAddr};
@@ -168,8 +169,8 @@ pub struct Location {
 /// `return CODE [TEXT|URL]` or `return URL`.
 #[derive(Debug, Clone)]
 pub struct Return {
-    /// Status code (0..999).
-    pub code: u16,
+    /// Status (0..999).
+    pub status: Status,
     /// Body text (for non-redirect codes) or Location (301/302/303/307/308).
     pub text: Option<Template>,
 }
@@ -350,7 +351,7 @@ pub struct Loc {
     /// `limit_req` entries.
     pub limit_req: Arc<[LimitReqRef]>,
     /// `limit_req_status` (default 503).
-    pub limit_req_status: u16,
+    pub limit_req_status: Status,
     /// `limit_req_log_level` (default error).
     pub limit_req_log_level: LogLevel,
     /// `limit_req_dry_run` (default off).
@@ -455,6 +456,20 @@ pub mod next_upstream {
     pub const NON_IDEMPOTENT: u32 = 0x4000;
     /// `off`.
     pub const OFF: u32 = 0x8000_0000;
+
+    /// The `http_*` bit that names `status` (0 for a status no condition names).
+    pub fn of_status(status: super::Status) -> u32 {
+        match status.code() {
+            500 => HTTP_500,
+            502 => HTTP_502,
+            503 => HTTP_503,
+            504 => HTTP_504,
+            403 => HTTP_403,
+            404 => HTTP_404,
+            429 => HTTP_429,
+            _ => 0,
+        }
+    }
 }
 
 /// Balancing method of an upstream group.

@@ -9,6 +9,7 @@
 
 use crate::conf::gzip::{GzipConf, proxied};
 use crate::http::head::RequestHead;
+use crate::http::status::Status;
 
 /// What `ngx_http_gzip_ok` reads of the request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,8 +60,8 @@ impl RequestFacts<'_> {
 /// What the gzip filter reads of the response head.
 #[derive(Debug, Clone, Default)]
 pub struct ResponseFacts<'a> {
-    /// Status code.
-    pub status: u16,
+    /// Status.
+    pub status: Status,
     /// `Content-Type` as sent.
     pub content_type: Option<&'a [u8]>,
     /// Known body length (`Content-Length`), `None` when unknown.
@@ -89,7 +90,10 @@ pub struct Decision {
 /// nginx's gzip header filter for `conf`, `req` and `resp`.
 pub fn decide(conf: &GzipConf, req: &RequestFacts<'_>, resp: &ResponseFacts<'_>) -> Decision {
     let candidate = conf.enable
-        && matches!(resp.status, 200 | 403 | 404)
+        && matches!(
+            resp.status,
+            Status::OK | Status::FORBIDDEN | Status::NOT_FOUND
+        )
         && !resp.content_encoding
         && resp.content_length.is_none_or(|n| n >= conf.min_length)
         && conf.types.matches(resp.content_type);

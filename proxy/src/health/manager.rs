@@ -67,10 +67,10 @@ fn checks(live: &Live) -> Vec<Check> {
         .map(|u| u.health_check.clone().map(|a| (a, u.name.clone())))
         .collect();
     let mut visit = |l: &Loc| {
-        if let (Some(a), Handler::Proxy(pp)) = (&l.health_check, &l.handler)
-            && let Some(slot @ None) = wanted.get_mut(pp.upstream)
+        if let (Some(a), Handler::Proxy(pass)) = (&l.health_check, &l.handler)
+            && let Some(slot @ None) = wanted.get_mut(pass.upstream)
         {
-            *slot = Some((a.clone(), pp.proxy_host.clone()));
+            *slot = Some((a.clone(), pass.proxy_host.clone()));
         }
     };
     for s in &http.servers {

@@ -2,6 +2,7 @@
 //! plus `large_client_header_buffers`: 414 for the request line, 494 for header lines) and
 //! nginx's validation (Host, Content-Length, Transfer-Encoding).
 
+use super::reject::Reject;
 use super::{hline, reqline};
 use std::ops::Range;
 
@@ -111,27 +112,15 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The limits a server block sets (`client_header_buffer_size`,
-    /// `large_client_header_buffers`, `underscores_in_headers`).
-    pub fn of(server: &crate::conf::model::Server) -> Limits {
-        Limits {
-            small: server.client_header_buffer_size,
-            large_num: server.large_header_buffers.0,
-            large_size: server.large_header_buffers.1,
-            underscores: server.underscores_in_headers,
-            ignore_invalid: server.ignore_invalid_headers,
-        }
-    }
-
     /// The most bytes a head may take before nginx would have failed.
     pub fn max_head(&self) -> usize {
         self.small + self.large_num * self.large_size
     }
 }
 
-/// Simulates nginx's buffer packing over the lines available in `buf`; returns the error
-/// status (414 for the request line, 494 for a header line) when they cannot fit.
-pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), u16> {
+/// Simulates nginx's buffer packing over the lines available in `buf`; returns the
+/// refusal (414 for the request line, 494 for a header line) when they cannot fit.
+pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), Reject> {
     if buf.len() <= lim.small {
         return Ok(());
     }
@@ -156,7 +145,11 @@ pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), u16> {
     let mut nbufs = 0;
     let mut in_buf = lim.large_size;
     for (k, &len) in lines.iter().enumerate().skip(idx) {
-        let code = if k == 0 { 414 } else { 494 };
+        let code = if k == 0 {
+            Reject::UriTooLong
+        } else {
+            Reject::HeaderTooLarge
+        };
         if len > lim.large_size {
             return Err(code);
         }
@@ -230,9 +223,9 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
-/// Parses a head from `buf` (copied into the head). `Ok(None)` = incomplete; `Err(status)` =
-/// nginx's error status.
-pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, u16> {
+/// Parses a head from `buf` (copied into the head). `Ok(None)` = incomplete; `Err(reject)` =
+/// why nginx refuses it.
+pub fn parse(buf: &[u8], lim: &Limits) -> Result<Option<(RequestHead, usize)>, Reject> {
     let skip = blank_prefix(buf);
     let buf = &buf[skip..];
     let Some((mut head, n)) = parse_ranges(buf, lim, &mut Vec::new())? else {
@@ -257,7 +250,7 @@ pub fn take(
     buf: &mut Vec<u8>,
     lim: &Limits,
     spare: &mut HeaderList,
-) -> Result<Option<RequestHead>, u16> {
+) -> Result<Option<RequestHead>, Reject> {
     let skip = blank_prefix(buf);
     if skip > 0 {
         buf.drain(..skip);
@@ -278,11 +271,11 @@ fn parse_ranges(
     buf: &[u8],
     lim: &Limits,
     spare: &mut HeaderList,
-) -> Result<Option<(RequestHead, usize)>, u16> {
+) -> Result<Option<(RequestHead, usize)>, Reject> {
     let partial = |lim: &Limits| {
         check_sizes(buf, lim)?;
         if buf.len() > lim.max_head() {
-            return Err(494);
+            return Err(Reject::HeaderTooLarge);
         }
         Ok(None)
     };
@@ -308,7 +301,7 @@ fn parse_ranges(
                 lines += 1;
                 if lines > MAX_HEADER_LINES {
                     *spare = headers;
-                    return Err(400);
+                    return Err(Reject::Invalid);
                 }
                 if !(f.invalid && lim.ignore_invalid) {
                     headers.push((f.name, f.value));
@@ -322,11 +315,11 @@ fn parse_ranges(
     let mut head = RequestHead::unchecked(line.method, line.target, minor, headers, line.len);
     check_headers(&mut head, buf)?;
     if let Some(h) = line.host {
-        let (len, upper) = validate_host(&buf[h.clone()]).ok_or(400u16)?;
+        let (len, upper) = validate_host(&buf[h.clone()]).ok_or(Reject::Invalid)?;
         head.host = host_of(&buf[h.clone()], h.start, len, upper);
     }
     if &buf[head.method.clone()] == b"TRACE" {
-        return Err(405);
+        return Err(Reject::Trace);
     }
     Ok(Some((head, n)))
 }
@@ -361,7 +354,7 @@ impl RequestHead {
 /// with `_` dropped unless `underscores_in_headers`, one valid Host (required in HTTP/1.1),
 /// one numeric Content-Length, one Transfer-Encoding (only `chunked`, not with a length, not
 /// in HTTP/1.0), and the Connection tokens.
-fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), u16> {
+fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), Reject> {
     let (mut hosts, mut cls, mut tes) = (0, 0, 0);
     let mut te_value: &[u8] = b"";
     for (n, v) in &head.headers {
@@ -369,24 +362,24 @@ fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), u16> {
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
             if hosts > 1 {
-                return Err(400);
+                return Err(Reject::Invalid);
             }
-            let (len, upper) = validate_host(value).ok_or(400u16)?;
+            let (len, upper) = validate_host(value).ok_or(Reject::Invalid)?;
             head.host = host_of(value, v.start, len, upper);
         } else if name.eq_ignore_ascii_case(b"content-length") {
             cls += 1;
             if cls > 1 {
-                return Err(400);
+                return Err(Reject::Invalid);
             }
-            let s = std::str::from_utf8(value).map_err(|_| 400u16)?;
+            let s = std::str::from_utf8(value).map_err(|_| Reject::Invalid)?;
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(400);
+                return Err(Reject::Invalid);
             }
-            head.content_length = Some(s.parse().map_err(|_| 400u16)?);
+            head.content_length = Some(s.parse().map_err(|_| Reject::Invalid)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             tes += 1;
             if tes > 1 {
-                return Err(400);
+                return Err(Reject::Invalid);
             }
             te_value = value;
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -398,19 +391,19 @@ fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), u16> {
         }
     }
     if head.minor == 1 && matches!(head.host, Host::None) {
-        return Err(400);
+        return Err(Reject::Invalid);
     }
     if tes > 0 {
         if head.minor == 0 {
-            return Err(400);
+            return Err(Reject::Invalid);
         }
         if te_value.eq_ignore_ascii_case(b"chunked") {
             if head.content_length.is_some() {
-                return Err(400);
+                return Err(Reject::Invalid);
             }
             head.chunked = true;
         } else {
-            return Err(501);
+            return Err(Reject::UnknownTransferEncoding);
         }
     }
     Ok(())
@@ -433,7 +426,7 @@ pub struct Written {
 /// As [`take`] for a head written as HTTP/1.1 into `buf` whose pieces are known
 /// ([`Written`]): the same size limits (414/494) and header checks, without parsing. On
 /// success the head takes `buf`'s allocation; on an error `buf` is left as it was.
-pub fn assemble(buf: &mut Vec<u8>, w: Written, lim: &Limits) -> Result<RequestHead, u16> {
+pub fn assemble(buf: &mut Vec<u8>, w: Written, lim: &Limits) -> Result<RequestHead, Reject> {
     check_sizes(buf, lim)?;
     let request_line_len = w.target.end + b" HTTP/1.1".len();
     let mut head = RequestHead::unchecked(w.method, w.target, 1, w.headers, request_line_len);

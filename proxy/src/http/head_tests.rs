@@ -5,8 +5,9 @@ use super::*;
 
 const LIM: Limits = TEST_LIMITS;
 
+/// The parse, refusals as nginx's status code.
 fn p(s: &str) -> Result<Option<(RequestHead, usize)>, u16> {
-    parse(s.as_bytes(), &LIM)
+    parse(s.as_bytes(), &LIM).map_err(|e| e.status().code())
 }
 
 #[test]
@@ -53,7 +54,11 @@ fn validation_as_nginx() {
 /// forwarded by ours while nginx refused it, or refused while nginx forwarded it.
 #[test]
 fn corpus_regressions() {
-    let status = |s: &[u8]| parse(s, &LIM).map(|r| r.map(|_| ()));
+    let status = |s: &[u8]| {
+        parse(s, &LIM)
+            .map(|r| r.map(|_| ()))
+            .map_err(|e| e.status().code())
+    };
     for (case, raw, want) in [
         (
             "request_line/lowercase-method",

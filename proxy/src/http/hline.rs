@@ -6,6 +6,7 @@
 //! follow the `:` up to the line ending, without trailing spaces (tabs are kept, as nginx
 //! keeps them). Lines end with CRLF or a bare LF; extra CRs before the LF are skipped.
 
+use super::reject::Reject;
 use std::ops::Range;
 
 /// One header line.
@@ -38,8 +39,8 @@ fn name_char(c: u8, underscores: bool) -> Option<bool> {
 }
 
 /// Parses the line at `buf[at..]`. `Ok(None)`: not complete (and not invalid so far);
-/// `Err(400)`: nginx's "client sent invalid header line".
-pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, u16> {
+/// `Err(Reject::Invalid)`: nginx's "client sent invalid header line".
+pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, Reject> {
     let get = |i: usize| buf.get(i).copied();
     match get(at) {
         None => return Ok(None),
@@ -48,7 +49,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, u
             return match get(at + 1) {
                 None => Ok(None),
                 Some(b'\n') => Ok(Some(Next::End(at + 2))),
-                Some(_) => Err(400),
+                Some(_) => Err(Reject::Invalid),
             };
         }
         _ => {}
@@ -79,7 +80,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, u
         }
         match name_char(c, underscores) {
             Some(valid) => invalid |= !valid,
-            None => return Err(400),
+            None => return Err(Reject::Invalid),
         }
         i += 1;
     };
@@ -92,7 +93,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, u
     loop {
         match get(i) {
             None => return Ok(None),
-            Some(0) => return Err(400),
+            Some(0) => return Err(Reject::Invalid),
             Some(b'\r' | b'\n') => break,
             Some(b' ') => {}
             Some(_) => vend = i + 1,
@@ -115,14 +116,14 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, u
 }
 
 /// The index after the line ending at `i` (CR* LF).
-fn line_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, u16> {
+fn line_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, Reject> {
     while buf.get(i) == Some(&b'\r') {
         i += 1;
     }
     match buf.get(i) {
         None => Ok(None),
         Some(b'\n') => Ok(Some(i + 1)),
-        Some(_) => Err(400),
+        Some(_) => Err(Reject::Invalid),
     }
 }
 
@@ -163,7 +164,7 @@ mod tests {
             b"X: a\rb\r\n",
             b"X\0: 1\r\n",
         ] {
-            assert_eq!(parse(bad, 0, false), Err(400), "{bad:?}");
+            assert_eq!(parse(bad, 0, false), Err(Reject::Invalid), "{bad:?}");
         }
         assert_eq!(parse(b"\r\n", 0, false), Ok(Some(Next::End(2))));
         assert_eq!(parse(b"X-A: 1", 0, false), Ok(None));

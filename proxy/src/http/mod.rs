@@ -2,7 +2,7 @@
 //! with nginx's grammar for the request line ([`reqline`]) and header lines ([`hline`])),
 //! chunked coding ([`chunked`]), request bodies without a length over either protocol
 //! ([`body`]), URI normalization ([`uri`]), status lines and error pages
-//! ([`status`]), discarded bodies and lingering close ([`linger`]), upstream response heads
+//! ([`status`]), why a request head is refused ([`reject`]), discarded bodies and lingering close ([`linger`]), upstream response heads
 //! ([`response`]).
 
 pub mod body;
@@ -10,6 +10,7 @@ pub mod chunked;
 pub mod head;
 pub mod hline;
 pub mod linger;
+pub mod reject;
 pub mod reqline;
 pub mod response;
 pub mod status;

@@ -6,6 +6,7 @@
 //! The parser fails at the first byte nginx would fail at, so a request that can never be
 //! valid is refused before it is complete.
 
+use super::reject::Reject;
 use std::ops::Range;
 
 /// A parsed request line (ranges into the buffer).
@@ -26,9 +27,6 @@ pub struct Line {
     pub end: usize,
 }
 
-/// Why a line is refused: nginx's status.
-pub type Status = u16;
-
 fn method_char(c: u8) -> bool {
     c.is_ascii_uppercase() || c == b'_' || c == b'-'
 }
@@ -40,7 +38,7 @@ fn target_char(c: u8) -> bool {
 
 /// Parses a request line starting at `buf[0]` (leading empty lines already skipped).
 /// `Ok(None)`: not complete yet and not (yet) invalid.
-pub fn parse(buf: &[u8]) -> Result<Option<Line>, Status> {
+pub fn parse(buf: &[u8]) -> Result<Option<Line>, Reject> {
     let mut i = 0;
     let at = |i: usize| buf.get(i).copied();
     // Method.
@@ -49,7 +47,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Line>, Status> {
             break;
         }
         if !method_char(c) {
-            return Err(400);
+            return Err(Reject::Invalid);
         }
         i += 1;
     }
@@ -68,11 +66,11 @@ pub fn parse(buf: &[u8]) -> Result<Option<Line>, Status> {
             None => return Ok(None),
         }
     } else {
-        return Err(400);
+        return Err(Reject::Invalid);
     };
     if host.is_some() && at(tstart) == Some(b' ') {
         // `http://host HTTP/1.1`: nginx forwards `/`, which is not in the buffer.
-        return Err(400);
+        return Err(Reject::Invalid);
     }
     i = tstart;
     while let Some(c) = at(i) {
@@ -86,8 +84,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Line>, Status> {
         None => return Ok(None),
         Some(b' ') => {}
         // HTTP/0.9 (`GET /x` and a line ending): not spoken here.
-        Some(b'\r' | b'\n') => return Err(400),
-        Some(_) => return Err(400),
+        Some(b'\r' | b'\n') => return Err(Reject::Invalid),
+        Some(_) => return Err(Reject::Invalid),
     }
     while at(i) == Some(b' ') {
         i += 1;
@@ -104,7 +102,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Line>, Status> {
         (None, _) | (Some(b'\r'), None) => return Ok(None),
         (Some(b'\n'), _) => i + 1,
         (Some(b'\r'), Some(b'\n')) => i + 2,
-        _ => return Err(400),
+        _ => return Err(Reject::Invalid),
     };
     Ok(Some(Line {
         method,
@@ -118,14 +116,14 @@ pub fn parse(buf: &[u8]) -> Result<Option<Line>, Status> {
 
 /// `scheme://host[:port]` from `i`; returns the host range and where the path (or `?`)
 /// starts. `Ok(None)` when incomplete.
-fn authority(buf: &[u8], mut i: usize) -> Result<Option<(Range<usize>, usize)>, Status> {
+fn authority(buf: &[u8], mut i: usize) -> Result<Option<(Range<usize>, usize)>, Reject> {
     let at = |i: usize| buf.get(i).copied();
     while let Some(c) = at(i) {
         if c == b':' {
             break;
         }
         if !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')) {
-            return Err(400);
+            return Err(Reject::Invalid);
         }
         i += 1;
     }
@@ -133,7 +131,7 @@ fn authority(buf: &[u8], mut i: usize) -> Result<Option<(Range<usize>, usize)>, 
         match at(i) {
             None => return Ok(None),
             Some(c) if c == want => i += 1,
-            Some(_) => return Err(400),
+            Some(_) => return Err(Reject::Invalid),
         }
     }
     let hstart = i;
@@ -147,7 +145,7 @@ fn authority(buf: &[u8], mut i: usize) -> Result<Option<(Range<usize>, usize)>, 
                     break;
                 }
                 Some(c) if c.is_ascii_alphanumeric() || b".:-_~!$&'()*+,;=".contains(&c) => {}
-                Some(_) => return Err(400),
+                Some(_) => return Err(Reject::Invalid),
             }
             i += 1;
         }
@@ -166,33 +164,33 @@ fn authority(buf: &[u8], mut i: usize) -> Result<Option<(Range<usize>, usize)>, 
         None => Ok(None),
         Some(b'/' | b' ') => Ok(Some((hstart..i, i))),
         // `http://host?args`: nginx forwards `/?args`, which is not in the buffer.
-        Some(_) => Err(400),
+        Some(_) => Err(Reject::Invalid),
     }
 }
 
 /// `HTTP/major.minor` from `i`: the minor version (0 or 1) and the index after it.
-fn version(buf: &[u8], mut i: usize) -> Result<Option<(u8, usize)>, Status> {
+fn version(buf: &[u8], mut i: usize) -> Result<Option<(u8, usize)>, Reject> {
     for &want in b"HTTP/" {
         match buf.get(i) {
             None => return Ok(None),
             Some(&c) if c == want => i += 1,
-            Some(_) => return Err(400),
+            Some(_) => return Err(Reject::Invalid),
         }
     }
     match buf.get(i) {
         None => return Ok(None),
         Some(b'1'..=b'9') => {}
-        Some(_) => return Err(400),
+        Some(_) => return Err(Reject::Invalid),
     }
-    let Some((_major, after_major)) = number(buf, i, 1, 505)? else {
+    let Some((_major, after_major)) = number(buf, i, 1, Reject::Version)? else {
         return Ok(None);
     };
     match buf.get(after_major) {
         None => return Ok(None),
         Some(b'.') => {}
-        Some(_) => return Err(400),
+        Some(_) => return Err(Reject::Invalid),
     }
-    let Some((minor, end)) = number(buf, after_major + 1, 999, 400)? else {
+    let Some((minor, end)) = number(buf, after_major + 1, 999, Reject::Invalid)? else {
         return Ok(None);
     };
     Ok(Some((u8::from(minor > 0), end)))
@@ -205,8 +203,8 @@ fn number(
     buf: &[u8],
     mut i: usize,
     max: u32,
-    code: Status,
-) -> Result<Option<(u32, usize)>, Status> {
+    code: Reject,
+) -> Result<Option<(u32, usize)>, Reject> {
     let start = i;
     let mut v: u32 = 0;
     while let Some(&c) = buf.get(i) {
@@ -223,7 +221,7 @@ fn number(
         return Ok(None);
     }
     if i == start {
-        return Err(400);
+        return Err(Reject::Invalid);
     }
     Ok(Some((v, i)))
 }
@@ -257,7 +255,11 @@ mod tests {
             ("GET /x HTTP/1.1\rX", 400),
             ("h", 400),
         ] {
-            assert_eq!(parse(bad.as_bytes()), Err(code), "{bad:?}");
+            assert_eq!(
+                parse(bad.as_bytes()).map_err(|e| e.status().code()),
+                Err(code),
+                "{bad:?}"
+            );
         }
         assert_eq!(parse(b"GET /x HTTP/1.1\r"), Ok(None));
         assert_eq!(parse(b"GET /x HTT"), Ok(None));

@@ -3,14 +3,15 @@
 //! `Connection: close`. Turning it into the client's head is the `upstream` module's job.
 
 use crate::http::head::contains_ci;
+use crate::http::status::Status;
 
 /// A parsed upstream response head (names and values are ranges into `raw`).
 #[derive(Debug)]
 pub struct UpHead {
     /// The head bytes.
     pub raw: Vec<u8>,
-    /// Status code.
-    pub code: u16,
+    /// Status ([`Status::NONE`] when the line had none).
+    pub status: Status,
     /// Reason phrase range.
     pub reason: std::ops::Range<usize>,
     /// HTTP/1.1 (minor version 1).
@@ -80,7 +81,7 @@ fn parse_ranges(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, Hea
     let reason = resp.reason.map_or(0..0, |r| range(r.as_bytes()));
     let mut h = UpHead {
         raw: Vec::new(),
-        code: resp.code.unwrap_or(0),
+        status: resp.code.and_then(Status::new).unwrap_or(Status::NONE),
         reason,
         http11: resp.version == Some(1),
         headers: Vec::with_capacity(resp.headers.len()),
@@ -141,6 +142,9 @@ mod tests {
 x"
         .to_vec();
         let (h, rest) = parse(&mut buf, 4096).unwrap().unwrap();
-        assert_eq!((h.code, h.reason(), &rest[..]), (200, &b""[..], &b"x"[..]));
+        assert_eq!(
+            (h.status, h.reason(), &rest[..]),
+            (crate::http::status::Status::OK, &b""[..], &b"x"[..])
+        );
     }
 }

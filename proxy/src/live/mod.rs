@@ -72,6 +72,13 @@ impl Route {
         r
     }
 
+    /// The server that reads a request before its Host is known (nginx's `hc->conf_ctx`):
+    /// the one the TLS client named in SNI (`sni` lowercase, without a trailing dot), else
+    /// the default server. Its `merge_slashes`, header buffers and header timeout apply.
+    pub fn first(&self, sni: Option<&str>) -> usize {
+        self.select(sni.map(str::as_bytes))
+    }
+
     /// nginx's virtual server choice: exact, leading wildcard, trailing wildcard, regex,
     /// default.
     pub fn select(&self, host: Option<&[u8]>) -> usize {

@@ -1,6 +1,8 @@
 //! Access log writers: one per file, unbuffered (a write per line, as nginx) or with
 //! `buffer=SIZE` (written when the next line does not fit, or `flush=TIME` after the first line
-//! entered an empty buffer, or on drop/reload), and nginx's default escaping.
+//! entered an empty buffer, or on drop/reload), and nginx's default escaping. A failed write
+//! is reported as nginx's `ngx_http_log_write` does: at most one error line a minute (the
+//! caller logs it at `alert`), and after ENOSPC (a full disk) no write is tried for a second.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,10 @@ struct Inner {
     file: Option<std::fs::File>,
     buf: Vec<u8>,
     first_at: Option<Instant>,
+    /// When the last write error was reported (nginx: `error_log_time`, once a minute).
+    error_at: Option<Instant>,
+    /// When a write last failed with ENOSPC (nginx: `disk_full_time`, writes skipped for 1 s).
+    full_at: Option<Instant>,
 }
 
 /// One access log file.
@@ -95,41 +101,65 @@ impl AccessWriter {
                 file,
                 buf: Vec::with_capacity(buffer),
                 first_at: None,
+                error_at: None,
+                full_at: None,
             }),
         })
     }
 
-    fn write_out(inner: &mut Inner, data: &[u8]) {
-        match inner.file.as_mut() {
-            Some(f) => {
-                let _ = f.write_all(data);
-            }
-            None => {
-                let _ = std::io::stderr().write_all(data);
-            }
+    /// Writes `data`; on failure, the error line to report when one is due (nginx's
+    /// `write() to "PATH" failed (…)`). Within a second of a full disk nothing is written.
+    fn write_out(&self, inner: &mut Inner, data: &[u8]) -> Option<String> {
+        let now = Instant::now();
+        if inner
+            .full_at
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return None;
         }
+        let r = match inner.file.as_mut() {
+            Some(f) => f.write_all(data),
+            None => std::io::stderr().write_all(data),
+        };
+        let e = r.err()?;
+        if e.raw_os_error() == Some(libc::ENOSPC) {
+            inner.full_at = Some(now);
+        }
+        if inner
+            .error_at
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(60))
+        {
+            return None;
+        }
+        inner.error_at = Some(now);
+        Some(format!(
+            "write() to \"{}\" failed ({})",
+            self.path.display(),
+            super::os_error(&e)
+        ))
     }
 
-    /// Logs one line (must end with `\n`).
-    pub fn write_line(&self, line: &[u8]) {
+    /// Logs one line (must end with `\n`); a write that failed gives the error line to log
+    /// (at most one a minute).
+    pub fn write_line(&self, line: &[u8]) -> Option<String> {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if self.cap == 0 {
-            Self::write_out(&mut g, line);
-            return;
+            return self.write_out(&mut g, line);
         }
+        let mut failed = None;
         if g.buf.len() + line.len() > self.cap {
             let data = std::mem::take(&mut g.buf);
-            Self::write_out(&mut g, &data);
+            failed = self.write_out(&mut g, &data);
             g.first_at = None;
         }
         if line.len() > self.cap {
-            Self::write_out(&mut g, line);
-            return;
+            return self.write_out(&mut g, line).or(failed);
         }
         if g.buf.is_empty() {
             g.first_at = Some(Instant::now());
         }
         g.buf.extend_from_slice(line);
+        failed
     }
 
     /// Writes the buffer if its `flush` time has come (or `force`).
@@ -141,7 +171,8 @@ impl AccessWriter {
         };
         if (due || force) && !g.buf.is_empty() {
             let data = std::mem::take(&mut g.buf);
-            Self::write_out(&mut g, &data);
+            // No request to log a failure with here (nginx's timer flush logs it alone).
+            let _ = self.write_out(&mut g, &data);
             g.first_at = None;
         }
     }
@@ -162,6 +193,24 @@ mod tests {
         let mut out = Vec::new();
         escape_into("a\"ü\\".as_bytes(), LogEscape::Default, &mut out);
         assert_eq!(out, b"a\\x22\\xC3\\xBC\\x5C");
+    }
+
+    /// /dev/full answers every write with ENOSPC: one error line, then a second without
+    /// writes, then (past it) no new line within the minute.
+    #[test]
+    fn a_full_disk_is_reported_once_a_minute_and_skipped_for_a_second() {
+        let w = AccessWriter::open(Path::new("/dev/full"), 0, None).unwrap();
+        let first = w.write_line(b"a\n");
+        assert_eq!(
+            first.as_deref(),
+            Some("write() to \"/dev/full\" failed (28: No space left on device)")
+        );
+        assert_eq!(w.write_line(b"b\n"), None);
+        let mut g = w.inner.lock().unwrap();
+        g.full_at = g.full_at.map(|t| t - Duration::from_secs(2));
+        drop(g);
+        assert_eq!(w.write_line(b"c\n"), None, "one line a minute");
+        assert!(w.inner.lock().unwrap().full_at.unwrap().elapsed() < Duration::from_secs(1));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Counters bumped on the request path: responses by status code and open WebSocket
 //! tunnels. Relaxed atomics, no locks.
 
+use crate::http::status::Status;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Highest status code counted individually (nginx allows `return` codes up to 999).
@@ -18,12 +19,13 @@ impl Default for StatusCounts {
 
 impl StatusCounts {
     /// Counts one response with `status`.
-    pub fn add(&self, status: u16) {
-        let i = usize::from(status).min(MAX_CODE);
+    pub fn add(&self, status: Status) {
+        let i = usize::from(status.code()).min(MAX_CODE);
         self.0[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `(code, count)` for every code seen at least once, ascending.
+    /// `(code, count)` for every code seen at least once, ascending (the last one counts every
+    /// code from 999 up).
     pub fn nonzero(&self) -> Vec<(u16, u64)> {
         self.0
             .iter()
@@ -74,10 +76,10 @@ mod tests {
     #[test]
     fn status_counts() {
         let s = StatusCounts::default();
-        s.add(200);
-        s.add(200);
-        s.add(503);
-        s.add(2000);
+        s.add(Status::OK);
+        s.add(Status::OK);
+        s.add(Status::SERVICE_UNAVAILABLE);
+        s.add(Status::new(999).unwrap());
         assert_eq!(s.nonzero(), vec![(200, 2), (503, 1), (999, 1)]);
     }
 }

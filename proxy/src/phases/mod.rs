@@ -19,7 +19,7 @@ use crate::conf::body::Lingering;
 use crate::conf::model::{Handler, LogLevel};
 use crate::http::head::RequestHead;
 use crate::http::linger::{Discard, Finish, lingering_close};
-use crate::http::status::error_page;
+use crate::http::status::Status;
 use crate::http::uri::{normalize, split_args};
 use crate::live::Shared;
 use crate::live::{Live, Route};
@@ -49,8 +49,10 @@ pub async fn handle(
         _ => target.len()..target.len(),
     };
     // nginx normalises the URI as the request line is read, before Host is known, so with the
-    // `merge_slashes` of the address's default server (ngx_http_process_request_uri).
-    let uri = normalize(split_args(target).0, servers[route.default].merge_slashes).ok();
+    // `merge_slashes` of the server SNI chose, else the address's default server
+    // (ngx_http_process_request_uri).
+    let first = &servers[route.first(ci.sni.as_deref())];
+    let uri = normalize(split_args(target).0, first.merge_slashes).ok();
     let (location, redirect, captures) = match uri.as_deref().map(|u| locate(&server.locations, u))
     {
         Some(Found::Loc(l, caps)) => (Some(l), false, caps),
@@ -68,7 +70,7 @@ pub async fn handle(
         args,
         start: crate::logs::time::now_mono(),
         start_time: crate::logs::time::now_wall(),
-        status: 0,
+        status: Status::NONE,
         body_bytes_sent: 0,
         bytes_sent: 0,
         request_length: head.raw.len() as u64 + head.content_length.unwrap_or(0),
@@ -107,7 +109,7 @@ async fn finish(
     let head = req.head;
     // nginx's r->lingering_close: a request with a body, until the body is known read whole.
     let mut linger = head.chunked || head.content_length.is_some_and(|n| n > 0);
-    let mut plain_close = req.bytes_sent == 0 || req.status == 444;
+    let mut plain_close = req.bytes_sent == 0 || req.status == Status::CLOSE;
     if discard.started() && !plain_close {
         let b = &*req.loc.body;
         if discard
@@ -126,7 +128,7 @@ async fn finish(
     if next == Next::Close && !plain_close && !req.conn.h2 {
         let b = &*req.loc.body;
         // nginx's error page for 400 clears r->lingering_close.
-        let linger = (linger && req.status != 400) || !client.buf.is_empty();
+        let linger = (linger && req.status != Status::BAD_REQUEST) || !client.buf.is_empty();
         let go = match b.lingering_close {
             Lingering::Always => true,
             Lingering::On => linger,
@@ -155,7 +157,7 @@ async fn run_phases<'a>(
     let head = req.head;
     if !uri_ok {
         log_error(live, req, LogLevel::Info, "client sent invalid request");
-        return send_error(client, req, shared, 400).await;
+        return send_error(client, req, shared, Status::BAD_REQUEST).await;
     }
     // SERVER_REWRITE
     if let Some(r) = &server.ret {
@@ -207,7 +209,7 @@ async fn body_too_large(
         &format!("client intended to send too large body: {cl} bytes"),
     );
     *discard = Discard::start(client, req.head, false, req.loc.send_timeout).await;
-    Some(send_error(client, req, shared, 413).await)
+    Some(send_error(client, req, shared, Status::REQUEST_ENTITY_TOO_LARGE).await)
 }
 
 /// nginx's auto-redirect of `/x` to the location `/x/`: 301 to the absolute URL, arguments
@@ -226,12 +228,13 @@ async fn slash_redirect(
     }
     let loc = absolute(req, &path);
     *discard = Discard::start(client, req.head, true, req.loc.send_timeout).await;
-    let body = error_page(301, req.loc.server_tokens);
+    let status = Status::MOVED_PERMANENTLY;
+    let body = status.error_page(req.loc.server_tokens);
     send_simple(
         client,
         req,
         shared,
-        301,
+        status,
         Some(b"text/html"),
         &body,
         Some((loc, true)),
@@ -254,7 +257,7 @@ async fn access(
     }
     log_error(req.live, req, LogLevel::Error, "access forbidden by rule");
     *discard = Discard::start(client, req.head, true, req.loc.send_timeout).await;
-    Some(send_error(client, req, shared, 403).await)
+    Some(send_error(client, req, shared, Status::FORBIDDEN).await)
 }
 
 /// CONTENT: the location's handler (proxy, status pages, static files); the handlers that

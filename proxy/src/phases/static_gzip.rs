@@ -8,6 +8,7 @@ use crate::filter::deflate::{GzipEncoder, window_bits};
 use crate::filter::gzip::weak_etag;
 use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide as filter_decide};
 use crate::http::chunked::encode_chunk;
+use crate::http::status::Status;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
 use crate::static_files::{Body, FileResponse};
@@ -22,9 +23,9 @@ pub(super) fn facts<'a>(req: &'a Req<'_>) -> RequestFacts<'a> {
 /// The verdict for a file response without `expires` or `add_header` headers. A 206 is
 /// judged as the 200 of the whole file (nginx's gzip filter runs before the range filter).
 pub(super) fn decide(req: &Req<'_>, f: &FileResponse<'_>) -> Decision {
-    let (mut code, mut length) = (f.status.as_u16(), f.content_length);
-    if code == 206 {
-        code = 200;
+    let (mut code, mut length) = (Status::from(f.status), f.content_length);
+    if code == Status::PARTIAL_CONTENT {
+        code = Status::OK;
         length = f.content_range.as_ref().and_then(|r| total(r.as_bytes()));
     }
     if !req.loc.gzip.enable || length == Some(0) {
@@ -40,7 +41,7 @@ pub(super) fn decide(req: &Req<'_>, f: &FileResponse<'_>) -> Decision {
     };
     let mut d = filter_decide(&req.loc.gzip, &facts(req), &resp);
     // a range left in place (the client does not take gzip) is never compressed
-    d.gzip &= f.status.as_u16() != 206;
+    d.gzip &= f.status != hyper::StatusCode::PARTIAL_CONTENT;
     d
 }
 
@@ -55,7 +56,7 @@ fn total(range: &[u8]) -> Option<u64> {
 /// keep their order).
 pub(super) fn apply(
     req: &Req<'_>,
-    code: u16,
+    code: Status,
     headers: &mut HeaderMap,
     content_length: Option<u64>,
 ) -> Decision {
@@ -63,9 +64,9 @@ pub(super) fn apply(
         return Decision::default();
     }
     let get = |n: HeaderName| headers.get(n).map(HeaderValue::as_bytes);
-    let partial = code == 206;
+    let partial = code == Status::PARTIAL_CONTENT;
     let (code, content_length) = match get(hyper::header::CONTENT_RANGE).and_then(total) {
-        Some(all) if partial => (200, Some(all)),
+        Some(all) if partial => (Status::OK, Some(all)),
         _ => (code, content_length),
     };
     let resp = ResponseFacts {
@@ -119,7 +120,7 @@ pub(super) fn drops_ranges(req: &Req<'_>) -> bool {
     let sc = &req.loc.static_conf;
     let ty = sc.mime.for_uri(&req.uri, &sc.default_type);
     let resp = ResponseFacts {
-        status: 200,
+        status: Status::OK,
         content_type: Some(ty.as_bytes()),
         etag: true,
         last_modified: true,

@@ -6,7 +6,7 @@
 use super::static_gzip::{self, SendError};
 use crate::conf::model::LogLevel;
 use crate::filter::gzip::Decision;
-use crate::http::status::error_page;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -110,7 +110,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
         let outcome = match serve_direct(&conf, &sreq) {
             Served::File(f) => {
                 // the head is written here and only the body moves into the sending future
-                let code = f.status.as_u16();
+                let code = Status::from(f.status);
                 let mut ka = keepalive(req, shared, code);
                 let mut gz = static_gzip::decide(req, &f);
                 gz.vary |= static_vary && req.loc.gzip.vary;
@@ -129,7 +129,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
                 headers: mut extra,
                 log,
             } => {
-                let code = status.as_u16();
+                let code = Status::from(status);
                 if let Some(m) = log {
                     log_error(req.live, req, LogLevel::Error, &m);
                 }
@@ -182,10 +182,10 @@ async fn send_page(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    code: u16,
+    code: Status,
     extra: HeaderMap,
 ) -> Next {
-    let body = error_page(code, req.loc.server_tokens);
+    let body = code.error_page(req.loc.server_tokens);
     let mut ka = keepalive(req, shared, code);
     let mut special_location = None;
     let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -203,7 +203,7 @@ async fn send_page(
         ));
     }
     // add_header entries the module did not already apply (it applies them only to 200/304/416).
-    if code != 416 {
+    if code.code() != 416 {
         list.extend(crate::request::reply::added_headers(req, code));
     }
     let content_type = (!body.is_empty()).then_some(&b"text/html"[..]);
@@ -213,7 +213,7 @@ async fn send_page(
     client.put_head(
         &mut out,
         &Head {
-            code,
+            status: code,
             content_type,
             content_length: (!gz.gzip).then_some(body.len() as u64),
             location: special_location.as_deref(),
@@ -268,7 +268,7 @@ fn file_head(
     client.put_head(
         &mut s.head,
         &Head {
-            code: status.as_u16(),
+            status: status.into(),
             content_type: content_type.map(str::as_bytes),
             content_length: content_length.filter(|_| !gz.gzip),
             last_modified: Some(last_modified.as_bytes()),
@@ -291,7 +291,7 @@ async fn write_response(
     resp: hyper::Response<crate::static_files::Body>,
     static_vary: bool,
 ) -> Next {
-    let code = resp.status().as_u16();
+    let code = Status::from(resp.status());
     let mut ka = keepalive(req, shared, code);
     let (mut parts, body) = resp.into_parts();
     let content_length = parts
@@ -323,7 +323,7 @@ async fn write_response(
     client.put_head(
         &mut s.head,
         &Head {
-            code,
+            status: code,
             content_type: get(hyper::header::CONTENT_TYPE),
             content_length,
             last_modified: get(hyper::header::LAST_MODIFIED),
@@ -343,7 +343,7 @@ async fn write_response(
 async fn send(
     client: &mut Client,
     req: &mut Req<'_>,
-    code: u16,
+    code: Status,
     ka: Ka,
     mut s: Scratch,
     mut body: Body,
@@ -466,12 +466,13 @@ async fn redirection_cycle(client: &mut Client, req: &mut Req<'_>, shared: &Shar
         LogLevel::Error,
         "rewrite or internal redirection cycle",
     );
-    let body = error_page(500, req.loc.server_tokens);
+    let status = Status::INTERNAL_SERVER_ERROR;
+    let body = status.error_page(req.loc.server_tokens);
     send_simple(
         client,
         req,
         shared,
-        500,
+        status,
         Some(b"text/html"),
         &body,
         None,

@@ -2,6 +2,7 @@
 //! requests, per-peer upstream state, limit_req counters).
 
 use crate::conf::model::Handler;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> Next {
     let m = req.head.method();
     if m != b"GET" && m != b"HEAD" {
-        return send_error(client, req, shared, 405).await;
+        return send_error(client, req, shared, Status::NOT_ALLOWED).await;
     }
     let s = &shared.stats;
     let active = s.active.load(Ordering::Relaxed);
@@ -34,7 +35,7 @@ pub async fn serve(client: &mut Client, req: &mut Req<'_>, shared: &Shared) -> N
         client,
         req,
         shared,
-        200,
+        Status::OK,
         Some(if matches!(req.loc.handler, Handler::StubStatus) {
             b"text/plain".as_slice()
         } else {

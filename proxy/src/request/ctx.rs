@@ -3,6 +3,7 @@
 
 use crate::conf::model::{Loc, Server};
 use crate::http::head::RequestHead;
+use crate::http::status::Status;
 use crate::live::Live;
 use crate::vars::{Var, VarSource};
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ pub struct ConnInfo {
     pub started: Instant,
     /// The request came in over HTTP/2 (bridged into the HTTP/1.1 pipeline).
     pub h2: bool,
+    /// The TLS client's SNI name, lowercase and without a trailing dot.
+    pub sni: Option<std::sync::Arc<str>>,
 }
 
 /// One upstream try, for `$upstream_*`.
@@ -33,8 +36,9 @@ pub struct ConnInfo {
 pub struct UpTry {
     /// Peer name (`127.0.0.1:9001`) or the group name for "no live upstreams".
     pub addr: std::sync::Arc<str>,
-    /// Status (502/504 for failed tries).
-    pub status: u16,
+    /// Status (502/504 for failed tries; [`Status::NONE`] for a try the client's close ended:
+    /// `-`).
+    pub status: Status,
     /// Response time of the try.
     pub time: std::time::Duration,
     /// Connect time, when connected.
@@ -74,8 +78,8 @@ pub struct Req<'a> {
     pub start: Instant,
     /// Wall-clock start.
     pub start_time: SystemTime,
-    /// Response status (0 before a response).
-    pub status: u16,
+    /// Response status ([`Status::NONE`] before a response).
+    pub status: Status,
     /// `$body_bytes_sent`.
     pub body_bytes_sent: u64,
     /// `$bytes_sent`.
@@ -396,8 +400,8 @@ impl Req<'_> {
             Var::UpstreamStatus => {
                 // A try the client abandoned has no status: nginx prints `-`.
                 return join(out, &self.up.tries, |t, o| match t.status {
-                    0 => o.push(b'-'),
-                    code => push_num(o, code),
+                    Status::NONE => o.push(b'-'),
+                    status => push_num(o, status.code()),
                 });
             }
             Var::UpstreamResponseTime => return join(out, &self.up.tries, |t, o| secs(o, t.time)),
@@ -424,7 +428,7 @@ impl Req<'_> {
             Var::SentHttp(_) => return false,
             Var::Status => {
                 use std::io::Write;
-                let _ = write!(out, "{:03}", self.status);
+                let _ = write!(out, "{:03}", self.status.code());
             }
             Var::TimeLocal => {
                 out.extend_from_slice(crate::logs::time::time_local(self.start_time).as_bytes())

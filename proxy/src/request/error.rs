@@ -7,6 +7,7 @@
 
 use crate::conf::model::LogLevel;
 use crate::conf::model::next_upstream as condition;
+use crate::http::status::Status;
 use std::fmt;
 
 /// Where an error happened (nginx's `while …`).
@@ -46,6 +47,10 @@ pub enum Cause {
     TimedOut,
     /// A system call (`connect`, `writev`, `recv`) failed.
     Os(&'static str, std::io::Error),
+    /// No socket for the upstream connection (`socket()` failed: out of file descriptors):
+    /// nginx's `ngx_event_connect_peer` returns NGX_ERROR and the request ends with 500 at
+    /// once, logged at `alert`, no other peer tried, the peer not counted as failed.
+    NoSocket(std::io::Error),
     /// The upstream's response head is malformed.
     InvalidHeader,
     /// The upstream's response head is larger than `proxy_buffer_size`.
@@ -54,10 +59,14 @@ pub enum Cause {
     /// Content-Length, data after the final chunk, an invalid chunk).
     InvalidBody(&'static str),
     /// The upstream answered with a status `proxy_next_upstream` may pass over (`http_500`,
-    /// `http_502`, `http_503`, `http_504`, `http_403`, `http_404`, `http_429`).
-    Status(u16),
+    /// `http_502`, `http_503`, `http_504`, `http_403`, `http_404`, `http_429`): made only by
+    /// [`Cause::passable`].
+    Status(Status),
     /// No upstream peer can be tried.
     NoLiveUpstreams,
+    /// The peer is a unix socket, which this proxy does not connect to (answered 502, not
+    /// logged).
+    UnixSocketPeer,
     /// The client's chunked body is malformed.
     InvalidChunkedBody,
     /// The client's chunked body is larger than `client_max_body_size`.
@@ -69,6 +78,23 @@ pub enum Cause {
     /// The client closed its connection while the request waited on the upstream
     /// (`proxy_ignore_client_abort off`): 499, nothing answered.
     ClientAborted,
+    /// The client reset its HTTP/2 stream (`id`) with error code `reason` while the request
+    /// waited on the upstream: 499, nothing answered.
+    StreamReset {
+        /// The stream.
+        id: u32,
+        /// RST_STREAM's error code.
+        reason: u32,
+    },
+}
+
+impl Cause {
+    /// The upstream's status as a cause when `proxy_next_upstream` can name it (nginx's
+    /// `ngx_http_upstream_test_next` list); None for every other status.
+    pub fn passable(status: Status) -> Option<Cause> {
+        matches!(status.code(), 500 | 502 | 503 | 504 | 403 | 404 | 429)
+            .then_some(Cause::Status(status))
+    }
 }
 
 /// A failure on the request path.
@@ -88,7 +114,7 @@ pub struct Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
     /// The status answered (or, when not `answered`, logged for the request).
-    pub status: u16,
+    pub status: Status,
     /// Whether the client gets the status's error page; otherwise the connection closes.
     pub answered: bool,
     /// The level of the error-log line ([`Error`]'s `Display`); None: not logged.
@@ -116,19 +142,22 @@ impl Error {
         self.stage == Stage::ReadingClientBody
     }
 
+    /// Whether the peer is at fault (nginx's `NGX_PEER_FAILED`): every error but the upstream's
+    /// own 403 and 404.
+    pub fn peer_failed(&self) -> bool {
+        !matches!(
+            self.cause,
+            Cause::Status(Status::FORBIDDEN | Status::NOT_FOUND)
+        )
+    }
+
     /// The `proxy_next_upstream` condition it meets (nginx's `NGX_HTTP_UPSTREAM_FT_*`), with
     /// `non_idempotent` when the request was sent and `non_idempotent_method`.
     pub fn condition(&self, non_idempotent_method: bool) -> u32 {
         let base = match self.cause {
             Cause::TimedOut => condition::TIMEOUT,
             Cause::InvalidHeader | Cause::HeaderTooBig => condition::INVALID_HEADER,
-            Cause::Status(500) => condition::HTTP_500,
-            Cause::Status(502) => condition::HTTP_502,
-            Cause::Status(503) => condition::HTTP_503,
-            Cause::Status(504) => condition::HTTP_504,
-            Cause::Status(403) => condition::HTTP_403,
-            Cause::Status(404) => condition::HTTP_404,
-            Cause::Status(429) => condition::HTTP_429,
+            Cause::Status(status) => condition::of_status(status),
             _ => condition::ERROR,
         };
         if self.request_sent && non_idempotent_method {
@@ -138,26 +167,34 @@ impl Error {
         }
     }
 
-    /// nginx's status and log level for this error: the client body readers' answers (413,
-    /// 400; a timeout logged as 408 and a close as 400 without an answer; 500 at `crit` for
-    /// the body's temporary file), and
-    /// `ngx_http_upstream_next`'s status when no other peer is tried (504 for a timeout, the
-    /// upstream's own 500/503/504/403/404/429, else 502; failures while reading the body of a
-    /// response already started are only logged, at `error`).
+    /// nginx's status and log level for this error, the one place a failure becomes a
+    /// status: the client body readers' answers (413, 400; a timeout logged as 408 and a close
+    /// as 400 without an answer; 500 at `crit` for the body's temporary file), 499 for a
+    /// client gone while the upstream was busy, and `ngx_http_upstream_next`'s status when no
+    /// other peer is tried (504 for a timeout, the upstream's own 500/503/504/403/404/429,
+    /// else 502; failures while reading the body of a response already started are only
+    /// logged, at `error`).
     pub fn outcome(&self) -> Outcome {
         let (status, answered, level) = match (&self.cause, self.from_client()) {
-            (Cause::ClientAborted, _) => (499, false, Some(LogLevel::Info)),
-            (Cause::TempFile(_), true) => (500, true, Some(LogLevel::Crit)),
-            (Cause::BodyTooLarge, _) => (413, true, Some(LogLevel::Error)),
-            (Cause::InvalidChunkedBody, _) => (400, true, Some(LogLevel::Info)),
-            (Cause::TimedOut, true) => (408, false, Some(LogLevel::Info)),
-            (_, true) => (400, false, Some(LogLevel::Info)),
-            (Cause::Status(code @ (500 | 503 | 504 | 403 | 404 | 429)), false) => {
-                (*code, true, None)
+            (Cause::ClientAborted | Cause::StreamReset { .. }, _) => {
+                (Status::CLIENT_CLOSED_REQUEST, false, Some(LogLevel::Info))
             }
-            (Cause::Status(_), false) => (502, true, None),
-            (Cause::TimedOut, false) => (504, true, Some(LogLevel::Error)),
-            (_, false) => (502, true, Some(LogLevel::Error)),
+            (Cause::TempFile(_), true) => {
+                (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit))
+            }
+            (Cause::NoSocket(_), _) => (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Alert)),
+            (Cause::BodyTooLarge, _) => (
+                Status::REQUEST_ENTITY_TOO_LARGE,
+                true,
+                Some(LogLevel::Error),
+            ),
+            (Cause::InvalidChunkedBody, _) => (Status::BAD_REQUEST, true, Some(LogLevel::Info)),
+            (Cause::TimedOut, true) => (Status::REQUEST_TIME_OUT, false, Some(LogLevel::Info)),
+            (_, true) => (Status::BAD_REQUEST, false, Some(LogLevel::Info)),
+            (Cause::Status(status), false) => (*status, true, None),
+            (Cause::UnixSocketPeer, false) => (Status::BAD_GATEWAY, true, None),
+            (Cause::TimedOut, false) => (Status::GATEWAY_TIME_OUT, true, Some(LogLevel::Error)),
+            (_, false) => (Status::BAD_GATEWAY, true, Some(LogLevel::Error)),
         };
         Outcome {
             status,
@@ -186,14 +223,32 @@ impl fmt::Display for Error {
                 "{call}() failed ({}) while {during}",
                 crate::logs::os_error(e)
             ),
+            Cause::NoSocket(e) => write!(
+                f,
+                "socket() failed ({}) while {during}",
+                crate::logs::os_error(e)
+            ),
             Cause::InvalidHeader => write!(f, "upstream sent invalid header while {during}"),
             Cause::HeaderTooBig => write!(f, "upstream sent too big header while {during}"),
             Cause::InvalidBody(what) => write!(f, "upstream sent {what} while {during}"),
             Cause::Status(code) => write!(f, "upstream answered {code} while {during}"),
             Cause::NoLiveUpstreams => write!(f, "no live upstreams while {during}"),
+            Cause::UnixSocketPeer => write!(f, "unix socket upstream not supported while {during}"),
             Cause::InvalidChunkedBody => write!(f, "client sent invalid chunked body"),
             Cause::BodyTooLarge => write!(f, "client intended to send too large chunked body"),
             Cause::TempFile(line) => f.write_str(line),
+            Cause::StreamReset { id, reason } => match reason {
+                0x8 => write!(f, "client canceled stream {id} while {during}"),
+                0x7 => write!(f, "client refused stream {id} while {during}"),
+                0x2 => write!(
+                    f,
+                    "client terminated stream {id} due to internal error while {during}"
+                ),
+                _ => write!(
+                    f,
+                    "client terminated stream {id} with status {reason} while {during}"
+                ),
+            },
             Cause::ClientAborted => write!(
                 f,
                 "epoll_wait() reported that client prematurely closed connection, \
@@ -220,6 +275,12 @@ mod tests {
                 Error::at(Stage::Connecting, Cause::Os("connect", os(111))),
                 "connect() failed (111: Connection refused) while connecting to upstream",
                 502,
+                true,
+            ),
+            (
+                Error::at(Stage::Connecting, Cause::NoSocket(os(24))),
+                "socket() failed (24: Too many open files) while connecting to upstream",
+                500,
                 true,
             ),
             (
@@ -292,21 +353,50 @@ mod tests {
                 499,
                 false,
             ),
+            (
+                Error::at(
+                    Stage::SendingRequest,
+                    Cause::StreamReset { id: 3, reason: 0x8 },
+                ),
+                "client canceled stream 3 while sending request to upstream",
+                499,
+                false,
+            ),
+            (
+                Error::at(
+                    Stage::SendingRequest,
+                    Cause::StreamReset { id: 5, reason: 0x1 },
+                ),
+                "client terminated stream 5 with status 1 while sending request to upstream",
+                499,
+                false,
+            ),
         ];
         for (e, line, status, answered) in cases {
             assert_eq!(e.to_string(), line);
             let o = e.outcome();
-            assert_eq!((o.status, o.answered), (status, answered), "{line}");
+            assert_eq!((o.status.code(), o.answered), (status, answered), "{line}");
         }
     }
 
     #[test]
     fn upstream_statuses_and_conditions_as_ngx_http_upstream_next() {
-        for (code, status) in [(500, 500), (502, 502), (503, 503), (504, 504), (404, 404)] {
-            let e = Error::at(Stage::ReadingResponseHeader, Cause::Status(code));
+        for code in [500, 502, 503, 504, 403, 404, 429] {
+            let status = Status::new(code).unwrap();
+            let cause = Cause::passable(status).expect("passable");
+            let e = Error::at(Stage::ReadingResponseHeader, cause);
             assert_eq!(e.outcome().status, status);
             assert_eq!(e.outcome().level, None);
+            assert_eq!(e.peer_failed(), code != 403 && code != 404);
         }
+        for code in [200, 301, 400, 418, 501] {
+            assert!(Cause::passable(Status::new(code).unwrap()).is_none());
+        }
+        let e = Error::at(Stage::Connecting, Cause::UnixSocketPeer);
+        assert_eq!(
+            (e.outcome().status, e.outcome().level),
+            (Status::BAD_GATEWAY, None)
+        );
         let mut e = Error::at(Stage::SendingRequest, Cause::TimedOut);
         assert_eq!(e.condition(true), condition::TIMEOUT);
         e.request_sent = true;
@@ -326,7 +416,7 @@ mod tests {
         ));
         assert_eq!(
             (e.outcome().status, e.outcome().level),
-            (500, Some(LogLevel::Crit))
+            (Status::INTERNAL_SERVER_ERROR, Some(LogLevel::Crit))
         );
     }
 }

@@ -49,6 +49,13 @@ pub fn access_log(live: &Live, req: &Req<'_>) {
             }
         }
         line.push(b'\n');
-        w.write_line(&line);
+        if let Some(msg) = w.write_line(&line) {
+            log_error(
+                live,
+                req,
+                LogLevel::Alert,
+                &format!("{msg} while logging request"),
+            );
+        }
     }
 }

@@ -9,20 +9,20 @@ use super::log::log_error;
 use super::respond::{Head, Ka};
 use crate::conf::model::Return;
 use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide};
-use crate::http::status::{error_page, forces_close};
+use crate::http::status::Status;
 use crate::live::Shared;
 
 /// Statuses `add_header` applies to without `always`.
-fn add_header_applies(code: u16) -> bool {
+fn add_header_applies(status: Status) -> bool {
     matches!(
-        code,
+        status.code(),
         200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
     )
 }
 
 /// Keep-alive decision for a response (nginx's `r->keepalive`; off while the generation exits
 /// after a reload or drains, as nginx's header filter does for an exiting worker).
-pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
+pub fn keepalive(req: &Req<'_>, shared: &Shared, status: Status) -> Ka {
     let h = req.head;
     let (timeout, header) = req.loc.keepalive_timeout;
     let wants = if h.minor == 0 {
@@ -32,7 +32,7 @@ pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
     };
     if !wants
         || timeout.is_zero()
-        || forces_close(code)
+        || status.forces_close()
         || req.conn.requests >= req.loc.keepalive_requests
         || crate::logs::time::now_mono().saturating_duration_since(req.conn.started)
             > req.loc.keepalive_time
@@ -45,11 +45,11 @@ pub fn keepalive(req: &Req<'_>, shared: &Shared, code: u16) -> Ka {
     }
 }
 
-/// Extra headers from `add_header` for `code`.
-pub fn added_headers(req: &Req<'_>, code: u16) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// Extra headers from `add_header` for `status`.
+pub fn added_headers(req: &Req<'_>, status: Status) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut v = Vec::new();
     for a in req.loc.add_headers.iter() {
-        if a.always || add_header_applies(code) {
+        if a.always || add_header_applies(status) {
             let val = a.value.render(req);
             if !val.is_empty() {
                 v.push((a.name.as_bytes().to_vec(), val));
@@ -79,17 +79,17 @@ pub async fn send_simple(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    code: u16,
+    status: Status,
     content_type: Option<&[u8]>,
     body: &[u8],
     location: Option<(Vec<u8>, bool)>,
     force_close: bool,
 ) -> Next {
-    let mut ka = keepalive(req, shared, code);
+    let mut ka = keepalive(req, shared, status);
     if force_close {
         ka = Ka::Close;
     }
-    let mut list = added_headers(req, code);
+    let mut list = added_headers(req, status);
     let special = match &location {
         Some((v, true)) => Some(v.as_slice()),
         Some((v, false)) => {
@@ -98,14 +98,14 @@ pub async fn send_simple(
         }
         None => None,
     };
-    let no_length = code == 204 || code == 304;
-    let (gz, packed) = gzip_answer(req, code, content_type, body, &mut list, &mut ka);
+    let no_length = status == Status::NO_CONTENT || status == Status::NOT_MODIFIED;
+    let (gz, packed) = gzip_answer(req, status, content_type, body, &mut list, &mut ka);
     let body = packed.as_deref().unwrap_or(body);
     let mut out = Vec::with_capacity(256 + body.len());
     client.put_head(
         &mut out,
         &Head {
-            code,
+            status,
             content_type,
             content_length: (!no_length && !gz.gzip).then_some(body.len() as u64),
             location: special,
@@ -116,7 +116,7 @@ pub async fn send_simple(
         },
         list.iter().map(|(n, v)| (n.as_slice(), v.as_slice())),
     );
-    write_answer(client, req, out, body, code, ka).await
+    write_answer(client, req, out, body, status, ka).await
 }
 
 /// The gzip filter on a complete answer of our own (error page, `return` text, static
@@ -125,7 +125,7 @@ pub async fn send_simple(
 /// appended to `list`.
 pub fn gzip_answer(
     req: &Req<'_>,
-    code: u16,
+    status: Status,
     content_type: Option<&[u8]>,
     body: &[u8],
     list: &mut Vec<(Vec<u8>, Vec<u8>)>,
@@ -136,7 +136,7 @@ pub fn gzip_answer(
         return (Decision::default(), None);
     }
     let resp = ResponseFacts {
-        status: code,
+        status,
         content_type,
         content_length: Some(body.len() as u64),
         ..ResponseFacts::default()
@@ -170,14 +170,14 @@ pub async fn write_answer(
     req: &mut Req<'_>,
     mut out: Vec<u8>,
     body: &[u8],
-    code: u16,
+    status: Status,
     ka: Ka,
 ) -> Next {
     let head_len = out.len();
     if req.head.method() != b"HEAD" {
         out.extend_from_slice(body);
     }
-    req.status = code;
+    req.status = status;
     let r = client.write_all(&out, req.loc.send_timeout).await;
     req.bytes_sent = out.len() as u64;
     req.body_bytes_sent = (out.len() - head_len) as u64;
@@ -187,20 +187,20 @@ pub async fn write_answer(
     }
 }
 
-/// nginx's error page for `code`.
+/// nginx's error page for `status`.
 pub async fn send_error(
     client: &mut Client,
     req: &mut Req<'_>,
     shared: &Shared,
-    code: u16,
+    status: Status,
 ) -> Next {
-    let body = error_page(code, req.loc.server_tokens);
+    let body = status.error_page(req.loc.server_tokens);
     let ct: Option<&[u8]> = if body.is_empty() {
         None
     } else {
         Some(b"text/html")
     };
-    send_simple(client, req, shared, code, ct, &body, None, false).await
+    send_simple(client, req, shared, status, ct, &body, None, false).await
 }
 
 /// Answers a `return` directive (444 closes without an answer).
@@ -210,24 +210,23 @@ pub async fn do_return(
     shared: &Shared,
     r: &Return,
 ) -> Next {
-    if r.code == 444 {
-        req.status = 444;
+    if r.status == Status::CLOSE {
+        req.status = Status::CLOSE;
         return Next::Close;
     }
-    let redirect = matches!(r.code, 301 | 302 | 303 | 307 | 308);
-    if redirect {
+    if r.status.is_redirect() {
         let loc = r.text.as_ref().map(|t| t.render(req)).unwrap_or_default();
         let location = if loc.first() == Some(&b'/') && req.loc.absolute_redirect {
             (absolute(req, &loc), true)
         } else {
             (loc, false)
         };
-        let body = error_page(r.code, req.loc.server_tokens);
+        let body = r.status.error_page(req.loc.server_tokens);
         return send_simple(
             client,
             req,
             shared,
-            r.code,
+            r.status,
             Some(b"text/html"),
             &body,
             Some(location),
@@ -242,7 +241,7 @@ pub async fn do_return(
             client,
             req,
             shared,
-            r.code,
+            r.status,
             Some(ct.as_bytes()),
             &body,
             None,
@@ -250,13 +249,13 @@ pub async fn do_return(
         )
         .await;
     }
-    let page = error_page(r.code, req.loc.server_tokens);
+    let page = r.status.error_page(req.loc.server_tokens);
     if !page.is_empty() {
-        return send_error(client, req, shared, r.code).await;
+        return send_error(client, req, shared, r.status).await;
     }
     let ct = content_type(req);
-    let ct = (r.code < 300 && r.code != 204).then_some(ct.as_bytes());
-    send_simple(client, req, shared, r.code, ct, b"", None, false).await
+    let ct = (r.status.code() < 300 && r.status != Status::NO_CONTENT).then_some(ct.as_bytes());
+    send_simple(client, req, shared, r.status, ct, b"", None, false).await
 }
 
 /// nginx's `ngx_http_set_content_type`: the URI's extension looked up in `types`, else

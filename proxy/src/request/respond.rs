@@ -2,7 +2,7 @@
 //! Content-Length, Last-Modified, relative Location, Transfer-Encoding, Connection,
 //! Keep-Alive, then the header list), and the `Date` cache.
 
-use crate::http::status::{reason, wire_code};
+use crate::http::status::Status;
 use std::cell::RefCell;
 use std::time::UNIX_EPOCH;
 
@@ -66,8 +66,8 @@ pub fn push_decimal(out: &mut Vec<u8>, n: u64, min_digits: usize) {
 /// Everything that goes into a response head.
 #[derive(Debug, Default)]
 pub struct Head<'a> {
-    /// Status code (494..497 are sent as 400).
-    pub code: u16,
+    /// Status (494..497 are sent as 400).
+    pub status: Status,
     /// Reason phrase override (proxied responses keep the upstream's).
     pub reason: Option<&'a [u8]>,
     /// Content-Type.
@@ -92,13 +92,12 @@ pub fn write_head<'b>(
     h: &Head<'_>,
     list: impl Iterator<Item = (&'b [u8], &'b [u8])>,
 ) {
-    let code = wire_code(h.code);
     out.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(out, u64::from(code), 3);
+    push_decimal(out, u64::from(h.status.wire().code()), 3);
     out.push(b' ');
     match h.reason {
         Some(r) => out.extend_from_slice(r),
-        None => out.extend_from_slice(reason(h.code).as_bytes()),
+        None => out.extend_from_slice(h.status.reason().as_bytes()),
     }
     out.extend_from_slice(b"\r\nServer: ");
     out.extend_from_slice(SERVER);

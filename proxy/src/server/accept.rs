@@ -4,6 +4,7 @@
 
 use super::conn::serve_stream;
 use crate::live::Shared;
+use crate::logs::LogLevel;
 use crate::request::stream::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,12 +33,25 @@ pub async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_co
     let bound = l.local_addr().ok();
     let mut drain = shared.drain_tx.subscribe();
     let local_active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut failed: Option<std::io::Error> = None;
     loop {
+        if let Some(e) = failed.take() {
+            accept_failed(&shared, &e).await;
+        }
         tokio::select! {
             r = l.accept() => {
-                let Ok((stream, peer)) = r else { continue };
+                let (stream, peer) = match r {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        failed = Some(e);
+                        continue;
+                    }
+                };
                 shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 if local_active.load(Ordering::Relaxed) >= max_conns {
+                    // nginx's ngx_get_connection: the line, then the socket closed.
+                    let msg = format!("{max_conns} worker_connections are not enough");
+                    shared.live.load().error_log.log(LogLevel::Alert, &msg);
                     drop(stream);
                     continue;
                 }
@@ -55,16 +69,36 @@ pub async fn accept_loop(l: tokio::net::TcpListener, shared: Arc<Shared>, max_co
                 };
                 // Kept small while the client sends nothing: the request loop (several KiB
                 // of state) is boxed only once the first bytes are readable.
+                let started = tokio::time::Instant::now();
                 tokio::spawn(async move {
                     let _active = Active { shared: sh.clone(), local: la };
                     let Ok(local) = stream.local_addr() else { return };
-                    if first_byte(&stream, local, &sh).await {
-                        Box::pin(serve(stream, peer, local, sh, tls, h2c)).await;
+                    // An h2c connection that sent nothing still gets nginx's GOAWAY.
+                    if first_byte(&stream, local, &sh).await || (h2c && tls.is_none()) {
+                        let conn = Accepted { peer, local, started };
+                        Box::pin(serve(stream, conn, sh, tls, h2c)).await;
                     }
                 });
             }
             _ = drain.wait_for(|d| *d) => return,
         }
+    }
+}
+
+/// A failed `accept()`, as nginx's `ngx_event_accept`: `accept4() failed (…)` at `crit` (`error`
+/// for a connection aborted before it was taken); out of descriptors (EMFILE, ENFILE) the
+/// listener is left alone for 500 ms (nginx disables its accept events for
+/// `accept_mutex_delay`) instead of failing again at once while the backlog stays readable.
+async fn accept_failed(shared: &Shared, e: &std::io::Error) {
+    let level = if e.raw_os_error() == Some(libc::ECONNABORTED) {
+        LogLevel::Error
+    } else {
+        LogLevel::Crit
+    };
+    let msg = format!("accept4() failed ({})", crate::logs::os_error(e));
+    shared.live.load().error_log.log(level, &msg);
+    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -93,17 +127,30 @@ pub async fn first_byte(stream: &TcpStream, local: SocketAddr, shared: &Shared) 
     )
 }
 
-/// Serves one accepted connection (accepted on `local`) until it closes; `tls` does the
-/// handshake first (bounded by the default server's `client_header_timeout`); `h2c` serves
-/// prior-knowledge HTTP/2.
+/// Where and when a connection was accepted.
+pub struct Accepted {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address it connected to.
+    pub local: SocketAddr,
+    /// When it was accepted (nginx's `client_header_timeout` runs from here).
+    pub started: tokio::time::Instant,
+}
+
+/// Serves one accepted connection until it closes; `tls` does the handshake first (bounded
+/// by the default server's `client_header_timeout`); `h2c` serves prior-knowledge HTTP/2.
 pub async fn serve(
     stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    conn: Accepted,
     shared: Arc<Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     h2c: bool,
 ) {
+    let Accepted {
+        peer,
+        local,
+        started,
+    } = conn;
     let _ = stream.set_nodelay(true);
     let https = tls.is_some();
     let stream = match tls {
@@ -114,7 +161,7 @@ pub async fn serve(
                 Ok(Ok(s)) => {
                     if s.get_ref().1.alpn_protocol() == Some(b"h2") {
                         let st = Stream::Tls(Box::new(s));
-                        return super::h2::serve(st, peer, local, shared, true).await;
+                        return super::h2::serve(st, peer, local, shared, true, started).await;
                     }
                     Stream::Tls(Box::new(s))
                 }
@@ -123,7 +170,7 @@ pub async fn serve(
         }
     };
     if h2c {
-        return super::h2::serve(stream, peer, local, shared, false).await;
+        return super::h2::serve(stream, peer, local, shared, false, started).await;
     }
     serve_stream(stream, peer, local, shared, https).await;
 }

@@ -3,7 +3,10 @@
 //! (400/414/494/501/505, then close), runs each request through the phases, and counts
 //! stub_status states.
 
+use crate::conf::model::Server;
 use crate::http::head::{self, Limits};
+use crate::http::reject::Reject;
+use crate::http::status::Status;
 use crate::live::{Gauge, Live, Shared};
 use crate::phases::handle;
 use crate::request::Next;
@@ -53,6 +56,14 @@ fn give_buf(mut v: Vec<u8>) {
     });
 }
 
+/// The SNI name of a TLS stream, lowercase and without a trailing dot (as nginx's
+/// `ngx_http_validate_host` leaves it).
+pub fn sni_name(stream: &Stream) -> Option<Arc<str>> {
+    let Stream::Tls(s) = stream else { return None };
+    let name = s.get_ref().1.server_name()?;
+    Some(name.trim_end_matches('.').to_ascii_lowercase().into())
+}
+
 /// The HTTP/1.x request loop on an established stream.
 pub async fn serve_stream(
     stream: Stream,
@@ -63,6 +74,7 @@ pub async fn serve_stream(
 ) {
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let h2 = matches!(stream, Stream::H2(_));
+    let sni = sni_name(&stream);
     let mut client = Client {
         stream,
         buf: Vec::with_capacity(4096),
@@ -77,6 +89,7 @@ pub async fn serve_stream(
         https,
         started: crate::logs::time::now_mono(),
         h2,
+        sni,
     };
     let mut wait = None::<Duration>;
     // The header list of the last request, reused by the next one.
@@ -86,8 +99,9 @@ pub async fn serve_stream(
         let Some(route) = live.route(local) else {
             return;
         };
-        let default = &live.config.http.servers[route.default];
-        let limits = Limits::of(default);
+        let first = route.first(ci.sni.as_deref());
+        let default = &live.config.http.servers[first];
+        let limits = head_limits(default);
         // Wait for the first byte of the next request (keep-alive) without counting it as
         // reading, like nginx's idle keep-alive connections ("Waiting").
         if client.buf.is_empty() {
@@ -106,10 +120,10 @@ pub async fn serve_stream(
             HeadRead::Closed => return,
             HeadRead::TimedOut => {
                 let partial = !client.buf.is_empty();
-                return header_timed_out(&live, &ci, route.default, partial);
+                return header_timed_out(&live, &ci, first, partial);
             }
             HeadRead::Head(head) => Ok(head),
-            HeadRead::Rejected(code) => Err(code),
+            HeadRead::Rejected(reject) => Err(reject),
         };
         drop(reading);
         ci.requests += 1;
@@ -117,8 +131,8 @@ pub async fn serve_stream(
         let _writing = Gauge::new(&shared.stats.writing);
         let head = match parsed {
             Ok(x) => x,
-            Err(code) => {
-                return reject(&mut client, &live, &shared, &ci, route.default, code).await;
+            Err(why) => {
+                return reject(&mut client, &live, &shared, &ci, first, why).await;
             }
         };
         let next = handle(&mut client, &head, &ci, &live, &shared, route).await;
@@ -182,12 +196,24 @@ async fn next_bytes(
     }
 }
 
+/// The head limits a server block sets (`client_header_buffer_size`,
+/// `large_client_header_buffers`, `underscores_in_headers`, `ignore_invalid_headers`).
+pub(super) fn head_limits(server: &Server) -> Limits {
+    Limits {
+        small: server.client_header_buffer_size,
+        large_num: server.large_header_buffers.0,
+        large_size: server.large_header_buffers.1,
+        underscores: server.underscores_in_headers,
+        ignore_invalid: server.ignore_invalid_headers,
+    }
+}
+
 /// How reading a request head ended.
 enum HeadRead {
     /// A head that passed the checks.
     Head(head::RequestHead),
-    /// A head the rules reject, with nginx's status (400, 414, 494, 501, 505).
-    Rejected(u16),
+    /// A head the rules refuse.
+    Rejected(Reject),
     /// `client_header_timeout` ran out.
     TimedOut,
     /// The client closed, or the read failed.
@@ -207,7 +233,7 @@ async fn read_head(
         match head::take(&mut client.buf, limits, spare_headers) {
             Ok(Some(h)) => return HeadRead::Head(h),
             Ok(None) => {}
-            Err(code) => return HeadRead::Rejected(code),
+            Err(why) => return HeadRead::Rejected(why),
         }
         let d = *deadline
             .get_or_insert_with(|| Instant::from_std(crate::logs::time::now_mono()) + timeout);
@@ -246,28 +272,22 @@ fn header_timed_out(live: &Live, ci: &ConnInfo, server_idx: usize, partial: bool
         "client timed out (110: Connection timed out) while reading client request headers",
     );
     if partial {
-        log_early(live, ci, server_idx, 408);
+        log_early(live, ci, server_idx, Status::REQUEST_TIME_OUT);
     }
 }
 
-/// A head the rules reject: nginx's info line, then its error page (`code`), then close
-/// (HTTP/2 streams whose head is rejected are answered here too).
+/// A head the rules refuse: nginx's info line, then its error page, then close (HTTP/2
+/// streams whose head is refused are answered here too).
 pub(super) async fn reject(
     client: &mut Client,
     live: &Live,
     shared: &Shared,
     ci: &ConnInfo,
     server_idx: usize,
-    code: u16,
+    why: Reject,
 ) {
-    let msg = match code {
-        414 => "client sent too long URI",
-        494 => "client sent too long header line",
-        501 => "client sent unknown \"Transfer-Encoding\"",
-        _ => "client sent invalid request",
-    };
-    log_plain(live, ci.id, ci.peer, msg);
-    answer_head_error(client, live, shared, ci, server_idx, code).await;
+    log_plain(live, ci.id, ci.peer, why.line());
+    answer_head_error(client, live, shared, ci, server_idx, why.status()).await;
 }
 
 fn log_plain(live: &Live, id: u64, peer: SocketAddr, msg: &str) {
@@ -310,7 +330,7 @@ fn early_req<'a>(
         args: 0..0,
         start: crate::logs::time::now_mono(),
         start_time: crate::logs::time::now_wall(),
-        status: 0,
+        status: Status::NONE,
         body_bytes_sent: 0,
         bytes_sent: 0,
         request_length: 0,
@@ -322,7 +342,7 @@ fn early_req<'a>(
     }
 }
 
-fn log_early(live: &Live, ci: &ConnInfo, server_idx: usize, status: u16) {
+fn log_early(live: &Live, ci: &ConnInfo, server_idx: usize, status: Status) {
     let head = dummy_head();
     let mut req = early_req(live, ci, &head, server_idx);
     req.status = status;
@@ -335,10 +355,10 @@ async fn answer_head_error(
     shared: &Shared,
     ci: &ConnInfo,
     server_idx: usize,
-    code: u16,
+    status: Status,
 ) {
     let head = dummy_head();
     let mut req = early_req(live, ci, &head, server_idx);
-    let _ = send_error(client, &mut req, shared, code).await;
+    let _ = send_error(client, &mut req, shared, status).await;
     access_log(live, &req);
 }

@@ -7,7 +7,12 @@
 //! structured form and the body as DATA frames; no HTTP/1.1 bytes are written or parsed on
 //! the way, and there is no pipe, client or extra task in between.
 
+#[cfg(test)]
+mod flood_tests;
+mod frames;
 mod guard;
+mod preface;
+mod recv;
 mod slots;
 mod stream;
 #[cfg(test)]
@@ -84,34 +89,52 @@ fn builder() -> h2::server::Builder {
     b
 }
 
-/// Serves one HTTP/2 connection until the client closes it; each request stream runs the
-/// request pipeline concurrently with the others, inside the connection's task ([`slots::Slots`]).
-/// nginx's flood limits and timers bound the connection ([`guard`], [`timers`]).
+/// Serves one HTTP/2 connection (accepted at `started`) until the client closes it; each
+/// request stream runs the request pipeline concurrently with the others, inside the
+/// connection's task ([`slots::Slots`]). The preface is awaited first ([`preface`]); nginx's
+/// flood limits and timers bound the connection ([`guard`], [`timers`]).
 pub async fn serve(
     stream: Stream,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
     https: bool,
+    started: tokio::time::Instant,
 ) {
-    let limits = ConnLimits::of(&shared, local);
-    let deadline = tokio::time::Instant::now() + limits.header;
+    let sni = super::conn::sni_name(&stream);
+    let limits = ConnLimits::of(&shared, local, sni.as_deref());
+    let deadline = started + limits.header;
     let watch = Arc::new(guard::Watch::default());
-    let io = guard::Guard::new(
+    let mut io = guard::Guard::new(
         stream,
         watch.clone(),
         limits.keepalive_requests,
         limits.send,
+        https,
     );
-    let handshake = tokio::time::timeout_at(deadline, builder().handshake::<_, Chunk>(io));
+    io.await_preface(preface::Check::new(deadline, https));
+    // The guard ends the handshake at `deadline`; the timeout is a backstop.
+    let backstop = deadline + std::time::Duration::from_secs(5);
+    let handshake = tokio::time::timeout_at(backstop, builder().handshake::<_, Chunk>(io));
     let Ok(Ok(conn)) = handshake.await else {
+        if let Some((_, why)) = watch.refused.get().filter(|r| !r.1.is_empty()) {
+            log_info(&shared, why, peer, local);
+        }
         return;
     };
     let spawn_shared = shared.clone();
     let mut c = Conn {
         conn,
         streams: slots::Slots::new(),
-        make: move |io| stream::serve(io, peer, local, spawn_shared.clone(), https),
+        make: move |io| {
+            let conn = stream::ConnOf {
+                peer,
+                local,
+                https,
+                sni: sni.clone(),
+            };
+            stream::serve(io, conn, spawn_shared.clone())
+        },
         timer: ReadTimer::new(deadline, limits.keepalive),
         watch,
         had_stream: false,
@@ -188,6 +211,9 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
         }
         wake.in_pass.store(false, Ordering::SeqCst);
         if done {
+            if self.watch.queue_flood.load(Ordering::Relaxed) {
+                self.log_flood("http2 flood detected");
+            }
             return Poll::Ready(());
         }
         if self.limits(cx) || wake.pending.swap(false, Ordering::SeqCst) || !settled {
@@ -250,18 +276,27 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
             (Reason::NO_ERROR, "")
         };
         if !why.is_empty() {
-            let live = self.shared.live.load();
-            live.error_log.log(
-                LogLevel::Info,
-                &format!(
-                    "{why} while processing HTTP/2 connection, client: {}, server: {}",
-                    self.peer.ip(),
-                    self.local
-                ),
-            );
+            self.log_flood(why);
         }
         self.conn.abrupt_shutdown(reason);
         self.shut = true;
         true
     }
+
+    /// The info line nginx logs when it ends the connection for `why`.
+    fn log_flood(&self, why: &str) {
+        log_info(&self.shared, why, self.peer, self.local);
+    }
+}
+
+/// nginx's info line when it ends an HTTP/2 connection for `why`.
+fn log_info(shared: &Shared, why: &str, peer: SocketAddr, local: SocketAddr) {
+    let live = shared.live.load();
+    live.error_log.log(
+        LogLevel::Info,
+        &format!(
+            "{why} while processing HTTP/2 connection, client: {}, server: {local}",
+            peer.ip()
+        ),
+    );
 }

@@ -130,10 +130,11 @@ impl Pending {
     }
 }
 
-/// Feeds one upstream read's result to the framer: the client bytes it produced, and
-/// whether the upstream part ended (Some(complete without error)).
+/// Feeds one upstream read's result (bytes read, or why the read failed) to the framer: the
+/// client bytes it produced, and whether the upstream part ended (Some(complete without
+/// error)).
 fn upstream_read(
-    r: Result<std::io::Result<usize>, tokio::time::error::Elapsed>,
+    r: Result<usize, Cause>,
     framer: &mut Framer,
     rbuf: &mut Vec<u8>,
     out: &mut Outcome,
@@ -141,19 +142,15 @@ fn upstream_read(
     let mut data = Vec::new();
     let failed = |cause| Some(Error::at(Stage::ReadingUpstream, cause));
     let done = match r {
-        Err(_) => {
-            out.up_error = failed(Cause::TimedOut);
+        Err(cause) => {
+            out.up_error = failed(cause);
             Some(false)
         }
-        Ok(Err(e)) => {
-            out.up_error = failed(Cause::Os("recv", e));
-            Some(false)
-        }
-        Ok(Ok(0)) => {
+        Ok(0) => {
             out.up_error = framer.eof(&mut data).err();
             Some(false)
         }
-        Ok(Ok(_)) => {
+        Ok(_) => {
             out.up_error = framer.feed(rbuf, &mut data).err();
             rbuf.clear();
             (framer.complete || out.up_error.is_some())
@@ -205,7 +202,10 @@ pub async fn copy(
         tokio::select! {
             r = async {
                 match up.as_mut().map(|c| &mut c.stream) {
-                    Some(s) => tokio::time::timeout(lim.read_timeout, s.read_buf(&mut rbuf)).await,
+                    Some(s) => match tokio::time::timeout(lim.read_timeout, s.read_buf(&mut rbuf)).await {
+                        Ok(read) => read.map_err(|e| Cause::Os("recv", e)),
+                        Err(_) => Err(Cause::TimedOut),
+                    },
                     None => std::future::pending().await,
                 }
             }, if can_read => {

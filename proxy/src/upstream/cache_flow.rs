@@ -12,6 +12,7 @@ use crate::cache::key::Key;
 use crate::cache::{Status, Zone};
 use crate::conf::cache::{CacheLoc, stale};
 use crate::conf::model::{LogLevel, ProxyPass};
+use crate::http::status::Status as HttpStatus;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -296,7 +297,7 @@ pub async fn fail(
     pass: &ProxyPass,
     cache: &mut Option<CacheState>,
     mask: u32,
-    status: u16,
+    status: HttpStatus,
 ) -> Next {
     if let Some(st) = cache.as_mut() {
         if st.background {

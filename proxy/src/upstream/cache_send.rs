@@ -7,6 +7,7 @@ use super::framer::{Framer, Framing};
 use crate::cache::file::Entry;
 use crate::conf::model::ProxyPass;
 use crate::http::response;
+use crate::http::status::Status;
 use crate::live::Shared;
 use crate::request::Next;
 use crate::request::client::Client;
@@ -39,7 +40,13 @@ pub async fn send_stored(
 ) -> Next {
     let mut raw = head.to_vec();
     let Ok(Some((up, _))) = response::parse(&mut raw, usize::MAX) else {
-        return crate::request::reply::send_error(client, req, shared, 500).await;
+        return crate::request::reply::send_error(
+            client,
+            req,
+            shared,
+            Status::INTERNAL_SERVER_ERROR,
+        )
+        .await;
     };
     let plan = super::relay::plan(req, shared, &up);
     let mut out = Vec::with_capacity(512 + body.len());
@@ -62,7 +69,7 @@ pub async fn send_stored(
     if framing == Framing::Close && !truncated {
         let _ = framer.eof(&mut out);
     }
-    req.status = up.code;
+    req.status = up.status;
     let r = client.write_all(&out, req.loc.send_timeout).await;
     req.bytes_sent = out.len() as u64;
     req.body_bytes_sent = req.bytes_sent - head_len;

@@ -16,6 +16,7 @@ use crate::cache::file;
 use crate::cache::policy;
 use crate::conf::model::{LogLevel, ProxyPass};
 use crate::http::response;
+use crate::http::status::Status as HttpStatus;
 use crate::live::Shared;
 use crate::live::pool::Pool;
 use crate::request::Next;
@@ -28,21 +29,6 @@ use tokio::io::AsyncReadExt;
 
 /// Responses larger than this are relayed, not stored (they would be held in memory).
 const MAX_STORED: u64 = 64 << 20;
-
-/// The `proxy_cache_use_stale` bit of a final status.
-fn status_bit(code: u16) -> u32 {
-    use crate::conf::model::next_upstream::*;
-    match code {
-        500 => HTTP_500,
-        502 => HTTP_502,
-        503 => HTTP_503,
-        504 => HTTP_504,
-        403 => HTTP_403,
-        404 => HTTP_404,
-        429 => HTTP_429,
-        _ => 0,
-    }
-}
 
 /// Ends the try: the connection back to the pool when `reusable`, the peer released.
 fn release(
@@ -76,15 +62,15 @@ pub async fn respond(
     started: Instant,
     mut st: CacheState,
 ) -> Next {
-    let code = sent.head.code;
+    let code = sent.head.status;
     if st.status == Status::Expired && st.stale.is_some() {
-        let bit = status_bit(code);
+        let bit = crate::conf::model::next_upstream::of_status(code);
         if bit != 0 && st.conf.use_stale & bit != 0 {
             release(req, sent, pool, attempt, started, false);
             let mut cache = Some(st);
             return fail(client, req, shared, pass, &mut cache, bit, code).await;
         }
-        if code == 304 && st.conf.revalidate {
+        if code == HttpStatus::NOT_MODIFIED && st.conf.revalidate {
             return revalidated(client, req, shared, sent, pool, pass, attempt, started, st).await;
         }
     }
@@ -133,7 +119,7 @@ pub async fn respond(
 /// Reads the whole body of `sent` (decoded); Err when the upstream failed before its end.
 async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, (Error, Vec<u8>)> {
     let up = &sent.head;
-    let framing = if matches!(up.code, 100..=199 | 204 | 304) {
+    let framing = if up.status.has_no_body() {
         Framing::None
     } else if up.chunked {
         Framing::Chunked
@@ -279,7 +265,7 @@ async fn revalidated(
         if times.valid_sec == 0 {
             times.valid_sec = st
                 .conf
-                .valid_for(stored.code)
+                .valid_for(stored.status)
                 .filter(|t| !t.is_zero())
                 .map_or(0, |t| now + t.as_secs() as i64);
         }

@@ -15,10 +15,12 @@ use crate::request::abort::AbortWatch;
 use crate::request::client::Client;
 use crate::request::error::{Cause, Error, Stage};
 use crate::request::stream::write_all_timed;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// A try that got a response head.
 pub struct Sent {
@@ -52,16 +54,17 @@ pub struct StreamBody<'c, 'h> {
 pub enum ClientSide<'c, 'h> {
     /// Its body is streamed upstream as it is read.
     Stream(StreamBody<'c, 'h>),
-    /// Its connection is watched for a close while the try waits (`proxy_ignore_client_abort
-    /// off`): the try ends with [`Cause::ClientAborted`].
+    /// Its connection (or HTTP/2 stream) is watched while the try waits
+    /// (`proxy_ignore_client_abort off`): the try ends with [`Cause::ClientAborted`] or
+    /// [`Cause::StreamReset`].
     Watch(AbortWatch<'c>),
     /// Neither.
     Idle,
 }
 
-/// Runs `work` (the try's `stage`), ended early when `watch` sees the client close.
+/// Runs `work` (the try's `stage`), ended early when `watch` sees the client leave.
 async fn watched<T>(
-    watch: Option<AbortWatch<'_>>,
+    watch: &mut Option<AbortWatch<'_>>,
     stage: Stage,
     work: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -71,7 +74,7 @@ async fn watched<T>(
     tokio::select! {
         biased; // the work first: a step that is done at once never polls the watch
         r = work => r,
-        () = watch.closed() => Err(Error::at(stage, Cause::ClientAborted)),
+        cause = watch.left() => Err(Error::at(stage, cause)),
     }
 }
 
@@ -84,9 +87,18 @@ fn io_cause(call: &'static str, e: std::io::Error) -> Cause {
     }
 }
 
+/// A new connection to `addr`. The socket is made first, as nginx's `ngx_event_connect_peer`
+/// does: a failed `socket()` (out of file descriptors) is [`Cause::NoSocket`], not a failed
+/// `connect()`.
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<UpConn, Error> {
     let fail = |cause| Error::at(Stage::Connecting, cause);
-    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    };
+    let socket = socket.map_err(|e| fail(Cause::NoSocket(e)))?;
+    match tokio::time::timeout(timeout, socket.connect(addr)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
             Ok(UpConn {
@@ -99,6 +111,54 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<UpConn, Error> {
         Ok(Err(e)) => Err(fail(Cause::Os("connect", e))),
         Err(_) => Err(fail(Cause::TimedOut)),
     }
+}
+
+/// Sends the request head and the buffered `body` while watching for the upstream's answer,
+/// in nginx's order: the first writes go at once (nginx's `ngx_http_upstream_send_request`
+/// writes until EAGAIN), and once it had to wait, the upstream's read event is handled before
+/// its write event (`ngx_epoll_process_events`). Returns true when the upstream started a
+/// (non-1xx) answer before all was sent: nginx then sends no more
+/// (`ngx_http_upstream_send_request_handler` once the header went out), so an upstream that
+/// answers a large upload early and resets the unread input has its answer passed on. A
+/// write that fails before any wait is nginx's `writev() failed` and 502.
+async fn send_watching_answer(
+    up: &mut TcpStream,
+    body: &reqbody::Body,
+    head: &[u8],
+    timeout: Duration,
+) -> Result<bool, Error> {
+    let (mut rd, mut wr) = up.split();
+    let sending = body.send(&mut wr, head, timeout);
+    tokio::pin!(sending);
+    let mut first = [0u8; 12];
+    let mut watching = true;
+    let mut waited = false;
+    let fail = |e| Error::at(Stage::SendingRequest, io_cause("writev", e));
+    std::future::poll_fn(|cx| {
+        if waited && watching {
+            let mut buf = tokio::io::ReadBuf::new(&mut first);
+            match rd.poll_peek(cx, &mut buf) {
+                // `HTTP/1.1 1xx`: not the answer (read_head skips it once all is sent).
+                Poll::Ready(Ok(n)) if n >= 10 && first[9] == b'1' => watching = false,
+                Poll::Ready(Ok(n)) if n > 0 => return Poll::Ready(Ok(true)),
+                // Closed or reset without an answer: the send says what happened.
+                Poll::Ready(_) => watching = false,
+                Poll::Pending => {}
+            }
+        }
+        match sending.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(r.map(|()| false).map_err(fail)),
+            Poll::Pending if !waited => {
+                // The first wait: from now on the answer is looked at first, and its
+                // readiness wakes this task too.
+                waited = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Streams the client's body to the upstream (Content-Length as is, chunked re-chunked).
@@ -170,7 +230,7 @@ async fn read_head(conn: &mut UpConn, conf: &ProxyConf) -> Result<(UpHead, Vec<u
             Ok(Ok(_)) => {}
         }
         match response::parse(&mut buf, conf.buffer_size) {
-            Ok(Some((head, leftover))) if head.code == 100 => {
+            Ok(Some((head, leftover))) if head.status.code() == 100 => {
                 buf = leftover;
                 buf.reserve(conf.buffer_size.max(1024));
             }
@@ -198,16 +258,17 @@ pub async fn try_peer(
     client: ClientSide<'_, '_>,
     started: Instant,
 ) -> Result<Sent, Error> {
-    let watch = match &client {
-        ClientSide::Watch(w) => Some(*w),
-        _ => None,
+    let (mut watch, streamed) = match client {
+        ClientSide::Watch(w) => (Some(w), None),
+        ClientSide::Stream(s) => (None, Some(s)),
+        ClientSide::Idle => (None, None),
     };
     // A cached connection has no connect time (nginx logs 0.000 for it).
     let (mut conn, reused, connect_time) = match pool.take(addr, started) {
         Some(c) => (c, true, Duration::ZERO),
         None => {
             let connecting = connect(addr, conf.connect_timeout);
-            let c = watched(watch, Stage::Connecting, connecting).await?;
+            let c = watched(&mut watch, Stage::Connecting, connecting).await?;
             let t = c.created - started;
             (c, false, t)
         }
@@ -218,15 +279,13 @@ pub async fn try_peer(
         error
     };
     conn.requests += 1;
-    let sending = async {
-        body.send(&mut conn.stream, request_head, conf.send_timeout)
-            .await
-            .map_err(|e| Error::at(Stage::SendingRequest, io_cause("writev", e)))
-    };
-    watched(watch, Stage::SendingRequest, sending)
+    let sending = send_watching_answer(&mut conn.stream, body, request_head, conf.send_timeout);
+    let early = watched(&mut watch, Stage::SendingRequest, sending)
         .await
         .map_err(sent)?;
-    if let ClientSide::Stream(mut streamed) = client {
+    if let Some(mut streamed) = streamed
+        && !early
+    {
         pump(&mut streamed, &mut conn.stream, conf.send_timeout)
             .await
             .map_err(sent)?;
@@ -235,9 +294,12 @@ pub async fn try_peer(
     // nginx's log action stays "sending request" until response bytes arrive: a client that
     // leaves while the upstream is silent is logged "while sending request to upstream".
     let reading = read_head(&mut conn, conf);
-    let (head, leftover) = watched(watch, Stage::SendingRequest, reading)
+    let (mut head, leftover) = watched(&mut watch, Stage::SendingRequest, reading)
         .await
         .map_err(sent)?;
+    // A request not sent whole leaves the connection unusable (nginx's keepalive module drops
+    // a connection whose request body was not sent).
+    head.conn_close |= early;
     Ok(Sent {
         conn,
         head,

@@ -18,7 +18,7 @@ pub(super) fn decide(req: &Req<'_>, up: &UpHead, framing: Framing) -> Decision {
     }
     let proxy = &req.loc.proxy;
     let mut resp = ResponseFacts {
-        status: up.code,
+        status: up.status,
         content_length: match framing {
             Framing::Length(n) => Some(n),
             Framing::None => up.content_length,

@@ -18,6 +18,7 @@ mod tunnel;
 
 use crate::balance::{Attempt, PeerAddr, PeerOutcome, RequestInput};
 use crate::conf::model::{Handler, LogLevel, Method, ProxyConf, ProxyPass};
+use crate::http::status::Status;
 use crate::live::pool::Pool;
 use crate::live::{Shared, UpstreamRt};
 use crate::request::Next;
@@ -76,11 +77,8 @@ impl Retry<'_> {
     /// The status to pass over (`http_500` … `http_429`) when another try may follow:
     /// nginx's `ngx_http_upstream_test_next`.
     fn passes_over(&self, attempt: &Attempt, sent: &Sent, body_sent: bool) -> Option<Error> {
-        let code = sent.head.code;
-        if !matches!(code, 500 | 502 | 503 | 504 | 403 | 404 | 429) {
-            return None;
-        }
-        let mut error = Error::at(Stage::ReadingResponseHeader, Cause::Status(code));
+        let cause = Cause::passable(sent.head.status)?;
+        let mut error = Error::at(Stage::ReadingResponseHeader, cause);
         error.request_sent = true;
         let retry =
             attempt.tries_left() > 1 && self.allows(&error, false) && !self.expired() && !body_sent;
@@ -111,7 +109,7 @@ fn log_up(req: &Req<'_>, level: LogLevel, msg: &str, peer: &str) {
 fn new_try(addr: std::sync::Arc<str>) -> UpTry {
     UpTry {
         addr,
-        status: 0,
+        status: Status::NONE,
         time: Duration::ZERO,
         connect: None,
         header: None,
@@ -119,7 +117,7 @@ fn new_try(addr: std::sync::Arc<str>) -> UpTry {
 }
 
 /// Times the current try and sets its status.
-fn end_try(req: &mut Req<'_>, status: u16, time: Duration) {
+fn end_try(req: &mut Req<'_>, status: Status, time: Duration) {
     if let Some(t) = req.up.tries.last_mut() {
         t.status = status;
         t.time = time;
@@ -152,21 +150,21 @@ fn try_failed(
     }
 }
 
-/// Records a status passed over: the try's time, the peer's outcome (403 and 404 are not
-/// failures), and the log line when the peer got disabled.
+/// Records a status passed over (`error`): the try's time, the peer's outcome (the
+/// upstream's 403 and 404 are not failures), and the log line when the peer got disabled.
 fn status_passed_over(
     req: &mut Req<'_>,
     attempt: &mut Attempt,
-    code: u16,
+    error: &Error,
     end: Instant,
     started: Instant,
     peer: &str,
 ) {
-    end_try(req, code, end - started);
-    let outcome = if code == 403 || code == 404 {
-        PeerOutcome::Ok
-    } else {
+    end_try(req, error.outcome().status, end - started);
+    let outcome = if error.peer_failed() {
         PeerOutcome::Failed
+    } else {
+        PeerOutcome::Ok
     };
     if attempt.finish(outcome, end).temporarily_disabled {
         log_up(
@@ -247,7 +245,7 @@ pub async fn proxy(
     body: ReqBody<'_>,
 ) -> Next {
     let Handler::Proxy(pass) = &req.loc.handler else {
-        return send_error(client, req, shared, 500).await;
+        return send_error(client, req, shared, Status::INTERNAL_SERVER_ERROR).await;
     };
     req.proxy_host = &pass.proxy_host;
     req.proxy_port = pass.proxy_port;
@@ -295,7 +293,8 @@ async fn proxy_with(
         };
         let PeerAddr::Inet(addr) = peer.addr else {
             attempt.finish(PeerOutcome::Failed, Instant::now());
-            return send_error(client, req, shared, 502).await;
+            let error = Error::at(Stage::Connecting, Cause::UnixSocketPeer);
+            return send_failure(client, req, shared, &error).await;
         };
         req.up.tries.push(new_try(peer.name.clone()));
         let started = now;
@@ -303,11 +302,19 @@ async fn proxy_with(
         let side = client_side(client, req, streamed);
         let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, side, started);
         let error = match tried.await {
-            Err(error) if matches!(error.cause, Cause::ClientAborted) => {
+            Err(error)
+                if matches!(
+                    error.cause,
+                    Cause::ClientAborted | Cause::StreamReset { .. }
+                ) =>
+            {
                 return client_aborted(req, &mut attempt, &error, started, &peer.name);
             }
             Err(error) if error.from_client() => {
                 return body_failed(client, req, shared, &mut attempt, &error, started).await;
+            }
+            Err(error) if matches!(error.cause, Cause::NoSocket(_)) => {
+                return no_socket(client, req, shared, &mut attempt, &error, &peer.name).await;
             }
             Err(error) => {
                 body_sent |= streaming && error.request_sent;
@@ -319,25 +326,16 @@ async fn proxy_with(
                 body_sent |= streaming;
                 head_received(req, &sent);
                 let Some(error) = retry.passes_over(&attempt, &sent, body_sent) else {
-                    if let Some(st) = cache.take() {
-                        return cache_store::respond(
-                            client,
-                            req,
-                            shared,
-                            sent,
-                            pool,
-                            pass,
-                            &mut attempt,
-                            started,
-                            st,
-                        )
-                        .await;
-                    }
-                    return respond(client, req, shared, sent, pool, pass, &mut attempt, started)
-                        .await;
+                    let tried = Tried {
+                        pool,
+                        pass,
+                        attempt: &mut attempt,
+                        started,
+                    };
+                    return answer(client, req, shared, sent, tried, cache.take()).await;
                 };
                 now = Instant::now();
-                status_passed_over(req, &mut attempt, sent.head.code, now, started, &peer.name);
+                status_passed_over(req, &mut attempt, &error, now, started, &peer.name);
                 error
             }
         };
@@ -371,7 +369,7 @@ fn client_side<'c, 'h>(
 /// A try got a response head: its status and times in `$upstream_*`.
 fn head_received(req: &mut Req<'_>, sent: &Sent) {
     if let Some(t) = req.up.tries.last_mut() {
-        t.status = sent.head.code;
+        t.status = sent.head.status;
         t.connect = Some(sent.connect_time);
         t.header = Some(sent.header_time);
     }
@@ -394,6 +392,29 @@ async fn body_failed(
     send_failure(client, req, shared, error).await
 }
 
+/// No socket for the upstream connection (out of file descriptors): nginx finalizes the
+/// request with 500 at once (`ngx_http_upstream_connect` on NGX_ERROR), logs the `socket()`
+/// line at `alert` with the peer, tries no other peer and does not count the peer as failed;
+/// the try has no status (`-`).
+async fn no_socket(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    attempt: &mut Attempt,
+    error: &Error,
+    peer: &str,
+) -> Next {
+    attempt.finish(PeerOutcome::Ok, Instant::now());
+    let outcome = error.outcome();
+    log_up(
+        req,
+        outcome.level.unwrap_or(LogLevel::Alert),
+        &error.to_string(),
+        peer,
+    );
+    send_error(client, req, shared, outcome.status).await
+}
+
 /// The client closed while the try waited (nginx's `ngx_http_upstream_check_broken_connection`
 /// finalizing with 499): the upstream connection was dropped with the try, the peer is not at
 /// fault, the try has no status (`-`), the info line names the upstream, nothing is answered.
@@ -405,11 +426,44 @@ fn client_aborted(
     peer: &str,
 ) -> Next {
     let end = Instant::now();
-    end_try(req, 0, end - started);
+    end_try(req, Status::NONE, end - started);
     attempt.finish(PeerOutcome::Ok, end);
     log_up(req, LogLevel::Info, &error.to_string(), peer);
     req.status = error.outcome().status;
     Next::Close
+}
+
+/// The try that got a response: its pool, the `proxy_pass`, the balancer's attempt and
+/// when the try started.
+struct Tried<'t> {
+    pool: &'t Pool,
+    pass: &'t ProxyPass,
+    attempt: &'t mut Attempt,
+    started: Instant,
+}
+
+/// Answers with the response `sent`: through the cache when the request has a cache state,
+/// else relayed.
+async fn answer(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    sent: Sent,
+    t: Tried<'_>,
+    cache: Option<CacheState>,
+) -> Next {
+    let Tried {
+        pool,
+        pass,
+        attempt,
+        started,
+    } = t;
+    match cache {
+        Some(st) => {
+            cache_store::respond(client, req, shared, sent, pool, pass, attempt, started, st).await
+        }
+        None => respond(client, req, shared, sent, pool, pass, attempt, started).await,
+    }
 }
 
 /// Relays the response of the try that got one; a relay that ended before the upstream part

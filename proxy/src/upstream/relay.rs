@@ -58,9 +58,8 @@ pub(super) struct Plan {
 }
 
 pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
-    let code = up.code;
-    let no_body =
-        req.head.method() == b"HEAD" || (100..200).contains(&code) || code == 204 || code == 304;
+    let status = up.status;
+    let no_body = req.head.method() == b"HEAD" || status.has_no_body();
     let framing = if no_body {
         Framing::None
     } else if up.chunked {
@@ -70,11 +69,11 @@ pub(super) fn plan(req: &Req<'_>, shared: &Shared, up: &UpHead) -> Plan {
     } else {
         Framing::Close
     };
-    let upgrade = code == 101 && req.head.header(b"upgrade").is_some();
+    let upgrade = status.code() == 101 && req.head.header(b"upgrade").is_some();
     let mut ka = if upgrade {
         Ka::Upgrade
     } else {
-        keepalive(req, shared, code)
+        keepalive(req, shared, status)
     };
     let gzip = super::gzip::decide(req, up, framing);
     let gzip_body = gzip.gzip && framing != Framing::None;
@@ -150,24 +149,18 @@ pub(super) fn client_head(
     {
         e.1 = l.as_slice();
     }
-    let added = added_headers(req, up.code);
+    let added = added_headers(req, up.status);
     list.extend(added.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
     if gzip {
         list.push((&b"Content-Encoding"[..], &b"gzip"[..]));
     }
-    let head_request = req.head.method() == b"HEAD";
     client.put_head(
         out,
         &Head {
-            code: up.code,
+            status: up.status,
             reason: Some(up.reason()),
             content_type,
-            content_length: match plan.framing {
-                _ if gzip => None,
-                Framing::Length(n) => Some(n),
-                Framing::None => up.content_length.filter(|_| head_request),
-                _ => None,
-            },
+            content_length: content_length(req, up, plan),
             last_modified: None,
             location: location_special.as_deref(),
             chunked: plan.client_chunked,
@@ -176,6 +169,32 @@ pub(super) fn client_head(
         },
         list.iter().copied(),
     );
+}
+
+/// The client's Content-Length: the upstream's length when the body is passed as is (for a
+/// HEAD request also when no body follows), none when gzipped or framed otherwise.
+fn content_length(req: &Req<'_>, up: &UpHead, plan: &Plan) -> Option<u64> {
+    match plan.framing {
+        _ if plan.gzip.gzip => None,
+        Framing::Length(n) => Some(n),
+        Framing::None => up.content_length.filter(|_| req.head.method() == b"HEAD"),
+        _ => None,
+    }
+}
+
+/// The body's framer: the upstream's framing to the client's, through gzip when the filter
+/// applies (flushed as it goes when buffering is off or `X-Accel-Buffering: no`).
+fn body_framer(req: &Req<'_>, plan: &Plan, accel_off: bool) -> Framer {
+    let mut framer = Framer::new(plan.framing, plan.client_chunked);
+    if plan.gzip.gzip && plan.framing != Framing::None {
+        let length = match plan.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let enc = super::gzip::encoder(&req.loc.gzip, length);
+        framer = framer.gzip(enc, !req.loc.proxy.buffering || accel_off);
+    }
+    framer
 }
 
 /// A 101 answer: the head, then bytes both ways until either side closes or
@@ -277,7 +296,7 @@ pub async fn send(
     let plan = plan(req, shared, &up);
     let mut out = Vec::with_capacity(512 + leftover.len().min(65536));
     client_head(client, req, pass, &up, &plan, &mut out);
-    req.status = up.code;
+    req.status = up.status;
     let head_len = out.len() as u64;
     if plan.upgrade {
         let next = tunnel(client, req, &mut conn, &out, &leftover).await;
@@ -288,15 +307,7 @@ pub async fn send(
     let accel_off = up.headers().any(|(n, v)| {
         n.eq_ignore_ascii_case(b"x-accel-buffering") && v.eq_ignore_ascii_case(b"no")
     });
-    let mut framer = Framer::new(plan.framing, plan.client_chunked);
-    if plan.gzip.gzip && plan.framing != Framing::None {
-        let length = match plan.framing {
-            Framing::Length(n) => Some(n),
-            _ => None,
-        };
-        let enc = super::gzip::encoder(&req.loc.gzip, length);
-        framer = framer.gzip(enc, !conf.buffering || accel_off);
-    }
+    let mut framer = body_framer(req, &plan, accel_off);
     let mut relayed = Relayed {
         up_error: framer.feed(&leftover, &mut out).err(),
         client_error: false,

@@ -18,7 +18,7 @@ use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use tokio::net::TcpStream;
+use tokio::io::AsyncWrite;
 
 /// Bytes read from or written to the temp file at a time.
 const IO_CHUNK: usize = 64 * 1024;
@@ -65,9 +65,9 @@ impl Body {
 
     /// Writes `head` then the body to the upstream, `timeout` between successive writes
     /// (`proxy_send_timeout`). A file body is read back in 64 KiB pieces.
-    pub async fn send(
+    pub async fn send<W: AsyncWrite + Unpin>(
         &self,
-        up: &mut TcpStream,
+        up: &mut W,
         head: &[u8],
         timeout: Duration,
     ) -> std::io::Result<()> {

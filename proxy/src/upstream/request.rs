@@ -78,6 +78,14 @@ fn cleared_by_cache(name: &[u8]) -> bool {
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
+/// Appends `name: value` and its CRLF.
+fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Builds the request head sent upstream for this request.
 pub fn build(req: &Req<'_>, pass: &ProxyPass, body: BodyLen) -> Vec<u8> {
     build_with(req, pass, body, None)
@@ -108,13 +116,9 @@ pub fn build_with(
     for (name, t) in &proxy.set_headers {
         val.clear();
         t.render_into(req, &mut val);
-        if val.is_empty() {
-            continue;
+        if !val.is_empty() {
+            header_line(&mut out, name.as_bytes(), &val);
         }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(&val);
-        out.extend_from_slice(b"\r\n");
     }
     let overridden = |n: &[u8]| {
         proxy
@@ -123,9 +127,7 @@ pub fn build_with(
             .any(|(s, _)| s.as_bytes().eq_ignore_ascii_case(n))
     };
     if !overridden(b"host") {
-        out.extend_from_slice(b"Host: ");
-        out.extend_from_slice(req.proxy_host.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        header_line(&mut out, b"Host", req.proxy_host.as_bytes());
     }
     if !overridden(b"connection") {
         out.extend_from_slice(b"Connection: close\r\n");
@@ -144,22 +146,15 @@ pub fn build_with(
             (b"If-None-Match", &c.if_none_match),
         ] {
             if let Some(v) = v.as_deref().filter(|_| !overridden(n)) {
-                out.extend_from_slice(n);
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(v);
-                out.extend_from_slice(b"\r\n");
+                header_line(&mut out, n, v);
             }
         }
     }
     if proxy.pass_request_headers {
         for (n, v) in req.head.headers() {
-            if dropped(n) || overridden(n) || (cache.is_some() && cleared_by_cache(n)) {
-                continue;
+            if !(dropped(n) || overridden(n) || (cache.is_some() && cleared_by_cache(n))) {
+                header_line(&mut out, n, v);
             }
-            out.extend_from_slice(n);
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v);
-            out.extend_from_slice(b"\r\n");
         }
     }
     out.extend_from_slice(b"\r\n");

@@ -175,6 +175,7 @@ impl State<'_> {
             FaultAction::CrashWorkers => admin("/faults/crash?worker=all"),
             FaultAction::Reload(_) | FaultAction::Toxic(_) => Ok(()),
             FaultAction::HoldConnections(_) => Err("hold_connections applies to a service".into()),
+            FaultAction::LockTable(_) => Err("lock_table applies to a service".into()),
         }
     }
 

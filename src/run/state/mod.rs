@@ -59,6 +59,8 @@ pub(super) struct State<'a> {
     services: Vec<(String, crate::run::services::Service)>,
     /// Connections a `hold_connections` fault keeps open, by service.
     held: Vec<(String, crate::run::hold::Held)>,
+    /// Connections a `lock_table` fault holds a table lock on: (service, table, connection).
+    locks: Vec<(String, String, std::net::TcpStream)>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
@@ -107,6 +109,7 @@ impl<'a> State<'a> {
             relay: None,
             services: Vec::new(),
             held: Vec::new(),
+            locks: Vec::new(),
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),

@@ -28,7 +28,34 @@ impl State<'_> {
         self.samples = s;
     }
 
+    /// Takes one sample at `now` (on the run's clock) and appends it to `samples.csv`.
     pub(super) fn sample(&mut self, now: Duration) {
+        let groups = self.process_groups();
+        let mut v = self.process_values(&groups);
+        self.pool_process_totals(&mut v);
+        self.proxy_status_values(&mut v);
+        let mut pool_tot = PoolTotals::new();
+        self.instance_counters(&mut v, &mut pool_tot);
+        self.oom_kills(&mut v, &mut pool_tot);
+        for (pool, m) in pool_tot {
+            for (k, x) in m {
+                v.insert(format!("up.{pool}.{k}"), x);
+            }
+        }
+        let t_log = self.created.elapsed().as_secs_f64();
+        if let Some(log) = self.sample_log.as_mut() {
+            log.append(
+                t_log,
+                Sample {
+                    t: now.as_secs_f64(),
+                    values: v,
+                },
+            );
+        }
+    }
+
+    /// Every running component with the pid of its process group.
+    fn process_groups(&self) -> Vec<(String, u32)> {
         let mut groups: Vec<(String, u32)> = Vec::new();
         if let Some(p) = &self.proxy {
             groups.push(("proxy".into(), p.pid()));
@@ -47,14 +74,19 @@ impl State<'_> {
                 groups.push((i.name.clone(), p.pid()));
             }
         }
+        groups
+    }
+
+    /// `cpu.`, `rss.`, `procs.` and `csw.` of each group from /proc, and the runner's own.
+    fn process_values(&mut self, groups: &[(String, u32)]) -> Values {
         let pg: Vec<u32> = groups.iter().map(|(_, p)| *p).collect();
         let stats = self.procstat.sample(&pg);
-        let mut v = BTreeMap::new();
+        let mut v = Values::new();
         if let Some((cpu, rss)) = self.procstat.own_usage() {
             v.insert("cpu.runner".to_string(), cpu.unwrap_or(0.0));
             v.insert("rss.runner".to_string(), rss);
         }
-        for (name, pid) in &groups {
+        for (name, pid) in groups {
             if let Some(g) = stats.get(pid) {
                 v.insert(format!("cpu.{name}"), g.cpu_pct);
                 v.insert(format!("rss.{name}"), g.rss_mib);
@@ -62,7 +94,11 @@ impl State<'_> {
                 v.insert(format!("csw.{name}"), g.switches_per_s);
             }
         }
-        // Pool totals.
+        v
+    }
+
+    /// `cpu.POOL`, `rss.POOL`, `csw.POOL`: the sums over the pool's instances.
+    fn pool_process_totals(&self, v: &mut Values) {
         for pool in &self.s.upstreams {
             let pre = format!("{}.", pool.name);
             for col in ["cpu", "rss", "csw"] {
@@ -78,7 +114,10 @@ impl State<'_> {
                 v.insert(format!("{col}.{}", pool.name), x);
             }
         }
-        // Proxy status page.
+    }
+
+    /// `proxy.*` from the proxy's stub_status page, while the proxy runs and answers.
+    fn proxy_status_values(&self, v: &mut Values) {
         if let (Some(path), Some(port)) = (
             &self.s.proxy.status_path,
             self.bindings.listeners.get(&self.s.proxy.status_listener),
@@ -96,24 +135,19 @@ impl State<'_> {
                 v.insert(format!("proxy.{k}"), x);
             }
         }
-        // Fake upstream counters.
-        let mut pool_tot: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    }
+
+    /// `up.INSTANCE.*` from each running fake instance's admin counters, summed per pool.
+    fn instance_counters(&self, v: &mut Values, pool_tot: &mut PoolTotals) {
         for i in &self.instances {
             let (Some(port), Some(_), false) = (i.ports.admin, &i.proc, i.paused) else {
                 continue;
             };
-            if self.s.upstreams[i.pool].kind != UpstreamKind::Fake {
+            let pool = &self.s.upstreams[i.pool];
+            if pool.kind != UpstreamKind::Fake {
                 continue;
             }
-            let Ok((200, body)) = probe::request(
-                SocketAddr::from(([127, 0, 0, 1], port)),
-                "GET",
-                "/counters",
-                Duration::from_millis(300),
-            ) else {
-                continue;
-            };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) else {
+            let Some(json) = admin_counters(port) else {
                 continue;
             };
             let fivexx = ["responses_503", "responses_500"]
@@ -121,11 +155,7 @@ impl State<'_> {
                 .filter_map(|k| json.get(*k).and_then(|x| x.as_f64()))
                 .sum::<f64>();
             v.insert(format!("up.{}.responses_5xx", i.name), fivexx);
-            *pool_tot
-                .entry(self.s.upstreams[i.pool].name.clone())
-                .or_default()
-                .entry("responses_5xx".into())
-                .or_default() += fivexx;
+            add(pool_tot, &pool.name, "responses_5xx", fivexx);
             for k in [
                 "in_flight",
                 "queued",
@@ -137,14 +167,14 @@ impl State<'_> {
             ] {
                 if let Some(x) = json.get(k).and_then(|x| x.as_f64()) {
                     v.insert(format!("up.{}.{k}", i.name), x);
-                    *pool_tot
-                        .entry(self.s.upstreams[i.pool].name.clone())
-                        .or_default()
-                        .entry(k.to_string())
-                        .or_default() += x;
+                    add(pool_tot, &pool.name, k, x);
                 }
             }
         }
+    }
+
+    /// `up.INSTANCE.oom_kills` of instances under a memory limit, summed per pool.
+    fn oom_kills(&self, v: &mut Values, pool_tot: &mut PoolTotals) {
         for i in &self.instances {
             let pool = &self.s.upstreams[i.pool];
             if pool.memory_limit.is_none() {
@@ -152,27 +182,34 @@ impl State<'_> {
             }
             if let Some(n) = crate::run::memlimit::oom_kills(&i.name) {
                 v.insert(format!("up.{}.oom_kills", i.name), n as f64);
-                *pool_tot
-                    .entry(pool.name.clone())
-                    .or_default()
-                    .entry("oom_kills".into())
-                    .or_default() += n as f64;
+                add(pool_tot, &pool.name, "oom_kills", n as f64);
             }
-        }
-        for (pool, m) in pool_tot {
-            for (k, x) in m {
-                v.insert(format!("up.{pool}.{k}"), x);
-            }
-        }
-        let t_log = self.created.elapsed().as_secs_f64();
-        if let Some(log) = self.sample_log.as_mut() {
-            log.append(
-                t_log,
-                Sample {
-                    t: now.as_secs_f64(),
-                    values: v,
-                },
-            );
         }
     }
+}
+
+/// One sample's values by column name.
+type Values = BTreeMap<String, f64>;
+
+/// Per-pool sums of instance counters (pool → counter → sum).
+type PoolTotals = BTreeMap<String, BTreeMap<String, f64>>;
+
+fn add(tot: &mut PoolTotals, pool: &str, key: &str, x: f64) {
+    *tot.entry(pool.to_string())
+        .or_default()
+        .entry(key.to_string())
+        .or_default() += x;
+}
+
+/// A fake instance's `/counters` (None when it does not answer in 300 ms with JSON).
+fn admin_counters(port: u16) -> Option<serde_json::Value> {
+    let Ok((200, body)) = probe::request(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        "GET",
+        "/counters",
+        Duration::from_millis(300),
+    ) else {
+        return None;
+    };
+    serde_json::from_str(&body).ok()
 }

@@ -72,6 +72,9 @@ impl State<'_> {
         if let FaultAction::HoldConnections(n) = action {
             return self.hold(name, *n, undo);
         }
+        if let FaultAction::LockTable(table) = action {
+            return self.lock(name, table, undo);
+        }
         let now = self.now();
         let Some((_, svc)) = self.services.iter_mut().find(|(n, _)| n == name) else {
             return Err(format!("no service {name}"));
@@ -105,7 +108,7 @@ impl State<'_> {
                 Ok(())
             }
             _ => Err(
-                "not applicable to a service (kill, restart, pause, resume, hold_connections)"
+                "not applicable to a service (kill, restart, pause, resume, hold_connections, lock_table)"
                     .into(),
             ),
         }
@@ -142,6 +145,25 @@ impl State<'_> {
                 "held {got} of {n}; the server refused the rest: {e}"
             )),
         }
+    }
+
+    /// `lock_table`: takes `ACCESS EXCLUSIVE` on `table` of service `name` on a connection of
+    /// the runner's own (or, undoing, closes that connection: PostgreSQL rolls back and the
+    /// queries waiting on the table go on).
+    fn lock(&mut self, name: &str, table: &str, undo: bool) -> Result<(), String> {
+        if undo {
+            self.locks.retain(|(s, t, _)| !(s == name && t == table));
+            return Ok(());
+        }
+        let port = self
+            .services
+            .iter()
+            .find(|(x, _)| x == name)
+            .map(|(_, s)| s.port)
+            .ok_or_else(|| format!("no service {name}"))?;
+        let conn = hold::lock_table(port, table)?;
+        self.locks.push((name.to_string(), table.to_string(), conn));
+        Ok(())
     }
 
     /// Starts a killed service again: same port, same data directory.

@@ -146,6 +146,10 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
             name: n.clone(),
             description: v.get_ref().description.clone().unwrap_or_default(),
             compare: v.get_ref().compare.unwrap_or(true),
+            ci_compare: v
+                .get_ref()
+                .ci_compare
+                .unwrap_or(v.get_ref().compare.unwrap_or(true)),
             set: v
                 .get_ref()
                 .set

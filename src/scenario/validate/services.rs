@@ -28,6 +28,40 @@ fn on_path(program: &str) -> Option<PathBuf> {
         .and_then(|p| std::env::split_paths(&p).find(|d| d.join(program).is_file()))
 }
 
+/// `statement_timeout` (> 0) and `init_sql`: PostgreSQL's keys, refused on Redis.
+fn postgres_keys(
+    ctx: &Ctx,
+    i: usize,
+    r: &RawService,
+) -> R<(Option<std::time::Duration>, Option<String>)> {
+    let key = |k: &str| format!("service[{i}].{k}");
+    if *r.kind.get_ref() != ServiceKind::Postgres {
+        if let Some(t) = &r.statement_timeout {
+            return Err(ctx.err(t.span(), key("statement_timeout"), "PostgreSQL only"));
+        }
+        if let Some(t) = &r.init_sql {
+            return Err(ctx.err(t.span(), key("init_sql"), "PostgreSQL only"));
+        }
+    }
+    let timeout = match &r.statement_timeout {
+        Some(t) if t.get_ref().get().as_millis() == 0 => {
+            return Err(ctx.err(
+                t.span(),
+                key("statement_timeout"),
+                "must be at least 1ms (PostgreSQL counts milliseconds; leave it out for none)",
+            ));
+        }
+        t => t.as_ref().map(|t| t.get_ref().get()),
+    };
+    let init = match &r.init_sql {
+        Some(t) if t.get_ref().trim().is_empty() || t.get_ref().contains('\0') => {
+            return Err(ctx.err(t.span(), key("init_sql"), "empty, or a NUL byte"));
+        }
+        t => t.as_ref().map(|t| t.get_ref().clone()),
+    };
+    Ok((timeout, init))
+}
+
 pub(super) fn services(
     ctx: &Ctx,
     raw: &[Spanned<RawService>],
@@ -59,11 +93,14 @@ pub(super) fn services(
             }
             m => m.as_ref().map(|m| *m.get_ref()),
         };
+        let (statement_timeout, init_sql) = postgres_keys(ctx, i, r)?;
         out.push(ServiceSpec {
             name,
             kind,
             bin_dir,
             max_connections,
+            statement_timeout,
+            init_sql,
         });
     }
     for (pi, p) in pools.iter().enumerate() {

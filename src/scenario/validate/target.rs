@@ -1,6 +1,6 @@
 //! `[target]`: a deployment outside this machine. The runner starts no proxy and no upstream;
-//! what needs local processes (faults, their CPU and RSS) is refused with the key that asks
-//! for it.
+//! what needs local processes (faults, services, their CPU and RSS) is refused with the key
+//! that asks for it.
 
 use super::*;
 
@@ -28,6 +28,13 @@ pub(super) fn remote(ctx: &Ctx, raw: &RawScenario) -> R<Option<RemoteTarget>> {
     }
     if let Some(u) = raw.upstream.first() {
         return Err(refuse(u.span(), "upstream", "[[upstream]] pools"));
+    }
+    if let Some(s) = raw.service.first() {
+        return Err(refuse(
+            s.span(),
+            "service",
+            "[[service]] databases and caches",
+        ));
     }
     if let Some(f) = raw.fault.first() {
         let a = &f.get_ref().action;

@@ -119,6 +119,49 @@ fn hold_connections(
     }
 }
 
+/// `lock_table` on a PostgreSQL `[[service]]` with `table = "NAME"` (or `SCHEMA.NAME`).
+fn lock_table(
+    ctx: &Ctx,
+    i: usize,
+    f: &Spanned<RawFault>,
+    target: &FaultTarget,
+    services: &[ServiceSpec],
+) -> R<FaultAction> {
+    let key = |k: &str| format!("fault[{i}].{k}");
+    let pg = matches!(target, FaultTarget::Service(n)
+        if services.iter().any(|s| &s.name == n && s.kind == ServiceKind::Postgres));
+    if !pg {
+        return Err(ctx.err(
+            f.span(),
+            key("target"),
+            "lock_table applies to a [[service]] of kind \"postgres\"",
+        ));
+    }
+    match &f.get_ref().table {
+        Some(t) if !t.get_ref().is_empty() && t.get_ref().split('.').all(valid_ident) => {
+            Ok(FaultAction::LockTable(t.get_ref().clone()))
+        }
+        Some(t) => Err(ctx.err(
+            t.span(),
+            key("table"),
+            "a table name (letters, digits, '_', not starting with a digit), or SCHEMA.NAME",
+        )),
+        None => Err(ctx.err(
+            f.span(),
+            key("table"),
+            "lock_table needs `table = \"NAME\"`",
+        )),
+    }
+}
+
+/// An unquoted SQL identifier: `[A-Za-z_][A-Za-z0-9_]*`.
+fn valid_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
 pub(super) fn faults(
     ctx: &Ctx,
     raw: &[Spanned<RawFault>],
@@ -250,6 +293,7 @@ pub(super) fn faults(
                 FaultAction::CrashWorker
             }
             "hold_connections" => hold_connections(ctx, i, f, &target)?,
+            "lock_table" => lock_table(ctx, i, f, &target, services)?,
             "crash_workers" => {
                 admin("crash_workers")?;
                 FaultAction::CrashWorkers
@@ -271,7 +315,7 @@ pub(super) fn faults(
             other => {
                 return Err(ctx.err(r.action.span(), key("action"), format!(
                     "unknown action {other:?} (kill, restart, pause, resume, unhealthy, healthy, latency, \
-                     stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, reload)")));
+                     stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, lock_table, reload)")));
             }
         };
         if r.restart_after.is_some() && !matches!(action, FaultAction::Kill { .. }) {
@@ -294,6 +338,9 @@ pub(super) fn faults(
                 "only `hold_connections` takes `connections`",
             ));
         }
+        if r.table.is_some() && !matches!(action, FaultAction::LockTable(_)) {
+            return Err(ctx.err(f.span(), key("table"), "only `lock_table` takes `table`"));
+        }
         if r.config.is_some() && !matches!(action, FaultAction::Reload(_)) {
             return Err(ctx.err(f.span(), key("config"), "only `reload` takes `config`"));
         }
@@ -304,13 +351,14 @@ pub(super) fn faults(
                 | FaultAction::Latency(_)
                 | FaultAction::StopAccepting
                 | FaultAction::HoldConnections(_)
+                | FaultAction::LockTable(_)
                 | FaultAction::Toxic(_)
         );
         if r.for_.is_some() && !undoable {
             return Err(ctx.err(
                 f.span(),
                 key("for"),
-                "only pause, unhealthy, latency, stop_accepting, hold_connections and link faults take `for`",
+                "only pause, unhealthy, latency, stop_accepting, hold_connections, lock_table and link faults take `for`",
             ));
         }
         let label = r.label.clone().unwrap_or_else(|| {

@@ -1,6 +1,8 @@
 """A real ASGI app using the run's PostgreSQL and Redis (URLs from the runner's environment).
 
 GET /db    -> one connection per request, `SELECT count(*) FROM pg_stat_activity`
+GET /orders -> one connection per request, `SELECT count(*) FROM orders` (the table the
+              scenario's `init_sql` made; a `lock_table` fault makes it wait)
 GET /cache -> PING over a raw RESP connection (no client library needed)
 """
 import asyncio
@@ -12,9 +14,9 @@ DB = os.environ.get("PROXYLAB_SERVICE_DB_URL", "")
 CACHE = os.environ.get("PROXYLAB_SERVICE_CACHE_URL", "")
 
 
-def db_query():
+def db_query(sql="SELECT count(*) FROM pg_stat_activity"):
     with psycopg.connect(DB, connect_timeout=5) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0]
+        return conn.execute(sql).fetchone()[0]
 
 
 async def cache_ping():
@@ -35,6 +37,8 @@ async def app(scope, receive, send):
     try:
         if path == "/db":
             body = f"connections={await asyncio.to_thread(db_query)}"
+        elif path == "/orders":
+            body = f"orders={await asyncio.to_thread(db_query, 'SELECT count(*) FROM orders')}"
         elif path == "/cache":
             body = await cache_ping()
         else:

@@ -62,59 +62,65 @@ fn split_modifier(d: &Directive) -> Result<(RawKind, String), ConfError> {
     })
 }
 
+/// nginx's rules for a location inside `parent` (name and kind): none inside an exact or a
+/// named location, no named location nested, a prefix inside its parent's prefix.
+fn check_nesting(
+    d: &Directive,
+    name: &str,
+    kind: RawKind,
+    parent: Option<(&str, RawKind)>,
+) -> Result<(), ConfError> {
+    let Some((pname, pkind)) = parent else {
+        return Ok(());
+    };
+    let refused = if pkind == RawKind::Exact {
+        format!("location \"{name}\" cannot be inside the exact location \"{pname}\"")
+    } else if pkind == RawKind::Named {
+        format!("location \"{name}\" cannot be inside the named location \"{pname}\"")
+    } else if kind == RawKind::Named {
+        format!("named location \"{name}\" can be on the server level only")
+    } else if !matches!(kind, RawKind::Regex { .. }) && !name.starts_with(pname) {
+        format!("location \"{name}\" is outside location \"{pname}\"")
+    } else {
+        return Ok(());
+    };
+    Err(err(d, refused))
+}
+
+/// The compiled regex of a regex location (its error worded as nginx's PCRE2 one).
+fn compile(d: &Directive, name: &str, kind: RawKind) -> Result<Option<regex::Regex>, ConfError> {
+    let RawKind::Regex { caseless } = kind else {
+        return Ok(None);
+    };
+    let re = regex::RegexBuilder::new(name)
+        .case_insensitive(caseless)
+        .build()
+        .map_err(|e| {
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            err(d, format!("pcre2_compile() failed: {first} in \"{name}\""))
+        })?;
+    Ok(Some(re))
+}
+
 impl Builder {
+    /// A `location` block (inside `parent`, if nested): its settings, handler, `return` and
+    /// nested locations.
     pub(crate) fn walk_location(
         &mut self,
         d: &Directive,
         parent: Option<(&str, RawKind)>,
     ) -> Result<RawLocation, ConfError> {
         let (kind, name) = split_modifier(d)?;
-        if let Some((pname, pkind)) = parent {
-            if pkind == RawKind::Exact {
-                return Err(err(
-                    d,
-                    format!("location \"{name}\" cannot be inside the exact location \"{pname}\""),
-                ));
-            }
-            if pkind == RawKind::Named {
-                return Err(err(
-                    d,
-                    format!("location \"{name}\" cannot be inside the named location \"{pname}\""),
-                ));
-            }
-            if kind == RawKind::Named {
-                return Err(err(
-                    d,
-                    format!("named location \"{name}\" can be on the server level only"),
-                ));
-            }
-            if !matches!(kind, RawKind::Regex { .. }) && !name.starts_with(pname) {
-                return Err(err(
-                    d,
-                    format!("location \"{name}\" is outside location \"{pname}\""),
-                ));
-            }
-        }
-        let regex = match kind {
-            RawKind::Regex { caseless } => Some(
-                regex::RegexBuilder::new(&name)
-                    .case_insensitive(caseless)
-                    .build()
-                    .map_err(|e| {
-                        let first = e
-                            .to_string()
-                            .lines()
-                            .last()
-                            .unwrap_or("")
-                            .trim()
-                            .to_string();
-                        err(d, format!("pcre2_compile() failed: {first} in \"{name}\""))
-                    })?,
-            ),
-            _ => None,
-        };
+        check_nesting(d, &name, kind, parent)?;
+        let regex = compile(d, &name, kind)?;
         let mut loc = RawLocation {
-            name: name.clone(),
+            name,
             kind,
             level: RawLevel::default(),
             ret: None,
@@ -127,50 +133,54 @@ impl Builder {
         for c in dirs(d.block.as_deref().unwrap_or_default()) {
             let c = c?;
             check(c, ctx::LOC)?;
-            match c.name.as_str() {
-                "location" => {
-                    let child = self.walk_location(c, Some((&name, kind)))?;
-                    loc.children.push(child);
-                }
-                "proxy_pass" => {
-                    if loc.proxy_pass.is_some() {
-                        return Err(err(c, "\"proxy_pass\" directive is duplicate"));
-                    }
-                    let no_uri = matches!(kind, RawKind::Regex { .. } | RawKind::Named);
-                    loc.proxy_pass = Some(self.upstreams.proxy_pass(c, no_uri)?);
-                }
-                "return" => {
-                    let r = parse_return(c)?;
-                    if loc.ret.is_none() {
-                        loc.ret = Some(r);
-                    }
-                }
-                "stub_status" => loc.handler = Handler::StubStatus,
-                "proxylab_status" => loc.handler = Handler::ProxylabStatus,
-                "if" => self.walk_if(c, ctx::LIF)?,
-                "limit_except" => {
-                    for x in dirs(c.block.as_deref().unwrap_or_default()) {
-                        check(x?, ctx::LMT)?;
-                    }
-                }
-                "rewrite" | "set" | "break" | "internal" | "try_files" => {
-                    if c.name == "set" {
-                        self.misc
-                            .custom_vars
-                            .push(c.args[0].trim_start_matches('$').to_string());
-                        super::misc::template(c, &c.args[1])?;
-                    }
-                }
-                "health_check" => {
-                    self.health.check(c)?;
-                    loc.level.dirs.push(c.clone());
-                }
-                _ => {
-                    self.pre_check_loc_directive(c)?;
-                    loc.level.add(c)?;
-                }
-            }
+            self.location_directive(c, &mut loc)?;
         }
         Ok(loc)
+    }
+
+    /// One directive inside location `loc`.
+    fn location_directive(
+        &mut self,
+        c: &Directive,
+        loc: &mut RawLocation,
+    ) -> Result<(), ConfError> {
+        match c.name.as_str() {
+            "location" => {
+                let child = self.walk_location(c, Some((&loc.name, loc.kind)))?;
+                loc.children.push(child);
+            }
+            "proxy_pass" => {
+                if loc.proxy_pass.is_some() {
+                    return Err(err(c, "\"proxy_pass\" directive is duplicate"));
+                }
+                let no_uri = matches!(loc.kind, RawKind::Regex { .. } | RawKind::Named);
+                loc.proxy_pass = Some(self.upstreams.proxy_pass(c, no_uri)?);
+            }
+            "return" => {
+                let r = parse_return(c)?;
+                if loc.ret.is_none() {
+                    loc.ret = Some(r);
+                }
+            }
+            "stub_status" => loc.handler = Handler::StubStatus,
+            "proxylab_status" => loc.handler = Handler::ProxylabStatus,
+            "if" => self.walk_if(c, ctx::LIF)?,
+            "limit_except" => {
+                for x in dirs(c.block.as_deref().unwrap_or_default()) {
+                    check(x?, ctx::LMT)?;
+                }
+            }
+            "set" => self.set_variable(c)?,
+            "rewrite" | "break" | "internal" | "try_files" => {}
+            "health_check" => {
+                self.health.check(c)?;
+                loc.level.keep(c);
+            }
+            _ => {
+                self.pre_check_loc_directive(c)?;
+                loc.level.add(c)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -253,25 +253,6 @@ pub(crate) fn parse_access_log(
     }))
 }
 
-/// Validates `expires` arguments (`off`, `epoch`, `max`, `[modified] [-]TIME`, `@TIME`).
-pub(crate) fn parse_expires(a: &[String]) -> Option<()> {
-    let mut v = a[0].as_str();
-    if a.len() == 2 {
-        if v != "modified" {
-            return None;
-        }
-        v = a[1].as_str();
-    } else if matches!(v, "off" | "epoch" | "max") {
-        return Some(());
-    }
-    let v = v
-        .strip_prefix('@')
-        .or_else(|| v.strip_prefix('-'))
-        .or_else(|| v.strip_prefix('+'))
-        .unwrap_or(v);
-    parse_time(v, true).map(|_| ())
-}
-
 /// `unknown "x" variable` for names that are neither built in nor defined by map/set.
 pub(crate) fn check_variables(http: &Http) -> Result<(), ConfError> {
     let known = |name: &str| http.maps.iter().any(|m| m.var == name);

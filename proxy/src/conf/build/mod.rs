@@ -3,11 +3,15 @@
 //! each level's settings, then runs nginx's post-parse checks (upstreams, merges, locations,
 //! variables) and merges inherited values.
 
+mod chain;
+mod loc_conf;
 mod location;
 mod merge;
 mod misc;
+mod proxy_conf;
 mod raw;
 mod server;
+mod setting;
 mod upstream;
 
 use super::error::ConfError;
@@ -18,7 +22,7 @@ use super::values::parse_number;
 use raw::RawLevel;
 use std::path::{Path, PathBuf};
 
-pub use raw::parse_cidr;
+pub use setting::parse_cidr;
 
 /// Builds a located error for directive `d`.
 pub(crate) fn err(d: &Directive, msg: impl Into<String>) -> ConfError {

@@ -1,11 +1,11 @@
 //! One configuration level (http, server, location) as written: the directives seen there,
-//! with nginx's per-level duplicate checks and immediate value validation. Values are read
-//! again at merge time ([`super::merge`]), so validation here only reports errors.
+//! with nginx's per-level duplicate checks, and each directive's typed value parsed once
+//! ([`super::setting`]) for the merge ([`super::merge`]) to read.
 
 use super::super::error::ConfError;
 use super::super::lexer::Directive;
-use super::super::values::{parse_number, parse_offset, parse_size, parse_time};
 use super::err;
+use super::setting::{self, Kind, Value};
 use crate::conf::model::LogLevel;
 
 /// Directives that may appear several times at one level.
@@ -49,14 +49,36 @@ fn repeatable(name: &str) -> bool {
 /// Directives recorded at one level.
 #[derive(Debug, Default, Clone)]
 pub struct RawLevel {
-    /// Directives in order (only those that carry a value; blocks are not stored).
+    /// Directives in order (only those that carry a value; blocks are not stored). Added
+    /// only through [`RawLevel::add`] and [`RawLevel::keep`], which keep `values` beside it.
     pub dirs: Vec<Directive>,
+    /// The typed value of each directive in `dirs` (same index; None for directives without
+    /// a [`setting::kind`]).
+    values: Vec<Option<Value>>,
 }
 
 impl RawLevel {
     /// The last occurrence of `name` at this level.
     pub fn get(&self, name: &str) -> Option<&Directive> {
         self.dirs.iter().rev().find(|d| d.name == name)
+    }
+
+    /// The typed value of the last `name` at this level.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        let i = self.dirs.iter().rposition(|d| d.name == name)?;
+        self.values[i].as_ref()
+    }
+
+    /// Every directive at this level with its typed value, in order.
+    pub fn entries(&self) -> impl Iterator<Item = (&Directive, Option<&Value>)> {
+        self.dirs.iter().zip(self.values.iter().map(Option::as_ref))
+    }
+
+    /// Records `d` without the level's checks and without a value (`health_check`,
+    /// `stub_status`, `try_files`: read by their own code).
+    pub fn keep(&mut self, d: &Directive) {
+        self.dirs.push(d.clone());
+        self.values.push(None);
     }
 
     /// Whether `name` occurs at this level.
@@ -85,7 +107,8 @@ impl RawLevel {
             }
             _ => {}
         }
-        validate(d)?;
+        let value = setting::parse(d)?;
+        check_only(d)?;
         if name == "limit_req" {
             let zone = d.args.iter().find(|a| a.starts_with("zone="));
             for prev in self.dirs.iter().filter(|p| p.name == "limit_req") {
@@ -95,147 +118,61 @@ impl RawLevel {
             }
         }
         self.dirs.push(d.clone());
+        self.values.push(value);
         Ok(())
     }
 }
 
-fn invalid_value(d: &Directive) -> ConfError {
-    err(d, format!("\"{}\" directive invalid value", d.name))
-}
-
-/// Value checks of location-level directives, worded as nginx.
-fn validate(d: &Directive) -> Result<(), ConfError> {
+/// The checks of level directives that keep no value here (their builders read them at merge
+/// time: templates, the gzip and cache modules), worded as nginx.
+fn check_only(d: &Directive) -> Result<(), ConfError> {
     let a = &d.args;
     match d.name.as_str() {
-        "client_max_body_size" | "proxy_max_temp_file_size" => {
-            parse_offset(&a[0]).ok_or_else(|| invalid_value(d))?;
-        }
-        "client_body_buffer_size"
-        | "proxy_buffer_size"
-        | "proxy_busy_buffers_size"
-        | "proxy_temp_file_write_size"
-        | "client_header_buffer_size"
-        | "sendfile_max_chunk"
-        | "postpone_output"
-        | "limit_rate"
-        | "limit_rate_after" => {
-            parse_size(&a[0]).ok_or_else(|| invalid_value(d))?;
-        }
-        "client_body_timeout"
-        | "send_timeout"
-        | "client_header_timeout"
-        | "proxy_connect_timeout"
-        | "proxy_read_timeout"
-        | "proxy_send_timeout"
-        | "proxy_next_upstream_timeout"
-        | "keepalive_time"
-        | "resolver_timeout"
-        | "lingering_time"
-        | "lingering_timeout" => {
-            parse_time(&a[0], false).ok_or_else(|| invalid_value(d))?;
-        }
-        "keepalive_timeout" => {
-            for v in a {
-                parse_time(v, false).ok_or_else(|| invalid_value(d))?;
-            }
-        }
-        "keepalive_requests" | "proxy_next_upstream_tries" | "max_ranges" => {
-            parse_number(&a[0])
-                .ok_or_else(|| err(d, format!("\"{}\" directive invalid number", d.name)))?;
-        }
-        "large_client_header_buffers" | "proxy_buffers" | "output_buffers" | "gzip_buffers" => {
-            let n = parse_number(&a[0]).filter(|n| *n > 0);
-            let s = parse_size(&a[1]).filter(|n| *n > 0);
-            if n.is_none() || s.is_none() {
-                return Err(invalid_value(d));
-            }
-        }
-        "proxy_http_version" if a[0] != "1.0" && a[0] != "1.1" => {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
-        "server_tokens" if !matches!(a[0].as_str(), "on" | "off" | "build") => {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
-        "lingering_close" if !matches!(a[0].as_str(), "on" | "off" | "always") => {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
-        "client_body_in_file_only" if !matches!(a[0].as_str(), "on" | "off" | "clean") => {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
-        "client_body_temp_path"
-            if crate::conf::body::TempPath::parse(a, std::path::Path::new("/")).is_none() =>
-        {
-            return Err(invalid_value(d));
-        }
-        "limit_req_log_level" | "limit_conn_log_level"
-            if !matches!(a[0].as_str(), "info" | "notice" | "warn" | "error") =>
-        {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
-        "limit_req_status" | "limit_conn_status" => {
-            let n = parse_number(&a[0])
-                .ok_or_else(|| err(d, format!("\"{}\" directive invalid number", d.name)))?;
-            if !(400..=599).contains(&n) {
-                return Err(err(d, "value must be between 400 and 599"));
-            }
-        }
-        "proxy_next_upstream" => {
-            for v in a {
-                if next_upstream_bit(v).is_none() {
-                    return Err(err(d, format!("invalid value \"{v}\"")));
-                }
-            }
-        }
         "error_log" if a.len() > 1 && LogLevel::parse(&a[1]).is_none() => {
-            return Err(err(d, format!("invalid log level \"{}\"", a[1])));
+            Err(err(d, format!("invalid log level \"{}\"", a[1])))
         }
         "add_header" | "add_trailer" if a.len() == 3 && a[2] != "always" => {
-            return Err(err(d, format!("invalid parameter \"{}\"", a[2])));
+            Err(err(d, format!("invalid parameter \"{}\"", a[2])))
         }
-        "allow" | "deny" if a[0] != "all" && parse_cidr(&a[0]).is_none() => {
-            return Err(err(d, format!("invalid parameter \"{}\"", a[0])));
-        }
-        "expires" => super::misc::parse_expires(a).ok_or_else(|| invalid_value(d))?,
-        n if n.starts_with("gzip") => crate::conf::gzip::validate(d)?,
-        _ => crate::conf::cache::validate(d)?,
+        n if setting::kind(n).is_some_and(|k| k != Kind::Flag) => Ok(()),
+        n if n.starts_with("gzip") => crate::conf::gzip::validate(d),
+        _ => crate::conf::cache::validate(d),
     }
-    Ok(())
 }
 
-/// `proxy_next_upstream` value name → bit.
-pub fn next_upstream_bit(v: &str) -> Option<u32> {
-    use crate::conf::model::next_upstream::*;
-    Some(match v {
-        "error" => ERROR,
-        "timeout" => TIMEOUT,
-        "invalid_header" => INVALID_HEADER,
-        "http_500" => HTTP_500,
-        "http_502" => HTTP_502,
-        "http_503" => HTTP_503,
-        "http_504" => HTTP_504,
-        "http_403" => HTTP_403,
-        "http_404" => HTTP_404,
-        "http_429" => HTTP_429,
-        "non_idempotent" => NON_IDEMPOTENT,
-        "off" => OFF,
-        _ => return None,
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `1.2.3.4`, `10.0.0.0/8`, `::1`, `fe80::/10` → (address, prefix length).
-pub fn parse_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
-    let (ip, bits) = match s.split_once('/') {
-        Some((ip, b)) => (ip, Some(b)),
-        None => (s, None),
-    };
-    let ip: std::net::IpAddr = ip.parse().ok()?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    let bits = match bits {
-        Some(b) => {
-            let n: u8 = parse_number(b)?.try_into().ok()?;
-            (n <= max).then_some(n)?
+    fn dir(name: &str, args: &[&str]) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            quoted: vec![false; args.len()],
+            file: "nginx.conf".into(),
+            line: 3,
+            block: None,
+            end_line: 3,
         }
-        None => max,
-    };
-    Some((ip, bits))
+    }
+
+    #[test]
+    fn values_stay_beside_their_directives() {
+        let mut level = RawLevel::default();
+        level.keep(&dir("health_check", &[]));
+        level.add(&dir("proxy_read_timeout", &["5s"])).unwrap();
+        level.keep(&dir("try_files", &["$uri", "=404"]));
+        level.add(&dir("proxy_buffering", &["off"])).unwrap();
+        assert!(matches!(
+            level.value("proxy_read_timeout"),
+            Some(Value::Time(t)) if t.as_secs() == 5
+        ));
+        assert!(matches!(
+            level.value("proxy_buffering"),
+            Some(Value::Flag(false))
+        ));
+        assert!(level.value("try_files").is_none());
+        let e = level.add(&dir("proxy_read_timeout", &["6s"])).unwrap_err();
+        assert_eq!(e.msg, "\"proxy_read_timeout\" directive is duplicate");
+    }
 }

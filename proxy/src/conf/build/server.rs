@@ -8,6 +8,7 @@ use super::super::table::{check, ctx};
 use super::location::RawLocation;
 use super::raw::RawLevel;
 use super::{Builder, dirs, err};
+use crate::http::status::Status;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
@@ -159,24 +160,21 @@ pub(crate) fn parse_return(d: &Directive) -> Result<Return, ConfError> {
                     || v.starts_with("$scheme"))
             {
                 return Ok(Return {
-                    code: 302,
+                    status: Status::MOVED_TEMPORARILY,
                     text: Some(super::misc::template(d, v)?),
                 });
             }
             return Err(bad());
         }
     };
-    if code > 999 {
+    let Some(status) = u16::try_from(code).ok().and_then(Status::new) else {
         return Err(bad());
-    }
+    };
     let text = match a.get(1) {
         Some(t) => Some(super::misc::template(d, t)?),
         None => None,
     };
-    Ok(Return {
-        code: code as u16,
-        text,
-    })
+    Ok(Return { status, text })
 }
 
 impl Builder {
@@ -201,28 +199,7 @@ impl Builder {
             match d.name.as_str() {
                 "listen" => {
                     listened = true;
-                    let addr = parse_listen_addr(d, &d.args[0])?;
-                    let (mut default, mut ssl, mut http2) = (false, false, false);
-                    for p in &d.args[1..] {
-                        match p.as_str() {
-                            "default_server" | "default" => default = true,
-                            "ssl" => ssl = true,
-                            "http2" => http2 = true,
-                            "reuseport" | "deferred" | "bind" | "proxy_protocol" => {}
-                            _ if p.starts_with("backlog=")
-                                || p.starts_with("rcvbuf=")
-                                || p.starts_with("sndbuf=")
-                                || p.starts_with("ipv6only=")
-                                || p.starts_with("so_keepalive=")
-                                || p.starts_with("fastopen=")
-                                || p.starts_with("accept_filter=") => {}
-                            _ => return Err(err(d, format!("invalid parameter \"{p}\""))),
-                        }
-                    }
-                    if ssl && s.ssl_listen_line.is_none() {
-                        s.ssl_listen_line = Some(d.clone());
-                    }
-                    self.listens.add(d, addr, index, default, ssl, http2)?;
+                    self.listen(d, &mut s)?;
                 }
                 "server_name" => {
                     for n in &d.args {
@@ -240,15 +217,9 @@ impl Builder {
                     }
                 }
                 "if" => self.walk_if(d, ctx::SIF)?,
-                "rewrite" | "set" | "break" | "rewrite_log" | "uninitialized_variable_warn" => {
-                    if d.name == "set" {
-                        self.misc
-                            .custom_vars
-                            .push(d.args[0].trim_start_matches('$').to_string());
-                        super::misc::template(d, &d.args[1])?;
-                    }
-                }
-                "stub_status" | "try_files" => s.level.dirs.push(d.clone()),
+                "set" => self.set_variable(d)?,
+                "rewrite" | "break" | "rewrite_log" | "uninitialized_variable_warn" => {}
+                "stub_status" | "try_files" => s.level.keep(d),
                 _ => {
                     self.pre_check_loc_directive(d)?;
                     s.level.add(d)?;
@@ -265,6 +236,42 @@ impl Builder {
             s.names.push(String::new());
         }
         self.servers.push(s);
+        Ok(())
+    }
+
+    /// A `listen` of server `s`: address and parameters (`default_server`, `ssl`, `http2`;
+    /// socket options accepted and not used).
+    fn listen(&mut self, d: &Directive, s: &mut RawServer) -> Result<(), ConfError> {
+        let addr = parse_listen_addr(d, &d.args[0])?;
+        let (mut default, mut ssl, mut http2) = (false, false, false);
+        for p in &d.args[1..] {
+            match p.as_str() {
+                "default_server" | "default" => default = true,
+                "ssl" => ssl = true,
+                "http2" => http2 = true,
+                "reuseport" | "deferred" | "bind" | "proxy_protocol" => {}
+                _ if p.starts_with("backlog=")
+                    || p.starts_with("rcvbuf=")
+                    || p.starts_with("sndbuf=")
+                    || p.starts_with("ipv6only=")
+                    || p.starts_with("so_keepalive=")
+                    || p.starts_with("fastopen=")
+                    || p.starts_with("accept_filter=") => {}
+                _ => return Err(err(d, format!("invalid parameter \"{p}\""))),
+            }
+        }
+        if ssl && s.ssl_listen_line.is_none() {
+            s.ssl_listen_line = Some(d.clone());
+        }
+        self.listens.add(d, addr, s.index, default, ssl, http2)
+    }
+
+    /// `set $name value`: the variable becomes known, the value is compiled (and checked).
+    pub(crate) fn set_variable(&mut self, d: &Directive) -> Result<(), ConfError> {
+        self.misc
+            .custom_vars
+            .push(d.args[0].trim_start_matches('$').to_string());
+        super::misc::template(d, &d.args[1])?;
         Ok(())
     }
 

@@ -206,7 +206,94 @@ fn parse_server_line(
         .collect())
 }
 
+/// An `upstream NAME {}` block before its directives: round robin, nginx's keepalive defaults.
+fn new_upstream(name: &str) -> Upstream {
+    Upstream {
+        name: name.to_string(),
+        explicit: true,
+        servers: Vec::new(),
+        method: Method::RoundRobin,
+        keepalive: None,
+        keepalive_timeout: Duration::from_secs(60),
+        keepalive_requests: 1000,
+        keepalive_time: Duration::from_secs(3600),
+        zone: None,
+        health_check: None,
+    }
+}
+
+/// The balancing method a directive names (`least_conn`, `ip_hash`, `hash`, `random`), None
+/// for other directives.
+fn method_of(c: &Directive) -> Result<Option<Method>, ConfError> {
+    let a = &c.args;
+    let invalid = |x: &str| err(c, format!("invalid parameter \"{x}\""));
+    Ok(Some(match c.name.as_str() {
+        "least_conn" => Method::LeastConn,
+        "ip_hash" => Method::IpHash,
+        "hash" => {
+            let consistent = match a.get(1).map(String::as_str) {
+                None => false,
+                Some("consistent") => true,
+                Some(x) => return Err(invalid(x)),
+            };
+            let key = super::misc::template(c, &a[0])?;
+            Method::Hash { key, consistent }
+        }
+        "random" => {
+            let two = match a.first().map(String::as_str) {
+                None => false,
+                Some("two") => true,
+                Some(x) => return Err(invalid(x)),
+            };
+            if let Some(x) = a.get(1)
+                && x != "least_conn"
+            {
+                return Err(invalid(x));
+            }
+            Method::Random { two }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// `keepalive`, `keepalive_timeout`, `keepalive_time` and `keepalive_requests` inside an
+/// upstream block.
+fn keepalive_setting(c: &Directive, u: &mut Upstream) -> Result<(), ConfError> {
+    let a = &c.args;
+    match c.name.as_str() {
+        "keepalive" => {
+            if u.keepalive.is_some() {
+                return Err(err(c, "\"keepalive\" directive is duplicate"));
+            }
+            let n = parse_number(&a[0]).filter(|n| *n > 0).ok_or_else(|| {
+                err(
+                    c,
+                    format!("invalid value \"{}\" in \"keepalive\" directive", a[0]),
+                )
+            })?;
+            u.keepalive = Some(n as usize);
+        }
+        "keepalive_timeout" | "keepalive_time" => {
+            let t = parse_time(&a[0], false)
+                .ok_or_else(|| err(c, format!("\"{}\" directive invalid value", c.name)))?;
+            if c.name == "keepalive_time" {
+                u.keepalive_time = t;
+            } else {
+                u.keepalive_timeout = t;
+            }
+        }
+        "keepalive_requests" => {
+            u.keepalive_requests = parse_number(&a[0])
+                .ok_or_else(|| err(c, "\"keepalive_requests\" directive invalid number"))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl Builder {
+    /// An `upstream NAME {}` block: its servers, method and keepalive settings, recorded in
+    /// its slot (an implicit upstream of the same name referenced earlier takes it).
     pub(crate) fn walk_upstream(&mut self, d: &Directive) -> Result<(), ConfError> {
         let name = d.args[0].clone();
         if let Some(i) = self.upstreams.slot_for(&name, None, true)
@@ -214,104 +301,28 @@ impl Builder {
         {
             return Err(err(d, format!("duplicate upstream \"{name}\"")));
         }
-        let mut u = Upstream {
-            name: name.clone(),
-            explicit: true,
-            servers: Vec::new(),
-            method: Method::RoundRobin,
-            keepalive: None,
-            keepalive_timeout: Duration::from_secs(60),
-            keepalive_requests: 1000,
-            keepalive_time: Duration::from_secs(3600),
-            zone: None,
-            health_check: None,
-        };
+        let mut u = new_upstream(&name);
         let mut method_set = false;
         let mut end_line = d.line;
         for c in dirs(d.block.as_deref().unwrap_or_default()) {
             let c = c?;
             end_line = end_line.max(c.line);
             check(c, ctx::UPS)?;
-            let a = &c.args;
-            let set_method = |m: Method, b: &mut Builder, u: &mut Upstream, set: &mut bool| {
-                if *set {
-                    b.warnings.push(format!(
-                        "load balancing method redefined in {}:{}",
-                        c.file, c.line
-                    ));
-                }
-                if u.keepalive.is_some() {
-                    // nginx 1.22: a method after `keepalive` replaces the keepalive hooks.
-                    u.keepalive = None;
-                }
-                u.method = m;
-                *set = true;
-            };
+            if let Some(m) = method_of(c)? {
+                self.set_method(c, &mut u, m, &mut method_set);
+                continue;
+            }
             match c.name.as_str() {
                 "server" => {
                     let mut v = parse_server_line(c, method_set, &u.method)?;
                     u.servers.append(&mut v);
                 }
-                "least_conn" => set_method(Method::LeastConn, self, &mut u, &mut method_set),
-                "ip_hash" => set_method(Method::IpHash, self, &mut u, &mut method_set),
-                "hash" => {
-                    let consistent = match a.get(1).map(String::as_str) {
-                        None => false,
-                        Some("consistent") => true,
-                        Some(x) => return Err(err(c, format!("invalid parameter \"{x}\""))),
-                    };
-                    let key = super::misc::template(c, &a[0])?;
-                    set_method(
-                        Method::Hash { key, consistent },
-                        self,
-                        &mut u,
-                        &mut method_set,
-                    );
-                }
-                "random" => {
-                    let two = match a.first().map(String::as_str) {
-                        None => false,
-                        Some("two") => true,
-                        Some(x) => return Err(err(c, format!("invalid parameter \"{x}\""))),
-                    };
-                    if let Some(x) = a.get(1)
-                        && x != "least_conn"
-                    {
-                        return Err(err(c, format!("invalid parameter \"{x}\"")));
-                    }
-                    set_method(Method::Random { two }, self, &mut u, &mut method_set);
-                }
-                "keepalive" => {
-                    if u.keepalive.is_some() {
-                        return Err(err(c, "\"keepalive\" directive is duplicate"));
-                    }
-                    let n = parse_number(&a[0]).filter(|n| *n > 0).ok_or_else(|| {
-                        err(
-                            c,
-                            format!("invalid value \"{}\" in \"keepalive\" directive", a[0]),
-                        )
-                    })?;
-                    u.keepalive = Some(n as usize);
-                }
-                "keepalive_timeout" | "keepalive_time" => {
-                    let t = parse_time(&a[0], false)
-                        .ok_or_else(|| err(c, format!("\"{}\" directive invalid value", c.name)))?;
-                    if c.name == "keepalive_time" {
-                        u.keepalive_time = t;
-                    } else {
-                        u.keepalive_timeout = t;
-                    }
-                }
-                "keepalive_requests" => {
-                    u.keepalive_requests = parse_number(&a[0])
-                        .ok_or_else(|| err(c, "\"keepalive_requests\" directive invalid number"))?;
-                }
-                "zone" => u.zone = Some(a[0].clone()),
+                "zone" => u.zone = Some(c.args[0].clone()),
                 "health_check" => {
                     self.health.check(c)?;
-                    u.health_check = Some(a.clone());
+                    u.health_check = Some(c.args.clone());
                 }
-                _ => {}
+                _ => keepalive_setting(c, &mut u)?,
             }
         }
         if u.servers.is_empty() {
@@ -319,7 +330,27 @@ impl Builder {
             at.line = d.end_line.max(end_line);
             return Err(err(&at, "no servers are inside upstream"));
         }
-        match self.upstreams.slot_for(&name, None, true) {
+        self.record_upstream(&name, d, u);
+        Ok(())
+    }
+
+    /// A balancing method `c` sets: warned when one was set before; a `keepalive` before it
+    /// is dropped (nginx 1.22: the method replaces the keepalive hooks).
+    fn set_method(&mut self, c: &Directive, u: &mut Upstream, m: Method, set: &mut bool) {
+        if *set {
+            self.warnings.push(format!(
+                "load balancing method redefined in {}:{}",
+                c.file, c.line
+            ));
+        }
+        u.keepalive = None;
+        u.method = m;
+        *set = true;
+    }
+
+    /// Puts the block's upstream in its slot (new, or the implicit one named so before).
+    fn record_upstream(&mut self, name: &str, d: &Directive, u: Upstream) {
+        match self.upstreams.slot_for(name, None, true) {
             Some(i) => {
                 let s = &mut self.upstreams.slots[i];
                 s.explicit = Some(u);
@@ -333,6 +364,5 @@ impl Builder {
                 block: Some(d.clone()),
             }),
         }
-        Ok(())
     }
 }

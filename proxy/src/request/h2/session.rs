@@ -17,7 +17,7 @@
 use super::chunk::Chunk;
 use super::head::{content_length, hop, name_of, value_of, write_head};
 use crate::http::head::Written;
-use crate::http::status::wire_code;
+use crate::http::status::Status;
 use crate::request::respond::{Head, SERVER, with_date};
 use bytes::{Buf, Bytes};
 use h2::server::SendResponse;
@@ -121,6 +121,19 @@ impl H2Stream {
         (raw, written)
     }
 
+    /// Resolves when the client resets the stream before the response head was sent: the
+    /// stream's id and the reset's error code (never when the head went out already).
+    pub async fn reset(&mut self) -> (u32, u32) {
+        let Some(respond) = self.respond.as_mut() else {
+            return std::future::pending().await;
+        };
+        let id = u32::from(respond.stream_id());
+        match std::future::poll_fn(|cx| respond.poll_reset(cx)).await {
+            Ok(reason) => (id, u32::from(reason)),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// What the response head counted for `$bytes_sent`: the HEADERS frame as uncompressed
     /// literals (9 + each field's name and value + 2); nginx counts the compressed frame.
     pub fn head_bytes(&self) -> u64 {
@@ -137,11 +150,12 @@ impl H2Stream {
         head: &Head<'_>,
         list: impl Iterator<Item = (&'b [u8], &'b [u8])>,
     ) {
-        let code = wire_code(head.code);
-        if self.out != Out::Head || ((100..200).contains(&code) && code != 101) {
+        let status = head.status.wire();
+        let switching = status.code() == 101;
+        if self.out != Out::Head || (status.is_informational() && !switching) {
             return;
         }
-        if self.try_send_head(code, head, list).is_none() {
+        if self.try_send_head(status, head, list).is_none() {
             self.fail();
             self.out = Out::Failed;
         }
@@ -150,12 +164,13 @@ impl H2Stream {
     /// [`H2Stream::send_head`]'s work; None when the head cannot be sent.
     fn try_send_head<'b>(
         &mut self,
-        code: u16,
+        status: Status,
         head: &Head<'_>,
         list: impl Iterator<Item = (&'b [u8], &'b [u8])>,
     ) -> Option<()> {
         use hyper::header;
-        let status = StatusCode::from_u16(code).ok()?;
+        let no_body = status.has_no_body();
+        let status = status.to_http()?;
         let mut fields = Fields::new(list.size_hint().0 + 6);
         fields.put(header::SERVER, value_of(SERVER)?);
         fields.put(header::DATE, with_date(value_of)?);
@@ -180,7 +195,7 @@ impl H2Stream {
         for (name, value) in list {
             fields.line(name, value)?;
         }
-        self.out = if self.head_method || code == 204 || code == 304 {
+        self.out = if self.head_method || no_body {
             Out::Length(0)
         } else if fields.unknown_length {
             Out::Open

@@ -1,26 +1,33 @@
 //! nginx 1.22's flood limits on one HTTP/2 connection, enforced between the client's byte
-//! stream and the `h2` crate (which answers PING and SETTINGS itself, one at a time):
+//! stream and the `h2` crate (which answers PING and SETTINGS itself, one at a time). The
+//! guard reads the socket as nginx does, up to 256 KiB at a time ([`super::recv`]), and
+//! counts per read what nginx counts:
 //!
-//! - **byte ratio** (`ngx_http_v2_read_handler`): when an eighth of the bytes read exceeds the
-//!   payload read (DATA, HEADERS and CONTINUATION frame contents) by more than 1 MiB, the
-//!   client floods with frames that carry nothing (PING, SETTINGS, PRIORITY, WINDOW_UPDATE);
+//! - **byte ratio** (`ngx_http_v2_read_handler`): when an eighth of the bytes read and of the
+//!   control frames sent exceeds the payload read (DATA, HEADERS and CONTINUATION frame
+//!   contents) by more than 1 MiB, the client floods with frames that carry nothing (PING,
+//!   SETTINGS, PRIORITY, WINDOW_UPDATE);
 //! - **idle reads** (`ngx_http_v2_idle_handler`): more than `10 x keepalive_requests` reads
 //!   bring data while no stream is open;
 //! - **queued frames** (`ngx_http_v2_get_frame`): more than 10000 frames queued at once end
-//!   the connection. nginx queues the answers to every PING and SETTINGS it reads before it
-//!   writes (after its read loop), so a burst of more than 10000 of them read without the
-//!   socket running dry counts; and output the socket does not take is queued here as nginx
-//!   queues it, counted the same way;
+//!   the connection. nginx reads until a read comes back short, queueing the answer to every
+//!   PING and SETTINGS, and writes only then; so the answers owed for the reads of one such
+//!   loop, plus the frames still queued from before, count; output the socket does not take
+//!   is queued here as nginx queues it, counted the same way;
 //! - **`send_timeout`**: output the client has not taken for that long ends the connection.
 //!
 //! The first two stop reading and raise [`Watch::flood`]; the connection loop then sends
-//! GOAWAY (NO_ERROR) and closes, as nginx. The last two fail the connection's I/O.
+//! GOAWAY (NO_ERROR) and closes, as nginx. The others fail the connection's I/O (nginx closes
+//! without GOAWAY); a queue flood raises [`Watch::queue_flood`] for the log.
 
+use super::frames::Frames;
+use super::preface::{Check, Refusal};
+use super::recv::{Ahead, READ_SIZE};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -41,56 +48,67 @@ pub struct Watch {
     pub idle: AtomicBool,
     /// Reads that brought data while idle (nginx's `h2c->idle`).
     idle_reads: AtomicU64,
-    /// A flood was detected: the guard stopped reading.
+    /// A flood was detected by the byte ratio or the idle reads: the guard stopped reading
+    /// and the connection loop sends GOAWAY (NO_ERROR).
     pub flood: AtomicBool,
+    /// Too many frames were queued at once: nginx closes without GOAWAY (the guard's I/O
+    /// fails; the connection loop logs it).
+    pub queue_flood: AtomicBool,
     /// The client stopped inside a frame (nginx's `h2c->state.incomplete`).
     pub partial: AtomicBool,
+    /// The connection was refused before its preface was complete.
+    pub refused: OnceLock<Refusal>,
 }
 
-/// Frame boundaries in one direction of the connection.
-#[derive(Default)]
-struct Frames {
-    /// Bytes left in the current frame's payload (or the preface).
-    skip: usize,
-    /// The current frame's payload counts as payload.
-    counted: bool,
-    /// Frame header bytes gathered so far.
-    head: [u8; 9],
-    have: usize,
+/// What the read side counts (nginx's `total_bytes`, `payload_bytes` and frames queued).
+struct Counts {
+    read: Frames,
+    total: u64,
+    payload: u64,
+    /// Answers owed for the frames read in this read loop (nginx reads until a read comes
+    /// back short, queueing every answer, and only then writes).
+    burst: usize,
+    /// Frames still queued for the socket when the read loop began.
+    queued_before: usize,
+    /// The last read came back short: the read loop ended there.
+    ended: bool,
+    /// `10 x keepalive_requests`.
+    idle_limit: u64,
 }
 
-impl Frames {
-    /// Follows `bytes`; returns the frames that start in them, how many of those need an
-    /// answer (PING and SETTINGS without ACK) and the payload bytes in them.
-    fn feed(&mut self, mut bytes: &[u8]) -> (usize, usize, u64) {
-        let (mut frames, mut answers, mut payload) = (0, 0, 0u64);
-        while !bytes.is_empty() {
-            if self.skip > 0 {
-                let n = self.skip.min(bytes.len());
-                if self.counted {
-                    payload += n as u64;
-                }
-                self.skip -= n;
-                bytes = &bytes[n..];
-                continue;
-            }
-            let n = (9 - self.have).min(bytes.len());
-            self.head[self.have..self.have + n].copy_from_slice(&bytes[..n]);
-            self.have += n;
-            bytes = &bytes[n..];
-            if self.have == 9 {
-                self.have = 0;
-                frames += 1;
-                let h = &self.head;
-                self.skip = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
-                // DATA, HEADERS, CONTINUATION.
-                self.counted = matches!(h[3], 0 | 1 | 9);
-                if matches!(h[3], 4 | 6) && h[4] & 1 == 0 {
-                    answers += 1;
-                }
-            }
+/// Which flood `bytes` just read make, if any.
+enum Flood {
+    /// The byte ratio or the idle reads (GOAWAY NO_ERROR).
+    Goaway,
+    /// More than [`MAX_QUEUED_FRAMES`] frames queued (closed without GOAWAY).
+    Queue,
+}
+
+impl Counts {
+    /// Counts `bytes` just read (one read of the socket).
+    fn read(&mut self, bytes: &[u8], watch: &Watch) -> Option<Flood> {
+        let seen = self.read.feed(bytes);
+        self.burst += seen.answers;
+        watch.partial.store(self.read.partial(), Ordering::Relaxed);
+        self.total += bytes.len() as u64;
+        self.payload += seen.payload;
+        let idle = watch.idle.load(Ordering::Relaxed)
+            && watch.idle_reads.fetch_add(1, Ordering::Relaxed) + 1 > self.idle_limit;
+        if self.burst + self.queued_before > MAX_QUEUED_FRAMES {
+            Some(Flood::Queue)
+        } else if idle || self.total / 8 > self.payload + (1 << 20) {
+            Some(Flood::Goaway)
+        } else {
+            None
         }
-        (frames, answers, payload)
+    }
+
+    /// The read loop ended (a short read, or the socket ran dry): nginx writes the answers
+    /// it queued.
+    fn loop_ended(&mut self, queued: usize) {
+        self.burst = 0;
+        self.queued_before = queued;
+        self.ended = false;
     }
 }
 
@@ -98,14 +116,14 @@ impl Frames {
 pub struct Guard<S> {
     io: S,
     watch: Arc<Watch>,
-    read: Frames,
-    total: u64,
-    payload: u64,
-    /// Frames needing an answer read since the socket last ran dry (nginx reads until then,
-    /// queueing every answer, and only then writes).
-    burst: usize,
-    /// `10 x keepalive_requests`.
-    idle_limit: u64,
+    counts: Counts,
+    /// Bytes read in nginx's read size, not yet taken by `h2`.
+    ahead: Ahead,
+    /// Keep reading until the read buffer is full or the stream has nothing more (TLS, whose
+    /// reads give a record at a time, as nginx's `ngx_ssl_recv` loops).
+    fill: bool,
+    /// The client's preface, while it is awaited.
+    preface: Option<Check>,
     write: Frames,
     /// Output accepted while the socket was full, from `sent` on.
     queue: Vec<u8>,
@@ -116,19 +134,29 @@ pub struct Guard<S> {
 }
 
 impl<S> Guard<S> {
-    /// Guards `io` (nothing read from it yet).
-    pub fn new(io: S, watch: Arc<Watch>, keepalive_requests: u64, send_timeout: Duration) -> Self {
+    /// Guards `io` (nothing read from it yet); `fill` for TLS streams.
+    pub fn new(
+        io: S,
+        watch: Arc<Watch>,
+        keepalive_requests: u64,
+        send_timeout: Duration,
+        fill: bool,
+    ) -> Self {
         Guard {
             io,
             watch,
-            read: Frames {
-                skip: PREFACE_LEN,
-                ..Frames::default()
+            counts: Counts {
+                read: Frames::after(PREFACE_LEN),
+                total: 0,
+                payload: 0,
+                burst: 0,
+                queued_before: 0,
+                ended: false,
+                idle_limit: keepalive_requests.saturating_mul(10),
             },
-            total: 0,
-            payload: 0,
-            burst: 0,
-            idle_limit: keepalive_requests.saturating_mul(10),
+            ahead: Ahead::default(),
+            fill,
+            preface: None,
             write: Frames::default(),
             queue: Vec::new(),
             sent: 0,
@@ -137,22 +165,65 @@ impl<S> Guard<S> {
             stall: None,
         }
     }
+}
 
-    /// Counts `bytes` just read; true when they make a flood.
-    fn count_read(&mut self, bytes: &[u8]) -> bool {
-        let (_, answers, payload) = self.read.feed(bytes);
-        self.burst += answers;
-        let partial = self.read.skip > 0 || self.read.have > 0;
-        self.watch.partial.store(partial, Ordering::Relaxed);
-        self.total += bytes.len() as u64;
-        self.payload += payload;
-        let idle = self.watch.idle.load(Ordering::Relaxed)
-            && self.watch.idle_reads.fetch_add(1, Ordering::Relaxed) + 1 > self.idle_limit;
-        idle || self.burst > MAX_QUEUED_FRAMES || self.total / 8 > self.payload + (1 << 20)
+impl<S> Guard<S> {
+    /// Checks the client's preface as it is read ([`super::preface`]).
+    pub fn await_preface(&mut self, check: Check) {
+        self.preface = Some(check);
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Guard<S> {
+    /// Ends a connection whose preface did not come: GOAWAY (written after the SETTINGS
+    /// already sent), then the read fails.
+    fn refuse(&mut self, cx: &mut Context<'_>, r: Refusal) -> Poll<io::Result<()>> {
+        let _ = self.watch.refused.set(r);
+        self.preface = None;
+        self.queue.extend_from_slice(&super::preface::goaway(r.0));
+        let _ = self.drain(cx);
+        Poll::Ready(Err(io::Error::other("no HTTP/2 connection preface")))
+    }
+
+    /// One read of nginx's size from the socket into `ahead`: the bytes read (0 at the end
+    /// of the stream), or Pending when there was nothing.
+    fn read_socket(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let space = self.ahead.space();
+        let mut rb = ReadBuf::new(space);
+        loop {
+            let before = rb.filled().len();
+            match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().len() > before => {
+                    if !self.fill || rb.remaining() == 0 {
+                        break;
+                    }
+                }
+                Poll::Ready(Ok(())) => break,
+                Poll::Ready(Err(e)) if before == 0 => return Poll::Ready(Err(e)),
+                Poll::Pending if before == 0 => {
+                    // The socket ran dry (not the task's budget that ran out): nginx ends
+                    // its read loop here and writes the answers it queued.
+                    if tokio::task::coop::has_budget_remaining() {
+                        self.counts.loop_ended(self.queued_frames);
+                    }
+                    return Poll::Pending;
+                }
+                // Drained after some bytes: the read is short, its bytes are returned.
+                _ => {
+                    self.counts.ended = true;
+                    break;
+                }
+            }
+        }
+        let n = rb.filled().len();
+        if n < READ_SIZE {
+            self.counts.ended = true;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -162,24 +233,60 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guard<S> {
         if me.watch.flood.load(Ordering::Relaxed) {
             return Poll::Pending;
         }
-        let before = buf.filled().len();
-        if Pin::new(&mut me.io).poll_read(cx, buf)?.is_pending() {
-            // The socket ran dry (not the task's budget that ran out): nginx ends its read
-            // loop here and writes the answers it queued.
-            if tokio::task::coop::has_budget_remaining() {
-                me.burst = 0;
+        if !me.ahead.is_empty() {
+            me.ahead.take(buf);
+            return Poll::Ready(Ok(()));
+        }
+        if me.counts.ended {
+            // `h2` took every byte of the read loop's last read: its answers were written.
+            me.counts.loop_ended(me.queued_frames);
+        }
+        let n = match me.read_socket(cx) {
+            Poll::Ready(Ok(n)) => n,
+            other => {
+                me.ahead.release();
+                if other.is_pending()
+                    && let Some(r) = me.preface.as_mut().and_then(|c| c.expired(cx))
+                {
+                    return me.refuse(cx, r);
+                }
+                return other.map_ok(|_| ());
             }
-            return Poll::Pending;
+        };
+        if n == 0 {
+            me.ahead.release();
+            return Poll::Ready(Ok(()));
         }
-        let fresh = &buf.filled()[before..];
-        if !fresh.is_empty() && me.count_read(fresh) {
-            // Stop here: the connection loop sends GOAWAY and closes.
-            me.watch.flood.store(true, Ordering::Relaxed);
-            cx.waker().wake_by_ref();
-            buf.set_filled(before);
-            return Poll::Pending;
+        let fresh = me.ahead.filled(n);
+        if let Some(c) = me.preface.as_mut() {
+            match c.feed(fresh) {
+                Ok(false) => {}
+                Ok(true) => me.preface = None,
+                Err(r) => {
+                    me.ahead.release();
+                    return me.refuse(cx, r);
+                }
+            }
         }
-        Poll::Ready(Ok(()))
+        let fresh = me.ahead.filled(n);
+        match me.counts.read(fresh, &me.watch) {
+            None => {
+                me.ahead.take(buf);
+                Poll::Ready(Ok(()))
+            }
+            Some(Flood::Goaway) => {
+                // Stop here: the connection loop sends GOAWAY and closes.
+                me.ahead.release();
+                me.watch.flood.store(true, Ordering::Relaxed);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Some(Flood::Queue) => {
+                me.ahead.release();
+                me.watch.queue_flood.store(true, Ordering::Relaxed);
+                Poll::Ready(Err(io::Error::other("http2 flood detected")))
+            }
+        }
     }
 }
 
@@ -217,9 +324,10 @@ impl<S: AsyncWrite + Unpin> Guard<S> {
 
     /// Keeps `buf` in the queue (nginx queues answers it cannot send yet).
     fn enqueue(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let (frames, _, _) = self.write.feed(buf);
+        let seen = self.write.feed(buf);
+        self.counts.total += seen.control;
         self.queue.extend_from_slice(buf);
-        self.queued_frames += frames;
+        self.queued_frames += seen.frames;
         if self.queued_frames > MAX_QUEUED_FRAMES {
             return Err(io::Error::other("http2 flood detected"));
         }
@@ -245,7 +353,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
         }
         match Pin::new(&mut me.io).poll_write(cx, buf) {
             Poll::Ready(Ok(n)) => {
-                me.write.feed(&buf[..n]);
+                me.counts.total += me.write.feed(&buf[..n]).control;
                 me.stall = None;
                 Poll::Ready(Ok(n))
             }
@@ -271,34 +379,5 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guard<S> {
         let me = self.get_mut();
         ready!(me.drain(cx))?;
         Pin::new(&mut me.io).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Frames;
-
-    #[test]
-    fn frames_are_followed_across_splits() {
-        let mut f = Frames {
-            skip: 24,
-            ..Frames::default()
-        };
-        let mut bytes = vec![b'P'; 24];
-        // PING (8 bytes), DATA (5 bytes), SETTINGS (0 bytes).
-        bytes.extend([0, 0, 8, 6, 0, 0, 0, 0, 0]);
-        bytes.extend([1; 8]);
-        bytes.extend([0, 0, 5, 0, 0, 0, 0, 0, 1]);
-        bytes.extend(b"hello");
-        bytes.extend([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-        let (mut frames, mut answers, mut payload) = (0, 0, 0);
-        for chunk in bytes.chunks(5) {
-            let (a, b, c) = f.feed(chunk);
-            frames += a;
-            answers += b;
-            payload += c;
-        }
-        assert_eq!((frames, answers, payload), (3, 2, 5));
-        assert_eq!((f.skip, f.have), (0, 0));
     }
 }

@@ -6,8 +6,8 @@
 //! gets the connection loop's answer for it (`conn::reject`: the info line, the error page,
 //! the access log).
 
-use super::super::conn::reject;
-use crate::http::head::{self, HeaderList, Limits};
+use super::super::conn::{head_limits, reject};
+use crate::http::head::{self, HeaderList};
 use crate::live::{Gauge, Shared};
 use crate::phases::handle;
 use crate::request::client::Client;
@@ -18,21 +18,34 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+/// The connection a stream belongs to.
+pub struct ConnOf {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The address it connected to.
+    pub local: SocketAddr,
+    /// Over TLS.
+    pub https: bool,
+    /// The TLS client's SNI name (normalised).
+    pub sni: Option<Arc<str>>,
+}
+
 /// Serves the one request of an HTTP/2 stream (see the module docs).
-pub async fn serve(
-    mut session: Box<H2Stream>,
-    peer: SocketAddr,
-    local: SocketAddr,
-    shared: Arc<Shared>,
-    https: bool,
-) {
+pub async fn serve(mut session: Box<H2Stream>, conn: ConnOf, shared: Arc<Shared>) {
+    let ConnOf {
+        peer,
+        local,
+        https,
+        sni,
+    } = conn;
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let live = shared.live.load_full();
     let Some(route) = live.route(local) else {
         return;
     };
-    let default = &live.config.http.servers[route.default];
-    let limits = Limits::of(default);
+    // The connection's server: the one SNI chose, else the default (nginx's `hc->conf_ctx`).
+    let first = route.first(sni.as_deref());
+    let limits = head_limits(&live.config.http.servers[first]);
     let (mut buf, written) = session.take_head();
     let reading = Gauge::new(&shared.stats.reading);
     // Both move the bytes into the head only when it is accepted.
@@ -49,20 +62,21 @@ pub async fn serve(
         https,
         started: crate::logs::time::now_mono(),
         h2: true,
+        sni,
     };
     // A complete head always (the stream carries all of it); dropping the session answers
     // 500 otherwise.
     let head = match parsed {
         Ok(Some(head)) => head,
         Ok(None) => return,
-        Err(code) => {
+        Err(why) => {
             shared.stats.requests.fetch_add(1, Ordering::Relaxed);
             let _writing = Gauge::new(&shared.stats.writing);
             let mut client = Client {
                 stream: Stream::H2(session),
                 buf: Vec::new(),
             };
-            return reject(&mut client, &live, &shared, &ci, route.default, code).await;
+            return reject(&mut client, &live, &shared, &ci, first, why).await;
         }
     };
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);

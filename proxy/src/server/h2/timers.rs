@@ -12,7 +12,8 @@ use std::task::Context;
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
-/// The settings of the address's default server that bound an HTTP/2 connection.
+/// The settings that bound an HTTP/2 connection, from the server SNI chose or the address's
+/// default server.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     /// `client_header_timeout`.
@@ -26,13 +27,13 @@ pub struct ConnLimits {
 }
 
 impl ConnLimits {
-    /// The limits of the default server of `local` (nginx's defaults when no server listens
-    /// there any more, e.g. after a reload).
-    pub fn of(shared: &Shared, local: SocketAddr) -> ConnLimits {
+    /// The limits of the server SNI chose (`sni`), else of the default server of `local`
+    /// (nginx's defaults when no server listens there any more, e.g. after a reload).
+    pub fn of(shared: &Shared, local: SocketAddr, sni: Option<&str>) -> ConnLimits {
         let live = shared.live.load();
         live.route(local)
             .map(|r| {
-                let s = &live.config.http.servers[r.default];
+                let s = &live.config.http.servers[r.first(sni)];
                 ConnLimits {
                     header: s.client_header_timeout,
                     keepalive: s.base.keepalive_timeout.0,
