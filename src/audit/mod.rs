@@ -11,6 +11,7 @@ pub mod error;
 pub mod finding;
 pub mod mapping;
 pub mod model;
+pub mod parallel;
 pub mod probes;
 pub mod report;
 pub mod rewrite;
@@ -301,11 +302,11 @@ fn run_probes(
         upstream_keepalive: a.upstream_keepalive,
     };
     let bar = progress_bar(a.ci);
-    let (mut results, cases) = battery::run(&ctx, env, sel.proxies, &a.probe, dir, &bar);
+    let (mut results, cases) = battery::run(&ctx, env, sel.proxies, &a.probe, a.jobs(), dir, &bar);
     battery::fidelity(&results, &cases, findings);
     battery::link(&results, &cases, findings);
     if !a.no_fix {
-        battery::fixes(env, &mut results, &cases, findings, dir, &bar);
+        battery::fixes(env, &mut results, &cases, findings, a.jobs(), dir, &bar);
     }
     bar.finish_and_clear();
     results
