@@ -240,13 +240,15 @@ fn refusals(
         AuditError::Config { msg, .. } => msg.clone(),
         other => other.to_string(),
     };
-    match (&v.ours, &v.nginx) {
+    match (v.ours.first(), &v.nginx) {
         (None, None) => {}
-        (Some(e), _) if !v.nginx_present => return Err(clone(e)),
+        (Some(_), _) if !v.nginx_present => return Err(all_refused(&v.ours)),
         (Some(_), Some(n)) => return Err(clone(n)),
-        (Some(e), None) => {
-            findings.push(Finding::new("not-supported", Severity::Info, &at(e), format!("not supported by proxylab's proxy: {}", msg(e)))
-                .detail("nginx accepts this file; proxylab's proxy does not, so every probe ran on real nginx only. This is a limitation of proxylab, not a problem of the config."));
+        (Some(_), None) => {
+            for e in &v.ours {
+                findings.push(Finding::new("not-supported", Severity::Info, &at(e), format!("not supported by proxylab's proxy: {}", msg(e)))
+                    .detail("nginx accepts this file; proxylab's proxy does not, so every probe ran on real nginx only. This is a limitation of proxylab, not a problem of the config."));
+            }
             proxies.retain(|p| *p == "nginx");
             if proxies.is_empty() {
                 proxies.push("nginx");
@@ -262,6 +264,24 @@ fn refusals(
         }
     }
     Ok(())
+}
+
+/// Our proxy's refusals as one error (nginx is not there to run the file instead): the first
+/// at its file:line, then every other one.
+fn all_refused(ours: &[AuditError]) -> AuditError {
+    let mut e = ours.first().map(clone).unwrap_or(AuditError::Component(
+        "proxylab's proxy refuses the config".into(),
+    ));
+    if ours.len() > 1
+        && let AuditError::Config { msg, at } = &mut e
+    {
+        let rest: Vec<String> = ours[1..].iter().map(ToString::to_string).collect();
+        if let Some((f, l)) = at.take() {
+            msg.push_str(&format!(" in {f}:{l}"));
+        }
+        msg.push_str(&format!("; also refused: {}", rest.join("; ")));
+    }
+    e
 }
 
 fn clone(e: &AuditError) -> AuditError {
