@@ -132,6 +132,14 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
         &dir,
     )
     .map_err(AuditError::Component)?;
+    for r in probes.iter().flat_map(|p| &p.runs) {
+        if let Some(e) = &r.error {
+            eprintln!(
+                "proxylab audit: probe {} ({}) [{}] did not run: {e}",
+                r.probe, r.label, r.proxy
+            );
+        }
+    }
     print!("{}", report::terminal(&findings));
     println!("audit report: {}", page.display());
     if stop.load(std::sync::atomic::Ordering::SeqCst) {

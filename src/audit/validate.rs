@@ -106,11 +106,10 @@ fn refused_by_ours(conf: &Path, dir: &Path) -> Vec<(String, Option<u32>)> {
         let Err(e) = proxylab_proxy::conf::load(&path, Some(dir)) else {
             break;
         };
-        let line = e
-            .at
-            .as_ref()
-            .filter(|(f, _)| Path::new(&**f) == path)
-            .map(|(_, l)| *l);
+        let line =
+            e.at.as_ref()
+                .filter(|(f, _)| Path::new(&**f) == path)
+                .map(|(_, l)| *l);
         let again = line.is_some() && out.iter().any(|(_, l)| *l == line);
         out.push((e.msg, e.at.map(|(_, l)| l)));
         let Some(l) = line.filter(|_| !again) else {
@@ -187,8 +186,9 @@ mod tests {
 
     #[test]
     fn a_directive_or_a_whole_block_is_commented_out_lines_kept() {
-        let mut t = "http {\n    ssi on;\n    charset_map a b {\n        C0 D0B0;\n    }\n    x 1;\n}\n"
-            .to_string();
+        let mut t =
+            "http {\n    ssi on;\n    charset_map a b {\n        C0 D0B0;\n    }\n    x 1;\n}\n"
+                .to_string();
         assert!(comment_out(&mut t, 2));
         assert!(comment_out(&mut t, 3));
         assert_eq!(

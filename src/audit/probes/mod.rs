@@ -81,6 +81,11 @@ pub const BATTERY: &[Probe] = &[
         cases: pool::sick_instance,
     },
     Probe {
+        name: "slow-instance",
+        what: "one upstream instance answers every request about 1 s late, the others are fine (how many users wait)",
+        cases: pool::slow_instance,
+    },
+    Probe {
         name: "keepalive-race",
         what: "POSTs on kept upstream connections just after the upstream's keep-alive timeout closed them (FIN passed on 1 s late)",
         cases: pool::keepalive_race,

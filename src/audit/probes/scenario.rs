@@ -149,7 +149,7 @@ impl Case {
         );
         let _ = writeln!(
             s,
-            "duration = \"{}ms\"\nseed = 7\nready_timeout = \"20s\"\nsample_interval = \"500ms\"",
+            "duration = \"{}ms\"\nseed = 7\nready_timeout = \"60s\"\nsample_interval = \"500ms\"",
             (self.duration * 1000.0) as u64
         );
         let _ = writeln!(s, "\n[proxy]\nkind = \"{proxy}\"\nconfig = \"proxy.conf\"");
