@@ -115,6 +115,23 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
         pop_status(fixed, "200") > 0 && pop_status(fixed, "502") == 0,
         "{fixed}"
     );
+    // Forwarded headers: /api/ (its own limit_req and client_max_body_size, no
+    // proxy_set_header) reaches an app that needs X-Forwarded-For/-Proto without them: 412
+    // on both proxies; with the headers repeated (the fix, tried) 200.
+    let hd = by_name("headers")["runs"].as_array().expect("runs");
+    let api = |r: &&serde_json::Value| r["label"] == "location /api/";
+    for r in hd.iter().filter(api).filter(|r| r["fix_of"].is_null()) {
+        assert!(pop_status(r, "412") > 0 && pop_status(r, "200") == 0, "{r}");
+    }
+    let fixed = hd
+        .iter()
+        .filter(api)
+        .find(|r| !r["fix_of"].is_null())
+        .expect("headers fix tried on /api/");
+    assert!(
+        pop_status(fixed, "200") > 0 && pop_status(fixed, "412") == 0,
+        "{fixed}"
+    );
     // deny/return paths: /.git/HEAD reaches the app, /api/config is blocked, on both.
     for r in by_name("deny-paths")["runs"].as_array().expect("runs") {
         let last = r["verdict"]["lines"]

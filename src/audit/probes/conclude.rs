@@ -58,6 +58,15 @@ pub fn conclude(
             ),
         ),
         "deny-paths" => deny(k, pops),
+        "headers" => (
+            all.n(412) > 0,
+            format!(
+                "{} × 412 (the app did not get {}), {} × 2xx",
+                all.n(412),
+                k.note("required").unwrap_or(""),
+                all.range(200, 299)
+            ),
+        ),
         "redirect" => (
             all.range(300, 399) == 0,
             format!("{} redirects", all.range(300, 399)),

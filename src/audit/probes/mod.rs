@@ -4,6 +4,7 @@
 
 pub mod conclude;
 mod edge;
+mod headers;
 mod http;
 pub mod judge;
 pub mod load;
@@ -59,6 +60,11 @@ pub const BATTERY: &[Probe] = &[
         name: "spike",
         what: "10x the base rate for a few seconds (rate-limited locations first)",
         cases: http::spike,
+    },
+    Probe {
+        name: "headers",
+        what: "GETs through each location that loses forwarded headers, the app requiring them (412 without)",
+        cases: headers::headers,
     },
     Probe {
         name: "crash",
