@@ -277,18 +277,28 @@ fn status_retry_of_post_needs_non_idempotent() {
     let app = dir.path().join("sick.toml");
     std::fs::write(
         &app,
-        "include_default_routes = false\n[[routes]]\nmethod = \"*\"\npath = \"/{x}\"\nstatus = 503\n",
+        "include_default_routes = false\n[[routes]]\nmethod = \"*\"\npath = \"/{x}\"\nstatus = 503\nheaders = { \"x-sick\" = \"1\" }\n",
     )
     .expect("write app");
     let sick = FakeUpstream::start(&["--app", app.to_str().expect("utf8")]);
-    let f = fakes(1);
+    let ok = dir.path().join("ok.toml");
+    std::fs::write(
+        &ok,
+        "include_default_routes = false\n[[routes]]\nmethod = \"*\"\npath = \"/{x}\"\nstatus = 200\n",
+    )
+    .expect("write app");
+    let f = [FakeUpstream::start(&["--app", ok.to_str().expect("utf8")])];
     let http = format!(
         "upstream two {{ server {} max_fails=0; server {} max_fails=0; }}\n\
+         upstream sicks {{ server {} max_fails=0; server {} max_fails=0; }}\n\
          server {{ listen 127.0.0.1:{{PORT}};\n\
            location /s503/ {{ proxy_pass http://two/; proxy_next_upstream error timeout http_503; }}\n\
+           location /sicks/ {{ proxy_pass http://sicks/; proxy_next_upstream error timeout http_503; }}\n\
            location /ni/ {{ proxy_pass http://two/; proxy_next_upstream error timeout http_503 non_idempotent; }} }}",
         sick.addr(),
-        f[0].addr()
+        f[0].addr(),
+        sick.addr(),
+        sick.addr()
     );
     let body = &b"{\"x\":1}"[..];
     // Round robin starts on the sick server for each request pair: each line's first try
@@ -327,6 +337,21 @@ fn status_retry_of_post_needs_non_idempotent() {
     }
     assert!(sick_first("GET", "/s503/").starts_with("200 "), "{n:#?}");
     assert!(sick_first("POST", "/ni/").starts_with("200 "), "{n:#?}");
+    // The POST that is not passed over gets the upstream's own 503 (its header), not a 503
+    // page of the proxy's, on both.
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    for (who, addr) in [("nginx", nginx.addr()), ("ours", ours.addr())] {
+        let r = request(addr, "POST", "/sicks/echo", "", body);
+        assert_eq!(r.status, 503, "{who}: {r:?}");
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-sick") && v == "1"),
+            "{who}: the upstream's 503 expected: {r:?}"
+        );
+    }
 }
 
 fn accepted(f: &FakeUpstream) -> u64 {
