@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+/// Per population, by name.
+type Pops = BTreeMap<String, Pop>;
+
 /// Everything a case run needs besides the case.
 pub struct Env<'a> {
     /// The deployed config.
@@ -99,7 +102,7 @@ fn go(
     proxy: &str,
     fix: Option<&Patch>,
     dir: &Path,
-) -> Result<(BTreeMap<String, Pop>, BTreeMap<String, u64>), String> {
+) -> Result<(Pops, BTreeMap<String, u64>), String> {
     let mut patches = k.patches.clone();
     if let Some(f) = fix {
         // A fix may repeat a line the case already added (`keepalive 16;`): nginx refuses
