@@ -2,6 +2,8 @@
 //! proxy and on real nginx. Every probe either runs on both or says why it does not apply;
 //! findings link to the probe run that shows them; the standard fixes are tried and change
 //! the outcome (503 → 429, 502 → 200); a difference between the proxies is flagged as ours.
+//! Both audits run four probe runs at a time (`--jobs 4`) to keep the test short: the
+//! battery's runs only share the CPU.
 
 mod common;
 
@@ -37,6 +39,8 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
             "--quick",
             "--proxy",
             "both",
+            "--jobs",
+            "4",
             "--ci",
             "--out",
             tmp.path().to_str().expect("utf8"),
@@ -111,6 +115,23 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
         pop_status(fixed, "200") > 0 && pop_status(fixed, "502") == 0,
         "{fixed}"
     );
+    // Forwarded headers: /api/ (its own limit_req and client_max_body_size, no
+    // proxy_set_header) reaches an app that needs X-Forwarded-For/-Proto without them: 412
+    // on both proxies; with the headers repeated (the fix, tried) 200.
+    let hd = by_name("headers")["runs"].as_array().expect("runs");
+    let api = |r: &&serde_json::Value| r["label"] == "location /api/";
+    for r in hd.iter().filter(api).filter(|r| r["fix_of"].is_null()) {
+        assert!(pop_status(r, "412") > 0 && pop_status(r, "200") == 0, "{r}");
+    }
+    let fixed = hd
+        .iter()
+        .filter(api)
+        .find(|r| !r["fix_of"].is_null())
+        .expect("headers fix tried on /api/");
+    assert!(
+        pop_status(fixed, "200") > 0 && pop_status(fixed, "412") == 0,
+        "{fixed}"
+    );
     // deny/return paths: /.git/HEAD reaches the app, /api/config is blocked, on both.
     for r in by_name("deny-paths")["runs"].as_array().expect("runs") {
         let last = r["verdict"]["lines"]
@@ -154,6 +175,14 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
             "{r}"
         );
     }
+    // POSTs (Poisson arrivals, so they meet the sick instance about as often as GETs) get its
+    // 503 too on both proxies: a POST already sent is not retried, as nginx does.
+    for r in sick.iter().filter(|r| r["fix_of"].is_null()) {
+        assert!(
+            r["pops"]["post"]["status"]["503"].as_u64().unwrap_or(0) > 0,
+            "{r}"
+        );
+    }
     let fixed = sick
         .iter()
         .find(|r| !r["fix_of"].is_null())
@@ -163,6 +192,12 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
         0,
         "{fixed}"
     );
+    // A slow instance under the article's least_conn: the balancer steers around it (less
+    // than half its fair share), on both proxies.
+    for r in by_name("slow-instance")["runs"].as_array().expect("runs") {
+        assert_eq!(r["verdict"]["bad"], false, "{r}");
+        assert!(r["served"]["uvicorn_servers.0"].as_u64().is_some(), "{r}");
+    }
     // TLS versions as offered: TLSv1.2 TLSv1.3 configured, 1.0/1.1 refused, on both proxies.
     for r in by_name("tls-versions")["runs"].as_array().expect("runs") {
         assert_eq!(
@@ -176,6 +211,17 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
     assert!(pop_status(redirect, "301") > 0, "{redirect}");
     // Findings point at their evidence and at the fix run.
     let findings = json(&dir.join("findings.json"));
+    let fidelity: Vec<_> = findings
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|x| {
+            x["check"]
+                .as_str()
+                .is_some_and(|c| ["fidelity-sick-instance", "fidelity-spike"].contains(&c))
+        })
+        .collect();
+    assert!(fidelity.is_empty(), "{fidelity:?}");
     let f = |check: &str| {
         findings
             .as_array()
@@ -208,10 +254,12 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
     );
 }
 
-/// What nginx does with `ssl_protocols TLSv1 TLSv1.1 TLSv1.2` (the TLS-only API shape) next to
-/// our proxy: each version and cipher class asked for with one ClientHello on both.
+/// The TLS-only API shape (round robin over two servers): what nginx does with `ssl_protocols
+/// TLSv1 TLSv1.1 TLSv1.2` next to our proxy (each version and cipher class asked for with one
+/// ClientHello on both), and a slow instance that round robin keeps sending half the users
+/// to, until the fix (`least_conn`) is tried.
 #[test]
-fn tls_versions_as_offered_by_both_proxies() {
+fn tls_versions_and_slow_instance_on_both_proxies() {
     let Some(_) = proxylab_testkit::require("nginx", "apt-get install nginx") else {
         return;
     };
@@ -224,8 +272,9 @@ fn tls_versions_as_offered_by_both_proxies() {
             conf.to_str().expect("utf8"),
             "--quick",
             "--probe",
-            "tls-versions",
-            "--no-fix",
+            "tls-versions,slow-instance",
+            "--jobs",
+            "4",
             "--fail-on",
             "none",
             "--ci",
@@ -285,4 +334,36 @@ fn tls_versions_as_offered_by_both_proxies() {
         .expect("tls-old-protocols");
     assert_eq!(f["probe"], "tls-versions", "{f}");
     assert!(f["evidence"].as_str().is_some(), "{f}");
+    // Round robin gives the slow instance half the requests on both proxies; least_conn,
+    // tried as the fix on nginx, less than a quarter.
+    let slow = probes
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["name"] == "slow-instance")
+        .expect("slow-instance");
+    let share = |r: &serde_json::Value| {
+        let s = |k: &str| r["served"][k].as_u64().unwrap_or(0) as f64;
+        s("api.0") / (s("api.0") + s("api.1")).max(1.0)
+    };
+    let runs = slow["runs"].as_array().expect("runs");
+    for r in runs.iter().filter(|r| r["fix_of"].is_null()) {
+        assert_eq!(r["verdict"]["bad"], true, "{r}");
+        assert!(share(r) >= 0.3, "{r}");
+    }
+    let fixed = runs
+        .iter()
+        .find(|r| !r["fix_of"].is_null())
+        .expect("least_conn tried");
+    assert!(share(fixed) < 0.25, "{fixed}");
+    let f = findings
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|f| f["check"] == "probe-slow-instance")
+        .expect("probe-slow-instance");
+    assert!(
+        f["fix"].as_str().is_some_and(|x| x.contains("least_conn;")),
+        "{f}"
+    );
 }

@@ -29,6 +29,14 @@ fn doctor_lists_every_optional_program_and_exits_0() {
         .find(|l| l.trim_start().starts_with("needed by (scenarios):") && l.contains("[nginx]"))
         .unwrap_or_else(|| panic!("who needs nginx: {}", r.stdout));
     assert!(nginx_users.contains("quickstart [nginx]"), "{nginx_users}");
+    // Services are optional programs too.
+    let pg_users = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("postgresql "))
+        .find(|l| l.trim_start().starts_with("needed by (scenarios):"))
+        .unwrap_or_else(|| panic!("who needs postgresql: {}", r.stdout));
+    assert!(pg_users.contains("pg-max-connections [base]"), "{pg_users}");
     // nginx is found here exactly when the testkit finds it, with the version nginx prints.
     if let Some(nginx) = proxylab_testkit::require_listed("nginx") {
         let out = std::process::Command::new(nginx)
@@ -133,4 +141,100 @@ fn skip_missing_skips_the_nginx_variant_and_runs_the_rest() {
     );
     assert!(dirs[0].to_string_lossy().ends_with("-base"), "{dirs:?}");
     assert_eq!(common::summary(&dirs[0])["passed"], true);
+}
+
+/// Real services are optional programs like the others: with `redis-server` (and `python3` for
+/// the real uvicorn app) off `PATH`, a scenario with `[[service]] kind = "redis"` stops before
+/// starting with exit 2 and the table's install commands; in a directory run with
+/// `--skip-missing`, it is skipped with a `skipped:` line and the other file runs.
+#[test]
+fn a_missing_service_program_is_exit_2_or_skipped() {
+    let path = empty_path();
+    let env = [("PATH", path.path().to_str().expect("utf8"))];
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario("services.toml");
+    let args = ["run", s.to_str().expect("utf8"), "--ci", "--out"];
+    let out_arg = out.path().to_str().expect("utf8");
+    let r = common::proxylab_env(
+        &[&args[..], &[out_arg]].concat(),
+        &env,
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    let want = "redis not installed (needed by service \"cache\", kind = \"redis\"; \
+                install: apt-get install redis-server)";
+    assert!(r.stderr.contains(want), "{want}: {}", r.all());
+    assert!(r.stderr.contains("nothing was started"), "{}", r.all());
+    assert!(common::run_dirs(out.path(), "services").is_empty());
+
+    // A directory: the services scenario is skipped, pass.toml runs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["services.toml", "pass.toml", "pass.conf"] {
+        std::fs::copy(common::scenario(f), dir.path().join(f)).expect("copy");
+    }
+    let r = common::proxylab_env(
+        &[
+            "run",
+            dir.path().to_str().expect("utf8"),
+            "--ci",
+            "--skip-missing",
+            "--out",
+            out_arg,
+        ],
+        &env,
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("skipped: services [base]: redis not installed"),
+        "{}",
+        r.all()
+    );
+    assert!(common::run_dirs(out.path(), "services").is_empty());
+    assert_eq!(common::run_dirs(out.path(), "pass").len(), 1, "{}", r.all());
+}
+
+/// A real Uvicorn app whose own import is missing (here a module no one has): `run` stops
+/// before starting with exit 2 and `pip install MODULE`, or skips it with `--skip-missing`;
+/// never a component that dies at start.
+#[test]
+fn an_app_import_that_is_missing_is_exit_2_or_skipped() {
+    if proxylab_testkit::require_listed("uvicorn").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("apps")).expect("apps");
+    std::fs::write(
+        dir.path().join("apps/needs_more.py"),
+        "import proxylab_no_such_module\nfrom fastapi import FastAPI\napp = FastAPI()\n",
+    )
+    .expect("app");
+    let text = std::fs::read_to_string(common::scenario("uvicorn.toml")).expect("uvicorn.toml");
+    let file = dir.path().join("app.toml");
+    std::fs::write(&file, text.replace("\"hello:app\"", "\"needs_more:app\"")).expect("write");
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", file.to_str().expect("utf8"), "--ci", "--out"];
+        args.push(out.path().to_str().expect("utf8"));
+        args.extend(extra);
+        common::proxylab(&args, Duration::from_secs(120))
+    };
+    let want = "python module proxylab_no_such_module not installed (needed by upstream \"app\", \
+                asgi = \"needs_more:app\"; install: pip install proxylab_no_such_module)";
+    let r = run(&[]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.contains(want), "{want}: {}", r.all());
+    assert!(r.stderr.contains("nothing was started"), "{}", r.all());
+    let r = run(&["--skip-missing"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("skipped: uvicorn [base]: python module"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        common::run_dirs(out.path(), "uvicorn").is_empty(),
+        "nothing ran"
+    );
 }

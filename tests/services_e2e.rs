@@ -150,18 +150,30 @@ fn a_service_whose_program_is_missing_names_the_install_command() {
         "duration = \"2s\"\n[proxy]\nkind = \"none\"\n[[service]]\nname = \"cache\"\nkind = \"redis\"\n[[upstream]]\nname = \"api\"\n[[load]]\nname = \"web\"\nmodel = \"closed\"\nconnections = 1\n",
     )
     .expect("write");
-    // A PATH without redis-server.
-    let out = Command::new(common::bin())
-        .args(["run", "--check", p.to_str().expect("utf8")])
-        .env("PATH", dir.path())
-        .output()
-        .expect("run");
+    // A PATH without redis-server: the file is valid (`--check`), the run stops before
+    // starting anything, like every missing optional program (`proxylab doctor`'s table).
+    let run = |extra: &[&str]| {
+        Command::new(common::bin())
+            .arg("run")
+            .arg(&p)
+            .args(extra)
+            .env("PATH", dir.path())
+            .output()
+            .expect("run")
+    };
+    let out = run(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&["--out", dir.path().join("reports").to_str().expect("utf8")]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("key `service[0].kind`") && err.contains("apt-get install -y redis-server"),
+        err.contains(
+            "redis not installed (needed by service \"cache\", kind = \"redis\"; \
+                      install: apt-get install redis-server)"
+        ) && err.contains("nothing was started"),
         "{err}"
     );
+    assert!(!dir.path().join("reports").exists(), "nothing started");
 }
 
 #[test]

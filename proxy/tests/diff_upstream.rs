@@ -265,6 +265,95 @@ fn timeouts_and_status_retries_give_nginx_statuses() {
     assert!(n[1].starts_with("502 "), "{n:#?}");
 }
 
+/// nginx's `ngx_http_upstream_test_next`: a status listed in `proxy_next_upstream` sends a
+/// GET or PUT to the next server, but a POST or PATCH (already sent) only with
+/// `non_idempotent`; the POST gets the upstream's own 503.
+#[test]
+fn status_retry_of_post_needs_non_idempotent() {
+    if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let app = dir.path().join("sick.toml");
+    std::fs::write(
+        &app,
+        "include_default_routes = false\n[[routes]]\nmethod = \"*\"\npath = \"/{x}\"\nstatus = 503\nheaders = { \"x-sick\" = \"1\" }\n",
+    )
+    .expect("write app");
+    let sick = FakeUpstream::start(&["--app", app.to_str().expect("utf8")]);
+    let ok = dir.path().join("ok.toml");
+    std::fs::write(
+        &ok,
+        "include_default_routes = false\n[[routes]]\nmethod = \"*\"\npath = \"/{x}\"\nstatus = 200\n",
+    )
+    .expect("write app");
+    let f = [FakeUpstream::start(&["--app", ok.to_str().expect("utf8")])];
+    let http = format!(
+        "upstream two {{ server {} max_fails=0; server {} max_fails=0; }}\n\
+         upstream sicks {{ server {} max_fails=0; server {} max_fails=0; }}\n\
+         server {{ listen 127.0.0.1:{{PORT}};\n\
+           location /s503/ {{ proxy_pass http://two/; proxy_next_upstream error timeout http_503; }}\n\
+           location /sicks/ {{ proxy_pass http://sicks/; proxy_next_upstream error timeout http_503; }}\n\
+           location /ni/ {{ proxy_pass http://two/; proxy_next_upstream error timeout http_503 non_idempotent; }} }}",
+        sick.addr(),
+        f[0].addr(),
+        sick.addr(),
+        sick.addr()
+    );
+    let body = &b"{\"x\":1}"[..];
+    // Round robin starts on the sick server for each request pair: each line's first try
+    // meets the 503.
+    let reqs: Vec<(&str, &str, &[u8])> = vec![
+        ("GET", "/s503/echo", b""),
+        ("GET", "/s503/echo", b""),
+        ("POST", "/s503/echo", body),
+        ("POST", "/s503/echo", body),
+        ("PATCH", "/s503/echo", body),
+        ("PATCH", "/s503/echo", body),
+        ("PUT", "/s503/echo", body),
+        ("PUT", "/s503/echo", body),
+        ("POST", "/ni/echo", body),
+        ("POST", "/ni/echo", body),
+    ];
+    let Some((n, o)) = run_both(&http, &reqs, None) else {
+        return;
+    };
+    assert_same(&n, &o);
+    let sick_first = |m: &str, p: &str| {
+        n.iter()
+            .find(|l| l.contains(&format!("\"{m} {p}")) && l.contains(", "))
+            .cloned()
+            .unwrap_or_default()
+    };
+    for m in ["POST", "PATCH"] {
+        let lines: Vec<_> = n
+            .iter()
+            .filter(|l| l.contains(&format!("\"{m} /s503/")))
+            .collect();
+        assert!(
+            lines.iter().all(|l| !l.contains(", ")) && lines.iter().any(|l| l.starts_with("503 ")),
+            "{m} not passed over without non_idempotent: {n:#?}"
+        );
+    }
+    assert!(sick_first("GET", "/s503/").starts_with("200 "), "{n:#?}");
+    assert!(sick_first("POST", "/ni/").starts_with("200 "), "{n:#?}");
+    // The POST that is not passed over gets the upstream's own 503 (its header), not a 503
+    // page of the proxy's, on both.
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    for (who, addr) in [("nginx", nginx.addr()), ("ours", ours.addr())] {
+        let r = request(addr, "POST", "/sicks/echo", "", body);
+        assert_eq!(r.status, 503, "{who}: {r:?}");
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-sick") && v == "1"),
+            "{who}: the upstream's 503 expected: {r:?}"
+        );
+    }
+}
+
 fn accepted(f: &FakeUpstream) -> u64 {
     let admin = f.admin_addr().expect("admin");
     let r = get(admin, "/counters");

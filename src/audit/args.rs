@@ -20,9 +20,14 @@ pub struct AuditArgs {
     /// Exit 1 when a finding reaches this severity (high, medium, low, info, none).
     #[arg(long, default_value = "high")]
     pub fail_on: String,
-    /// Every probe at a short length (the whole battery in about 3 minutes).
+    /// Every probe at a short length, two runs at a time (the whole battery in about 2
+    /// minutes).
     #[arg(long)]
     pub quick: bool,
+    /// Probe runs at once (default 1, 2 with --quick). Each run is its own set of processes;
+    /// more than one shares the CPU, so latency and capacity figures then mean less.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: Option<u16>,
     /// Static findings only: start nothing.
     #[arg(long)]
     pub no_probes: bool,
@@ -47,4 +52,11 @@ pub struct AuditArgs {
     /// No progress bar.
     #[arg(long)]
     pub ci: bool,
+}
+
+impl AuditArgs {
+    /// Probe runs at once: `--jobs`, else 2 with `--quick` (both proxies side by side), else 1.
+    pub fn jobs(&self) -> usize {
+        usize::from(self.jobs.unwrap_or(if self.quick { 2 } else { 1 }))
+    }
 }

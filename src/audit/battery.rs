@@ -22,12 +22,14 @@ pub struct ProbeResult {
     pub runs: Vec<CaseRun>,
 }
 
-/// Runs the selected probes; returns them and the cases (for the fixes).
+/// Runs the selected probes, `jobs` runs at a time; returns them and the cases (for the
+/// fixes).
 pub fn run(
     c: &Ctx<'_>,
     env: &Env<'_>,
     proxies: &[&str],
     only: &[String],
+    jobs: usize,
     dir: &Path,
     bar: &indicatif::ProgressBar,
 ) -> (Vec<ProbeResult>, Vec<Case>) {
@@ -60,21 +62,34 @@ pub fn run(
             .sum::<usize>() as u64,
     );
     let mut cases = Vec::new();
+    let mut work = Vec::new();
     for (i, ks) in plan {
         for (j, k) in ks.into_iter().enumerate() {
             for px in proxies {
-                if env.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                bar.set_message(format!("{} {} [{px}]", k.probe, k.label));
                 let d = dir.join(format!("{}-{}-{px}", k.probe, j + 1));
-                let mut r = run_case(env, &k, px, None, &d);
-                r.case = cases.len();
-                out[i].runs.push(r);
-                bar.inc(1);
+                work.push((i, cases.len(), *px, d));
             }
             cases.push(k);
         }
+    }
+    let runs = super::parallel::map(
+        jobs,
+        work,
+        |w| cases[w.1].duration,
+        |(i, c, px, d)| {
+            if env.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let k = &cases[c];
+            bar.set_message(format!("{} {} [{px}]", k.probe, k.label));
+            let mut r = run_case(env, k, px, None, &d);
+            r.case = c;
+            bar.inc(1);
+            Some((i, r))
+        },
+    );
+    for (i, r) in runs.into_iter().flatten() {
+        out[i].runs.push(r);
     }
     (out, cases)
 }
@@ -174,35 +189,78 @@ pub fn link(probes: &[ProbeResult], cases: &[Case], findings: &mut Vec<Finding>)
     }
 }
 
-/// Tries each finding's fix on its probe (where the probe showed the problem).
+/// Tries each finding's fix on its probe (where the probe showed the problem), `jobs` runs
+/// at a time.
 pub fn fixes(
     env: &Env<'_>,
     probes: &mut [ProbeResult],
     cases: &[Case],
     findings: &mut [Finding],
+    jobs: usize,
     dir: &Path,
     bar: &indicatif::ProgressBar,
 ) {
-    for f in findings.iter_mut() {
+    let mut work = Vec::new();
+    for (n, f) in findings.iter().enumerate() {
         let Some(patch) = f.patch.clone() else {
             continue;
         };
-        let Some(r) = evidence(probes, f).filter(|r| r.verdict.bad).cloned() else {
+        let Some(r) = evidence(probes, f).filter(|r| r.verdict.bad) else {
             continue;
         };
-        let Some(k) = cases.get(r.case) else { continue };
-        if env.stop.load(Ordering::SeqCst) {
-            return;
+        if r.case >= cases.len() {
+            continue;
         }
-        bar.inc_length(1);
-        bar.set_message(format!("fix of {} [{}]", f.check, r.proxy));
-        let d = dir.join(format!("{}-fix-{}-{}", r.probe, f.check, r.proxy));
-        let mut after = run_case(env, k, &r.proxy, Some((&f.id, &patch)), &d);
-        after.case = r.case;
-        bar.inc(1);
-        f.fix_evidence = Some(after.dir.join("run").display().to_string());
-        if let Some(p) = probes.iter_mut().find(|p| p.name == r.probe) {
+        let mut d = dir.join(format!("{}-fix-{}-{}", r.probe, f.check, r.proxy));
+        if work.iter().any(|w: &Fix| w.dir == d) {
+            d = dir.join(format!("{}-fix-{}-{}-{n}", r.probe, f.check, r.proxy));
+        }
+        let (case, proxy) = (r.case, r.proxy.clone());
+        work.push(Fix {
+            n,
+            case,
+            proxy,
+            id: f.id.clone(),
+            patch,
+            dir: d,
+        });
+    }
+    bar.inc_length(work.len() as u64);
+    let runs = super::parallel::map(
+        jobs,
+        work,
+        |w| cases[w.case].duration,
+        |w| {
+            if env.stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            bar.set_message(format!("fix of {} [{}]", w.id, w.proxy));
+            let mut after = run_case(
+                env,
+                &cases[w.case],
+                &w.proxy,
+                Some((&w.id, &w.patch)),
+                &w.dir,
+            );
+            after.case = w.case;
+            bar.inc(1);
+            Some((w.n, after))
+        },
+    );
+    for (n, after) in runs.into_iter().flatten() {
+        findings[n].fix_evidence = Some(after.dir.join("run").display().to_string());
+        if let Some(p) = probes.iter_mut().find(|p| p.name == after.probe) {
             p.runs.push(after);
         }
     }
+}
+
+/// One fix to try: the finding (its index), the case and proxy of its evidence, the patch.
+struct Fix {
+    n: usize,
+    case: usize,
+    proxy: String,
+    id: String,
+    patch: super::rewrite::Patch,
+    dir: std::path::PathBuf,
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod finding;
 pub mod mapping;
 pub mod model;
+pub mod parallel;
 pub mod probes;
 pub mod report;
 pub mod rewrite;
@@ -131,6 +132,14 @@ fn audit(a: &AuditArgs) -> Result<u8, AuditError> {
         &dir,
     )
     .map_err(AuditError::Component)?;
+    for r in probes.iter().flat_map(|p| &p.runs) {
+        if let Some(e) = &r.error {
+            eprintln!(
+                "proxylab audit: probe {} ({}) [{}] did not run: {e}",
+                r.probe, r.label, r.proxy
+            );
+        }
+    }
     print!("{}", report::terminal(&findings));
     println!("audit report: {}", page.display());
     if stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -239,13 +248,15 @@ fn refusals(
         AuditError::Config { msg, .. } => msg.clone(),
         other => other.to_string(),
     };
-    match (&v.ours, &v.nginx) {
+    match (v.ours.first(), &v.nginx) {
         (None, None) => {}
-        (Some(e), _) if !v.nginx_present => return Err(clone(e)),
+        (Some(_), _) if !v.nginx_present => return Err(all_refused(&v.ours)),
         (Some(_), Some(n)) => return Err(clone(n)),
-        (Some(e), None) => {
-            findings.push(Finding::new("not-supported", Severity::Info, &at(e), format!("not supported by proxylab's proxy: {}", msg(e)))
-                .detail("nginx accepts this file; proxylab's proxy does not, so every probe ran on real nginx only. This is a limitation of proxylab, not a problem of the config."));
+        (Some(_), None) => {
+            for e in &v.ours {
+                findings.push(Finding::new("not-supported", Severity::Info, &at(e), format!("not supported by proxylab's proxy: {}", msg(e)))
+                    .detail("nginx accepts this file; proxylab's proxy does not, so every probe ran on real nginx only. This is a limitation of proxylab, not a problem of the config."));
+            }
             proxies.retain(|p| *p == "nginx");
             if proxies.is_empty() {
                 proxies.push("nginx");
@@ -261,6 +272,24 @@ fn refusals(
         }
     }
     Ok(())
+}
+
+/// Our proxy's refusals as one error (nginx is not there to run the file instead): the first
+/// at its file:line, then every other one.
+fn all_refused(ours: &[AuditError]) -> AuditError {
+    let mut e = ours.first().map(clone).unwrap_or(AuditError::Component(
+        "proxylab's proxy refuses the config".into(),
+    ));
+    if ours.len() > 1
+        && let AuditError::Config { msg, at } = &mut e
+    {
+        let rest: Vec<String> = ours[1..].iter().map(ToString::to_string).collect();
+        if let Some((f, l)) = at.take() {
+            msg.push_str(&format!(" in {f}:{l}"));
+        }
+        msg.push_str(&format!("; also refused: {}", rest.join("; ")));
+    }
+    e
 }
 
 fn clone(e: &AuditError) -> AuditError {
@@ -301,11 +330,11 @@ fn run_probes(
         upstream_keepalive: a.upstream_keepalive,
     };
     let bar = progress_bar(a.ci);
-    let (mut results, cases) = battery::run(&ctx, env, sel.proxies, &a.probe, dir, &bar);
+    let (mut results, cases) = battery::run(&ctx, env, sel.proxies, &a.probe, a.jobs(), dir, &bar);
     battery::fidelity(&results, &cases, findings);
     battery::link(&results, &cases, findings);
     if !a.no_fix {
-        battery::fixes(env, &mut results, &cases, findings, dir, &bar);
+        battery::fixes(env, &mut results, &cases, findings, a.jobs(), dir, &bar);
     }
     bar.finish_and_clear();
     results

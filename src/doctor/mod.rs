@@ -2,6 +2,7 @@
 //! enables and how to install the missing ones; and the same table's check of a scenario before
 //! `run` starts anything ([`missing_for`]).
 
+pub mod app_imports;
 pub mod needs;
 pub mod programs;
 
@@ -36,9 +37,20 @@ pub fn main(args: DoctorArgs) -> ExitCode {
         os.trim()
     );
     let uses = needs::uses_in(&args.scenarios);
+    // Each probe starts a program (chromium, a Python import): run them side by side.
+    let found: Vec<Option<Found>> = std::thread::scope(|sc| {
+        let probes: Vec<_> = PROGRAMS
+            .iter()
+            .map(|p| sc.spawn(move || programs::detect(p)))
+            .collect();
+        probes
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
     let mut missing = 0;
-    for p in PROGRAMS {
-        let state = match programs::detect(p) {
+    for (p, found) in PROGRAMS.iter().zip(found) {
+        let state = match found {
             Some(f) => format!(
                 "found {} ({})",
                 f.version.as_deref().unwrap_or("(version unknown)"),

@@ -1,8 +1,9 @@
 //! What a scenario needs from the optional-program table, found the way the runner will start
-//! it (`PATH`, the scenario's nginx `binary`, each pool's `python`), and which of it is missing.
+//! it (`PATH`, the scenario's nginx `binary`, each pool's `python`, each service's program
+//! directory as the loader found it), and which of it is missing.
 
 use super::programs::{self, Program};
-use crate::scenario::{self, Overrides, ProxyKind, Scenario, Supervisor, UpstreamKind};
+use crate::scenario::{self, ProxyKind, Scenario, ServiceKind, Supervisor, UpstreamKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,8 @@ pub struct Need {
     pub program: &'static Program,
     /// What in the scenario needs it (`proxy nginx`, `upstream "api", kind = "uvicorn"`).
     pub needed_by: String,
-    /// The executable, or the Python interpreter that must import the program's modules.
+    /// The executable, or the Python interpreter that must import the program's modules (empty:
+    /// the loader found no program directory, so never found).
     at: PathBuf,
 }
 
@@ -29,18 +31,35 @@ impl Need {
     }
 }
 
-/// A program a scenario needs and this machine lacks.
+/// What a scenario needs and this machine lacks.
 #[derive(Debug, Clone)]
-pub struct Missing(pub Need);
+pub enum Missing {
+    /// A program of the table.
+    Program(Need),
+    /// A Python module a real Uvicorn app imports (`pip install` is given the module's name,
+    /// which is the package's for most).
+    Module {
+        /// The module.
+        module: String,
+        /// The pool and its app (`upstream "app", asgi = "pg_pool_app:app"`).
+        needed_by: String,
+    },
+}
 
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = &self.0;
-        write!(
-            f,
-            "{} not installed (needed by {}; install: {})",
-            n.program.name, n.needed_by, n.program.install
-        )
+        match self {
+            Missing::Program(n) => write!(
+                f,
+                "{} not installed (needed by {}; install: {})",
+                n.program.name, n.needed_by, n.program.install
+            ),
+            Missing::Module { module, needed_by } => write!(
+                f,
+                "python module {module} not installed (needed by {needed_by}; install: pip \
+                 install {module})"
+            ),
+        }
     }
 }
 
@@ -72,16 +91,45 @@ pub fn needs(s: &Scenario) -> Vec<Need> {
             need("gunicorn", by, &pool.python);
         }
     }
+    for svc in &s.services {
+        let (name, exe) = match svc.kind {
+            ServiceKind::Postgres => ("postgresql", "postgres"),
+            ServiceKind::Redis => ("redis", "redis-server"),
+        };
+        let kind = format!("{:?}", svc.kind).to_lowercase();
+        let by = format!("service {:?}, kind = \"{kind}\"", svc.name);
+        let at = svc
+            .bin_dir
+            .as_ref()
+            .map(|d| d.join(exe))
+            .unwrap_or_default();
+        need(name, by, &at);
+    }
     out
 }
 
-/// The programs `s` needs that cannot be found.
+/// The programs `s` needs that cannot be found; when every one is there, the Python modules
+/// its real Uvicorn apps import that cannot be found.
 pub fn missing_for(s: &Scenario) -> Vec<Missing> {
-    needs(s)
+    let mut out: Vec<Missing> = needs(s)
         .into_iter()
         .filter(|n| !n.found())
-        .map(Missing)
-        .collect()
+        .map(Missing::Program)
+        .collect();
+    if out.is_empty() {
+        for pool in s
+            .upstreams
+            .iter()
+            .filter(|u| u.kind == UpstreamKind::Uvicorn)
+        {
+            if let Some(module) = super::app_imports::first_missing(pool) {
+                let asgi = pool.asgi.clone().unwrap_or_default();
+                let needed_by = format!("upstream {:?}, asgi = {asgi:?}", pool.name);
+                out.push(Missing::Module { module, needed_by });
+            }
+        }
+    }
+    out
 }
 
 /// For each program, the scenarios and variants of `dir` that need it (`quickstart [nginx]`),
@@ -89,21 +137,12 @@ pub fn missing_for(s: &Scenario) -> Vec<Missing> {
 pub fn uses_in(dir: &Path) -> BTreeMap<&'static str, Vec<String>> {
     let mut uses: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for file in scenario::files_in(dir).unwrap_or_default() {
-        let Ok(base) = scenario::load(&file, &Overrides::default()) else {
+        let Ok(each) = scenario::load_each_variant(&file) else {
             continue;
         };
-        let mut labels = vec![Vec::new()];
-        labels.extend(base.variants.iter().map(|v| vec![v.name.clone()]));
-        for variants in labels {
-            let ov = Overrides {
-                variants,
-                proxy: None,
-            };
-            let Ok(s) = scenario::load(&file, &ov) else {
-                continue;
-            };
+        for (variant, s) in each {
             for n in needs(&s) {
-                let label = format!("{} [{}]", s.name, ov.label());
+                let label = format!("{} [{variant}]", s.name);
                 let v = uses.entry(n.program.name).or_default();
                 if !v.contains(&label) {
                     v.push(label);

@@ -9,6 +9,8 @@ use serde_json::json;
 use std::collections::HashMap;
 
 const UPLOT_JS: &str = include_str!("../../assets/uplot/uPlot.iife.min.js");
+/// uPlot's MIT licence, carried in every page that embeds a copy of it.
+const UPLOT_LICENSE: &str = include_str!("../../assets/uplot/LICENSE");
 const UPLOT_CSS: &str = include_str!("../../assets/uplot/uPlot.min.css");
 const CHARTS_JS: &str = include_str!("../../assets/report/charts.js");
 
@@ -17,10 +19,12 @@ const FIGURE_CSS: &str = "figure.plot{margin:0 0 12px}figure.plot.live img.stati
 .plot-help{color:#555;font-size:13px}\
 @media print{figure.plot .iplot{display:none}figure.plot img.static{display:block!important}}";
 
-/// What goes in `<head>`: uPlot, its style, and the script that draws every figure.
+/// What goes in `<head>`: uPlot with its licence, its style, and the script that draws every
+/// figure.
 pub fn head() -> String {
     format!(
-        "<style>{UPLOT_CSS}{FIGURE_CSS}</style>\n<script>{UPLOT_JS}</script>\n<script>{CHARTS_JS}</script>\n"
+        "<style>{UPLOT_CSS}{FIGURE_CSS}</style>\n<script>/*! uPlot licence:\n{}*/\n{UPLOT_JS}</script>\n<script>{CHARTS_JS}</script>\n",
+        UPLOT_LICENSE.replace("*/", "* /")
     )
 }
 

@@ -26,6 +26,15 @@ pub struct Service {
     pub down: bool,
 }
 
+/// `name` in the service's program directory. A service whose programs are not installed never
+/// gets here (`run` checks before starting anything); if it does, it is a start error.
+fn program(spec: &ServiceSpec, name: &str) -> Result<std::path::PathBuf, String> {
+    spec.bin_dir
+        .as_ref()
+        .map(|d| d.join(name))
+        .ok_or_else(|| format!("{name} is not installed (`proxylab doctor`)"))
+}
+
 /// (uid, gid) of `user` from /etc/passwd.
 fn user_ids(user: &str) -> Option<(u32, u32)> {
     let text = std::fs::read_to_string("/etc/passwd").ok()?;
@@ -104,7 +113,7 @@ pub fn spawn(
     };
     let (cmd, url) = match spec.kind {
         ServiceKind::Postgres => {
-            let mut cmd = Command::new(spec.bin_dir.join("postgres"));
+            let mut cmd = Command::new(program(spec, "postgres").map_err(fail)?);
             cmd.arg("-D").arg(data).arg("-k").arg(data);
             cmd.args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"]);
             let max = spec.max_connections.unwrap_or(100);
@@ -121,7 +130,7 @@ pub fn spawn(
             )
         }
         ServiceKind::Redis => {
-            let mut cmd = Command::new(spec.bin_dir.join("redis-server"));
+            let mut cmd = Command::new(program(spec, "redis-server").map_err(fail)?);
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
             cmd.arg("--dir").arg(data);
             cmd.args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
@@ -169,7 +178,7 @@ fn init_sql(port: u16, sql: &str) -> Result<(), String> {
 }
 
 fn initdb(spec: &ServiceSpec, data: &Path, log: &Path, deadline: Instant) -> Result<(), String> {
-    let mut cmd = Command::new(spec.bin_dir.join("initdb"));
+    let mut cmd = Command::new(program(spec, "initdb")?);
     cmd.arg("-D").arg(data);
     cmd.args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]);
     as_postgres(&mut cmd, data)?;

@@ -17,7 +17,7 @@ pub use error::ScenarioError;
 pub use model::*;
 pub use validate::population;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What to apply on top of the file.
 #[derive(Debug, Clone, Default)]
@@ -43,8 +43,8 @@ fn parse_raw(path: &Path, text: &str) -> Result<raw::RawScenario, ScenarioError>
     toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))
 }
 
-/// Reads and checks `path` with `overrides` applied.
-pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+/// The text of `path` and its directory (canonical when it can be).
+fn read(path: &Path) -> Result<(String, PathBuf), ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
         line: 0,
@@ -62,6 +62,43 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
         })
         .unwrap_or(Path::new("."));
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    Ok((text, dir))
+}
+
+/// The base scenario of `path` and each variant applied alone, labelled like
+/// [`Overrides::label`], each validated once (`load` per variant would validate every variant
+/// each time).
+pub fn load_each_variant(path: &Path) -> Result<Vec<(String, Scenario)>, ScenarioError> {
+    let (text, dir) = read(path)?;
+    let ctx = validate::Ctx {
+        file: path,
+        text: &text,
+        dir: dir.clone(),
+    };
+    let base_raw = parse_raw(path, &text)?;
+    let variants_raw = base_raw.variant.clone();
+    let mut out = vec![(
+        "base".to_string(),
+        validate::validate(&ctx, base_raw, None)?,
+    )];
+    for v in &variants_raw {
+        let name = v.get_ref().name.get_ref().clone();
+        let s = derived(
+            path,
+            &text,
+            &dir,
+            &variants_raw,
+            std::slice::from_ref(&name),
+            None,
+        )?;
+        out.push((name, s));
+    }
+    Ok(out)
+}
+
+/// Reads and checks `path` with `overrides` applied; with none, every variant is checked too.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let (text, dir) = read(path)?;
     let ctx = validate::Ctx {
         file: path,
         text: &text,
@@ -70,18 +107,20 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
     let base_raw = parse_raw(path, &text)?;
     let variants_raw = base_raw.variant.clone();
     let base = validate::validate(&ctx, base_raw, None)?;
-    // Validate every variant on its own so that a bad one fails now, with its line.
-    for v in &variants_raw {
-        derived(
-            path,
-            &text,
-            &dir,
-            &variants_raw,
-            &[v.get_ref().name.get_ref().clone()],
-            None,
-        )?;
-    }
     if overrides.variants.is_empty() && overrides.proxy.is_none() {
+        // Loading the base validates every variant on its own, so that a bad one fails now,
+        // with its line (`run` loads the base before the combinations it runs; loading a
+        // combination does not check the variants again).
+        for v in &variants_raw {
+            derived(
+                path,
+                &text,
+                &dir,
+                &variants_raw,
+                &[v.get_ref().name.get_ref().clone()],
+                None,
+            )?;
+        }
         return Ok(base);
     }
     let mut s = derived(

@@ -60,8 +60,9 @@ pub struct ServiceSpec {
     pub name: String,
     /// postgres or redis.
     pub kind: ServiceKind,
-    /// Directory holding the server programs (`postgres`, `initdb` / `redis-server`).
-    pub bin_dir: PathBuf,
+    /// Directory holding the server programs (`postgres`, `initdb` / `redis-server`); None when
+    /// they are not installed (`run` stops before starting: `crate::doctor::missing_for`).
+    pub bin_dir: Option<PathBuf>,
     /// PostgreSQL `max_connections` (default 100, PostgreSQL's own); Redis `maxclients`.
     pub max_connections: Option<u32>,
     /// PostgreSQL `statement_timeout` for every session (default none, PostgreSQL's own).

@@ -91,13 +91,16 @@ impl Retry<'_> {
     }
 
     /// The status to pass over (`http_500` … `http_429`) when another try may follow:
-    /// nginx's `ngx_http_upstream_test_next`.
+    /// nginx's `ngx_http_upstream_test_next`. The request was sent, so a POST, LOCK or PATCH
+    /// is passed over only when `proxy_next_upstream` also has `non_idempotent`.
     fn passes_over(&self, attempt: &Attempt, sent: &Sent, body_sent: bool) -> Option<Error> {
         let cause = Cause::passable(sent.head.status)?;
         let mut error = Error::at(Stage::ReadingResponseHeader, cause);
         error.request_sent = true;
-        let retry =
-            attempt.tries_left() > 1 && self.allows(&error, false) && !self.expired() && !body_sent;
+        let retry = attempt.tries_left() > 1
+            && self.allows(&error, self.non_idempotent)
+            && !self.expired()
+            && !body_sent;
         retry.then_some(error)
     }
 }

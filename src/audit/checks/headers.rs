@@ -41,37 +41,41 @@ fn lost_on_override(l: &Loc<'_>, name: &str, out: &mut Vec<Finding>) {
     } else {
         "proxy-header-inheritance"
     };
-    out.push(
-        Finding::new(
-            check,
-            Severity::Medium,
-            &first.at(),
-            format!(
-                "{} drops {} set at {}",
-                l.label(),
-                list.join(", "),
-                lvl.at()
-            ),
-        )
-        .detail(format!(
-            "nginx inherits `{name}` only into a level that sets none: because {} sets its own, \
-             {} from `{} {}` ({}) do not apply there.",
+    let f = Finding::new(
+        check,
+        Severity::Medium,
+        &first.at(),
+        format!(
+            "{} drops {} set at {}",
             l.label(),
             list.join(", "),
-            lvl.name,
-            lvl.args.join(" "),
             lvl.at()
-        ))
-        .fix(
-            format!(
-                "repeat in {} ({}):\n{}",
-                l.label(),
-                l.node.at(),
-                written(&lost).join("\n")
-            ),
-            Some(add(l.node.at(), written(&lost))),
         ),
+    )
+    .detail(format!(
+        "nginx inherits `{name}` only into a level that sets none: because {} sets its own, \
+             {} from `{} {}` ({}) do not apply there.",
+        l.label(),
+        list.join(", "),
+        lvl.name,
+        lvl.args.join(" "),
+        lvl.at()
+    ))
+    .fix(
+        format!(
+            "repeat in {} ({}):\n{}",
+            l.label(),
+            l.node.at(),
+            written(&lost).join("\n")
+        ),
+        Some(add(l.node.at(), written(&lost))),
     );
+    // A lost proxy_set_header is what the app sees: the `headers` probe shows it.
+    out.push(if name == "add_header" {
+        f
+    } else {
+        f.probe("headers")
+    });
 }
 
 fn less_than_siblings(m: &Model<'_>, l: &Loc<'_>, out: &mut Vec<Finding>) {
@@ -140,7 +144,7 @@ fn less_than_siblings(m: &Model<'_>, l: &Loc<'_>, out: &mut Vec<Finding>) {
              builds wrong absolute URLs and redirects to http://.",
             l.label()
         ))
-        .probe("baseline")
+        .probe("headers")
         .fix(
             format!(
                 "add to {} ({}):\n{}",

@@ -7,7 +7,12 @@ use super::tls::HELLOS;
 use std::collections::BTreeMap;
 
 /// Whether the case went wrong for clients, and the one-line conclusion.
-pub fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, String) {
+pub fn conclude(
+    k: &Case,
+    pops: &BTreeMap<String, Pop>,
+    all: &Pop,
+    served: &BTreeMap<String, u64>,
+) -> (bool, String) {
     let empty = Pop::default();
     let get = |n: &str| pops.get(n).unwrap_or(&empty);
     match k.probe.as_str() {
@@ -17,6 +22,7 @@ pub fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, Str
         ),
         "crash" => crash(get("get"), get("post")),
         "sick-instance" => sick(get("get"), get("post")),
+        "slow-instance" => slow(k, get("get"), served),
         "upstream-503" => (
             all.range(500, 599) > 0,
             format!(
@@ -52,6 +58,15 @@ pub fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, Str
             ),
         ),
         "deny-paths" => deny(k, pops),
+        "headers" => (
+            all.n(412) > 0,
+            format!(
+                "{} × 412 (the app did not get {}), {} × 2xx",
+                all.n(412),
+                k.note("required").unwrap_or(""),
+                all.range(200, 299)
+            ),
+        ),
         "redirect" => (
             all.range(300, 399) == 0,
             format!("{} redirects", all.range(300, 399)),
@@ -65,6 +80,13 @@ pub fn conclude(k: &Case, pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, Str
 /// Probes whose question is "do normal clients still get through".
 fn normal(pops: &BTreeMap<String, Pop>, all: &Pop) -> (bool, String) {
     let p = pops.get("normal").unwrap_or(all);
+    if p.finished() == 0 && p.sent > 0 {
+        // Nothing came back within the run: the clients were starved, not served.
+        return (
+            true,
+            format!("none of {} normal requests finished within the run", p.sent),
+        );
+    }
     let b = p.range(500, 599) + p.failures();
     (
         b as f64 / p.finished().max(1) as f64 > 0.01,
@@ -94,6 +116,46 @@ fn sick(g: &Pop, p: &Pop) -> (bool, String) {
             "the sick instance's 503s reached clients: {gbad} of {} GETs, {pbad} of {} POSTs",
             g.finished(),
             p.finished()
+        ),
+    )
+}
+
+/// The slow instance's share of the requests (from the fake upstreams' counters) against
+/// its fair share 1/N: bad when the balancer still gave it half its fair share or more, as
+/// round robin does. Without counters (real uvicorn): bad when the GETs' p90 waited for it.
+fn slow(k: &Case, g: &Pop, served: &BTreeMap<String, u64>) -> (bool, String) {
+    let by = super::pool::SLOW_BY_MS as f64;
+    let pool = k.note("pool").unwrap_or("");
+    let mine: Vec<u64> = served
+        .iter()
+        .filter(|(i, _)| i.rsplit_once('.').is_some_and(|(p, _)| p == pool))
+        .map(|(_, n)| *n)
+        .collect();
+    let total: u64 = mine.iter().sum();
+    let slow = served.get(&format!("{pool}.0")).copied().unwrap_or(0);
+    let how = k.note("balancer").unwrap_or("round robin");
+    let lat = format!(
+        "GETs p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms",
+        g.p50_ms, g.p90_ms, g.p99_ms
+    );
+    if total == 0 || mine.len() < 2 {
+        let bad = g.finished() > 0 && g.p90_ms >= by / 2.0;
+        let share = if bad { "more" } else { "less" };
+        return (
+            bad,
+            format!(
+                "{lat} with {pool}.0 slow (+{by:.0} ms per response, {how}): {share} than a tenth of the users waited for it"
+            ),
+        );
+    }
+    let share = slow as f64 / total as f64;
+    let fair = 1.0 / mine.len() as f64;
+    (
+        share >= fair / 2.0,
+        format!(
+            "{pool}.0, slow (+{by:.0} ms per response), answered {slow} of {total} requests ({:.0} %; its fair share {:.0} %) under {how}: {lat}",
+            share * 100.0,
+            fair * 100.0
         ),
     )
 }

@@ -17,6 +17,8 @@ pub struct Pop {
     pub outcomes: BTreeMap<String, u64>,
     /// Median latency, ms.
     pub p50_ms: f64,
+    /// p90 latency, ms.
+    pub p90_ms: f64,
     /// p99 latency, ms.
     pub p99_ms: f64,
 }
@@ -116,6 +118,7 @@ pub fn pops(s: Option<&Summary>) -> BTreeMap<String, Pop> {
                     .map(|d| d.outcomes.clone())
                     .unwrap_or_default(),
                 p50_ms: p.latency_us.p50 as f64 / 1000.0,
+                p90_ms: p.latency_us.p90 as f64 / 1000.0,
                 p99_ms: p.latency_us.p99 as f64 / 1000.0,
             };
             (name.clone(), pop)

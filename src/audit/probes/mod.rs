@@ -4,6 +4,7 @@
 
 pub mod conclude;
 mod edge;
+mod headers;
 mod http;
 pub mod judge;
 pub mod load;
@@ -61,6 +62,11 @@ pub const BATTERY: &[Probe] = &[
         cases: http::spike,
     },
     Probe {
+        name: "headers",
+        what: "GETs through each location that loses forwarded headers, the app requiring them (412 without)",
+        cases: headers::headers,
+    },
+    Probe {
         name: "crash",
         what: "one upstream instance killed under GET and POST load",
         cases: http::crash,
@@ -79,6 +85,11 @@ pub const BATTERY: &[Probe] = &[
         name: "sick-instance",
         what: "one upstream instance answers 503 to everything, the others are fine (GET and POST)",
         cases: pool::sick_instance,
+    },
+    Probe {
+        name: "slow-instance",
+        what: "one upstream instance answers every request about 1 s late, the others are fine (how many users wait)",
+        cases: pool::slow_instance,
     },
     Probe {
         name: "keepalive-race",

@@ -1,5 +1,5 @@
-//! Probes of the upstream pool: the keep-alive race made reproducible, and one sick instance
-//! among healthy ones.
+//! Probes of the upstream pool: the keep-alive race made reproducible, and one sick (503) or
+//! slow instance among healthy ones.
 
 use super::http::crash_target;
 use super::scenario::App;
@@ -90,13 +90,15 @@ pub fn sick_instance(c: &Ctx<'_>) -> Gen {
     let p = sample(l).unwrap_or_default();
     // Under a rate limit, half its rate in all (its 503s are not the sick instance's).
     let total = zone_rate(c.m, l).map_or(50.0, |r| (r / 2.0).clamp(2.0, 50.0));
+    // Poisson arrivals: evenly spaced GETs and POSTs line up with the balancer's turn order,
+    // so the POSTs' share of the sick instance swung from 1/40 to 16/40 between runs.
     for (name, method, rate) in [("get", "GET", total * 0.8), ("post", "POST", total * 0.2)] {
         let body = if method == "POST" {
             ", body_size = 256"
         } else {
             ""
         };
-        k.load(name, method, &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = {rate:.1}, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?}, method = \"{method}\"{body} }}]", k.duration));
+        k.load(name, method, &format!("model = \"open\"\narrivals = \"poisson\"\nstages = [{{ shape = \"constant\", rate = {rate:.1}, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?}, method = \"{method}\"{body} }}]", k.duration));
     }
     let at = if c.quick { "1s" } else { "5s" };
     k.faults.push(format!(
@@ -111,5 +113,54 @@ pub fn sick_instance(c: &Ctx<'_>) -> Gen {
             replace: vec!["proxy_next_upstream".into()],
         },
     ));
+    Ok(vec![k])
+}
+
+/// How long the slow instance's link holds each response (and, on a new connection, the
+/// request's first bytes too: about 1 s per request without upstream keep-alive).
+pub const SLOW_BY_MS: u64 = 500;
+
+/// The balancing method an upstream sets (None: round robin).
+fn method(u: &crate::audit::source::Node) -> Option<&'static str> {
+    ["least_conn", "hash", "ip_hash", "random"]
+        .into_iter()
+        .find(|d| !level(u, d).is_empty())
+}
+
+/// `slow-instance`: one instance of the largest pool answers every request ~1 s late (a GC
+/// pause, a slow disk or database behind it) while the others are fine. It does not fail, so
+/// neither `max_fails` nor `proxy_next_upstream` notice it: how many users wait depends on the
+/// balancer. Round robin keeps sending it a full share; `least_conn` sends it a request only
+/// when it holds no more than the others.
+pub fn slow_instance(c: &Ctx<'_>) -> Gen {
+    let (l, pool) = crash_target(c)?;
+    let size = pool_of(c.m, c.map, l).map_or(0, |p| p.instances.len());
+    if size < 2 {
+        return Err("no upstream has two servers: nothing to balance over".into());
+    }
+    let Some(mut k) = case(c, "slow-instance", l, 4.0, 30.0) else {
+        return Ok(vec![]);
+    };
+    let p = sample(l).unwrap_or_default();
+    let rate = zone_rate(c.m, l).map_or(40.0, |r| (r / 2.0).clamp(2.0, 40.0));
+    k.load("get", &format!("GET at {rate}/s (Poisson arrivals)"), &format!("model = \"open\"\narrivals = \"poisson\"\nstages = [{{ shape = \"constant\", rate = {rate:.1}, duration = \"{}s\" }}]\nrequests = [{{ path = {p:?} }}]", k.duration));
+    let at = if c.quick { "500ms" } else { "5s" };
+    k.faults.push(format!(
+        "at = \"{at}\"\naction = \"latency\"\nlatency = \"{SLOW_BY_MS}ms\"\ndirection = \"down\"\ntarget = \"link:proxy->{pool}.0\"\nlabel = \"{pool}.0 slow (+{SLOW_BY_MS} ms per response)\""
+    ));
+    let u = c.m.upstream_of(l);
+    let how = u.and_then(method).unwrap_or("round robin");
+    k.notes.push(("balancer".into(), how.into()));
+    k.notes.push(("pool".into(), pool.clone()));
+    if let Some(u) = u.filter(|u| method(u).is_none()) {
+        k.remedy = Some((
+            format!("add to upstream {} ({}):\nleast_conn;", u.arg0(), u.at()),
+            Patch {
+                block: u.at(),
+                add: vec!["least_conn;".into()],
+                replace: vec![],
+            },
+        ));
+    }
     Ok(vec![k])
 }

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+/// Per population, by name.
+type Pops = BTreeMap<String, Pop>;
+
 /// Everything a case run needs besides the case.
 pub struct Env<'a> {
     /// The deployed config.
@@ -46,6 +49,9 @@ pub struct CaseRun {
     pub dir: PathBuf,
     /// Per population.
     pub pops: BTreeMap<String, Pop>,
+    /// Requests each upstream instance (`POOL.I`) answered, from the runner's last sample of
+    /// the fake upstreams' counters (empty for real uvicorn).
+    pub served: BTreeMap<String, u64>,
     /// The verdict.
     pub verdict: Verdict,
     /// Why it could not run.
@@ -75,13 +81,15 @@ pub fn run_case(
         fix_of: fix.map(|(id, _)| id.to_string()),
         dir: dir.to_path_buf(),
         pops: BTreeMap::new(),
+        served: BTreeMap::new(),
         verdict: Verdict::default(),
         error: None,
     };
     match go(env, k, proxy, fix.map(|f| f.1), dir) {
-        Ok(p) => {
-            r.verdict = judge(k, &p);
+        Ok((p, served)) => {
+            r.verdict = judge(k, &p, &served);
             r.pops = p;
+            r.served = served;
         }
         Err(e) => r.error = Some(e),
     }
@@ -94,7 +102,7 @@ fn go(
     proxy: &str,
     fix: Option<&Patch>,
     dir: &Path,
-) -> Result<BTreeMap<String, Pop>, String> {
+) -> Result<(Pops, BTreeMap<String, u64>), String> {
     let mut patches = k.patches.clone();
     if let Some(f) = fix {
         // A fix may repeat a line the case already added (`keepalive 16;`): nginx refuses
@@ -136,5 +144,17 @@ fn go(
     };
     let out = run::run(&s, &opts).map_err(|e| e.to_string())?;
     crate::report::write_run(&s, &out, Vec::new())?;
-    Ok(pops(out.summary.as_ref()))
+    Ok((pops(out.summary.as_ref()), served(&out.samples)))
+}
+
+/// `POOL.I` → the highest `up.POOL.I.requests` sampled.
+fn served(s: &run::Samples) -> BTreeMap<String, u64> {
+    s.columns()
+        .iter()
+        .filter_map(|c| {
+            let inst = c.strip_prefix("up.")?.strip_suffix(".requests")?;
+            let n = s.points(c).iter().map(|(_, v)| *v).fold(0.0, f64::max);
+            Some((inst.to_string(), n as u64))
+        })
+        .collect()
 }

@@ -21,6 +21,8 @@ pub struct App {
     pub health: bool,
     /// Upgrade requests on every route get the WebSocket echo.
     pub websocket: bool,
+    /// Request headers every route requires (`name`, value or `*`), else 412.
+    pub require: Vec<(String, String)>,
 }
 
 impl Default for App {
@@ -32,6 +34,7 @@ impl Default for App {
             headers: Vec::new(),
             health: false,
             websocket: false,
+            require: Vec::new(),
         }
     }
 }
@@ -62,6 +65,14 @@ impl App {
                 if flag {
                     let _ = writeln!(s, "{key} = true");
                 }
+            }
+            if !self.require.is_empty() {
+                let h: Vec<String> = self
+                    .require
+                    .iter()
+                    .map(|(k, v)| format!("{k:?} = {v:?}"))
+                    .collect();
+                let _ = writeln!(s, "require_headers = {{ {} }}", h.join(", "));
             }
             if !self.headers.is_empty() {
                 let h: Vec<String> = self
@@ -149,7 +160,7 @@ impl Case {
         );
         let _ = writeln!(
             s,
-            "duration = \"{}ms\"\nseed = 7\nready_timeout = \"20s\"\nsample_interval = \"500ms\"",
+            "duration = \"{}ms\"\nseed = 7\nready_timeout = \"60s\"\nsample_interval = \"500ms\"",
             (self.duration * 1000.0) as u64
         );
         let _ = writeln!(s, "\n[proxy]\nkind = \"{proxy}\"\nconfig = \"proxy.conf\"");

@@ -160,7 +160,9 @@ struct UpstreamCli {
 /// Checks a fake pool's settings with the fake upstream's own flag parser and validation.
 pub(super) fn check_fake_flags(pool: &UpstreamPool) -> Result<(), String> {
     use clap::Parser;
+    // --quiet: checking prints nothing (the fake's warnings go to its log when it runs).
     let mut argv: Vec<String> = vec![
+        "--quiet".into(),
         "--port".into(),
         "0".into(),
         "--workers".into(),

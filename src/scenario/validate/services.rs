@@ -1,6 +1,8 @@
 //! `[[service]]`: real PostgreSQL and Redis. The programs are looked up when the file is
-//! loaded; a missing one is exit 2 naming the key and the install command. Every
-//! `{{service.NAME.url}}` in an upstream's `args` or `flags` must name a service.
+//! loaded; a missing one leaves `bin_dir` empty, and `run` stops before starting anything
+//! (exit 2 with the install command) or skips the variant with `--skip-missing`, like every
+//! optional program (`crate::doctor::missing_for`). Every `{{service.NAME.url}}` in an
+//! upstream's `args` or `flags` must name a service.
 
 use super::*;
 
@@ -81,16 +83,9 @@ pub(super) fn services(
             ));
         }
         let kind = *r.kind.get_ref();
-        let (bin_dir, install) = match kind {
-            ServiceKind::Postgres => (postgres_dir(), "apt-get install -y postgresql"),
-            ServiceKind::Redis => (on_path("redis-server"), "apt-get install -y redis-server"),
-        };
-        let Some(bin_dir) = bin_dir else {
-            return Err(ctx.err(
-                r.kind.span(),
-                key("kind"),
-                format!("{kind:?} is not installed on this machine ({install})").to_lowercase(),
-            ));
+        let bin_dir = match kind {
+            ServiceKind::Postgres => postgres_dir(),
+            ServiceKind::Redis => on_path("redis-server"),
         };
         let max_connections = match &r.max_connections {
             Some(m) if *m.get_ref() == 0 => {
