@@ -144,7 +144,7 @@ impl Conn {
                 // Idle (no request in progress): uvicorn closes it right away. A request that
                 // already sits in the socket buffer is not idle: uvicorn's event loop has read
                 // it before its shutdown runs, so take what is there first.
-                match self.sock.try_read_buf(&mut self.buf) {
+                match read_now(&self.sock, &mut self.buf) {
                     Ok(n) if n > 0 => continue,
                     _ => return Next::Abort,
                 }
@@ -391,5 +391,54 @@ impl Conn {
                 _ => break,
             }
         }
+    }
+}
+
+/// Reads what the kernel already holds for `sock` into `buf`, without waiting: unlike
+/// `try_read_buf`, which answers WouldBlock until tokio's reactor has seen a readiness event
+/// (so bytes that arrived since the last poll looked absent), this asks the kernel.
+fn read_now(sock: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let sock = socket2::SockRef::from(sock);
+    let mut tmp = [0u8; 8192];
+    // The socket is non-blocking (tokio's): an empty buffer is WouldBlock.
+    let n = std::io::Read::read(&mut &*sock, &mut tmp)?;
+    buf.extend_from_slice(&tmp[..n]);
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Bytes in the kernel's buffer that tokio's reactor has not polled yet are read (a
+    /// stopping worker must not take such a request for an idle connection).
+    #[tokio::test(flavor = "current_thread")]
+    async fn read_now_takes_bytes_the_reactor_has_not_seen() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        server.set_nonblocking(true).expect("nonblocking");
+        let server = TcpStream::from_std(server).expect("tokio stream");
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+        let mut buf = BytesMut::new();
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        let mut n = 0;
+        // No await in between: the reactor never runs, so only the kernel knows of the bytes.
+        while n == 0 && std::time::Instant::now() < until {
+            n = read_now(&server, &mut buf).unwrap_or(0);
+        }
+        assert_eq!(&buf[..], b"GET / HTTP/1.1\r\n\r\n");
+        drop(client);
+        let mut rest = BytesMut::new();
+        let eof = loop {
+            match read_now(&server, &mut rest) {
+                Ok(n) => break n,
+                Err(_) if std::time::Instant::now() < until => continue,
+                Err(e) => panic!("no EOF: {e}"),
+            }
+        };
+        assert_eq!(eof, 0, "a closed client reads as EOF");
     }
 }
