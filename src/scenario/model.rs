@@ -365,7 +365,8 @@ pub struct VariantInfo {
     /// Part of the default comparison set (false: a modifier such as `ci`, applied on request).
     pub compare: bool,
     /// Whether `--ci` runs it in the default comparison set (default: `compare`; false for a
-    /// comparison that a test already makes in CI).
+    /// comparison CI can do without: one a test already makes, or one whose outcome is not
+    /// the proxy's).
     pub ci_compare: bool,
     /// Its overrides, one `path = value` per entry.
     pub set: Vec<String>,
