@@ -26,6 +26,22 @@ pub struct Directive {
     pub end_line: u32,
 }
 
+#[cfg(test)]
+impl Directive {
+    /// A one-line directive without a block at `file:line`, as unit tests build them.
+    pub(crate) fn at(file: &str, line: u32, name: &str, args: &[&str]) -> Directive {
+        Directive {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            quoted: vec![false; args.len()],
+            file: Arc::from(file),
+            line,
+            block: None,
+            end_line: line,
+        }
+    }
+}
+
 /// An element of a parsed block: a directive, or the syntax error that ended parsing there.
 #[derive(Debug, Clone)]
 pub enum Item {

@@ -146,15 +146,7 @@ mod tests {
     use super::*;
 
     fn dir(name: &str, args: &[&str]) -> Directive {
-        Directive {
-            name: name.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            quoted: vec![false; args.len()],
-            file: "nginx.conf".into(),
-            line: 3,
-            block: None,
-            end_line: 3,
-        }
+        Directive::at("nginx.conf", 3, name, args)
     }
 
     #[test]

@@ -130,18 +130,9 @@ pub fn parse_match(d: &Directive) -> Result<MatchBlock, ConfError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn dir(name: &str, args: &[&str]) -> Directive {
-        Directive {
-            name: name.into(),
-            args: args.iter().map(|s| s.to_string()).collect(),
-            quoted: vec![false; args.len()],
-            file: Arc::from("t.conf"),
-            line: 1,
-            block: None,
-            end_line: 1,
-        }
+        Directive::at("t.conf", 1, name, args)
     }
 
     fn block(children: Vec<Directive>) -> Directive {
