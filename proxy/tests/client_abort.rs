@@ -85,6 +85,28 @@ fn lines_with(log: &str, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Sends with `send` to nginx, then to ours; for each, its access log once it has `lines`
+/// lines, and the error-log lines `pick` keeps.
+fn on_each(
+    nginx: &proxylab_testkit::Nginx,
+    ours: &common::Ours,
+    lines: usize,
+    pick: impl Fn(&str) -> Vec<String>,
+    send: impl Fn(SocketAddr),
+) -> [(Vec<String>, Vec<String>); 2] {
+    send(nginx.addr());
+    let n = (
+        log_lines(|| nginx.access_log(), lines),
+        pick(&nginx.error_log()),
+    );
+    send(ours.addr());
+    let o = (
+        log_lines(|| ours.access_log(), lines),
+        pick(&ours.error_log()),
+    );
+    [n, o]
+}
+
 #[test]
 fn client_closing_before_the_upstream_answers_is_logged_499_as_nginx() {
     if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
@@ -100,25 +122,11 @@ fn client_closing_before_the_upstream_answers_is_logged_499_as_nginx() {
     let Some((nginx, ours)) = both(&http) else {
         return;
     };
-    let mut seen = Vec::new();
-    for (addr, access, error) in [
-        (
-            nginx.addr(),
-            Box::new(|| nginx.access_log()) as Box<dyn Fn() -> String>,
-            Box::new(|| nginx.error_log()) as Box<dyn Fn() -> String>,
-        ),
-        (
-            ours.addr(),
-            Box::new(|| ours.access_log()),
-            Box::new(|| ours.error_log()),
-        ),
-    ] {
+    let seen = on_each(&nginx, &ours, 3, abort_lines, |addr| {
         send_and_close(addr, "/sleep?ms=1500");
         send_and_close(addr, "/ignore/sleep?ms=1500");
         send_pipelined_and_close(addr, "/sleep?ms=1500&pipelined=1");
-        let lines = log_lines(&access, 3);
-        seen.push((lines, abort_lines(&error())));
-    }
+    });
     let up_addr = up.addr().to_string();
     let (n, o) = (&seen[0], &seen[1]);
     assert_eq!(n.0, o.0, "access logs: nginx vs ours");
@@ -152,23 +160,13 @@ fn http2_stream_reset_before_the_upstream_answers_is_logged_499_as_nginx() {
     let Some((nginx, ours)) = both(&http) else {
         return;
     };
-    let mut seen = Vec::new();
-    for (addr, access, error) in [
-        (
-            nginx.addr(),
-            Box::new(|| nginx.access_log()) as Box<dyn Fn() -> String>,
-            Box::new(|| nginx.error_log()) as Box<dyn Fn() -> String>,
-        ),
-        (
-            ours.addr(),
-            Box::new(|| ours.access_log()),
-            Box::new(|| ours.error_log()),
-        ),
-    ] {
-        send_and_reset_stream(addr, "/sleep?ms=1500");
-        let lines = log_lines(&access, 1);
-        seen.push((lines, lines_with(&error(), "stream 1")));
-    }
+    let seen = on_each(
+        &nginx,
+        &ours,
+        1,
+        |log| lines_with(log, "stream 1"),
+        |addr| send_and_reset_stream(addr, "/sleep?ms=1500"),
+    );
     let (n, o) = (&seen[0], &seen[1]);
     assert_eq!(n.0, o.0, "access logs: nginx vs ours");
     assert!(
