@@ -65,10 +65,15 @@ fn read(path: &Path) -> Result<(String, PathBuf), ScenarioError> {
     Ok((text, dir))
 }
 
-/// The base scenario of `path` and each variant applied alone, labelled like
-/// [`Overrides::label`], each validated once (`load` per variant would validate every variant
-/// each time).
-pub fn load_each_variant(path: &Path) -> Result<Vec<(String, Scenario)>, ScenarioError> {
+/// A scenario file read and its base validated: the text, its directory, the raw variants.
+struct Parsed {
+    text: String,
+    dir: PathBuf,
+    variants: Vec<toml::Spanned<raw::RawVariant>>,
+    base: Scenario,
+}
+
+fn parse(path: &Path) -> Result<Parsed, ScenarioError> {
     let (text, dir) = read(path)?;
     let ctx = validate::Ctx {
         file: path,
@@ -76,53 +81,52 @@ pub fn load_each_variant(path: &Path) -> Result<Vec<(String, Scenario)>, Scenari
         dir: dir.clone(),
     };
     let base_raw = parse_raw(path, &text)?;
-    let variants_raw = base_raw.variant.clone();
-    let mut out = vec![(
-        "base".to_string(),
-        validate::validate(&ctx, base_raw, None)?,
-    )];
-    for v in &variants_raw {
+    let variants = base_raw.variant.clone();
+    let base = validate::validate(&ctx, base_raw, None)?;
+    Ok(Parsed {
+        text,
+        dir,
+        variants,
+        base,
+    })
+}
+
+/// The base scenario of `path` and each variant applied alone, labelled like
+/// [`Overrides::label`], each validated once (`load` per variant would validate every variant
+/// each time).
+pub fn load_each_variant(path: &Path) -> Result<Vec<(String, Scenario)>, ScenarioError> {
+    let p = parse(path)?;
+    let mut out = Vec::with_capacity(p.variants.len() + 1);
+    for v in &p.variants {
         let name = v.get_ref().name.get_ref().clone();
         let s = derived(
             path,
-            &text,
-            &dir,
-            &variants_raw,
+            &p.text,
+            &p.dir,
+            &p.variants,
             std::slice::from_ref(&name),
             None,
         )?;
         out.push((name, s));
     }
+    out.insert(0, ("base".to_string(), p.base));
     Ok(out)
 }
 
 /// Reads and checks `path` with `overrides` applied; with none, every variant is checked too.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
-    let (text, dir) = read(path)?;
-    let ctx = validate::Ctx {
-        file: path,
-        text: &text,
-        dir: dir.clone(),
-    };
-    let base_raw = parse_raw(path, &text)?;
-    let variants_raw = base_raw.variant.clone();
-    let base = validate::validate(&ctx, base_raw, None)?;
     if overrides.variants.is_empty() && overrides.proxy.is_none() {
         // Loading the base validates every variant on its own, so that a bad one fails now,
         // with its line (`run` loads the base before the combinations it runs; loading a
         // combination does not check the variants again).
-        for v in &variants_raw {
-            derived(
-                path,
-                &text,
-                &dir,
-                &variants_raw,
-                &[v.get_ref().name.get_ref().clone()],
-                None,
-            )?;
-        }
-        return Ok(base);
+        return Ok(load_each_variant(path)?.swap_remove(0).1);
     }
+    let Parsed {
+        text,
+        dir,
+        variants: variants_raw,
+        base,
+    } = parse(path)?;
     let mut s = derived(
         path,
         &text,
