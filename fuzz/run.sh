@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the AFL++ fuzz binary (cargo-afl, stable toolchain) and runs every target for a
 # bounded time; fails when any target found a crash. Usage: fuzz/run.sh [SECONDS] [TARGET...]
-# (default: 10 s for each target in fuzz/seeds/). Findings stay in target/afl/out/TARGET/.
+# (default: 10 s for each target in fuzz/seeds/); `fuzz/run.sh --build-only` only builds (CI
+# builds while the tests run). Findings stay in target/afl/out/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=0
+if [ "${1:-}" = "--build-only" ]; then build_only=1; shift; fi
 secs=${1:-10}
 shift || true
 targets=("$@")
@@ -22,6 +25,7 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 build_start=$(date +%s)
 cargo afl build -q -p proxylab-fuzz --features afl --bin proxylab-fuzz-afl --target "$host"
 echo "fuzz: instrumented build took $(( $(date +%s) - build_start )) s"
+[ "$build_only" = 1 ] && exit 0
 bin=target/afl/$host/debug/proxylab-fuzz-afl
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_SKIP_CRASHES=1 AFL_QUIET=1
