@@ -118,8 +118,8 @@ fn unique_dir(parent: &Path, name: &str) -> PathBuf {
 fn print_soundness(summary: &report::RunSummary) {
     if let Some(p) = &summary.provenance {
         println!(
-            "machine: commit {}, other processes {:.0} % of a core during the load, load average {:.1} on {} CPUs",
-            p.commit, p.others_cpu_pct, p.load_avg_1m, p.cpus
+            "machine: commit {}, other processes {:.0} % of a core during the load (interrupts {:.0} % apart), load average {:.1} on {} CPUs",
+            p.commit, p.others_cpu_pct, p.interrupts_cpu_pct, p.load_avg_1m, p.cpus
         );
     }
     let policy = report::soundness::Policy::default();
