@@ -117,6 +117,8 @@ pub struct Case {
     pub faults: Vec<String>,
     /// Loadgen request timeout.
     pub request_timeout: Option<String>,
+    /// Loadgen threads (None: one per CPU).
+    pub loadgen_threads: Option<u32>,
     /// What each population stands for, for the verdict.
     pub roles: Vec<(String, String)>,
     /// Facts the verdict needs (`proxy_read_timeout=3600`), `key=value`.
@@ -207,6 +209,9 @@ impl Case {
         }
         if let Some(t) = &self.request_timeout {
             let _ = writeln!(s, "request_timeout = \"{t}\"");
+        }
+        if let Some(n) = self.loadgen_threads {
+            let _ = writeln!(s, "threads = {n}");
         }
         for p in &map.pools {
             let _ = writeln!(
