@@ -7,55 +7,23 @@
 
 mod common;
 
+use common::audit::{audit, cache_control_lines, json, pop_status};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-fn json(p: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json")
-}
-
-fn pop_status(run: &serde_json::Value, code: &str) -> u64 {
-    run["pops"]
-        .as_object()
-        .map(|o| {
-            o.values()
-                .map(|p| p["status"][code].as_u64().unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0)
-}
 
 #[test]
 fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
     let Some(_) = proxylab_testkit::require("nginx", "apt-get install nginx") else {
         return;
     };
-    let conf = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/audit/article/nginx.conf");
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = common::proxylab(
-        &[
-            "audit",
-            conf.to_str().expect("utf8"),
-            "--quick",
-            "--proxy",
-            "both",
-            "--jobs",
-            "4",
-            "--ci",
-            "--out",
-            tmp.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(1200),
+    let (code, dir, all) = audit(
+        "tests/audit/article/nginx.conf",
+        &["--quick", "--proxy", "both", "--jobs", "4"],
+        tmp.path(),
+        1200,
     );
     // The regex location that misses /.git/HEAD is a high finding: exit 1.
-    assert_eq!(out.code, 1, "{}", out.all());
-    let page = out
-        .stdout
-        .lines()
-        .last()
-        .and_then(|l| l.strip_prefix("audit report: "))
-        .expect("last line names audit.html");
-    let dir = Path::new(page).parent().expect("dir").to_path_buf();
+    assert_eq!(code, 1, "{all}");
     let probes = json(&dir.join("probes.json"));
     let probes = probes.as_array().expect("list");
     for p in probes {
@@ -132,6 +100,20 @@ fn quick_battery_on_both_proxies_with_evidence_and_fixes() {
         pop_status(fixed, "200") > 0 && pop_status(fixed, "412") == 0,
         "{fixed}"
     );
+    // expires 30d plus add_header Cache-Control on /static/: two Cache-Control lines in each
+    // response on both proxies; with the lifetime written into the one header (the fix,
+    // tried on nginx's run), one.
+    let cc = by_name("cache-control")["runs"].as_array().expect("runs");
+    let before: Vec<_> = cc.iter().filter(|r| r["fix_of"].is_null()).collect();
+    assert_eq!(before.len(), 2, "{cc:?}");
+    for r in before {
+        assert_eq!(cache_control_lines(r), 2, "{r}");
+    }
+    let fixed = cc
+        .iter()
+        .find(|r| !r["fix_of"].is_null())
+        .expect("cache-control fix tried");
+    assert_eq!(cache_control_lines(fixed), 1, "{fixed}");
     // deny/return paths: /.git/HEAD reaches the app, /api/config is blocked, on both.
     for r in by_name("deny-paths")["runs"].as_array().expect("runs") {
         let last = r["verdict"]["lines"]
@@ -263,13 +245,10 @@ fn tls_versions_and_slow_instance_on_both_proxies() {
     let Some(_) = proxylab_testkit::require("nginx", "apt-get install nginx") else {
         return;
     };
-    let conf =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/audit/shapes/tls-api/nginx.conf");
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = common::proxylab(
+    let (code, dir, all) = audit(
+        "tests/audit/shapes/tls-api/nginx.conf",
         &[
-            "audit",
-            conf.to_str().expect("utf8"),
             "--quick",
             "--probe",
             "tls-versions,slow-instance",
@@ -277,20 +256,11 @@ fn tls_versions_and_slow_instance_on_both_proxies() {
             "4",
             "--fail-on",
             "none",
-            "--ci",
-            "--out",
-            tmp.path().to_str().expect("utf8"),
         ],
-        Duration::from_secs(300),
+        tmp.path(),
+        300,
     );
-    assert_eq!(out.code, 0, "{}", out.all());
-    let page = out
-        .stdout
-        .lines()
-        .last()
-        .and_then(|l| l.strip_prefix("audit report: "))
-        .expect("last line names audit.html");
-    let dir = Path::new(page).parent().expect("dir").to_path_buf();
+    assert_eq!(code, 0, "{all}");
     let probes = json(&dir.join("probes.json"));
     let p = probes
         .as_array()

@@ -126,7 +126,9 @@ pub fn fidelity(probes: &[ProbeResult], cases: &[Case], findings: &mut Vec<Findi
     }
 }
 
-/// The reference run of a probe for a finding: nginx's when it ran, a bad one first.
+/// The reference run of a probe for a finding: of the runs aimed at its location, nginx's
+/// when it ran (a bad run of ours next to a good one of nginx is ours to fix, not the
+/// config's), a bad one first.
 fn evidence<'p>(probes: &'p [ProbeResult], f: &Finding) -> Option<&'p CaseRun> {
     let p = probes.iter().find(|p| Some(&p.name) == f.probe.as_ref())?;
     let mut runs: Vec<&CaseRun> = p
@@ -137,8 +139,8 @@ fn evidence<'p>(probes: &'p [ProbeResult], f: &Finding) -> Option<&'p CaseRun> {
     runs.sort_by_key(|r| {
         (
             !f.title.starts_with(&r.label),
-            !r.verdict.bad,
             r.proxy != "nginx",
+            !r.verdict.bad,
         )
     });
     runs.first().copied()

@@ -70,6 +70,9 @@ pub struct Mapping {
     pub listeners: Vec<Listener>,
     /// Pools.
     pub pools: Vec<Pool>,
+    /// Directories made for `root`/`alias` paths not on this machine: the directive's
+    /// deployed `file:line` → the directory (with the alias's trailing slash).
+    pub dirs: Vec<(String, String)>,
 }
 
 impl Mapping {

@@ -162,10 +162,12 @@ fn prepare(
         m,
         &rewrite::Options {
             www: www.clone(),
+            app: upstream_of(a).describe(),
             ..Default::default()
         },
     );
-    let mapping = with_includes(&base.mapping, src);
+    let mut mapping = with_includes(&base.mapping, src);
+    app_row(a, &mut mapping);
     let sni: Vec<&str> = mapping
         .listeners
         .iter()
@@ -300,6 +302,35 @@ fn clone(e: &AuditError) -> AuditError {
         },
         other => AuditError::Component(other.to_string()),
     }
+}
+
+/// With `--app` or `--upstream-app`, a mapping row saying what ran as the upstream and which
+/// probes run the fake Uvicorn anyway (their verdict needs its known answers).
+fn app_row(a: &AuditArgs, m: &mut mapping::Mapping) {
+    let up = upstream_of(a);
+    let written = match (&a.app, &a.upstream_app) {
+        (Some(asgi), _) => format!(
+            "--app {asgi}{}",
+            a.app_dir
+                .as_ref()
+                .map(|d| format!(" --app-dir {}", d.display()))
+                .unwrap_or_default()
+        ),
+        (None, Some(f)) => format!("--upstream-app {}", f.display()),
+        _ => return,
+    };
+    m.rows.insert(
+        0,
+        mapping::Row {
+            origin: "(command line)".into(),
+            written,
+            ran: format!(
+                "{} as every upstream instance; the fake Uvicorn's catch-all app for the probes whose verdict needs a known answer or behaviour ({})",
+                up.describe(),
+                probes::FAKE_ONLY
+            ),
+        },
+    );
 }
 
 fn upstream_of(a: &AuditArgs) -> probes::scenario::Upstream {

@@ -184,6 +184,25 @@ impl<'a> Model<'a> {
     pub fn main_value(&self, name: &str) -> Option<&'a Node> {
         self.main.iter().rfind(|d| d.name == name)
     }
+
+    /// How many worker processes nginx starts: `worker_processes N`, `auto` = the CPUs
+    /// online on this machine (what nginx 1.22 reads, `sysconf(_SC_NPROCESSORS_ONLN)`),
+    /// 1 when unset.
+    pub fn worker_processes(&self) -> u64 {
+        workers(
+            self.main_value("worker_processes").map(Node::arg0),
+            crate::run::os::cpus_online(),
+        )
+    }
+}
+
+/// `worker_processes` as written (None: unset) with `ncpu` CPUs.
+pub fn workers(arg: Option<&str>, ncpu: u64) -> u64 {
+    match arg {
+        Some("auto") => ncpu.max(1),
+        Some(n) => n.parse::<u64>().map_or(1, |n| n.max(1)),
+        None => 1,
+    }
 }
 
 fn server(c: &Node) -> Srv<'_> {
@@ -345,6 +364,21 @@ mod tests {
                 .unix
                 .is_some()
         );
+    }
+
+    #[test]
+    fn worker_processes_auto_is_the_cpus_online() {
+        assert_eq!(workers(Some("auto"), 2), 2);
+        assert_eq!(workers(Some("auto"), 8), 8);
+        assert_eq!(workers(Some("4"), 2), 4);
+        assert_eq!(workers(None, 8), 1);
+        let main = [node("worker_processes", &["auto"])];
+        let m = Model::new(&main);
+        assert_eq!(m.worker_processes(), crate::run::os::cpus_online());
+        assert!(crate::run::os::cpus_online() >= 1);
+        let main = [node("worker_processes", &["3"])];
+        assert_eq!(Model::new(&main).worker_processes(), 3);
+        assert_eq!(Model::new(&[]).worker_processes(), 1);
     }
 
     #[test]

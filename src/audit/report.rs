@@ -179,7 +179,7 @@ fn html(r: &Report<'_>, dir: &Path) -> String {
         for run in &p.runs {
             let _ = writeln!(
                 h,
-                "<p><b>{} [{}]{}</b> — <a href=\"{}/run/index.html\">run report</a>, <a href=\"{}/scenario.toml\">scenario.toml</a><br>{}{}</p>",
+                "<p><b>{} [{}]{}</b> — <a href=\"{}/run/index.html\">run report</a>, <a href=\"{}/scenario.toml\">scenario.toml</a>, upstream: {}<br>{}{}</p>",
                 esc(&run.label),
                 esc(&run.proxy),
                 if run.fix_of.is_some() {
@@ -189,6 +189,7 @@ fn html(r: &Report<'_>, dir: &Path) -> String {
                 },
                 esc(&rel(dir, &run.dir.display().to_string())),
                 esc(&rel(dir, &run.dir.display().to_string())),
+                esc(&run.upstream),
                 esc(&run.verdict.lines.join(" · ")),
                 run.error
                     .as_ref()

@@ -1,5 +1,5 @@
 //! The few OS calls std does not wrap: signals to process groups, CPU affinity of a child,
-//! the effective uid. The only `unsafe` of the runner lives here, each call a plain syscall.
+//! the effective uid, the CPUs online. The only `unsafe` of the runner lives here, each call a plain syscall.
 #![allow(unsafe_code)]
 
 use std::os::unix::process::CommandExt;
@@ -12,6 +12,14 @@ pub fn signal_group(pgid: u32, sig: i32) -> bool {
     }
     // SAFETY: killpg has no memory-safety preconditions; a stale pgid only yields ESRCH.
     unsafe { libc::killpg(pgid as libc::pid_t, sig) == 0 }
+}
+
+/// CPUs online, `sysconf(_SC_NPROCESSORS_ONLN)`: what nginx 1.22 starts for
+/// `worker_processes auto` (it does not look at the affinity mask or a cgroup quota).
+pub fn cpus_online() -> u64 {
+    // SAFETY: sysconf has no preconditions; it returns -1 on error.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    u64::try_from(n).unwrap_or(1).max(1)
 }
 
 /// True when process group `pgid` still has a member.

@@ -2,6 +2,8 @@
 //! time), find the run directories it wrote, read their summary, list processes from /proc.
 #![allow(dead_code)]
 
+pub mod audit;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

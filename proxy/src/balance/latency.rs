@@ -32,6 +32,14 @@ impl LatencyHist {
     pub fn count(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    /// Adds `other`'s samples (the same peer seen by another worker).
+    pub fn add(&mut self, other: &LatencyHist) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
 }
 
 #[cfg(test)]

@@ -60,6 +60,28 @@ pub struct UpstreamSnapshot {
 }
 
 impl UpstreamSnapshot {
+    /// One snapshot of the copies of a group each worker keeps (an upstream without `zone`):
+    /// counters and in-flight requests summed, downtime the longest, the state the worst
+    /// (`Unavailable` when any worker has stopped choosing the peer).
+    pub fn merge(mut parts: Vec<UpstreamSnapshot>) -> Option<UpstreamSnapshot> {
+        let mut out = parts.pop()?;
+        for s in parts {
+            for (p, q) in out.peers.iter_mut().zip(&s.peers) {
+                p.active += q.active;
+                p.requests += q.requests;
+                p.fails += q.fails;
+                p.total_fails += q.total_fails;
+                p.downtime_secs = p.downtime_secs.max(q.downtime_secs);
+                p.latency.add(&q.latency);
+                p.effective_weight = p.effective_weight.min(q.effective_weight);
+                if rank(q.status) > rank(p.status) {
+                    p.status = q.status;
+                }
+            }
+        }
+        Some(out)
+    }
+
     pub(crate) fn capture(name: &str, g: &GroupState, now: i64) -> UpstreamSnapshot {
         let mut peers = Vec::new();
         for (kind, set) in [
@@ -74,6 +96,17 @@ impl UpstreamSnapshot {
             name: name.to_string(),
             peers,
         }
+    }
+}
+
+/// How bad a state is, for merging workers' views.
+fn rank(s: PeerStatus) -> u8 {
+    match s {
+        PeerStatus::Up => 0,
+        PeerStatus::Full => 1,
+        PeerStatus::Unavailable => 2,
+        PeerStatus::Unhealthy => 3,
+        PeerStatus::Down => 4,
     }
 }
 

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 /// What a checker needs: the group, the rule, where to log.
 pub struct Check {
-    /// The upstream group whose peers are probed.
-    pub group: Arc<Upstream>,
+    /// The upstream group whose peers are probed: every worker's copy (one with `zone`);
+    /// a peer's health is set in all of them.
+    pub groups: Vec<Arc<Upstream>>,
     /// `health_check` parameters.
     pub params: HealthParams,
     /// The `match` block named by `match=`, if any.
@@ -21,6 +22,18 @@ pub struct Check {
     pub host: String,
     /// Error log for state changes.
     pub log: Arc<ErrorLog>,
+}
+
+impl Check {
+    fn set_unhealthy(&self, id: PeerId, unhealthy: bool) {
+        for g in &self.groups {
+            g.set_unhealthy(id, unhealthy);
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.groups.first().map_or("", |g| g.name())
+    }
 }
 
 struct PeerState {
@@ -34,8 +47,10 @@ struct PeerState {
 
 /// Runs until aborted (the manager aborts it when a reload replaces the config).
 pub async fn run(c: Check) {
-    let mut peers: Vec<PeerState> = c
-        .group
+    let Some(first) = c.groups.first() else {
+        return;
+    };
+    let mut peers: Vec<PeerState> = first
         .peers()
         .into_iter()
         .filter_map(|(id, a)| match a {
@@ -58,7 +73,7 @@ pub async fn run(c: Check) {
         .collect();
     for p in &peers {
         if p.unhealthy {
-            c.group.set_unhealthy(p.id, true);
+            c.set_unhealthy(p.id, true);
         }
     }
     let timeout = c.params.interval.max(std::time::Duration::from_millis(100));
@@ -85,12 +100,12 @@ fn apply(c: &Check, p: &mut PeerState, o: &ProbeOutcome) {
         p.passes = p.passes.saturating_add(1);
         if p.unhealthy && p.passes >= c.params.passes {
             p.unhealthy = false;
-            c.group.set_unhealthy(p.id, false);
+            c.set_unhealthy(p.id, false);
             c.log.log(
                 LogLevel::Notice,
                 &format!(
                     "peer is healthy while checking health of upstream \"{}\", peer: {}",
-                    c.group.name(),
+                    c.name(),
                     p.name
                 ),
             );
@@ -100,7 +115,7 @@ fn apply(c: &Check, p: &mut PeerState, o: &ProbeOutcome) {
         p.fails = p.fails.saturating_add(1);
         if !p.unhealthy && p.fails >= c.params.fails {
             p.unhealthy = true;
-            c.group.set_unhealthy(p.id, true);
+            c.set_unhealthy(p.id, true);
             let why = match o {
                 ProbeOutcome::Mismatch(s) => format!("status {s}"),
                 ProbeOutcome::Failed(e) => e.clone(),
@@ -110,7 +125,7 @@ fn apply(c: &Check, p: &mut PeerState, o: &ProbeOutcome) {
                 LogLevel::Warn,
                 &format!(
                     "peer is unhealthy ({why}) while checking health of upstream \"{}\", peer: {}",
-                    c.group.name(),
+                    c.name(),
                     p.name
                 ),
             );

@@ -92,7 +92,7 @@ fn checks(live: &Live) -> Vec<Check> {
             .as_ref()
             .and_then(|n| http.matches.iter().find(|m| &m.name == n).cloned());
         out.push(Check {
-            group: rt.group.clone(),
+            groups: rt.groups.clone(),
             params,
             rule,
             host,

@@ -6,6 +6,8 @@
 
 pub mod pool;
 pub mod shared;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 pub use shared::{Gauge, Shared, Stats};
@@ -110,10 +112,28 @@ impl Route {
 pub struct UpstreamRt {
     /// The config block.
     pub conf: Arc<Upstream>,
-    /// Balancer and peer state.
-    pub group: Arc<balance::Upstream>,
+    /// Balancer and peer state: one shared by every worker when the block has a `zone`
+    /// (nginx keeps it in shared memory), else one per worker (nginx's workers each keep
+    /// their own round-robin position and `max_fails` counters).
+    pub groups: Vec<Arc<balance::Upstream>>,
     /// Keepalive pools, one per worker (nginx caches per worker process).
     pub pools: Vec<Pool>,
+}
+
+impl UpstreamRt {
+    /// The balancer state the current worker uses.
+    pub fn group(&self) -> &Arc<balance::Upstream> {
+        &self.groups[worker_index() % self.groups.len()]
+    }
+
+    /// Every worker's view of the group as one snapshot (metrics, status pages).
+    pub fn snapshot(&self, now: Instant) -> balance::UpstreamSnapshot {
+        let parts = self.groups.iter().map(|g| g.snapshot(now)).collect();
+        balance::UpstreamSnapshot::merge(parts).unwrap_or_else(|| balance::UpstreamSnapshot {
+            name: self.conf.name.clone(),
+            peers: Vec::new(),
+        })
+    }
 }
 
 /// Everything a request needs from one config generation.
@@ -271,8 +291,8 @@ fn build_tls(config: &Config) -> Result<HashMap<SocketAddr, Arc<rustls::ServerCo
     Ok(out)
 }
 
-/// The runtime side of every upstream group: the balancer with its peers, and a keepalive
-/// pool per worker.
+/// The runtime side of every upstream group: the balancer with its peers (shared with a
+/// `zone`, one per worker without), and a keepalive pool per worker.
 fn upstream_groups(
     config: &Config,
     workers: usize,
@@ -280,7 +300,7 @@ fn upstream_groups(
 ) -> Result<Vec<UpstreamRt>, String> {
     let mut upstreams = Vec::new();
     for u in &config.http.upstreams {
-        let servers = u
+        let servers: Vec<ResolvedServer> = u
             .servers
             .iter()
             .map(|s| ResolvedServer {
@@ -288,11 +308,17 @@ fn upstream_groups(
                 addrs: vec![PeerAddr::Inet(s.addr)],
             })
             .collect();
-        let group = balance::Upstream::new(u.name.clone(), method(&u.method), servers, epoch)
-            .map_err(|e| e.to_string())?;
+        let copies = if u.zone.is_some() { 1 } else { workers.max(1) };
+        let groups = (0..copies)
+            .map(|_| {
+                balance::Upstream::new(u.name.clone(), method(&u.method), servers.clone(), epoch)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         upstreams.push(UpstreamRt {
             conf: u.clone(),
-            group: Arc::new(group),
+            groups,
             pools: (0..workers).map(|_| Pool::new(u)).collect(),
         });
     }

@@ -114,11 +114,7 @@ impl Peers {
 /// The per-peer families: state, counters, the latency histogram.
 fn upstreams(o: &mut String, live: &Live, now: Instant) {
     let peers = Peers {
-        snaps: live
-            .upstreams
-            .iter()
-            .map(|u| u.group.snapshot(now))
-            .collect(),
+        snaps: live.upstreams.iter().map(|u| u.snapshot(now)).collect(),
     };
     peer_states(o, &peers);
     peers.scalar(

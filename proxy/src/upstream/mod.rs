@@ -225,7 +225,7 @@ fn begin(req: &Req<'_>, upstream: &UpstreamRt) -> Attempt {
         Method::Hash { key, .. } => key.render(req),
         _ => Vec::new(),
     };
-    let mut attempt = upstream.group.begin(RequestInput {
+    let mut attempt = upstream.group().begin(RequestInput {
         client_ip: Some(req.conn.peer.ip()),
         hash_key: &key,
     });

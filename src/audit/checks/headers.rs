@@ -70,9 +70,10 @@ fn lost_on_override(l: &Loc<'_>, name: &str, out: &mut Vec<Finding>) {
         ),
         Some(add(l.node.at(), written(&lost))),
     );
-    // A lost proxy_set_header is what the app sees: the `headers` probe shows it.
+    // A lost proxy_set_header is what the app sees (the `headers` probe), a lost add_header
+    // what the client gets (`response-headers`).
     out.push(if name == "add_header" {
-        f
+        f.probe("response-headers")
     } else {
         f.probe("headers")
     });

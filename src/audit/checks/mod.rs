@@ -1,6 +1,7 @@
 //! Static findings from the config model, each with the deployed file:line, the probe that can
 //! show it and, where there is a standard remedy, the exact change (docs/audit.md lists them).
 
+mod cache;
 mod headers;
 mod limits;
 mod paths;
@@ -31,6 +32,7 @@ pub fn run(m: &Model<'_>, a: &Assumptions) -> Vec<Finding> {
     upstream::check(m, a, &mut v);
     limits::check(m, a, &mut v);
     paths::check(m, &mut v);
+    cache::check(m, &mut v);
     tls::check(m, &mut v);
     // One finding per check and line.
     let mut seen = std::collections::HashSet::new();

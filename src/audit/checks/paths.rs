@@ -1,6 +1,5 @@
 //! Path checks: regex locations that block more or less than their author meant (tried on
-//! sample paths), `alias` under a prefix without a trailing slash (path traversal), `expires`
-//! plus `add_header Cache-Control` (two Cache-Control headers).
+//! sample paths), `alias` under a prefix without a trailing slash (path traversal).
 
 use super::Finding;
 use crate::audit::finding::Severity;
@@ -87,7 +86,6 @@ pub(super) fn check(m: &Model<'_>, out: &mut Vec<Finding>) {
             regex_location(l, out);
         }
         alias(l, out);
-        cache_control(l, out);
     }
 }
 
@@ -202,60 +200,6 @@ fn alias(l: &Loc<'_>, out: &mut Vec<Finding>) {
             ),
         );
     }
-}
-
-fn cache_control(l: &Loc<'_>, out: &mut Vec<Finding>) {
-    let Some(e) = l.value("expires") else { return };
-    if e.arg0() == "off" {
-        return;
-    }
-    let Some((_, hs)) = l.inherited("add_header") else {
-        return;
-    };
-    let Some(cc) = hs
-        .iter()
-        .find(|h| h.arg0().eq_ignore_ascii_case("cache-control"))
-    else {
-        return;
-    };
-    let value = cc.args.get(1).cloned().unwrap_or_default();
-    out.push(
-        Finding::new(
-            "expires-cache-control",
-            Severity::Medium,
-            &cc.at(),
-            format!(
-                "{}: two Cache-Control headers (expires {} and add_header)",
-                l.label(),
-                e.arg0()
-            ),
-        )
-        .detail(format!(
-            "`expires {}` ({}) already sends Cache-Control: max-age=…; `add_header \
-             Cache-Control \"{value}\"` adds a second one. Caches and browsers may take either \
-             (RFC 9111 lets them treat conflicting directives as stale), so \"immutable\" can be \
-             ignored.",
-            e.arg0(),
-            e.at()
-        ))
-        .probe("static")
-        .fix(
-            format!(
-                "in {} ({}): drop `expires {}` and write the lifetime in the one header:\n\
-                 add_header Cache-Control \"public, max-age=2592000, immutable\";",
-                l.label(),
-                l.node.at(),
-                e.arg0()
-            ),
-            Some(crate::audit::rewrite::Patch {
-                block: l.node.at(),
-                add: vec![
-                    "add_header Cache-Control \"public, max-age=2592000, immutable\";".into(),
-                ],
-                replace: vec!["expires".into(), "add_header".into()],
-            }),
-        ),
-    );
 }
 
 #[cfg(test)]

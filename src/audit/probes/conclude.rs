@@ -72,6 +72,23 @@ pub fn conclude(
             format!("{} redirects", all.range(300, 399)),
         ),
         "websocket-idle" => websocket(k, get("idle")),
+        "cache-control" => cache_control(get("get")),
+        "response-headers" => response_headers(k, get("get")),
+        "alias-traversal" => {
+            let up = get("up");
+            (
+                up.range(200, 299) > 0,
+                format!(
+                    "{} × 2xx: {}",
+                    up.range(200, 299),
+                    if up.range(200, 299) > 0 {
+                        "the file was read through the location's missing slash, one directory above the alias"
+                    } else {
+                        "not served"
+                    }
+                ),
+            )
+        }
         "tls-versions" => tls_versions(k, pops),
         _ => normal(pops, all),
     }
@@ -158,6 +175,70 @@ fn slow(k: &Case, g: &Pop, served: &BTreeMap<String, u64>) -> (bool, String) {
             fair * 100.0
         ),
     )
+}
+
+/// Cache-Control lines per response: bad when a response carries more than one.
+pub fn cache_control(p: &Pop) -> (bool, String) {
+    let ok = p.range(200, 399);
+    let lines = p.header_lines("cache-control");
+    if ok == 0 {
+        return (
+            false,
+            format!(
+                "no 2xx/3xx response to count Cache-Control on ({})",
+                p.describe()
+            ),
+        );
+    }
+    let values: Vec<String> = p
+        .headers
+        .iter()
+        .filter_map(|(k, n)| Some(format!("{} ×{n}", k.strip_prefix("cache-control: ")?)))
+        .collect();
+    (
+        lines > ok,
+        format!(
+            "{} Cache-Control line(s) per response ({lines} in {ok} responses: {})",
+            per_response(lines, ok),
+            values.join(", ")
+        ),
+    )
+}
+
+/// The headers a location should send (the ones its own add_header drops) on every 2xx/3xx
+/// response: bad when one is missing.
+fn response_headers(k: &Case, p: &Pop) -> (bool, String) {
+    let ok = p.range(200, 399);
+    if ok == 0 {
+        return (false, format!("no 2xx/3xx response ({})", p.describe()));
+    }
+    let want: Vec<&str> = k
+        .note("expected")
+        .unwrap_or("")
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .collect();
+    let missing: Vec<&str> = want
+        .iter()
+        .copied()
+        .filter(|n| p.header_lines(n) < ok)
+        .collect();
+    let text = if missing.is_empty() {
+        format!("{} on every one of {ok} responses", want.join(", "))
+    } else {
+        format!("missing from the {ok} responses: {}", missing.join(", "))
+    };
+    (!missing.is_empty(), text)
+}
+
+/// `2` for 10 lines in 5 responses, `1.4` for 7 in 5.
+pub fn per_response(lines: u64, responses: u64) -> String {
+    let r = lines as f64 / responses.max(1) as f64;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
 }
 
 fn websocket(k: &Case, p: &Pop) -> (bool, String) {

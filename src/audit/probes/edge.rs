@@ -60,6 +60,55 @@ pub fn deny_paths(c: &Ctx<'_>) -> Gen {
     Ok(out)
 }
 
+/// The request that reads a file through `l`'s alias one directory up and back down
+/// (`/static../static/app.js` → `/var/www/static/../static/app.js`): a prefix location
+/// without a trailing slash over an alias with one (None otherwise). The file is the
+/// directory's first one when it is on this machine, else the `probe.txt` the audit made.
+fn traversal_path(c: &Ctx<'_>, l: &Loc<'_>) -> Option<String> {
+    if !matches!(l.kind, Match::Prefix | Match::NoRegex) || l.path.ends_with('/') {
+        return None;
+    }
+    let a = l.own("alias").first().copied()?;
+    if !a.arg0().ends_with('/') {
+        return None;
+    }
+    let made = c.map.dirs.iter().find(|(at, _)| *at == a.at());
+    let (dir, file) = match made {
+        Some((_, d)) => (d.clone(), "probe.txt".to_string()),
+        None => {
+            let d = std::path::Path::new(a.arg0());
+            let f = super::response::first_file(d)?;
+            (a.arg0().to_string(), f)
+        }
+    };
+    let base = std::path::Path::new(dir.trim_end_matches('/')).file_name()?;
+    Some(format!("{}../{}/{file}", l.path, base.to_string_lossy()))
+}
+
+/// `alias-traversal`: GET one directory above each alias that a location without a trailing
+/// slash maps (and back into it): served means any file next to the published directory is.
+pub fn alias_traversal(c: &Ctx<'_>) -> Gen {
+    let mut out = Vec::new();
+    for l in &c.m.locs {
+        let Some(p) = traversal_path(c, l) else {
+            continue;
+        };
+        let Some(mut k) = case(c, "alias-traversal", l, 2.0, 3.0) else {
+            continue;
+        };
+        k.load(
+            "up",
+            &format!("GET {p} (one directory above the alias and back)"),
+            &format!("model = \"closed\"\nconnections = 1\nmax_requests = 2\nrequests = [{{ path = {p:?} }}]"),
+        );
+        out.push(k);
+    }
+    if out.is_empty() {
+        return Err("no prefix location without a trailing slash over an alias with one".into());
+    }
+    Ok(out)
+}
+
 /// `redirect`: servers answering with a server-level `return` (HTTP→HTTPS).
 pub fn redirect(c: &Ctx<'_>) -> Gen {
     let mut out = Vec::new();
@@ -201,12 +250,9 @@ pub fn connections(c: &Ctx<'_>) -> Gen {
                     .and_then(|n| n.arg0().parse().ok())
             })
             .unwrap_or(512);
-    let workers: u64 =
-        c.m.main_value("worker_processes")
-            .and_then(|n| n.arg0().parse().ok())
-            .unwrap_or(1);
+    let workers = c.m.worker_processes();
     let total = wc * workers;
-    let cap = if c.quick { 1500 } else { 12000 };
+    let cap = if c.quick { 2000 } else { 12000 };
     if total + 50 > cap {
         return Err(format!(
             "worker_connections × workers = {total}: more than this mode opens ({cap})"

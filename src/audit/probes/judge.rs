@@ -62,6 +62,24 @@ pub fn judge(k: &Case, pops: &BTreeMap<String, Pop>, served: &BTreeMap<String, u
         // is not compared.
         v.signature = Some(format!("503={} 429={}", all.n(503) > 0, all.n(429) > 0));
     }
+    if k.probe == "cache-control" {
+        let p = get("get");
+        v.signature = Some(format!(
+            "get={} cache-control={}/response",
+            p.signature(),
+            super::conclude::per_response(p.header_lines("cache-control"), p.range(200, 399))
+        ));
+    }
+    if k.probe == "response-headers" {
+        let p = get("get");
+        let seen: Vec<String> = k
+            .note("expected")
+            .unwrap_or("")
+            .split(',')
+            .map(|n| format!("{n}={}", p.header_lines(n) > 0))
+            .collect();
+        v.signature = Some(format!("get={} {}", p.signature(), seen.join(" ")));
+    }
     if k.probe == "tls-versions" {
         v.signature = Some(super::conclude::tls_signature(pops));
     }

@@ -15,6 +15,9 @@ pub struct Pop {
     pub errors: BTreeMap<String, u64>,
     /// Behaviour outcomes (slow clients, WebSockets): how connections ended.
     pub outcomes: BTreeMap<String, u64>,
+    /// Recorded response header lines (`record_headers`): `name: value` → lines.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, u64>,
     /// Median latency, ms.
     pub p50_ms: f64,
     /// p90 latency, ms.
@@ -32,6 +35,16 @@ impl Pop {
     /// Responses with a status in `lo..=hi`.
     pub fn range(&self, lo: u16, hi: u16) -> u64 {
         self.status.range(lo..=hi).map(|(_, n)| n).sum()
+    }
+
+    /// Recorded header lines named `name` (lowercase).
+    pub fn header_lines(&self, name: &str) -> u64 {
+        let prefix = format!("{name}: ");
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Failures without a response.
@@ -116,6 +129,11 @@ pub fn pops(s: Option<&Summary>) -> BTreeMap<String, Pop> {
                     .details
                     .get(name)
                     .map(|d| d.outcomes.clone())
+                    .unwrap_or_default(),
+                headers: s
+                    .details
+                    .get(name)
+                    .map(|d| d.headers.clone())
                     .unwrap_or_default(),
                 p50_ms: p.latency_us.p50 as f64 / 1000.0,
                 p90_ms: p.latency_us.p90 as f64 / 1000.0,

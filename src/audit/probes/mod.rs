@@ -9,6 +9,7 @@ mod http;
 pub mod judge;
 pub mod load;
 mod pool;
+mod response;
 pub mod run;
 pub mod scenario;
 pub mod targets;
@@ -21,6 +22,10 @@ use super::model::Model;
 pub use edge::deny_paths_of;
 use scenario::Case;
 use std::time::Duration;
+
+/// The probes that run the fake Uvicorn even with `--app` / `--upstream-app`
+/// ([`scenario::Case::needs_fake`]).
+pub const FAKE_ONLY: &str = "headers, big-headers, body-size, deny-paths, cache-control, response-headers, sick-instance, slow-reader, websocket-idle";
 
 /// Cases of a probe, or why it does not apply.
 pub type Gen = Result<Vec<Case>, String>;
@@ -105,6 +110,21 @@ pub const BATTERY: &[Probe] = &[
         name: "body-size",
         what: "POST 1 KiB above and below client_max_body_size per location",
         cases: http::body_size,
+    },
+    Probe {
+        name: "cache-control",
+        what: "GETs to each location with expires and add_header Cache-Control: Cache-Control lines per response",
+        cases: response::cache_control,
+    },
+    Probe {
+        name: "response-headers",
+        what: "GETs through each location whose own add_header drops the outer level's: the dropped headers counted",
+        cases: response::response_headers,
+    },
+    Probe {
+        name: "alias-traversal",
+        what: "GET one directory above each alias a location without a trailing slash maps",
+        cases: edge::alias_traversal,
     },
     Probe {
         name: "deny-paths",

@@ -62,10 +62,14 @@ pub fn keepalive_race(c: &Ctx<'_>) -> Gen {
     ));
     let p = sample(l).unwrap_or_default();
     let d = k.duration;
+    // One client connection, so one proxy worker carries every request: without a `zone`
+    // each worker keeps its own balancer turn and connection cache (nginx and ours), and
+    // requests spread over two workers would reuse each instance half as often.
+    k.loadgen_threads = Some(1);
     k.load(
         "post",
-        &format!("POST every {period:.2} s (each instance idle {:.1} s)", t + 0.3),
-        &format!("model = \"open\"\nstages = [{{ shape = \"constant\", rate = {:.4}, duration = \"{d}s\" }}]\nrequests = [{{ path = {p:?}, method = \"POST\", body_size = 64 }}]", 1.0 / period),
+        &format!("POST every {period:.2} s (each instance idle {:.1} s), one client connection", t + 0.3),
+        &format!("model = \"open\"\nmax_connections = 1\nstages = [{{ shape = \"constant\", rate = {:.4}, duration = \"{d}s\" }}]\nrequests = [{{ path = {p:?}, method = \"POST\", body_size = 64 }}]", 1.0 / period),
     );
     Ok(vec![k])
 }

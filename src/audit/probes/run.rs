@@ -47,6 +47,8 @@ pub struct CaseRun {
     pub fix_of: Option<String>,
     /// The case directory (scenario.toml, proxy.conf, app.toml, run/).
     pub dir: PathBuf,
+    /// What ran as the upstream instances (the fake Uvicorn, or your app under uvicorn).
+    pub upstream: String,
     /// Per population.
     pub pops: BTreeMap<String, Pop>,
     /// Requests each upstream instance (`POOL.I`) answered, from the runner's last sample of
@@ -80,6 +82,7 @@ pub fn run_case(
         case: 0,
         fix_of: fix.map(|(id, _)| id.to_string()),
         dir: dir.to_path_buf(),
+        upstream: k.upstream(&env.upstream).describe(),
         pops: BTreeMap::new(),
         served: BTreeMap::new(),
         verdict: Verdict::default(),
@@ -122,6 +125,8 @@ fn go(
             www: env.www.clone(),
             patches,
             front: k.front.clone(),
+            files: k.files.clone(),
+            app: k.upstream(&env.upstream).describe(),
         },
     );
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -7,7 +7,7 @@ use crate::audit::rewrite::Patch;
 use std::fmt::Write;
 
 /// What the fake upstreams answer on every path (up to six segments).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct App {
     /// Status.
     pub status: u16,
@@ -106,6 +106,9 @@ pub struct Case {
     pub patches: Vec<Patch>,
     /// The upstream app.
     pub app: App,
+    /// Request paths whose files the run writes (a small text file) into the root and alias
+    /// directories the audit made for paths not on this machine.
+    pub files: Vec<String>,
     /// Extra keys in every `[[upstream]]` (`timeout_keep_alive = "1s"`).
     pub pool_keys: Vec<String>,
     /// `[[load]]` bodies (keys only; name first).
@@ -114,6 +117,8 @@ pub struct Case {
     pub faults: Vec<String>,
     /// Loadgen request timeout.
     pub request_timeout: Option<String>,
+    /// Loadgen threads (None: one per CPU).
+    pub loadgen_threads: Option<u32>,
     /// What each population stands for, for the verdict.
     pub roles: Vec<(String, String)>,
     /// Facts the verdict needs (`proxy_read_timeout=3600`), `key=value`.
@@ -144,8 +149,34 @@ impl Case {
         self.roles.push((name.to_string(), role.to_string()));
     }
 
+    /// Whether the verdict needs the fake's catch-all app (a known answer on every path, or a
+    /// behaviour the probe sets up: a required header, a large header or body, a health route,
+    /// a WebSocket echo): such a case runs the fake Uvicorn even with `--app` or
+    /// `--upstream-app`.
+    pub fn needs_fake(&self) -> bool {
+        let plain = App {
+            latency_ms: self.app.latency_ms,
+            ..App::default()
+        };
+        self.app != plain
+            || [
+                "deny-paths",
+                "body-size",
+                "cache-control",
+                "response-headers",
+            ]
+            .contains(&self.probe.as_str())
+    }
+
+    /// What runs as the upstream for this case.
+    pub fn upstream<'u>(&self, upstream: &'u Upstream) -> &'u Upstream {
+        static FAKE: Upstream = Upstream::Fake;
+        if self.needs_fake() { &FAKE } else { upstream }
+    }
+
     /// The scenario text; the config template is `proxy.conf` and the app `app.toml` beside it.
     pub fn toml(&self, map: &Mapping, proxy: &str, upstream: &Upstream) -> String {
+        let upstream = self.upstream(upstream);
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -178,6 +209,9 @@ impl Case {
         }
         if let Some(t) = &self.request_timeout {
             let _ = writeln!(s, "request_timeout = \"{t}\"");
+        }
+        if let Some(n) = self.loadgen_threads {
+            let _ = writeln!(s, "threads = {n}");
         }
         for p in &map.pools {
             let _ = writeln!(
@@ -219,6 +253,18 @@ pub enum Upstream {
 }
 
 impl Upstream {
+    /// What runs as each upstream instance, for the mapping table and the probe list.
+    pub fn describe(&self) -> String {
+        match self {
+            Upstream::Fake => "fake Uvicorn".into(),
+            Upstream::FakeApp(p) => format!("fake Uvicorn with your route table {}", p.display()),
+            Upstream::Uvicorn { asgi, dir } => format!(
+                "real uvicorn running your app {asgi} (--app-dir {})",
+                dir.display()
+            ),
+        }
+    }
+
     fn keys(&self, s: &mut String) {
         match self {
             Upstream::Fake => {

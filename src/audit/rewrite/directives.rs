@@ -127,12 +127,34 @@ impl Writer<'_> {
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join("index.html"), "<p>proxylab audit</p>\n");
         let _ = std::fs::write(dir.join("probe.txt"), "proxylab audit probe file\n");
+        self.probe_files(&dir, n.name == "alias");
         let slash = if a0.ends_with('/') { "/" } else { "" };
         let p = format!("{}{slash}", dir.display());
+        self.map.dirs.push((n.at(), p.clone()));
         Action::Replace(
             format!("{} {}", n.name, quote(&p)),
             format!("not on this machine: {p} (index.html, probe.txt)"),
         )
+    }
+
+    /// The probes' request paths as files under a directory made for a root (the whole
+    /// path) or an alias (its last segment, the part after the location's prefix).
+    fn probe_files(&self, dir: &Path, alias: bool) {
+        for f in self.files {
+            let rel = if alias {
+                f.rsplit('/').next().unwrap_or("").to_string()
+            } else {
+                f.trim_start_matches('/').to_string()
+            };
+            if rel.is_empty() || rel.split('/').any(|c| c == ".." || c.is_empty()) {
+                continue;
+            }
+            let p = dir.join(rel);
+            if let Some(parent) = p.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(p, "proxylab audit probe file\n");
+        }
     }
 
     fn listen(&mut self, n: &Node) -> Action {
@@ -187,8 +209,8 @@ impl Writer<'_> {
             }
         }
         let why = format!(
-            "fake Uvicorn instance {}.{i} on a free loopback port",
-            pool.name
+            "{} instance {}.{i} on a free loopback port",
+            self.app, pool.name
         );
         Action::Replace(t, why)
     }
@@ -202,7 +224,7 @@ impl Writer<'_> {
                 let url = n.arg0().replacen("https://", "http://", 1);
                 return Action::Replace(
                     format!("proxy_pass {url}"),
-                    "http:// (the fake upstreams speak plain HTTP)".into(),
+                    "http:// (the upstream instances speak plain HTTP)".into(),
                 );
             }
             return Action::Keep;
@@ -215,8 +237,8 @@ impl Writer<'_> {
         Action::Replace(
             format!("proxy_pass {url}"),
             format!(
-                "fake Uvicorn instance {}.{i} (no upstream block: Host is the loopback address unless set)",
-                pool.name
+                "{} instance {}.{i} (no upstream block: Host is the loopback address unless set)",
+                self.app, pool.name
             ),
         )
     }

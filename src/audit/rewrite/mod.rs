@@ -54,6 +54,11 @@ pub struct Options {
     /// The server (`file:line`) made `default_server` on its sockets: the loadgen sends
     /// `Host: 127.0.0.1:PORT`, so a probe reaches a named server as the default one.
     pub front: Option<String>,
+    /// Request paths (`/static/probe.txt`) whose files are written into the directories made
+    /// for roots and aliases that are not on this machine.
+    pub files: Vec<String>,
+    /// What runs as each upstream instance, for the mapping (empty: the fake Uvicorn).
+    pub app: String,
 }
 
 /// Rewrites `src`.
@@ -63,6 +68,12 @@ pub fn rewrite(src: &Source, m: &Model<'_>, o: &Options) -> Rewritten {
         www: o.www.clone(),
         patches: &o.patches,
         front: o.front.clone(),
+        files: &o.files,
+        app: if o.app.is_empty() {
+            "fake Uvicorn".into()
+        } else {
+            o.app.clone()
+        },
         cur_server: String::new(),
         out: String::new(),
         origin: Vec::new(),
@@ -93,6 +104,8 @@ pub(crate) struct Writer<'s> {
     www: PathBuf,
     patches: &'s [Patch],
     front: Option<String>,
+    files: &'s [String],
+    app: String,
     cur_server: String,
     out: String,
     origin: Vec<String>,
