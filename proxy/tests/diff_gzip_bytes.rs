@@ -1,8 +1,9 @@
 //! gzip bytes, nginx as the judge: the compressed bodies our proxy sends are byte-identical to
 //! nginx's (both call the system zlib with nginx's parameters: `gzip_comp_level`, the window
 //! and hash sizes lowered for short bodies of known length, `gzip_window` / `gzip_hash`), for
-//! proxied responses with `Content-Length` and chunked, static files, `return` text and error
-//! pages, 100 B to 1 MiB, levels 1, 6 and 9; and `$gzip_ratio` is logged as nginx logs it,
+//! proxied responses with `Content-Length` and chunked (relayed, being stored in the cache and
+//! from it), static files, `return` text and error pages, 100 B to 1 MiB, levels 1, 6 and 9;
+//! and `$gzip_ratio` is logged as nginx logs it,
 //! our own pages included. (Unbuffered proxying is left out: nginx flushes at each upstream
 //! read, whose boundaries depend on timing.)
 
@@ -140,7 +141,10 @@ fn gzipped_bytes_are_nginxs_for_every_size_level_and_source() {
     let http = format!(
         "types {{ application/json json; }}\n\
          gzip on; gzip_types application/json text/plain;\n\
+         proxy_cache_path {{DIR}}/cache keys_zone=z:1m;\n\
          server {{ listen 127.0.0.1:{{PORT}};\n{locations}\
+           location /pc/ {{ proxy_cache z; proxy_cache_valid 200 1h; gzip_comp_level 6;\n\
+             proxy_pass http://127.0.0.1:{p}/; }}\n\
            location /w/ {{ gzip_window 4k; gzip_hash 8k; gzip_comp_level 6;\n\
              proxy_pass http://127.0.0.1:{p}/; }}\n\
            location = /ret {{ return 200 \"{long}\"; }}\n\
@@ -152,6 +156,12 @@ fn gzipped_bytes_are_nginxs_for_every_size_level_and_source() {
         return;
     };
     let mut paths = vec!["/ret".to_string(), "/missing".to_string()];
+    // stored (MISS), then from the cache (HIT)
+    for _ in 0..2 {
+        for p in ["/pc/c/5000", "/pc/k/5000", "/pc/c/100000", "/pc/k/100000"] {
+            paths.push(p.to_string());
+        }
+    }
     for n in SIZES {
         for level in [1, 6, 9] {
             paths.push(format!("/p{level}/c/{n}"));
