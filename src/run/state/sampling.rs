@@ -162,12 +162,12 @@ impl State<'_> {
         if let Some((t0, prev)) = &self.cache_prev
             && t > *t0
         {
-            for (k, x) in counts.iter().filter(|(k, _)| !gauge(k)) {
+            for (k, x) in counts.iter().filter(|(k, _)| !gauge(k.as_str())) {
                 let d = (x - prev.get(k).copied().unwrap_or(0.0)).max(0.0);
                 v.insert(format!("proxy.cache.{k}"), d / (t - t0));
             }
         }
-        for (k, x) in counts.iter().filter(|(k, _)| gauge(k)) {
+        for (k, x) in counts.iter().filter(|(k, _)| gauge(k.as_str())) {
             v.insert(format!("proxy.cache.{k}"), *x);
         }
         self.cache_prev = Some((t, counts));
