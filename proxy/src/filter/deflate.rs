@@ -1,5 +1,5 @@
-//! The gzip stream nginx sends: the 10-byte gzip header nginx writes (no name, no time, OS
-//! unix), a raw deflate stream from zlib ([`super::zlib`], the library nginx links) at
+//! The gzip stream nginx sends: the 10-byte gzip header zlib writes for nginx (no name, no
+//! time, the level in the extra flags, OS unix), a raw deflate stream from zlib ([`super::zlib`], the library nginx links) at
 //! `gzip_comp_level` with nginx's window and hash sizes (`gzip_window`, `gzip_hash`, both made
 //! smaller for short responses of known length as `ngx_http_gzip_filter_memory` does), then
 //! the CRC-32 and length trailer. Same library, parameters and flush points as nginx: the
@@ -7,8 +7,19 @@
 
 use super::zlib::{Flush, RawDeflate};
 
-/// The gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS 3 (unix).
+/// The gzip member header: magic, deflate, no flags, no mtime, extra flags (set per level),
+/// OS 3 (unix).
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+
+/// The header's extra flags as zlib sets them (nginx 1.22 lets zlib write the header): 2 at
+/// level 9, 4 at level 1, else 0.
+fn extra_flags(level: u32) -> u8 {
+    match level {
+        9 => 2,
+        0 | 1 => 4,
+        _ => 0,
+    }
+}
 
 /// Spare output room asked for before each deflate call (bytes).
 const ROOM: usize = 4096;
@@ -18,6 +29,7 @@ pub struct GzipEncoder {
     z: RawDeflate,
     crc: crc32fast::Hasher,
     started: bool,
+    level: u32,
 }
 
 impl std::fmt::Debug for GzipEncoder {
@@ -54,6 +66,7 @@ impl GzipEncoder {
             z,
             crc: crc32fast::Hasher::new(),
             started: false,
+            level: level.clamp(1, 9),
         }
     }
 
@@ -89,7 +102,9 @@ impl GzipEncoder {
     fn start(&mut self, out: &mut Vec<u8>) {
         if !self.started {
             self.started = true;
-            out.extend_from_slice(&HEADER);
+            let mut header = HEADER;
+            header[8] = extra_flags(self.level);
+            out.extend_from_slice(&header);
         }
     }
 
@@ -159,7 +174,8 @@ mod tests {
                 enc.write(piece, i % 3 == 0, &mut out);
             }
             enc.finish(&mut out);
-            assert_eq!(&out[..10], &HEADER);
+            assert_eq!(&out[..8], &HEADER[..8]);
+            assert_eq!(out[8], [4, 0, 2][level as usize / 4]);
             assert!(out.len() < data.len() / 3, "level {level}: {}", out.len());
             assert_eq!(gunzip(&out), data, "level {level}");
         }
