@@ -221,14 +221,20 @@ fn our_proxy_cache_counters_are_sampled_per_second() {
     let (hit, miss) = (sum("proxy.cache.HIT"), sum("proxy.cache.MISS"));
     let expired = sum("proxy.cache.EXPIRED");
     assert!(hit > 100.0, "mostly HITs at ~100 req/s: {hit}");
-    assert!(miss + expired >= 2.0, "each page fetched: {miss} + {expired}");
+    assert!(
+        miss + expired >= 2.0,
+        "each page fetched: {miss} + {expired}"
+    );
     assert!(hit > 5.0 * (miss + expired), "{hit} vs {miss} + {expired}");
     let keys = common::csv_column(&csv, "proxy.cache.keys");
     assert!(keys.iter().flatten().any(|k| *k == 2.0), "{keys:?}");
     let chart = "status-by-proxy-cache-counters";
     assert!(d.join(format!("{chart}.png")).is_file(), "{chart}.png");
     let html = std::fs::read_to_string(d.join("index.html")).expect("index");
-    assert!(html.contains(&format!("{chart}.svg")), "the chart is on the page");
+    assert!(
+        html.contains(&format!("{chart}.svg")),
+        "the chart is on the page"
+    );
     if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
         return;
     }

@@ -192,7 +192,8 @@ fn big_chunked(total: usize) -> BigChunked {
                 let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
                 let mut b = [0u8; 4096];
                 let _ = s.read(&mut b);
-                let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                let head =
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
                 if s.write_all(head.as_bytes()).is_err() {
                     return;
                 }

@@ -34,7 +34,10 @@ fn statuses(addr: SocketAddr, paths: &[String]) -> Vec<String> {
 #[test]
 fn a_keys_zone_holds_as_many_keys_as_nginxs() {
     for (size, keys) in [("16k", 63), ("32k", 191)] {
-        assert_eq!(capacity_of(if size == "16k" { 16384 } else { 32768 }, "z"), keys);
+        assert_eq!(
+            capacity_of(if size == "16k" { 16384 } else { 32768 }, "z"),
+            keys
+        );
         let http = HTTP.replace("SIZE", size);
         let (on, oo) = (Origin::start(), Origin::start());
         let Some(nginx) = Nginx::start_full(&conf(&http.replace("ORIGIN", &on.addr.to_string())))
@@ -45,7 +48,12 @@ fn a_keys_zone_holds_as_many_keys_as_nginxs() {
         // fill the zone, use the first key again, then one key more: the least recently used
         // key (k1) goes, k0 stays
         let mut paths: Vec<String> = (0..keys).map(|i| format!("/k{i}")).collect();
-        for p in ["/k0".to_string(), format!("/k{keys}"), "/k1".into(), "/k0".into()] {
+        for p in [
+            "/k0".to_string(),
+            format!("/k{keys}"),
+            "/k1".into(),
+            "/k0".into(),
+        ] {
             paths.push(p);
         }
         let n = statuses(nginx.addr(), &paths);
@@ -63,7 +71,11 @@ fn a_keys_zone_holds_as_many_keys_as_nginxs() {
             .filter(|(a, b)| a != b)
             .map(|(a, b)| format!("nginx {a}, ours {b}"))
             .collect();
-        assert!(differ.is_empty(), "keys_zone={size}:\n{}", differ.join("\n"));
+        assert!(
+            differ.is_empty(),
+            "keys_zone={size}:\n{}",
+            differ.join("\n")
+        );
     }
 }
 

@@ -32,7 +32,10 @@ fn text(n: usize) -> Vec<u8> {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let w = WORDS[(x >> 33) as usize % WORDS.len()];
-        s.push_str(&format!("{{\"id\":{},\"tag\":\"{w}\"}},", (x >> 40) % 100_000));
+        s.push_str(&format!(
+            "{{\"id\":{},\"tag\":\"{w}\"}},",
+            (x >> 40) % 100_000
+        ));
     }
     s.truncate(n);
     s.into_bytes()
@@ -251,5 +254,9 @@ fn gzip_ratio_is_logged_as_nginx_logs_it() {
     assert_eq!(logs[1], logs[0], "ours (left) vs nginx (right)");
     let lines: Vec<&str> = logs[0].lines().collect();
     let gzipped = lines.iter().filter(|l| !l.ends_with(" -")).count();
-    assert_eq!(gzipped, 5, "five gzipped responses in nginx's log:\n{}", logs[0]);
+    assert_eq!(
+        gzipped, 5,
+        "five gzipped responses in nginx's log:\n{}",
+        logs[0]
+    );
 }

@@ -202,7 +202,9 @@ mod tests {
         assert_eq!(RawDeflate::new(6, 7, 8).err(), Some(ZlibError(-2)));
         let mut d = RawDeflate::new(6, 9, 1).expect("smallest window and hash");
         let mut out = Vec::with_capacity(256);
-        let (taken, end) = d.deflate(b"abcabcabc", &mut out, Flush::Finish).expect("deflate");
+        let (taken, end) = d
+            .deflate(b"abcabcabc", &mut out, Flush::Finish)
+            .expect("deflate");
         assert_eq!((taken, end), (9, true));
         assert_eq!((d.total_in(), d.total_out()), (9, out.len() as u64));
         let mut plain = Vec::new();

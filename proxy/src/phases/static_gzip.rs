@@ -137,7 +137,10 @@ pub(super) fn weak(etag: &[u8]) -> Vec<u8> {
 /// The encoder for a file of `len` bytes.
 pub(super) fn encoder(req: &Req<'_>, len: u64) -> GzipEncoder {
     let conf = &req.loc.gzip;
-    GzipEncoder::new(conf.level, memory(conf.window_bits, conf.mem_level, Some(len)))
+    GzipEncoder::new(
+        conf.level,
+        memory(conf.window_bits, conf.mem_level, Some(len)),
+    )
 }
 
 /// Sends `head`, then the body read into `buf` chunk by chunk and gzipped (chunked framing
