@@ -165,12 +165,15 @@ impl RawDeflate {
 
     /// Input bytes taken so far.
     pub fn total_in(&self) -> u64 {
-        self.strm.total_in as u64
+        // uLong is 32 bits on some platforms
+        #[allow(clippy::useless_conversion)]
+        u64::from(self.strm.total_in)
     }
 
     /// Compressed bytes written so far.
     pub fn total_out(&self) -> u64 {
-        self.strm.total_out as u64
+        #[allow(clippy::useless_conversion)]
+        u64::from(self.strm.total_out)
     }
 }
 
