@@ -207,6 +207,47 @@ fn nginx_variant_samples_stub_status() {
     assert!(!conf.contains("{{"), "placeholders expanded: {conf}");
 }
 
+/// `cache_status_path`: the runner samples our proxy's `proxylab_cache_status` page into
+/// `proxy.cache.*` columns (responses per second by `$upstream_cache_status`) and the report
+/// stacks them; nginx runs the same template (`{{proxylab_only ...}}` dropped), unsampled.
+#[test]
+fn our_proxy_cache_counters_are_sampled_per_second() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run("cache-counters.toml", &["--variant", "base"], out.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d = &run_dirs(out.path(), "cache-counters")[0];
+    let csv = d.join("timeseries.csv");
+    let sum = |col: &str| -> f64 { common::csv_column(&csv, col).iter().flatten().sum() };
+    let (hit, miss) = (sum("proxy.cache.HIT"), sum("proxy.cache.MISS"));
+    let expired = sum("proxy.cache.EXPIRED");
+    assert!(hit > 100.0, "mostly HITs at ~100 req/s: {hit}");
+    assert!(
+        miss + expired >= 2.0,
+        "each page fetched: {miss} + {expired}"
+    );
+    assert!(hit > 5.0 * (miss + expired), "{hit} vs {miss} + {expired}");
+    let keys = common::csv_column(&csv, "proxy.cache.keys");
+    assert!(keys.iter().flatten().any(|k| *k == 2.0), "{keys:?}");
+    let chart = "status-by-proxy-cache-counters";
+    assert!(d.join(format!("{chart}.png")).is_file(), "{chart}.png");
+    let html = std::fs::read_to_string(d.join("index.html")).expect("index");
+    assert!(
+        html.contains(&format!("{chart}.svg")),
+        "the chart is on the page"
+    );
+    if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = run("cache-counters.toml", &["--variant", "nginx"], out.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    let d = &run_dirs(out.path(), "cache-counters")[0];
+    let conf = std::fs::read_to_string(d.join("proxy/proxy.conf")).expect("conf");
+    assert!(!conf.contains("proxylab_cache_status"), "{conf}");
+    let text = std::fs::read_to_string(d.join("timeseries.csv")).expect("csv");
+    assert!(!text.contains("proxy.cache."), "nothing sampled from nginx");
+}
+
 #[test]
 fn variants_are_run_and_compared() {
     if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {

@@ -141,6 +141,43 @@ pub fn status_by_header(out: &RunOutput, duration: f64, name: &str) -> Chart {
     }
 }
 
+/// The stem of [`cache_counters`]' chart (a `status-by-` one: listed with the header splits).
+pub const CACHE_COUNTERS: &str = "status-by-proxy-cache-counters";
+
+/// Responses per second stacked by `$upstream_cache_status` as our proxy counts them (the
+/// `proxy.cache.STATUS` sample columns of `cache_status_path`); None when none was sampled.
+pub fn cache_counters(out: &RunOutput, duration: f64) -> Option<Chart> {
+    const STATUSES: [&str; 7] = [
+        "HIT",
+        "MISS",
+        "EXPIRED",
+        "STALE",
+        "UPDATING",
+        "REVALIDATED",
+        "BYPASS",
+    ];
+    let cols: Vec<(String, String)> = STATUSES
+        .iter()
+        .map(|s| (format!("proxy.cache.{s}"), (*s).to_string()))
+        .collect();
+    let mut lines = sample_lines(out, &cols);
+    if lines.is_empty() {
+        return None;
+    }
+    for (i, l) in lines.iter_mut().enumerate() {
+        l.color = value_color(&l.label, i);
+    }
+    Some(Chart {
+        title: "Responses per second by $upstream_cache_status (the proxy's counters)".into(),
+        y_label: "responses / s".into(),
+        x: XAxis::Seconds,
+        lines,
+        stacked: true,
+        markers: out.markers.clone(),
+        x_max: f64::from(seconds(out, duration)),
+    })
+}
+
 /// Latency p50/p90/p99/max per second (ms), all populations together.
 pub fn latency(out: &RunOutput, duration: f64) -> Chart {
     let n = seconds(out, duration);

@@ -56,6 +56,9 @@ pub fn write_run(
     for (stem, name) in stems.iter().zip(&split) {
         charts.push((stem.as_str(), charts::status_by_header(out, d, name)));
     }
+    if let Some(c) = charts::cache_counters(out, d) {
+        charts.push((charts::CACHE_COUNTERS, c));
+    }
     for (stem, c) in &charts {
         plots::write(c, &dir.join(stem))?;
     }

@@ -99,6 +99,44 @@ pub fn parse_stub_status(body: &str) -> BTreeMap<String, f64> {
     m
 }
 
+/// Parses our proxy's `proxylab_cache_status` page (per zone: `Cache zone NAME: keys K size S
+/// max_size M`, then lines of names and lines of counts) into totals over the zones: one entry
+/// per `$upstream_cache_status` (`HIT`, `MISS`, ...), `stored`, `evicted`, `refused`, `keys`
+/// and `size`.
+pub fn parse_cache_status(body: &str) -> BTreeMap<String, f64> {
+    let mut m: BTreeMap<String, f64> = BTreeMap::new();
+    let mut lines = body.lines().map(str::trim);
+    while let Some(l) = lines.next() {
+        if let Some(rest) = l.strip_prefix("Cache zone ") {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            for pair in words.windows(2) {
+                if matches!(pair[0], "keys" | "size")
+                    && let Ok(x) = pair[1].parse::<f64>()
+                {
+                    *m.entry(pair[0].to_string()).or_default() += x;
+                }
+            }
+            continue;
+        }
+        let names: Vec<&str> = l.split_whitespace().collect();
+        if names.is_empty() || names.iter().any(|n| n.parse::<f64>().is_ok()) {
+            continue;
+        }
+        let Some(counts) = lines.next() else { break };
+        let counts: Vec<f64> = counts
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if counts.len() != names.len() {
+            continue;
+        }
+        for (n, x) in names.iter().zip(counts) {
+            *m.entry((*n).to_string()).or_default() += x;
+        }
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +149,25 @@ mod tests {
         assert_eq!(m["requests"], 42.0);
         assert_eq!(m["waiting"], 2.0);
         assert_eq!(m["writing"], 1.0);
+    }
+
+    #[test]
+    fn parses_and_sums_cache_zones() {
+        let b = "Cache zone a: keys 2 size 8704 max_size 0\n\
+                 MISS BYPASS EXPIRED STALE UPDATING REVALIDATED HIT\n 2 0 1 0 0 0 5\n\
+                 stored evicted refused\n 2 0 0\n\
+                 Cache zone b: keys 1 size 100 max_size 1048576\n\
+                 MISS BYPASS EXPIRED STALE UPDATING REVALIDATED HIT\n 1 0 0 3 0 0 7\n\
+                 stored evicted refused\n 1 1 0\n";
+        let m = parse_cache_status(b);
+        assert_eq!(m["HIT"], 12.0);
+        assert_eq!(m["MISS"], 3.0);
+        assert_eq!(m["STALE"], 3.0);
+        assert_eq!(m["evicted"], 1.0);
+        assert_eq!(m["keys"], 3.0);
+        assert_eq!(m["size"], 8804.0);
+        assert!(!m.contains_key("max_size"));
+        assert!(parse_cache_status("<html>404</html>").is_empty());
     }
 
     #[test]

@@ -86,8 +86,11 @@ pub struct ProxySpec {
     pub cpus: Vec<usize>,
     /// stub_status path sampled every interval, if any.
     pub status_path: Option<String>,
-    /// Listener serving `status_path` (`""` = the main one).
+    /// Listener serving `status_path` and `cache_status_path` (`""` = the main one).
     pub status_listener: String,
+    /// Our proxy's `proxylab_cache_status` page, sampled every interval when it answers 200
+    /// (`proxy.cache.*` columns: responses per second by `$upstream_cache_status`).
+    pub cache_status_path: Option<String>,
     /// nginx binary (default `nginx` from PATH).
     pub binary: PathBuf,
     /// RLIMIT_NOFILE of the proxy's processes (None: inherited).

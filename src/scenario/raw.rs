@@ -108,6 +108,7 @@ pub struct RawProxy {
     #[schemars(with = "Option<Vec<usize>>")]
     pub cpus: Option<Spanned<Vec<usize>>>,
     pub status_path: Option<String>,
+    pub cache_status_path: Option<String>,
     #[schemars(with = "Option<String>")]
     pub status_listener: Option<Spanned<String>>,
     pub binary: Option<PathBuf>,

@@ -1,10 +1,13 @@
 //! Placeholders in proxy config templates: `{{listen}}`, `{{listen.NAME}}`,
 //! `{{upstream.POOL [server params]}}`, `{{upstream.POOL.I}}`, `{{dir}}`, `{{scenario_dir}}`,
-//! `{{tls.cert}}`, `{{tls.key}}`.
+//! `{{tls.cert}}`, `{{tls.key}}`, `{{proxylab_only TEXT}}`.
 //!
 //! The runner allocates every port, so a config never names one: `listen {{listen}};` becomes
 //! `listen 127.0.0.1:PORT;`, and `{{upstream.api max_fails=3}}` becomes one
 //! `server 127.0.0.1:PORT max_fails=3;` line per instance of pool `api`.
+//! `{{proxylab_only proxylab_cache_status;}}` is TEXT for our proxy and nothing for nginx, so
+//! one template can hold our extensions (`proxylab_status`, `proxylab_cache_status`) and still
+//! run on both.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +36,8 @@ pub enum Placeholder {
     TlsCert,
     /// `{{tls.key}}`: its private key (PEM, absolute path).
     TlsKey,
+    /// `{{proxylab_only TEXT}}`: TEXT when the proxy is ours, nothing for nginx.
+    ProxylabOnly(String),
 }
 
 /// A placeholder found in a template, with its byte range and 1-based line.
@@ -83,6 +88,7 @@ fn parse_one(inner: &str) -> Result<Placeholder, String> {
         ["scenario_dir"] if simple => Placeholder::ScenarioDir,
         ["tls", "cert"] if simple => Placeholder::TlsCert,
         ["tls", "key"] if simple => Placeholder::TlsKey,
+        ["proxylab_only"] if !simple => Placeholder::ProxylabOnly(params),
         ["upstream", pool] if valid_name(pool) => Placeholder::Pool {
             name: pool.to_string(),
             params,
@@ -97,7 +103,7 @@ fn parse_one(inner: &str) -> Result<Placeholder, String> {
             return Err(format!(
                 "unknown placeholder {{{{{inner}}}}} (known: {{{{listen}}}}, {{{{listen.NAME}}}}, \
                  {{{{upstream.POOL [params]}}}}, {{{{upstream.POOL.I}}}}, {{{{dir}}}}, {{{{scenario_dir}}}}, \
-                 {{{{tls.cert}}}}, {{{{tls.key}}}})"
+                 {{{{tls.cert}}}}, {{{{tls.key}}}}, {{{{proxylab_only TEXT}}}})"
             ));
         }
     })
@@ -125,6 +131,8 @@ pub struct Bindings {
     pub tls_cert: PathBuf,
     /// `{{tls.key}}`.
     pub tls_key: PathBuf,
+    /// The proxy is ours: `{{proxylab_only TEXT}}` expands to TEXT.
+    pub proxylab: bool,
 }
 
 /// Expands every placeholder of `text`.
@@ -179,6 +187,8 @@ pub fn expand(text: &str, b: &Bindings) -> Result<String, String> {
             Placeholder::ScenarioDir => out.push_str(&b.scenario_dir.display().to_string()),
             Placeholder::TlsCert => out.push_str(&b.tls_cert.display().to_string()),
             Placeholder::TlsKey => out.push_str(&b.tls_key.display().to_string()),
+            Placeholder::ProxylabOnly(text) if b.proxylab => out.push_str(text),
+            Placeholder::ProxylabOnly(_) => {}
         }
         last = f.range.end;
     }
@@ -237,6 +247,21 @@ mod tests {
             "ssl_certificate /run/tls/selfsigned.crt;\nssl_certificate_key /run/tls/selfsigned.key;"
         );
         assert!(scan("{{tls.ca}}").is_err());
+    }
+
+    #[test]
+    fn proxylab_only_text_is_dropped_for_nginx() {
+        let t = "location /c { {{proxylab_only proxylab_cache_status;}} }";
+        let ours = Bindings {
+            proxylab: true,
+            ..Bindings::default()
+        };
+        assert_eq!(
+            expand(t, &ours).unwrap(),
+            "location /c { proxylab_cache_status; }"
+        );
+        assert_eq!(expand(t, &Bindings::default()).unwrap(), "location /c {  }");
+        assert!(scan("{{proxylab_only}}").is_err());
     }
 
     #[test]

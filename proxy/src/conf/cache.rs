@@ -4,7 +4,7 @@
 
 use super::error::ConfError;
 use super::lexer::Directive;
-use super::values::{parse_number, parse_time};
+use super::values::{parse_number, parse_offset, parse_time};
 use crate::http::status::Status;
 use crate::vars::Template;
 use std::sync::Arc;
@@ -82,6 +82,9 @@ pub struct CacheLoc {
     pub convert_head: bool,
     /// `proxy_ignore_headers` bits ([`ignore`]).
     pub ignore: u32,
+    /// `proxy_cache_max_range_offset` (None: no limit): a request for a range starting at or
+    /// beyond it is passed upstream as it is, and its response not stored.
+    pub max_range_offset: Option<u64>,
     /// `proxy_temp_path` (its directory; None: `proxy_temp` under the prefix), where responses
     /// are written first when the zone has `use_temp_path=on`.
     pub temp_path: Option<String>,
@@ -98,6 +101,10 @@ pub fn validate(d: &Directive) -> Result<(), ConfError> {
             for s in &a[..a.len() - 1] {
                 status_of(s).ok_or_else(|| at(d, format!("invalid status \"{s}\"")))?;
             }
+        }
+        "proxy_cache_max_range_offset" => {
+            parse_offset(&a[0])
+                .ok_or_else(|| at(d, format!("\"{}\" directive invalid value", d.name)))?;
         }
         "proxy_cache_min_uses" => {
             parse_number(&a[0])
@@ -278,6 +285,9 @@ pub fn build(
             .one("proxy_cache_convert_head")
             .is_none_or(|d| d.args[0].eq_ignore_ascii_case("on")),
         ignore: bits("proxy_ignore_headers", ignore_bit),
+        max_range_offset: c
+            .one("proxy_cache_max_range_offset")
+            .and_then(|d| parse_offset(&d.args[0])),
         temp_path: c.one("proxy_temp_path").map(|d| d.args[0].clone()),
     })))
 }

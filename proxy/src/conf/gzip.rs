@@ -110,6 +110,8 @@ pub struct GzipConf {
     pub buffers: (usize, usize),
     /// `gzip_window` as zlib window bits (15).
     pub window_bits: u8,
+    /// `gzip_hash` as zlib memLevel (8: a 64k hash; 512 → 1 ... 128k → 9).
+    pub mem_level: u8,
     /// `gzip_static` (off).
     pub static_mode: StaticMode,
 }
@@ -128,6 +130,7 @@ impl Default for GzipConf {
             http_version: 11,
             buffers: (32, 4096),
             window_bits: 15,
+            mem_level: 8,
             static_mode: StaticMode::Off,
         }
     }
@@ -249,6 +252,9 @@ impl GzipConf {
         if let Some(w) = arg("gzip_window").and_then(|v| power_of_two(v, 32 * 1024)) {
             g.window_bits = w;
         }
+        if let Some(h) = arg("gzip_hash").and_then(|v| power_of_two(v, 128 * 1024)) {
+            g.mem_level = h - 8;
+        }
         if let Some(d) = get(levels, "gzip_buffers")
             && let (Some(n), Some(s)) = (parse_number(&d.args[0]), parse_size(&d.args[1]))
         {
@@ -361,6 +367,11 @@ mod tests {
             assert!(e.ends_with("t.conf:3"), "{e}");
         }
         assert!(validate(&dir("gzip_window", &["16k"])).is_ok());
+        let sized = [dir("gzip_window", &["4k"]), dir("gzip_hash", &["2k"])];
+        let g = GzipConf::build(&[&sized[..]]).unwrap();
+        assert_eq!((g.window_bits, g.mem_level), (12, 3));
+        let g = GzipConf::build(&[&[dir("gzip_hash", &["128k"])][..]]).unwrap();
+        assert_eq!((g.window_bits, g.mem_level), (15, 9));
         assert!(validate(&dir("gzip_window", &["100"])).is_err());
     }
 }

@@ -1,21 +1,35 @@
-//! The gzip stream nginx sends: the 10-byte gzip header nginx writes (no name, no time, OS
-//! unix), a raw deflate stream from flate2 (zlib-rs backend) at `gzip_comp_level` with
-//! nginx's window size (`gzip_window`, made smaller for short responses of known length as
-//! `ngx_http_gzip_filter_memory` does), then the CRC-32 and length trailer.
+//! The gzip stream nginx sends: the 10-byte gzip header zlib writes for nginx (no name, no
+//! time, the level in the extra flags, OS unix), a raw deflate stream from zlib ([`super::zlib`], the library nginx links) at
+//! `gzip_comp_level` with nginx's window and hash sizes (`gzip_window`, `gzip_hash`, both made
+//! smaller for short responses of known length as `ngx_http_gzip_filter_memory` does), then
+//! the CRC-32 and length trailer. Same library, parameters and flush points as nginx: the
+//! same bytes.
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use super::zlib::{Flush, RawDeflate};
 
-/// The gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS 3 (unix).
+/// The gzip member header: magic, deflate, no flags, no mtime, extra flags (set per level),
+/// OS 3 (unix).
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+
+/// The header's extra flags as zlib sets them (nginx 1.22 lets zlib write the header): 2 at
+/// level 9, 4 at level 1, else 0.
+fn extra_flags(level: u32) -> u8 {
+    match level {
+        9 => 2,
+        0 | 1 => 4,
+        _ => 0,
+    }
+}
 
 /// Spare output room asked for before each deflate call (bytes).
 const ROOM: usize = 4096;
 
 /// An ongoing gzip stream.
 pub struct GzipEncoder {
-    z: Compress,
-    crc: Crc,
+    z: RawDeflate,
+    crc: crc32fast::Hasher,
     started: bool,
+    level: u32,
 }
 
 impl std::fmt::Debug for GzipEncoder {
@@ -27,25 +41,32 @@ impl std::fmt::Debug for GzipEncoder {
     }
 }
 
-/// nginx's window bits for a response of `length` bytes (when known): the window shrinks
-/// while the body fits in half of it (less zlib's 262-byte lookahead), down to 9.
-pub fn window_bits(max_bits: u8, length: Option<u64>) -> u8 {
-    let mut bits = max_bits.clamp(9, 15);
+/// zlib's window bits and memLevel as nginx sets them for a response of `length` bytes (when
+/// known and not 0), from `gzip_window` as bits and `gzip_hash` as memLevel: both go down by
+/// one while the body fits in half the window less zlib's 262-byte lookahead. nginx would
+/// then fail the response on a memLevel below 1 (a small `gzip_hash` with a short body:
+/// `deflateInit2() failed: -2`); it is kept at 1 here and the response compressed.
+pub fn memory(max_bits: u8, mem_level: u8, length: Option<u64>) -> (u8, u8) {
+    let (mut bits, mut mem) = (max_bits.clamp(9, 15), i32::from(mem_level.clamp(1, 9)));
     if let Some(len) = length.filter(|n| *n > 0) {
         while bits > 9 && (len as i64) < (1i64 << (bits - 1)) - 262 {
             bits -= 1;
+            mem -= 1;
         }
     }
-    bits
+    (bits, mem.max(1) as u8)
 }
 
 impl GzipEncoder {
-    /// A stream at `level` (1..=9) with a window of `2^bits` bytes (9..=15).
-    pub fn new(level: u32, bits: u8) -> GzipEncoder {
+    /// A stream at `level` (1..=9) with zlib's `(window bits, memLevel)` from [`memory`].
+    pub fn new(level: u32, (bits, mem_level): (u8, u8)) -> GzipEncoder {
+        let z = RawDeflate::new(level.clamp(1, 9), bits.clamp(9, 15), mem_level.clamp(1, 9))
+            .expect("zlib takes every level 1-9, window 9-15 and memLevel 1-9");
         GzipEncoder {
-            z: Compress::new_with_window_bits(Compression::new(level.min(9)), false, bits),
-            crc: Crc::new(),
+            z,
+            crc: crc32fast::Hasher::new(),
             started: false,
+            level: level.clamp(1, 9),
         }
     }
 
@@ -55,20 +76,16 @@ impl GzipEncoder {
     pub fn write(&mut self, data: &[u8], flush: bool, out: &mut Vec<u8>) {
         self.start(out);
         self.crc.update(data);
-        let mode = if flush {
-            FlushCompress::Sync
-        } else {
-            FlushCompress::None
-        };
+        let mode = if flush { Flush::Sync } else { Flush::None };
         self.run(data, mode, out);
     }
 
     /// Ends the stream: the last deflate block and the trailer (CRC-32, length mod 2^32).
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.start(out);
-        self.run(&[], FlushCompress::Finish, out);
-        out.extend_from_slice(&self.crc.sum().to_le_bytes());
-        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        self.run(&[], Flush::Finish, out);
+        out.extend_from_slice(&self.crc.clone().finalize().to_le_bytes());
+        out.extend_from_slice(&(self.z.total_in() as u32).to_le_bytes());
     }
 
     /// Compressed bytes produced so far, header and trailer excluded.
@@ -85,31 +102,34 @@ impl GzipEncoder {
     fn start(&mut self, out: &mut Vec<u8>) {
         if !self.started {
             self.started = true;
-            out.extend_from_slice(&HEADER);
+            let mut header = HEADER;
+            header[8] = extra_flags(self.level);
+            out.extend_from_slice(&header);
         }
     }
 
     /// Feeds `input` until it is consumed; a sync flush until deflate leaves output room
     /// unused (all pending output written), the finish until the stream end.
-    fn run(&mut self, mut input: &[u8], mode: FlushCompress, out: &mut Vec<u8>) {
+    fn run(&mut self, mut input: &[u8], mode: Flush, out: &mut Vec<u8>) {
         // Bounded: every round consumes input or produces output, or it ends.
         for _ in 0..1_000_000 {
             if out.capacity() - out.len() < ROOM {
                 out.reserve(ROOM.max(input.len() / 2));
             }
-            let (in0, out0) = (self.z.total_in(), self.z.total_out());
-            let status = self.z.compress_vec(input, out, mode);
-            let used = (self.z.total_in() - in0) as usize;
-            let stuck = used == 0 && self.z.total_out() == out0;
+            let (len0, spare) = (out.len(), out.capacity() - out.len());
+            let Ok((used, end)) = self.z.deflate(input, out, mode) else {
+                return;
+            };
             input = &input[used..];
-            if matches!(status, Ok(Status::StreamEnd) | Err(_)) || !input.is_empty() && stuck {
+            let room_left = out.len() - len0 < spare;
+            let stuck = used == 0 && out.len() == len0;
+            if end || !input.is_empty() && stuck {
                 return;
             }
-            let room_left = out.len() < out.capacity();
             let done = match mode {
-                FlushCompress::Finish => stuck,
-                FlushCompress::Sync => room_left,
-                _ => true,
+                Flush::Finish => stuck,
+                Flush::Sync => room_left,
+                Flush::None => true,
             };
             if input.is_empty() && done {
                 return;
@@ -118,13 +138,15 @@ impl GzipEncoder {
     }
 }
 
-/// The whole of `data` as one gzip stream (error pages, `return` text, small bodies).
-pub fn gzip_all(data: &[u8], level: u32, max_bits: u8) -> Vec<u8> {
+/// The whole of `data` as one gzip stream (error pages, `return` text, small bodies), and
+/// `$gzip_ratio`'s counts ([`GzipEncoder::counts`]).
+pub fn gzip_all(data: &[u8], level: u32, memory_conf: (u8, u8)) -> (Vec<u8>, (u64, u64)) {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    let mut enc = GzipEncoder::new(level, window_bits(max_bits, Some(data.len() as u64)));
+    let (bits, mem) = memory_conf;
+    let mut enc = GzipEncoder::new(level, memory(bits, mem, Some(data.len() as u64)));
     enc.write(data, false, &mut out);
     enc.finish(&mut out);
-    out
+    (out, enc.counts())
 }
 
 #[cfg(test)]
@@ -147,32 +169,38 @@ mod tests {
             .collect();
         for level in [1, 6, 9] {
             let mut out = Vec::new();
-            let mut enc = GzipEncoder::new(level, window_bits(15, None));
+            let mut enc = GzipEncoder::new(level, memory(15, 8, None));
             for (i, piece) in data.chunks(7001).enumerate() {
                 enc.write(piece, i % 3 == 0, &mut out);
             }
             enc.finish(&mut out);
-            assert_eq!(&out[..10], &HEADER);
+            assert_eq!(&out[..8], &HEADER[..8]);
+            assert_eq!(out[8], [4, 0, 2][level as usize / 4]);
             assert!(out.len() < data.len() / 3, "level {level}: {}", out.len());
             assert_eq!(gunzip(&out), data, "level {level}");
         }
-        assert_eq!(gunzip(&gzip_all(b"", 1, 15)), b"");
-        assert_eq!(gunzip(&gzip_all(b"hello", 9, 15)), b"hello");
+        assert_eq!(gunzip(&gzip_all(b"", 1, (15, 8)).0), b"");
+        assert_eq!(gunzip(&gzip_all(b"hello", 9, (15, 8)).0), b"hello");
     }
 
     #[test]
-    fn window_shrinks_for_short_bodies_as_nginx() {
-        assert_eq!(window_bits(15, None), 15);
-        assert_eq!(window_bits(15, Some(16384)), 15);
-        assert_eq!(window_bits(15, Some(16000)), 14);
-        assert_eq!(window_bits(15, Some(100)), 9);
-        assert_eq!(window_bits(15, Some(0)), 15);
+    fn window_and_hash_shrink_for_short_bodies_as_nginx() {
+        assert_eq!(memory(15, 8, None), (15, 8));
+        assert_eq!(memory(15, 8, Some(16384)), (15, 8));
+        assert_eq!(memory(15, 8, Some(16122)), (15, 8));
+        assert_eq!(memory(15, 8, Some(16121)), (14, 7));
+        assert_eq!(memory(15, 8, Some(1000)), (11, 4));
+        assert_eq!(memory(15, 8, Some(100)), (9, 2));
+        assert_eq!(memory(15, 8, Some(0)), (15, 8));
+        assert_eq!(memory(12, 9, Some(100)), (9, 6));
+        // nginx fails these (memLevel 0 and below); kept at 1
+        assert_eq!(memory(15, 5, Some(100)), (9, 1));
     }
 
     #[test]
     fn a_flush_emits_what_was_written() {
         let mut out = Vec::new();
-        let mut enc = GzipEncoder::new(1, 15);
+        let mut enc = GzipEncoder::new(1, (15, 8));
         enc.write(b"data: tick\n\n", true, &mut out);
         // The flushed part alone (no trailer) inflates to the input.
         let mut d = flate2::Decompress::new(false);

@@ -4,7 +4,7 @@
 //! last), ranges ignored when the response will be gzipped (nginx's range filter sees no
 //! length), and the body read in chunks and compressed on its way to the client.
 
-use crate::filter::deflate::{GzipEncoder, window_bits};
+use crate::filter::deflate::{GzipEncoder, memory};
 use crate::filter::gzip::weak_etag;
 use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide as filter_decide};
 use crate::http::chunked::encode_chunk;
@@ -137,7 +137,10 @@ pub(super) fn weak(etag: &[u8]) -> Vec<u8> {
 /// The encoder for a file of `len` bytes.
 pub(super) fn encoder(req: &Req<'_>, len: u64) -> GzipEncoder {
     let conf = &req.loc.gzip;
-    GzipEncoder::new(conf.level, window_bits(conf.window_bits, Some(len)))
+    GzipEncoder::new(
+        conf.level,
+        memory(conf.window_bits, conf.mem_level, Some(len)),
+    )
 }
 
 /// Sends `head`, then the body read into `buf` chunk by chunk and gzipped (chunked framing

@@ -122,9 +122,10 @@ pub async fn send_simple(
 /// The gzip filter on a complete answer of our own (error page, `return` text, static
 /// error pages): the verdict, and when gzipped the framed body (chunked for HTTP/1.1, plain for
 /// HTTP/2; for HTTP/1.0 the connection closes after it; none for HEAD), `Content-Encoding`
-/// appended to `list`.
+/// appended to `list`, and the stream's counts in `req.gzip_ratio` (`$gzip_ratio`, as nginx
+/// logs it for its own pages).
 pub fn gzip_answer(
-    req: &Req<'_>,
+    req: &mut Req<'_>,
     status: Status,
     content_type: Option<&[u8]>,
     body: &[u8],
@@ -150,7 +151,9 @@ pub fn gzip_answer(
     if facts.head {
         return (gz, Some(Vec::new()));
     }
-    let z = crate::filter::deflate::gzip_all(body, conf.level, conf.window_bits);
+    let (z, counts) =
+        crate::filter::deflate::gzip_all(body, conf.level, (conf.window_bits, conf.mem_level));
+    req.gzip_ratio = Some(counts);
     if facts.closes() {
         *ka = Ka::Close;
     }

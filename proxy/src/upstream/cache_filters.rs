@@ -105,3 +105,30 @@ pub fn decide(req: &Req<'_>, up: &UpHead, source: Source, length: Option<u64>) -
         RangeDecision::Unsatisfiable => Filtered::Unsatisfiable,
     }
 }
+
+/// nginx's `ngx_http_upstream_cache_check_range`: a request that is not answered from the
+/// cache and whose `Range` starts at or beyond `proxy_cache_max_range_offset` (a suffix range
+/// `bytes=-N` counts as beyond; a limit of 0 declines any `Range`) goes upstream with its
+/// `Range` and its response is not stored.
+pub fn range_beyond(req: &Req<'_>, max: Option<u64>) -> bool {
+    let (Some(max), Some(v)) = (max, req.head.header(b"range")) else {
+        return false;
+    };
+    if max == 0 {
+        return true;
+    }
+    if v.len() < 7 || !v[..6].eq_ignore_ascii_case(b"bytes=") {
+        return false;
+    }
+    let spaces = v[6..].iter().take_while(|c| **c == b' ').count();
+    let rest = &v[6 + spaces..];
+    if rest.first() == Some(&b'-') {
+        return true;
+    }
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    // ngx_atoof: no digits or an overflow is -1, below any limit
+    let offset = std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
+    offset.is_some_and(|o| o >= max)
+}

@@ -6,6 +6,7 @@
 //! served while a background update runs (STALE, `proxy_cache_background_update`), and stale
 //! answers when the upstream fails (`proxy_cache_use_stale error timeout …`).
 
+use super::cache_filters::range_beyond;
 use super::cache_send::{Stored, send_stored};
 use crate::cache::file::{Entry, decode};
 use crate::cache::key::Key;
@@ -214,6 +215,7 @@ pub async fn lookup(
         }
         Got::Nothing => {
             req.up.cache_status = Some(st.status.as_str());
+            st.cacheable &= !range_beyond(req, st.conf.max_range_offset);
             return Lookup::Go(st);
         }
     };
@@ -319,6 +321,7 @@ async fn expired(
     }
     st.status = Status::Expired;
     req.up.cache_status = Some(st.status.as_str());
+    st.cacheable &= !range_beyond(req, st.conf.max_range_offset);
     st.stale = Some(entry);
     Lookup::Go(st)
 }
@@ -387,9 +390,14 @@ pub const NOLIVE: u32 = stale::NOLIVE;
 pub fn revalidation(st: &CacheState) -> super::request::CacheHeaders {
     let mut h = super::request::CacheHeaders {
         as_get: st.as_get,
+        cacheable: st.cacheable,
         ..Default::default()
     };
-    let Some(e) = st.stale.as_ref().filter(|_| st.conf.revalidate) else {
+    let Some(e) = st
+        .stale
+        .as_ref()
+        .filter(|_| st.conf.revalidate && st.cacheable)
+    else {
         return h;
     };
     if st.status != Status::Expired {

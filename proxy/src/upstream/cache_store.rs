@@ -28,8 +28,18 @@ use crate::request::log::log_error;
 use std::time::Instant;
 use tokio::io::AsyncReadExt;
 
-/// Responses larger than this are relayed, not stored (they would be held in memory).
+/// Responses larger than this are relayed, not stored (they would be held in memory): a
+/// Content-Length above it, or a body without one that grows past it.
 const MAX_STORED: u64 = 64 << 20;
+
+/// Why a body was not read whole.
+enum Short {
+    /// The upstream failed: the error, and the body read so far.
+    Failed(Error, Vec<u8>),
+    /// No Content-Length and more than [`MAX_STORED`] bytes so far: the raw bytes read, to be
+    /// relayed as they came.
+    TooBig(Vec<u8>),
+}
 
 /// Ends the try: the connection back to the pool when `reusable`, the peer released.
 fn release(req: &mut Req<'_>, got: Got<'_>, reusable: bool) {
@@ -92,8 +102,9 @@ pub(super) async fn respond(
     store(client, req, shared, got, st, Some(d.meta)).await
 }
 
-/// Reads the whole body of `sent` (decoded); Err when the upstream failed before its end.
-async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, (Error, Vec<u8>)> {
+/// Reads the whole body of `sent` (decoded); Err when the upstream failed before its end or
+/// the body outgrew [`MAX_STORED`].
+async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, Short> {
     let up = &sent.head;
     let framing = if up.status.has_no_body() {
         Framing::None
@@ -106,8 +117,9 @@ async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, (Error, Ve
     };
     let mut framer = Framer::new(framing, false);
     let mut body = Vec::with_capacity(up.content_length.unwrap_or(0).min(MAX_STORED) as usize);
-    if let Err(e) = framer.feed(&std::mem::take(&mut sent.leftover), &mut body) {
-        return Err((e, body));
+    let mut raw = std::mem::take(&mut sent.leftover);
+    if let Err(e) = framer.feed(&raw, &mut body) {
+        return Err(Short::Failed(e, body));
     }
     let timeout = req.loc.proxy.read_timeout;
     let mut buf = Vec::with_capacity(16384);
@@ -115,19 +127,51 @@ async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, (Error, Ve
         if framer.complete {
             return Ok(body);
         }
+        if raw.len() as u64 > MAX_STORED {
+            return Err(Short::TooBig(raw));
+        }
         buf.clear();
         let r = tokio::time::timeout(timeout, sent.conn.stream.read_buf(&mut buf)).await;
         let step = match r {
             Err(_) => Err(Error::at(Stage::ReadingUpstream, Cause::TimedOut)),
             Ok(Err(e)) => Err(Error::at(Stage::ReadingUpstream, Cause::Os("recv", e))),
             Ok(Ok(0)) => framer.eof(&mut body),
-            Ok(Ok(_)) => framer.feed(&buf, &mut body),
+            Ok(Ok(_)) => {
+                raw.extend_from_slice(&buf);
+                framer.feed(&buf, &mut body)
+            }
         };
         if let Err(e) = step {
-            return Err((e, body));
+            return Err(Short::Failed(e, body));
         }
     }
-    Err((Error::at(Stage::ReadingUpstream, Cause::Closed), body))
+    Err(Short::Failed(
+        Error::at(Stage::ReadingUpstream, Cause::Closed),
+        body,
+    ))
+}
+
+/// A body without Content-Length that outgrew [`MAX_STORED`]: relayed from its first byte
+/// (`raw`) as a response that is not stored.
+async fn relay_unstored(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    mut got: Got<'_>,
+    mut st: CacheState,
+    raw: Vec<u8>,
+) -> Next {
+    got.sent.leftover = raw;
+    if st.updating {
+        st.zone.end_update(&st.key, None);
+        st.updating = false;
+    }
+    if st.background {
+        release(req, got, false);
+        return Next::Close;
+    }
+    st.zone.stats.count(st.status);
+    super::respond(client, req, shared, got).await
 }
 
 /// Reads the whole response, writes it to the entry file when `meta` is given (else it is
@@ -148,11 +192,14 @@ async fn store(
     };
     let (body, complete) = match read_body(req, &mut got.sent).await {
         Ok(b) => (b, true),
-        Err((e, b)) => {
+        Err(Short::Failed(e, b)) => {
             if let Some(level) = e.outcome().level {
                 log_error(req.live, req, level, &e.to_string());
             }
             (b, false)
+        }
+        Err(Short::TooBig(raw)) => {
+            return relay_unstored(client, req, shared, got, st, raw).await;
         }
     };
     let framing_close = !got.sent.head.chunked && got.sent.head.content_length.is_none();

@@ -5,7 +5,7 @@
 use super::framer::Framing;
 use super::hidden::passed;
 use crate::conf::gzip::GzipConf;
-use crate::filter::deflate::{GzipEncoder, window_bits};
+use crate::filter::deflate::{GzipEncoder, memory};
 use crate::filter::gzip::{Decision, RequestFacts, ResponseFacts, decide as filter_decide};
 use crate::http::response::UpHead;
 use crate::request::ctx::Req;
@@ -57,5 +57,5 @@ pub(super) fn decide(req: &Req<'_>, up: &UpHead, framing: Framing) -> Decision {
 
 /// The encoder for a response body of `length` bytes (when known).
 pub(super) fn encoder(conf: &GzipConf, length: Option<u64>) -> GzipEncoder {
-    GzipEncoder::new(conf.level, window_bits(conf.window_bits, length))
+    GzipEncoder::new(conf.level, memory(conf.window_bits, conf.mem_level, length))
 }

@@ -53,10 +53,15 @@ pub enum BodyLen {
     Chunked,
 }
 
-/// With `proxy_cache`: nginx drops the client's conditional and range headers and, when
-/// revalidating an expired entry, asks with the entry's Last-Modified and ETag.
+/// With `proxy_cache`: for a response that may be stored (nginx's `u->cacheable`, which picks
+/// its `headers_cache` set) nginx drops the client's conditional and range headers and, when
+/// revalidating an expired entry, asks with the entry's Last-Modified and ETag; for any other
+/// (a method not cached, `proxy_cache_min_uses` not reached, a lock timeout, a range beyond
+/// `proxy_cache_max_range_offset`) the client's headers go as they are.
 #[derive(Debug, Default)]
 pub struct CacheHeaders {
+    /// The response may be stored.
+    pub cacheable: bool,
     /// `If-Modified-Since` value.
     pub if_modified_since: Option<Vec<u8>>,
     /// `If-None-Match` value.
@@ -152,7 +157,8 @@ pub fn build_with(
     }
     if proxy.pass_request_headers {
         for (n, v) in req.head.headers() {
-            if !(dropped(n) || overridden(n) || (cache.is_some() && cleared_by_cache(n))) {
+            let cleared = cache.is_some_and(|c| c.cacheable) && cleared_by_cache(n);
+            if !(dropped(n) || overridden(n) || cleared) {
                 header_line(&mut out, n, v);
             }
         }

@@ -52,6 +52,8 @@ pub(super) struct State<'a> {
     proxy_down: bool,
     /// The proxy is SIGSTOPped (pause fault): its status page is not sampled.
     proxy_paused: bool,
+    /// The last cache counters read (`proxylab_cache_status`) and when: rates per sample.
+    cache_prev: Option<(f64, std::collections::BTreeMap<String, f64>)>,
     loadgen: Option<Proc>,
     /// The in-path relay, when a fault names a link.
     relay: Option<links::Relay>,
@@ -105,6 +107,7 @@ impl<'a> State<'a> {
             proxy: None,
             proxy_down: false,
             proxy_paused: false,
+            cache_prev: None,
             loadgen: None,
             relay: None,
             services: Vec::new(),

@@ -47,6 +47,7 @@ impl State<'_> {
         }
         self.bindings.dir = dir.clone();
         self.bindings.scenario_dir = self.s.dir.clone();
+        self.bindings.proxylab = p.kind == ProxyKind::Proxylab;
         (self.bindings.tls_cert, self.bindings.tls_key) = crate::run::tls::paths(&self.opts.dir);
         self.write_proxy_config(&p.config_text.clone())
             .map_err(|e| StartError {

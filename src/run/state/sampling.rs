@@ -1,5 +1,6 @@
 //! One sample: CPU%, RSS, context switches and process count per component from /proc, the
-//! runner's own usage, the proxy's stub_status page and every fake instance's admin counters.
+//! runner's own usage, the proxy's stub_status page, our proxy's cache counters
+//! (`proxylab_cache_status`) and every fake instance's admin counters.
 
 use super::State;
 use crate::run::{Sample, probe};
@@ -34,6 +35,7 @@ impl State<'_> {
         let mut v = self.process_values(&groups);
         self.pool_process_totals(&mut v);
         self.proxy_status_values(&mut v);
+        self.proxy_cache_values(&mut v, now);
         let mut pool_tot = PoolTotals::new();
         self.instance_counters(&mut v, &mut pool_tot);
         self.oom_kills(&mut v, &mut pool_tot);
@@ -116,25 +118,59 @@ impl State<'_> {
         }
     }
 
-    /// `proxy.*` from the proxy's stub_status page, while the proxy runs and answers.
+    /// The body of the proxy's page at `path` on the status listener, when the proxy runs
+    /// and answers 200 within 300 ms.
+    fn status_page(&self, path: Option<&str>) -> Option<String> {
+        let port = self.bindings.listeners.get(&self.s.proxy.status_listener)?;
+        if self.proxy.is_none() || self.proxy_down || self.proxy_paused {
+            return None;
+        }
+        match probe::request(
+            SocketAddr::from(([127, 0, 0, 1], *port)),
+            "GET",
+            path?,
+            Duration::from_millis(300),
+        ) {
+            Ok((200, body)) => Some(body),
+            _ => None,
+        }
+    }
+
+    /// `proxy.*` from the proxy's stub_status page.
     fn proxy_status_values(&self, v: &mut Values) {
-        if let (Some(path), Some(port)) = (
-            &self.s.proxy.status_path,
-            self.bindings.listeners.get(&self.s.proxy.status_listener),
-        ) && self.proxy.is_some()
-            && !self.proxy_down
-            && !self.proxy_paused
-            && let Ok((200, body)) = probe::request(
-                SocketAddr::from(([127, 0, 0, 1], *port)),
-                "GET",
-                path,
-                Duration::from_millis(300),
-            )
-        {
+        if let Some(body) = self.status_page(self.s.proxy.status_path.as_deref()) {
             for (k, x) in probe::parse_stub_status(&body) {
                 v.insert(format!("proxy.{k}"), x);
             }
         }
+    }
+
+    /// `proxy.cache.*` from our proxy's `proxylab_cache_status` page, summed over its zones:
+    /// responses per second by `$upstream_cache_status` (`proxy.cache.HIT`, ...) and files
+    /// stored, evicted and refused per second since the previous sample (none on the first;
+    /// a restarted proxy's counters start again from 0), keys and bytes in the zones.
+    fn proxy_cache_values(&mut self, v: &mut Values, now: Duration) {
+        let Some(body) = self.status_page(self.s.proxy.cache_status_path.as_deref()) else {
+            return;
+        };
+        let counts = probe::parse_cache_status(&body);
+        if counts.is_empty() {
+            return;
+        }
+        let t = now.as_secs_f64();
+        let gauge = |k: &str| k == "keys" || k == "size";
+        if let Some((t0, prev)) = &self.cache_prev
+            && t > *t0
+        {
+            for (k, x) in counts.iter().filter(|(k, _)| !gauge(k.as_str())) {
+                let d = (x - prev.get(k).copied().unwrap_or(0.0)).max(0.0);
+                v.insert(format!("proxy.cache.{k}"), d / (t - t0));
+            }
+        }
+        for (k, x) in counts.iter().filter(|(k, _)| gauge(k.as_str())) {
+            v.insert(format!("proxy.cache.{k}"), *x);
+        }
+        self.cache_prev = Some((t, counts));
     }
 
     /// `up.INSTANCE.*` from each running fake instance's admin counters, summed per pool.

@@ -319,6 +319,7 @@ pub(super) fn proxy(
         cpus: cpus(ctx, "proxy.cpus", r.and_then(|r| r.cpus.clone()))?,
         status_path: r.and_then(|r| r.status_path.clone()),
         status_listener,
+        cache_status_path: r.and_then(|r| r.cache_status_path.clone()),
         binary: r
             .and_then(|r| r.binary.clone())
             .unwrap_or_else(|| "nginx".into()),

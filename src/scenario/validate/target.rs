@@ -77,6 +77,7 @@ pub(super) fn no_proxy() -> ProxySpec {
         cpus: Vec::new(),
         status_path: None,
         status_listener: String::new(),
+        cache_status_path: None,
         binary: PathBuf::from("nginx"),
         rlimit_nofile: None,
         disk_limit: None,
