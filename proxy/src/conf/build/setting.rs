@@ -106,7 +106,9 @@ pub enum Value {
 /// lists of names, blocks).
 pub fn kind(name: &str) -> Option<Kind> {
     Some(match name {
-        "client_max_body_size" | "proxy_max_temp_file_size" => Kind::Offset,
+        "client_max_body_size" | "proxy_max_temp_file_size" | "proxy_cache_max_range_offset" => {
+            Kind::Offset
+        }
         "client_body_buffer_size"
         | "proxy_buffer_size"
         | "proxy_busy_buffers_size"
