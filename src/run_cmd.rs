@@ -277,26 +277,13 @@ fn check_programs(planned: &mut [Planned], skip: bool) -> bool {
 }
 
 fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
-    let shard = match args.dist.shard() {
+    let shard = match shard_of(p, args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("proxylab run: {e}");
             return BAD_SCENARIO;
         }
     };
-    if let Err(e) = args
-        .dist
-        .metrics
-        .durations()
-        .and_then(|_| args.dist.metrics.labels(None))
-    {
-        eprintln!("proxylab run: {e}");
-        return BAD_SCENARIO;
-    }
-    if shard.is_some() && p.runs.len() > 1 {
-        eprintln!("proxylab run: a shard runs one combination: pick it with --variant");
-        return BAD_SCENARIO;
-    }
     let stamp = timestamp();
     let parent = args.out.join(&p.name);
     let mut worst = PASS;
@@ -326,17 +313,8 @@ fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
             shard,
             metrics: args.dist.metrics.clone(),
         };
-        if let Some(at) = &args.dist.start_at {
-            match proxylab_loadgen::cli::start_at::wait_announced(at, &|| {
-                stop.load(Ordering::SeqCst)
-            }) {
-                Ok(true) => {}
-                Ok(false) => return INTERRUPTED,
-                Err(e) => {
-                    eprintln!("proxylab run: {e}");
-                    return BAD_SCENARIO;
-                }
-            }
+        if let Err(code) = wait_for_start(args, stop) {
+            return code;
         }
         let out = match run::run(s, &opts) {
             Ok(o) => o,
@@ -361,48 +339,87 @@ fn run_planned(p: &Planned, args: &RunArgs, stop: &Arc<AtomicBool>) -> u8 {
             worst = worst.max(code);
             continue;
         }
-        let verdicts = assertions::evaluate(
-            s,
-            Data {
-                series: &out.series,
-                hlog: &out.hlog,
-                summary: out.summary.as_ref(),
-                samples: &out.samples,
-                run_dir: Some(&out.dir),
-            },
-        );
-        match report::write_run(s, &out, verdicts) {
-            Ok((summary, index)) => {
-                print!("{}", report::table::terminal(&summary));
-                print_soundness(&summary);
-                println!("report: {}", index.display());
-                if !summary.passed {
-                    worst = worst.max(FAILED);
-                }
-                done.push(dir);
-            }
-            Err(e) => {
-                eprintln!("error: writing the report of {} [{label}]: {e}", s.name);
-                worst = worst.max(COMPONENT);
-            }
+        let code = report_run(s, label, &out);
+        if code != COMPONENT {
+            done.push(dir);
         }
+        worst = worst.max(code);
         if stop.load(Ordering::SeqCst) {
             return INTERRUPTED;
         }
     }
     if done.len() > 1 && !args.no_compare {
-        let runs: Result<Vec<_>, _> = done
-            .iter()
-            .map(|d| report::compare::LoadedRun::read(d))
-            .collect();
-        match runs.and_then(|r| {
-            report::compare::write(&r, &unique_dir(&parent, &format!("{stamp}-compare")))
-        }) {
-            Ok(index) => println!("comparison report: {}", index.display()),
-            Err(e) => eprintln!("warning: comparison report: {e}"),
-        }
+        compare_runs(&done, &unique_dir(&parent, &format!("{stamp}-compare")));
     }
     worst
+}
+
+/// Waits for `--start-at` when given; Err: the exit code (interrupted, or a bad time).
+fn wait_for_start(args: &RunArgs, stop: &Arc<AtomicBool>) -> Result<(), u8> {
+    let Some(at) = &args.dist.start_at else {
+        return Ok(());
+    };
+    match proxylab_loadgen::cli::start_at::wait_announced(at, &|| stop.load(Ordering::SeqCst)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(INTERRUPTED),
+        Err(e) => {
+            eprintln!("proxylab run: {e}");
+            Err(BAD_SCENARIO)
+        }
+    }
+}
+
+/// The shard this process runs (None: the whole run), after checking the distributed
+/// options: the metrics settings, and one combination per shard.
+fn shard_of(p: &Planned, args: &RunArgs) -> Result<Option<(u32, u32)>, String> {
+    let shard = args.dist.shard()?;
+    args.dist
+        .metrics
+        .durations()
+        .and_then(|_| args.dist.metrics.labels(None))?;
+    if shard.is_some() && p.runs.len() > 1 {
+        return Err("a shard runs one combination: pick it with --variant".into());
+    }
+    Ok(shard)
+}
+
+/// Judges a finished run, writes its report and prints its table: PASS, FAILED (an assertion
+/// failed) or COMPONENT (the report could not be written).
+fn report_run(s: &Scenario, label: &str, out: &run::RunOutput) -> u8 {
+    let verdicts = assertions::evaluate(
+        s,
+        Data {
+            series: &out.series,
+            hlog: &out.hlog,
+            summary: out.summary.as_ref(),
+            samples: &out.samples,
+            run_dir: Some(&out.dir),
+        },
+    );
+    match report::write_run(s, out, verdicts) {
+        Ok((summary, index)) => {
+            print!("{}", report::table::terminal(&summary));
+            print_soundness(&summary);
+            println!("report: {}", index.display());
+            if summary.passed { PASS } else { FAILED }
+        }
+        Err(e) => {
+            eprintln!("error: writing the report of {} [{label}]: {e}", s.name);
+            COMPONENT
+        }
+    }
+}
+
+/// The comparison report of the runs in `done`, written to `out` (a failure is a warning).
+fn compare_runs(done: &[PathBuf], out: &Path) {
+    let runs: Result<Vec<_>, _> = done
+        .iter()
+        .map(|d| report::compare::LoadedRun::read(d))
+        .collect();
+    match runs.and_then(|r| report::compare::write(&r, out)) {
+        Ok(index) => println!("comparison report: {}", index.display()),
+        Err(e) => eprintln!("warning: comparison report: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! logs the request as 499 and an info line; with `proxy_ignore_client_abort on` it waits for
 //! the upstream and logs the upstream's status. The close is seen after a pipelined request
 //! too (nginx's `EPOLLRDHUP`), and over HTTP/2 a reset stream ends the request the same way
-//! (`client canceled stream N`, 499).
+//! (`client canceled stream N`, 499), and so does the end of its connection (`client
+//! prematurely closed connection` for the connection, 499 for the stream).
 
 mod common;
 
@@ -61,6 +62,33 @@ fn send_and_reset_stream(addr: SocketAddr, path: &str) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         drop(client);
         conn.abort();
+    });
+}
+
+/// Sends a request for a slow answer on an HTTP/2 (prior knowledge) connection and closes
+/// the connection (no RST_STREAM, no GOAWAY) before the answer comes.
+fn send_and_close_connection(addr: SocketAddr, path: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut client = client.ready().await.expect("h2 ready");
+        let req = hyper::Request::get(format!("http://example.com{path}"))
+            .body(())
+            .expect("request");
+        let sent = client.send_request(req, true).expect("send request");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The connection task ends first: the socket closes without the stream being
+        // cancelled (dropping the stream first would queue a RST_STREAM).
+        conn.abort();
+        let _ = conn.await;
+        drop((sent, client));
     });
 }
 
@@ -177,4 +205,37 @@ fn http2_stream_reset_before_the_upstream_answers_is_logged_499_as_nginx() {
     );
     assert_eq!(n.1, o.1, "error-log lines of the reset: nginx vs ours");
     assert!(!n.1.is_empty(), "nginx logs the reset");
+}
+
+#[test]
+fn http2_connection_closed_before_the_upstream_answers_is_logged_499_as_nginx() {
+    if proxylab_testkit::require("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    let up = FakeUpstream::start(&[]);
+    let http = format!(
+        "server {{ listen 127.0.0.1:{{PORT}} http2;\n\
+           location / {{ proxy_pass http://{up}; }} }}",
+        up = up.addr()
+    );
+    let Some((nginx, ours)) = both(&http) else {
+        return;
+    };
+    let seen = on_each(
+        &nginx,
+        &ours,
+        1,
+        |log| lines_with(log, "closed connection"),
+        |addr| send_and_close_connection(addr, "/sleep?ms=1500"),
+    );
+    let (n, o) = (&seen[0], &seen[1]);
+    assert_eq!(n.0, o.0, "access logs: nginx vs ours");
+    assert!(
+        n.0.iter()
+            .any(|l| l.starts_with(&format!("499 {} - ", up.addr()))),
+        "nginx logs 499 for the stream of the closed connection: {:#?}",
+        n.0
+    );
+    assert_eq!(n.1, o.1, "error-log lines of the close: nginx vs ours");
+    assert!(!n.1.is_empty(), "nginx logs the close");
 }

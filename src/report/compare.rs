@@ -151,6 +151,49 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
     }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let names = labels(runs);
+    let charts = overlays(runs, &names);
+    for (stem, c) in &charts {
+        plots::write(c, &out.join(stem))?;
+    }
+    let mut headers = vec!["metric".to_string()];
+    for (i, n) in names.iter().enumerate() {
+        headers.push(n.clone());
+        if i > 0 {
+            headers.push(format!("Δ vs {}", names[0]));
+        }
+    }
+    let hdr: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut h = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proxylab compare</title><style>{STYLE}</style>\n{}</head><body>\n<h1>Comparison of {} runs</h1>\n<ul>",
+        super::interactive::head(),
+        runs.len()
+    );
+    h.push_str(&run_list(runs, &names));
+    h.push_str("</ul>\n<h2>Deltas</h2>\n");
+    h.push_str(&html_table("deltas", &hdr, &delta_rows(runs), None));
+    h.push_str("<h2>Overlays</h2>\n");
+    h.push_str(super::interactive::HELP);
+    for (stem, c) in &charts {
+        let image = img(
+            &out.join(format!("{stem}.png")),
+            &format!("plot-{stem}"),
+            &c.title,
+        );
+        h.push_str(&format!(
+            "{}\n",
+            super::interactive::figure(stem, c, &image)
+        ));
+    }
+    h.push_str(&side_by_side(runs, &names));
+    h.push_str("</body></html>\n");
+    let index = out.join("index.html");
+    std::fs::write(&index, h).map_err(|e| format!("{}: {e}", index.display()))?;
+    Ok(index)
+}
+
+/// The overlay charts, each named by its file stem: the latency distribution of the whole
+/// run, then p99, responses and failures per second.
+fn overlays(runs: &[LoadedRun], names: &[String]) -> [(&'static str, Chart); 4] {
     let dur = runs
         .iter()
         .map(|r| r.summary.duration_s)
@@ -161,7 +204,7 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
         x: XAxis::Percentile,
         lines: runs
             .iter()
-            .zip(&names)
+            .zip(names)
             .enumerate()
             .filter_map(|(i, (r, n))| {
                 Some(Line {
@@ -176,25 +219,8 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
         x_max: 0.0,
     };
     let n = dur.ceil() as u32;
-    let over_time = |title: &str, y: &str, f: &dyn Fn(&LoadedRun, u32) -> Option<f64>| Chart {
-        title: title.into(),
-        y_label: y.into(),
-        x: XAxis::Seconds,
-        lines: runs
-            .iter()
-            .zip(&names)
-            .enumerate()
-            .map(|(i, (r, name))| Line {
-                label: name.clone(),
-                points: (0..n)
-                    .filter_map(|s| Some((f64::from(s) + 0.5, f(r, s)?)))
-                    .collect(),
-                color: palette(i),
-            })
-            .collect(),
-        stacked: false,
-        markers: Vec::new(),
-        x_max: f64::from(n),
+    let over_time = |title: &str, y: &str, f: &dyn Fn(&LoadedRun, u32) -> Option<f64>| {
+        over_time(runs, names, n, (title, y), f)
     };
     let p99 = over_time("p99 latency over time", "ms", &|r, s| {
         r.hlog.second(None, s).map(|q| q.p99 as f64 / 1000.0)
@@ -211,29 +237,48 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
             (c.seconds > 0).then(|| c.status_matching(|x| x / 100 != 2) + c.error_total())
         },
     );
-    let charts = [
-        ("distribution", &dist),
-        ("p99", &p99),
-        ("rate", &rate),
-        ("errors", &errs),
-    ];
-    for (stem, c) in charts {
-        plots::write(c, &out.join(stem))?;
+    [
+        ("distribution", dist),
+        ("p99", p99),
+        ("rate", rate),
+        ("errors", errs),
+    ]
+}
+
+/// A chart of `f(run, second)` over the first `n` seconds, one line per run.
+fn over_time(
+    runs: &[LoadedRun],
+    names: &[String],
+    n: u32,
+    (title, y): (&str, &str),
+    f: &dyn Fn(&LoadedRun, u32) -> Option<f64>,
+) -> Chart {
+    Chart {
+        title: title.into(),
+        y_label: y.into(),
+        x: XAxis::Seconds,
+        lines: runs
+            .iter()
+            .zip(names)
+            .enumerate()
+            .map(|(i, (r, name))| Line {
+                label: name.clone(),
+                points: (0..n)
+                    .filter_map(|s| Some((f64::from(s) + 0.5, f(r, s)?)))
+                    .collect(),
+                color: palette(i),
+            })
+            .collect(),
+        stacked: false,
+        markers: Vec::new(),
+        x_max: f64::from(n),
     }
-    let mut headers = vec!["metric".to_string()];
-    for (i, n) in names.iter().enumerate() {
-        headers.push(n.clone());
-        if i > 0 {
-            headers.push(format!("Δ vs {}", names[0]));
-        }
-    }
-    let hdr: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut h = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>proxylab compare</title><style>{STYLE}</style>\n{}</head><body>\n<h1>Comparison of {} runs</h1>\n<ul>",
-        super::interactive::head(),
-        runs.len()
-    );
-    for (r, n) in runs.iter().zip(&names) {
+}
+
+/// The list items naming each run, its verdict and a link to its own report.
+fn run_list(runs: &[LoadedRun], names: &[String]) -> String {
+    let mut h = String::new();
+    for (r, n) in runs.iter().zip(names) {
         let verdict = if r.summary.assertions.is_empty() {
             ""
         } else if r.summary.passed {
@@ -248,23 +293,13 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
             esc(&r.dir.display().to_string())
         ));
     }
-    h.push_str("</ul>\n<h2>Deltas</h2>\n");
-    h.push_str(&html_table("deltas", &hdr, &delta_rows(runs), None));
-    h.push_str("<h2>Overlays</h2>\n");
-    h.push_str(super::interactive::HELP);
-    for (stem, c) in charts {
-        let image = img(
-            &out.join(format!("{stem}.png")),
-            &format!("plot-{stem}"),
-            &c.title,
-        );
-        h.push_str(&format!(
-            "{}\n",
-            super::interactive::figure(stem, c, &image)
-        ));
-    }
-    h.push_str("<h2>Side by side</h2>\n<table id=\"side\"><tr>");
-    for n in &names {
+    h
+}
+
+/// Each run's own status, latency and CPU plots side by side.
+fn side_by_side(runs: &[LoadedRun], names: &[String]) -> String {
+    let mut h = String::from("<h2>Side by side</h2>\n<table id=\"side\"><tr>");
+    for n in names {
         h.push_str(&format!("<th>{}</th>", esc(n)));
     }
     h.push_str("</tr>\n");
@@ -282,8 +317,6 @@ pub fn write(runs: &[LoadedRun], out: &Path) -> Result<PathBuf, String> {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n</body></html>\n");
-    let index = out.join("index.html");
-    std::fs::write(&index, h).map_err(|e| format!("{}: {e}", index.display()))?;
-    Ok(index)
+    h.push_str("</table>\n");
+    h
 }

@@ -107,6 +107,30 @@ pub fn render(
         wall = s.wall_s,
         interactive = interactive::head(),
     );
+    h.push_str(&tables_of(s));
+    h.push_str(&plots_of(dir, charts));
+    h.push_str(&components_and_faults(s));
+    h.push_str(&format!(
+        "<h2>Scenario</h2>\n<pre id=\"scenario\">{}</pre>\n",
+        esc(scenario_text)
+    ));
+    if !proxy_config.is_empty() {
+        h.push_str(&format!(
+            "<h2>Proxy config (as run)</h2>\n<pre id=\"proxy-config\">{}</pre>\n",
+            esc(proxy_config)
+        ));
+    }
+    h.push_str(
+        "<h2>Files</h2>\n<p><a href=\"summary.json\">summary.json</a> &middot; <a href=\"timeseries.csv\">timeseries.csv</a> &middot; \
+         <a href=\"junit.xml\">junit.xml</a> &middot; <a href=\"loadgen.hlog\">loadgen.hlog</a> &middot; \
+         <a href=\"loadgen-series.csv\">loadgen-series.csv</a> &middot; <a href=\"plan.toml\">plan.toml</a> &middot; <a href=\"logs/\">logs/</a></p>\n</body></html>\n",
+    );
+    h
+}
+
+/// The summary, phase, per-header and assertion tables.
+fn tables_of(s: &RunSummary) -> String {
+    let mut h = String::new();
     h.push_str("<h2>Summary</h2>\n");
     h.push_str(&html_table(
         "summary",
@@ -141,6 +165,13 @@ pub fn render(
             None,
         ));
     }
+    h
+}
+
+/// The plots: each chart's figure (interactive where the chart's data is known) with its
+/// SVG and PNG links.
+fn plots_of(dir: &Path, charts: &[(&str, Chart)]) -> String {
+    let mut h = String::new();
     h.push_str("<h2>Plots</h2>\n");
     h.push_str(interactive::HELP);
     let split = charts
@@ -163,6 +194,12 @@ pub fn render(
             esc(title),
         ));
     }
+    h
+}
+
+/// The components' CPU and RSS, and the faults with their results.
+fn components_and_faults(s: &RunSummary) -> String {
+    let mut h = String::new();
     h.push_str("<h2>Components</h2>\n");
     let comp: Vec<Vec<String>> = s
         .components
@@ -204,20 +241,5 @@ pub fn render(
             None,
         ));
     }
-    h.push_str(&format!(
-        "<h2>Scenario</h2>\n<pre id=\"scenario\">{}</pre>\n",
-        esc(scenario_text)
-    ));
-    if !proxy_config.is_empty() {
-        h.push_str(&format!(
-            "<h2>Proxy config (as run)</h2>\n<pre id=\"proxy-config\">{}</pre>\n",
-            esc(proxy_config)
-        ));
-    }
-    h.push_str(
-        "<h2>Files</h2>\n<p><a href=\"summary.json\">summary.json</a> &middot; <a href=\"timeseries.csv\">timeseries.csv</a> &middot; \
-         <a href=\"junit.xml\">junit.xml</a> &middot; <a href=\"loadgen.hlog\">loadgen.hlog</a> &middot; \
-         <a href=\"loadgen-series.csv\">loadgen-series.csv</a> &middot; <a href=\"plan.toml\">plan.toml</a> &middot; <a href=\"logs/\">logs/</a></p>\n</body></html>\n",
-    );
     h
 }

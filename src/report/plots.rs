@@ -111,30 +111,24 @@ fn trim(p: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
-    let (x_min, x_max) = match c.x {
-        XAxis::Seconds => (0.0, c.x_max.max(1.0)),
+/// The axes' ranges: x from 0 (the run's seconds, or the percentile scale's largest point),
+/// y from 0 to a tenth above the highest point (of the stacked sums for a stacked chart).
+fn bounds(c: &Chart) -> (f64, f64, f64) {
+    let x_max = match c.x {
+        XAxis::Seconds => c.x_max.max(1.0),
         XAxis::Percentile => {
             let m = c
                 .lines
                 .iter()
                 .flat_map(|l| l.points.iter().map(|p| p.0))
                 .fold(1.0f64, f64::max);
-            (0.0, m.ceil().max(1.0))
+            m.ceil().max(1.0)
         }
     };
     let y_max = if c.stacked {
-        let n = c.lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
-        (0..n)
-            .map(|i| {
-                c.lines
-                    .iter()
-                    .filter_map(|l| l.points.get(i).map(|p| p.1))
-                    .sum::<f64>()
-            })
-            .fold(0.0, f64::max)
+        stacked(c)
+            .last()
+            .map_or(0.0, |(_, top)| top.iter().map(|p| p.1).fold(0.0, f64::max))
     } else {
         c.lines
             .iter()
@@ -142,6 +136,31 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
             .fold(0.0, f64::max)
     };
     let y_max = if y_max <= 0.0 { 1.0 } else { y_max * 1.1 };
+    (0.0, x_max, y_max)
+}
+
+/// The layers of a stacked chart, bottom first: each line with the running sum of the
+/// lines up to it.
+fn stacked(c: &Chart) -> Vec<(&Line, Vec<(f64, f64)>)> {
+    let n = c.lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
+    let mut base = vec![0.0; n];
+    let mut layers = Vec::new();
+    for l in &c.lines {
+        let mut top = Vec::with_capacity(n);
+        for (i, b) in base.iter_mut().enumerate() {
+            let (x, y) = l.points.get(i).copied().unwrap_or((i as f64, 0.0));
+            *b += y;
+            top.push((x, *b));
+        }
+        layers.push((l, top));
+    }
+    layers
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let (x_min, x_max, y_max) = bounds(c);
     let mut ch = ChartBuilder::on(root)
         .caption(&c.title, ("sans-serif", 20))
         .margin(10)
@@ -164,19 +183,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Chart) -> Result<
     }
     mesh.draw().map_err(e)?;
     if c.stacked {
-        let n = c.lines.iter().map(|l| l.points.len()).max().unwrap_or(0);
-        let mut base = vec![0.0; n];
-        let mut layers = Vec::new();
-        for l in &c.lines {
-            let mut top = Vec::with_capacity(n);
-            for (i, b) in base.iter_mut().enumerate() {
-                let (x, y) = l.points.get(i).copied().unwrap_or((i as f64, 0.0));
-                *b += y;
-                top.push((x, *b));
-            }
-            layers.push((l, top));
-        }
-        for (l, top) in layers.iter().rev() {
+        for (l, top) in stacked(c).iter().rev() {
             let color = l.color;
             ch.draw_series(
                 AreaSeries::new(top.iter().copied(), 0.0, color.mix(0.85)).border_style(color),

@@ -6,3 +6,5 @@ pub mod assertions;
 pub mod clients;
 pub mod counts;
 pub mod loadgen_out;
+mod measure;
+mod summary_metrics;

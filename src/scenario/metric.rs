@@ -197,6 +197,47 @@ fn status_sel(s: &str) -> Result<StatusSel, String> {
     }
 }
 
+/// `pNN` of `latency.pNN` (`s` is the whole metric, for the message): 0 to 100.
+fn percentile(s: &str, p: &str) -> Result<f64, String> {
+    let v: f64 = p
+        .strip_prefix('p')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("bad percentile {p:?} in {s:?} (e.g. p99, p99.9)"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("percentile {v} out of 0..100 in {s:?}"));
+    }
+    Ok(v)
+}
+
+/// `upstream.POOL.KEY` from `POOL.KEY` (`s` is the whole metric).
+fn upstream_counter(s: &str, r: &str) -> Result<Metric, String> {
+    match r.rsplit_once('.') {
+        Some((c, k)) if UPSTREAM_KEYS.contains(&k) => {
+            Ok(Metric::Upstream(c.to_string(), k.to_string()))
+        }
+        _ => Err(format!(
+            "metric {s:?}: upstream.POOL.KEY with KEY one of {}",
+            UPSTREAM_KEYS.join(", ")
+        )),
+    }
+}
+
+/// `header_rate.NAME[=TEXT]` from `NAME[=TEXT]` (`s` is the whole metric).
+fn header_rate(s: &str, h: &str) -> Result<Metric, String> {
+    let (name, text) = match h.split_once('=') {
+        Some((n, t)) => (n, Some(t.to_string())),
+        None => (h, None),
+    };
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!("metric {s:?}: {name:?} is not a header name"));
+    }
+    Ok(Metric::HeaderRate(name.to_ascii_lowercase(), text))
+}
+
 const METRICS_HELP: &str = "latency.pNN (latency.p99, latency.p99.9, latency.max), \
 status_rate.CODE|CLASS, status_count.CODE|CLASS, error_rate[.KIND], error_count[.KIND], lost, \
 corrupt, achieved_rate, upstream_rate.POOL, requests, body_bytes_per_response, schedule_lag.p99|max, cpu.COMPONENT, cpu_max.COMPONENT, \
@@ -213,16 +254,7 @@ impl Metric {
         let need = |what: &str| format!("metric {s:?} needs {what} (e.g. {head}.{what})");
         Ok(match (head, rest) {
             ("latency", Some("max")) => Metric::Latency(100.0),
-            ("latency", Some(p)) => {
-                let v: f64 = p
-                    .strip_prefix('p')
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| format!("bad percentile {p:?} in {s:?} (e.g. p99, p99.9)"))?;
-                if !(0.0..=100.0).contains(&v) {
-                    return Err(format!("percentile {v} out of 0..100 in {s:?}"));
-                }
-                Metric::Latency(v)
-            }
+            ("latency", Some(p)) => Metric::Latency(percentile(s, p)?),
             ("latency", None) => return Err(need("p99")),
             ("status_rate", Some(c)) => Metric::StatusRate(status_sel(c)?),
             ("status_count", Some(c)) => Metric::StatusCount(status_sel(c)?),
@@ -247,34 +279,11 @@ impl Metric {
             },
             ("client_max", None) => return Err(need("status_count.429")),
             ("clients", None) => Metric::Clients,
-            ("upstream", Some(r)) => match r.rsplit_once('.') {
-                Some((c, k)) if UPSTREAM_KEYS.contains(&k) => {
-                    Metric::Upstream(c.to_string(), k.to_string())
-                }
-                _ => {
-                    return Err(format!(
-                        "metric {s:?}: upstream.POOL.KEY with KEY one of {}",
-                        UPSTREAM_KEYS.join(", ")
-                    ));
-                }
-            },
+            ("upstream", Some(r)) => upstream_counter(s, r)?,
             ("ctx_switches", Some(c)) => Metric::Switches(c.to_string()),
             ("cpu" | "cpu_max" | "rss_max" | "ctx_switches", None) => return Err(need("proxy")),
             ("outcome_count", Some(k)) => Metric::Outcome(k.to_string()),
-            ("header_rate", Some(h)) => {
-                let (name, text) = match h.split_once('=') {
-                    Some((n, t)) => (n, Some(t.to_string())),
-                    None => (h, None),
-                };
-                if name.is_empty()
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                {
-                    return Err(format!("metric {s:?}: {name:?} is not a header name"));
-                }
-                Metric::HeaderRate(name.to_ascii_lowercase(), text)
-            }
+            ("header_rate", Some(h)) => header_rate(s, h)?,
             ("header_rate", None) => return Err(need("cache-control")),
             ("outcome_count", None) => return Err(need("closed_by_server")),
             ("log_lines", None) => Metric::LogLines(None),

@@ -158,44 +158,7 @@ fn derived(
 ) -> Result<Scenario, ScenarioError> {
     let mut doc: toml::Table =
         toml::from_str(text).map_err(|e| error::from_toml(path, text, &e))?;
-    let mut line = 0;
-    let mut what = Vec::new();
-    for n in names {
-        let Some(v) = variants.iter().find(|v| v.get_ref().name.get_ref() == n) else {
-            let known: Vec<&str> = variants
-                .iter()
-                .map(|v| v.get_ref().name.get_ref().as_str())
-                .collect();
-            return Err(ScenarioError {
-                file: path.to_path_buf(),
-                line: 0,
-                key: "variant".into(),
-                message: format!("no variant {n:?} (defined: {known:?})"),
-            });
-        };
-        line = error::line_of(text, v.span().start);
-        variant::apply(&mut doc, &v.get_ref().set).map_err(|m| ScenarioError {
-            file: path.to_path_buf(),
-            line,
-            key: format!("variant.{n}.set"),
-            message: m,
-        })?;
-        what.push(format!("variant {n:?}"));
-    }
-    if let Some(k) = proxy {
-        let mut set = toml::Table::new();
-        set.insert(
-            "proxy.kind".into(),
-            toml::Value::try_from(k).unwrap_or(toml::Value::String("none".into())),
-        );
-        variant::apply(&mut doc, &set).map_err(|m| ScenarioError {
-            file: path.to_path_buf(),
-            line: 0,
-            key: "proxy.kind".into(),
-            message: m,
-        })?;
-        what.push(format!("--proxy {}", kind_name(k)));
-    }
+    let (line, what) = apply_variants(path, text, &mut doc, variants, names, proxy)?;
     let doc_text = toml::to_string(&doc).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
         line,
@@ -232,6 +195,57 @@ fn derived(
         s.variant = None;
     }
     Ok(s)
+}
+
+/// Applies the `set` tables of the variants `names` (in order), then `--proxy KIND`, to
+/// `doc`; returns the line of the last variant (where errors point) and what was applied.
+fn apply_variants(
+    path: &Path,
+    text: &str,
+    doc: &mut toml::Table,
+    variants: &[toml::Spanned<raw::RawVariant>],
+    names: &[String],
+    proxy: Option<ProxyKind>,
+) -> Result<(usize, Vec<String>), ScenarioError> {
+    let mut line = 0;
+    let mut what = Vec::new();
+    for n in names {
+        let Some(v) = variants.iter().find(|v| v.get_ref().name.get_ref() == n) else {
+            let known: Vec<&str> = variants
+                .iter()
+                .map(|v| v.get_ref().name.get_ref().as_str())
+                .collect();
+            return Err(ScenarioError {
+                file: path.to_path_buf(),
+                line: 0,
+                key: "variant".into(),
+                message: format!("no variant {n:?} (defined: {known:?})"),
+            });
+        };
+        line = error::line_of(text, v.span().start);
+        variant::apply(doc, &v.get_ref().set).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            key: format!("variant.{n}.set"),
+            message: m,
+        })?;
+        what.push(format!("variant {n:?}"));
+    }
+    if let Some(k) = proxy {
+        let mut set = toml::Table::new();
+        set.insert(
+            "proxy.kind".into(),
+            toml::Value::try_from(k).unwrap_or(toml::Value::String("none".into())),
+        );
+        variant::apply(doc, &set).map_err(|m| ScenarioError {
+            file: path.to_path_buf(),
+            line: 0,
+            key: "proxy.kind".into(),
+            message: m,
+        })?;
+        what.push(format!("--proxy {}", kind_name(k)));
+    }
+    Ok((line, what))
 }
 
 /// The scenario files of a directory: every `*.toml` directly in it but the claims ledger

@@ -1,13 +1,12 @@
-//! proxy_cache settings of a location: the `proxy_cache*` / `proxy_no_cache` directives,
-//! validated with `nginx -t`'s wording and merged as nginx's proxy module merges them
-//! (`proxy_cache_path` is [`super::cache_path`]).
+//! proxy_cache settings of a location: the `proxy_cache*` / `proxy_no_cache` directives, each
+//! parsed once when read into its typed value with `nginx -t`'s wording (the merge is
+//! `conf::build::cache_conf`; `proxy_cache_path` is [`super::cache_path`]).
 
 use super::error::ConfError;
 use super::lexer::Directive;
-use super::values::{parse_number, parse_offset, parse_time};
+use super::values::{parse_number, parse_time};
 use crate::http::status::Status;
 use crate::vars::Template;
-use std::sync::Arc;
 
 use super::cache_path::at;
 pub use super::cache_path::{Batches, CachePath, parse_path};
@@ -90,58 +89,96 @@ pub struct CacheLoc {
     pub temp_path: Option<String>,
 }
 
-/// Value checks of the location-level cache directives (when the directive is read).
-pub fn validate(d: &Directive) -> Result<(), ConfError> {
+/// The typed value of a cache directive whose value is the cache module's own
+/// (`proxy_cache_min_uses`, the lock times and the on/off flags hold the shared kinds of
+/// `conf::build::setting`).
+#[derive(Debug, Clone)]
+pub enum Setting {
+    /// `proxy_cache`: None for `off`, else the zone's name as written and compiled.
+    Zone(Option<(String, Template)>),
+    /// `proxy_cache_key`.
+    Key(Template),
+    /// `proxy_cache_valid`: (status, 0 = any) → time; a time alone stands for 200, 301, 302.
+    Valid(Vec<(u16, Duration)>),
+    /// `proxy_cache_methods`.
+    Methods(Vec<String>),
+    /// `proxy_cache_use_stale` ([`stale_bit`]) or `proxy_ignore_headers` ([`ignore`]) bits.
+    Bits(u32),
+    /// `proxy_cache_bypass` / `proxy_no_cache`.
+    Templates(Vec<Template>),
+}
+
+/// Whether [`parse`] reads directive `name`.
+pub fn parses(name: &str) -> bool {
+    matches!(
+        name,
+        "proxy_cache"
+            | "proxy_cache_key"
+            | "proxy_cache_valid"
+            | "proxy_cache_methods"
+            | "proxy_cache_use_stale"
+            | "proxy_ignore_headers"
+            | "proxy_cache_bypass"
+            | "proxy_no_cache"
+    )
+}
+
+/// The value of a cache directive that [`parses`] names (None for any other), checked as
+/// nginx reads it and worded as `nginx -t`.
+pub fn parse(d: &Directive) -> Result<Option<Setting>, ConfError> {
     let a = &d.args;
-    match d.name.as_str() {
-        "proxy_cache_valid" => {
-            let last = &a[a.len() - 1];
-            parse_time(last, true)
-                .ok_or_else(|| at(d, format!("invalid time value \"{last}\"")))?;
-            for s in &a[..a.len() - 1] {
-                status_of(s).ok_or_else(|| at(d, format!("invalid status \"{s}\"")))?;
-            }
-        }
-        "proxy_cache_max_range_offset" => {
-            parse_offset(&a[0])
-                .ok_or_else(|| at(d, format!("\"{}\" directive invalid value", d.name)))?;
-        }
-        "proxy_cache_min_uses" => {
-            parse_number(&a[0])
-                .ok_or_else(|| at(d, format!("\"{}\" directive invalid number", d.name)))?;
-        }
-        "proxy_cache_lock_timeout" | "proxy_cache_lock_age" => {
-            parse_time(&a[0], false)
-                .ok_or_else(|| at(d, format!("\"{}\" directive invalid value", d.name)))?;
-        }
-        "proxy_cache_use_stale" => {
-            for v in a {
-                stale_bit(v).ok_or_else(|| at(d, format!("invalid value \"{v}\"")))?;
-            }
-        }
-        "proxy_ignore_headers" => {
-            for v in a {
-                ignore_bit(v).ok_or_else(|| at(d, format!("invalid value \"{v}\"")))?;
-            }
-        }
+    let template = |v: &str| Template::compile(v).map_err(|e| at(d, e.to_string()));
+    Ok(Some(match d.name.as_str() {
+        "proxy_cache_valid" => Setting::Valid(valid(d)?),
+        "proxy_cache_use_stale" => Setting::Bits(bits(d, stale_bit)?),
+        "proxy_ignore_headers" => Setting::Bits(bits(d, ignore_bit)?),
         "proxy_cache_methods" => {
-            for v in a {
-                if !matches!(v.as_str(), "GET" | "HEAD" | "POST") {
-                    return Err(at(d, format!("invalid value \"{v}\"")));
-                }
+            if let Some(v) = a
+                .iter()
+                .find(|v| !matches!(v.as_str(), "GET" | "HEAD" | "POST"))
+            {
+                return Err(at(d, format!("invalid value \"{v}\"")));
             }
+            Setting::Methods(a.clone())
         }
-        "proxy_cache_key" | "proxy_cache" => {
-            Template::compile(&a[0]).map_err(|e| at(d, e.to_string()))?;
+        "proxy_cache" => {
+            let value = template(&a[0])?;
+            Setting::Zone((a[0] != "off").then(|| (a[0].clone(), value)))
         }
+        "proxy_cache_key" => Setting::Key(template(&a[0])?),
         "proxy_cache_bypass" | "proxy_no_cache" => {
-            for v in a {
-                Template::compile(v).map_err(|e| at(d, e.to_string()))?;
-            }
+            Setting::Templates(a.iter().map(|v| template(v)).collect::<Result<_, _>>()?)
         }
-        _ => {}
+        _ => return Ok(None),
+    }))
+}
+
+/// `proxy_cache_valid [STATUS...] TIME`: the time checked first, then each status.
+fn valid(d: &Directive) -> Result<Vec<(u16, Duration)>, ConfError> {
+    let Some((last, statuses)) = d.args.split_last() else {
+        return Ok(Vec::new());
+    };
+    let t =
+        parse_time(last, true).ok_or_else(|| at(d, format!("invalid time value \"{last}\"")))?;
+    if statuses.is_empty() {
+        return Ok([200, 301, 302].map(|s| (s, t)).to_vec());
     }
-    Ok(())
+    statuses
+        .iter()
+        .map(|s| match status_of(s) {
+            Some(code) => Ok((code, t)),
+            None => Err(at(d, format!("invalid status \"{s}\""))),
+        })
+        .collect()
+}
+
+/// The bits of every value of `d`, each named by `bit`.
+fn bits(d: &Directive, bit: fn(&str) -> Option<u32>) -> Result<u32, ConfError> {
+    let mut all = 0;
+    for v in &d.args {
+        all |= bit(v).ok_or_else(|| at(d, format!("invalid value \"{v}\"")))?;
+    }
+    Ok(all)
 }
 
 /// `any` → 0, else a status between 100 and 599.
@@ -175,121 +212,6 @@ fn ignore_bit(v: &str) -> Option<u32> {
         "X-Accel-Redirect" | "X-Accel-Limit-Rate" | "X-Accel-Buffering" | "X-Accel-Charset" => 0,
         _ => return None,
     })
-}
-
-/// Reads a merged setting: the innermost directive named so, or every directive named so at
-/// the innermost level that has one.
-pub trait Lookup {
-    /// The innermost directive `name`.
-    fn one(&self, name: &str) -> Option<&Directive>;
-    /// All directives `name` of the innermost level that has any.
-    fn all(&self, name: &str) -> Vec<&Directive>;
-}
-
-/// The merged cache settings of a location; None when `proxy_cache` is absent or `off`.
-/// `end` is where nginx reports merge errors (the http block's closing brace).
-pub fn build(
-    c: &dyn Lookup,
-    paths: &[Arc<CachePath>],
-    end: &Directive,
-) -> Result<Option<Arc<CacheLoc>>, ConfError> {
-    let Some(d) = c.one("proxy_cache") else {
-        return Ok(None);
-    };
-    if d.args[0] == "off" {
-        return Ok(None);
-    }
-    let value = Template::compile(&d.args[0]).map_err(|e| at(d, e.to_string()))?;
-    let zone = if !value.is_literal() {
-        ZoneRef::Var(value)
-    } else {
-        let i = paths
-            .iter()
-            .position(|p| p.name == d.args[0])
-            .ok_or_else(|| {
-                at(
-                    end,
-                    format!("\"proxy_cache\" zone \"{}\" is unknown", d.args[0]),
-                )
-            })?;
-        ZoneRef::Index(i)
-    };
-    let key = match c.one("proxy_cache_key") {
-        Some(k) => Some(Template::compile(&k.args[0]).map_err(|e| at(k, e.to_string()))?),
-        None => None,
-    };
-    let mut valid = Vec::new();
-    for v in c.all("proxy_cache_valid") {
-        let t = parse_time(&v.args[v.args.len() - 1], true).unwrap_or_default();
-        if v.args.len() == 1 {
-            valid.extend([200, 301, 302].map(|s| (s, t)));
-        }
-        for s in &v.args[..v.args.len() - 1] {
-            valid.push((status_of(s).unwrap_or(0), t));
-        }
-    }
-    let bits = |name: &str, f: fn(&str) -> Option<u32>| -> u32 {
-        c.all(name)
-            .iter()
-            .flat_map(|d| d.args.iter())
-            .filter_map(|v| f(v))
-            .fold(0, |a, b| a | b)
-    };
-    let mut use_stale = bits("proxy_cache_use_stale", stale_bit);
-    if use_stale & stale::OFF != 0 || use_stale == 0 {
-        use_stale = 0;
-    }
-    if use_stale & super::model::next_upstream::ERROR != 0 {
-        use_stale |= stale::NOLIVE;
-    }
-    let templates = |name: &str| -> Vec<Template> {
-        c.all(name)
-            .iter()
-            .flat_map(|d| d.args.iter())
-            .filter_map(|v| Template::compile(v).ok())
-            .collect()
-    };
-    let flag = |name: &str| {
-        c.one(name)
-            .is_some_and(|d| d.args[0].eq_ignore_ascii_case("on"))
-    };
-    let time = |name: &str| {
-        c.one(name)
-            .and_then(|d| parse_time(&d.args[0], false))
-            .unwrap_or(Duration::from_secs(5))
-    };
-    let mut methods: Vec<String> = c
-        .all("proxy_cache_methods")
-        .iter()
-        .flat_map(|d| d.args.iter().cloned())
-        .collect();
-    methods.extend(["GET".to_string(), "HEAD".to_string()]);
-    Ok(Some(Arc::new(CacheLoc {
-        zone,
-        key,
-        valid,
-        methods,
-        min_uses: c
-            .one("proxy_cache_min_uses")
-            .and_then(|d| parse_number(&d.args[0]))
-            .unwrap_or(1) as u32,
-        bypass: templates("proxy_cache_bypass"),
-        no_cache: templates("proxy_no_cache"),
-        use_stale,
-        background_update: flag("proxy_cache_background_update"),
-        lock: flag("proxy_cache_lock"),
-        lock_timeout: time("proxy_cache_lock_timeout"),
-        lock_age: time("proxy_cache_lock_age"),
-        revalidate: flag("proxy_cache_revalidate"),
-        convert_head: c
-            .one("proxy_cache_convert_head")
-            .is_none_or(|d| d.args[0].eq_ignore_ascii_case("on")),
-        ignore: bits("proxy_ignore_headers", ignore_bit),
-        max_range_offset: c
-            .one("proxy_cache_max_range_offset")
-            .and_then(|d| parse_offset(&d.args[0])),
-        temp_path: c.one("proxy_temp_path").map(|d| d.args[0].clone()),
-    })))
 }
 
 impl CacheLoc {

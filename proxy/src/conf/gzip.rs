@@ -1,8 +1,9 @@
 //! gzip settings of a location (nginx's `ngx_http_gzip_filter_module`, the gzip part of
 //! `ngx_http_core_module` and `ngx_http_gzip_static_module`): `gzip`, `gzip_types`,
 //! `gzip_min_length`, `gzip_comp_level`, `gzip_proxied`, `gzip_vary`, `gzip_disable`,
-//! `gzip_http_version`, `gzip_buffers`, `gzip_window`, `gzip_hash`, `gzip_static`; their value
-//! checks worded as `nginx -t`, and their inheritance.
+//! `gzip_http_version`, `gzip_buffers`, `gzip_window`, `gzip_hash`, `gzip_static`: the merged
+//! settings, and the typed values of the module's own directives, parsed once when read with
+//! `nginx -t`'s wording (the merge is `conf::build::gzip_conf`).
 
 use super::error::ConfError;
 use super::lexer::Directive;
@@ -146,51 +147,92 @@ fn power_of_two(s: &str, max: u64) -> Option<u8> {
     (n.is_power_of_two() && (512..=max).contains(&n)).then(|| n.trailing_zeros() as u8)
 }
 
-/// Value checks of the gzip directives as nginx reads them (`None` for other directives).
-pub fn validate(d: &Directive) -> Result<(), ConfError> {
+/// The typed value of a gzip directive whose value is the gzip module's own (`gzip`,
+/// `gzip_vary`, `gzip_min_length`, `gzip_http_version` and `gzip_buffers` hold the shared
+/// kinds of `conf::build::setting`).
+#[derive(Debug, Clone)]
+pub enum Setting {
+    /// `gzip_comp_level`, 1 to 9.
+    Level(u32),
+    /// `gzip_static`.
+    Static(StaticMode),
+    /// `gzip_proxied`: the listed [`proxied`] bits.
+    Proxied(u32),
+    /// `gzip_window` / `gzip_hash`: log2 of the size.
+    Bits(u8),
+    /// `gzip_disable`: whether `msie6` is listed, and the patterns (case-insensitive).
+    Disable(bool, Vec<regex::bytes::Regex>),
+    /// `gzip_types`: the listed types lowercased (`*` kept as written).
+    Types(Vec<String>),
+}
+
+/// Whether [`parse`] reads directive `name`.
+pub fn parses(name: &str) -> bool {
+    matches!(
+        name,
+        "gzip_comp_level"
+            | "gzip_static"
+            | "gzip_proxied"
+            | "gzip_window"
+            | "gzip_hash"
+            | "gzip_disable"
+            | "gzip_types"
+    )
+}
+
+/// The value of a gzip directive that [`parses`] names (None for any other), checked as nginx
+/// reads it and worded as `nginx -t`.
+pub fn parse(d: &Directive) -> Result<Option<Setting>, ConfError> {
     let a = &d.args;
-    match d.name.as_str() {
-        "gzip_comp_level" => {
-            let n = parse_number(&a[0])
-                .ok_or_else(|| err(d, "\"gzip_comp_level\" directive invalid number"))?;
-            if !(1..=9).contains(&n) {
-                return Err(err(d, "value must be between 1 and 9"));
-            }
-        }
-        "gzip_min_length" if parse_size(&a[0]).is_none() => {
-            return Err(err(d, "\"gzip_min_length\" directive invalid value"));
-        }
-        "gzip_http_version" if a[0] != "1.0" && a[0] != "1.1" => {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
-        "gzip_static" if !matches!(a[0].as_str(), "on" | "off" | "always") => {
-            return Err(err(d, format!("invalid value \"{}\"", a[0])));
-        }
+    let one = a[0].as_str();
+    let invalid = |v: &str| err(d, format!("invalid value \"{v}\""));
+    Ok(Some(match d.name.as_str() {
+        "gzip_comp_level" => Setting::Level(level(d)?),
+        "gzip_static" => Setting::Static(match one {
+            "on" => StaticMode::On,
+            "always" => StaticMode::Always,
+            "off" => StaticMode::Off,
+            _ => return Err(invalid(one)),
+        }),
         "gzip_proxied" => {
-            if let Some(bad) = a.iter().find(|v| proxied_bit(v).is_none()) {
-                return Err(err(d, format!("invalid value \"{bad}\"")));
+            let mut bits = 0;
+            for v in a {
+                bits |= proxied_bit(v).ok_or_else(|| invalid(v))?;
             }
+            Setting::Proxied(bits)
         }
-        "gzip_window" if power_of_two(&a[0], 32 * 1024).is_none() => {
-            return Err(err(
+        "gzip_window" => Setting::Bits(power_of_two(one, 32 * 1024).ok_or_else(|| {
+            err(
                 d,
                 "\"gzip_window\" directive must be 512, 1k, 2k, 4k, 8k, 16k, or 32k",
-            ));
-        }
-        "gzip_hash" if power_of_two(&a[0], 128 * 1024).is_none() => {
-            return Err(err(
+            )
+        })?),
+        "gzip_hash" => Setting::Bits(power_of_two(one, 128 * 1024).ok_or_else(|| {
+            err(
                 d,
                 "\"gzip_hash\" directive must be 512, 1k, 2k, 4k, 8k, 16k, 32k, 64k, or 128k",
-            ));
-        }
+            )
+        })?),
         "gzip_disable" => {
+            let mut patterns = Vec::new();
             for re in a.iter().filter(|v| *v != "msie6" && *v != "degradation") {
-                compile(re).map_err(|m| err(d, m))?;
+                patterns.push(compile(re).map_err(|m| err(d, m))?);
             }
+            Setting::Disable(a.iter().any(|v| v == "msie6"), patterns)
         }
-        _ => {}
+        "gzip_types" => Setting::Types(a.iter().map(|t| t.to_ascii_lowercase()).collect()),
+        _ => return Ok(None),
+    }))
+}
+
+/// `gzip_comp_level`: a number from 1 to 9.
+fn level(d: &Directive) -> Result<u32, ConfError> {
+    let n = parse_number(&d.args[0])
+        .ok_or_else(|| err(d, "\"gzip_comp_level\" directive invalid number"))?;
+    if !(1..=9).contains(&n) {
+        return Err(err(d, "value must be between 1 and 9"));
     }
-    Ok(())
+    Ok(n as u32)
 }
 
 /// A `gzip_disable` pattern, case-insensitive; the error worded as nginx's PCRE one.
@@ -205,99 +247,16 @@ fn compile(re: &str) -> Result<regex::bytes::Regex, String> {
         })
 }
 
-/// The directives of one level's chain, outermost level first (http, server, locations).
-pub type Levels<'a> = [&'a [Directive]];
-
-/// The last `name` in the innermost level that has one.
-fn get<'a>(levels: &Levels<'a>, name: &str) -> Option<&'a Directive> {
-    levels
-        .iter()
-        .rev()
-        .find_map(|l| l.iter().rev().find(|d| d.name == name))
-}
-
-/// Every `name` of the innermost level that has any (lists that accumulate within a level
-/// and are inherited whole: `gzip_types`, `gzip_proxied`, `gzip_disable`).
-fn list<'a>(levels: &Levels<'a>, name: &str) -> Vec<&'a Directive> {
-    for l in levels.iter().rev() {
-        let v: Vec<&Directive> = l.iter().filter(|d| d.name == name).collect();
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    Vec::new()
-}
-
-impl GzipConf {
-    /// The merged settings for a chain of levels (values were checked by [`validate`]).
-    pub fn build(levels: &Levels<'_>) -> Result<GzipConf, ConfError> {
-        let mut g = GzipConf::default();
-        let arg = |name: &str| get(levels, name).map(|d| d.args[0].as_str());
-        g.enable = arg("gzip").is_some_and(|v| v.eq_ignore_ascii_case("on"));
-        g.vary = arg("gzip_vary").is_some_and(|v| v.eq_ignore_ascii_case("on"));
-        if let Some(n) = arg("gzip_min_length").and_then(parse_size) {
-            g.min_length = n;
-        }
-        if let Some(n) = arg("gzip_comp_level").and_then(parse_number) {
-            g.level = n as u32;
-        }
-        if arg("gzip_http_version") == Some("1.0") {
-            g.http_version = 10;
-        }
-        g.static_mode = match arg("gzip_static") {
-            Some("on") => StaticMode::On,
-            Some("always") => StaticMode::Always,
-            _ => StaticMode::Off,
-        };
-        if let Some(w) = arg("gzip_window").and_then(|v| power_of_two(v, 32 * 1024)) {
-            g.window_bits = w;
-        }
-        if let Some(h) = arg("gzip_hash").and_then(|v| power_of_two(v, 128 * 1024)) {
-            g.mem_level = h - 8;
-        }
-        if let Some(d) = get(levels, "gzip_buffers")
-            && let (Some(n), Some(s)) = (parse_number(&d.args[0]), parse_size(&d.args[1]))
-        {
-            g.buffers = (n as usize, s as usize);
-        }
-        let proxied = list(levels, "gzip_proxied")
-            .iter()
-            .flat_map(|d| d.args.iter().filter_map(|v| proxied_bit(v)))
-            .fold(0, |a, b| a | b);
-        if proxied != 0 {
-            g.proxied = proxied;
-        }
-        g.types = types(&list(levels, "gzip_types"));
-        g.disable_msie6 = levels
-            .iter()
-            .flat_map(|l| l.iter())
-            .any(|d| d.name == "gzip_disable" && d.args.iter().any(|a| a == "msie6"));
-        for d in list(levels, "gzip_disable") {
-            for re in d
-                .args
-                .iter()
-                .filter(|v| *v != "msie6" && *v != "degradation")
-            {
-                g.disable.push(compile(re).map_err(|m| err(d, m))?);
-            }
-        }
-        Ok(g)
-    }
-}
-
-/// `gzip_types` of one level: `text/html` first, then the listed types lowercased; `*`
-/// anywhere means every type.
-fn types(dirs: &[&Directive]) -> Types {
+/// `gzip_types` of one level (every directive's types, in order): `text/html` first, then
+/// the listed types; `*` anywhere means every type.
+pub fn types<'a>(lists: impl IntoIterator<Item = &'a [String]>) -> Types {
     let mut v = vec!["text/html".to_string()];
-    for d in dirs {
-        for t in &d.args {
-            if t == "*" {
-                return Types::Any;
-            }
-            let t = t.to_ascii_lowercase();
-            if !v.contains(&t) {
-                v.push(t);
-            }
+    for t in lists.into_iter().flatten() {
+        if t == "*" {
+            return Types::Any;
+        }
+        if !v.contains(t) {
+            v.push(t.clone());
         }
     }
     Types::List(v)
@@ -311,40 +270,12 @@ mod tests {
         Directive::at("t.conf", 3, name, args)
     }
 
-    #[test]
-    fn inheritance_follows_nginx_merges() {
-        let http = [
-            dir("gzip", &["on"]),
-            dir("gzip_types", &["application/json"]),
-            dir("gzip_disable", &["msie6"]),
-            dir("gzip_disable", &["curl"]),
-            dir("gzip_proxied", &["expired"]),
-            dir("gzip_proxied", &["no-cache"]),
-        ];
-        let loc = [
-            dir("gzip_disable", &["wget"]),
-            dir("gzip_comp_level", &["6"]),
-        ];
-        let g = GzipConf::build(&[&http[..], &loc[..]]).unwrap();
-        assert!(g.enable && g.disable_msie6);
-        assert_eq!(g.level, 6);
-        assert_eq!(
-            g.disable.len(),
-            1,
-            "the location's list replaces the http one"
-        );
-        assert!(g.disable[0].is_match(b"WGET/1.0"));
-        assert_eq!(g.proxied, proxied::EXPIRED | proxied::NO_CACHE);
-        assert!(g.types.matches(Some(b"Application/JSON; charset=utf-8")));
-        assert!(g.types.matches(Some(b"text/html")));
-        assert!(!g.types.matches(Some(b"text/css")));
-        assert!(!g.types.matches(None));
-        let star = [dir("gzip_types", &["text/css", "*"])];
-        assert_eq!(GzipConf::build(&[&star[..]]).unwrap().types, Types::Any);
+    fn message(name: &str, v: &str) -> String {
+        parse(&dir(name, &[v])).unwrap_err().to_string()
     }
 
     #[test]
-    fn bad_values_are_worded_as_nginx() {
+    fn values_are_parsed_once_and_bad_ones_worded_as_nginx() {
         let cases = [
             ("gzip_comp_level", "0", "value must be between 1 and 9"),
             (
@@ -352,26 +283,37 @@ mod tests {
                 "x",
                 "\"gzip_comp_level\" directive invalid number",
             ),
-            (
-                "gzip_min_length",
-                "-1",
-                "\"gzip_min_length\" directive invalid value",
-            ),
-            ("gzip_http_version", "2.0", "invalid value \"2.0\""),
             ("gzip_static", "maybe", "invalid value \"maybe\""),
             ("gzip_proxied", "bogus", "invalid value \"bogus\""),
         ];
         for (name, v, want) in cases {
-            let e = validate(&dir(name, &[v])).unwrap_err().to_string();
+            let e = message(name, v);
             assert!(e.starts_with(want), "{name} {v}: {e}");
             assert!(e.ends_with("t.conf:3"), "{e}");
         }
-        assert!(validate(&dir("gzip_window", &["16k"])).is_ok());
-        let sized = [dir("gzip_window", &["4k"]), dir("gzip_hash", &["2k"])];
-        let g = GzipConf::build(&[&sized[..]]).unwrap();
-        assert_eq!((g.window_bits, g.mem_level), (12, 3));
-        let g = GzipConf::build(&[&[dir("gzip_hash", &["128k"])][..]]).unwrap();
-        assert_eq!((g.window_bits, g.mem_level), (15, 9));
-        assert!(validate(&dir("gzip_window", &["100"])).is_err());
+        assert!(matches!(
+            parse(&dir("gzip_window", &["16k"])),
+            Ok(Some(Setting::Bits(14)))
+        ));
+        assert!(parse(&dir("gzip_window", &["100"])).is_err());
+        assert!(matches!(
+            parse(&dir("gzip_proxied", &["expired", "Any"])),
+            Ok(Some(Setting::Proxied(b))) if b == proxied::EXPIRED | proxied::ANY
+        ));
+        assert!(parse(&dir("gzip_vary", &["on"])).unwrap().is_none());
+        let lists = [
+            vec!["text/css".to_string()],
+            vec!["text/html".into(), "application/json".into()],
+        ];
+        let t = types(lists.iter().map(Vec::as_slice));
+        assert_eq!(
+            t,
+            Types::List(vec![
+                "text/html".into(),
+                "text/css".into(),
+                "application/json".into()
+            ])
+        );
+        assert_eq!(types([&["*".to_string()][..]]), Types::Any);
     }
 }

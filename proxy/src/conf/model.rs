@@ -362,8 +362,6 @@ pub struct Loc {
     pub root: (PathBuf, bool),
     /// `index` (default `index.html`).
     pub index: Arc<[String]>,
-    /// `expires` raw arguments (part 2).
-    pub expires: Option<Vec<String>>,
     /// `add_header` entries.
     pub add_headers: Arc<[AddHeader]>,
     /// `default_type` (default text/plain).

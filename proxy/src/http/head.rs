@@ -2,7 +2,7 @@
 //! plus `large_client_header_buffers`: 414 for the request line, 494 for header lines) and
 //! nginx's validation (Host, Content-Length, Transfer-Encoding).
 
-use super::reject::Reject;
+use super::reject::{Line, Reject};
 use super::{hline, reqline};
 use std::ops::Range;
 
@@ -42,6 +42,9 @@ pub struct RequestHead {
     pub conn_keepalive: bool,
     /// Length of the request line without CRLF.
     pub request_line_len: usize,
+    /// The header lines dropped as invalid (`ignore_invalid_headers`), each from its name to
+    /// the end of its value: nginx logs each (`client sent invalid header line: "…"`).
+    pub ignored: Vec<Range<usize>>,
 }
 
 /// Where a request's validated Host is kept.
@@ -282,8 +285,14 @@ fn parse_ranges(
     let Some(line) = reqline::parse(buf)? else {
         return partial(lim);
     };
+    // nginx checks an absolute-form host as soon as the request line is read
+    let line_host = match &line.host {
+        Some(h) => Some(validate_host(&buf[h.clone()]).ok_or(Reject::HostInRequestLine)?),
+        None => None,
+    };
     let mut headers = std::mem::take(spare);
     headers.clear();
+    let mut ignored = Vec::new();
     let mut at = line.end;
     let mut lines = 0;
     let n = loop {
@@ -301,9 +310,11 @@ fn parse_ranges(
                 lines += 1;
                 if lines > MAX_HEADER_LINES {
                     *spare = headers;
-                    return Err(Reject::Invalid);
+                    return Err(Reject::TooManyHeaderLines);
                 }
-                if !(f.invalid && lim.ignore_invalid) {
+                if f.invalid && lim.ignore_invalid {
+                    ignored.push(f.name.start..f.value.end);
+                } else {
                     headers.push((f.name, f.value));
                 }
                 at = end;
@@ -313,13 +324,15 @@ fn parse_ranges(
     check_sizes(&buf[..n], lim)?;
     let minor = line.minor;
     let mut head = RequestHead::unchecked(line.method, line.target, minor, headers, line.len);
+    head.ignored = ignored;
     check_headers(&mut head, buf)?;
-    if let Some(h) = line.host {
-        let (len, upper) = validate_host(&buf[h.clone()]).ok_or(Reject::Invalid)?;
+    if let (Some(h), Some((len, upper))) = (line.host, line_host) {
         head.host = host_of(&buf[h.clone()], h.start, len, upper);
     }
-    if &buf[head.method.clone()] == b"TRACE" {
-        return Err(Reject::Trace);
+    match &buf[head.method.clone()] {
+        b"CONNECT" => return Err(Reject::Connect),
+        b"TRACE" => return Err(Reject::Trace),
+        _ => {}
     }
     Ok(Some((head, n)))
 }
@@ -346,42 +359,32 @@ impl RequestHead {
             conn_close: false,
             conn_keepalive: false,
             request_line_len,
+            ignored: Vec::new(),
         }
     }
 }
 
-/// nginx's checks of the header list (`head.headers`, ranges into `raw`), in order: headers
-/// with `_` dropped unless `underscores_in_headers`, one valid Host (required in HTTP/1.1),
-/// one numeric Content-Length, one Transfer-Encoding (only `chunked`, not with a length, not
-/// in HTTP/1.0), and the Connection tokens.
+/// nginx's checks of the header list (`head.headers`, ranges into `raw`), in its order:
+/// while the lines are read, one valid Host and one each of Content-Length and
+/// Transfer-Encoding, and the Connection tokens; then Host present in HTTP/1.1, a numeric
+/// Content-Length, and a Transfer-Encoding only in HTTP/1.1, only `chunked` and not with a
+/// length.
 fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), Reject> {
-    let (mut hosts, mut cls, mut tes) = (0, 0, 0);
-    let mut te_value: &[u8] = b"";
+    let (mut host, mut cl, mut te): (Option<Line>, Option<Line>, Option<Line>) = (None, None, None);
     for (n, v) in &head.headers {
         let (name, value) = (&raw[n.clone()], &raw[v.clone()]);
+        let line = Line::at(n, v);
         if name.eq_ignore_ascii_case(b"host") {
-            hosts += 1;
-            if hosts > 1 {
-                return Err(Reject::Invalid);
+            if let Some(first) = host {
+                return Err(Reject::DuplicateHost { line, first });
             }
-            let (len, upper) = validate_host(value).ok_or(Reject::Invalid)?;
+            host = Some(line);
+            let (len, upper) = validate_host(value).ok_or(Reject::Host)?;
             head.host = host_of(value, v.start, len, upper);
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            cls += 1;
-            if cls > 1 {
-                return Err(Reject::Invalid);
-            }
-            let s = std::str::from_utf8(value).map_err(|_| Reject::Invalid)?;
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Reject::Invalid);
-            }
-            head.content_length = Some(s.parse().map_err(|_| Reject::Invalid)?);
+            once(&mut cl, line)?;
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            tes += 1;
-            if tes > 1 {
-                return Err(Reject::Invalid);
-            }
-            te_value = value;
+            once(&mut te, line)?;
         } else if name.eq_ignore_ascii_case(b"connection") {
             if contains_ci(value, b"close") {
                 head.conn_close = true;
@@ -390,23 +393,45 @@ fn check_headers(head: &mut RequestHead, raw: &[u8]) -> Result<(), Reject> {
             }
         }
     }
-    if head.minor == 1 && matches!(head.host, Host::None) {
-        return Err(Reject::Invalid);
+    if head.minor == 1 && host.is_none() {
+        return Err(Reject::NoHost);
     }
-    if tes > 0 {
+    if let Some(l) = cl {
+        let value = &raw[l.value.0..l.value.1];
+        let digits = !value.is_empty() && value.iter().all(u8::is_ascii_digit);
+        let n = std::str::from_utf8(value).ok().filter(|_| digits);
+        head.content_length = Some(
+            n.and_then(|s| s.parse().ok())
+                .ok_or(Reject::ContentLength)?,
+        );
+    }
+    if let Some(l) = te {
         if head.minor == 0 {
-            return Err(Reject::Invalid);
+            return Err(Reject::TransferEncoding10);
         }
-        if te_value.eq_ignore_ascii_case(b"chunked") {
-            if head.content_length.is_some() {
-                return Err(Reject::Invalid);
-            }
-            head.chunked = true;
-        } else {
-            return Err(Reject::UnknownTransferEncoding);
+        if !raw[l.value.0..l.value.1].eq_ignore_ascii_case(b"chunked") {
+            return Err(Reject::UnknownTransferEncoding { value: l.value });
         }
+        if head.content_length.is_some() {
+            return Err(Reject::LengthAndChunked);
+        }
+        head.chunked = true;
     }
     Ok(())
+}
+
+/// A header nginx allows once (`ngx_http_process_unique_header_line`): the second is refused.
+fn once(seen: &mut Option<Line>, line: Line) -> Result<(), Reject> {
+    match seen {
+        Some(first) => Err(Reject::Duplicate {
+            line,
+            first: *first,
+        }),
+        None => {
+            *seen = Some(line);
+            Ok(())
+        }
+    }
 }
 
 /// The pieces of an HTTP/1.1 head written by the caller (an HTTP/2 request's), as ranges

@@ -39,7 +39,8 @@ fn name_char(c: u8, underscores: bool) -> Option<bool> {
 }
 
 /// Parses the line at `buf[at..]`. `Ok(None)`: not complete (and not invalid so far);
-/// `Err(Reject::Invalid)`: nginx's "client sent invalid header line".
+/// `Err(Reject::HeaderLine)`: nginx's "client sent invalid header line", naming the byte
+/// its parser stopped at (for a bad line ending, the end of the name or value before it).
 pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, Reject> {
     let get = |i: usize| buf.get(i).copied();
     match get(at) {
@@ -49,7 +50,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, R
             return match get(at + 1) {
                 None => Ok(None),
                 Some(b'\n') => Ok(Some(Next::End(at + 2))),
-                Some(_) => Err(Reject::Invalid),
+                Some(_) => Err(bad(at, at)),
             };
         }
         _ => {}
@@ -65,7 +66,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, R
         }
         if matches!(c, b'\r' | b'\n') && i > at {
             // A name without a colon: a header with an empty value.
-            return line_end(buf, i).map(|e| {
+            return line_end(buf, i, bad(at, i)).map(|e| {
                 e.map(|end| {
                     Next::Field(
                         Field {
@@ -80,7 +81,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, R
         }
         match name_char(c, underscores) {
             Some(valid) => invalid |= !valid,
-            None => return Err(Reject::Invalid),
+            None => return Err(bad(at, i)),
         }
         i += 1;
     };
@@ -93,7 +94,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, R
     loop {
         match get(i) {
             None => return Ok(None),
-            Some(0) => return Err(Reject::Invalid),
+            Some(0) => return Err(bad(at, i)),
             Some(b'\r' | b'\n') => break,
             Some(b' ') => {}
             Some(_) => vend = i + 1,
@@ -101,7 +102,7 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, R
         i += 1;
     }
     let value = vstart..vend.max(vstart);
-    line_end(buf, i).map(|e| {
+    line_end(buf, i, bad(at, value.end)).map(|e| {
         e.map(|end| {
             Next::Field(
                 Field {
@@ -115,16 +116,21 @@ pub fn parse(buf: &[u8], at: usize, underscores: bool) -> Result<Option<Next>, R
     })
 }
 
-/// The index after the line ending at `i` (CR* LF).
-fn line_end(buf: &[u8], mut i: usize) -> Result<Option<usize>, Reject> {
+/// The index after the line ending at `i` (CR* LF); `bad` when something else follows.
+fn line_end(buf: &[u8], mut i: usize, bad: Reject) -> Result<Option<usize>, Reject> {
     while buf.get(i) == Some(&b'\r') {
         i += 1;
     }
     match buf.get(i) {
         None => Ok(None),
         Some(b'\n') => Ok(Some(i + 1)),
-        Some(_) => Err(Reject::Invalid),
+        Some(_) => Err(bad),
     }
+}
+
+/// The refusal of the line starting at `start`, its parser stopped at `stop`.
+fn bad(start: usize, stop: usize) -> Reject {
+    Reject::HeaderLine { start, stop }
 }
 
 #[cfg(test)]
@@ -154,17 +160,21 @@ mod tests {
         assert_eq!(field(b"X-A: 1\r\r\n").1, "1");
         assert_eq!(field(b"X-A\r\n"), ("X-A".into(), String::new(), false));
         assert_eq!(field(b"X-A: a\x01\x7f\r\n").1, "a\x01\x7f");
-        for bad in [
-            &b" X: 1\r\n"[..],
-            b"\tX: 1\r\n",
-            b": x\r\n",
-            b"X A: 1\r\n",
-            b"X : 1\r\n",
-            b"X: a\0\r\n",
-            b"X: a\rb\r\n",
-            b"X\0: 1\r\n",
+        // nginx names the byte it stopped at (for a bad line ending, the end of the value)
+        for (bad, stop) in [
+            (&b" X: 1\r\n"[..], 0),
+            (b"\tX: 1\r\n", 0),
+            (b": x\r\n", 0),
+            (b"X A: 1\r\n", 1),
+            (b"X : 1\r\n", 1),
+            (b"X: a\0\r\n", 4),
+            (b"X: a\rb\r\n", 4),
+            (b"X: a  \rb\r\n", 4),
+            (b"X\0: 1\r\n", 1),
+            (b"\rX", 0),
         ] {
-            assert_eq!(parse(bad, 0, false), Err(Reject::Invalid), "{bad:?}");
+            let want = Err(Reject::HeaderLine { start: 0, stop });
+            assert_eq!(parse(bad, 0, false), want, "{bad:?}");
         }
         assert_eq!(parse(b"\r\n", 0, false), Ok(Some(Next::End(2))));
         assert_eq!(parse(b"X-A: 1", 0, false), Ok(None));

@@ -47,7 +47,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Line>, Reject> {
             break;
         }
         if !method_char(c) {
-            return Err(Reject::Invalid);
+            return Err(Reject::Method);
         }
         i += 1;
     }

@@ -9,7 +9,8 @@
 //! (a pipelined request, a TLS record) is left unread and the watch goes on: a close that
 //! follows it still ends the exchange, as nginx's `pending_eof` does. An HTTP/2 stream is
 //! watched for the client's RST_STREAM (nginx: `client canceled stream N`, the request's
-//! connection marked as failed, then finalized with 499).
+//! connection marked as failed, then finalized with 499) and for the end of its connection
+//! (499 without a line of its own).
 
 use super::client::Client;
 use super::error::Cause;
@@ -38,17 +39,18 @@ impl<'c> AbortWatch<'c> {
     }
 
     /// Resolves when the client left, with how: [`Cause::ClientAborted`] for a closed
-    /// connection, [`Cause::StreamReset`] for a reset stream.
+    /// connection, [`Cause::StreamReset`] for a reset stream, [`Cause::ConnectionClosed`]
+    /// for a closed HTTP/2 connection.
     pub async fn left(&mut self) -> Cause {
         match self {
             AbortWatch::Connection(tcp) => {
                 connection_closed(tcp).await;
                 Cause::ClientAborted
             }
-            AbortWatch::Stream(h2) => {
-                let (id, reason) = h2.reset().await;
-                Cause::StreamReset { id, reason }
-            }
+            AbortWatch::Stream(h2) => match h2.left().await {
+                Some((id, reason)) => Cause::StreamReset { id, reason },
+                None => Cause::ConnectionClosed,
+            },
         }
     }
 }

@@ -86,6 +86,11 @@ pub enum Cause {
         /// RST_STREAM's error code.
         reason: u32,
     },
+    /// The client closed the HTTP/2 connection of the request's stream while the request
+    /// waited on the upstream: 499, nothing answered, and no line for the request (the
+    /// connection logs `client prematurely closed connection`, as nginx's
+    /// `ngx_http_v2_finalize_connection` marks each stream's connection as failed).
+    ConnectionClosed,
 }
 
 impl Cause {
@@ -179,6 +184,7 @@ impl Error {
             (Cause::ClientAborted | Cause::StreamReset { .. }, _) => {
                 (Status::CLIENT_CLOSED_REQUEST, false, Some(LogLevel::Info))
             }
+            (Cause::ConnectionClosed, _) => (Status::CLIENT_CLOSED_REQUEST, false, None),
             (Cause::TempFile(_), true) => {
                 (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit))
             }
@@ -249,6 +255,9 @@ impl fmt::Display for Error {
                     "client terminated stream {id} with status {reason} while {during}"
                 ),
             },
+            Cause::ConnectionClosed => {
+                write!(f, "client closed the HTTP/2 connection while {during}")
+            }
             Cause::ClientAborted => write!(
                 f,
                 "epoll_wait() reported that client prematurely closed connection, \

@@ -5,7 +5,7 @@
 
 use crate::conf::model::Server;
 use crate::http::head::{self, Limits};
-use crate::http::reject::Reject;
+use crate::http::reject::{Reject, ignored_line};
 use crate::http::status::Status;
 use crate::live::{Gauge, Live, Shared};
 use crate::phases::handle;
@@ -135,6 +135,7 @@ pub async fn serve_stream(
                 return reject(&mut client, &live, &shared, &ci, first, why).await;
             }
         };
+        log_ignored(&live, &ci, &head);
         let next = handle(&mut client, &head, &ci, &live, &shared, route).await;
         spare_headers = head.headers;
         give_buf(head.raw);
@@ -286,8 +287,16 @@ pub(super) async fn reject(
     server_idx: usize,
     why: Reject,
 ) {
-    log_plain(live, ci.id, ci.peer, why.line());
+    // the head's bytes are still in the client's buffer (nothing of it was taken)
+    log_plain(live, ci.id, ci.peer, &why.line(&client.buf));
     answer_head_error(client, live, shared, ci, server_idx, why.status()).await;
+}
+
+/// nginx's info line for each header line the head dropped as invalid.
+fn log_ignored(live: &Live, ci: &ConnInfo, head: &head::RequestHead) {
+    for line in &head.ignored {
+        log_plain(live, ci.id, ci.peer, &ignored_line(&head.raw, line));
+    }
 }
 
 fn log_plain(live: &Live, id: u64, peer: SocketAddr, msg: &str) {
@@ -310,6 +319,7 @@ fn dummy_head() -> head::RequestHead {
         conn_close: true,
         conn_keepalive: false,
         request_line_len: 0,
+        ignored: Vec::new(),
     }
 }
 

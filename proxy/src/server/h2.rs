@@ -102,6 +102,8 @@ pub async fn serve(
     started: tokio::time::Instant,
 ) {
     let sni = super::conn::sni_name(&stream);
+    // the connection's number in its own error-log lines (nginx's `*N`)
+    let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let limits = ConnLimits::of(&shared, local, sni.as_deref());
     let deadline = started + limits.header;
     let watch = Arc::new(guard::Watch::default());
@@ -118,7 +120,7 @@ pub async fn serve(
     let handshake = tokio::time::timeout_at(backstop, builder().handshake::<_, Chunk>(io));
     let Ok(Ok(conn)) = handshake.await else {
         if let Some((_, why)) = watch.refused.get().filter(|r| !r.1.is_empty()) {
-            log_info(&shared, why, peer, local);
+            log_info(&shared, why, (id, peer, local));
         }
         return;
     };
@@ -141,6 +143,7 @@ pub async fn serve(
         shut: false,
         greedy: false,
         wake: Arc::new(ConnWake::default()),
+        id,
         peer,
         local,
         shared,
@@ -171,6 +174,8 @@ struct Conn<F, M> {
     /// The client multiplexes: take every ready stream before running them.
     greedy: bool,
     wake: Arc<ConnWake>,
+    /// The connection's number in its error-log lines.
+    id: u64,
     peer: SocketAddr,
     local: SocketAddr,
     shared: Arc<Shared>,
@@ -229,7 +234,8 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
     fn take_streams(&mut self, conn_cx: &mut Context<'_>, took_before: bool) -> (bool, bool) {
         let mut took = false;
         loop {
-            match pin!(self.conn.accept()).poll(conn_cx) {
+            let polled = pin!(self.conn.accept()).poll(conn_cx);
+            match polled {
                 Poll::Ready(Some(Ok((req, respond)))) => {
                     let io = Box::new(H2Stream::new(req, respond));
                     let make = &self.make;
@@ -242,7 +248,11 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
                         return (took, false);
                     }
                 }
-                Poll::Ready(_) => return (took, true),
+                Poll::Ready(None) => {
+                    self.closed_by_client();
+                    return (took, true);
+                }
+                Poll::Ready(Some(Err(_))) => return (took, true),
                 Poll::Pending => return (took, false),
             }
         }
@@ -283,19 +293,32 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
         true
     }
 
+    /// The connection ended (end of file) without our GOAWAY: nginx's read handler logs the
+    /// close when streams are still being processed, then ends each of them (their requests
+    /// waiting on an upstream are logged 499: [`crate::request::error::Cause::ConnectionClosed`]).
+    fn closed_by_client(&self) {
+        let flood = self.watch.flood.load(Ordering::Relaxed)
+            || self.watch.queue_flood.load(Ordering::Relaxed);
+        if !self.shut && !flood && !self.streams.is_empty() {
+            let at = (self.id, self.peer, self.local);
+            log_info(&self.shared, "client prematurely closed connection", at);
+        }
+    }
+
     /// The info line nginx logs when it ends the connection for `why`.
     fn log_flood(&self, why: &str) {
-        log_info(&self.shared, why, self.peer, self.local);
+        log_info(&self.shared, why, (self.id, self.peer, self.local));
     }
 }
 
-/// nginx's info line when it ends an HTTP/2 connection for `why`.
-fn log_info(shared: &Shared, why: &str, peer: SocketAddr, local: SocketAddr) {
+/// nginx's info line when it ends an HTTP/2 connection for `why`; `at` is the connection's
+/// number, the client's address and the address it connected to.
+fn log_info(shared: &Shared, why: &str, (id, peer, local): (u64, SocketAddr, SocketAddr)) {
     let live = shared.live.load();
     live.error_log.log(
         LogLevel::Info,
         &format!(
-            "{why} while processing HTTP/2 connection, client: {}, server: {local}",
+            "*{id} {why} while processing HTTP/2 connection, client: {}, server: {local}",
             peer.ip()
         ),
     );

@@ -158,29 +158,13 @@ pub async fn lookup(
     {
         return Lookup::Off;
     }
-    let zone = match &conf.zone {
-        ZoneRef::Index(i) => req.live.caches.get(*i).cloned(),
-        ZoneRef::Var(t) => {
-            let name = t.render(req);
-            if name.is_empty() || name == b"off" {
-                return Lookup::Off;
-            }
-            let found = req
-                .live
-                .caches
-                .iter()
-                .find(|z| z.path.name.as_bytes() == name.as_slice());
-            if found.is_none() {
-                let msg = format!("cache \"{}\" not found", String::from_utf8_lossy(&name));
-                log_error(req.live, req, LogLevel::Error, &msg);
-                let status = HttpStatus::INTERNAL_SERVER_ERROR;
-                return Lookup::Served(send_error(client, req, shared, status).await);
-            }
-            found.cloned()
+    let zone = match zone_for(req, &conf.zone) {
+        ZoneFor::Zone(zone) => zone,
+        ZoneFor::Off => return Lookup::Off,
+        ZoneFor::Missing => {
+            let status = HttpStatus::INTERNAL_SERVER_ERROR;
+            return Lookup::Served(send_error(client, req, shared, status).await);
         }
-    };
-    let Some(zone) = zone else {
-        return Lookup::Off;
     };
     let key = Key::new(match &conf.key {
         Some(t) => t.render(req),
@@ -224,6 +208,48 @@ pub async fn lookup(
         return Lookup::Served(serve(client, req, shared, pass, &st, &entry, Status::Hit).await);
     }
     expired(client, req, shared, pass, st, entry, now).await
+}
+
+/// The zone a request uses.
+enum ZoneFor {
+    /// No caching (the variables gave nothing or `off`).
+    Off,
+    /// This zone.
+    Zone(Arc<Zone>),
+    /// The variables named no zone: nginx's `cache "NAME" not found` (logged) and a 500.
+    Missing,
+}
+
+/// The zone of `proxy_cache`: the one named, or the one its variables name for this request.
+fn zone_for(req: &Req<'_>, zone: &ZoneRef) -> ZoneFor {
+    let t = match zone {
+        ZoneRef::Index(i) => {
+            return req
+                .live
+                .caches
+                .get(*i)
+                .cloned()
+                .map_or(ZoneFor::Off, ZoneFor::Zone);
+        }
+        ZoneRef::Var(t) => t,
+    };
+    let name = t.render(req);
+    if name.is_empty() || name == b"off" {
+        return ZoneFor::Off;
+    }
+    let found = req
+        .live
+        .caches
+        .iter()
+        .find(|z| z.path.name.as_bytes() == name.as_slice());
+    match found {
+        Some(z) => ZoneFor::Zone(z.clone()),
+        None => {
+            let msg = format!("cache \"{}\" not found", String::from_utf8_lossy(&name));
+            log_error(req.live, req, LogLevel::Error, &msg);
+            ZoneFor::Missing
+        }
+    }
 }
 
 /// What the index and the file gave.

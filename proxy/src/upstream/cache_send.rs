@@ -72,81 +72,103 @@ fn shaped<'b>(
         // nginx's copy_allow_ranges: the range filter says it itself
         shape.drop = DROP_RANGES;
     }
-    let mut out = Cow::Borrowed(body);
-    match filtered {
+    let out = match filtered {
         Filtered::Whole { accept_ranges } => {
             if accept_ranges {
                 shape
                     .tail
                     .push((b"Accept-Ranges".to_vec(), b"bytes".to_vec()));
             }
+            Cow::Borrowed(body)
         }
-        Filtered::NotModified => {
-            const DROP_304: &[&[u8]] = &[
-                b"content-type",
-                b"content-length",
-                b"accept-ranges",
-                b"content-encoding",
-            ];
-            shape.status = Some(Status::NOT_MODIFIED);
-            shape.drop = DROP_304;
-            shape.content_type = Some(None);
-            shape.content_length = Some(None);
-            plan.gzip = Default::default();
-            plan.framing = Framing::None;
-            plan.client_chunked = false;
-            out = Cow::Borrowed(&[]);
-        }
-        Filtered::Partial(ranges) => {
-            shape.status = Some(Status::PARTIAL_CONTENT);
-            let size = body.len() as u64;
-            if let [r] = ranges.as_slice() {
-                let range = format!("bytes {}-{}/{size}", r.start, r.end - 1);
-                shape
-                    .tail
-                    .push((b"Content-Range".to_vec(), range.into_bytes()));
-                out = Cow::Borrowed(&body[r.start as usize..r.end as usize]);
-            } else {
-                let (ctype, v) = multipart(up, &ranges, body);
-                shape.content_type = Some(Some(Cow::Owned(ctype)));
-                out = Cow::Owned(v);
-            }
-            let n = out.len() as u64;
-            shape.content_length = Some(Some(n));
-            if plan.framing != Framing::None {
-                plan.framing = Framing::Length(n);
-            }
-        }
-        Filtered::Unsatisfiable => {
-            const DROP_416: &[&[u8]] = &[
-                b"content-type",
-                b"content-length",
-                b"last-modified",
-                b"etag",
-                b"accept-ranges",
-            ];
-            let page = Status::RANGE_NOT_SATISFIABLE.error_page(req.loc.server_tokens);
-            shape.status = Some(Status::RANGE_NOT_SATISFIABLE);
-            shape.added_status = Some(Status::OK);
-            shape.drop = DROP_416;
-            let range = format!("bytes */{}", body.len());
-            shape
-                .tail
-                .push((b"Content-Range".to_vec(), range.into_bytes()));
-            shape
-                .tail
-                .extend(added_headers(req, Status::RANGE_NOT_SATISFIABLE));
-            shape.content_type = Some(Some(Cow::Borrowed(b"text/html")));
-            shape.content_length = Some(Some(page.len() as u64));
-            plan.gzip = Default::default();
-            if plan.framing != Framing::None {
-                plan.framing = Framing::Length(page.len() as u64);
-            }
-            out = Cow::Owned(page);
-        }
-        Filtered::PreconditionFailed => {}
-    }
+        Filtered::NotModified => not_modified(&mut shape, plan),
+        Filtered::Partial(ranges) => partial(up, &ranges, body, &mut shape, plan),
+        Filtered::Unsatisfiable => unsatisfiable(req, body.len(), &mut shape, plan),
+        Filtered::PreconditionFailed => Cow::Borrowed(body),
+    };
     (shape, out)
+}
+
+/// A 304: no body, and none of the headers that describe one.
+fn not_modified<'b>(shape: &mut Shape<'static>, plan: &mut Plan) -> Cow<'b, [u8]> {
+    const DROP_304: &[&[u8]] = &[
+        b"content-type",
+        b"content-length",
+        b"accept-ranges",
+        b"content-encoding",
+    ];
+    shape.status = Some(Status::NOT_MODIFIED);
+    shape.drop = DROP_304;
+    shape.content_type = Some(None);
+    shape.content_length = Some(None);
+    plan.gzip = Default::default();
+    plan.framing = Framing::None;
+    plan.client_chunked = false;
+    Cow::Borrowed(&[])
+}
+
+/// A 206 of `ranges` of `body`: one range with its Content-Range, several as
+/// multipart/byteranges.
+fn partial<'b>(
+    up: &UpHead,
+    ranges: &[ByteRange],
+    body: &'b [u8],
+    shape: &mut Shape<'static>,
+    plan: &mut Plan,
+) -> Cow<'b, [u8]> {
+    shape.status = Some(Status::PARTIAL_CONTENT);
+    let size = body.len() as u64;
+    let out = if let [r] = ranges {
+        let range = format!("bytes {}-{}/{size}", r.start, r.end - 1);
+        shape
+            .tail
+            .push((b"Content-Range".to_vec(), range.into_bytes()));
+        Cow::Borrowed(&body[r.start as usize..r.end as usize])
+    } else {
+        let (ctype, v) = multipart(up, ranges, body);
+        shape.content_type = Some(Some(Cow::Owned(ctype)));
+        Cow::Owned(v)
+    };
+    let n = out.len() as u64;
+    shape.content_length = Some(Some(n));
+    if plan.framing != Framing::None {
+        plan.framing = Framing::Length(n);
+    }
+    out
+}
+
+/// A 416 for a body of `size` bytes: nginx's error page with `Content-Range: bytes */SIZE`.
+fn unsatisfiable<'b>(
+    req: &Req<'_>,
+    size: usize,
+    shape: &mut Shape<'static>,
+    plan: &mut Plan,
+) -> Cow<'b, [u8]> {
+    const DROP_416: &[&[u8]] = &[
+        b"content-type",
+        b"content-length",
+        b"last-modified",
+        b"etag",
+        b"accept-ranges",
+    ];
+    let page = Status::RANGE_NOT_SATISFIABLE.error_page(req.loc.server_tokens);
+    shape.status = Some(Status::RANGE_NOT_SATISFIABLE);
+    shape.added_status = Some(Status::OK);
+    shape.drop = DROP_416;
+    let range = format!("bytes */{size}");
+    shape
+        .tail
+        .push((b"Content-Range".to_vec(), range.into_bytes()));
+    shape
+        .tail
+        .extend(added_headers(req, Status::RANGE_NOT_SATISFIABLE));
+    shape.content_type = Some(Some(Cow::Borrowed(b"text/html")));
+    shape.content_length = Some(Some(page.len() as u64));
+    plan.gzip = Default::default();
+    if plan.framing != Framing::None {
+        plan.framing = Framing::Length(page.len() as u64);
+    }
+    Cow::Owned(page)
 }
 
 /// A multipart/byteranges answer of `ranges` of `body`: its Content-Type and body.

@@ -293,10 +293,7 @@ async fn proxy_with(
     let mut attempt = begin(req, upstream);
     let streaming = matches!(body, ReqBody::Stream(_));
     let mut unused = false;
-    let (body, stream_done) = match body {
-        ReqBody::Buffered(b) => (b, &mut unused),
-        ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
-    };
+    let (body, stream_done) = body_and_flag(body, &mut unused);
     let head = request_head(req, pass, &body, streaming, cache.as_ref());
     let retry = Retry {
         conf: &loc.proxy,
@@ -321,21 +318,11 @@ async fn proxy_with(
         let side = client_side(client, req, streamed);
         let tried = exchange::try_peer(pool, addr, retry.conf, &head, &body, side, started);
         let error = match tried.await {
-            Err(error)
-                if matches!(
-                    error.cause,
-                    Cause::ClientAborted | Cause::StreamReset { .. }
-                ) =>
-            {
-                return client_aborted(req, &mut attempt, &error, started, &peer.name);
-            }
-            Err(error) if error.from_client() => {
-                return body_failed(client, req, shared, &mut attempt, &error, started).await;
-            }
-            Err(error) if matches!(error.cause, Cause::NoSocket(_)) => {
-                return no_socket(client, req, shared, &mut attempt, &error, &peer.name).await;
-            }
             Err(error) => {
+                let at = (&mut attempt, started, &*peer.name);
+                if let Some(next) = ends_request(client, req, shared, &error, at).await {
+                    return next;
+                }
                 body_sent |= streaming && error.request_sent;
                 now = Instant::now();
                 try_failed(req, &mut attempt, &error, now, started, &peer.name);
@@ -364,6 +351,35 @@ async fn proxy_with(
             return cache_flow::fail(client, req, shared, pass, &mut cache, mask, status).await;
         }
     }
+}
+
+/// The buffered body (empty when streamed), and the flag a streamed body sets once read whole
+/// (`unused` for a buffered one).
+fn body_and_flag<'a>(body: ReqBody<'a>, unused: &'a mut bool) -> (reqbody::Body, &'a mut bool) {
+    match body {
+        ReqBody::Buffered(b) => (b, unused),
+        ReqBody::Stream(done) => (reqbody::Body::Mem(Vec::new()), done),
+    }
+}
+
+/// The failures of a try that end the request instead of passing to the next server: the
+/// client went away (499), its body failed, or no socket could be made. `at` is the try's
+/// attempt, start and server name.
+async fn ends_request(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    error: &Error,
+    (attempt, started, peer): (&mut Attempt, Instant, &str),
+) -> Option<Next> {
+    Some(match error.cause {
+        Cause::ClientAborted | Cause::StreamReset { .. } | Cause::ConnectionClosed => {
+            client_aborted(req, attempt, error, started, peer)
+        }
+        _ if error.from_client() => body_failed(client, req, shared, attempt, error, started).await,
+        Cause::NoSocket(_) => no_socket(client, req, shared, attempt, error, peer).await,
+        _ => return None,
+    })
 }
 
 /// The client's part in the next try: its body streamed (`streamed` is set once it was read
@@ -448,8 +464,11 @@ fn client_aborted(
     let end = Instant::now();
     end_try(req, Status::NONE, end - started);
     attempt.finish(PeerOutcome::Ok, end);
-    log_up(req, LogLevel::Info, &error.to_string(), peer);
-    req.status = error.outcome().status;
+    let outcome = error.outcome();
+    if let Some(level) = outcome.level {
+        log_up(req, level, &error.to_string(), peer);
+    }
+    req.status = outcome.status;
     Next::Close
 }
 

@@ -134,7 +134,6 @@ pub(super) fn client_head_shaped(
     shape: &Shape<'_>,
     out: &mut Vec<u8>,
 ) {
-    let conf = &req.loc.proxy;
     let gzip = plan.gzip.gzip;
     // gzip makes the (last) ETag weak, or drops it when it is not a quoted tag
     let weak_etag = up
@@ -142,40 +141,12 @@ pub(super) fn client_head_shaped(
         .filter(|(n, _)| gzip && n.eq_ignore_ascii_case(b"etag"))
         .last()
         .and_then(|(_, v)| crate::filter::gzip::weak_etag(v));
-    let mut content_type = None;
-    let mut location_special = None;
-    let mut list: Vec<(&[u8], &[u8])> = Vec::with_capacity(up.headers.len() + 2);
-    let mut location_rel: Option<Vec<u8>> = None;
-    for (n, v) in up.headers() {
-        if !passed(n, &conf.hide_headers, &conf.pass_headers)
-            || shape.drop.iter().any(|d| n.eq_ignore_ascii_case(d))
-        {
-            continue;
-        }
-        // Last-Modified stays in the list (nginx prints its own slot only for a time
-        // without a header, as static files have).
-        if content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
-            content_type = Some(v);
-        } else if gzip && n.eq_ignore_ascii_case(b"accept-ranges") {
-            continue;
-        } else if gzip && n.eq_ignore_ascii_case(b"etag") {
-            if let Some(w) = &weak_etag {
-                list.push((n, w));
-            }
-        } else if n.eq_ignore_ascii_case(b"location") {
-            let v2 = redirect(req, pass, v);
-            if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
-                location_special = Some(absolute(req, &v2));
-            } else if v2 == v {
-                list.push((n, v));
-            } else {
-                location_rel = Some(v2);
-                list.push((n, b""));
-            }
-        } else {
-            list.push((n, v));
-        }
-    }
+    let Passed {
+        mut list,
+        content_type,
+        location_special,
+        location_rel,
+    } = passed_headers(req, pass, up, shape, gzip, weak_etag.as_deref());
     if let Some(l) = &location_rel
         && let Some(e) = list
             .iter_mut()
@@ -210,6 +181,69 @@ pub(super) fn client_head_shaped(
         },
         list.iter().copied(),
     );
+}
+
+/// The upstream headers the client gets, apart from those the head writes in its own slots.
+struct Passed<'u> {
+    /// Headers in order; a Location rewritten by `proxy_redirect` is an empty placeholder
+    /// here, its value in `location_rel`.
+    list: Vec<(&'u [u8], &'u [u8])>,
+    /// The first Content-Type.
+    content_type: Option<&'u [u8]>,
+    /// A Location made absolute (the head's own slot).
+    location_special: Option<Vec<u8>>,
+    /// A Location rewritten by `proxy_redirect`.
+    location_rel: Option<Vec<u8>>,
+}
+
+/// The upstream's headers that pass nginx's hide list and `shape`'s drops; with gzip, without
+/// Accept-Ranges and with the ETag made weak (`weak_etag`, none when it was not a quoted tag).
+fn passed_headers<'u>(
+    req: &Req<'_>,
+    pass: &ProxyPass,
+    up: &'u UpHead,
+    shape: &Shape<'_>,
+    gzip: bool,
+    weak_etag: Option<&'u [u8]>,
+) -> Passed<'u> {
+    let conf = &req.loc.proxy;
+    let mut p = Passed {
+        list: Vec::with_capacity(up.headers.len() + 2),
+        content_type: None,
+        location_special: None,
+        location_rel: None,
+    };
+    for (n, v) in up.headers() {
+        if !passed(n, &conf.hide_headers, &conf.pass_headers)
+            || shape.drop.iter().any(|d| n.eq_ignore_ascii_case(d))
+        {
+            continue;
+        }
+        // Last-Modified stays in the list (nginx prints its own slot only for a time
+        // without a header, as static files have).
+        if p.content_type.is_none() && n.eq_ignore_ascii_case(b"content-type") {
+            p.content_type = Some(v);
+        } else if gzip && n.eq_ignore_ascii_case(b"accept-ranges") {
+            continue;
+        } else if gzip && n.eq_ignore_ascii_case(b"etag") {
+            if let Some(w) = weak_etag {
+                p.list.push((n, w));
+            }
+        } else if n.eq_ignore_ascii_case(b"location") {
+            let v2 = redirect(req, pass, v);
+            if v2.first() == Some(&b'/') && req.loc.absolute_redirect {
+                p.location_special = Some(absolute(req, &v2));
+            } else if v2 == v {
+                p.list.push((n, v));
+            } else {
+                p.location_rel = Some(v2);
+                p.list.push((n, b""));
+            }
+        } else {
+            p.list.push((n, v));
+        }
+    }
+    p
 }
 
 /// The client's Content-Length: the upstream's length when the body is passed as is (for a

@@ -121,6 +121,52 @@ fn size(ctx: &Ctx, key: String, v: &Spanned<toml::Value>) -> R<u64> {
 pub(super) fn toxic(ctx: &Ctx, i: usize, f: &Spanned<RawFault>) -> R<ToxicSpec> {
     let r = f.get_ref();
     let key = |k: &str| format!("fault[{i}].{k}");
+    let action = r.action.get_ref().as_str();
+    let (toxic, allowed) = toxic_kind(ctx, i, f)?;
+    let common = ["direction", "toxicity", "mode"];
+    if let Some((k, span)) = toxic_keys(r)
+        .into_iter()
+        .find(|(k, _)| !allowed.contains(k) && !common.contains(k))
+    {
+        return Err(ctx.err(span, key(k), format!("`{action}` does not take `{k}`")));
+    }
+    let direction = match &r.direction {
+        None => Direction::Both,
+        Some(d) => Direction::parse(d.get_ref())
+            .ok_or_else(|| ctx.err(d.span(), key("direction"), "\"up\", \"down\" or \"both\""))?,
+    };
+    if toxic == Toxic::Down && (r.direction.is_some() || r.toxicity.is_some()) {
+        return Err(ctx.err(
+            f.span(),
+            key(if r.direction.is_some() {
+                "direction"
+            } else {
+                "toxicity"
+            }),
+            "`down` takes the whole link down: no `direction` or `toxicity`",
+        ));
+    }
+    let spec = ToxicSpec {
+        toxic,
+        direction,
+        toxicity: r.toxicity.as_ref().map_or(1.0, |t| *t.get_ref()),
+    };
+    spec.validate().map_err(|e| {
+        let span = toxic_keys(r)
+            .into_iter()
+            .find(|(k, _)| *k == e.field)
+            .map_or(f.span(), |(_, s)| s);
+        ctx.err(span, key(e.field), e.reason)
+    })?;
+    mode(ctx, i, r)?;
+    Ok(spec)
+}
+
+/// The link fault of fault `i` with its own keys, and the names of the keys it takes.
+fn toxic_kind(ctx: &Ctx, i: usize, f: &Spanned<RawFault>) -> R<(Toxic, &'static [&'static str])> {
+    let r = f.get_ref();
+    let key = |k: &str| format!("fault[{i}].{k}");
+    let action = r.action.get_ref().as_str();
     let need = |k: &str, what: &str| ctx.err(f.span(), key(k), format!("{what} needs `{k}`"));
     let dur = |k: &str, v: &Option<Spanned<String>>| -> R<Option<Duration>> {
         v.as_ref().map(|v| duration(ctx, key(k), v)).transpose()
@@ -128,9 +174,8 @@ pub(super) fn toxic(ctx: &Ctx, i: usize, f: &Spanned<RawFault>) -> R<ToxicSpec> 
     let sz = |k: &str, v: &Option<Spanned<toml::Value>>| -> R<Option<u64>> {
         v.as_ref().map(|v| size(ctx, key(k), v)).transpose()
     };
-    let action = r.action.get_ref().as_str();
     let zero = Duration::ZERO;
-    let (toxic, allowed): (Toxic, &[&str]) = match action {
+    Ok(match action {
         "latency" => (
             Toxic::Latency {
                 latency: dur("latency", &r.latency)?.ok_or_else(|| need("latency", action))?,
@@ -184,44 +229,7 @@ pub(super) fn toxic(ctx: &Ctx, i: usize, f: &Spanned<RawFault>) -> R<ToxicSpec> 
                 format!("unknown link fault {other:?} ({})", Toxic::NAMES.join(", ")),
             ));
         }
-    };
-    let common = ["direction", "toxicity", "mode"];
-    if let Some((k, span)) = toxic_keys(r)
-        .into_iter()
-        .find(|(k, _)| !allowed.contains(k) && !common.contains(k))
-    {
-        return Err(ctx.err(span, key(k), format!("`{action}` does not take `{k}`")));
-    }
-    let direction = match &r.direction {
-        None => Direction::Both,
-        Some(d) => Direction::parse(d.get_ref())
-            .ok_or_else(|| ctx.err(d.span(), key("direction"), "\"up\", \"down\" or \"both\""))?,
-    };
-    if toxic == Toxic::Down && (r.direction.is_some() || r.toxicity.is_some()) {
-        return Err(ctx.err(
-            f.span(),
-            key(if r.direction.is_some() {
-                "direction"
-            } else {
-                "toxicity"
-            }),
-            "`down` takes the whole link down: no `direction` or `toxicity`",
-        ));
-    }
-    let spec = ToxicSpec {
-        toxic,
-        direction,
-        toxicity: r.toxicity.as_ref().map_or(1.0, |t| *t.get_ref()),
-    };
-    spec.validate().map_err(|e| {
-        let span = toxic_keys(r)
-            .into_iter()
-            .find(|(k, _)| *k == e.field)
-            .map_or(f.span(), |(_, s)| s);
-        ctx.err(span, key(e.field), e.reason)
-    })?;
-    mode(ctx, i, r)?;
-    Ok(spec)
+    })
 }
 
 /// `mode = "relay"` (default) or `"kernel"`; kernel mode is probed now and refused with the

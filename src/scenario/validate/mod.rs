@@ -14,6 +14,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod asserts;
+mod faults;
 mod links;
 mod loads;
 mod pools;
@@ -22,11 +23,12 @@ mod target;
 mod timeline;
 
 use asserts::asserts;
+use faults::faults;
 pub use loads::population;
 use loads::{loadgen, loads};
 use pools::config_template;
 use pools::{proxy, upstreams};
-use timeline::{faults, phases};
+use timeline::phases;
 
 pub(super) struct Ctx<'a> {
     pub file: &'a Path,
@@ -73,28 +75,8 @@ fn cpus(ctx: &Ctx, key: &str, c: Option<Spanned<Vec<usize>>>) -> R<Vec<usize>> {
 }
 
 pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> R<Scenario> {
-    let name = match &raw.name {
-        Some(n) if !valid_name(n.get_ref()) => {
-            return Err(ctx.err(n.span(), "name", "letters, digits, '-' and '_' only"));
-        }
-        Some(n) => n.get_ref().clone(),
-        None => ctx
-            .file
-            .file_stem()
-            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned()),
-    };
-    let duration = raw.duration.get_ref().get();
-    if duration.is_zero() {
-        return Err(ctx.err(raw.duration.span(), "duration", "must be > 0"));
-    }
-    let sample_interval = raw
-        .sample_interval
-        .as_ref()
-        .map_or(Duration::from_secs(1), |s| s.get_ref().get());
-    if sample_interval < Duration::from_millis(100) {
-        let span = raw.sample_interval.as_ref().map_or(0..0, |s| s.span());
-        return Err(ctx.err(span, "sample_interval", "must be at least 100ms"));
-    }
+    let name = scenario_name(ctx, &raw)?;
+    let (duration, sample_interval) = timing(ctx, &raw)?;
     let ready_timeout = raw
         .ready_timeout
         .as_ref()
@@ -124,6 +106,64 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
     if remote.is_some() {
         target::check_asserts(ctx, &asserts)?;
     }
+    let variants = variant_infos(ctx, &raw)?;
+    Ok(Scenario {
+        name,
+        description: raw.description.unwrap_or_default(),
+        duration,
+        seed,
+        sample_interval,
+        ready_timeout,
+        path: ctx.file.to_path_buf(),
+        text: ctx.text.to_string(),
+        dir: ctx.dir.clone(),
+        proxy,
+        upstreams,
+        target: remote,
+        loadgen,
+        loads,
+        faults,
+        phases,
+        asserts,
+        variants,
+        variant,
+        services,
+    })
+}
+
+/// `name`, or the file's stem.
+fn scenario_name(ctx: &Ctx, raw: &RawScenario) -> R<String> {
+    Ok(match &raw.name {
+        Some(n) if !valid_name(n.get_ref()) => {
+            return Err(ctx.err(n.span(), "name", "letters, digits, '-' and '_' only"));
+        }
+        Some(n) => n.get_ref().clone(),
+        None => ctx
+            .file
+            .file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned()),
+    })
+}
+
+/// `duration` (> 0) and `sample_interval` (at least 100 ms, default 1 s).
+fn timing(ctx: &Ctx, raw: &RawScenario) -> R<(Duration, Duration)> {
+    let duration = raw.duration.get_ref().get();
+    if duration.is_zero() {
+        return Err(ctx.err(raw.duration.span(), "duration", "must be > 0"));
+    }
+    let sample_interval = raw
+        .sample_interval
+        .as_ref()
+        .map_or(Duration::from_secs(1), |s| s.get_ref().get());
+    if sample_interval < Duration::from_millis(100) {
+        let span = raw.sample_interval.as_ref().map_or(0..0, |s| s.span());
+        return Err(ctx.err(span, "sample_interval", "must be at least 100ms"));
+    }
+    Ok((duration, sample_interval))
+}
+
+/// The `[[variant]]` tables: names unique, not "base"; what each sets.
+fn variant_infos(ctx: &Ctx, raw: &RawScenario) -> R<Vec<VariantInfo>> {
     let mut seen = HashSet::new();
     let mut variants = Vec::new();
     for v in &raw.variant {
@@ -158,26 +198,5 @@ pub(super) fn validate(ctx: &Ctx, raw: RawScenario, variant: Option<String>) -> 
                 .collect(),
         });
     }
-    Ok(Scenario {
-        name,
-        description: raw.description.unwrap_or_default(),
-        duration,
-        seed,
-        sample_interval,
-        ready_timeout,
-        path: ctx.file.to_path_buf(),
-        text: ctx.text.to_string(),
-        dir: ctx.dir.clone(),
-        proxy,
-        upstreams,
-        target: remote,
-        loadgen,
-        loads,
-        faults,
-        phases,
-        asserts,
-        variants,
-        variant,
-        services,
-    })
+    Ok(variants)
 }

@@ -34,51 +34,9 @@ pub(super) fn upstreams(
             }
         };
         let kind = r.kind.unwrap_or(UpstreamKind::Fake);
-        let app = match (&r.app, &r.app_file) {
-            (Some(a), Some(_)) => {
-                return Err(ctx.err(a.span(), key("app"), "`app` and `app_file` are exclusive"));
-            }
-            (Some(a), None) => {
-                a.get_ref()
-                    .validate()
-                    .map_err(|e| ctx.err(a.span(), key("app"), format!("bad route table: {e}")))?;
-                AppSource::Inline(a.get_ref().clone())
-            }
-            (None, Some(f)) => {
-                let p = ctx.resolve(f.get_ref());
-                if !p.is_file() {
-                    return Err(ctx.err(
-                        f.span(),
-                        key("app_file"),
-                        format!("{} is not a readable file", p.display()),
-                    ));
-                }
-                AppSource::File(p)
-            }
-            (None, None) => AppSource::Default,
-        };
+        let app = app_source(ctx, i, u)?;
         let asgi = r.asgi.as_ref().map(|a| a.get_ref().clone());
-        match kind {
-            UpstreamKind::Uvicorn if asgi.is_none() => {
-                return Err(ctx.err(
-                    u.span(),
-                    key("asgi"),
-                    "kind \"uvicorn\" needs `asgi = \"module:app\"`",
-                ));
-            }
-            UpstreamKind::Uvicorn if !matches!(app, AppSource::Default) => {
-                return Err(ctx.err(
-                    u.span(),
-                    key("app"),
-                    "kind \"uvicorn\" runs `asgi`; `app`/`app_file` are for the fake",
-                ));
-            }
-            UpstreamKind::Fake if asgi.is_some() => {
-                let span = r.asgi.as_ref().map_or(u.span(), |a| a.span());
-                return Err(ctx.err(span, key("asgi"), "`asgi` needs kind = \"uvicorn\""));
-            }
-            _ => {}
-        }
+        kind_fits(ctx, i, u, kind, &app)?;
         out.push(UpstreamPool {
             name,
             kind,
@@ -121,6 +79,64 @@ pub(super) fn upstreams(
         }
     }
     Ok(out)
+}
+
+/// Pool `i`'s route table for the fake: `app` inline, `app_file`, or the default.
+fn app_source(ctx: &Ctx, i: usize, u: &Spanned<RawUpstream>) -> R<AppSource> {
+    let key = |k: &str| format!("upstream[{i}].{k}");
+    Ok(match (&u.get_ref().app, &u.get_ref().app_file) {
+        (Some(a), Some(_)) => {
+            return Err(ctx.err(a.span(), key("app"), "`app` and `app_file` are exclusive"));
+        }
+        (Some(a), None) => {
+            a.get_ref()
+                .validate()
+                .map_err(|e| ctx.err(a.span(), key("app"), format!("bad route table: {e}")))?;
+            AppSource::Inline(a.get_ref().clone())
+        }
+        (None, Some(f)) => {
+            let p = ctx.resolve(f.get_ref());
+            if !p.is_file() {
+                return Err(ctx.err(
+                    f.span(),
+                    key("app_file"),
+                    format!("{} is not a readable file", p.display()),
+                ));
+            }
+            AppSource::File(p)
+        }
+        (None, None) => AppSource::Default,
+    })
+}
+
+/// Pool `i`'s keys fit its kind: a uvicorn pool runs `asgi` (and no route table), a fake
+/// pool has no `asgi`.
+fn kind_fits(
+    ctx: &Ctx,
+    i: usize,
+    u: &Spanned<RawUpstream>,
+    kind: UpstreamKind,
+    app: &AppSource,
+) -> R<()> {
+    let key = |k: &str| format!("upstream[{i}].{k}");
+    let asgi = u.get_ref().asgi.as_ref();
+    match kind {
+        UpstreamKind::Uvicorn if asgi.is_none() => Err(ctx.err(
+            u.span(),
+            key("asgi"),
+            "kind \"uvicorn\" needs `asgi = \"module:app\"`",
+        )),
+        UpstreamKind::Uvicorn if !matches!(app, AppSource::Default) => Err(ctx.err(
+            u.span(),
+            key("app"),
+            "kind \"uvicorn\" runs `asgi`; `app`/`app_file` are for the fake",
+        )),
+        UpstreamKind::Fake if asgi.is_some() => {
+            let span = asgi.map_or(u.span(), |a| a.span());
+            Err(ctx.err(span, key("asgi"), "`asgi` needs kind = \"uvicorn\""))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(super) fn flags(

@@ -7,6 +7,7 @@
 use super::super::body::{InFileOnly, Lingering, TempPath};
 use super::super::lexer::Directive;
 use super::super::model::LogLevel;
+use super::super::{cache, gzip};
 use super::raw::RawLevel;
 use super::setting::{Kind, Value, kind};
 use crate::http::status::Status;
@@ -41,11 +42,25 @@ impl<'a> Chain<'a> {
 
     /// The innermost value of `name`, which must hold values of `want`.
     fn value(&self, name: &str, want: Kind) -> Option<&'a Value> {
-        debug_assert!(
-            kind(name).is_some_and(|k| k == want || (k, want) == (Kind::Offset, Kind::Size)),
-            "\"{name}\" is not a directive holding {want:?}"
-        );
+        check_kind(name, want);
         self.levels.iter().rev().find_map(|l| l.value(name))
+    }
+
+    /// The values of every `name` of the innermost level that has any, in order (lists that
+    /// accumulate within a level and are inherited whole); `name` must hold values of `want`.
+    fn values(&self, name: &str, want: Kind) -> Vec<&'a Value> {
+        check_kind(name, want);
+        for l in self.levels.iter().rev() {
+            let v: Vec<&Value> = l
+                .entries()
+                .filter(|(d, _)| d.name == name)
+                .filter_map(|(_, v)| v)
+                .collect();
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        Vec::new()
     }
 
     /// A time (`proxy_read_timeout`), `default` seconds when unset.
@@ -98,10 +113,15 @@ impl<'a> Chain<'a> {
 
     /// `proxy_http_version 1.1`.
     pub fn http11(&self) -> bool {
-        matches!(
-            self.value("proxy_http_version", Kind::HttpVersion),
-            Some(Value::Http11(true))
-        )
+        self.http_version("proxy_http_version") == Some(true)
+    }
+
+    /// An HTTP version (`gzip_http_version`): Some(true) for 1.1, None when unset.
+    pub fn http_version(&self, name: &str) -> Option<bool> {
+        match self.value(name, Kind::HttpVersion) {
+            Some(Value::Http11(v)) => Some(*v),
+            _ => None,
+        }
     }
 
     /// `server_tokens` (on unless `off`).
@@ -160,6 +180,44 @@ impl<'a> Chain<'a> {
         }
     }
 
+    /// The innermost gzip setting `name` ([`Kind::Gzip`]).
+    pub fn gzip(&self, name: &str) -> Option<&'a gzip::Setting> {
+        match self.value(name, Kind::Gzip) {
+            Some(Value::Gzip(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The gzip settings `name` of the innermost level that has any.
+    pub fn gzip_list(&self, name: &str) -> Vec<&'a gzip::Setting> {
+        let values = self.values(name, Kind::Gzip).into_iter();
+        values
+            .filter_map(|v| match v {
+                Value::Gzip(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The innermost cache setting `name` ([`Kind::Cache`]).
+    pub fn cache(&self, name: &str) -> Option<&'a cache::Setting> {
+        match self.value(name, Kind::Cache) {
+            Some(Value::Cache(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The cache settings `name` of the innermost level that has any.
+    pub fn cache_list(&self, name: &str) -> Vec<&'a cache::Setting> {
+        let values = self.values(name, Kind::Cache).into_iter();
+        values
+            .filter_map(|v| match v {
+                Value::Cache(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// `expires` (None when unset).
     pub fn expires(&self) -> Option<Expires> {
         match self.value("expires", Kind::Expires) {
@@ -189,12 +247,11 @@ impl<'a> Chain<'a> {
     }
 }
 
-impl crate::conf::cache::Lookup for Chain<'_> {
-    fn one(&self, name: &str) -> Option<&Directive> {
-        self.get(name)
-    }
-
-    fn all(&self, name: &str) -> Vec<&Directive> {
-        self.list(&[name])
-    }
+/// In debug builds, fails when `name` is not a directive holding values of `want` (a typo, or
+/// a read of the wrong kind).
+fn check_kind(name: &str, want: Kind) {
+    debug_assert!(
+        kind(name).is_some_and(|k| k == want || (k, want) == (Kind::Offset, Kind::Size)),
+        "\"{name}\" is not a directive holding {want:?}"
+    );
 }

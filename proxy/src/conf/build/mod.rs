@@ -3,7 +3,9 @@
 //! each level's settings, then runs nginx's post-parse checks (upstreams, merges, locations,
 //! variables) and merges inherited values.
 
+mod cache_conf;
 mod chain;
+mod gzip_conf;
 mod loc_conf;
 mod location;
 mod merge;

@@ -63,7 +63,7 @@ pub(super) fn build_proxy(
         pass_request_body: c.flag("proxy_pass_request_body", true),
         pass_request_headers: c.flag("proxy_pass_request_headers", true),
         ignore_client_abort: c.flag("proxy_ignore_client_abort", false),
-        cache: crate::conf::cache::build(c, &b.cache_paths, at)?,
+        cache: super::cache_conf::build_cache(c, &b.cache_paths, at)?,
     })
 }
 

@@ -5,7 +5,7 @@
 use super::super::error::ConfError;
 use super::super::lexer::Directive;
 use super::err;
-use super::setting::{self, Kind, Value};
+use super::setting::{self, Value};
 use crate::conf::model::LogLevel;
 
 /// Directives that may appear several times at one level.
@@ -125,7 +125,7 @@ impl RawLevel {
 }
 
 /// The checks of level directives that keep no value here (their builders read them at merge
-/// time: templates, the gzip and cache modules), worded as nginx.
+/// time: `error_log`, `add_header`), worded as nginx.
 fn check_only(d: &Directive) -> Result<(), ConfError> {
     let a = &d.args;
     match d.name.as_str() {
@@ -135,9 +135,7 @@ fn check_only(d: &Directive) -> Result<(), ConfError> {
         "add_header" | "add_trailer" if a.len() == 3 && a[2] != "always" => {
             Err(err(d, format!("invalid parameter \"{}\"", a[2])))
         }
-        n if setting::kind(n).is_some_and(|k| k != Kind::Flag) => Ok(()),
-        n if n.starts_with("gzip") => crate::conf::gzip::validate(d),
-        _ => crate::conf::cache::validate(d),
+        _ => Ok(()),
     }
 }
 

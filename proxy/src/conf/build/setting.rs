@@ -11,6 +11,7 @@ use super::super::lexer::Directive;
 use super::super::model::{LogLevel, next_upstream};
 use super::super::table::{DIRECTIVES, ar};
 use super::super::values::{parse_number, parse_offset, parse_size, parse_time};
+use super::super::{cache, gzip};
 use super::err;
 use crate::http::status::Status;
 use crate::static_files::Expires;
@@ -54,6 +55,10 @@ pub enum Kind {
     Access,
     /// `expires`.
     Expires,
+    /// A gzip directive with a value of the gzip module's own ([`gzip::Setting`]).
+    Gzip,
+    /// A cache directive with a value of the cache module's own ([`cache::Setting`]).
+    Cache,
 }
 
 /// A directive's value.
@@ -91,13 +96,19 @@ pub enum Value {
     Access(Option<(IpAddr, u8)>),
     /// [`Kind::Expires`].
     Expires(Expires),
+    /// [`Kind::Gzip`].
+    Gzip(gzip::Setting),
+    /// [`Kind::Cache`].
+    Cache(cache::Setting),
 }
 
 /// The kind of value directive `name` holds; None for directives read otherwise (templates,
-/// lists of names, blocks, the gzip and cache modules' own directives).
+/// lists of names, blocks).
 pub fn kind(name: &str) -> Option<Kind> {
     Some(match name {
-        "client_max_body_size" | "proxy_max_temp_file_size" => Kind::Offset,
+        "client_max_body_size" | "proxy_max_temp_file_size" | "proxy_cache_max_range_offset" => {
+            Kind::Offset
+        }
         "client_body_buffer_size"
         | "proxy_buffer_size"
         | "proxy_busy_buffers_size"
@@ -106,7 +117,8 @@ pub fn kind(name: &str) -> Option<Kind> {
         | "sendfile_max_chunk"
         | "postpone_output"
         | "limit_rate"
-        | "limit_rate_after" => Kind::Size,
+        | "limit_rate_after"
+        | "gzip_min_length" => Kind::Size,
         "client_body_timeout"
         | "send_timeout"
         | "client_header_timeout"
@@ -117,13 +129,18 @@ pub fn kind(name: &str) -> Option<Kind> {
         | "keepalive_time"
         | "resolver_timeout"
         | "lingering_time"
-        | "lingering_timeout" => Kind::Time,
+        | "lingering_timeout"
+        | "proxy_cache_lock_timeout"
+        | "proxy_cache_lock_age" => Kind::Time,
         "keepalive_timeout" => Kind::Keepalive,
-        "keepalive_requests" | "proxy_next_upstream_tries" | "max_ranges" => Kind::Number,
+        "keepalive_requests"
+        | "proxy_next_upstream_tries"
+        | "max_ranges"
+        | "proxy_cache_min_uses" => Kind::Number,
         "large_client_header_buffers" | "proxy_buffers" | "output_buffers" | "gzip_buffers" => {
             Kind::Buffers
         }
-        "proxy_http_version" => Kind::HttpVersion,
+        "proxy_http_version" | "gzip_http_version" => Kind::HttpVersion,
         "server_tokens" => Kind::ServerTokens,
         "lingering_close" => Kind::Lingering,
         "client_body_in_file_only" => Kind::InFileOnly,
@@ -134,6 +151,8 @@ pub fn kind(name: &str) -> Option<Kind> {
         "allow" | "deny" => Kind::Access,
         "expires" => Kind::Expires,
         _ if is_flag(name) => Kind::Flag,
+        _ if gzip::parses(name) => Kind::Gzip,
+        _ if cache::parses(name) => Kind::Cache,
         _ => return None,
     })
 }
@@ -194,6 +213,8 @@ pub fn parse(d: &Directive) -> Result<Option<Value>, ConfError> {
             let args: Vec<&str> = a.iter().map(String::as_str).collect();
             Value::Expires(Expires::parse(&args).map_err(|e| err(d, e.to_string()))?)
         }
+        Kind::Gzip => return Ok(gzip::parse(d)?.map(Value::Gzip)),
+        Kind::Cache => return Ok(cache::parse(d)?.map(Value::Cache)),
         Kind::HttpVersion | Kind::ServerTokens | Kind::LogLevel => {
             return Err(invalid_arg(d, one));
         }
@@ -327,6 +348,10 @@ mod tests {
             ("allow", &["all"]),
             ("expires", &["1h"]),
             ("merge_slashes", &["on"]),
+            ("gzip_types", &["text/css"]),
+            ("gzip_min_length", &["1k"]),
+            ("proxy_cache_valid", &["1m"]),
+            ("proxy_cache_min_uses", &["2"]),
         ] {
             assert!(kind(name).is_some(), "{name}");
             assert!(parse(&dir(name, args)).unwrap().is_some(), "{name}");

@@ -121,16 +121,17 @@ impl H2Stream {
         (raw, written)
     }
 
-    /// Resolves when the client resets the stream before the response head was sent: the
-    /// stream's id and the reset's error code (never when the head went out already).
-    pub async fn reset(&mut self) -> (u32, u32) {
+    /// Resolves when the client leaves the stream before the response head was sent (never
+    /// when the head went out already): with the stream's id and the error code when it
+    /// reset the stream, None when its connection ended (end of file or an error).
+    pub async fn left(&mut self) -> Option<(u32, u32)> {
         let Some(respond) = self.respond.as_mut() else {
             return std::future::pending().await;
         };
         let id = u32::from(respond.stream_id());
         match std::future::poll_fn(|cx| respond.poll_reset(cx)).await {
-            Ok(reason) => (id, u32::from(reason)),
-            Err(_) => std::future::pending().await,
+            Ok(reason) => Some((id, u32::from(reason))),
+            Err(_) => None,
         }
     }
 

@@ -72,9 +72,10 @@ pub async fn serve(mut session: Box<H2Stream>, conn: ConnOf, shared: Arc<Shared>
         Err(why) => {
             shared.stats.requests.fetch_add(1, Ordering::Relaxed);
             let _writing = Gauge::new(&shared.stats.writing);
+            // the head's bytes stay in `buf` when it is refused: its info line quotes them
             let mut client = Client {
                 stream: Stream::H2(session),
-                buf: Vec::new(),
+                buf,
             };
             return reject(&mut client, &live, &shared, &ci, first, why).await;
         }
