@@ -3,6 +3,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// The allocator `proxylab proxy` runs with (see the `proxylab` binary), so that this binary
+/// measures the same as the subcommand.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "proxylab-proxy",

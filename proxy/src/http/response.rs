@@ -4,6 +4,59 @@
 
 use crate::http::head::contains_ci;
 use crate::http::status::Status;
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// A header's (name, value) ranges in [`UpHead::raw`].
+type Ranges = (Range<usize>, Range<usize>);
+
+thread_local! {
+    /// Read buffers of dropped heads, reused by the next response head this worker reads:
+    /// without it every proxied request allocates and frees a `proxy_buffer_size` buffer (as
+    /// the only block of its allocator page, the page is freed and built again each time).
+    static BUFS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Header lists of dropped heads, reused the same way.
+    static LISTS: RefCell<Vec<Vec<Ranges>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers and lists kept per worker thread (one per response head in flight at most).
+const SPARE_KEPT: usize = 64;
+/// Larger read buffers are not kept.
+const SPARE_MAX: usize = 64 * 1024;
+
+/// An empty buffer of exactly `capacity` bytes for reading a response head: the last kept
+/// one when it has that capacity, else a new one.
+pub fn head_buf(capacity: usize) -> Vec<u8> {
+    let kept = BUFS.with(|b| b.try_borrow_mut().ok()?.pop());
+    match kept {
+        Some(b) if b.capacity() == capacity => b,
+        _ => Vec::with_capacity(capacity),
+    }
+}
+
+/// An empty header list with room for `len`: a kept one when there is one.
+fn header_list(len: usize) -> Vec<Ranges> {
+    let mut h = LISTS
+        .with(|l| l.try_borrow_mut().ok()?.pop())
+        .unwrap_or_default();
+    h.reserve(len);
+    h
+}
+
+/// Keeps `v` (emptied) in `pool` when it is allocated and the pool is not full.
+fn keep<T>(pool: &'static std::thread::LocalKey<RefCell<Vec<Vec<T>>>>, mut v: Vec<T>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    v.clear();
+    let _ = pool.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut()
+            && p.len() < SPARE_KEPT
+        {
+            p.push(v);
+        }
+    });
+}
 
 /// A parsed upstream response head (names and values are ranges into `raw`).
 #[derive(Debug)]
@@ -17,7 +70,7 @@ pub struct UpHead {
     /// HTTP/1.1 (minor version 1).
     pub http11: bool,
     /// Header (name, value) ranges in order.
-    pub headers: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    pub headers: Vec<Ranges>,
     /// Content-Length.
     pub content_length: Option<u64>,
     /// Transfer-Encoding: chunked.
@@ -84,7 +137,7 @@ fn parse_ranges(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, Hea
         status: resp.code.and_then(Status::new).unwrap_or(Status::NONE),
         reason,
         http11: resp.version == Some(1),
-        headers: Vec::with_capacity(resp.headers.len()),
+        headers: header_list(resp.headers.len()),
         content_length: None,
         chunked: false,
         conn_close: resp.version != Some(1),
@@ -113,6 +166,17 @@ fn parse_ranges(buf: &[u8], limit: usize) -> Result<Option<(UpHead, usize)>, Hea
         h.content_length = None;
     }
     Ok(Some((h, n)))
+}
+
+impl Drop for UpHead {
+    /// Keeps the head's storage for the next head this thread reads ([`head_buf`]).
+    fn drop(&mut self) {
+        let raw = std::mem::take(&mut self.raw);
+        if raw.capacity() <= SPARE_MAX {
+            keep(&BUFS, raw);
+        }
+        keep(&LISTS, std::mem::take(&mut self.headers));
+    }
 }
 
 impl UpHead {

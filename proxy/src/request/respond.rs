@@ -7,7 +7,9 @@ use std::cell::RefCell;
 use std::time::UNIX_EPOCH;
 
 /// The `Server` header value we send (the one allowed difference from nginx).
-pub const SERVER: &[u8] = b"proxylab";
+pub const SERVER: &[u8] = SERVER_NAME.as_bytes();
+/// [`SERVER`] as text.
+pub const SERVER_NAME: &str = "proxylab";
 
 /// Connection disposition of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

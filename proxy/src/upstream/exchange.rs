@@ -221,7 +221,7 @@ async fn pump(
 /// bytes read with it.
 async fn read_head(conn: &mut UpConn, conf: &ProxyConf) -> Result<(UpHead, Vec<u8>), Error> {
     let fail = |cause| Error::at(Stage::ReadingResponseHeader, cause);
-    let mut buf: Vec<u8> = Vec::with_capacity(conf.buffer_size.max(1024));
+    let mut buf = response::head_buf(conf.buffer_size.max(1024));
     loop {
         match tokio::time::timeout(conf.read_timeout, conn.stream.read_buf(&mut buf)).await {
             Err(_) => return Err(fail(Cause::TimedOut)),

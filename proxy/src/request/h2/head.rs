@@ -1,9 +1,11 @@
 //! The head conversions of [`super::session::H2Stream`]: the request head stored in the form
 //! a [`RequestHead`](crate::http::head::RequestHead) keeps (with its pieces' places), the
 //! request's Content-Length, the response header names HTTP/2 forbids, and response header
-//! names and values shared with recent equal ones (no allocation per response).
+//! names and values shared with recent equal ones (no allocation per response), and the
+//! `Date` value of the current second.
 
 use crate::http::head::{HeaderList, MAX_HEADERS, Written};
+use crate::request::respond::with_date;
 use hyper::http::request::Parts;
 use hyper::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -154,6 +156,30 @@ pub fn value_of(bytes: &[u8]) -> Option<HeaderValue> {
             list[*next] = v.clone();
             *next = (*next + 1) % RECENT;
         }
+        Some(v)
+    })
+}
+
+thread_local! {
+    /// The `Date` value of the current second, shared by this thread's responses.
+    static DATE_VALUE: std::cell::RefCell<Option<(u64, HeaderValue)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The `Date` header's value (made once per second per thread, as [`with_date`] formats it).
+pub fn date_value() -> Option<HeaderValue> {
+    let secs = crate::logs::time::now_wall()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE_VALUE.with(|d| {
+        let mut d = d.borrow_mut();
+        if let Some((s, v)) = d.as_ref()
+            && *s == secs
+        {
+            return Some(v.clone());
+        }
+        let v = with_date(HeaderValue::from_bytes).ok()?;
+        *d = Some((secs, v.clone()));
         Some(v)
     })
 }

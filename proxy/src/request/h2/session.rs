@@ -15,10 +15,10 @@
 //! was sent: a bodiless 500; before a body with a length ended: the stream is reset.
 
 use super::chunk::Chunk;
-use super::head::{content_length, hop, name_of, value_of, write_head};
+use super::head::{content_length, date_value, hop, name_of, value_of, write_head};
 use crate::http::head::Written;
 use crate::http::status::Status;
-use crate::request::respond::{Head, SERVER, with_date};
+use crate::request::respond::{Head, SERVER_NAME};
 use bytes::{Buf, Bytes};
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
@@ -173,8 +173,8 @@ impl H2Stream {
         let no_body = status.has_no_body();
         let status = status.to_http()?;
         let mut fields = Fields::new(list.size_hint().0 + 6);
-        fields.put(header::SERVER, value_of(SERVER)?);
-        fields.put(header::DATE, with_date(value_of)?);
+        fields.put(header::SERVER, HeaderValue::from_static(SERVER_NAME));
+        fields.put(header::DATE, date_value()?);
         if let Some(v) = head.content_type {
             fields.put(header::CONTENT_TYPE, value_of(v)?);
         }
@@ -254,7 +254,7 @@ impl H2Stream {
         if let Some(mut respond) = self.respond.take() {
             let mut r = Response::new(());
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            if let Some(v) = with_date(value_of) {
+            if let Some(v) = date_value() {
                 r.headers_mut().insert(hyper::header::DATE, v);
             }
             let _ = respond.send_response(r, true);
