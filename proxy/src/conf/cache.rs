@@ -82,9 +82,6 @@ pub struct CacheLoc {
     pub convert_head: bool,
     /// `proxy_ignore_headers` bits ([`ignore`]).
     pub ignore: u32,
-    /// `proxy_temp_path` (its directory; None: `proxy_temp` under the prefix), where responses
-    /// are written first when the zone has `use_temp_path=on`.
-    pub temp_path: Option<String>,
 }
 
 /// Value checks of the location-level cache directives (when the directive is read).
@@ -278,7 +275,6 @@ pub fn build(
             .one("proxy_cache_convert_head")
             .is_none_or(|d| d.args[0].eq_ignore_ascii_case("on")),
         ignore: bits("proxy_ignore_headers", ignore_bit),
-        temp_path: c.one("proxy_temp_path").map(|d| d.args[0].clone()),
     })))
 }
 

@@ -119,22 +119,25 @@ fn hold_connections(
     }
 }
 
-/// `lock_table` on a PostgreSQL `[[service]]` with `table = "NAME"` (or `SCHEMA.NAME`).
+/// `lock_table` on a PostgreSQL `[[service]]`, or on a fake pool (its `db` routes reading
+/// the table wait: the fast model of the same fault), with `table = "NAME"` (or
+/// `SCHEMA.NAME`).
 fn lock_table(
     ctx: &Ctx,
     i: usize,
     f: &Spanned<RawFault>,
     target: &FaultTarget,
     services: &[ServiceSpec],
+    pool_kind: Option<UpstreamKind>,
 ) -> R<FaultAction> {
     let key = |k: &str| format!("fault[{i}].{k}");
     let pg = matches!(target, FaultTarget::Service(n)
         if services.iter().any(|s| &s.name == n && s.kind == ServiceKind::Postgres));
-    if !pg {
+    if !pg && pool_kind != Some(UpstreamKind::Fake) {
         return Err(ctx.err(
             f.span(),
             key("target"),
-            "lock_table applies to a [[service]] of kind \"postgres\"",
+            "lock_table applies to a [[service]] of kind \"postgres\" or a pool of kind \"fake\" (its db routes)",
         ));
     }
     match &f.get_ref().table {
@@ -150,6 +153,34 @@ fn lock_table(
             f.span(),
             key("table"),
             "lock_table needs `table = \"NAME\"`",
+        )),
+    }
+}
+
+/// `slow_query` on a Redis `[[service]]`, as long as its `for`.
+fn slow_query(
+    ctx: &Ctx,
+    i: usize,
+    f: &Spanned<RawFault>,
+    target: &FaultTarget,
+    services: &[ServiceSpec],
+) -> R<FaultAction> {
+    let key = |k: &str| format!("fault[{i}].{k}");
+    let redis = matches!(target, FaultTarget::Service(n)
+        if services.iter().any(|s| &s.name == n && s.kind == ServiceKind::Redis));
+    if !redis {
+        return Err(ctx.err(
+            f.span(),
+            key("target"),
+            "slow_query applies to a [[service]] of kind \"redis\" (on PostgreSQL, lock_table makes queries slow)",
+        ));
+    }
+    match f.get_ref().for_.map(Dur::get) {
+        Some(d) if !d.is_zero() => Ok(FaultAction::SlowQuery(d)),
+        _ => Err(ctx.err(
+            f.span(),
+            key("for"),
+            "slow_query needs `for` (how long the command runs), more than 0",
         )),
     }
 }
@@ -293,7 +324,8 @@ pub(super) fn faults(
                 FaultAction::CrashWorker
             }
             "hold_connections" => hold_connections(ctx, i, f, &target)?,
-            "lock_table" => lock_table(ctx, i, f, &target, services)?,
+            "lock_table" => lock_table(ctx, i, f, &target, services, pool_kind)?,
+            "slow_query" => slow_query(ctx, i, f, &target, services)?,
             "crash_workers" => {
                 admin("crash_workers")?;
                 FaultAction::CrashWorkers
@@ -315,7 +347,7 @@ pub(super) fn faults(
             other => {
                 return Err(ctx.err(r.action.span(), key("action"), format!(
                     "unknown action {other:?} (kill, restart, pause, resume, unhealthy, healthy, latency, \
-                     stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, lock_table, reload)")));
+                     stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, lock_table, slow_query, reload)")));
             }
         };
         if r.restart_after.is_some() && !matches!(action, FaultAction::Kill { .. }) {
@@ -352,13 +384,14 @@ pub(super) fn faults(
                 | FaultAction::StopAccepting
                 | FaultAction::HoldConnections(_)
                 | FaultAction::LockTable(_)
+                | FaultAction::SlowQuery(_)
                 | FaultAction::Toxic(_)
         );
         if r.for_.is_some() && !undoable {
             return Err(ctx.err(
                 f.span(),
                 key("for"),
-                "only pause, unhealthy, latency, stop_accepting, hold_connections, lock_table and link faults take `for`",
+                "only pause, unhealthy, latency, stop_accepting, hold_connections, lock_table, slow_query and link faults take `for`",
             ));
         }
         let label = r.label.clone().unwrap_or_else(|| {
