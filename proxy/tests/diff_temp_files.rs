@@ -148,7 +148,9 @@ fn a_full_proxy_temp_path_cuts_the_response_as_nginx_does() {
         let log = || std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
         let (seen, crit) = stalled_get(addr, || log().contains("[crit]"));
         let log = log();
-        let access = std::fs::read_to_string(dir.join("access.log")).unwrap_or_default();
+        let access = || std::fs::read_to_string(dir.join("access.log")).unwrap_or_default();
+        wait_until(Duration::from_secs(5), || !access().is_empty());
+        let access = access();
         got.push((
             name,
             seen,
