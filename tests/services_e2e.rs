@@ -308,7 +308,10 @@ fn a_locked_table_makes_queries_wait_and_statement_timeout_cancels_them() {
         assert_eq!(cancelled, variant == "timeout", "{}: {pg}", d.display());
         runs.insert(variant, sm);
     }
-    let run = |v: &str| runs.get(v).unwrap_or_else(|| panic!("no run {v}: {runs:?}"));
+    let run = |v: &str| {
+        runs.get(v)
+            .unwrap_or_else(|| panic!("no run {v}: {runs:?}"))
+    };
     fake_agrees(run("base"), run("fake"), 0.0);
     fake_agrees(run("timeout"), run("fake-timeout"), 2.0);
     assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));

@@ -41,10 +41,16 @@ mod tests {
         let mut cmd = Command::new("nginx");
         cmd.args(["-p", "/x"]).env("A", "1");
         let c = in_limited_dir(cmd, Path::new("/x/limited"), 4096);
-        let args: Vec<_> = c.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(c.get_program(), "unshare");
         assert!(args[6].contains("size=4096"), "{args:?}");
         assert_eq!(&args[7..], ["/x/limited", "nginx", "-p", "/x"]);
-        assert!(c.get_envs().any(|(k, v)| k == "A" && v.is_some_and(|v| v == "1")));
+        assert!(
+            c.get_envs()
+                .any(|(k, v)| k == "A" && v.is_some_and(|v| v == "1"))
+        );
     }
 }

@@ -70,8 +70,8 @@ struct Seen {
 /// `GET /big` with a 4 KiB receive buffer; reads nothing until `ready()` holds (bounded:
 /// 20 s), then everything to the end of the connection.
 fn stalled_get(addr: SocketAddr, ready: impl FnMut() -> bool) -> (Seen, bool) {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     sock.connect(&addr.into()).expect("connect");
     let mut s: TcpStream = sock.into();
@@ -207,7 +207,10 @@ fn proxy_max_temp_file_size_caps_the_file_and_the_whole_body_arrives_as_with_ngi
         // then holds while the client reads nothing.
         let mut largest = 0;
         let (seen, filled) = stalled_get(addr, || {
-            largest = open_file_sizes(pid, "limited/proxy").into_iter().max().unwrap_or(0);
+            largest = open_file_sizes(pid, "limited/proxy")
+                .into_iter()
+                .max()
+                .unwrap_or(0);
             largest >= cap - 8192
         });
         let later = open_file_sizes(pid, "limited/proxy").into_iter().max();

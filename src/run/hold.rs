@@ -111,9 +111,9 @@ pub fn slow_command(port: u16, d: Duration) -> Result<TcpStream, String> {
         .map_err(|e| e.to_string())?;
     let mut buf = [0u8; 256];
     match s.read(&mut buf) {
-        Ok(n) if n > 0 && buf[0] == b'-' => Err(String::from_utf8_lossy(&buf[1..n])
-            .trim()
-            .to_string()),
+        Ok(n) if n > 0 && buf[0] == b'-' => {
+            Err(String::from_utf8_lossy(&buf[1..n]).trim().to_string())
+        }
         Ok(0) => Err("Redis closed the connection".into()),
         _ => Ok(s),
     }

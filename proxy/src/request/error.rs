@@ -179,9 +179,7 @@ impl Error {
             (Cause::ClientAborted | Cause::StreamReset { .. }, _) => {
                 (Status::CLIENT_CLOSED_REQUEST, false, Some(LogLevel::Info))
             }
-            (Cause::TempFile(_), _) => {
-                (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit))
-            }
+            (Cause::TempFile(_), _) => (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit)),
             (Cause::NoSocket(_), _) => (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Alert)),
             (Cause::BodyTooLarge, _) => (
                 Status::REQUEST_ENTITY_TOO_LARGE,

@@ -13,8 +13,8 @@
 use super::framer::Framer;
 use super::temp_file::{self, Call};
 use crate::conf::body::TempPath;
-use crate::live::pool::UpConn;
 use crate::conf::model::LogLevel;
+use crate::live::pool::UpConn;
 use crate::request::client::Client;
 use crate::request::ctx::Req;
 use crate::request::error::{Cause, Error, Stage};

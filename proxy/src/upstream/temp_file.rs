@@ -122,9 +122,12 @@ mod tests {
     #[test]
     fn files_are_numbered_hashed_and_unlinked_unless_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let args: Vec<String> = [dir.path().join("t").to_string_lossy().into_owned(), "1".into()]
-            .into_iter()
-            .collect();
+        let args: Vec<String> = [
+            dir.path().join("t").to_string_lossy().into_owned(),
+            "1".into(),
+        ]
+        .into_iter()
+        .collect();
         let tp = TempPath::parse(&args, std::path::Path::new("/")).expect("path");
         let (_f, gone) = create(&tp, false).expect("create");
         assert!(!gone.exists(), "{gone:?}");
