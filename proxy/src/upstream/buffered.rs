@@ -80,10 +80,13 @@ struct Spill {
 }
 
 /// The response bytes waiting for the client, in order: `head` (memory), the unread part of
-/// the temp file, then `tail` (memory taken once the file reached its limit).
+/// the temp file, `stage` (bytes for the file, written once a whole `write_size` piece is
+/// there, as nginx writes whole groups of buffers), then `tail` (memory taken once the file
+/// reached its limit).
 #[derive(Default)]
 struct Pending {
     head: VecDeque<Vec<u8>>,
+    stage: Vec<u8>,
     tail: VecDeque<Vec<u8>>,
     /// Bytes in `head` and `tail`.
     queued: usize,
@@ -92,7 +95,8 @@ struct Pending {
 
 impl Pending {
     /// Refills the empty `wbuf` with the next bytes for the client (memory, then the file,
-    /// then the memory after it); Err when the temporary file cannot be read back.
+    /// then what waits to be written to it, then the memory after it); Err when the
+    /// temporary file cannot be read back.
     fn refill(&mut self, wbuf: &mut Vec<u8>) -> Result<(), ()> {
         if let Some(b) = self.head.pop_front() {
             self.queued -= b.len();
@@ -102,25 +106,29 @@ impl Pending {
         if let Some(s) = self.spill.as_mut().filter(|s| s.read < s.written) {
             let n = ((s.written - s.read) as usize).min(65536);
             wbuf.resize(n, 0);
-            match s.file.read_at(wbuf, s.read) {
+            return match s.file.read_at(wbuf, s.read) {
                 Ok(k) if k > 0 => {
                     wbuf.truncate(k);
                     s.read += k as u64;
-                    return Ok(());
+                    Ok(())
                 }
-                _ => return Err(()),
-            }
+                _ => Err(()),
+            };
         }
-        if let Some(b) = self.tail.pop_front() {
+        if !self.stage.is_empty() {
+            *wbuf = std::mem::take(&mut self.stage);
+        } else if let Some(b) = self.tail.pop_front() {
             self.queued -= b.len();
             *wbuf = b;
         }
         Ok(())
     }
 
-    /// Whether new bytes must follow bytes in the temporary file.
+    /// Whether new bytes must follow bytes of the temporary file.
     fn after_file(&self) -> bool {
-        !self.tail.is_empty() || self.spill.as_ref().is_some_and(|s| s.read < s.written)
+        !self.stage.is_empty()
+            || !self.tail.is_empty()
+            || self.spill.as_ref().is_some_and(|s| s.read < s.written)
     }
 
     /// Whether the next bytes read can go to memory ahead of the file.
@@ -128,13 +136,21 @@ impl Pending {
         !self.after_file() && self.queued < lim.memory
     }
 
-    /// Whether the temp file can take more bytes.
-    fn room_in_file(&self, lim: &Limits) -> bool {
-        self.tail.is_empty() && self.spill.as_ref().map_or(0, |s| s.written) < lim.file
+    /// Bytes the temp file can still take (its limit less what it holds and what waits for
+    /// it).
+    fn file_room(&self, lim: &Limits) -> u64 {
+        let written = self.spill.as_ref().map_or(0, |s| s.written);
+        lim.file.saturating_sub(written + self.stage.len() as u64)
     }
 
-    /// Keeps `data` in memory while there is room ahead of the file, else appends what fits
-    /// to the temp file (created on first use) and keeps the rest in memory after it.
+    /// Whether the temp file can take more bytes.
+    fn room_in_file(&self, lim: &Limits) -> bool {
+        self.tail.is_empty() && self.file_room(lim) > 0
+    }
+
+    /// Keeps `data` in memory while there is room ahead of the file, else stages what the
+    /// file can take (writing whole `write_size` pieces, or the last piece its limit
+    /// allows) and keeps the rest in memory after it.
     fn store(&mut self, data: Vec<u8>, lim: &Limits, spool: &mut Spool<'_>) -> Result<(), Error> {
         if self.room_in_memory(lim) {
             self.queued += data.len();
@@ -143,24 +159,10 @@ impl Pending {
         }
         let mut rest = &data[..];
         if self.room_in_file(lim) {
-            let s = self.spill_file(spool)?;
-            let fits = (lim.file - s.written).min(rest.len() as u64) as usize;
-            let (mut part, step) = (&rest[..fits], lim.write_size.max(1) as u64);
-            while !part.is_empty() {
-                // nginx writes whole groups of buffers: pieces end on write_size boundaries
-                let room = (step - s.written % step) as usize;
-                let (piece, more) = part.split_at(room.min(part.len()));
-                let call = if piece.len() > lim.buffer {
-                    Call::Pwritev
-                } else {
-                    Call::Pwrite
-                };
-                temp_file::write_at(&s.file, &s.path, call, piece, s.written)
-                    .map_err(temp_file_error)?;
-                s.written += piece.len() as u64;
-                part = more;
-            }
+            let fits = self.file_room(lim).min(rest.len() as u64) as usize;
+            self.stage.extend_from_slice(&rest[..fits]);
             rest = &rest[fits..];
+            self.write_stage(lim, spool)?;
         }
         if !rest.is_empty() {
             self.queued += rest.len();
@@ -169,22 +171,48 @@ impl Pending {
         Ok(())
     }
 
-    /// The temp file, created (and announced) on first use.
-    fn spill_file(&mut self, spool: &mut Spool<'_>) -> Result<&mut Spill, Error> {
-        if self.spill.is_none() {
-            let (file, path) = temp_file::create(spool.path, false).map_err(temp_file_error)?;
-            (spool.on_file)(&path);
-            self.spill = Some(Spill {
-                file,
-                path,
-                written: 0,
-                read: 0,
-            });
+    /// Writes the staged bytes in whole `write_size` pieces (and the rest when the file's
+    /// limit leaves no room for more): one `pwritev()` of several buffers, or `pwrite()` when
+    /// a piece is one buffer.
+    fn write_stage(&mut self, lim: &Limits, spool: &mut Spool<'_>) -> Result<(), Error> {
+        let step = lim.write_size.max(1);
+        let full = self.file_room(lim) == 0;
+        let mut done = 0;
+        while self.stage.len() - done >= step || (full && done < self.stage.len()) {
+            let piece_len = step.min(self.stage.len() - done);
+            let call = if piece_len > lim.buffer {
+                Call::Pwritev
+            } else {
+                Call::Pwrite
+            };
+            let piece = &self.stage[done..done + piece_len];
+            let s = match self.spill.as_mut() {
+                Some(s) => s,
+                None => spill_file(&mut self.spill, spool)?,
+            };
+            temp_file::write_at(&s.file, &s.path, call, piece, s.written)
+                .map_err(temp_file_error)?;
+            s.written += piece_len as u64;
+            done += piece_len;
         }
-        self.spill
-            .as_mut()
-            .ok_or_else(|| temp_file_error("no temporary file".into()))
+        self.stage.drain(..done);
+        Ok(())
     }
+}
+
+/// The temp file, created (and announced) on first use.
+fn spill_file<'s>(
+    spill: &'s mut Option<Spill>,
+    spool: &mut Spool<'_>,
+) -> Result<&'s mut Spill, Error> {
+    let (file, path) = temp_file::create(spool.path, false).map_err(temp_file_error)?;
+    (spool.on_file)(&path);
+    Ok(spill.insert(Spill {
+        file,
+        path,
+        written: 0,
+        read: 0,
+    }))
 }
 
 /// Feeds one upstream read's result (bytes read, or why the read failed) to the framer: the
