@@ -383,7 +383,9 @@ fn redis_slow_command_maxclients_and_restart_reach_the_app() {
         .collect();
     let want = [
         "slow_query cache",
+        "end of slow_query cache",
         "hold_connections cache",
+        "end of hold_connections cache",
         "kill cache",
         "restart cache",
     ];
