@@ -6,6 +6,7 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,33 @@ fn leftovers(before: &[String]) -> Vec<String> {
 
 fn snapshot() -> Vec<String> {
     leftovers(&[])
+}
+
+/// Runs `tests/scenarios/NAME.toml` with `extra` arguments (bounded by `limit`), asserts
+/// exit 0, and returns the output directory and its run directories.
+fn run_ok(name: &str, extra: &[&str], limit: Duration) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario(&format!("{name}.toml"));
+    let mut args = vec!["run", s.to_str().expect("utf8")];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out.path().to_str().expect("utf8")]);
+    let r = common::proxylab(&args, limit);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let dirs = common::run_dirs(out.path(), name);
+    (out, dirs)
+}
+
+/// The fault markers of a run summary: (label, carried out without an error).
+fn markers(sm: &serde_json::Value) -> Vec<(String, bool)> {
+    sm["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .map(|m| {
+            let label = m["label"].as_str().unwrap_or("").to_string();
+            (label, m["error"].is_null())
+        })
+        .collect()
 }
 
 #[test]
@@ -183,32 +211,10 @@ fn a_killed_database_fails_queries_and_serves_again_after_its_restart() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-kill.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let sm = common::summary(&common::run_dirs(out.path(), "services-kill")[0]);
-    let labels: Vec<(String, bool)> = sm["faults"]
-        .as_array()
-        .expect("faults")
-        .iter()
-        .map(|m| {
-            (
-                m["label"].as_str().unwrap_or("").to_string(),
-                m["error"].is_null(),
-            )
-        })
-        .collect();
+    let (_out, dirs) = run_ok("services-kill", &[], Duration::from_secs(120));
+    let sm = common::summary(&dirs[0]);
     assert_eq!(
-        labels,
+        markers(&sm),
         [
             ("kill db".to_string(), true),
             ("restart db".to_string(), true)
@@ -228,22 +234,8 @@ fn held_connections_and_a_slow_database_link_reach_the_app() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-limits.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--variant",
-            "base,slow",
-            "--no-compare",
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(150),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let dirs = common::run_dirs(out.path(), "services-limits");
+    let extra = ["--variant", "base,slow", "--no-compare"];
+    let (_out, dirs) = run_ok("services-limits", &extra, Duration::from_secs(150));
     let base = dirs
         .iter()
         .find(|d| !d.to_string_lossy().ends_with("slow"))
@@ -274,22 +266,12 @@ fn a_locked_table_makes_queries_wait_and_statement_timeout_cancels_them() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-lock.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--variant",
-            "base,timeout,fake,fake-timeout",
-            "--no-compare",
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(200),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let dirs = common::run_dirs(out.path(), "services-lock");
+    let extra = [
+        "--variant",
+        "base,timeout,fake,fake-timeout",
+        "--no-compare",
+    ];
+    let (_out, dirs) = run_ok("services-lock", &extra, Duration::from_secs(200));
     assert_eq!(dirs.len(), 4, "{dirs:?}");
     let mut runs = std::collections::BTreeMap::new();
     for d in &dirs {
@@ -359,28 +341,9 @@ fn redis_slow_command_maxclients_and_restart_reach_the_app() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-redis.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let sm = common::summary(&common::run_dirs(out.path(), "services-redis")[0]);
-    let markers: Vec<(String, bool)> = sm["faults"]
-        .as_array()
-        .expect("faults")
-        .iter()
-        .map(|m| {
-            let label = m["label"].as_str().unwrap_or("").to_string();
-            (label, m["error"].is_null())
-        })
-        .collect();
+    let (_out, dirs) = run_ok("services-redis", &[], Duration::from_secs(120));
+    let sm = common::summary(&dirs[0]);
+    let markers = markers(&sm);
     let want = [
         "slow_query cache",
         "end of slow_query cache",

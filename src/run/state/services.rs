@@ -158,12 +158,7 @@ impl State<'_> {
             self.locks.retain(|(s, t, _)| !(s == name && t == table));
             return Ok(());
         }
-        let port = self
-            .services
-            .iter()
-            .find(|(x, _)| x == name)
-            .map(|(_, s)| s.port)
-            .ok_or_else(|| format!("no service {name}"))?;
+        let port = self.own_port(name)?;
         let conn = hold::lock_table(port, table)?;
         self.locks.push((name.to_string(), table.to_string(), conn));
         Ok(())
@@ -176,15 +171,19 @@ impl State<'_> {
             self.busy.retain(|(s, _)| s != name);
             return Ok(());
         }
-        let port = self
-            .services
-            .iter()
-            .find(|(x, _)| x == name)
-            .map(|(_, s)| s.port)
-            .ok_or_else(|| format!("no service {name}"))?;
+        let port = self.own_port(name)?;
         let conn = hold::slow_command(port, d)?;
         self.busy.push((name.to_string(), conn));
         Ok(())
+    }
+
+    /// The port service `name` listens on (not a relay's).
+    fn own_port(&self, name: &str) -> Result<u16, String> {
+        self.services
+            .iter()
+            .find(|(x, _)| x == name)
+            .map(|(_, s)| s.port)
+            .ok_or_else(|| format!("no service {name}"))
     }
 
     /// Starts a killed service again: same port, same data directory.
