@@ -288,6 +288,22 @@ fn bad_lock_table_and_statement_timeout_name_their_keys() {
             ),
             "fault[0].table",
         ),
+        (
+            svc(
+                "postgres",
+                "",
+                "[[fault]]\nat = \"1s\"\nfor = \"1s\"\naction = \"slow_query\"\ntarget = \"db\"\n",
+            ),
+            "fault[0].target",
+        ),
+        (
+            svc(
+                "redis",
+                "",
+                "[[fault]]\nat = \"1s\"\naction = \"slow_query\"\ntarget = \"db\"\n",
+            ),
+            "fault[0].for",
+        ),
     ];
     for (text, key) in cases {
         let out = check(&text, None);

@@ -6,6 +6,7 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,33 @@ fn leftovers(before: &[String]) -> Vec<String> {
 
 fn snapshot() -> Vec<String> {
     leftovers(&[])
+}
+
+/// Runs `tests/scenarios/NAME.toml` with `extra` arguments (bounded by `limit`), asserts
+/// exit 0, and returns the output directory and its run directories.
+fn run_ok(name: &str, extra: &[&str], limit: Duration) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let s = common::scenario(&format!("{name}.toml"));
+    let mut args = vec!["run", s.to_str().expect("utf8")];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out.path().to_str().expect("utf8")]);
+    let r = common::proxylab(&args, limit);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let dirs = common::run_dirs(out.path(), name);
+    (out, dirs)
+}
+
+/// The fault markers of a run summary: (label, carried out without an error).
+fn markers(sm: &serde_json::Value) -> Vec<(String, bool)> {
+    sm["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .map(|m| {
+            let label = m["label"].as_str().unwrap_or("").to_string();
+            (label, m["error"].is_null())
+        })
+        .collect()
 }
 
 #[test]
@@ -183,32 +211,10 @@ fn a_killed_database_fails_queries_and_serves_again_after_its_restart() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-kill.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(120),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let sm = common::summary(&common::run_dirs(out.path(), "services-kill")[0]);
-    let labels: Vec<(String, bool)> = sm["faults"]
-        .as_array()
-        .expect("faults")
-        .iter()
-        .map(|m| {
-            (
-                m["label"].as_str().unwrap_or("").to_string(),
-                m["error"].is_null(),
-            )
-        })
-        .collect();
+    let (_out, dirs) = run_ok("services-kill", &[], Duration::from_secs(120));
+    let sm = common::summary(&dirs[0]);
     assert_eq!(
-        labels,
+        markers(&sm),
         [
             ("kill db".to_string(), true),
             ("restart db".to_string(), true)
@@ -228,22 +234,8 @@ fn held_connections_and_a_slow_database_link_reach_the_app() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-limits.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--variant",
-            "base,slow",
-            "--no-compare",
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(150),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let dirs = common::run_dirs(out.path(), "services-limits");
+    let extra = ["--variant", "base,slow", "--no-compare"];
+    let (_out, dirs) = run_ok("services-limits", &extra, Duration::from_secs(150));
     let base = dirs
         .iter()
         .find(|d| !d.to_string_lossy().ends_with("slow"))
@@ -264,7 +256,9 @@ fn held_connections_and_a_slow_database_link_reach_the_app() {
 /// `lock_table`: another session holds ACCESS EXCLUSIVE on the app's table for 1.5 s; the
 /// app's queries wait inside PostgreSQL (none fails, the slowest waits > 1 s), and with the
 /// server's `statement_timeout` (variant `timeout`) they are cancelled instead: 500 in < 1 s,
-/// with PostgreSQL's own "canceling statement due to statement timeout" in its log.
+/// with PostgreSQL's own "canceling statement due to statement timeout" in its log. The fake
+/// Uvicorn's `db` model of the same faults (variants `fake`, `fake-timeout`: a table lock
+/// through its admin API, `--statement-timeout`) agrees with each real run ([`fake_agrees`]).
 #[test]
 fn a_locked_table_makes_queries_wait_and_statement_timeout_cancels_them() {
     if !references() {
@@ -272,32 +266,94 @@ fn a_locked_table_makes_queries_wait_and_statement_timeout_cancels_them() {
     }
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = snapshot();
-    let out = tempfile::tempdir().expect("tempdir");
-    let s = common::scenario("services-lock.toml");
-    let r = common::proxylab(
-        &[
-            "run",
-            s.to_str().expect("utf8"),
-            "--variant",
-            "base,timeout",
-            "--no-compare",
-            "--out",
-            out.path().to_str().expect("utf8"),
-        ],
-        Duration::from_secs(150),
-    );
-    assert_eq!(r.code, 0, "{}", r.all());
-    let dirs = common::run_dirs(out.path(), "services-lock");
-    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let extra = [
+        "--variant",
+        "base,timeout,fake,fake-timeout",
+        "--no-compare",
+    ];
+    let (_out, dirs) = run_ok("services-lock", &extra, Duration::from_secs(200));
+    assert_eq!(dirs.len(), 4, "{dirs:?}");
+    let mut runs = std::collections::BTreeMap::new();
     for d in &dirs {
         let sm = common::summary(d);
+        let variant = sm["variant"].as_str().unwrap_or("base").to_string();
+        let label = if variant.starts_with("fake") {
+            "lock_table app"
+        } else {
+            "lock_table db"
+        };
         let marker = &sm["faults"][0];
-        assert_eq!(marker["label"], "lock_table db", "{sm}");
+        assert_eq!(marker["label"], label, "{sm}");
         assert!(marker["error"].is_null(), "{marker}");
         let pg = std::fs::read_to_string(d.join("logs/db.log")).unwrap_or_default();
         let cancelled = pg.contains("canceling statement due to statement timeout");
-        let timeout_run = d.to_string_lossy().ends_with("timeout");
-        assert_eq!(cancelled, timeout_run, "{}: {pg}", d.display());
+        assert_eq!(cancelled, variant == "timeout", "{}: {pg}", d.display());
+        runs.insert(variant, sm);
     }
+    let run = |v: &str| {
+        runs.get(v)
+            .unwrap_or_else(|| panic!("no run {v}: {runs:?}"))
+    };
+    fake_agrees(run("base"), run("fake"), 0.0);
+    fake_agrees(run("timeout"), run("fake-timeout"), 2.0);
+    assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
+}
+
+/// The fake's run agrees with the real one: the same count of 500s within `count_tol` and
+/// the same slowest request within 250 ms. The load is 10 req/s on one schedule (same seed),
+/// so both see the same arrivals; a request arriving within 100 ms of the lock's start or of
+/// its last cancellable moment can land on the other side in one of them (the real lock is
+/// taken by a SQL round trip, the fake's by an admin request): that is the count tolerance
+/// (±2 with statement_timeout; 0 without, nothing fails either way). The slowest request
+/// waits the lock out (or the 300 ms timeout) in both; 250 ms covers the 100 ms arrival
+/// spacing plus the real app's own time per request (a new PostgreSQL connection each, a
+/// thread pool of 6 against the fake's 40).
+fn fake_agrees(real: &serde_json::Value, fake: &serde_json::Value, count_tol: f64) {
+    let n500 = |s: &serde_json::Value| s["total"]["status"]["500"].as_f64().unwrap_or(0.0);
+    let max = |s: &serde_json::Value| {
+        s["total"]["latency_ms"]["max"]
+            .as_f64()
+            .expect("latency max")
+    };
+    assert!(
+        (n500(real) - n500(fake)).abs() <= count_tol,
+        "500s: real {} fake {}",
+        n500(real),
+        n500(fake)
+    );
+    assert!(
+        (max(real) - max(fake)).abs() <= 250.0,
+        "slowest: real {} ms, fake {} ms",
+        max(real),
+        max(fake)
+    );
+}
+
+/// Redis under its three faults in one run (services-redis.toml): a slow command
+/// (`slow_query`, DEBUG SLEEP 1 s) makes every PING wait without failing; all `maxclients`
+/// connections held (`hold_connections`) makes Redis refuse new ones (the app's 500); a kill
+/// with a restart fails requests until Redis is back. The scenario's assertions carry the
+/// effects (exit 0); here, every fault was carried out and nothing is left behind.
+#[test]
+fn redis_slow_command_maxclients_and_restart_reach_the_app() {
+    if !references() {
+        return;
+    }
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let before = snapshot();
+    let (_out, dirs) = run_ok("services-redis", &[], Duration::from_secs(120));
+    let sm = common::summary(&dirs[0]);
+    let markers = markers(&sm);
+    let want = [
+        "slow_query cache",
+        "end of slow_query cache",
+        "hold_connections cache",
+        "end of hold_connections cache",
+        "kill cache",
+        "restart cache",
+    ];
+    let labels: Vec<&str> = markers.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, want, "{sm}");
+    assert!(markers.iter().all(|(_, ok)| *ok), "{markers:?}");
     assert!(leftovers(&before).is_empty(), "{:?}", leftovers(&before));
 }

@@ -9,6 +9,7 @@
 //! | `POST /faults/latency?multiplier=X` | multiply every latency by X (≥ 0) |
 //! | `POST /faults/accept?state=stop\|resume` | stop / resume accepting connections |
 //! | `POST /faults/crash[?worker=I\|all]` | kill a worker (or every worker) abruptly (SIGKILL-like: no drain) |
+//! | `POST /faults/lock?table=NAME&state=on\|off` | `db` routes reading table NAME wait until it is released |
 
 use crate::shared::{Counters, FaultState, Shared};
 use std::io::{Read, Write};
@@ -133,6 +134,12 @@ fn route(b: &dyn Backend, method: &str, target: &str) -> (u16, String) {
             Some("stop") => set(b, target, || faults.accept_paused.store(true, Relaxed)),
             Some("resume") => set(b, target, || faults.accept_paused.store(false, Relaxed)),
             _ => err("state must be stop or resume"),
+        },
+        ("POST", "/faults/lock") => match (query(q, "table"), query(q, "state")) {
+            (Some(t), Some(st @ ("on" | "off"))) if !t.is_empty() => {
+                set(b, target, || faults.lock_table(t, st == "on"))
+            }
+            _ => err("table=NAME and state=on|off"),
         },
         ("POST", "/faults/crash") if query(q, "worker") == Some("all") => {
             let mut killed = Vec::new();

@@ -38,6 +38,9 @@ pub struct PoolConfig {
     pub max_overflow: i64,
     /// `pool_timeout` (default 30 s).
     pub timeout: Duration,
+    /// The database's `statement_timeout` (`--statement-timeout`; None: no limit): a `db`
+    /// query running or waiting on a locked table longer is cancelled, FastAPI's 500.
+    pub statement_timeout: Option<Duration>,
 }
 
 /// WebSocket settings (uvicorn `--ws-*`).

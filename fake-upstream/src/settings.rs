@@ -74,6 +74,10 @@ pub struct Args {
     /// SQLAlchemy QueuePool pool_timeout in seconds.
     #[arg(long, allow_negative_numbers = true, default_value_t = 30.0)]
     pub pool_timeout: f64,
+    /// The database's statement_timeout in seconds (0 = none): a `db` route's query that
+    /// runs or waits on a locked table longer is cancelled (psycopg's QueryCanceled: 500).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    pub statement_timeout: f64,
     /// CPU microseconds burnt on the worker thread per request (≈190 makes one worker saturate
     /// near FastAPI's ≈5k req/s).
     #[arg(long, default_value_t = 0)]
@@ -206,6 +210,8 @@ pub fn settings(a: &Args) -> Result<Settings, String> {
             size: a.pool_size,
             max_overflow: a.max_overflow,
             timeout: secs(a.pool_timeout, "pool-timeout")?,
+            statement_timeout: Some(secs(a.statement_timeout, "statement-timeout")?)
+                .filter(|d| !d.is_zero()),
         },
         cpu_overhead: Duration::from_micros(a.cpu_overhead_us),
         leak_per_request: usize::try_from(a.leak_per_request)

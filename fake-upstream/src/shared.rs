@@ -48,6 +48,8 @@ pub struct RuntimeFaults {
     latency_multiplier: AtomicU64,
     /// The accept loop is paused (connections queue in the kernel backlog).
     pub accept_paused: AtomicBool,
+    /// Tables a lock fault holds: `db` routes reading them wait.
+    locked_tables: std::sync::Mutex<Vec<String>>,
     /// Notified whenever the admin API changes a fault.
     pub changed: tokio::sync::Notify,
 }
@@ -58,13 +60,14 @@ impl Default for RuntimeFaults {
             unhealthy: AtomicBool::new(false),
             latency_multiplier: AtomicU64::new(1.0f64.to_bits()),
             accept_paused: AtomicBool::new(false),
+            locked_tables: std::sync::Mutex::new(Vec::new()),
             changed: tokio::sync::Notify::new(),
         }
     }
 }
 
 /// The runtime faults as JSON (admin `GET /faults`, and the state handed to new workers).
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct FaultState {
     /// Health routes answer 503.
     pub unhealthy: bool,
@@ -72,6 +75,9 @@ pub struct FaultState {
     pub latency_multiplier: f64,
     /// Accepting is paused.
     pub accept_paused: bool,
+    /// Locked tables.
+    #[serde(default)]
+    pub locked_tables: Vec<String>,
 }
 
 impl RuntimeFaults {
@@ -85,12 +91,32 @@ impl RuntimeFaults {
         self.latency_multiplier.store(m.to_bits(), Relaxed);
     }
 
+    /// Locks `table` (`on`) or releases it; waiters learn of it through `changed`.
+    pub fn lock_table(&self, table: &str, on: bool) {
+        let mut t = self.locked_tables.lock().unwrap_or_else(|e| e.into_inner());
+        t.retain(|x| x != table);
+        if on {
+            t.push(table.to_string());
+        }
+    }
+
+    /// Whether `table` is locked.
+    pub fn table_locked(&self, table: &str) -> bool {
+        let t = self.locked_tables.lock().unwrap_or_else(|e| e.into_inner());
+        t.iter().any(|x| x == table)
+    }
+
     /// Snapshot.
     pub fn state(&self) -> FaultState {
         FaultState {
             unhealthy: self.unhealthy.load(Relaxed),
             latency_multiplier: self.latency_multiplier(),
             accept_paused: self.accept_paused.load(Relaxed),
+            locked_tables: self
+                .locked_tables
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -99,6 +125,7 @@ impl RuntimeFaults {
         self.unhealthy.store(s.unhealthy, Relaxed);
         self.set_latency_multiplier(s.latency_multiplier);
         self.accept_paused.store(s.accept_paused, Relaxed);
+        *self.locked_tables.lock().unwrap_or_else(|e| e.into_inner()) = s.locked_tables.clone();
     }
 }
 

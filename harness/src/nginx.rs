@@ -49,6 +49,18 @@ pub fn start(
     prefix: &str,
     stderr: Option<Stdio>,
 ) -> Result<Started, StartError> {
+    start_wrapped(bin, conf, prefix, stderr, &|cmd, _| Ok(cmd))
+}
+
+/// [`start`] with nginx's command line passed through `wrap(cmd, prefix_dir)` before it
+/// runs (e.g. [`crate::in_limited_dir`] on a directory of the prefix).
+pub fn start_wrapped(
+    bin: &Path,
+    conf: &str,
+    prefix: &str,
+    stderr: Option<Stdio>,
+    wrap: &dyn Fn(Command, &Path) -> std::io::Result<Command>,
+) -> Result<Started, StartError> {
     let io = |e: std::io::Error| StartError {
         log: format!("cannot start nginx: {e}"),
     };
@@ -76,6 +88,7 @@ pub fn start(
         .arg("-e")
         .arg(dir.path().join("error.log"))
         .args(["-g", "daemon off;"]);
+    let cmd = wrap(cmd, dir.path()).map_err(io)?;
     let mut child = Child::spawn("nginx", cmd, stderr, Tee::default()).map_err(io)?;
     let addr = SocketAddr::from(([127, 0, 0, 1], ports[0]));
     if wait_port(addr, Instant::now() + START_TIMEOUT, || {

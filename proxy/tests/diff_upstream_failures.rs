@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::procs::{open_fds, worker_of};
 use common::{both, request};
 use proxylab_testkit::FakeUpstream;
 use std::time::{Duration, Instant};
@@ -60,36 +61,6 @@ fn a_large_post_answered_early_by_the_upstream_gets_its_answer_as_with_nginx() {
         "{seen:?}; ours' error log:\n{}",
         ours.error_log()
     );
-}
-
-/// Open descriptor numbers of process `pid`.
-fn open_fds(pid: u32) -> Vec<u32> {
-    let mut v: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort_unstable();
-    v
-}
-
-/// The process that serves connections: nginx's worker (the master's child), or `pid` itself
-/// (our proxy's workers are threads).
-fn worker_of(pid: u32) -> u32 {
-    let child = std::fs::read_dir("/proc").ok().and_then(|d| {
-        d.flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
-                    s.rsplit_once(')')
-                        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
-                        == Some(pid)
-                })
-            })
-    });
-    child.unwrap_or(pid)
 }
 
 /// Lowers `pid`'s RLIMIT_NOFILE (soft) so that exactly one descriptor number is free below

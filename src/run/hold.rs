@@ -9,6 +9,12 @@
 //! `ACCESS EXCLUSIVE` on a table (what `ALTER TABLE`, `TRUNCATE` or `VACUUM FULL` take) and
 //! keeps its transaction open, so every query that touches the table waits inside PostgreSQL
 //! until the lock is released (the connection is closed: the backend rolls back).
+//!
+//! The `slow_query` fault on a Redis service: the runner's own connection sends `DEBUG SLEEP`
+//! (allowed from loopback: the runner starts Redis with `enable-debug-command local`), one
+//! command that runs for the fault's `for`; Redis runs one command at a time, so every
+//! client's commands wait behind it, as behind a `KEYS *` on a large keyspace or a long Lua
+//! script.
 
 use super::pgwire;
 use crate::scenario::ServiceKind;
@@ -85,5 +91,30 @@ pub fn lock_table(port: u16, table: &str) -> Result<TcpStream, String> {
             "LOCK TABLE left the session in state {:?}, not in a transaction",
             st as char
         )),
+    }
+}
+
+/// How long `slow_command` waits for an immediate refusal (DEBUG not allowed, unknown
+/// command); a sleeping server answers nothing in that time.
+const REFUSAL_WAIT: Duration = Duration::from_millis(100);
+
+/// Sends `DEBUG SLEEP` for `d` to Redis on `port` on a connection of its own, without waiting
+/// for the answer (it comes when the sleep ends), and returns that connection. Err: Redis's
+/// refusal, or the connection failing.
+pub fn slow_command(port: u16, d: Duration) -> Result<TcpStream, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let cmd = format!("DEBUG SLEEP {:.3}\r\n", d.as_secs_f64());
+    s.write_all(cmd.as_bytes()).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(REFUSAL_WAIT))
+        .map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 256];
+    match s.read(&mut buf) {
+        Ok(n) if n > 0 && buf[0] == b'-' => {
+            Err(String::from_utf8_lossy(&buf[1..n]).trim().to_string())
+        }
+        Ok(0) => Err("Redis closed the connection".into()),
+        _ => Ok(s),
     }
 }

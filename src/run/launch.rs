@@ -297,23 +297,6 @@ pub fn parse_ready_line(line: &str) -> Option<InstancePorts> {
     })
 }
 
-/// `cmd` run in its own mount namespace where `dir` is a tmpfs of `bytes` bytes (a full disk
-/// under the proxy's temp paths and logs). `unshare` (util-linux) makes the namespace; where
-/// the kernel or the runner's privileges refuse it, the proxy does not start and the log says
-/// why (no silent fallback).
-pub fn in_limited_dir(cmd: Command, dir: &Path, bytes: u64) -> Command {
-    let mut c = Command::new("unshare");
-    c.args(["--mount", "--propagation", "private", "--", "sh", "-c"]);
-    c.arg(format!(
-        "mount -t tmpfs -o size={bytes},mode=0777 proxylab-limited \"$0\" && exec \"$@\""
-    ));
-    c.arg(dir).arg(cmd.get_program()).args(cmd.get_args());
-    if let Some(d) = cmd.get_current_dir() {
-        c.current_dir(d);
-    }
-    c
-}
-
 /// The proxy's command line for an expanded config at `conf` in `dir`.
 pub fn proxy_cmd(
     kind: ProxyKind,

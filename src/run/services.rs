@@ -134,6 +134,8 @@ pub fn spawn(
             cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
             cmd.arg("--dir").arg(data);
             cmd.args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
+            // `slow_query` sends DEBUG SLEEP from loopback (Redis 7 refuses DEBUG by default).
+            cmd.args(["--enable-debug-command", "local"]);
             if let Some(m) = spec.max_connections {
                 cmd.args(["--maxclients", &m.to_string()]);
             }

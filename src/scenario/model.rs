@@ -266,6 +266,9 @@ pub enum FaultAction {
     /// A PostgreSQL `[[service]]`: the runner takes `ACCESS EXCLUSIVE` on this table in an
     /// open transaction (released after `for`), so every query on it waits in the server.
     LockTable(String),
+    /// A Redis `[[service]]`: the runner sends one command that runs this long (`DEBUG
+    /// SLEEP`), so the single-threaded server answers nobody meanwhile (a slow query).
+    SlowQuery(Duration),
     /// Reload the proxy with another config template (SIGHUP).
     Reload(PathBuf),
     /// A network fault on a link, carried out by the in-path relay (removed after `for`).

@@ -19,5 +19,7 @@ pub use bin::proxylab_bin;
 pub use net::{free_port, raw_exchange, wait_for_port};
 pub use nginx::Nginx;
 pub use proc::Proc;
+/// A program run with a small tmpfs in its own mount namespace (a full disk on demand).
+pub use proxylab_harness::in_limited_dir;
 pub use reference::{references_required, require, require_listed, require_python};
 pub use upstream::FakeUpstream;

@@ -44,10 +44,29 @@ impl Nginx {
     /// accepts connections. Returns `None` (SKIPPED) when nginx is missing; panics with the
     /// error log when nginx does not start.
     pub fn start_full(conf: &str) -> Option<Nginx> {
+        Nginx::start_wrapped(conf, &|cmd, _| Ok(cmd))
+    }
+
+    /// [`Nginx::start_full`] with `{DIR}/limited` a tmpfs of `bytes` bytes that only nginx
+    /// sees (its own mount namespace: a full disk for its temp files,
+    /// [`proxylab_harness::in_limited_dir`]). Needs root (CI runs as root) and `unshare`.
+    pub fn start_full_limited(conf: &str, bytes: u64) -> Option<Nginx> {
+        Nginx::start_wrapped(conf, &|cmd, dir| {
+            let limited = dir.join("limited");
+            std::fs::create_dir_all(&limited)?;
+            Ok(proxylab_harness::in_limited_dir(cmd, &limited, bytes))
+        })
+    }
+
+    fn start_wrapped(
+        conf: &str,
+        wrap: &dyn Fn(Command, &Path) -> std::io::Result<Command>,
+    ) -> Option<Nginx> {
         let bin = require("nginx", "apt-get install nginx")?;
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            match proxylab_harness::nginx::start(&bin, conf, "proxylab-nginx-", None) {
+            let prefix = "proxylab-nginx-";
+            match proxylab_harness::nginx::start_wrapped(&bin, conf, prefix, None, wrap) {
                 Ok(s) => {
                     let stderr = s.dir.path().join(proxylab_harness::nginx::STDERR_FILE);
                     return Some(Nginx {

@@ -45,6 +45,8 @@ pub struct Route {
     pub name: String,
     /// Where the latency is spent.
     pub kind: Kind,
+    /// The table a `db` route's query reads (a table lock makes it wait).
+    pub table: Option<String>,
     /// Latency distribution.
     pub latency: Latency,
     /// CPU spin per request on the worker thread.

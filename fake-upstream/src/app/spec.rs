@@ -9,6 +9,7 @@
 //! method = "GET"                         # default "GET"; "*" matches any method
 //! path = "/api/items/{id}"               # literal segments and {param} segments
 //! kind = "async"                         # async | blocking | threadpool | db
+//! table = "orders"                       # db only: the table a `lock` fault makes it wait on
 //! latency = { dist = "lognormal", median_ms = 20, p99_ms = 200 }
 //! cpu_us = 150                           # spin this long on the worker per request
 //! status = 200
@@ -50,6 +51,12 @@ pub struct RouteSpec {
     /// Where the latency is spent (default `async`).
     #[serde(default)]
     pub kind: KindSpec,
+    /// `db` routes only: the table the route's query reads. While the admin API holds a lock
+    /// on it (`POST /faults/lock?table=NAME&state=on`, the runner's `lock_table` fault on a
+    /// fake pool) the query waits with its pool connection checked out, as a query waits in
+    /// PostgreSQL on a table another session locked; `--statement-timeout` cancels it.
+    #[serde(default)]
+    pub table: Option<String>,
     /// Latency distribution (default: none, i.e. fixed 0 ms).
     #[serde(default)]
     pub latency: Option<LatencySpec>,

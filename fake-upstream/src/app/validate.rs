@@ -2,7 +2,7 @@
 //! offending key (`routes[2].latency.p99_ms`).
 
 use super::behaviour::{faults, latency};
-use super::spec::{AppSpec, RouteSpec};
+use super::spec::{AppSpec, KindSpec, RouteSpec};
 use super::{App, Route};
 use crate::bytes_body;
 use crate::latency::Latency;
@@ -99,11 +99,13 @@ impl RouteSpec {
         let (body, content_type) = self.body(key, &mut headers)?;
         let faults = faults(&self.faults, &format!("{key}.faults"))?;
         let require = super::require::parse(&self.require_headers, key)?;
+        let table = self.table(key)?;
         Ok(Route {
             name: format!("{} {}", self.method, self.path),
             method,
             segments,
             kind: self.kind,
+            table,
             latency,
             cpu: Duration::from_micros(self.cpu_us),
             status: self.status,
@@ -116,6 +118,32 @@ impl RouteSpec {
             faults,
             require,
         })
+    }
+
+    /// The table of a `db` route: a SQL name (letters, digits, `_`; `SCHEMA.NAME`).
+    fn table(&self, key: &str) -> Result<Option<String>, AppError> {
+        let Some(t) = &self.table else {
+            return Ok(None);
+        };
+        if self.kind != KindSpec::Db {
+            return Err(invalid(
+                format!("{key}.table"),
+                "only a `kind = \"db\"` route reads a table",
+            ));
+        }
+        let ident = |s: &str| {
+            s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if !t.split('.').all(ident) {
+            return Err(invalid(
+                format!("{key}.table"),
+                format!("{t:?} is not a table name (letters, digits, '_'; or SCHEMA.NAME)"),
+            ));
+        }
+        Ok(Some(t.clone()))
     }
 
     /// The method matched (None for `*`, any method).
@@ -279,6 +307,25 @@ faults = { error_500 = 0.01, reset = 0.001 }
             parse_str("[[routes]]\npath = \"/\"\nkind = \"gpu\"\n", "t.toml").expect_err("invalid");
         assert!(e.to_string().starts_with("route table t.toml: "), "{e}");
         assert!(e.to_string().contains("gpu"), "{e}");
+    }
+
+    #[test]
+    fn a_table_belongs_to_a_db_route_and_is_a_sql_name() {
+        let app = parse_str(
+            "[[routes]]\npath = \"/o\"\nkind = \"db\"\ntable = \"public.orders\"\n",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(app.routes[0].table.as_deref(), Some("public.orders"));
+        let e = parse_str("[[routes]]\npath = \"/o\"\ntable = \"orders\"\n", "t")
+            .expect_err("async route");
+        assert!(e.to_string().contains("routes[0].table"), "{e}");
+        let e = parse_str(
+            "[[routes]]\npath = \"/o\"\nkind = \"db\"\ntable = \"1; drop\"\n",
+            "t",
+        )
+        .expect_err("bad name");
+        assert!(e.to_string().contains("not a table name"), "{e}");
     }
 
     #[test]

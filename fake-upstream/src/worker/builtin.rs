@@ -164,6 +164,7 @@ fn table_plan(w: &Worker, index: usize) -> Plan {
     Plan {
         counter: index,
         kind: r.kind,
+        table: r.table.clone(),
         latency: scaled(w, latency),
         cpu: r.cpu,
         reply: Reply::Ready(resp),

@@ -222,7 +222,7 @@ impl Conn {
                 w.response_done();
                 return Next::Close;
             }
-            Waited::PoolTimeout => {
+            Waited::AppException => {
                 w.shared.responses_500.fetch_add(1, Relaxed);
                 self.send(&Response::fastapi_500(), head_req, keep_alive)
                     .await;

@@ -1,6 +1,7 @@
 //! Running a request's "work" the way a FastAPI worker does: CPU overhead on the event-loop
 //! thread, then the latency as an async wait, a blocking spin, a threadpool job (40 slots) or a
-//! QueuePool checkout that times out into FastAPI's 500.
+//! QueuePool checkout that times out into FastAPI's 500, then the query: it waits while its
+//! table is locked, and the database's statement_timeout cancels it (FastAPI's 500).
 
 use super::Worker;
 use crate::app::{Fault, Kind};
@@ -24,6 +25,8 @@ pub(crate) struct Plan {
     pub counter: usize,
     /// Where the latency is spent.
     pub kind: Kind,
+    /// The table a `db` query reads (waits while it is locked).
+    pub table: Option<String>,
     /// Sampled latency (multiplier applied).
     pub latency: Duration,
     /// Route CPU cost.
@@ -42,6 +45,7 @@ impl Plan {
         Plan {
             counter,
             kind: Kind::Async,
+            table: None,
             latency: Duration::ZERO,
             cpu: Duration::ZERO,
             reply: Reply::Ready(resp),
@@ -56,8 +60,9 @@ impl Plan {
 pub(crate) enum Waited {
     /// Work done: send the reply.
     Done,
-    /// QueuePool checkout timed out: FastAPI 500, then close.
-    PoolTimeout,
+    /// The app raised (QueuePool checkout timed out, query cancelled by statement_timeout):
+    /// FastAPI 500, then close.
+    AppException,
     /// `--timeout-graceful-shutdown` cancelled the task: uvicorn's 500, then close.
     Cancelled,
 }
@@ -105,7 +110,7 @@ pub(crate) async fn work(w: &Worker, plan: &Plan) -> Waited {
                 w.shared.queued.fetch_sub(1, Relaxed);
                 let _slot = slot.ok();
                 if plan.kind == Kind::Db {
-                    db_work(w, plan.latency).await
+                    db_work(w, plan).await
                 } else {
                     tokio::time::sleep(plan.latency).await;
                     Waited::Done
@@ -117,28 +122,59 @@ pub(crate) async fn work(w: &Worker, plan: &Plan) -> Waited {
     }
 }
 
-async fn db_work(w: &Worker, latency: Duration) -> Waited {
-    let Some(pool) = &w.db else {
-        tokio::time::sleep(latency).await;
+/// A `db` route: a connection from the QueuePool (when the worker has one), then the query:
+/// it waits while its table is locked, then takes the route's latency; the database's
+/// statement_timeout bounds both.
+async fn db_work(w: &Worker, plan: &Plan) -> Waited {
+    let _conn = match &w.db {
+        None => None,
+        Some(pool) => {
+            w.shared.queued.fetch_add(1, Relaxed);
+            let got = tokio::time::timeout(w.cfg.pool.timeout, pool.acquire()).await;
+            w.shared.queued.fetch_sub(1, Relaxed);
+            match got {
+                Ok(Ok(conn)) => Some(conn),
+                _ => {
+                    w.log(&format!(
+                        "ERROR:    Exception in ASGI application: sqlalchemy.exc.TimeoutError: QueuePool limit of size {} overflow {} reached, connection timed out, timeout {:.2}",
+                        w.cfg.pool.size,
+                        w.cfg.pool.max_overflow,
+                        w.cfg.pool.timeout.as_secs_f64()
+                    ));
+                    return Waited::AppException;
+                }
+            }
+        }
+    };
+    let query = async {
+        if let Some(t) = &plan.table {
+            unlocked(w, t).await;
+        }
+        tokio::time::sleep(plan.latency).await;
+    };
+    let Some(limit) = w.cfg.pool.statement_timeout else {
+        query.await;
         return Waited::Done;
     };
-    w.shared.queued.fetch_add(1, Relaxed);
-    let got = tokio::time::timeout(w.cfg.pool.timeout, pool.acquire()).await;
-    w.shared.queued.fetch_sub(1, Relaxed);
-    match got {
-        Ok(Ok(_conn)) => {
-            tokio::time::sleep(latency).await;
-            Waited::Done
+    if tokio::time::timeout(limit, query).await.is_ok() {
+        return Waited::Done;
+    }
+    w.log(
+        "ERROR:    Exception in ASGI application: sqlalchemy.exc.OperationalError: (psycopg.errors.QueryCanceled) canceling statement due to statement timeout",
+    );
+    Waited::AppException
+}
+
+/// Returns once `table` is not locked (the admin API notifies every change).
+async fn unlocked(w: &Worker, table: &str) {
+    loop {
+        let changed = w.shared.faults.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if !w.shared.faults.table_locked(table) {
+            return;
         }
-        _ => {
-            w.log(&format!(
-                "ERROR:    Exception in ASGI application: sqlalchemy.exc.TimeoutError: QueuePool limit of size {} overflow {} reached, connection timed out, timeout {:.2}",
-                w.cfg.pool.size,
-                w.cfg.pool.max_overflow,
-                w.cfg.pool.timeout.as_secs_f64()
-            ));
-            Waited::PoolTimeout
-        }
+        changed.await;
     }
 }
 

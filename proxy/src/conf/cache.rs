@@ -84,9 +84,6 @@ pub struct CacheLoc {
     /// `proxy_cache_max_range_offset` (None: no limit): a request for a range starting at or
     /// beyond it is passed upstream as it is, and its response not stored.
     pub max_range_offset: Option<u64>,
-    /// `proxy_temp_path` (its directory; None: `proxy_temp` under the prefix), where responses
-    /// are written first when the zone has `use_temp_path=on`.
-    pub temp_path: Option<String>,
 }
 
 /// The typed value of a cache directive whose value is the cache module's own

@@ -412,8 +412,15 @@ pub struct ProxyConf {
     pub buffers: (usize, usize),
     /// `proxy_busy_buffers_size` (2 × max(buffer_size, buffers.1)).
     pub busy_buffers_size: usize,
-    /// `proxy_max_temp_file_size` (1024m).
+    /// `proxy_max_temp_file_size` (1024m): the most bytes one response writes to its
+    /// temporary file (the file only grows; 0: no file).
     pub max_temp_file_size: u64,
+    /// `proxy_temp_file_write_size` (2 × max(buffer_size, buffers.1)): the most bytes written
+    /// to the temporary file at a time.
+    pub temp_file_write_size: usize,
+    /// `proxy_temp_path` (default `proxy_temp` under the prefix, levels 1:2): where buffered
+    /// responses that do not fit `proxy_buffers` spill.
+    pub temp_path: crate::conf::body::TempPath,
     /// Extra `proxy_hide_header` names (lowercase).
     pub hide_headers: Vec<String>,
     /// `proxy_pass_header` names (lowercase) un-hiding defaults.

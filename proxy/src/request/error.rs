@@ -174,20 +174,18 @@ impl Error {
 
     /// nginx's status and log level for this error, the one place a failure becomes a
     /// status: the client body readers' answers (413, 400; a timeout logged as 408 and a close
-    /// as 400 without an answer; 500 at `crit` for the body's temporary file), 499 for a
-    /// client gone while the upstream was busy, and `ngx_http_upstream_next`'s status when no
-    /// other peer is tried (504 for a timeout, the upstream's own 500/503/504/403/404/429,
-    /// else 502; failures while reading the body of a response already started are only
-    /// logged, at `error`).
+    /// as 400 without an answer), 500 at `crit` for a temporary file (the request body's, or
+    /// the response's while reading upstream), 499 for a client gone while the upstream was
+    /// busy, and `ngx_http_upstream_next`'s status when no other peer is tried (504 for a
+    /// timeout, the upstream's own 500/503/504/403/404/429, else 502; failures while reading
+    /// the body of a response already started are only logged, at `error`).
     pub fn outcome(&self) -> Outcome {
         let (status, answered, level) = match (&self.cause, self.from_client()) {
             (Cause::ClientAborted | Cause::StreamReset { .. }, _) => {
                 (Status::CLIENT_CLOSED_REQUEST, false, Some(LogLevel::Info))
             }
             (Cause::ConnectionClosed, _) => (Status::CLIENT_CLOSED_REQUEST, false, None),
-            (Cause::TempFile(_), true) => {
-                (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit))
-            }
+            (Cause::TempFile(_), _) => (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Crit)),
             (Cause::NoSocket(_), _) => (Status::INTERNAL_SERVER_ERROR, true, Some(LogLevel::Alert)),
             (Cause::BodyTooLarge, _) => (
                 Status::REQUEST_ENTITY_TOO_LARGE,
@@ -416,10 +414,11 @@ mod tests {
         assert_eq!(e.condition(false), condition::TIMEOUT);
         let e = Error::at(Stage::ReadingResponseHeader, Cause::InvalidHeader);
         assert_eq!(e.condition(false), condition::INVALID_HEADER);
-        let line = "cannot create temporary file while reading upstream";
+        let line = "pwritev() \"/t/1/00/0000000001\" failed (28: No space left on device) \
+                    while reading upstream";
         let e = Error::at(Stage::ReadingUpstream, Cause::TempFile(line.into()));
         assert_eq!(e.to_string(), line);
-        assert_eq!(e.outcome().level, Some(LogLevel::Error));
+        assert_eq!(e.outcome().level, Some(LogLevel::Crit));
         let e = Error::client(Cause::TempFile(
             "open() \"/x\" failed (13: Permission denied)".into(),
         ));

@@ -236,10 +236,11 @@ fn write_entry(req: &Req<'_>, st: &mut CacheState, mut meta: file::Meta, head: &
     }
     let prefix = file::encode(&st.key, &meta, head);
     let path = st.zone.file(&st.key);
-    let temp = st.zone.path.use_temp_path.then(|| {
-        let t = st.conf.temp_path.as_deref().unwrap_or("proxy_temp");
-        req.live.config.prefix.join(t)
-    });
+    let temp = st
+        .zone
+        .path
+        .use_temp_path
+        .then(|| req.loc.proxy.temp_path.dir.clone());
     match file::store(&path, temp.as_deref(), &prefix, body) {
         Ok(size) => {
             st.zone.end_update(&st.key, Some(size));

@@ -15,6 +15,7 @@ mod hidden;
 mod relay;
 pub mod reqbody;
 pub mod request;
+mod temp_file;
 mod tunnel;
 
 use crate::balance::{Attempt, PeerAddr, PeerOutcome, RequestInput};

@@ -402,27 +402,13 @@ pub async fn send(
         released = Some(end);
     };
     if conf.buffering && !accel_off && !framer.complete && relayed.up_error.is_none() {
-        let limits = super::buffered::Limits {
-            memory: conf.buffers.0 * conf.buffers.1,
-            file: conf.max_temp_file_size,
-            read_timeout: conf.read_timeout,
-            send_timeout: req.loc.send_timeout,
-        };
-        let r = super::buffered::copy(client, conn, &mut framer, out, limits, |c, ok| {
+        let r = super::buffered::copy_for(client, req, conn, &mut framer, out, |c, ok| {
             release(c, ok, attempt)
         })
         .await;
         req.bytes_sent += r.sent;
         relayed.up_error = r.up_error;
         relayed.client_error = r.client_error;
-        if r.spilled {
-            log_error(
-                req.live,
-                req,
-                LogLevel::Warn,
-                "an upstream response is buffered to a temporary file while reading upstream",
-            );
-        }
     } else {
         let ok = stream_body(client, req, &mut conn, &mut framer, out, &mut relayed).await;
         release(conn, ok, attempt);

@@ -6,17 +6,15 @@
 //! with its descriptor whatever ends the request. `client_body_in_file_only on|clean` puts
 //! every body in a named file (logged at notice) kept (`on`) or removed after the request.
 
-use crate::conf::body::{BodyConf, InFileOnly, TempPath};
+use crate::conf::body::{BodyConf, InFileOnly};
 use crate::http::body::BodyDecoder;
 use crate::http::chunked::ChunkError;
 use crate::http::head::RequestHead;
 use crate::request::client::Client;
 use crate::request::error::{Cause, Error};
 use crate::request::stream::write_all_timed;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWrite;
 
@@ -121,13 +119,14 @@ impl Sink {
                 Ok(())
             }
             Sink::File(t, path) => {
-                t.file.write_all(data).map_err(|e| {
-                    temp_file(format!(
-                        "write() \"{}\" failed ({})",
-                        path.display(),
-                        crate::logs::os_error(&e)
-                    ))
-                })?;
+                // nginx's first write joins the bytes read with the head and its body buffer
+                // (pwritev()); later ones write the one body buffer (pwrite())
+                let call = if t.len == 0 {
+                    super::temp_file::Call::Pwritev
+                } else {
+                    super::temp_file::Call::Pwrite
+                };
+                super::temp_file::write_at(&t.file, path, call, data, t.len).map_err(temp_file)?;
                 t.len += data.len() as u64;
                 Ok(())
             }
@@ -142,7 +141,8 @@ impl Sink {
     ) -> Result<(), Error> {
         if let Sink::Mem(v) = self {
             let keep = conf.in_file_only != InFileOnly::Off;
-            let (file, path) = create(&conf.temp_path, keep).map_err(temp_file)?;
+            let (file, path) =
+                super::temp_file::create(&conf.temp_path, keep).map_err(temp_file)?;
             on_file(&path);
             let data = std::mem::take(v);
             *self = Sink::File(
@@ -164,56 +164,6 @@ impl Sink {
             Sink::File(t, _) => Body::File(t),
         }
     }
-}
-
-/// The temp-file counter (nginx's `ngx_temp_number`: the first file is `0000000001`).
-static NEXT_TEMP: AtomicU32 = AtomicU32::new(0);
-
-/// Creates a temp file (mode 0600, directories 0700 made on demand); `keep` = leave the
-/// name in place, else unlink it at once. Err: nginx's crit text.
-fn create(tp: &TempPath, keep: bool) -> Result<(std::fs::File, PathBuf), String> {
-    let mut n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-    let mut made_dirs = false;
-    for _ in 0..64 {
-        let path = tp.file(n);
-        let r = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path);
-        match r {
-            Ok(f) => {
-                if !keep {
-                    let _ = std::fs::remove_file(&path);
-                }
-                return Ok((f, path));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                n = NEXT_TEMP.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !made_dirs => {
-                made_dirs = true;
-                if let Some(parent) = path.parent() {
-                    let _ = std::fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o700)
-                        .create(parent);
-                }
-            }
-            Err(e) => {
-                return Err(format!(
-                    "open() \"{}\" failed ({})",
-                    path.display(),
-                    crate::logs::os_error(&e)
-                ));
-            }
-        }
-    }
-    Err(format!(
-        "open() \"{}\" failed (17: File exists)",
-        tp.file(n).display()
-    ))
 }
 
 /// Reads the whole body of `head`. `buffer` is `client_body_buffer_size`, `max` is

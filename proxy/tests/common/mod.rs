@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod procs;
 pub mod servers;
 
 use proxylab_testkit::{Nginx, Proc, free_port, proxylab_bin};
@@ -25,6 +26,16 @@ pub struct Ours {
 impl Ours {
     /// Starts our proxy with a whole config (placeholders replaced); waits for the ready line.
     pub fn start_full(conf: &str) -> Ours {
+        Ours::start_wrapped(conf, None)
+    }
+
+    /// [`Ours::start_full`] with `{DIR}/limited` a tmpfs of `bytes` bytes only the proxy
+    /// sees (as nginx's `Nginx::start_full_limited`).
+    pub fn start_full_limited(conf: &str, bytes: u64) -> Ours {
+        Ours::start_wrapped(conf, Some(bytes))
+    }
+
+    fn start_wrapped(conf: &str, limited: Option<u64>) -> Ours {
         let dir = tempfile::Builder::new()
             .prefix("proxylab-ours-")
             .tempdir()
@@ -39,6 +50,11 @@ impl Ours {
             .arg(&conf_path)
             .arg("-p")
             .arg(dir.path());
+        if let Some(bytes) = limited {
+            let at = dir.path().join("limited");
+            std::fs::create_dir_all(&at).expect("limited dir");
+            cmd = proxylab_testkit::in_limited_dir(cmd, &at, bytes);
+        }
         let proc = Proc::spawn("proxylab-proxy", cmd).expect("spawn proxylab proxy");
         if proc
             .wait_stdout_line(

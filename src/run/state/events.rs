@@ -175,7 +175,11 @@ impl State<'_> {
             FaultAction::CrashWorkers => admin("/faults/crash?worker=all"),
             FaultAction::Reload(_) | FaultAction::Toxic(_) => Ok(()),
             FaultAction::HoldConnections(_) => Err("hold_connections applies to a service".into()),
-            FaultAction::LockTable(_) => Err("lock_table applies to a service".into()),
+            FaultAction::SlowQuery(_) => Err("slow_query applies to a service".into()),
+            FaultAction::LockTable(table) => admin(&format!(
+                "/faults/lock?table={table}&state={}",
+                if undo { "off" } else { "on" }
+            )),
         }
     }
 

@@ -63,6 +63,8 @@ pub(super) struct State<'a> {
     held: Vec<(String, crate::run::hold::Held)>,
     /// Connections a `lock_table` fault holds a table lock on: (service, table, connection).
     locks: Vec<(String, String, std::net::TcpStream)>,
+    /// Connections a `slow_query` fault's command runs on, by service.
+    busy: Vec<(String, std::net::TcpStream)>,
     bindings: Bindings,
     proxy_conf_path: PathBuf,
     pub proxy_config: String,
@@ -113,6 +115,7 @@ impl<'a> State<'a> {
             services: Vec::new(),
             held: Vec::new(),
             locks: Vec::new(),
+            busy: Vec::new(),
             bindings: Bindings::default(),
             proxy_conf_path: opts.dir.join("proxy").join("proxy.conf"),
             proxy_config: String::new(),

@@ -82,7 +82,7 @@ impl State<'_> {
         if let Some(bytes) = p.disk_limit {
             let dir = self.opts.dir.join("proxy").join("limited");
             std::fs::create_dir_all(&dir).map_err(|e| StartError::spawn("proxy", &log, e))?;
-            cmd = launch::in_limited_dir(cmd, &dir, bytes);
+            cmd = proxylab_harness::in_limited_dir(cmd, &dir, bytes);
         }
         let mut proc = Proc::spawn("proxy", cmd, &log, &p.cpus)
             .map_err(|e| StartError::spawn("proxy", &log, e))?;

@@ -75,6 +75,9 @@ impl State<'_> {
         if let FaultAction::LockTable(table) = action {
             return self.lock(name, table, undo);
         }
+        if let FaultAction::SlowQuery(d) = action {
+            return self.slow_query(name, *d, undo);
+        }
         let now = self.now();
         let Some((_, svc)) = self.services.iter_mut().find(|(n, _)| n == name) else {
             return Err(format!("no service {name}"));
@@ -108,7 +111,7 @@ impl State<'_> {
                 Ok(())
             }
             _ => Err(
-                "not applicable to a service (kill, restart, pause, resume, hold_connections, lock_table)"
+                "not applicable to a service (kill, restart, pause, resume, hold_connections, lock_table, slow_query)"
                     .into(),
             ),
         }
@@ -155,15 +158,32 @@ impl State<'_> {
             self.locks.retain(|(s, t, _)| !(s == name && t == table));
             return Ok(());
         }
-        let port = self
-            .services
-            .iter()
-            .find(|(x, _)| x == name)
-            .map(|(_, s)| s.port)
-            .ok_or_else(|| format!("no service {name}"))?;
+        let port = self.own_port(name)?;
         let conn = hold::lock_table(port, table)?;
         self.locks.push((name.to_string(), table.to_string(), conn));
         Ok(())
+    }
+
+    /// `slow_query`: one command on a connection of the runner's own that keeps Redis busy
+    /// for `d` (or, undoing, closes that connection; the command has ended by then).
+    fn slow_query(&mut self, name: &str, d: Duration, undo: bool) -> Result<(), String> {
+        if undo {
+            self.busy.retain(|(s, _)| s != name);
+            return Ok(());
+        }
+        let port = self.own_port(name)?;
+        let conn = hold::slow_command(port, d)?;
+        self.busy.push((name.to_string(), conn));
+        Ok(())
+    }
+
+    /// The port service `name` listens on (not a relay's).
+    fn own_port(&self, name: &str) -> Result<u16, String> {
+        self.services
+            .iter()
+            .find(|(x, _)| x == name)
+            .map(|(_, s)| s.port)
+            .ok_or_else(|| format!("no service {name}"))
     }
 
     /// Starts a killed service again: same port, same data directory.

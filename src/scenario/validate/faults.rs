@@ -139,12 +139,20 @@ fn action(one: &One<'_>, scope: &Scope<'_>, target: &FaultTarget) -> R<FaultActi
         "resume_accepting" => admin(FaultAction::ResumeAccepting),
         "crash_worker" => admin(FaultAction::CrashWorker),
         "hold_connections" => hold_connections(one.ctx, one.i, one.f, target),
-        "lock_table" => lock_table(one.ctx, one.i, one.f, target, scope.services),
+        "lock_table" => lock_table(
+            one.ctx,
+            one.i,
+            one.f,
+            target,
+            scope.services,
+            pool_kind(scope, target),
+        ),
+        "slow_query" => slow_query(one.ctx, one.i, one.f, target, scope.services),
         "crash_workers" => admin(FaultAction::CrashWorkers),
         "reload" => reload(one, scope, target),
         other => Err(one.ctx.err(r.action.span(), one.key("action"), format!(
             "unknown action {other:?} (kill, restart, pause, resume, unhealthy, healthy, latency, \
-             stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, lock_table, reload)"))),
+             stop_accepting, resume_accepting, crash_worker, crash_workers, hold_connections, lock_table, slow_query, reload)"))),
     }
 }
 
@@ -157,19 +165,23 @@ fn admin_target(one: &One<'_>, scope: &Scope<'_>, target: &FaultTarget, what: &s
             format!("{what} applies to upstreams, not the proxy"),
         ));
     }
-    let pool_kind = match target {
-        FaultTarget::Pool(p) | FaultTarget::Instance(p, _) => {
-            scope.pools.iter().find(|x| &x.name == p).map(|x| x.kind)
-        }
-        FaultTarget::Proxy | FaultTarget::Link(_) | FaultTarget::Service(_) => None,
-    };
-    if pool_kind != Some(UpstreamKind::Fake) {
+    if pool_kind(scope, target) != Some(UpstreamKind::Fake) {
         return Err(one.err(
             "action",
             format!("{what} uses the fake upstream's admin API; the target is not kind \"fake\""),
         ));
     }
     Ok(())
+}
+
+/// The kind of the pool a fault targets (None for the proxy, a link or a service).
+fn pool_kind(scope: &Scope<'_>, target: &FaultTarget) -> Option<UpstreamKind> {
+    match target {
+        FaultTarget::Pool(p) | FaultTarget::Instance(p, _) => {
+            scope.pools.iter().find(|x| &x.name == p).map(|x| x.kind)
+        }
+        FaultTarget::Proxy | FaultTarget::Link(_) | FaultTarget::Service(_) => None,
+    }
 }
 
 /// `kill` with its `signal` (default KILL) and `restart_after`.
@@ -279,12 +291,13 @@ fn keys_fit(one: &One<'_>, action: &FaultAction) -> R<()> {
             | A::StopAccepting
             | A::HoldConnections(_)
             | A::LockTable(_)
+            | A::SlowQuery(_)
             | A::Toxic(_)
     );
     if r.for_.is_some() && !undoable {
         return Err(one.err(
             "for",
-            "only pause, unhealthy, latency, stop_accepting, hold_connections, lock_table and link faults take `for`",
+            "only pause, unhealthy, latency, stop_accepting, hold_connections, lock_table, slow_query and link faults take `for`",
         ));
     }
     Ok(())
@@ -328,22 +341,25 @@ fn hold_connections(
     }
 }
 
-/// `lock_table` on a PostgreSQL `[[service]]` with `table = "NAME"` (or `SCHEMA.NAME`).
+/// `lock_table` on a PostgreSQL `[[service]]`, or on a fake pool (its `db` routes reading
+/// the table wait: the fast model of the same fault), with `table = "NAME"` (or
+/// `SCHEMA.NAME`).
 fn lock_table(
     ctx: &Ctx,
     i: usize,
     f: &Spanned<RawFault>,
     target: &FaultTarget,
     services: &[ServiceSpec],
+    pool_kind: Option<UpstreamKind>,
 ) -> R<FaultAction> {
     let key = |k: &str| format!("fault[{i}].{k}");
     let pg = matches!(target, FaultTarget::Service(n)
         if services.iter().any(|s| &s.name == n && s.kind == ServiceKind::Postgres));
-    if !pg {
+    if !pg && pool_kind != Some(UpstreamKind::Fake) {
         return Err(ctx.err(
             f.span(),
             key("target"),
-            "lock_table applies to a [[service]] of kind \"postgres\"",
+            "lock_table applies to a [[service]] of kind \"postgres\" or a pool of kind \"fake\" (its db routes)",
         ));
     }
     match &f.get_ref().table {
@@ -359,6 +375,34 @@ fn lock_table(
             f.span(),
             key("table"),
             "lock_table needs `table = \"NAME\"`",
+        )),
+    }
+}
+
+/// `slow_query` on a Redis `[[service]]`, as long as its `for`.
+fn slow_query(
+    ctx: &Ctx,
+    i: usize,
+    f: &Spanned<RawFault>,
+    target: &FaultTarget,
+    services: &[ServiceSpec],
+) -> R<FaultAction> {
+    let key = |k: &str| format!("fault[{i}].{k}");
+    let redis = matches!(target, FaultTarget::Service(n)
+        if services.iter().any(|s| &s.name == n && s.kind == ServiceKind::Redis));
+    if !redis {
+        return Err(ctx.err(
+            f.span(),
+            key("target"),
+            "slow_query applies to a [[service]] of kind \"redis\" (on PostgreSQL, lock_table makes queries slow)",
+        ));
+    }
+    match f.get_ref().for_.map(Dur::get) {
+        Some(d) if !d.is_zero() => Ok(FaultAction::SlowQuery(d)),
+        _ => Err(ctx.err(
+            f.span(),
+            key("for"),
+            "slow_query needs `for` (how long the command runs), more than 0",
         )),
     }
 }

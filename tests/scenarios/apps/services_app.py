@@ -3,7 +3,8 @@
 GET /db    -> one connection per request, `SELECT count(*) FROM pg_stat_activity`
 GET /orders -> one connection per request, `SELECT count(*) FROM orders` (the table the
               scenario's `init_sql` made; a `lock_table` fault makes it wait)
-GET /cache -> PING over a raw RESP connection (no client library needed)
+GET /cache -> PING over a raw RESP connection (no client library needed); anything but +PONG
+              (maxclients' -ERR, a closed connection) is an error: 500
 """
 import asyncio
 import os
@@ -27,6 +28,9 @@ async def cache_ping():
     await writer.drain()
     line = await reader.readline()
     writer.close()
+    if not line.startswith(b"+PONG"):
+        # e.g. "-ERR max number of clients reached" (maxclients), or closed (server down)
+        raise ConnectionError(line.strip().decode() or "Redis closed the connection")
     return line.strip().decode()
 
 

@@ -68,7 +68,6 @@ pub(super) fn build_cache(
         max_range_offset: c
             .get("proxy_cache_max_range_offset")
             .map(|_| c.size("proxy_cache_max_range_offset", 0)),
-        temp_path: c.get("proxy_temp_path").map(|d| d.args[0].clone()),
     })))
 }
 

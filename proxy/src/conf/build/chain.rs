@@ -148,9 +148,9 @@ impl<'a> Chain<'a> {
         }
     }
 
-    /// `client_body_temp_path` as written (None when unset).
-    pub fn temp_path(&self) -> Option<&'a TempPath> {
-        match self.value("client_body_temp_path", Kind::TempPath) {
+    /// A temp path (`client_body_temp_path`, `proxy_temp_path`) as written (None when unset).
+    pub fn temp_path(&self, name: &str) -> Option<&'a TempPath> {
+        match self.value(name, Kind::TempPath) {
             Some(Value::TempPath(p)) => Some(p),
             _ => None,
         }

@@ -226,23 +226,32 @@ fn static_conf(
 
 /// `client_body_temp_path`, `client_body_in_file_only` and `lingering_*` after inheritance.
 fn body_conf(c: &Chain<'_>, b: &Builder) -> crate::conf::body::BodyConf {
-    use crate::conf::body::{BodyConf, TempPath};
-    let temp_path = match c.temp_path() {
+    crate::conf::body::BodyConf {
+        temp_path: temp_path(c, b, "client_body_temp_path"),
+        in_file_only: c.in_file_only(),
+        lingering_close: c.lingering_close(),
+        lingering_time: c.time("lingering_time", 30),
+        lingering_timeout: c.time("lingering_timeout", 5),
+    }
+}
+
+/// Temp path `name` after inheritance, under the prefix; unset: nginx's default directory
+/// (`client_body_temp`, no levels; `proxy_temp`, levels 1:2).
+pub(super) fn temp_path(c: &Chain<'_>, b: &Builder, name: &str) -> crate::conf::body::TempPath {
+    use crate::conf::body::TempPath;
+    match c.temp_path(name) {
         Some(p) => TempPath {
             dir: b.prefix.join(&p.dir),
             levels: p.levels.clone(),
+        },
+        None if name == "proxy_temp_path" => TempPath {
+            dir: b.prefix.join("proxy_temp"),
+            levels: vec![1, 2],
         },
         None => TempPath {
             dir: b.prefix.join("client_body_temp"),
             levels: Vec::new(),
         },
-    };
-    BodyConf {
-        temp_path,
-        in_file_only: c.in_file_only(),
-        lingering_close: c.lingering_close(),
-        lingering_time: c.time("lingering_time", 30),
-        lingering_timeout: c.time("lingering_timeout", 5),
     }
 }
 

@@ -17,6 +17,8 @@ struct Buffers {
     buffers: (usize, usize),
     /// `proxy_busy_buffers_size` (default twice the larger buffer).
     busy: usize,
+    /// `proxy_temp_file_write_size` (default twice the larger buffer).
+    write_size: usize,
     /// `proxy_max_temp_file_size` (default 1g).
     max_temp: u64,
 }
@@ -57,6 +59,8 @@ pub(super) fn build_proxy(
         buffers: buffers.buffers,
         busy_buffers_size: buffers.busy,
         max_temp_file_size: buffers.max_temp,
+        temp_file_write_size: buffers.write_size,
+        temp_path: super::loc_conf::temp_path(c, b, "proxy_temp_path"),
         hide_headers: lower("proxy_hide_header"),
         pass_headers: lower("proxy_pass_header"),
         intercept_errors: c.flag("proxy_intercept_errors", false),
@@ -88,6 +92,13 @@ fn buffers(c: &Chain<'_>, at: &Directive) -> Result<Buffers, ConfError> {
             "\"proxy_busy_buffers_size\" must be less than the size of all \"proxy_buffers\" minus one buffer",
         ));
     }
+    let write_size = c.size("proxy_temp_file_write_size", 2 * size as u64) as usize;
+    if write_size < size {
+        return Err(err(
+            at,
+            "\"proxy_temp_file_write_size\" must be equal to or greater than the maximum of the value of \"proxy_buffer_size\" and one of the \"proxy_buffers\"",
+        ));
+    }
     let max_temp = c.size("proxy_max_temp_file_size", 1024 * 1024 * 1024);
     if max_temp != 0 && (max_temp as usize) < size {
         return Err(err(
@@ -99,6 +110,7 @@ fn buffers(c: &Chain<'_>, at: &Directive) -> Result<Buffers, ConfError> {
         buffer_size,
         buffers,
         busy,
+        write_size,
         max_temp,
     })
 }

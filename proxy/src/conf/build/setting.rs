@@ -43,7 +43,7 @@ pub enum Kind {
     Lingering,
     /// `client_body_in_file_only`.
     InFileOnly,
-    /// `client_body_temp_path`.
+    /// `client_body_temp_path`, `proxy_temp_path`.
     TempPath,
     /// A log level (`limit_req_log_level`).
     LogLevel,
@@ -144,7 +144,7 @@ pub fn kind(name: &str) -> Option<Kind> {
         "server_tokens" => Kind::ServerTokens,
         "lingering_close" => Kind::Lingering,
         "client_body_in_file_only" => Kind::InFileOnly,
-        "client_body_temp_path" => Kind::TempPath,
+        "client_body_temp_path" | "proxy_temp_path" => Kind::TempPath,
         "limit_req_log_level" | "limit_conn_log_level" => Kind::LogLevel,
         "limit_req_status" | "limit_conn_status" => Kind::Status,
         "proxy_next_upstream" => Kind::NextUpstream,
@@ -342,6 +342,7 @@ mod tests {
             ("lingering_close", &["always"]),
             ("client_body_in_file_only", &["clean"]),
             ("client_body_temp_path", &["tmp", "1", "2"]),
+            ("proxy_temp_path", &["pt", "1", "2"]),
             ("limit_req_log_level", &["warn"]),
             ("limit_req_status", &["429"]),
             ("proxy_next_upstream", &["error"]),
