@@ -31,13 +31,7 @@ pub fn conclude(
                 all.n(502)
             ),
         ),
-        "hung" => {
-            let t = all.errors.get("read_timeout").copied().unwrap_or(0) + all.n(504);
-            (
-                t > 0,
-                format!("{t} requests waited for the stopped instance until a timeout"),
-            )
-        }
+        "hung" => hung(all),
         "keepalive-race" => (
             all.n(502) > 0,
             format!(
@@ -74,24 +68,30 @@ pub fn conclude(
         "websocket-idle" => websocket(k, get("idle")),
         "cache-control" => cache_control(get("get")),
         "response-headers" => response_headers(k, get("get")),
-        "alias-traversal" => {
-            let up = get("up");
-            (
-                up.range(200, 299) > 0,
-                format!(
-                    "{} × 2xx: {}",
-                    up.range(200, 299),
-                    if up.range(200, 299) > 0 {
-                        "the file was read through the location's missing slash, one directory above the alias"
-                    } else {
-                        "not served"
-                    }
-                ),
-            )
-        }
+        "alias-traversal" => alias_traversal(get("up")),
         "tls-versions" => tls_versions(k, pops),
         _ => normal(pops, all),
     }
+}
+
+/// A hung instance: requests that waited until a timeout (read timeouts and 504s).
+fn hung(all: &Pop) -> (bool, String) {
+    let t = all.errors.get("read_timeout").copied().unwrap_or(0) + all.n(504);
+    (
+        t > 0,
+        format!("{t} requests waited for the stopped instance until a timeout"),
+    )
+}
+
+/// `alias` without its trailing slash: was the file one directory above the alias served.
+fn alias_traversal(up: &Pop) -> (bool, String) {
+    let served = up.range(200, 299);
+    let how = if served > 0 {
+        "the file was read through the location's missing slash, one directory above the alias"
+    } else {
+        "not served"
+    };
+    (served > 0, format!("{served} × 2xx: {how}"))
 }
 
 /// Probes whose question is "do normal clients still get through".
