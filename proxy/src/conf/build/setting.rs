@@ -106,7 +106,8 @@ pub fn kind(name: &str) -> Option<Kind> {
         | "sendfile_max_chunk"
         | "postpone_output"
         | "limit_rate"
-        | "limit_rate_after" => Kind::Size,
+        | "limit_rate_after"
+        | "http2_recv_buffer_size" => Kind::Size,
         "client_body_timeout"
         | "send_timeout"
         | "client_header_timeout"
@@ -119,7 +120,10 @@ pub fn kind(name: &str) -> Option<Kind> {
         | "lingering_time"
         | "lingering_timeout" => Kind::Time,
         "keepalive_timeout" => Kind::Keepalive,
-        "keepalive_requests" | "proxy_next_upstream_tries" | "max_ranges" => Kind::Number,
+        "keepalive_requests"
+        | "proxy_next_upstream_tries"
+        | "max_ranges"
+        | "http2_max_concurrent_streams" => Kind::Number,
         "large_client_header_buffers" | "proxy_buffers" | "output_buffers" | "gzip_buffers" => {
             Kind::Buffers
         }
@@ -198,7 +202,20 @@ pub fn parse(d: &Directive) -> Result<Option<Value>, ConfError> {
             return Err(invalid_arg(d, one));
         }
     };
+    post(d, &value)?;
     Ok(Some(value))
+}
+
+/// nginx's post-handler checks of a parsed value (`"NAME" directive value is too small`).
+fn post(d: &Directive, value: &Value) -> Result<(), ConfError> {
+    match (d.name.as_str(), value) {
+        // `ngx_http_v2_recv_buffer_size`: each read keeps two 16-byte state buffers out.
+        ("http2_recv_buffer_size", Value::Size(s)) if *s <= 32 => Err(err(
+            d,
+            format!("\"{}\" directive value is too small", d.name),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `keepalive_timeout TIMEOUT [HEADER_TIMEOUT]`: every value checked.
