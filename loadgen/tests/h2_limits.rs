@@ -90,13 +90,28 @@ impl Drop for Stopped<'_> {
     }
 }
 
-/// Bytes written on `s` that the peer's kernel has not taken yet (SIOCOUTQ).
-fn unsent(s: &TcpStream) -> i32 {
-    use std::os::fd::AsRawFd;
-    let mut n: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int for a TCP socket we own.
-    let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-    if r == 0 { n } else { -1 }
+/// Bytes written on `s` that the peer's kernel has not acknowledged yet (the socket's
+/// `tx_queue` in /proc/net/tcp); None when the socket is not listed.
+fn unsent(s: &TcpStream) -> Option<u64> {
+    let (local, peer) = (s.local_addr().ok()?, s.peer_addr().ok()?);
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => String::new(),
+    };
+    let (l, p) = (hex(local), hex(peer));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.get(1) != Some(&l.as_str()) || f.get(2) != Some(&p.as_str()) {
+            return None;
+        }
+        let tx = f.get(4)?.split(':').next()?;
+        u64::from_str_radix(tx, 16).ok()
+    })
 }
 
 /// Runs the client against the server `proc` listens for at `addr`: the GOAWAY's last stream
@@ -134,10 +149,14 @@ fn last_stream(addr: SocketAddr, proc: &Proc) -> String {
         let _stopped = Stopped::new(proc);
         s.write_all(&burst).expect("write burst");
         let end = Instant::now() + Duration::from_secs(5);
-        while unsent(&s) != 0 && Instant::now() < end {
+        while unsent(&s) != Some(0) && Instant::now() < end {
             std::thread::yield_now();
         }
-        assert_eq!(unsent(&s), 0, "the stopped server's kernel took the burst");
+        assert_eq!(
+            unsent(&s),
+            Some(0),
+            "the stopped server's kernel took the burst"
+        );
     }
     let got = h2wire::read_until(&mut s, Duration::from_secs(30), |(k, _, _, p)| {
         (*k == kind::GOAWAY).then(|| h2wire::goaway(p))
