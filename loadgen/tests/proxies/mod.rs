@@ -1,6 +1,9 @@
-//! Helpers shared by the proxy-facing attack tests (h2_abuse, attacker_timeouts): our proxy
-//! started as a real process with an nginx.conf, and the CPU and RSS of a process tree.
+//! Helpers shared by the proxy-facing attack tests (h2_abuse, attacker_timeouts, h2_heads,
+//! h2_recv_buffer): our proxy started as a real process with an nginx.conf, the CPU and RSS
+//! of a process tree, and a blocking HTTP/2 frame client ([`h2wire`]).
 #![allow(dead_code)]
+
+pub mod h2wire;
 
 use proxylab_testkit::{Proc, free_port, proxylab_bin};
 use std::net::SocketAddr;

@@ -43,6 +43,9 @@ pub struct Http {
     pub matches: Vec<Arc<super::health::MatchBlock>>,
     /// `proxy_cache_path` zones.
     pub cache_paths: Vec<Arc<super::cache::CachePath>>,
+    /// `http2_recv_buffer_size` (None: nginx's default, 256k): the worker's HTTP/2 read
+    /// buffer, so the most one read from an HTTP/2 client takes (less 32 bytes).
+    pub http2_recv_buffer_size: Option<usize>,
 }
 
 /// One listening address and the servers on it.
@@ -92,6 +95,9 @@ pub struct Server {
     pub ignore_invalid_headers: bool,
     /// `merge_slashes` (default on).
     pub merge_slashes: bool,
+    /// `http2_max_concurrent_streams` (default 128): streams an HTTP/2 connection whose
+    /// server this is may have open at once.
+    pub http2_max_concurrent_streams: u32,
     /// Server-level `return` (SERVER_REWRITE phase).
     pub ret: Option<Return>,
     /// The server's own location settings (used when no location matches).

@@ -172,7 +172,7 @@ pub fn check_sizes(buf: &[u8], lim: &Limits) -> Result<(), Reject> {
 /// (before a port, without one trailing dot) and whether it has upper-case letters; None
 /// when invalid (two dots in a row, `/`, a control byte, a space or DEL anywhere, or an empty
 /// host part).
-fn validate_host(v: &[u8]) -> Option<(usize, bool)> {
+pub(crate) fn validate_host(v: &[u8]) -> Option<(usize, bool)> {
     #[derive(PartialEq)]
     enum St {
         Usual,

@@ -38,6 +38,9 @@ pub struct Route {
     pub regex: Vec<(regex::bytes::Regex, usize)>,
     /// Default server index.
     pub default: usize,
+    /// The servers here differ in `underscores_in_headers` or `ignore_invalid_headers` (an
+    /// HTTP/2 request's fields are then checked with the rules of the server it names).
+    pub header_rules_differ: bool,
 }
 
 impl Route {
@@ -49,7 +52,16 @@ impl Route {
             wild_tail: Vec::new(),
             regex: Vec::new(),
             default: ls.default_server,
+            header_rules_differ: false,
         };
+        let rules = |si: usize| {
+            let s = &cfg.http.servers[si];
+            (s.underscores_in_headers, s.ignore_invalid_headers)
+        };
+        r.header_rules_differ = ls
+            .servers
+            .iter()
+            .any(|&si| rules(si) != rules(ls.default_server));
         for &si in &ls.servers {
             for n in &cfg.http.servers[si].names {
                 match n {

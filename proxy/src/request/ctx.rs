@@ -178,14 +178,18 @@ impl Req<'_> {
         }
     }
 
-    fn header_joined(&self, name: &[u8], sep: &[u8], out: &mut Vec<u8>) -> bool {
+    /// The values of the headers named `name` (lower case, `-` for `_`) joined by `sep` (the
+    /// first only when `sep` is empty); `loose` also matches names with `_` for `-`, as
+    /// nginx's variables for headers it does not keep apart do
+    /// (`ngx_http_variable_unknown_header`).
+    fn header_joined(&self, name: &[u8], sep: &[u8], loose: bool, out: &mut Vec<u8>) -> bool {
+        let same = |a: &u8, b: &u8| {
+            let a = a.to_ascii_lowercase();
+            a == *b || (loose && a == b'_' && *b == b'-')
+        };
         let mut found = false;
         for (n, v) in self.head.headers() {
-            if n.len() == name.len()
-                && n.iter()
-                    .zip(name)
-                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
-            {
+            if n.len() == name.len() && n.iter().zip(name).all(|(a, b)| same(a, b)) {
                 if found {
                     out.extend_from_slice(sep);
                 }
@@ -326,11 +330,17 @@ impl Req<'_> {
                     b"x-forwarded-for" => b", ",
                     _ => b"",
                 };
-                return self.header_joined(name, sep, out);
+                // nginx finds these by their exact names (its `headers_in` fields); any
+                // other header variable takes `_` for `-`.
+                let loose = !matches!(
+                    &**name,
+                    b"host" | b"user-agent" | b"referer" | b"via" | b"x-forwarded-for" | b"cookie"
+                );
+                return self.header_joined(name, sep, loose, out);
             }
             Var::Cookie(name) => {
                 let mut all = Vec::new();
-                if !self.header_joined(b"cookie", b"; ", &mut all) {
+                if !self.header_joined(b"cookie", b"; ", false, &mut all) {
                     return false;
                 }
                 let parts = all.split(|&b| b == b';').map(<[u8]>::trim_ascii_start);
@@ -368,7 +378,7 @@ impl Req<'_> {
                 std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
             },
             Var::ProxyAddXForwardedFor => {
-                if self.header_joined(b"x-forwarded-for", b", ", out) {
+                if self.header_joined(b"x-forwarded-for", b", ", false, out) {
                     out.extend_from_slice(b", ");
                 }
                 push_num(out, self.conn.peer.ip());

@@ -42,8 +42,6 @@ const MAX_FRAME: u32 = 16 * 1024;
 const MAX_SEND_BUFFER: usize = 400 * 1024;
 /// Largest request header list (SETTINGS_MAX_HEADER_LIST_SIZE, bytes).
 const MAX_HEADER_LIST: u32 = 16 * 1024;
-/// Streams the client may open at once.
-const MAX_STREAMS: u32 = 200;
 /// Streams we may reset for local errors before the connection is closed.
 const MAX_ERROR_RESETS: usize = 1024;
 /// Passes (connection, then streams) in one wake-up before yielding to other tasks.
@@ -76,8 +74,10 @@ impl Wake for ConnWake {
     }
 }
 
-/// The server side of a connection with the limits we announce.
-fn builder() -> h2::server::Builder {
+/// The server side of a connection with the limits we announce; `max_streams` is
+/// `http2_max_concurrent_streams` (more streams at once are refused with RST_STREAM
+/// REFUSED_STREAM, as nginx refuses them).
+fn builder(max_streams: u32) -> h2::server::Builder {
     let mut b = h2::server::Builder::new();
     b.initial_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
@@ -85,7 +85,7 @@ fn builder() -> h2::server::Builder {
         .max_header_list_size(MAX_HEADER_LIST)
         .max_local_error_reset_streams(Some(MAX_ERROR_RESETS))
         .max_send_buffer_size(MAX_SEND_BUFFER)
-        .max_concurrent_streams(MAX_STREAMS);
+        .max_concurrent_streams(max_streams);
     b
 }
 
@@ -107,17 +107,14 @@ pub async fn serve(
     let limits = ConnLimits::of(&shared, local, sni.as_deref());
     let deadline = started + limits.header;
     let watch = Arc::new(guard::Watch::default());
-    let mut io = guard::Guard::new(
-        stream,
-        watch.clone(),
-        limits.keepalive_requests,
-        limits.send,
-        https,
-    );
+    let mut io = guard::Guard::new(stream, watch.clone(), &limits, https);
     io.await_preface(preface::Check::new(deadline, https));
     // The guard ends the handshake at `deadline`; the timeout is a backstop.
     let backstop = deadline + std::time::Duration::from_secs(5);
-    let handshake = tokio::time::timeout_at(backstop, builder().handshake::<_, Chunk>(io));
+    let handshake = tokio::time::timeout_at(
+        backstop,
+        builder(limits.max_streams).handshake::<_, Chunk>(io),
+    );
     let Ok(Ok(conn)) = handshake.await else {
         if let Some((_, why)) = watch.refused.get().filter(|r| !r.1.is_empty()) {
             log_info(&shared, why, (id, peer, local));
@@ -138,6 +135,10 @@ pub async fn serve(
             stream::serve(io, conn, spawn_shared.clone())
         },
         timer: ReadTimer::new(deadline, limits.keepalive),
+        conf: limits,
+        started,
+        served: 0,
+        draining: false,
         watch,
         had_stream: false,
         shut: false,
@@ -166,6 +167,14 @@ struct Conn<F, M> {
     streams: slots::Slots<F>,
     make: M,
     timer: ReadTimer,
+    /// The connection's settings (`keepalive_requests`, `keepalive_time`, ...).
+    conf: ConnLimits,
+    /// When the connection was accepted (`keepalive_time`).
+    started: tokio::time::Instant,
+    /// Streams taken so far (nginx's `c->requests`).
+    served: u64,
+    /// The last stream was taken: GOAWAY went out, later streams are refused.
+    draining: bool,
     watch: Arc<guard::Watch>,
     /// A stream was opened once (nginx's idle state begins after the first).
     had_stream: bool,
@@ -234,9 +243,21 @@ impl<F: Future<Output = ()>, M: Fn(Box<H2Stream>) -> F> Conn<F, M> {
     fn take_streams(&mut self, conn_cx: &mut Context<'_>, took_before: bool) -> (bool, bool) {
         let mut took = false;
         loop {
-            let polled = pin!(self.conn.accept()).poll(conn_cx);
-            match polled {
-                Poll::Ready(Some(Ok((req, respond)))) => {
+            let next = pin!(self.conn.accept()).poll(conn_cx);
+            match next {
+                Poll::Ready(Some(Ok((req, mut respond)))) => {
+                    if self.draining {
+                        // nginx skips the streams that follow its GOAWAY: not processed.
+                        respond.send_reset(Reason::REFUSED_STREAM);
+                        continue;
+                    }
+                    self.served += 1;
+                    if self.conf.last_stream(self.served, self.started.elapsed()) {
+                        // The last stream: GOAWAY now, the open streams finish, then the
+                        // connection closes.
+                        self.conn.graceful_shutdown();
+                        self.draining = true;
+                    }
                     let io = Box::new(H2Stream::new(req, respond));
                     let make = &self.make;
                     self.streams.push_with(|| make(io));

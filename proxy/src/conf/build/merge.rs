@@ -148,6 +148,9 @@ pub(crate) fn build_server(
         underscores_in_headers: chain.flag("underscores_in_headers", false),
         ignore_invalid_headers: chain.flag("ignore_invalid_headers", true),
         merge_slashes: chain.flag("merge_slashes", true),
+        http2_max_concurrent_streams: chain
+            .number("http2_max_concurrent_streams", 128)
+            .min(u64::from(u32::MAX)) as u32,
         ret: s.ret,
         base,
         locations,

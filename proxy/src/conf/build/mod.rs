@@ -235,6 +235,10 @@ impl Builder {
             maps: self.misc.maps.clone(),
             matches: self.health.finish()?,
             cache_paths: self.cache_paths.clone(),
+            http2_recv_buffer_size: match self.http.value("http2_recv_buffer_size") {
+                Some(setting::Value::Size(n)) => Some(*n as usize),
+                _ => None,
+            },
             ..Http::default()
         };
         let servers = std::mem::take(&mut self.servers);

@@ -118,7 +118,8 @@ pub fn kind(name: &str) -> Option<Kind> {
         | "postpone_output"
         | "limit_rate"
         | "limit_rate_after"
-        | "gzip_min_length" => Kind::Size,
+        | "gzip_min_length"
+        | "http2_recv_buffer_size" => Kind::Size,
         "client_body_timeout"
         | "send_timeout"
         | "client_header_timeout"
@@ -136,7 +137,8 @@ pub fn kind(name: &str) -> Option<Kind> {
         "keepalive_requests"
         | "proxy_next_upstream_tries"
         | "max_ranges"
-        | "proxy_cache_min_uses" => Kind::Number,
+        | "proxy_cache_min_uses"
+        | "http2_max_concurrent_streams" => Kind::Number,
         "large_client_header_buffers" | "proxy_buffers" | "output_buffers" | "gzip_buffers" => {
             Kind::Buffers
         }
@@ -219,7 +221,20 @@ pub fn parse(d: &Directive) -> Result<Option<Value>, ConfError> {
             return Err(invalid_arg(d, one));
         }
     };
+    post(d, &value)?;
     Ok(Some(value))
+}
+
+/// nginx's post-handler checks of a parsed value (`"NAME" directive value is too small`).
+fn post(d: &Directive, value: &Value) -> Result<(), ConfError> {
+    match (d.name.as_str(), value) {
+        // `ngx_http_v2_recv_buffer_size`: each read keeps two 16-byte state buffers out.
+        ("http2_recv_buffer_size", Value::Size(s)) if *s <= 32 => Err(err(
+            d,
+            format!("\"{}\" directive value is too small", d.name),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `keepalive_timeout TIMEOUT [HEADER_TIMEOUT]`: every value checked.

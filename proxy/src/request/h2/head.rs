@@ -38,8 +38,10 @@ pub fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Writes the request head as HTTP/1.1 into `raw`: `METHOD target HTTP/1.1`, the headers in
-/// order, `host` from `:authority` when absent, `connection: close`, `transfer-encoding:
-/// chunked` when the body is sent chunked. Returns the pieces as ranges when HTTP/1.1
+/// order, `host` from `:authority` (after them when there is no `host` header; before them
+/// when there is one, so the head has two Hosts and is refused with 400, as nginx 1.22 takes
+/// `:authority` as a Host header and refuses a second), `connection: close`,
+/// `transfer-encoding: chunked` when the body is sent chunked. Returns the pieces as ranges when HTTP/1.1
 /// parsing would find exactly them ([`Written`]); None when a piece holds what the parser
 /// treats specially (an extension method, a target not starting with `/` or with a byte
 /// outside `!`..=`~` and 0x80.., a header name nginx counts invalid, a value with surrounding
@@ -66,9 +68,11 @@ pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Wri
     let target = put(raw, target.as_bytes());
     raw.extend_from_slice(b" HTTP/1.1\r\n");
     let mut headers = HeaderList::with_capacity(parts.headers.len() + 2);
-    let mut has_host = false;
+    let has_host = parts.headers.contains_key(hyper::header::HOST);
+    if has_host && let Some(a) = parts.uri.authority() {
+        put_header(raw, &mut headers, b"host", a.as_str().as_bytes());
+    }
     for (n, v) in &parts.headers {
-        has_host |= n == hyper::header::HOST;
         let v = v.as_bytes();
         plain &=
             !matches!(v.first(), Some(b' ' | b'\t')) && !matches!(v.last(), Some(b' ' | b'\t'));
@@ -92,6 +96,18 @@ pub fn write_head(parts: &Parts, chunked: bool, raw: &mut Vec<u8>) -> Option<Wri
         target,
         headers,
     })
+}
+
+/// The host the request names, as servers are looked up by (lower case, without port and
+/// trailing dot): `:authority`, else the first `host` field; None when it is absent or
+/// invalid (the head is then refused or has no name to look up).
+pub fn named_host(parts: &Parts) -> Option<Vec<u8>> {
+    let v = match parts.uri.authority() {
+        Some(a) => a.as_str().as_bytes(),
+        None => parts.headers.get(hyper::header::HOST)?.as_bytes(),
+    };
+    let (len, _) = crate::http::head::validate_host(v)?;
+    Some(v[..len].to_ascii_lowercase())
 }
 
 /// Appends `b` to `raw`; returns where it went.
@@ -259,6 +275,12 @@ mod tests {
                 }
             }
         }
+        // `:authority` and `host` both: two Hosts, refused both ways (nginx: 400).
+        let p = parts("GET", "http://a.test/", &[("host", "b.test")]);
+        let mut raw = Vec::new();
+        let w = write_head(&p, false, &mut raw).expect("plain pieces");
+        assert!(assemble(&mut raw.clone(), w, &LIM).is_err());
+        assert!(take(&mut raw, &LIM, &mut Vec::new()).is_err());
         // Pieces the parser treats specially are left to it (same bytes written).
         let special = [
             parts("PROPFIND", "http://h/", &[]),

@@ -15,7 +15,7 @@
 //! was sent: a bodiless 500; before a body with a length ended: the stream is reset.
 
 use super::chunk::Chunk;
-use super::head::{content_length, date_value, hop, name_of, value_of, write_head};
+use super::head::{content_length, date_value, hop, name_of, named_host, value_of, write_head};
 use crate::http::head::Written;
 use crate::http::status::Status;
 use crate::request::respond::{Head, SERVER_NAME};
@@ -108,6 +108,11 @@ impl H2Stream {
             send: None,
             head_bytes: 0,
         }
+    }
+
+    /// The host the request names ([`named_host`]), before the head is taken.
+    pub fn named_host(&self) -> Option<Vec<u8>> {
+        self.parts.as_ref().and_then(named_host)
     }
 
     /// The request head's storage and its pieces when they need no parsing

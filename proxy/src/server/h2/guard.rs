@@ -1,7 +1,7 @@
 //! nginx 1.22's flood limits on one HTTP/2 connection, enforced between the client's byte
 //! stream and the `h2` crate (which answers PING and SETTINGS itself, one at a time). The
-//! guard reads the socket as nginx does, up to 256 KiB at a time ([`super::recv`]), and
-//! counts per read what nginx counts:
+//! guard reads the socket as nginx does, up to `http2_recv_buffer_size` (256 KiB) at a time
+//! ([`super::recv`]), and counts per read what nginx counts:
 //!
 //! - **byte ratio** (`ngx_http_v2_read_handler`): when an eighth of the bytes read and of the
 //!   control frames sent exceeds the payload read (DATA, HEADERS and CONTINUATION frame
@@ -17,12 +17,16 @@
 //! - **`send_timeout`**: output the client has not taken for that long ends the connection.
 //!
 //! The first two stop reading and raise [`Watch::flood`]; the connection loop then sends
-//! GOAWAY (NO_ERROR) and closes, as nginx. The others fail the connection's I/O (nginx closes
-//! without GOAWAY); a queue flood raises [`Watch::queue_flood`] for the log.
+//! GOAWAY (NO_ERROR) and closes, as nginx. nginx checks the byte ratio after it has handled
+//! every frame of the read, so the `h2` crate gets that read's bytes first (a request in it
+//! is taken, and GOAWAY names it as processed); idle reads are counted before the read's
+//! frames are handled. The others fail the connection's I/O (nginx closes without GOAWAY); a
+//! queue flood raises [`Watch::queue_flood`] for the log.
 
 use super::frames::Frames;
 use super::preface::{Check, Refusal};
-use super::recv::{Ahead, READ_SIZE};
+use super::recv::Ahead;
+use super::timers::ConnLimits;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -78,8 +82,10 @@ struct Counts {
 
 /// Which flood `bytes` just read make, if any.
 enum Flood {
-    /// The byte ratio or the idle reads (GOAWAY NO_ERROR).
-    Goaway,
+    /// The byte ratio (GOAWAY NO_ERROR once the read's frames are handled).
+    Ratio,
+    /// The idle reads (GOAWAY NO_ERROR before the read's frames are handled).
+    Idle,
     /// More than [`MAX_QUEUED_FRAMES`] frames queued (closed without GOAWAY).
     Queue,
 }
@@ -96,8 +102,10 @@ impl Counts {
             && watch.idle_reads.fetch_add(1, Ordering::Relaxed) + 1 > self.idle_limit;
         if self.burst + self.queued_before > MAX_QUEUED_FRAMES {
             Some(Flood::Queue)
-        } else if idle || self.total / 8 > self.payload + (1 << 20) {
-            Some(Flood::Goaway)
+        } else if idle {
+            Some(Flood::Idle)
+        } else if self.total / 8 > self.payload + (1 << 20) {
+            Some(Flood::Ratio)
         } else {
             None
         }
@@ -119,6 +127,9 @@ pub struct Guard<S> {
     counts: Counts,
     /// Bytes read in nginx's read size, not yet taken by `h2`.
     ahead: Ahead,
+    /// The byte ratio was exceeded by the bytes in `ahead`: once `h2` has taken them the
+    /// guard stops reading and raises [`Watch::flood`].
+    flood_after: bool,
     /// Keep reading until the read buffer is full or the stream has nothing more (TLS, whose
     /// reads give a record at a time, as nginx's `ngx_ssl_recv` loops).
     fill: bool,
@@ -134,14 +145,9 @@ pub struct Guard<S> {
 }
 
 impl<S> Guard<S> {
-    /// Guards `io` (nothing read from it yet); `fill` for TLS streams.
-    pub fn new(
-        io: S,
-        watch: Arc<Watch>,
-        keepalive_requests: u64,
-        send_timeout: Duration,
-        fill: bool,
-    ) -> Self {
+    /// Guards `io` (nothing read from it yet) with the connection's `limits`; `fill` for TLS
+    /// streams.
+    pub fn new(io: S, watch: Arc<Watch>, limits: &ConnLimits, fill: bool) -> Self {
         Guard {
             io,
             watch,
@@ -152,16 +158,17 @@ impl<S> Guard<S> {
                 burst: 0,
                 queued_before: 0,
                 ended: false,
-                idle_limit: keepalive_requests.saturating_mul(10),
+                idle_limit: limits.keepalive_requests.saturating_mul(10),
             },
-            ahead: Ahead::default(),
+            ahead: Ahead::new(limits.read_size),
+            flood_after: false,
             fill,
             preface: None,
             write: Frames::default(),
             queue: Vec::new(),
             sent: 0,
             queued_frames: 0,
-            send_timeout,
+            send_timeout: limits.send,
             stall: None,
         }
     }
@@ -216,7 +223,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Guard<S> {
             }
         }
         let n = rb.filled().len();
-        if n < READ_SIZE {
+        if n < self.ahead.size() {
             self.counts.ended = true;
         }
         Poll::Ready(Ok(n))
@@ -236,6 +243,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<S> {
         if !me.ahead.is_empty() {
             me.ahead.take(buf);
             return Poll::Ready(Ok(()));
+        }
+        if me.flood_after {
+            // `h2` has handled the read that exceeded the byte ratio: stop here, the
+            // connection loop sends GOAWAY and closes.
+            me.watch.flood.store(true, Ordering::Relaxed);
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         if me.counts.ended {
             // `h2` took every byte of the read loop's last read: its answers were written.
@@ -274,7 +288,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<S> {
                 me.ahead.take(buf);
                 Poll::Ready(Ok(()))
             }
-            Some(Flood::Goaway) => {
+            Some(Flood::Ratio) => {
+                me.flood_after = true;
+                me.ahead.take(buf);
+                Poll::Ready(Ok(()))
+            }
+            Some(Flood::Idle) => {
                 // Stop here: the connection loop sends GOAWAY and closes.
                 me.ahead.release();
                 me.watch.flood.store(true, Ordering::Relaxed);

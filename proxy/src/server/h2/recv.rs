@@ -13,8 +13,14 @@ use tokio::io::ReadBuf;
 pub const RECV_BUFFER_SIZE: usize = 256 * 1024;
 /// nginx's `NGX_HTTP_V2_STATE_BUFFER_SIZE`: two of them are kept out of each read.
 const STATE_BUFFER_SIZE: usize = 16;
-/// The most one read asks for.
-pub const READ_SIZE: usize = RECV_BUFFER_SIZE - 2 * STATE_BUFFER_SIZE;
+
+/// The most one read asks for with a receive buffer of `size` bytes (`-t` refuses sizes of
+/// 32 bytes or less; at least one byte is read).
+pub fn read_size(size: Option<usize>) -> usize {
+    size.unwrap_or(RECV_BUFFER_SIZE)
+        .saturating_sub(2 * STATE_BUFFER_SIZE)
+        .max(1)
+}
 
 thread_local! {
     /// The worker's spare buffer.
@@ -22,15 +28,31 @@ thread_local! {
 }
 
 /// Bytes read from the socket that the `h2` crate has not taken yet.
-#[derive(Default)]
 pub struct Ahead {
-    /// [`READ_SIZE`] bytes while in use, empty otherwise.
+    /// `size` bytes while in use, empty otherwise.
     buf: Vec<u8>,
+    /// The read size ([`read_size`]).
+    size: usize,
     pos: usize,
     end: usize,
 }
 
 impl Ahead {
+    /// Reads of up to `size` bytes ([`read_size`]).
+    pub fn new(size: usize) -> Ahead {
+        Ahead {
+            buf: Vec::new(),
+            size,
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    /// The most one read takes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// True when every byte read was taken.
     pub fn is_empty(&self) -> bool {
         self.pos >= self.end
@@ -40,8 +62,8 @@ impl Ahead {
     pub fn space(&mut self) -> &mut [u8] {
         if self.buf.is_empty() {
             self.buf = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
-            if self.buf.len() != READ_SIZE {
-                self.buf = vec![0; READ_SIZE];
+            if self.buf.len() != self.size {
+                self.buf = vec![0; self.size];
             }
         }
         self.pos = 0;
@@ -90,15 +112,23 @@ impl Drop for Ahead {
 
 #[cfg(test)]
 mod tests {
-    use super::{Ahead, READ_SIZE};
+    use super::{Ahead, read_size};
     use tokio::io::ReadBuf;
 
     #[test]
+    fn the_read_size_is_the_buffer_less_two_state_buffers() {
+        assert_eq!(read_size(None), 256 * 1024 - 32);
+        assert_eq!(read_size(Some(4096)), 4064);
+        assert_eq!(read_size(Some(33)), 1);
+    }
+
+    #[test]
     fn bytes_are_handed_out_in_pieces_and_the_buffer_reused() {
-        let mut a = Ahead::default();
+        let size = read_size(None);
+        let mut a = Ahead::new(size);
         assert!(a.is_empty());
         let space = a.space();
-        assert_eq!(space.len(), READ_SIZE);
+        assert_eq!(space.len(), size);
         space[..10].copy_from_slice(b"0123456789");
         assert_eq!(a.filled(10), b"0123456789");
         let mut out = [0u8; 4];
@@ -112,11 +142,14 @@ mod tests {
         assert_eq!(rb.filled(), b"456789");
         assert!(a.is_empty());
         let ptr = {
-            let mut b = Ahead::default();
+            let mut b = Ahead::new(size);
             b.space().as_ptr()
         };
         // The spare went back to the thread and is the one handed out next.
-        let mut c = Ahead::default();
+        let mut c = Ahead::new(size);
         assert_eq!(c.space().as_ptr(), ptr);
+        // A connection of a config with another size (after a reload) gets its own size.
+        let mut d = Ahead::new(4064);
+        assert_eq!(d.space().len(), 4064);
     }
 }

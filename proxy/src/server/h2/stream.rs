@@ -7,8 +7,10 @@
 //! the access log).
 
 use super::super::conn::{head_limits, reject};
+use crate::conf::model::Server;
+use crate::http::head::Limits;
 use crate::http::head::{self, HeaderList};
-use crate::live::{Gauge, Shared};
+use crate::live::{Gauge, Route, Shared};
 use crate::phases::handle;
 use crate::request::client::Client;
 use crate::request::ctx::ConnInfo;
@@ -45,7 +47,7 @@ pub async fn serve(mut session: Box<H2Stream>, conn: ConnOf, shared: Arc<Shared>
     };
     // The connection's server: the one SNI chose, else the default (nginx's `hc->conf_ctx`).
     let first = route.first(sni.as_deref());
-    let limits = head_limits(&live.config.http.servers[first]);
+    let limits = stream_limits(&live.config.http.servers, route, first, &session);
     let (mut buf, written) = session.take_head();
     let reading = Gauge::new(&shared.stats.reading);
     // Both move the bytes into the head only when it is accepted.
@@ -89,4 +91,20 @@ pub async fn serve(mut session: Box<H2Stream>, conn: ConnOf, shared: Arc<Shared>
     // The head carries `Connection: close`: the stream ends with this request whatever
     // `handle` answers, and dropping the stream ends its response.
     let _ = handle(&mut client, &head, &ci, &live, &shared, route).await;
+}
+
+/// The head limits of a stream: the sizes of the connection's server (`first`, as nginx's
+/// header-block limits), the header-name rules (`underscores_in_headers`,
+/// `ignore_invalid_headers`) of the server the request names, as nginx checks each field with
+/// the request's server at that moment and the regular fields follow `:authority`.
+fn stream_limits(servers: &[Arc<Server>], route: &Route, first: usize, s: &H2Stream) -> Limits {
+    let mut lim = head_limits(&servers[first]);
+    if route.header_rules_differ
+        && let Some(host) = s.named_host()
+    {
+        let named = &servers[route.select(Some(host.as_slice()))];
+        lim.underscores = named.underscores_in_headers;
+        lim.ignore_invalid = named.ignore_invalid_headers;
+    }
+    lim
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// The settings that bound an HTTP/2 connection, from the server SNI chose or the address's
-/// default server.
+/// default server (the read size is the http block's).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     /// `client_header_timeout`.
@@ -22,8 +22,14 @@ pub struct ConnLimits {
     pub keepalive: Duration,
     /// `keepalive_requests`.
     pub keepalive_requests: u64,
+    /// `keepalive_time`.
+    pub keepalive_time: Duration,
     /// `send_timeout`.
     pub send: Duration,
+    /// `http2_max_concurrent_streams`.
+    pub max_streams: u32,
+    /// The most one read takes (`http2_recv_buffer_size` less 32 bytes).
+    pub read_size: usize,
 }
 
 impl ConnLimits {
@@ -31,6 +37,7 @@ impl ConnLimits {
     /// (nginx's defaults when no server listens there any more, e.g. after a reload).
     pub fn of(shared: &Shared, local: SocketAddr, sni: Option<&str>) -> ConnLimits {
         let live = shared.live.load();
+        let read_size = super::recv::read_size(live.config.http.http2_recv_buffer_size);
         live.route(local)
             .map(|r| {
                 let s = &live.config.http.servers[r.first(sni)];
@@ -38,15 +45,30 @@ impl ConnLimits {
                     header: s.client_header_timeout,
                     keepalive: s.base.keepalive_timeout.0,
                     keepalive_requests: s.base.keepalive_requests,
+                    keepalive_time: s.base.keepalive_time,
                     send: s.base.send_timeout,
+                    max_streams: s.http2_max_concurrent_streams,
+                    read_size,
                 }
             })
             .unwrap_or(ConnLimits {
                 header: Duration::from_secs(60),
                 keepalive: Duration::from_secs(75),
                 keepalive_requests: 1000,
+                keepalive_time: Duration::from_secs(3600),
                 send: Duration::from_secs(60),
+                max_streams: 128,
+                read_size,
             })
+    }
+}
+
+impl ConnLimits {
+    /// Whether a stream opened now, the connection's `served`-th (counting it), at `age`, is
+    /// its last one (`ngx_http_v2_state_headers`): `keepalive_requests` reached,
+    /// `keepalive_time` passed, or `keepalive_timeout 0`.
+    pub fn last_stream(&self, served: u64, age: Duration) -> bool {
+        served >= self.keepalive_requests || age > self.keepalive_time || self.keepalive.is_zero()
     }
 }
 
