@@ -124,11 +124,12 @@ async fn read_body(req: &Req<'_>, sent: &mut Sent) -> Result<Vec<u8>, Short> {
     let timeout = req.loc.proxy.read_timeout;
     let mut buf = Vec::with_capacity(16384);
     for _ in 0..10_000_000 {
+        // The size first: the read that crosses the limit may also complete the body.
+        if body.len() as u64 > MAX_STORED {
+            return Err(Short::TooBig(raw));
+        }
         if framer.complete {
             return Ok(body);
-        }
-        if raw.len() as u64 > MAX_STORED {
-            return Err(Short::TooBig(raw));
         }
         buf.clear();
         let r = tokio::time::timeout(timeout, sent.conn.stream.read_buf(&mut buf)).await;
