@@ -114,6 +114,22 @@ fn unsent(s: &TcpStream) -> Option<u64> {
     })
 }
 
+/// What [`last_stream`] says when the stopped server's kernel did not take the whole burst.
+const NOT_TAKEN: &str = "burst not taken by the stopped server's socket";
+
+/// [`last_stream`], tried up to three times while the burst was not taken whole (a
+/// precondition of the measurement, not its result).
+fn last_stream_taken(addr: SocketAddr, proc: &Proc) -> String {
+    let mut got = String::new();
+    for _ in 0..3 {
+        got = last_stream(addr, proc);
+        if !got.starts_with(NOT_TAKEN) {
+            break;
+        }
+    }
+    got
+}
+
 /// Runs the client against the server `proc` listens for at `addr`: the GOAWAY's last stream
 /// id, or what happened instead.
 fn last_stream(addr: SocketAddr, proc: &Proc) -> String {
@@ -152,11 +168,14 @@ fn last_stream(addr: SocketAddr, proc: &Proc) -> String {
         while unsent(&s) != Some(0) && Instant::now() < end {
             std::thread::yield_now();
         }
-        assert_eq!(
-            unsent(&s),
-            Some(0),
-            "the stopped server's kernel took the burst"
-        );
+        // The measurement needs the whole burst in the stopped server's socket; when it is
+        // not (the connection is gone or the data still queued), this attempt says so and
+        // the caller tries again: the GOAWAY below is not judged on it.
+        match unsent(&s) {
+            Some(0) => {}
+            Some(n) => return format!("{NOT_TAKEN} ({n} bytes unsent)"),
+            None => return format!("{NOT_TAKEN} (the connection is gone)"),
+        }
     }
     let got = h2wire::read_until(&mut s, Duration::from_secs(30), |(k, _, _, p)| {
         (*k == kind::GOAWAY).then(|| h2wire::goaway(p))
@@ -179,9 +198,9 @@ fn the_receive_buffer_size_decides_what_one_read_handles_as_on_nginx() {
         let Some(nginx) = Nginx::start_full(&conf(size, 128)) else {
             return;
         };
-        let theirs = last_stream(nginx.addr(), nginx.proc());
+        let theirs = last_stream_taken(nginx.addr(), nginx.proc());
         let (ours_proc, _dir, oaddr) = start_ours(&conf(size, 128));
-        let ours = last_stream(oaddr, &ours_proc);
+        let ours = last_stream_taken(oaddr, &ours_proc);
         println!("http2_recv_buffer_size {size}: nginx {theirs}; ours {ours}");
         if theirs != want {
             failures.push(format!("{size}: nginx {theirs}, expected {want}"));
