@@ -88,16 +88,7 @@ pub(super) async fn respond(
         return store(client, req, shared, got, st, None).await;
     }
     if !stored {
-        if st.updating {
-            st.zone.end_update(&st.key, None);
-            st.updating = false;
-        }
-        if st.background {
-            release(req, got, false);
-            return Next::Close;
-        }
-        st.zone.stats.count(st.status);
-        return super::respond(client, req, shared, got).await;
+        return pass_unstored(client, req, shared, got, st).await;
     }
     store(client, req, shared, got, st, Some(d.meta)).await
 }
@@ -159,10 +150,22 @@ async fn relay_unstored(
     req: &mut Req<'_>,
     shared: &Shared,
     mut got: Got<'_>,
-    mut st: CacheState,
+    st: CacheState,
     raw: Vec<u8>,
 ) -> Next {
     got.sent.leftover = raw;
+    pass_unstored(client, req, shared, got, st).await
+}
+
+/// A response that is not stored: the update this request held (if any) ends, a background
+/// update closes, anything else is counted and relayed to the client.
+async fn pass_unstored(
+    client: &mut Client,
+    req: &mut Req<'_>,
+    shared: &Shared,
+    got: Got<'_>,
+    mut st: CacheState,
+) -> Next {
     if st.updating {
         st.zone.end_update(&st.key, None);
         st.updating = false;
