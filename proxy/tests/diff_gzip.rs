@@ -12,9 +12,6 @@ mod common;
 
 use common::{both, parse, raw};
 use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A JSON-like text of about `n` bytes.
@@ -127,35 +124,9 @@ fn canned(path: &str) -> (u16, Vec<String>, Vec<u8>, &'static str) {
     (code, head, body.into_bytes(), framing)
 }
 
-/// The upstream: one canned answer per request, then close.
-struct Upstream {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn upstream() -> Upstream {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.set_nonblocking(true).expect("nonblocking");
-    let port = l.local_addr().expect("addr").port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((s, _)) => {
-                    std::thread::spawn(move || answer(s));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    Upstream { port, stop }
+/// The upstream (answers in [`answer`]): one canned answer per request, then close.
+fn upstream() -> common::servers::Answering {
+    common::servers::answering(answer)
 }
 
 fn answer(mut s: std::net::TcpStream) {

@@ -11,9 +11,6 @@ mod common;
 
 use common::{both, parse, raw};
 use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const SIZES: [usize; 6] = [100, 1000, 5000, 20_000, 100_000, 1 << 20];
@@ -41,37 +38,10 @@ fn text(n: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// The upstream: `/c/N` answers N bytes with `Content-Length`, `/k/N` chunked (pieces of
-/// 3000 bytes), then closes.
-struct Upstream {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn upstream() -> Upstream {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.set_nonblocking(true).expect("nonblocking");
-    let port = l.local_addr().expect("addr").port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    // Bounded by the owner: stops when the Upstream is dropped (checked every 5 ms).
-    std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            match l.accept() {
-                Ok((s, _)) => {
-                    std::thread::spawn(move || answer(s));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    });
-    Upstream { port, stop }
+/// The upstream (answers in [`answer`]): `/c/N` answers N bytes with `Content-Length`,
+/// `/k/N` chunked (pieces of 3000 bytes), then closes.
+fn upstream() -> common::servers::Answering {
+    common::servers::answering(answer)
 }
 
 fn answer(mut s: std::net::TcpStream) {

@@ -143,3 +143,38 @@ impl TestServer {
         }
     }
 }
+
+/// A loopback server that hands each accepted connection to `answer` on a thread of its own;
+/// it stops accepting when dropped.
+pub struct Answering {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Starts an [`Answering`] server on 127.0.0.1, port 0.
+pub fn answering(answer: fn(std::net::TcpStream)) -> Answering {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.set_nonblocking(true).expect("nonblocking");
+    let port = l.local_addr().expect("addr").port();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // Bounded by the owner: stops when the Answering is dropped (checked every 5 ms).
+    std::thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            match l.accept() {
+                Ok((s, _)) => {
+                    std::thread::spawn(move || answer(s));
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        }
+    });
+    Answering { port, stop }
+}
